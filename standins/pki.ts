@@ -1,0 +1,91 @@
+// Test PKI for the offline stand-ins: one CA that signs the claim certificates (issued by the AWS
+// wire stand-in's CreateKeysAndCertificate), the device certificates (issued by the provisioning
+// stand-in) and the provisioning stand-in's own TLS server certificate. Uses the openssl CLI;
+// private keys only ever pass through files in a 0700 temp dir, never process arguments.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export interface KeyPair {
+  certificatePem: string;
+  privateKeyPem: string;
+}
+
+export interface CertOptions {
+  commonName: string;
+  days?: number;
+  /** Negative to backdate. Default: -1 day, so a freshly made cert is valid at once. */
+  notBeforeOffsetDays?: number;
+  /** DNS / IP subject alternative names (server certificates). */
+  altNames?: { dns?: string[]; ip?: string[] };
+  serverAuth?: boolean;
+}
+
+function openssl(args: string[], cwd: string): void {
+  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function withTmp<T>(fn: (dir: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), 'gg-pki-'));
+  try {
+    return fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A new self-signed CA. */
+export function createCa(commonName = 'greengrass-golden-image stand-in CA'): KeyPair {
+  return withTmp((dir) => {
+    openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'ca.key'], dir);
+    openssl(['req', '-x509', '-new', '-key', 'ca.key', '-sha256', '-days', '3650', '-subj', `/CN=${commonName}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', 'ca.crt'], dir);
+    return { certificatePem: readFileSync(join(dir, 'ca.crt'), 'utf8'), privateKeyPem: readFileSync(join(dir, 'ca.key'), 'utf8') };
+  });
+}
+
+function ymd(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
+}
+
+/** A new key pair and certificate signed by `ca`. Validity can be shifted to make expired / not-yet-valid certs. */
+export function issueCertificate(ca: KeyPair, opts: CertOptions): KeyPair {
+  return withTmp((dir) => {
+    writeFileSync(join(dir, 'ca.crt'), ca.certificatePem);
+    writeFileSync(join(dir, 'ca.key'), ca.privateKeyPem, { mode: 0o600 });
+    openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'leaf.key'], dir);
+    openssl(['req', '-new', '-key', 'leaf.key', '-subj', `/CN=${opts.commonName.replace(/[/=]/g, '_')}`, '-out', 'leaf.csr'], dir);
+    const ext = ['basicConstraints=CA:FALSE', `extendedKeyUsage=${opts.serverAuth ? 'serverAuth' : 'clientAuth'}`];
+    const san = [...(opts.altNames?.dns ?? []).map((d) => `DNS:${d}`), ...(opts.altNames?.ip ?? []).map((i) => `IP:${i}`)];
+    if (san.length) ext.push(`subjectAltName=${san.join(',')}`);
+    writeFileSync(join(dir, 'ext.cnf'), `${ext.join('\n')}\n`);
+    const start = new Date(Date.now() + (opts.notBeforeOffsetDays ?? -1) * 86400_000);
+    const end = new Date(start.getTime() + (opts.days ?? 365) * 86400_000);
+    writeFileSync(join(dir, 'serial'), `${randomBytes(16).toString('hex')}\n`);
+    mkdirSync(join(dir, 'db'));
+    writeFileSync(join(dir, 'db', 'index.txt'), '');
+    writeFileSync(
+      join(dir, 'ca.cnf'),
+      [
+        '[ca]', 'default_ca=d', '[d]', `dir=${dir}`, 'database=$dir/db/index.txt', 'new_certs_dir=$dir/db', 'serial=$dir/serial',
+        'default_md=sha256', 'policy=p', 'unique_subject=no', 'copy_extensions=none', '[p]', 'commonName=supplied', '',
+      ].join('\n'),
+    );
+    openssl(['ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.crt', '-keyfile', 'ca.key', '-in', 'leaf.csr', '-startdate', ymd(start), '-enddate', ymd(end), '-extfile', 'ext.cnf', '-notext', '-out', 'leaf.crt'], dir);
+    return { certificatePem: readFileSync(join(dir, 'leaf.crt'), 'utf8'), privateKeyPem: readFileSync(join(dir, 'leaf.key'), 'utf8') };
+  });
+}
+
+/** A CA persisted in `dir` (ca.crt, ca.key 0600), created on first use: the offline pipeline's stand-ins share it. */
+export function loadOrCreateCa(dir: string): KeyPair {
+  const crt = join(dir, 'ca.crt');
+  const key = join(dir, 'ca.key');
+  if (existsSync(crt) && existsSync(key)) return { certificatePem: readFileSync(crt, 'utf8'), privateKeyPem: readFileSync(key, 'utf8') };
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const ca = createCa();
+  writeFileSync(key, ca.privateKeyPem, { mode: 0o600 });
+  writeFileSync(crt, ca.certificatePem);
+  return ca;
+}
