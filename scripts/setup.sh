@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs everything the pipeline and the tests need on a fresh Debian 12 machine (run as root), then npm ci.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(openjdk-17-jdk-headless openssl systemd packer shellcheck qemu-system-x86 qemu-utils debootstrap e2fsprogs unzip zip time)
+missing=()
+for p in "${pkgs[@]}"; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then echo "setup: need root to install: ${missing[*]}" >&2; exit 1; fi
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+npm ci --no-fund --no-audit
