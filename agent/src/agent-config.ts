@@ -1,0 +1,245 @@
+// The agent's own configuration (/etc/greengrass-firstboot/agent.yaml): schema, defaults and
+// validation. Every path the agent touches comes from here (or from the installer config template
+// this file points at), so tests can run the agent unprivileged in a temp dir.
+import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import yaml from 'js-yaml';
+import { ConfigError } from '../../common/errors.ts';
+import type { FqdnMode } from '../../common/thing-name.ts';
+
+export const DEFAULT_CONFIG_PATH = '/etc/greengrass-firstboot/agent.yaml';
+
+export type ThingNameSource = 'hostname' | 'guestinfo' | 'serial' | 'uuid' | 'template';
+
+export interface AgentConfig {
+  thingName: {
+    source: ThingNameSource;
+    /** guestinfo key for source=guestinfo, e.g. "thing-name" → `info-get guestinfo.thing-name`. */
+    guestinfoKey: string;
+    /** `{{token}}` template for source=template, e.g. "{{hostname}}-{{serial}}". */
+    template: string;
+    fqdn: FqdnMode;
+    deny: string[];
+    /** Written by `seal`: the golden image's hostname, refused as a ThingName. */
+    templateHostnameFile: string;
+  };
+  sources: {
+    hostnameFile: string;
+    dmiSerialFile: string;
+    dmiUuidFile: string;
+    /** Command (path or name on PATH) of vmware-rpctool. */
+    vmwareRpctool: string;
+  };
+  installer: {
+    java: string;
+    minJavaVersion: number;
+    jar: string;
+    pluginJar: string;
+    /** The baked installer config with templateParameters.ThingName "{{thingName}}"; never edited. */
+    configTemplate: string;
+    /** Where the filled copy is written (0600) and passed with --init-config. */
+    renderedConfig: string;
+    componentDefaultUser: string;
+    timeoutSeconds: number;
+    attempts: number;
+  };
+  preflight: {
+    /** Bound on waiting for the clock to pass the claim certificate's notBefore / the image build time. */
+    clockWaitSeconds: number;
+    /** Bound on waiting for the IoT data endpoint (or proxy) to accept a TCP connection. */
+    networkWaitSeconds: number;
+    connectTimeoutMs: number;
+  };
+  verify: {
+    /** How long to wait for the nucleus to record system.thingName after each (re)start. */
+    timeoutSeconds: number;
+    pollMs: number;
+    /** Service restarts after a failed or unconfirmed provisioning before giving up (transient exit). */
+    restarts: number;
+  };
+  service: {
+    /** Command that restarts greengrass.service (the plugin runs again when no thingName is recorded). */
+    restartCommand: string[];
+    /** The `multi-user.target.wants` link `systemctl enable` creates; its presence = enabled. */
+    enabledLink: string;
+    /** Optional instead of the link: a command that exits 0 when enabled (e.g. systemctl is-enabled --quiet greengrass.service). */
+    isEnabledCommand: string[] | null;
+  };
+  state: {
+    stateFile: string;
+    sentinel: string;
+  };
+  claim: {
+    removeAfterProvisioning: boolean;
+  };
+  backoff: {
+    baseMs: number;
+    maxMs: number;
+  };
+  log: {
+    level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  };
+}
+
+export const DEFAULT_AGENT_CONFIG: AgentConfig = {
+  thingName: {
+    source: 'hostname',
+    guestinfoKey: 'thing-name',
+    template: '{{hostname}}',
+    fqdn: 'refuse',
+    deny: [],
+    templateHostnameFile: '/etc/greengrass-firstboot/template-hostname',
+  },
+  sources: {
+    hostnameFile: '/proc/sys/kernel/hostname',
+    dmiSerialFile: '/sys/class/dmi/id/product_serial',
+    dmiUuidFile: '/sys/class/dmi/id/product_uuid',
+    vmwareRpctool: 'vmware-rpctool',
+  },
+  installer: {
+    java: 'java',
+    minJavaVersion: 8,
+    jar: '/greengrass/v2/installer/lib/Greengrass.jar',
+    pluginJar: '/greengrass/v2/installer/aws.greengrass.FleetProvisioningByClaim.jar',
+    configTemplate: '/greengrass/v2/installer/config.yaml',
+    renderedConfig: '/var/lib/greengrass-firstboot/config.yaml',
+    componentDefaultUser: 'ggc_user:ggc_group',
+    timeoutSeconds: 600,
+    attempts: 5,
+  },
+  preflight: { clockWaitSeconds: 300, networkWaitSeconds: 300, connectTimeoutMs: 5000 },
+  verify: { timeoutSeconds: 300, pollMs: 1000, restarts: 2 },
+  service: {
+    restartCommand: ['systemctl', 'restart', 'greengrass.service'],
+    enabledLink: '/etc/systemd/system/multi-user.target.wants/greengrass.service',
+    isEnabledCommand: null,
+  },
+  state: {
+    stateFile: '/var/lib/greengrass-firstboot/state.json',
+    sentinel: '/var/lib/greengrass-firstboot/provisioned.json',
+  },
+  claim: { removeAfterProvisioning: true },
+  backoff: { baseMs: 2000, maxMs: 60000 },
+  log: { level: 'info' },
+};
+
+const SOURCES: readonly ThingNameSource[] = ['hostname', 'guestinfo', 'serial', 'uuid', 'template'];
+const FQDN_MODES: readonly FqdnMode[] = ['refuse', 'short', 'dashes'];
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+type Section = Record<string, unknown>;
+
+function isMapping(v: unknown): v is Section {
+  return !!v && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * Validate a parsed agent.yaml document against the schema, apply defaults, and return the full
+ * config. Unknown keys are errors (a typo must not silently fall back to a default path).
+ * Throws ConfigError listing every problem.
+ */
+export function resolveAgentConfig(doc: unknown, source = 'agent config'): AgentConfig {
+  const problems: string[] = [];
+  if (doc === null || doc === undefined) doc = {};
+  if (!isMapping(doc)) throw new ConfigError(`${source} is not a YAML mapping`, 'agent-config-invalid');
+  const out = structuredClone(DEFAULT_AGENT_CONFIG) as unknown as Record<string, Section>;
+  const defaults = DEFAULT_AGENT_CONFIG as unknown as Record<string, Section>;
+  for (const [sectionName, sectionValue] of Object.entries(doc)) {
+    const def = defaults[sectionName];
+    if (!def) {
+      problems.push(`unknown section "${sectionName}" (known: ${Object.keys(defaults).join(', ')})`);
+      continue;
+    }
+    if (sectionValue === null) continue;
+    if (!isMapping(sectionValue)) {
+      problems.push(`${sectionName} must be a mapping`);
+      continue;
+    }
+    for (const [key, value] of Object.entries(sectionValue)) {
+      const where = `${sectionName}.${key}`;
+      if (!(key in def)) {
+        problems.push(`unknown key "${where}"`);
+        continue;
+      }
+      const dv = def[key];
+      if (key === 'isEnabledCommand') {
+        if (value !== null && !(Array.isArray(value) && value.length > 0 && value.every((x) => typeof x === 'string' && x !== ''))) {
+          problems.push(`${where} must be null or a non-empty list of strings`);
+          continue;
+        }
+      } else if (Array.isArray(dv)) {
+        if (!Array.isArray(value) || !value.every((x) => typeof x === 'string' && x !== '')) {
+          problems.push(`${where} must be a list of non-empty strings`);
+          continue;
+        }
+      } else if (typeof dv === 'number') {
+        if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+          problems.push(`${where} must be a non-negative number, got ${JSON.stringify(value)}`);
+          continue;
+        }
+      } else if (typeof dv === 'boolean') {
+        if (typeof value !== 'boolean') {
+          problems.push(`${where} must be true or false, got ${JSON.stringify(value)}`);
+          continue;
+        }
+      } else if (typeof dv === 'string') {
+        if (typeof value !== 'string' || value === '') {
+          problems.push(`${where} must be a non-empty string, got ${JSON.stringify(value)}`);
+          continue;
+        }
+      }
+      (out[sectionName] as Section)[key] = value;
+    }
+  }
+  const cfg = out as unknown as AgentConfig;
+  if (!SOURCES.includes(cfg.thingName.source)) problems.push(`thingName.source must be one of ${SOURCES.join(', ')}, got ${JSON.stringify(cfg.thingName.source)}`);
+  if (!FQDN_MODES.includes(cfg.thingName.fqdn)) problems.push(`thingName.fqdn must be one of ${FQDN_MODES.join(', ')}, got ${JSON.stringify(cfg.thingName.fqdn)}`);
+  if (!LEVELS.includes(cfg.log.level)) problems.push(`log.level must be one of ${LEVELS.join(', ')}`);
+  if (cfg.installer.attempts < 1 || !Number.isInteger(cfg.installer.attempts)) problems.push('installer.attempts must be an integer >= 1');
+  if (!Number.isInteger(cfg.verify.restarts)) problems.push('verify.restarts must be an integer');
+  if (cfg.installer.timeoutSeconds <= 0) problems.push('installer.timeoutSeconds must be > 0');
+  if (cfg.verify.timeoutSeconds <= 0) problems.push('verify.timeoutSeconds must be > 0');
+  if (cfg.verify.pollMs <= 0) problems.push('verify.pollMs must be > 0');
+  if (cfg.backoff.maxMs < cfg.backoff.baseMs) problems.push('backoff.maxMs must be >= backoff.baseMs');
+  if (cfg.service.restartCommand.length === 0) problems.push('service.restartCommand must not be empty');
+  if (!/^[^:\s]+(:[^:\s]+)?$/.test(cfg.installer.componentDefaultUser)) problems.push('installer.componentDefaultUser must be user or user:group');
+  if (cfg.thingName.source === 'guestinfo' && !/^[a-zA-Z0-9_.-]+$/.test(cfg.thingName.guestinfoKey)) {
+    problems.push('thingName.guestinfoKey may only contain letters, digits, ".", "_" and "-"');
+  }
+  const paths: [string, string][] = [
+    ['thingName.templateHostnameFile', cfg.thingName.templateHostnameFile],
+    ['sources.hostnameFile', cfg.sources.hostnameFile],
+    ['sources.dmiSerialFile', cfg.sources.dmiSerialFile],
+    ['sources.dmiUuidFile', cfg.sources.dmiUuidFile],
+    ['installer.jar', cfg.installer.jar],
+    ['installer.pluginJar', cfg.installer.pluginJar],
+    ['installer.configTemplate', cfg.installer.configTemplate],
+    ['installer.renderedConfig', cfg.installer.renderedConfig],
+    ['service.enabledLink', cfg.service.enabledLink],
+    ['state.stateFile', cfg.state.stateFile],
+    ['state.sentinel', cfg.state.sentinel],
+  ];
+  for (const [k, p] of paths) if (typeof p === 'string' && !isAbsolute(p)) problems.push(`${k} must be an absolute path, got ${JSON.stringify(p)}`);
+  if (!cfg.installer.pluginJar.endsWith('.jar')) problems.push('installer.pluginJar must end in .jar (the installer refuses other names)');
+  if (cfg.installer.renderedConfig === cfg.installer.configTemplate) problems.push('installer.renderedConfig must differ from installer.configTemplate (the template is never edited in place)');
+  if (problems.length > 0) throw new ConfigError(`${source} is invalid:\n  - ${problems.join('\n  - ')}`, 'agent-config-invalid');
+  return cfg;
+}
+
+/** Read and validate agent.yaml. A missing or unreadable file is a permanent configuration error. */
+export function loadAgentConfig(path: string): AgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(`cannot read agent config ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, 'agent-config-missing', { cause: err });
+  }
+  let doc: unknown;
+  try {
+    doc = yaml.load(text, { schema: yaml.CORE_SCHEMA });
+  } catch (err) {
+    throw new ConfigError(`agent config ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, 'agent-config-yaml', { cause: err });
+  }
+  return resolveAgentConfig(doc, `agent config ${path}`);
+}

@@ -1,0 +1,97 @@
+// greengrass-firstboot: the first-boot agent. Typed errors are caught here, in one place, and
+// mapped to the exit codes in common/errors.ts. Commands are loaded lazily (start-up is measured).
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { CliError, ExitCode, InterruptedError, UsageError } from '../../common/errors.ts';
+import { DEFAULT_CONFIG_PATH, loadAgentConfig } from './agent-config.ts';
+import { createLogger, scrubSecrets, type Logger } from './log.ts';
+import { AGENT_VERSION } from './version.ts';
+import type { CommandContext } from './commands/context.ts';
+
+const controller = new AbortController();
+let interrupted: string | null = null;
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(sig, () => {
+    if (interrupted) return;
+    interrupted = sig;
+    controller.abort(new InterruptedError(sig));
+  });
+}
+
+let log: Logger | undefined;
+
+function context(argv: Record<string, unknown>): CommandContext {
+  const configPath = String(argv.config ?? DEFAULT_CONFIG_PATH);
+  const cfg = loadAgentConfig(configPath);
+  log = createLogger({ level: typeof argv['log-level'] === 'string' ? argv['log-level'] : cfg.log.level });
+  return { configPath, cfg, log, signal: controller.signal, out: (t) => process.stdout.write(t) };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let code: number = ExitCode.OK;
+  await yargs(argv)
+    .scriptName('greengrass-firstboot')
+    .usage('$0 <command> [--config PATH]\n\nTurns a fresh clone into a provisioned AWS IoT Greengrass v2 core, exactly once.')
+    .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'agent config (every path the agent touches comes from it)', global: true, requiresArg: true })
+    .option('log-level', { type: 'string', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], describe: 'overrides log.level from the config', global: true })
+    .command('run', 'provision this machine (preflight, render, install, verify, finish); exits 0 at once if already provisioned', {}, async (a) => {
+      const { runCommand } = await import('./commands/run.ts');
+      code = await runCommand(context(a));
+    })
+    .command(
+      'check',
+      'run every preflight step and report; changes nothing',
+      (y) => y.option('wait', { type: 'boolean', default: false, describe: 'wait (bounded) for the clock and the endpoint like run does' }).option('json', { type: 'boolean', default: false }),
+      async (a) => {
+        const { checkCommand } = await import('./commands/check.ts');
+        code = await checkCommand(context(a), { wait: a.wait, json: a.json });
+      },
+    )
+    .command('status', 'what happened: provisioned or not, ThingName, when, attempts, last error', (y) => y.option('json', { type: 'boolean', default: false }), async (a) => {
+      const { statusCommand } = await import('./commands/status.ts');
+      code = statusCommand(context(a), { json: a.json });
+    })
+    .command(
+      'seal',
+      'undo first-boot state so this machine can be captured as a template again; records the template hostname',
+      (y) =>
+        y
+          .option('template-hostname', { type: 'string', requiresArg: true, describe: "the image's hostname, refused as a ThingName on clones (default: this machine's hostname)" })
+          .option('remove-identity', { type: 'boolean', default: false, describe: 'also delete a Greengrass identity (config store, device cert/key) if this machine holds one' }),
+      async (a) => {
+        const { sealCommand } = await import('./commands/seal.ts');
+        code = sealCommand(context(a), { templateHostname: a['template-hostname'], removeIdentity: a['remove-identity'] });
+      },
+    )
+    .demandCommand(1, 'a command is required: run, check, status or seal')
+    .strict()
+    .version(AGENT_VERSION)
+    .help()
+    .epilog('Exit codes: 0 ok / already provisioned, 2 usage, 3 permanent configuration error (not retried), 75 transient failure (retry), 130 interrupted, 1 internal error.')
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(msg);
+    })
+    .parseAsync();
+  return code;
+}
+
+main(hideBin(process.argv)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof CliError) {
+      log?.error({ reason: err.reason, exitCode: err.exitCode }, err.message);
+      process.stderr.write(`greengrass-firstboot: ${scrubSecrets(err.message)}\n`);
+      if (err.exitCode === ExitCode.USAGE) process.stderr.write('Run with --help for usage.\n');
+      process.exitCode = err.exitCode;
+    } else {
+      log?.fatal({ err }, 'internal error');
+      process.stderr.write(`greengrass-firstboot: internal error: ${scrubSecrets(String((err as Error)?.stack ?? err))}\n`);
+      process.exitCode = ExitCode.INTERNAL;
+    }
+  },
+);

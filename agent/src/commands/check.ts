@@ -1,0 +1,63 @@
+// `greengrass-firstboot check`: every preflight step, reported one per line; changes nothing and
+// waits for nothing (clock and network are tried once unless --wait).
+import { CliError, ExitCode } from '../../../common/errors.ts';
+import { loadTemplate, type LoadedTemplate } from '../installer-config.ts';
+import { checkClaim, checkJars, checkJava, step, waitForClock, waitForEndpoint, type StepResult } from '../preflight.ts';
+import { readSentinel } from '../state.ts';
+import { resolveThingName } from '../thing-name-source.ts';
+import { recordedThingName } from '../verify.ts';
+import type { CommandContext } from './context.ts';
+
+export async function checkCommand(ctx: CommandContext, opts: { wait: boolean; json: boolean }): Promise<number> {
+  const { cfg, log, signal } = ctx;
+  const results: StepResult[] = [];
+  const pctx = { cfg, log, signal, wait: opts.wait };
+  let thingName: string | undefined;
+  let tpl: LoadedTemplate | undefined;
+  results.push(await step('agent-config', () => ctx.configPath));
+  const sentinel = readSentinel(cfg.state.sentinel);
+  results.push(await step('sentinel', () => (sentinel ? `present: already provisioned as ${sentinel.thingName}` : `absent (${cfg.state.sentinel})`)));
+  results.push(await step('thing-name', () => (thingName = resolveThingName(cfg))));
+  results.push(
+    await step('installer-config', () => {
+      if (!thingName) return skip('needs a valid ThingName');
+      tpl = loadTemplate(cfg, thingName);
+      return `${cfg.installer.configTemplate} (template parameters: ${Object.keys(tpl.filled.services['aws.greengrass.FleetProvisioningByClaim'].configuration.templateParameters ?? {}).join(', ')})`;
+    }),
+  );
+  results.push(await step('identity', () => {
+    if (!tpl) return skip('needs the installer config');
+    const rec = recordedThingName(tpl.fleet.rootPath);
+    return rec ? `the nucleus already holds identity ${rec}` : 'none recorded yet';
+  }));
+  results.push(await step('java', () => checkJava(cfg)));
+  results.push(await step('installer-jars', () => checkJars(cfg)));
+  let claim: ReturnType<typeof checkClaim> | undefined;
+  results.push(await step('claim-certificate', () => {
+    if (!tpl) return skip('needs the installer config');
+    claim = checkClaim(tpl.fleet);
+    return `${claim.subject.replace(/\n/g, ', ')} valid ${claim.notBefore.toISOString()} .. ${claim.notAfter.toISOString()}`;
+  }));
+  results.push(await step('clock', async () => (tpl && claim ? waitForClock(pctx, claim, tpl.mtime) : skip('needs the claim certificate'))));
+  results.push(await step('endpoint', async () => (tpl ? waitForEndpoint(pctx, tpl.fleet) : skip('needs the installer config'))));
+
+  const failed = results.filter((r) => !r.ok);
+  if (opts.json) {
+    ctx.out(`${JSON.stringify({ ok: failed.length === 0, thingName: thingName ?? null, steps: results.map(({ error, ...r }) => ({ ...r, reason: error?.reason })) }, null, 2)}\n`);
+  } else {
+    for (const r of results) ctx.out(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.step.padEnd(18)} ${r.detail.replace(/\n/g, '\n      ')}\n`);
+  }
+  if (failed.length === 0) return ExitCode.OK;
+  // Permanent problems outrank transient ones: retrying cannot fix those.
+  const permanent = failed.find((r) => r.error?.exitCode === ExitCode.CONFIG);
+  return (permanent ?? failed[0])?.error?.exitCode ?? ExitCode.INTERNAL;
+}
+
+class Skipped extends CliError {
+  constructor(why: string) {
+    super(`skipped: ${why}`, ExitCode.CONFIG, 'skipped');
+  }
+}
+function skip(why: string): never {
+  throw new Skipped(why);
+}

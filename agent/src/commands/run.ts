@@ -1,0 +1,181 @@
+// `greengrass-firstboot run`: turn this clone into a provisioned Greengrass core, exactly once.
+//   sentinel present → done. Resolve + validate the ThingName and the template (permanent errors:
+//   nothing contacted, no rendered config, installer never started). If the nucleus already
+//   recorded an identity, only finish. Otherwise preflight → render (clock sane, mtime now) →
+//   install (retries, backoff) → verify (restart the service on a plugin failure) → finish:
+//   device cert/key present, service enabled, remove claim cert+key, sentinel.
+import { CliError, TransientError } from '../../../common/errors.ts';
+import { deviceCredentialPaths, type FleetProvisioningConfig } from '../../../common/installer-config.ts';
+import { existsSync } from 'node:fs';
+import { backoffDelay, sleep } from '../backoff.ts';
+import { loadTemplate, writeRenderedConfig } from '../installer-config.ts';
+import { runInstaller } from '../installer.ts';
+import { checkClaim, checkJars, checkJava, waitForClock, waitForEndpoint } from '../preflight.ts';
+import { restartService, serviceEnabled } from '../service.ts';
+import { readSentinel, readState, recordError, removeFiles, writeSentinel, writeState, type AgentState } from '../state.ts';
+import { resolveThingName } from '../thing-name-source.ts';
+import { fileSize, nucleusLogPath, readTlog, recordedThingName, tlogPath, waitForProvisioning } from '../verify.ts';
+import { AGENT_VERSION } from '../version.ts';
+import type { CommandContext } from './context.ts';
+
+export async function runCommand(ctx: CommandContext): Promise<number> {
+  const { cfg, log } = ctx;
+  const sentinel = readSentinel(cfg.state.sentinel);
+  if (sentinel) {
+    log.info({ thingName: sentinel.thingName, sentinel: cfg.state.sentinel }, 'already provisioned; nothing to do');
+    ctx.out(`already provisioned as ${sentinel.thingName}\n`);
+    return 0;
+  }
+  const state = readState(cfg.state.stateFile);
+  state.runs += 1;
+  state.firstRunAt ??= new Date().toISOString();
+  try {
+    return await provision(ctx, state);
+  } catch (err) {
+    if (err instanceof CliError) recordError(cfg.state.stateFile, state, err);
+    throw err;
+  }
+}
+
+async function provision(ctx: CommandContext, state: AgentState): Promise<number> {
+  const { cfg, log, signal } = ctx;
+  // Permanent checks first, before anything is written or contacted.
+  state.phase = 'preflight';
+  const thingName = resolveThingName(cfg);
+  const tpl = loadTemplate(cfg, thingName);
+  const root = tpl.fleet.rootPath;
+  state.thingName = thingName;
+  log.info({ thingName, source: cfg.thingName.source }, 'ThingName resolved');
+
+  const existing = recordedThingName(root);
+  if (existing) {
+    if (existing !== thingName) {
+      log.warn({ recorded: existing, resolved: thingName }, 'the nucleus already holds an identity under another name; keeping it (no second identity is provisioned)');
+    } else {
+      log.info({ thingName }, 'the nucleus already holds this identity; finishing the remaining steps');
+    }
+    return finish(ctx, state, tpl.fleet, existing);
+  }
+
+  checkJava(cfg);
+  checkJars(cfg);
+  const claim = checkClaim(tpl.fleet);
+  const pctx = { cfg, log, signal, wait: true };
+  await waitForClock(pctx, claim, tpl.mtime);
+  await waitForEndpoint(pctx, tpl.fleet);
+  log.info('preflight passed');
+
+  // The clock is sane now: render, stamped with the current time so the installer's
+  // timestamped merge cannot lose our ThingName to older values in the image.
+  state.phase = 'render';
+  writeState(cfg.state.stateFile, state);
+  writeRenderedConfig(cfg, tpl.filled);
+  log.info({ path: cfg.installer.renderedConfig }, 'installer config rendered');
+
+  let logOffset = fileSize(nucleusLogPath(root));
+  if (serviceEnabled(cfg)) {
+    // An earlier run got the installer through (power loss afterwards): the enabled service
+    // provisions on its own; do not install a second time, go straight to verifying.
+    log.info('greengrass.service is already enabled: an earlier run installed it; verifying without reinstalling');
+    logOffset = 0;
+  } else {
+    await install(ctx, state, root);
+  }
+
+  state.phase = 'verify';
+  writeState(cfg.state.stateFile, state);
+  const provisionedAs = await verify(ctx, state, root, logOffset);
+  if (provisionedAs !== thingName) {
+    log.warn({ recorded: provisionedAs, resolved: thingName }, 'the nucleus recorded a different ThingName than requested (the provisioning template overrides it?)');
+  }
+  return finish(ctx, state, tpl.fleet, provisionedAs);
+}
+
+async function install(ctx: CommandContext, state: AgentState, root: string): Promise<void> {
+  const { cfg, log, signal } = ctx;
+  state.phase = 'install';
+  for (let attempt = 0; ; attempt++) {
+    state.installerAttempts += 1;
+    writeState(cfg.state.stateFile, state);
+    try {
+      await runInstaller(cfg, root, log, signal);
+      return;
+    } catch (err) {
+      if (!(err instanceof TransientError)) throw err;
+      if (attempt + 1 >= cfg.installer.attempts) {
+        throw new TransientError(`${err.message} (gave up after ${attempt + 1} attempts)`, err.reason);
+      }
+      const delay = backoffDelay(attempt, cfg.backoff);
+      log.warn({ attempt: attempt + 1, of: cfg.installer.attempts, retryInMs: delay, reason: err.reason }, err.message);
+      recordError(cfg.state.stateFile, state, err);
+      await sleep(delay, signal);
+    }
+  }
+}
+
+async function verify(ctx: CommandContext, state: AgentState, root: string, firstOffset: number): Promise<string> {
+  const { cfg, log, signal } = ctx;
+  let offset = firstOffset;
+  let lastReason = '';
+  for (let restart = 0; ; restart++) {
+    const outcome = await waitForProvisioning({ rootPath: root, logOffset: offset, timeoutMs: cfg.verify.timeoutSeconds * 1000, pollMs: cfg.verify.pollMs, signal });
+    if (outcome.status === 'provisioned') {
+      log.info({ thingName: outcome.thingName }, 'the nucleus recorded system.thingName: provisioned');
+      return outcome.thingName;
+    }
+    lastReason = outcome.status === 'failed'
+      ? `the provisioning plugin failed: ${outcome.reason}`
+      : `provisioning was not confirmed within ${cfg.verify.timeoutSeconds} s (no system.thingName in ${tlogPath(root)})`;
+    const err = new TransientError(lastReason, outcome.status === 'failed' ? 'provisioning-failed' : 'provisioning-timeout');
+    if (restart >= cfg.verify.restarts) {
+      throw new TransientError(`${lastReason} (gave up after ${restart} service restart${restart === 1 ? '' : 's'})`, err.reason);
+    }
+    recordError(cfg.state.stateFile, state, err);
+    const delay = backoffDelay(restart, cfg.backoff);
+    log.warn({ reason: err.reason, retryInMs: delay }, lastReason);
+    await sleep(delay, signal);
+    offset = fileSize(nucleusLogPath(root));
+    state.provisioningRetries += 1;
+    writeState(cfg.state.stateFile, state);
+    await restartService(cfg, log, signal);
+  }
+}
+
+async function finish(ctx: CommandContext, state: AgentState, fleet: FleetProvisioningConfig, thingName: string): Promise<number> {
+  const { cfg, log } = ctx;
+  state.phase = 'finish';
+  state.thingName = thingName;
+  writeState(cfg.state.stateFile, state);
+  const tlog = readTlog(tlogPath(fleet.rootPath));
+  const defaults = deviceCredentialPaths(fleet);
+  const certPath = (tlog.get('system.certificateFilePath') as string | undefined) || defaults.certificatePath;
+  const keyPath = (tlog.get('system.privateKeyPath') as string | undefined) || defaults.privateKeyPath;
+  const missing = [certPath, keyPath].filter((p) => !existsSync(p));
+  if (missing.length > 0) {
+    throw new TransientError(`provisioned as ${thingName} but the device credentials are missing: ${missing.join(', ')}`, 'device-credentials-missing');
+  }
+  if (!serviceEnabled(cfg)) {
+    throw new TransientError(
+      `provisioned as ${thingName} but greengrass.service is not enabled (${cfg.service.isEnabledCommand ? cfg.service.isEnabledCommand.join(' ') : cfg.service.enabledLink})`,
+      'service-not-enabled',
+    );
+  }
+  let claimRemoved = false;
+  if (cfg.claim.removeAfterProvisioning) {
+    const removed = removeFiles([fleet.claimCertificatePath, fleet.claimCertificatePrivateKeyPath]);
+    claimRemoved = true;
+    log.info({ removed }, 'removed the shared claim certificate and key');
+  }
+  const provisionedAt = new Date().toISOString();
+  writeSentinel(cfg.state.sentinel, {
+    thingName, provisionedAt, agentVersion: AGENT_VERSION, runs: state.runs, installerAttempts: state.installerAttempts,
+    provisioningRetries: state.provisioningRetries, claimRemoved,
+  });
+  state.phase = 'provisioned';
+  state.lastError = null;
+  writeState(cfg.state.stateFile, state);
+  log.info({ thingName, sentinel: cfg.state.sentinel }, 'provisioned');
+  ctx.out(`provisioned as ${thingName}\n`);
+  return 0;
+}
+

@@ -1,0 +1,85 @@
+// Runs the Greengrass nucleus installer (execa) with exactly the arguments the seed script used,
+// paths from config. Every output line goes to the log; a timeout kills it; an abort (SIGTERM to
+// the agent) stops it cleanly.
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { InterruptedError, TransientError } from '../../common/errors.ts';
+import type { AgentConfig } from './agent-config.ts';
+import type { Logger } from './log.ts';
+
+export function installerArgs(cfg: AgentConfig, rootPath: string): string[] {
+  return [
+    `-Droot=${rootPath}`,
+    '-Dlog.store=FILE',
+    '-jar',
+    cfg.installer.jar,
+    '--trusted-plugin',
+    cfg.installer.pluginJar,
+    '--init-config',
+    cfg.installer.renderedConfig,
+    '--component-default-user',
+    cfg.installer.componentDefaultUser,
+    '--setup-system-service',
+    'true',
+  ];
+}
+
+function pipeLines(stream: Readable | null | undefined, fn: (line: string) => void): Promise<void> {
+  if (!stream) return Promise.resolve();
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: stream, crlfDelay: Infinity });
+    rl.on('line', fn);
+    rl.on('close', resolve);
+    stream.on('error', () => resolve());
+  });
+}
+
+export interface InstallerRun {
+  exitCode: number | undefined;
+  timedOut: boolean;
+  /** Last lines of stderr (for the error message). */
+  tail: string[];
+}
+
+/** Run the installer once. Throws InterruptedError if aborted, TransientError on failure/timeout. */
+export async function runInstaller(cfg: AgentConfig, rootPath: string, log: Logger, signal?: AbortSignal): Promise<void> {
+  const { execa } = await import('execa');
+  const args = installerArgs(cfg, rootPath);
+  log.info({ command: cfg.installer.java, args }, 'starting the Greengrass installer');
+  const child = execa(cfg.installer.java, args, {
+    reject: false,
+    buffer: false,
+    stdin: 'ignore',
+    timeout: cfg.installer.timeoutSeconds * 1000,
+    killSignal: 'SIGTERM',
+    forceKillAfterDelay: 5000,
+    cancelSignal: signal,
+    // The child's stdout/stderr are ours to drain; a detached grandchild must not hold them open.
+    cleanup: true,
+  });
+  const tail: string[] = [];
+  const ilog = log.child({ installer: true });
+  const done = Promise.all([
+    pipeLines(child.stdout, (line) => ilog.info({ stream: 'stdout' }, line)),
+    pipeLines(child.stderr, (line) => {
+      ilog.warn({ stream: 'stderr' }, line);
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+    }),
+  ]);
+  const result = await child;
+  // Streams may be held open by a grandchild that inherited them; don't wait for those forever.
+  await Promise.race([done, new Promise((r) => setTimeout(r, 2000).unref())]);
+  if (result.isCanceled || signal?.aborted) {
+    throw signal?.reason instanceof Error ? signal.reason : new InterruptedError('SIGTERM');
+  }
+  if (result.timedOut) {
+    throw new TransientError(`the Greengrass installer did not finish within ${cfg.installer.timeoutSeconds} s and was killed`, 'installer-timeout');
+  }
+  if (result.exitCode !== 0) {
+    const why = tail.find((l) => /Error while trying to setup|Exception|Error/.test(l)) ?? tail.at(-1) ?? '';
+    const how = result.exitCode !== undefined ? `exit ${result.exitCode}` : `signal ${result.signal ?? 'unknown'}`;
+    throw new TransientError(`the Greengrass installer failed (${how})${why ? `: ${why.slice(0, 300)}` : ''}`, 'installer-failed');
+  }
+  log.info('the Greengrass installer finished (exit 0); provisioning happens inside the nucleus, verifying');
+}

@@ -1,0 +1,179 @@
+// Preflight checks shared by `check` (report every step, change nothing) and `run` (stop at the
+// first failure). Each step throws a typed error: ConfigError (permanent) or TransientError.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
+import { ConfigError, TransientError, CliError } from '../../common/errors.ts';
+import { assertKeyMatchesCertificate, parseCertificate, validityAt, type CertificateInfo } from '../../common/pem.ts';
+import type { FleetProvisioningConfig } from '../../common/installer-config.ts';
+import type { AgentConfig } from './agent-config.ts';
+import { backoffDelay, sleep } from './backoff.ts';
+import type { Logger } from './log.ts';
+
+export interface PreflightContext {
+  cfg: AgentConfig;
+  log: Logger;
+  signal?: AbortSignal;
+  /** false for `check`: one try for the clock and network, no waiting. */
+  wait: boolean;
+  now?: () => Date;
+}
+
+/** Parse `java -version` output ("1.8.0_392", "17.0.9", "21") into the major version. */
+export function parseJavaVersion(output: string): number | null {
+  const m = /version "([^"]+)"/.exec(output) ?? /^(?:openjdk|java) (\d[\w.]*)/m.exec(output);
+  if (!m) return null;
+  const parts = (m[1] as string).split(/[._-]/).map((p) => Number.parseInt(p, 10));
+  if (!Number.isFinite(parts[0])) return null;
+  return parts[0] === 1 && Number.isFinite(parts[1]) ? (parts[1] as number) : (parts[0] as number);
+}
+
+export function checkJava(cfg: AgentConfig): string {
+  const r = spawnSync(cfg.installer.java, ['-version'], { encoding: 'utf8', timeout: 30_000 });
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      code === 'ENOENT' ? `java not found (${cfg.installer.java}): the Greengrass nucleus needs a Java ${cfg.installer.minJavaVersion}+ runtime` : `cannot run ${cfg.installer.java} -version: ${r.error.message}`,
+      'java-missing',
+      { cause: r.error },
+    );
+  }
+  const out = `${r.stderr ?? ''}\n${r.stdout ?? ''}`;
+  const major = parseJavaVersion(out);
+  if (r.status !== 0 || major === null) throw new ConfigError(`${cfg.installer.java} -version failed or printed no version (exit ${r.status})`, 'java-broken');
+  if (major < cfg.installer.minJavaVersion) {
+    throw new ConfigError(`java ${major} is too old: the Greengrass nucleus needs Java ${cfg.installer.minJavaVersion} or later`, 'java-too-old');
+  }
+  return `java ${major}`;
+}
+
+function assertFile(path: string, what: string, reason: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new ConfigError(`${what} ${path} does not exist`, reason);
+  }
+  if (!st.isFile()) throw new ConfigError(`${what} ${path} is not a regular file`, reason);
+}
+
+export function checkJars(cfg: AgentConfig): string {
+  assertFile(cfg.installer.jar, 'installer jar', 'installer-jar-missing');
+  assertFile(cfg.installer.pluginJar, 'fleet provisioning plugin jar', 'plugin-jar-missing');
+  return `${cfg.installer.jar}, ${cfg.installer.pluginJar}`;
+}
+
+function readRequired(path: string, what: string, reason: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(`${what} ${path} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`}`, reason);
+  }
+}
+
+/** Claim cert + key present, PEM, matching; root CA present and PEM. Never logs key material. */
+export function checkClaim(fleet: FleetProvisioningConfig): CertificateInfo {
+  const cert = readRequired(fleet.claimCertificatePath, 'claim certificate', 'claim-cert-missing');
+  const key = readRequired(fleet.claimCertificatePrivateKeyPath, 'claim private key', 'claim-key-missing');
+  const ca = readRequired(fleet.rootCaPath, 'root CA', 'root-ca-missing');
+  parseCertificate(ca, `root CA ${fleet.rootCaPath}`);
+  return assertKeyMatchesCertificate(cert, key, 'claim');
+}
+
+/**
+ * The clock must be past the claim certificate's notBefore and the image's build time (the
+ * template's mtime). Before that the clock is not set yet: wait for it, bounded. An expired claim
+ * certificate is permanent.
+ */
+export async function waitForClock(ctx: PreflightContext, claim: CertificateInfo, buildTime: Date): Promise<string> {
+  const now = ctx.now ?? (() => new Date());
+  const floor = new Date(Math.max(claim.notBefore.getTime(), buildTime.getTime()));
+  const deadline = Date.now() + ctx.cfg.preflight.clockWaitSeconds * 1000;
+  for (let i = 0; ; i++) {
+    const t = now();
+    if (validityAt(claim, t) === 'expired') {
+      throw new ConfigError(`the claim certificate expired at ${claim.notAfter.toISOString()} (clock: ${t.toISOString()}); bake the image with a valid claim certificate`, 'claim-cert-expired');
+    }
+    if (t >= floor) return `clock ${t.toISOString()} is past ${floor.toISOString()}`;
+    if (!ctx.wait || Date.now() >= deadline) {
+      throw new TransientError(
+        `the clock (${t.toISOString()}) is before ${t < claim.notBefore ? `the claim certificate's notBefore ${claim.notBefore.toISOString()}` : `the image build time ${buildTime.toISOString()}`}: time is not synchronised yet`,
+        'clock-not-set',
+      );
+    }
+    if (i === 0) ctx.log.warn({ now: t.toISOString(), floor: floor.toISOString() }, 'clock is not set yet; waiting');
+    await sleep(Math.min(2000, Math.max(50, deadline - Date.now())), ctx.signal);
+  }
+}
+
+export interface Endpoint {
+  host: string;
+  port: number;
+  via: 'direct' | 'proxy';
+}
+
+export function endpointOf(fleet: FleetProvisioningConfig): Endpoint {
+  if (fleet.proxyUrl) {
+    const u = new URL(fleet.proxyUrl);
+    return { host: u.hostname, port: u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80, via: 'proxy' };
+  }
+  return { host: fleet.iotDataEndpoint, port: fleet.mqttPort ?? 8883, via: 'direct' };
+}
+
+export function tcpProbe(host: string, port: number, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host, port });
+    const timer = setTimeout(() => sock.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve();
+    });
+    sock.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+/** Wait, with bounded exponential backoff and full jitter, until the endpoint accepts a TCP connection. */
+export async function waitForEndpoint(ctx: PreflightContext, fleet: FleetProvisioningConfig): Promise<string> {
+  const ep = endpointOf(fleet);
+  const deadline = Date.now() + ctx.cfg.preflight.networkWaitSeconds * 1000;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await tcpProbe(ep.host, ep.port, ctx.cfg.preflight.connectTimeoutMs);
+      return `${ep.via === 'proxy' ? 'proxy ' : ''}${ep.host}:${ep.port} reachable`;
+    } catch (err) {
+      const left = deadline - Date.now();
+      if (!ctx.wait || left <= 0) {
+        throw new TransientError(
+          `the IoT data endpoint ${ep.via === 'proxy' ? `proxy ${ep.host}:${ep.port}` : `${ep.host}:${ep.port}`} is unreachable (${(err as Error).message})${ctx.wait ? ` after waiting ${ctx.cfg.preflight.networkWaitSeconds} s` : ''}`,
+          'endpoint-unreachable',
+          { cause: err },
+        );
+      }
+      const delay = Math.min(left, Math.max(100, backoffDelay(attempt, { baseMs: Math.min(1000, ctx.cfg.backoff.baseMs), maxMs: ctx.cfg.backoff.maxMs })));
+      ctx.log.warn({ host: ep.host, port: ep.port, err: (err as Error).message, retryInMs: delay }, 'endpoint unreachable; retrying');
+      await sleep(delay, ctx.signal);
+    }
+  }
+}
+
+export interface StepResult {
+  step: string;
+  ok: boolean;
+  detail: string;
+  error?: CliError;
+}
+
+/** Run a step, turning a typed error into a result (for `check`). */
+export async function step(name: string, fn: () => string | Promise<string>): Promise<StepResult> {
+  try {
+    return { step: name, ok: true, detail: await fn() };
+  } catch (err) {
+    if (err instanceof CliError) return { step: name, ok: false, detail: err.message, error: err };
+    throw err;
+  }
+}

@@ -1,0 +1,39 @@
+// greengrass.service as the agent sees it: "enabled" (the multi-user.target.wants link that
+// `systemctl enable` creates, or a configured command) and "restart" (a configured command).
+import { spawn, spawnSync } from 'node:child_process';
+import { lstatSync } from 'node:fs';
+import { TransientError } from '../../common/errors.ts';
+import type { AgentConfig } from './agent-config.ts';
+import type { Logger } from './log.ts';
+
+export function serviceEnabled(cfg: AgentConfig): boolean {
+  if (cfg.service.isEnabledCommand) {
+    const [cmd, ...args] = cfg.service.isEnabledCommand as [string, ...string[]];
+    const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 30_000 });
+    return r.status === 0;
+  }
+  try {
+    lstatSync(cfg.service.enabledLink);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Run the restart command to completion (systemctl returns once the service is started). */
+export function restartService(cfg: AgentConfig, log: Logger, signal?: AbortSignal): Promise<void> {
+  const [cmd, ...args] = cfg.service.restartCommand as [string, ...string[]];
+  log.info({ command: cfg.service.restartCommand }, 'restarting greengrass.service so the provisioning plugin runs again');
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], signal, timeout: 120_000 });
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      if (err.length < 2000) err += d.toString();
+    });
+    child.on('error', (e) => reject(new TransientError(`cannot run the restart command ${cmd}: ${e.message}`, 'service-restart-failed', { cause: e })));
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new TransientError(`the restart command failed (exit ${code}): ${err.trim().slice(0, 300)}`, 'service-restart-failed'));
+    });
+  });
+}
