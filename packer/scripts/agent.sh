@@ -1,0 +1,39 @@
+#!/bin/sh
+# The first-boot agent: executable, config, build info, systemd unit (enabled).
+# Enabling: `systemctl enable` on a running system; otherwise (ROOT other than /, or no running
+# systemd, e.g. a chroot) the WantedBy= symlink is created directly.
+set -eu
+
+ROOT=${ROOT:-/}
+STAGE=${GG_STAGE:-/tmp/gg-stage}
+r=${ROOT%/}
+unit=greengrass-firstboot.service
+
+for f in greengrass-firstboot agent.yaml "$unit" build-info.json; do
+  if [ ! -s "$STAGE/$f" ]; then
+    echo "agent: staged file $STAGE/$f is missing or empty" >&2
+    exit 3
+  fi
+done
+
+install -d -m 0755 "$r/usr/local/bin" "$r/etc/greengrass-firstboot" "$r/etc/systemd/system"
+install -m 0755 "$STAGE/greengrass-firstboot" "$r/usr/local/bin/greengrass-firstboot"
+install -m 0644 "$STAGE/agent.yaml" "$r/etc/greengrass-firstboot/agent.yaml"
+install -m 0644 "$STAGE/build-info.json" "$r/etc/greengrass-firstboot/build-info.json"
+install -m 0644 "$STAGE/$unit" "$r/etc/systemd/system/$unit"
+
+if [ "$ROOT" = / ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  systemctl daemon-reload
+  systemctl enable "$unit"
+else
+  wanted=$(sed -n 's/^[[:space:]]*WantedBy[[:space:]]*=[[:space:]]*//p' "$r/etc/systemd/system/$unit")
+  if [ -z "$wanted" ]; then
+    echo "agent: $unit has no WantedBy= in [Install]; cannot enable it" >&2
+    exit 3
+  fi
+  for target in $wanted; do
+    install -d -m 0755 "$r/etc/systemd/system/$target.wants"
+    ln -sfn "/etc/systemd/system/$unit" "$r/etc/systemd/system/$target.wants/$unit"
+  done
+fi
+echo "agent: installed and enabled $unit"
