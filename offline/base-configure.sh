@@ -1,0 +1,68 @@
+#!/bin/sh
+# Runs inside the debootstrapped tree (chroot) to turn it into the offline base image.
+# Part of the base-image recipe: any change here changes the cache key (offline/base-image.ts).
+set -eu
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C
+
+echo golden-template > /etc/hostname
+cat > /etc/hosts <<'H'
+127.0.0.1 localhost
+127.0.1.1 golden-template
+::1 localhost ip6-localhost ip6-loopback
+H
+
+# Root filesystem is the whole virtio disk (no partition table).
+printf '/dev/vda / ext4 rw,errors=remount-ro 0 1\n' > /etc/fstab
+
+# Build account for Packer: packer/packer, NOPASSWD sudo, ssh password auth.
+id packer >/dev/null 2>&1 || useradd -m -s /bin/bash packer
+echo 'packer:packer' | chpasswd
+printf 'packer ALL=(ALL) NOPASSWD: ALL\n' > /etc/sudoers.d/packer
+chmod 0440 /etc/sudoers.d/packer
+mkdir -p /etc/ssh/sshd_config.d
+printf 'PasswordAuthentication yes\nUseDNS no\n' > /etc/ssh/sshd_config.d/10-offline-base.conf
+
+# Network: systemd-networkd DHCP on the virtio NIC; wait-online makes network-online.target mean "has an address".
+mkdir -p /etc/systemd/network
+cat > /etc/systemd/network/20-virtio.network <<'N'
+[Match]
+Name=en* eth*
+
+[Network]
+DHCP=ipv4
+
+[DHCPv4]
+UseDomains=no
+N
+systemctl enable systemd-networkd.service systemd-networkd-wait-online.service
+# Only one NIC: do not wait the default 120 s for links that will never come.
+mkdir -p /etc/systemd/system/systemd-networkd-wait-online.service.d
+cat > /etc/systemd/system/systemd-networkd-wait-online.service.d/any.conf <<'W'
+[Service]
+ExecStart=
+ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=60
+W
+
+# Persistent journal so results can be read from the disk afterwards (journalctl --file on the host).
+mkdir -p /var/log/journal /etc/systemd/journald.conf.d
+printf '[Journal]\nStorage=persistent\n' > /etc/systemd/journald.conf.d/10-persistent.conf
+
+# Time: no NTP is reachable offline. The clock comes from QEMU's RTC (host UTC time). Nothing enables
+# systemd-time-wait-sync, so time-sync.target is reached without a sync (see docs/offline-pipeline.md).
+
+# Under TCG every background job costs boot time: no periodic maintenance in the base image.
+for t in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer dpkg-db-backup.timer; do
+  systemctl disable "$t" >/dev/null 2>&1 || true
+  systemctl mask "$t" >/dev/null 2>&1 || true
+done
+
+# Every clone must get its own machine-id: empty file = generated on first boot.
+: > /etc/machine-id
+rm -f /var/lib/dbus/machine-id
+ln -sf /etc/machine-id /var/lib/dbus/machine-id 2>/dev/null || true
+
+# Serial console login (handy when debugging a clone).
+systemctl enable serial-getty@ttyS0.service >/dev/null 2>&1 || true
+
+apt-get clean
+rm -rf /var/lib/apt/lists/* /tmp/* /var/tmp/*

@@ -1,0 +1,228 @@
+// Offline base image: Debian 12 (bookworm) built with debootstrap, as an ext4 filesystem image (no partition
+// table) converted to qcow2, with the kernel and initrd beside it for QEMU's direct kernel boot.
+// Cached under .cache/base-image/<content hash of the recipe>/ so it is built once.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ToolError } from '../common/errors.ts';
+import { run, stderrProgress, type Progress } from './proc.ts';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CONFIGURE_SCRIPT = join(REPO_ROOT, 'offline', 'base-configure.sh');
+
+export interface BaseImageRecipe {
+  suite: string;
+  mirror: string;
+  variant: string;
+  packages: string[];
+  /** Size of the ext4 filesystem (the guest's whole root disk). */
+  diskSizeMiB: number;
+  /** sha256 of offline/base-configure.sh (the in-chroot configuration). */
+  configureSha256: string;
+}
+
+export interface BaseImage {
+  key: string;
+  dir: string;
+  /** qcow2 of the root filesystem (whole disk = ext4, no partition table). */
+  disk: string;
+  kernel: string;
+  initrd: string;
+  /** Kernel command line for direct kernel boot. */
+  append: string;
+  hostname: string;
+  buildUser: string;
+  buildPassword: string;
+  builtAt: string;
+  buildSeconds: number;
+}
+
+/** The apt mirror that works here (first URI in /etc/apt/sources.list*), overridable with OFFLINE_DEBIAN_MIRROR. */
+export function debianMirror(): string {
+  if (process.env.OFFLINE_DEBIAN_MIRROR) return process.env.OFFLINE_DEBIAN_MIRROR;
+  const files = ['/etc/apt/sources.list', ...safeList('/etc/apt/sources.list.d').map((f) => join('/etc/apt/sources.list.d', f))];
+  for (const f of files) {
+    let text = '';
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    // deb822 (URIs: ... with Suites: bookworm) or one-line "deb URL bookworm main".
+    for (const stanza of text.split(/\n\s*\n/)) {
+      const uri = /^URIs:\s*(\S+)/m.exec(stanza)?.[1];
+      const suites = /^Suites:\s*(.+)$/m.exec(stanza)?.[1] ?? '';
+      if (uri && /\bbookworm\b/.test(suites) && /\/debian\/?$/.test(uri)) return uri;
+    }
+    const one = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian\/?)\s+bookworm\s/m.exec(text);
+    if (one) return one[1];
+  }
+  return 'http://deb.debian.org/debian';
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+export function defaultRecipe(): BaseImageRecipe {
+  return {
+    suite: 'bookworm',
+    mirror: debianMirror(),
+    variant: 'minbase',
+    packages: [
+      'systemd', 'systemd-sysv', 'udev', 'kmod', 'dbus', 'libpam-systemd', 'openssh-server', 'sudo',
+      'linux-image-amd64', 'initramfs-tools', 'openjdk-17-jre-headless', 'unzip', 'ca-certificates',
+      'iproute2', 'iputils-ping', 'procps', 'e2fsprogs',
+    ],
+    diskSizeMiB: 6144,
+    configureSha256: createHash('sha256').update(readFileSync(CONFIGURE_SCRIPT)).digest('hex'),
+  };
+}
+
+export function recipeKey(r: BaseImageRecipe): string {
+  const canon = JSON.stringify({ ...r, packages: [...r.packages].sort() });
+  return createHash('sha256').update(canon).digest('hex').slice(0, 16);
+}
+
+export function cacheRoot(): string {
+  return process.env.OFFLINE_CACHE_DIR ?? join(REPO_ROOT, '.cache');
+}
+
+/** Reads a cached base image (null if not built yet). */
+export function cachedBaseImage(recipe = defaultRecipe()): BaseImage | null {
+  const dir = join(cacheRoot(), 'base-image', recipeKey(recipe));
+  const meta = join(dir, 'base.json');
+  if (!existsSync(meta)) return null;
+  const b = JSON.parse(readFileSync(meta, 'utf8')) as BaseImage;
+  for (const f of [b.disk, b.kernel, b.initrd]) if (!existsSync(f)) return null;
+  return b;
+}
+
+/** Builds the base image if it is not cached yet; returns it. Needs root (debootstrap, chroot). */
+export async function ensureBaseImage(opts: { progress?: Progress; recipe?: BaseImageRecipe } = {}): Promise<BaseImage> {
+  const progress = opts.progress ?? stderrProgress;
+  const recipe = opts.recipe ?? defaultRecipe();
+  const key = recipeKey(recipe);
+  const cached = cachedBaseImage(recipe);
+  if (cached) {
+    progress(`base image: cached ${cached.dir}`);
+    return cached;
+  }
+  if (process.getuid?.() !== 0) throw new ToolError('base image: building needs root (debootstrap, chroot, mkfs.ext4 -d with ownership)', 'needs-root');
+  const root = join(cacheRoot(), 'base-image');
+  mkdirSync(root, { recursive: true });
+  const lock = join(root, `${key}.lock`);
+  await takeLock(lock, progress);
+  try {
+    const again = cachedBaseImage(recipe);
+    if (again) return again;
+    return await build(recipe, key, root, progress);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+async function takeLock(lock: string, progress: Progress): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      return;
+    } catch {
+      let pid = 0;
+      try {
+        pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+      } catch {
+        /* being created */
+      }
+      if (pid && !alive(pid)) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (i % 30 === 0) progress(`base image: waiting for another build (pid ${pid}) to finish`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function build(recipe: BaseImageRecipe, key: string, root: string, progress: Progress): Promise<BaseImage> {
+  const started = Date.now();
+  const work = join(root, `${key}.building`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const log = join(work, 'build.log');
+  const tree = join(work, 'rootfs');
+  const debs = join(cacheRoot(), 'debootstrap-debs');
+  mkdirSync(debs, { recursive: true });
+  progress(`base image: debootstrap ${recipe.suite} from ${recipe.mirror} (log ${log})`);
+  await run(
+    'debootstrap',
+    [`--variant=${recipe.variant}`, `--include=${recipe.packages.join(',')}`, `--cache-dir=${debs}`, recipe.suite, tree, recipe.mirror],
+    { stage: 'base image: debootstrap', logFile: log, progress, timeoutMs: 60 * 60_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } },
+  );
+  progress('base image: configuring (hostname, build account, networkd, journal)');
+  copyFileSync(CONFIGURE_SCRIPT, join(tree, 'root', 'base-configure.sh'));
+  await run('chroot', [tree, '/bin/sh', '/root/base-configure.sh'], { stage: 'base image: configure', logFile: log, progress });
+  rmSync(join(tree, 'root', 'base-configure.sh'));
+
+  const boot = join(tree, 'boot');
+  const vmlinuz = readdirSync(boot).find((f) => f.startsWith('vmlinuz-'));
+  const initrd = readdirSync(boot).find((f) => f.startsWith('initrd.img-'));
+  if (!vmlinuz || !initrd) throw new ToolError(`base image: no kernel/initrd in ${boot} (log: ${log})`, 'no-kernel');
+  copyFileSync(join(boot, vmlinuz), join(work, 'vmlinuz'));
+  copyFileSync(join(boot, initrd), join(work, 'initrd.img'));
+
+  progress('base image: mkfs.ext4 -d + qemu-img convert');
+  const raw = join(work, 'rootfs.ext4');
+  await run('truncate', ['-s', `${recipe.diskSizeMiB}M`, raw], { stage: 'base image: mkfs', logFile: log, progress });
+  await run('mkfs.ext4', ['-q', '-F', '-L', 'golden-root', '-d', tree, raw], { stage: 'base image: mkfs', logFile: log, progress });
+  await run('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, join(work, 'disk.qcow2')], { stage: 'base image: qemu-img', logFile: log, progress });
+  rmSync(raw);
+  rmSync(tree, { recursive: true, force: true });
+
+  const dir = join(root, key);
+  const base: BaseImage = {
+    key,
+    dir,
+    disk: join(dir, 'disk.qcow2'),
+    kernel: join(dir, 'vmlinuz'),
+    initrd: join(dir, 'initrd.img'),
+    append: 'root=/dev/vda rw console=ttyS0',
+    hostname: 'golden-template',
+    buildUser: 'packer',
+    buildPassword: 'packer',
+    builtAt: new Date().toISOString(),
+    buildSeconds: Math.round((Date.now() - started) / 1000),
+  };
+  writeFileSync(join(work, 'recipe.json'), JSON.stringify(recipe, null, 2) + '\n');
+  writeFileSync(join(work, 'base.json'), JSON.stringify(base, null, 2) + '\n');
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(work, dir);
+  const size = statSync(base.disk).size;
+  progress(`base image: built ${dir} in ${base.buildSeconds} s (qcow2 ${(size / 2 ** 20).toFixed(0)} MiB)`);
+  return base;
+}
+
+// `tsx offline/base-image.ts` builds (or shows) the cached base image.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  ensureBaseImage()
+    .then((b) => process.stdout.write(JSON.stringify(b, null, 2) + '\n'))
+    .catch((e: unknown) => {
+      process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit((e as { exitCode?: number }).exitCode ?? 1);
+    });
+}

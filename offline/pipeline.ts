@@ -1,0 +1,406 @@
+// The offline end-to-end pipeline (`npm run pipeline`): base image → installer stand-in → AWS + provisioning
+// stand-ins on loopback → claim create → bake with Packer (qemu target) → boot clones → report.
+// Every run keeps its logs under .cache/pipeline-runs/<ts>/; a failure names its stage.
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yaml from 'js-yaml';
+import { CliError, ExitCode, ToolError, UsageError } from '../common/errors.ts';
+import { REPO_ROOT, cacheRoot, ensureBaseImage, type BaseImage } from './base-image.ts';
+import { bootClone, type CloneBoot, type GuestPaths } from './clone.ts';
+import { run, stderrProgress, type Progress } from './proc.ts';
+import { readRegistrations, type Registration } from './records.ts';
+import { freePort, startTsService, type Service } from './services.ts';
+
+export const PROVISIONING_TEMPLATE = 'GreengrassFleetProvisioningTemplate';
+export const ENV = 'offline';
+
+export interface PipelineOptions {
+  progress?: Progress;
+  /** Run directory (default .cache/pipeline-runs/<ts>). */
+  runDir?: string;
+  /** Only boot the two provisioning clones (skip second boot / stand-in down / template hostname). */
+  quick?: boolean;
+  /** Reuse a sealed image from an earlier run (skips claim + bake). */
+  sealedImage?: string;
+  cloneTimeoutMs?: number;
+  /** Seconds the provisioning stand-in stays down after the "down" clone's unit starts. */
+  downSeconds?: number;
+}
+
+export interface ScenarioCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface PipelineReport {
+  ok: boolean;
+  runDir: string;
+  failedStage: string | null;
+  error: string | null;
+  /** Process exit code for this result (0 ok; the failing stage's typed error code; 6 when a check failed). */
+  exitCode: number;
+  stages: { name: string; seconds: number; ok: boolean }[];
+  baseImage: { dir: string; buildSeconds: number; cached: boolean } | null;
+  sealedImage: string | null;
+  clones: (CloneBoot & { registered: string[]; provisionedSeconds: number | null })[];
+  registrations: Registration[];
+  checks: ScenarioCheck[];
+  recordsFile: string;
+}
+
+export class StageError extends CliError {
+  readonly stage: string;
+  constructor(stage: string, cause: unknown) {
+    const msg = cause instanceof Error ? cause.message : String(cause);
+    const code = cause instanceof CliError ? cause.exitCode : ExitCode.INTERNAL;
+    super(`stage "${stage}" failed: ${msg}`, code, `stage-${stage}`, { cause });
+    this.stage = stage;
+  }
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, '-').replace('Z', '');
+}
+
+function sha256File(f: string): string {
+  return createHash('sha256').update(readFileSync(f)).digest('hex');
+}
+
+/** The guest paths to check, from the production agent config (agent/agent.yaml) and the staging contract. */
+async function guestPaths(): Promise<GuestPaths> {
+  const mod = (await import('../agent/src/agent-config.ts')) as typeof import('../agent/src/agent-config.ts');
+  const cfg = mod.resolveAgentConfig(yaml.load(readFileSync(join(REPO_ROOT, 'agent', 'agent.yaml'), 'utf8')), 'agent/agent.yaml');
+  return {
+    sentinel: cfg.state.sentinel,
+    claimKey: '/greengrass/v2/claim-certs/claim.private.pem.key',
+    claimCert: '/greengrass/v2/claim-certs/claim.pem.crt',
+    greengrassWantsLink: cfg.service.enabledLink,
+    configTlog: '/greengrass/v2/config/config.tlog',
+    templateHostnameFile: cfg.thingName.templateHostnameFile,
+  };
+}
+
+export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineReport> {
+  const progress = opts.progress ?? stderrProgress;
+  const runDir = resolve(opts.runDir ?? join(cacheRoot(), 'pipeline-runs', stamp()));
+  mkdirSync(runDir, { recursive: true });
+  const logs = join(runDir, 'logs');
+  mkdirSync(logs, { recursive: true });
+  const recordsFile = join(runDir, 'provisioning-records.jsonl');
+  const report: PipelineReport = {
+    ok: false,
+    runDir,
+    failedStage: null,
+    error: null,
+    exitCode: ExitCode.INTERNAL,
+    stages: [],
+    baseImage: null,
+    sealedImage: opts.sealedImage ?? null,
+    clones: [],
+    registrations: [],
+    checks: [],
+    recordsFile,
+  };
+  const services: Service[] = [];
+  let provisioning: Service | null = null;
+  const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    progress(`== stage ${name}`);
+    try {
+      const v = await fn();
+      report.stages.push({ name, seconds: Math.round((Date.now() - t0) / 1000), ok: true });
+      return v;
+    } catch (e) {
+      report.stages.push({ name, seconds: Math.round((Date.now() - t0) / 1000), ok: false });
+      throw e instanceof StageError ? e : new StageError(name, e);
+    }
+  };
+
+  try {
+    // 1. Base image (cached by recipe hash).
+    const hadBase = existsSync(join(cacheRoot(), 'base-image'));
+    const base: BaseImage = await stage('base-image', () => ensureBaseImage({ progress }));
+    report.baseImage = { dir: base.dir, buildSeconds: base.buildSeconds, cached: hadBase && Date.now() - Date.parse(base.builtAt) > base.buildSeconds * 1000 + 60_000 };
+
+    const paths = await stage('agent-config', guestPaths);
+
+    // 2. Stand-in CA, installer stand-in jar zipped as a stand-in nucleus.
+    const caDir = join(runDir, 'ca');
+    const inputs = await stage('installer-standin', async () => {
+      const pki = await import('../standins/pki.ts');
+      pki.loadOrCreateCa(caDir);
+      const helper = join(REPO_ROOT, 'test', 'helpers', 'standin-installer.ts');
+      if (!existsSync(helper)) throw new ToolError('test/helpers/standin-installer.ts (buildInstallerStandin) does not exist yet', 'upstream-missing');
+      const mod = (await import(helper)) as { buildInstallerStandin: () => Promise<{ installerJar: string; pluginJar: string }> | { installerJar: string; pluginJar: string } };
+      const built = await mod.buildInstallerStandin();
+      const nucleusDir = join(runDir, 'nucleus-standin');
+      rmSync(nucleusDir, { recursive: true, force: true });
+      mkdirSync(join(nucleusDir, 'lib'), { recursive: true });
+      writeFileSync(join(nucleusDir, 'lib', 'Greengrass.jar'), readFileSync(built.installerJar));
+      const zip = join(runDir, 'greengrass-nucleus-standin.zip');
+      rmSync(zip, { force: true });
+      await run('zip', ['-q', '-X', '-r', zip, 'lib'], { stage: 'installer-standin: zip', logFile: join(logs, 'installer-standin.log'), cwd: nucleusDir });
+      return { nucleusZip: zip, nucleusSha256: sha256File(zip), pluginJar: built.pluginJar, pluginSha256: sha256File(built.pluginJar), rootCa: join(caDir, 'ca.crt') };
+    });
+
+    // 3. Stand-ins on loopback (the guest reaches them at 10.0.2.2).
+    const mqttPort = await freePort();
+    const startProvisioning = () =>
+      startTsService(
+        'provisioning stand-in',
+        'standins/provisioning/cli.ts',
+        ['--ca-dir', caDir, '--host', '127.0.0.1', '--port', String(mqttPort), '--template', PROVISIONING_TEMPLATE, '--rate', '10', '--records', recordsFile],
+        join(logs, 'provisioning-standin.log'),
+      );
+    const aws = await stage('aws-standin', async () => {
+      const s = await startTsService(
+        'AWS wire stand-in',
+        'standins/aws/cli.ts',
+        ['--port', '0', '--ca-dir', caDir, '--state', join(runDir, 'aws-state.json'), '--iot-data-endpoint', '10.0.2.2', '--iot-cred-endpoint', '10.0.2.2'],
+        join(logs, 'aws-standin.log'),
+      );
+      services.push(s);
+      return s;
+    });
+    provisioning = await stage('provisioning-standin', startProvisioning);
+    const awsEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      AWS_ENDPOINT_URL: aws.address,
+      AWS_ACCESS_KEY_ID: 'AKIASTANDINOFFLINE00',
+      AWS_SECRET_ACCESS_KEY: 'stand-in-secret-not-a-real-key',
+      AWS_REGION: 'us-east-1',
+    };
+
+    // 4. Claim + bake.
+    let sealed = opts.sealedImage ?? null;
+    if (!sealed) {
+      const cli = join(REPO_ROOT, 'bin', 'greengrass-image.js');
+      await stage('agent-build', async () => {
+        await run('npm', ['run', 'build'], { stage: 'agent-build', logFile: join(logs, 'agent-build.log'), cwd: REPO_ROOT });
+        if (!existsSync(join(REPO_ROOT, 'dist', 'greengrass-firstboot'))) throw new ToolError('npm run build did not produce dist/greengrass-firstboot', 'upstream-missing');
+      });
+      await stage('claim-create', async () => {
+        if (!existsSync(cli)) throw new ToolError('bin/greengrass-image.js does not exist yet', 'upstream-missing');
+        await run(process.execPath, [cli, 'claim', 'create', '--env', ENV], { stage: 'claim-create', logFile: join(logs, 'claim-create.log'), env: awsEnv, cwd: REPO_ROOT });
+      });
+      sealed = await stage('bake', async () => {
+        const varFile = join(runDir, 'offline-base.pkrvars.hcl');
+        const hcl = (s: string) => JSON.stringify(s);
+        writeFileSync(
+          varFile,
+          [
+            `qemu_disk_image  = ${hcl(base.disk)}`,
+            `qemu_kernel      = ${hcl(base.kernel)}`,
+            `qemu_initrd      = ${hcl(base.initrd)}`,
+            `qemu_append      = ${hcl(base.append)}`,
+            `qemu_accelerator = "tcg"`,
+            `ssh_username     = ${hcl(base.buildUser)}`,
+            `ssh_password     = ${hcl(base.buildPassword)}`,
+            `cpus             = 2`,
+            `memory           = 2048`,
+            '',
+          ].join('\n'),
+          { mode: 0o600 },
+        );
+        const out = join(runDir, 'image');
+        await run(
+          process.execPath,
+          [
+            cli, 'build', '--target', 'qemu', '--env', ENV, '--var-file', varFile,
+            '--nucleus-source', inputs.nucleusZip, '--nucleus-sha256', inputs.nucleusSha256,
+            '--plugin-source', inputs.pluginJar, '--plugin-sha256', inputs.pluginSha256,
+            '--root-ca', inputs.rootCa, '--mqtt-port', String(mqttPort), '--output-dir', out,
+          ],
+          { stage: 'bake', logFile: join(logs, 'bake.log'), env: { ...awsEnv, PACKER_LOG: process.env.PACKER_LOG ?? '0' }, cwd: REPO_ROOT, timeoutMs: 60 * 60_000, heartbeatMs: 60_000 },
+        );
+        const img = findQcow2(out);
+        if (!img) throw new ToolError(`bake produced no .qcow2 under ${out} (log: ${join(logs, 'bake.log')})`, 'no-image');
+        return img;
+      });
+    }
+    report.sealedImage = sealed;
+
+    // 5. Clones.
+    const cloneDir = join(runDir, 'clones');
+    mkdirSync(cloneDir, { recursive: true });
+    const timeoutMs = opts.cloneTimeoutMs ?? 15 * 60_000;
+    const spec = (id: string, hostname: string | undefined, boot = 1, uuid = randomUUID()) => ({
+      id,
+      hostname,
+      overlay: join(cloneDir, `${id}.qcow2`),
+      sealedImage: sealed!,
+      kernel: base.kernel,
+      initrd: base.initrd,
+      append: base.append,
+      uuid,
+      boot,
+      timeoutMs,
+    });
+    const withRegs = (b: CloneBoot, before: Registration[]) => {
+      const after = readRegistrations(recordsFile);
+      const fresh = after.slice(before.length);
+      const mine = b.hostname ? fresh.filter((r) => r.thingName === b.hostname) : fresh;
+      const first = mine.find((r) => r.time);
+      return {
+        ...b,
+        registered: mine.map((r) => r.thingName),
+        provisionedSeconds: first?.time ? Math.round((Date.parse(first.time) - Date.parse(b.startedAt)) / 1000) : b.outcome === 'finished' && b.outcomeMs ? Math.round(b.outcomeMs / 1000) : null,
+      };
+    };
+    const check = (name: string, ok: boolean, detail: string) => {
+      report.checks.push({ name, ok, detail });
+      progress(`${ok ? 'PASS' : 'FAIL'} ${name}: ${detail}`);
+    };
+    const provisionedOk = (c: ReturnType<typeof withRegs>, host: string) =>
+      c.outcome === 'finished' &&
+      c.registered.length === 1 &&
+      c.registered[0] === host &&
+      !c.disk.claimKeyPresent &&
+      c.disk.sentinel !== null &&
+      c.disk.greengrassEnabled &&
+      c.disk.configTlogThingName === host;
+    const describe = (c: ReturnType<typeof withRegs>) =>
+      `unit ${c.outcome}, registered [${c.registered.join(', ')}], claim key ${c.disk.claimKeyPresent ? 'PRESENT' : 'gone'}, sentinel ${c.disk.sentinel ? 'written' : 'absent'}, greengrass.service ${c.disk.greengrassEnabled ? 'enabled' : 'not enabled'}, config.tlog thingName ${c.disk.configTlogThingName ?? '-'}`;
+
+    const uuidA = randomUUID();
+    const [a, b] = await stage('clones-first-boot', async () => {
+      const before = readRegistrations(recordsFile);
+      const boots = await Promise.all([
+        bootClone(spec('clone-a', 'branch-017', 1, uuidA), paths, runDir, progress),
+        bootClone(spec('clone-b', 'branch-018'), paths, runDir, progress),
+      ]);
+      // Registrations from the two parallel boots are attributed by ThingName.
+      return boots.map((x) => withRegs(x, before));
+    });
+    report.clones.push(a, b);
+    check('clone-a provisions once as branch-017', provisionedOk(a, 'branch-017'), describe(a));
+    check('clone-b provisions once as branch-018', provisionedOk(b, 'branch-018'), describe(b));
+    check('clones have distinct machine-ids', !!a.disk.machineId && !!b.disk.machineId && a.disk.machineId !== b.disk.machineId, `${a.disk.machineId} / ${b.disk.machineId}`);
+
+    if (!opts.quick) {
+      const [a2, t] = await stage('clones-second-boot-and-template', async () => {
+        const before = readRegistrations(recordsFile);
+        const boots = await Promise.all([
+          bootClone(spec('clone-a', 'branch-017', 2, uuidA), paths, runDir, progress),
+          bootClone(spec('clone-template', undefined), paths, runDir, progress),
+        ]);
+        const after = readRegistrations(recordsFile).slice(before.length);
+        return boots.map((x) => ({ ...withRegs(x, before), registered: after.map((r) => r.thingName) }));
+      });
+      report.clones.push(a2, t);
+      check('second boot of clone-a skips the unit and registers nothing', a2.outcome === 'skipped' && a2.registered.length === 0 && a2.disk.configTlogThingName === 'branch-017', describe(a2));
+      check('clone left with the template hostname refuses and registers nothing', t.outcome === 'failed' && t.registered.length === 0 && t.disk.sentinel === null && t.disk.claimKeyPresent, describe(t));
+
+      const downFor = opts.downSeconds ?? 60;
+      const c = await stage('clone-provisioning-down', async () => {
+        await provisioning!.stop();
+        provisioning = null;
+        progress(`provisioning stand-in stopped; booting clone-c (it comes back ${downFor} s after the unit starts)`);
+        const before = readRegistrations(recordsFile);
+        const boot = await bootClone(spec('clone-c', 'branch-019'), paths, runDir, progress, {
+          onUnitStarting: async () => {
+            await new Promise((r) => setTimeout(r, downFor * 1000));
+            provisioning = await startProvisioning();
+            progress('provisioning stand-in is back');
+          },
+        });
+        return withRegs(boot, before);
+      });
+      report.clones.push(c);
+      check('clone booted while the provisioning stand-in was down provisions once it is back', provisionedOk(c, 'branch-019'), describe(c));
+    }
+
+    report.registrations = readRegistrations(recordsFile);
+    const names = report.registrations.map((r) => r.thingName);
+    check('every ThingName registered exactly once', new Set(names).size === names.length, names.join(', '));
+    report.ok = report.checks.every((c) => c.ok);
+    if (!report.ok) {
+      report.failedStage = 'checks';
+      report.error = report.checks.filter((c) => !c.ok).map((c) => c.name).join('; ');
+      report.exitCode = ExitCode.INTEGRITY;
+    } else report.exitCode = ExitCode.OK;
+  } catch (e) {
+    report.ok = false;
+    report.failedStage = e instanceof StageError ? e.stage : 'pipeline';
+    report.error = e instanceof Error ? e.message : String(e);
+    report.exitCode = e instanceof CliError ? e.exitCode : ExitCode.INTERNAL;
+    report.registrations = readRegistrations(recordsFile);
+  } finally {
+    if (provisioning) await (provisioning as Service).stop();
+    for (const s of services) await s.stop();
+    writeFileSync(join(runDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  }
+  return report;
+}
+
+function findQcow2(dir: string): string | null {
+  if (!existsSync(dir)) return null;
+  const f = readdirSync(dir).find((n) => n.endsWith('.qcow2') && statSync(join(dir, n)).isFile());
+  return f ? join(dir, f) : null;
+}
+
+export function formatReport(r: PipelineReport): string {
+  const lines: string[] = [];
+  lines.push(`offline pipeline: ${r.ok ? 'OK' : `FAILED at stage "${r.failedStage}"`}`);
+  if (r.error) lines.push(`  error: ${r.error}`);
+  if (r.baseImage) lines.push(`  base image: ${r.baseImage.dir} (${r.baseImage.cached ? 'cached' : `built in ${r.baseImage.buildSeconds} s`})`);
+  if (r.sealedImage) lines.push(`  sealed image: ${r.sealedImage}`);
+  lines.push(`  stages: ${r.stages.map((s) => `${s.name} ${s.seconds}s${s.ok ? '' : ' FAILED'}`).join(', ')}`);
+  if (r.clones.length) {
+    lines.push('  clone            boot hostname            unit       registered           provisioned  multi-user');
+    for (const c of r.clones) {
+      lines.push(
+        `  ${c.id.padEnd(16)} ${String(c.boot).padEnd(4)} ${(c.hostname ?? '<template>').padEnd(20)} ${c.outcome.padEnd(10)} ${(c.registered.join(',') || '-').padEnd(20)} ${
+          c.provisionedSeconds === null ? '-' : `${c.provisionedSeconds} s`
+        }`.padEnd(100) + (c.multiUserMs === null ? '-' : `${Math.round(c.multiUserMs / 1000)} s`),
+      );
+    }
+  }
+  lines.push(`  ThingNames registered: ${r.registrations.map((x) => x.thingName).join(', ') || '(none)'}`);
+  for (const c of r.checks) lines.push(`  ${c.ok ? 'PASS' : 'FAIL'} ${c.name}`);
+  lines.push(`  logs: ${r.runDir}`);
+  return lines.join('\n');
+}
+
+function parseArgs(argv: string[]): PipelineOptions {
+  const o: PipelineOptions = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--run-dir') o.runDir = val();
+    else if (a === '--sealed-image') o.sealedImage = resolve(val());
+    else if (a === '--down-seconds') o.downSeconds = Number(val());
+    else if (a === '--clone-timeout') o.cloneTimeoutMs = Number(val()) * 1000;
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write('usage: npm run pipeline -- [--quick] [--run-dir DIR] [--sealed-image QCOW2] [--down-seconds N] [--clone-timeout SECONDS]\n');
+      process.exit(0);
+    } else throw new UsageError(`unknown argument ${a}`);
+  }
+  if (o.sealedImage && !existsSync(o.sealedImage)) throw new UsageError(`--sealed-image ${o.sealedImage} does not exist`);
+  if (o.downSeconds !== undefined && !(o.downSeconds >= 0)) throw new UsageError('--down-seconds must be a number >= 0');
+  if (o.cloneTimeoutMs !== undefined && !(o.cloneTimeoutMs > 0)) throw new UsageError('--clone-timeout must be a positive number of seconds');
+  return o;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  let opts: PipelineOptions;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exit((e as CliError).exitCode ?? ExitCode.USAGE);
+  }
+  const t0 = Date.now();
+  runPipeline(opts).then((r) => {
+    process.stdout.write(formatReport(r) + `\n  total: ${Math.round((Date.now() - t0) / 1000)} s\n`);
+    process.exit(r.exitCode);
+  });
+}

@@ -1,0 +1,82 @@
+// Small process helpers for the offline pipeline: run a command with its output going to a log file,
+// a progress line every so often for long steps, and a clear error naming the stage and the log.
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ToolError } from '../common/errors.ts';
+
+export type Progress = (line: string) => void;
+
+export const stderrProgress: Progress = (line) => {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+};
+
+export interface RunOptions {
+  /** Stage name used in progress lines and errors. */
+  stage: string;
+  /** Append stdout+stderr here. */
+  logFile: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Kill the process after this many ms. */
+  timeoutMs?: number;
+  progress?: Progress;
+  /** Print "still running" every this many ms (default 30 s). */
+  heartbeatMs?: number;
+  /** Data to write to stdin (never a secret on argv). */
+  input?: string;
+}
+
+/** Runs cmd args; resolves with captured stdout; rejects with ToolError naming the stage and the log file. */
+export function run(cmd: string, args: string[], o: RunOptions): Promise<string> {
+  mkdirSync(dirname(o.logFile), { recursive: true });
+  const log = createWriteStream(o.logFile, { flags: 'a' });
+  log.write(`\n$ ${cmd} ${args.join(' ')}\n`);
+  const started = Date.now();
+  const progress = o.progress ?? stderrProgress;
+  return new Promise((resolve, reject) => {
+    const sopts: SpawnOptions = { cwd: o.cwd, env: o.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true };
+    const child = spawn(cmd, args, sopts);
+    let out = '';
+    let tail = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      log.write(d);
+      tail = (tail + d.toString()).slice(-4000);
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      log.write(d);
+      tail = (tail + d.toString()).slice(-4000);
+    });
+    if (o.input !== undefined) child.stdin!.end(o.input);
+    else child.stdin!.end();
+    const hb = setInterval(() => {
+      progress(`${o.stage}: still running (${Math.round((Date.now() - started) / 1000)} s)`);
+    }, o.heartbeatMs ?? 30_000);
+    let timedOut = false;
+    const killer = o.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
+        }, o.timeoutMs)
+      : undefined;
+    const finish = (err?: Error) => {
+      clearInterval(hb);
+      if (killer) clearTimeout(killer);
+      log.end(() => (err ? reject(err) : resolve(out)));
+    };
+    child.on('error', (e) =>
+      finish(new ToolError(`${o.stage}: cannot run ${cmd}: ${e.message} (log: ${o.logFile})`, 'tool-missing', { cause: e })),
+    );
+    child.on('close', (code, signal) => {
+      if (timedOut) return finish(new ToolError(`${o.stage}: ${cmd} timed out after ${o.timeoutMs} ms (log: ${o.logFile})`, 'timeout'));
+      if (code === 0) return finish();
+      const last = tail.trim().split('\n').slice(-15).join('\n');
+      finish(new ToolError(`${o.stage}: ${cmd} failed (${signal ?? `exit ${code}`}); log: ${o.logFile}\n${last}`, 'tool-failed'));
+    });
+  });
+}
