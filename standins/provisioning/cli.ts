@@ -1,0 +1,74 @@
+// CLI for the provisioning STAND-IN (offline QEMU pipeline). Prints "listening host:port" when ready; stops on SIGTERM/SIGINT.
+//   tsx standins/provisioning/cli.ts --ca-dir DIR [--host 0.0.0.0] [--port 8883] --template NAME [--rate N]
+//        [--records FILE] [--group NAME] [--required-params ThingName,Serial] [--alt-dns a,b] [--alt-ip 1.2.3.4]
+import { parseArgs } from 'node:util';
+import { loadOrCreateCa } from '../pki.ts';
+import { startProvisioningStandin } from './server.ts';
+import { ExitCode } from '../../common/errors.ts';
+
+function list(v: string | undefined): string[] | undefined {
+  return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        'ca-dir': { type: 'string' },
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '8883' },
+        template: { type: 'string' },
+        rate: { type: 'string' },
+        records: { type: 'string' },
+        group: { type: 'string' },
+        'required-params': { type: 'string' },
+        'alt-dns': { type: 'string' },
+        'alt-ip': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    process.stderr.write(`provisioning stand-in: ${(err as Error).message}\n`);
+    process.exit(ExitCode.USAGE);
+  }
+  const usage = (msg: string): never => {
+    process.stderr.write(`provisioning stand-in: ${msg}\n`);
+    process.exit(ExitCode.USAGE);
+  };
+  if (!values['ca-dir']) usage('--ca-dir DIR is required');
+  if (!values.template) usage('--template NAME is required');
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) usage(`--port must be a port number, got ${JSON.stringify(values.port)}`);
+  const rate = values.rate === undefined ? undefined : Number(values.rate);
+  if (rate !== undefined && !(rate > 0)) usage(`--rate must be a positive number, got ${JSON.stringify(values.rate)}`);
+  const ca = loadOrCreateCa(values['ca-dir'] as string);
+  const dns = list(values['alt-dns']);
+  const ip = list(values['alt-ip']);
+  const standin = await startProvisioningStandin({
+    ca,
+    host: values.host,
+    port,
+    templateName: values.template as string,
+    ...(rate !== undefined ? { ratePerSecond: rate } : {}),
+    ...(values.records ? { recordsFile: values.records } : {}),
+    ...(values.group ? { defaultThingGroup: values.group } : {}),
+    ...(values['required-params'] ? { requiredParameters: list(values['required-params']) } : {}),
+    serverAltNames: { ...(dns ? { dns } : {}), ...(ip ? { ip } : {}) },
+  });
+  process.stdout.write(`listening ${standin.host}:${standin.port}\n`);
+  const shutdown = (sig: string) => {
+    void standin.stop().then(() => {
+      process.stderr.write(`provisioning stand-in: stopped (${sig}); registrations=${standin.registrations.length} collisions=${standin.collisions.length} rejections=${standin.rejections.length}\n`);
+      process.exit(0);
+    });
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`provisioning stand-in: ${(err as Error).message}\n`);
+  process.exit(ExitCode.INTERNAL);
+});

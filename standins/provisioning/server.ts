@@ -1,0 +1,469 @@
+// STAND-IN for the AWS IoT side of fleet provisioning by claim (the MQTT "device provisioning API").
+// Real MQTT 3.1.1 over TLS with client certificates (mTLS), spoken by a minimal broker written here
+// (mqtt-packet only encodes/decodes the packets). Implements the two request/response pairs the
+// FleetProvisioningByClaim plugin uses:
+//   $aws/certificates/create/json                           -> .../accepted | .../rejected
+//   $aws/provisioning-templates/<name>/provision/json       -> .../accepted | .../rejected
+// Responses go only to the connection that asked (like AWS IoT), and only if it subscribed first.
+// Facts: /work/shared/docs/aws-wire-and-cdf.md §3, greengrass-nucleus-and-fleet-provisioning.md §2–3.
+import tls from 'node:tls';
+import { X509Certificate, randomBytes, randomUUID } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import mqttPacket from 'mqtt-packet';
+import type { Packet, IPublishPacket, ISubscribePacket, IConnectPacket } from 'mqtt-packet';
+import { issueCertificate, type KeyPair } from '../pki.ts';
+import { validateThingName, ThingNameError } from '../../common/thing-name.ts';
+
+export interface ProvisioningStandinOptions {
+  ca: KeyPair;
+  host?: string /* 127.0.0.1 */;
+  port?: number /* 0 = random */;
+  templateName: string;
+  requiredParameters?: string[];
+  defaultThingGroup?: string;
+  ratePerSecond?: number;
+  serverAltNames?: { dns?: string[]; ip?: string[] };
+  /** Append JSON lines of events. Registrations found in it at start are loaded, so a restarted stand-in remembers its Things. */
+  recordsFile?: string;
+  /** Lifetime of a certificateOwnershipToken (AWS: 1 hour). Shorter only to test expiry. */
+  tokenTtlSeconds?: number;
+}
+
+export interface Registration {
+  thingName: string;
+  certificateId: string;
+  parameters: Record<string, string>;
+  thingGroupName?: string;
+  claimFingerprint: string;
+  at: string;
+}
+
+export interface Rejection {
+  topic: string;
+  errorCode: string;
+  errorMessage: string;
+  at: string;
+}
+
+export interface ProvisioningStandin {
+  host: string;
+  port: number;
+  registrations: Registration[];
+  rejections: Rejection[];
+  collisions: Registration[];
+  certificatesIssued: number;
+  stop(): Promise<void>;
+}
+
+export const CREATE_TOPIC = '$aws/certificates/create/json';
+export function provisionTopic(templateName: string): string {
+  return `$aws/provisioning-templates/${templateName}/provision/json`;
+}
+const PROVISION_RE = /^\$aws\/provisioning-templates\/([^/]+)\/provision\/json$/;
+const GROUP_RE = /^[a-zA-Z0-9:_-]{1,128}$/;
+
+type CertStatus = 'PENDING_ACTIVATION' | 'ACTIVE';
+interface IssuedCert {
+  certificateId: string;
+  status: CertStatus;
+  claimFingerprint: string;
+}
+interface OwnershipToken {
+  certificateId: string;
+  claimFingerprint: string;
+  expiresAt: number;
+  used: boolean;
+}
+interface Conn {
+  id: number;
+  socket: tls.TLSSocket;
+  clientId?: string;
+  connected: boolean;
+  peerFingerprint: string;
+  subscriptions: string[];
+}
+
+/** MQTT topic filter match (+ and #), 3.1.1 rules; `$` topics are not matched by a leading wildcard. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+function fingerprintId(pem: string): string {
+  return new X509Certificate(pem).fingerprint256.replace(/:/g, '').toLowerCase();
+}
+
+export async function startProvisioningStandin(o: ProvisioningStandinOptions): Promise<ProvisioningStandin> {
+  if (!o.templateName || !/^[0-9A-Za-z_-]{1,36}$/.test(o.templateName)) {
+    throw new Error(`provisioning stand-in: templateName ${JSON.stringify(o.templateName)} is not a valid template name ([0-9A-Za-z_-], 1-36)`);
+  }
+  if (o.ratePerSecond !== undefined && !(o.ratePerSecond > 0)) throw new Error('provisioning stand-in: ratePerSecond must be > 0');
+  if (o.defaultThingGroup !== undefined && !GROUP_RE.test(o.defaultThingGroup)) {
+    throw new Error(`provisioning stand-in: defaultThingGroup ${JSON.stringify(o.defaultThingGroup)} is not a valid thing group name`);
+  }
+  const host = o.host ?? '127.0.0.1';
+  const requiredParameters = o.requiredParameters ?? ['ThingName'];
+  const tokenTtlMs = (o.tokenTtlSeconds ?? 3600) * 1000;
+  const caFingerprint = new X509Certificate(o.ca.certificatePem).fingerprint256;
+
+  const serverCert = issueCertificate(o.ca, {
+    commonName: 'provisioning stand-in',
+    serverAuth: true,
+    altNames: {
+      dns: [...new Set(['localhost', ...(o.serverAltNames?.dns ?? [])])],
+      ip: [...new Set(['127.0.0.1', '10.0.2.2', ...(o.serverAltNames?.ip ?? [])])],
+    },
+  });
+
+  const registrations: Registration[] = [];
+  const rejections: Rejection[] = [];
+  const collisions: Registration[] = [];
+  const certs = new Map<string, IssuedCert>();
+  const tokens = new Map<string, OwnershipToken>();
+  /** thingName -> the registration that owns it (its certificate is ACTIVE). */
+  const things = new Map<string, Registration>();
+  const registerTimes: number[] = [];
+
+  const record = (event: Record<string, unknown>): void => {
+    if (!o.recordsFile) return;
+    mkdirSync(dirname(o.recordsFile), { recursive: true });
+    appendFileSync(o.recordsFile, `${JSON.stringify({ at: new Date().toISOString(), ...event })}\n`);
+  };
+
+  // A restarted stand-in (same records file) remembers the Things and active certificates, like AWS would.
+  if (o.recordsFile && existsSync(o.recordsFile)) {
+    for (const line of readFileSync(o.recordsFile, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const ev = JSON.parse(line) as { event?: string; registration?: Registration };
+        if (ev.event === 'registration' && ev.registration) {
+          things.set(ev.registration.thingName, ev.registration);
+          certs.set(ev.registration.certificateId, { certificateId: ev.registration.certificateId, status: 'ACTIVE', claimFingerprint: ev.registration.claimFingerprint });
+        }
+      } catch {
+        // a torn last line is ignored
+      }
+    }
+  }
+
+  const state: ProvisioningStandin = {
+    host,
+    port: 0,
+    registrations,
+    rejections,
+    collisions,
+    certificatesIssued: 0,
+    stop: async () => undefined,
+  };
+
+  const conns = new Set<Conn>();
+  let nextConnId = 1;
+
+  const send = (conn: Conn, packet: Packet): void => {
+    if (conn.socket.destroyed || !conn.socket.writable) return;
+    conn.socket.write(mqttPacket.generate(packet));
+  };
+
+  /** Deliver to `conn` only, and only if it subscribed to a matching filter (AWS IoT semantics for the reply topics). */
+  const reply = (conn: Conn, topic: string, body: unknown): boolean => {
+    if (!conn.subscriptions.some((f) => topicMatches(f, topic))) return false;
+    send(conn, { cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(body)), qos: 0, retain: false, dup: false });
+    return true;
+  };
+
+  const reject = (conn: Conn, requestTopic: string, statusCode: number, errorCode: string, errorMessage: string): void => {
+    const at = new Date().toISOString();
+    rejections.push({ topic: requestTopic, errorCode, errorMessage, at });
+    record({ event: 'rejection', topic: requestTopic, statusCode, errorCode, errorMessage, clientId: conn.clientId });
+    reply(conn, `${requestTopic}/rejected`, { statusCode, errorCode, errorMessage });
+  };
+
+  const createKeysAndCertificate = (conn: Conn, topic: string): void => {
+    let kp: KeyPair;
+    try {
+      kp = issueCertificate(o.ca, { commonName: 'AWS IoT Certificate', days: 365 * 30 });
+    } catch (err) {
+      reject(conn, topic, 500, 'InternalFailure', `could not issue a certificate: ${(err as Error).message}`);
+      return;
+    }
+    const id = fingerprintId(kp.certificatePem);
+    const token = randomBytes(32).toString('base64url');
+    certs.set(id, { certificateId: id, status: 'PENDING_ACTIVATION', claimFingerprint: conn.peerFingerprint });
+    tokens.set(token, { certificateId: id, claimFingerprint: conn.peerFingerprint, expiresAt: Date.now() + tokenTtlMs, used: false });
+    state.certificatesIssued++;
+    record({ event: 'certificate', certificateId: id, status: 'PENDING_ACTIVATION', claimFingerprint: conn.peerFingerprint, clientId: conn.clientId });
+    reply(conn, `${topic}/accepted`, {
+      certificateId: id,
+      certificatePem: kp.certificatePem,
+      privateKey: kp.privateKeyPem,
+      certificateOwnershipToken: token,
+    });
+  };
+
+  const registerThing = (conn: Conn, topic: string, templateName: string, payload: Buffer): void => {
+    const now = Date.now();
+    if (o.ratePerSecond !== undefined) {
+      while (registerTimes.length && (registerTimes[0] as number) <= now - 1000) registerTimes.shift();
+      if (registerTimes.length >= o.ratePerSecond) {
+        reject(conn, topic, 429, 'ThrottlingException', 'Rate exceeded');
+        return;
+      }
+      registerTimes.push(now);
+    }
+    if (templateName !== o.templateName) {
+      reject(conn, topic, 404, 'ResourceNotFoundException', `The provisioning template ${templateName} does not exist`);
+      return;
+    }
+    let body: { certificateOwnershipToken?: unknown; parameters?: unknown };
+    try {
+      body = JSON.parse(payload.toString('utf8') || '{}') as typeof body;
+      if (!body || typeof body !== 'object' || Array.isArray(body)) throw new Error('not an object');
+    } catch {
+      reject(conn, topic, 400, 'InvalidPayload', 'The request payload is not a JSON object');
+      return;
+    }
+    const tokenValue = body.certificateOwnershipToken;
+    const tok = typeof tokenValue === 'string' ? tokens.get(tokenValue) : undefined;
+    if (typeof tokenValue !== 'string' || tokenValue === '') {
+      reject(conn, topic, 400, 'InvalidCertificateOwnershipToken', 'certificateOwnershipToken is missing');
+      return;
+    }
+    if (!tok) {
+      reject(conn, topic, 400, 'InvalidCertificateOwnershipToken', 'The certificate ownership token is not valid');
+      return;
+    }
+    if (tok.used) {
+      reject(conn, topic, 400, 'InvalidCertificateOwnershipToken', 'The certificate ownership token has already been used');
+      return;
+    }
+    if (tok.expiresAt <= now) {
+      reject(conn, topic, 400, 'InvalidCertificateOwnershipToken', 'The certificate ownership token has expired');
+      return;
+    }
+    if (tok.claimFingerprint !== conn.peerFingerprint) {
+      reject(conn, topic, 403, 'InvalidCertificateOwnershipToken', 'The certificate ownership token was not issued to this client certificate');
+      return;
+    }
+    const rawParams = body.parameters ?? {};
+    if (typeof rawParams !== 'object' || rawParams === null || Array.isArray(rawParams)) {
+      reject(conn, topic, 400, 'InvalidParameters', 'parameters must be a JSON object of strings');
+      return;
+    }
+    const parameters: Record<string, string> = {};
+    for (const [k, v] of Object.entries(rawParams as Record<string, unknown>)) {
+      if (typeof v === 'object' && v !== null) {
+        reject(conn, topic, 400, 'InvalidParameters', `parameter ${k} must be a string`);
+        return;
+      }
+      parameters[k] = String(v);
+    }
+    const missing = requiredParameters.filter((p) => parameters[p] === undefined || parameters[p] === '');
+    if (missing.length) {
+      reject(conn, topic, 400, 'InvalidParameters', `Missing required template parameter(s): ${missing.join(', ')}`);
+      return;
+    }
+    const thingName = parameters.ThingName;
+    if (thingName === undefined) {
+      reject(conn, topic, 400, 'InvalidParameters', 'The template needs a ThingName parameter to create a Thing');
+      return;
+    }
+    try {
+      validateThingName(thingName);
+    } catch (err) {
+      if (err instanceof ThingNameError) {
+        reject(conn, topic, 400, 'InvalidParameters', err.message);
+        return;
+      }
+      throw err;
+    }
+    const thingGroupName = parameters.ThingGroupName ?? o.defaultThingGroup;
+    if (thingGroupName !== undefined && !GROUP_RE.test(thingGroupName)) {
+      reject(conn, topic, 400, 'InvalidParameters', `ThingGroupName ${JSON.stringify(thingGroupName)} is not a valid thing group name`);
+      return;
+    }
+    const reg: Registration = {
+      thingName,
+      certificateId: tok.certificateId,
+      parameters,
+      ...(thingGroupName !== undefined ? { thingGroupName } : {}),
+      claimFingerprint: conn.peerFingerprint,
+      at: new Date(now).toISOString(),
+    };
+    const owner = things.get(thingName);
+    if (owner && owner.certificateId !== tok.certificateId && certs.get(owner.certificateId)?.status === 'ACTIVE') {
+      collisions.push(reg);
+      record({ event: 'collision', registration: reg, existingCertificateId: owner.certificateId });
+      reject(
+        conn,
+        topic,
+        409,
+        'ResourceConflict',
+        `Thing ${thingName} already exists with an active certificate (${owner.certificateId.slice(0, 12)}…) from another device: clone collision`,
+      );
+      return;
+    }
+    tok.used = true;
+    const cert = certs.get(tok.certificateId);
+    if (cert) cert.status = 'ACTIVE';
+    things.set(thingName, reg);
+    registrations.push(reg);
+    record({ event: 'registration', registration: reg });
+    reply(conn, `${topic}/accepted`, { thingName, deviceConfiguration: {} });
+  };
+
+  const onPublish = (conn: Conn, p: IPublishPacket): void => {
+    if (p.qos === 1 && p.messageId !== undefined) send(conn, { cmd: 'puback', messageId: p.messageId });
+    const payload = Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload);
+    if (p.topic === CREATE_TOPIC) return createKeysAndCertificate(conn, p.topic);
+    const m = PROVISION_RE.exec(p.topic);
+    if (m) return registerThing(conn, p.topic, m[1] as string, payload);
+    if (p.topic.startsWith('$aws/certificates/create-from-csr/')) {
+      return reject(conn, p.topic, 400, 'InvalidRequest', 'CreateCertificateFromCsr is not implemented by the provisioning stand-in');
+    }
+    if (p.topic.startsWith('$aws/')) return; // other reserved topics: nothing answers (not part of this stand-in)
+    // Plain broker behaviour for other topics: deliver to every matching subscriber.
+    for (const c of conns) {
+      if (c.connected && c.subscriptions.some((f) => topicMatches(f, p.topic))) {
+        send(c, { cmd: 'publish', topic: p.topic, payload, qos: 0, retain: false, dup: false });
+      }
+    }
+  };
+
+  const onConnect = (conn: Conn, p: IConnectPacket): void => {
+    if (p.protocolVersion !== 4) {
+      send(conn, { cmd: 'connack', returnCode: 1, sessionPresent: false });
+      conn.socket.end();
+      return;
+    }
+    // A certificate this stand-in issued may only connect once activated by RegisterThing (AWS IoT policy semantics).
+    const id = conn.peerFingerprint.replace(/:/g, '').toLowerCase();
+    const issued = certs.get(id);
+    if (issued && issued.status !== 'ACTIVE') {
+      record({ event: 'refused', reason: 'certificate not active', certificateId: id });
+      send(conn, { cmd: 'connack', returnCode: 5, sessionPresent: false });
+      conn.socket.end();
+      return;
+    }
+    const clientId = p.clientId || `standin-${randomUUID()}`;
+    // AWS IoT disconnects the existing connection when another connects with the same client ID.
+    for (const other of conns) {
+      if (other !== conn && other.connected && other.clientId === clientId) {
+        record({ event: 'duplicate-client-id', clientId });
+        other.socket.destroy();
+      }
+    }
+    conn.clientId = clientId;
+    conn.connected = true;
+    record({ event: 'connect', clientId, peerFingerprint: conn.peerFingerprint });
+    send(conn, { cmd: 'connack', returnCode: 0, sessionPresent: false });
+  };
+
+  const onSubscribe = (conn: Conn, p: ISubscribePacket): void => {
+    const granted: number[] = [];
+    for (const s of p.subscriptions) {
+      if (!conn.subscriptions.includes(s.topic)) conn.subscriptions.push(s.topic);
+      granted.push(Math.min(s.qos, 1));
+    }
+    send(conn, { cmd: 'suback', messageId: p.messageId as number, granted });
+  };
+
+  const server = tls.createServer({
+    key: serverCert.privateKeyPem,
+    cert: serverCert.certificatePem,
+    ca: [o.ca.certificatePem],
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.2',
+  });
+
+  server.on('tlsClientError', (err) => {
+    record({ event: 'tls-refused', reason: err.message });
+  });
+
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    const peer = socket.getPeerCertificate();
+    const conn: Conn = {
+      id: nextConnId++,
+      socket,
+      connected: false,
+      peerFingerprint: peer && peer.fingerprint256 ? peer.fingerprint256 : '',
+      subscriptions: [],
+    };
+    if (!socket.authorized || !conn.peerFingerprint || conn.peerFingerprint === caFingerprint) {
+      socket.destroy();
+      return;
+    }
+    conns.add(conn);
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    parser.on('packet', (packet: Packet) => {
+      try {
+        if (!conn.connected && packet.cmd !== 'connect') {
+          socket.destroy(); // MQTT: the first packet must be CONNECT
+          return;
+        }
+        switch (packet.cmd) {
+          case 'connect':
+            if (conn.connected) socket.destroy(); // a second CONNECT is a protocol violation
+            else onConnect(conn, packet);
+            break;
+          case 'publish':
+            onPublish(conn, packet);
+            break;
+          case 'subscribe':
+            onSubscribe(conn, packet);
+            break;
+          case 'unsubscribe':
+            conn.subscriptions = conn.subscriptions.filter((f) => !packet.unsubscriptions.includes(f));
+            send(conn, { cmd: 'unsuback', messageId: packet.messageId as number } as Packet);
+            break;
+          case 'pingreq':
+            send(conn, { cmd: 'pingresp' });
+            break;
+          case 'disconnect':
+            socket.end();
+            break;
+          default:
+            break; // puback etc. for QoS0 deliveries never come; ignore
+        }
+      } catch (err) {
+        record({ event: 'internal-error', message: (err as Error).message });
+        socket.destroy();
+      }
+    });
+    parser.on('error', () => socket.destroy());
+    socket.on('data', (d: Buffer) => parser.parse(d));
+    socket.on('error', () => undefined);
+    socket.on('close', () => conns.delete(conn));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  state.port = typeof addr === 'object' && addr ? addr.port : (o.port ?? 0);
+  record({ event: 'listening', host, port: state.port, templateName: o.templateName });
+
+  let stopped = false;
+  state.stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const c of conns) c.socket.destroy();
+    conns.clear();
+    await closed;
+    record({ event: 'stopped' });
+  };
+  return state;
+}

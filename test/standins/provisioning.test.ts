@@ -1,0 +1,298 @@
+// The provisioning STAND-IN, driven by the real `mqtt` npm client over mTLS.
+import t from 'tap';
+import mqtt, { type MqttClient } from 'mqtt';
+import { readFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { createCa, issueCertificate, type KeyPair } from '../../standins/pki.ts';
+import { startProvisioningStandin, CREATE_TOPIC, provisionTopic, type ProvisioningStandin } from '../../standins/provisioning/server.ts';
+
+const ca = createCa();
+const claim = issueCertificate(ca, { commonName: 'claim' });
+const TEMPLATE = 'GoldenImageFleetTemplate';
+
+function connect(s: { host: string; port: number }, id: KeyPair | null, trust = ca.certificatePem): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const c = mqtt.connect(`mqtts://${s.host}:${s.port}`, {
+      ...(id ? { key: id.privateKeyPem, cert: id.certificatePem } : {}),
+      ca: trust,
+      rejectUnauthorized: true,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      clean: true,
+    });
+    c.once('connect', () => resolve(c));
+    c.once('error', (e) => {
+      c.end(true);
+      reject(e);
+    });
+    c.once('close', () => reject(new Error('closed before CONNACK')));
+  });
+}
+
+/** Subscribe to accepted+rejected, publish, resolve with whichever answers first. */
+async function request(c: MqttClient, topic: string, body: unknown): Promise<{ outcome: 'accepted' | 'rejected'; body: any }> {
+  await c.subscribeAsync([`${topic}/accepted`, `${topic}/rejected`], { qos: 1 });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer on ${topic}`)), 10_000);
+    const onMsg = (tp: string, payload: Buffer) => {
+      if (tp !== `${topic}/accepted` && tp !== `${topic}/rejected`) return;
+      clearTimeout(timer);
+      c.off('message', onMsg);
+      resolve({ outcome: tp.endsWith('/accepted') ? 'accepted' : 'rejected', body: JSON.parse(payload.toString()) });
+    };
+    c.on('message', onMsg);
+    c.publish(topic, body === undefined ? '' : JSON.stringify(body), { qos: 1 });
+  });
+}
+
+async function provision(c: MqttClient, params: Record<string, string>, template = TEMPLATE) {
+  const created = await request(c, CREATE_TOPIC, {});
+  const reg = await request(c, provisionTopic(template), { certificateOwnershipToken: created.body.certificateOwnershipToken, parameters: params });
+  return { created, reg };
+}
+
+async function withStandin(t: { teardown(fn: () => unknown): void }, opts: Partial<Parameters<typeof startProvisioningStandin>[0]>, fn: (s: ProvisioningStandin) => Promise<void>) {
+  const s = await startProvisioningStandin({ ca, templateName: TEMPLATE, ...opts });
+  const clients: MqttClient[] = [];
+  t.teardown(async () => {
+    for (const c of clients) c.end(true);
+    await s.stop();
+  });
+  await fn(s);
+}
+
+t.test('a claim-signed client gets a certificate and registers its Thing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'prov-standin-'));
+  const records = join(dir, 'records.jsonl');
+  await withStandin(t, { recordsFile: records, defaultThingGroup: 'golden-fleet' }, async (s) => {
+    const c = await connect(s, claim);
+    t.teardown(() => c.end(true));
+    const { created, reg } = await provision(c, { ThingName: 'edge-0001' });
+    t.equal(created.outcome, 'accepted');
+    const cert = new X509Certificate(created.body.certificatePem);
+    t.ok(cert.verify(new X509Certificate(ca.certificatePem).publicKey), 'device certificate is signed by the stand-in CA');
+    t.equal(created.body.certificateId, cert.fingerprint256.replace(/:/g, '').toLowerCase(), 'certificateId is the certificate fingerprint');
+    t.match(created.body.privateKey, /BEGIN PRIVATE KEY/);
+    t.ok(cert.checkPrivateKey(await import('node:crypto').then((m) => m.createPrivateKey(created.body.privateKey))), 'key matches cert');
+    t.equal(reg.outcome, 'accepted');
+    t.same(reg.body, { thingName: 'edge-0001', deviceConfiguration: {} });
+    t.equal(s.registrations.length, 1);
+    t.equal(s.registrations[0]?.thingName, 'edge-0001');
+    t.equal(s.registrations[0]?.thingGroupName, 'golden-fleet');
+    t.equal(s.registrations[0]?.certificateId, created.body.certificateId);
+    t.equal(s.registrations[0]?.claimFingerprint, new X509Certificate(claim.certificatePem).fingerprint256);
+    t.equal(s.certificatesIssued, 1);
+    t.same(s.collisions, []);
+    // the new device certificate (now ACTIVE) can connect on its own
+    const dev = await connect(s, { certificatePem: created.body.certificatePem, privateKeyPem: created.body.privateKey });
+    dev.end(true);
+    // records file: JSON lines, never the private key
+    const text = readFileSync(records, 'utf8');
+    t.notMatch(text, /PRIVATE KEY/, 'records never hold a private key');
+    const events = text.trim().split('\n').map((l) => JSON.parse(l));
+    t.ok(events.some((e) => e.event === 'registration' && e.registration.thingName === 'edge-0001'));
+  });
+});
+
+t.test('ThingGroupName parameter wins over the default group', async (t) => {
+  await withStandin(t, { defaultThingGroup: 'default-group' }, async (s) => {
+    const c = await connect(s, claim);
+    t.teardown(() => c.end(true));
+    const { reg } = await provision(c, { ThingName: 'edge-g', ThingGroupName: 'site-a' });
+    t.equal(reg.outcome, 'accepted');
+    t.equal(s.registrations[0]?.thingGroupName, 'site-a');
+  });
+});
+
+t.test('a device cert that is still PENDING_ACTIVATION cannot connect', async (t) => {
+  await withStandin(t, {}, async (s) => {
+    const c = await connect(s, claim);
+    t.teardown(() => c.end(true));
+    const created = await request(c, CREATE_TOPIC, {});
+    await t.rejects(connect(s, { certificatePem: created.body.certificatePem, privateKeyPem: created.body.privateKey }));
+  });
+});
+
+t.test('TLS refuses a client with a cert from another CA, or with no cert', async (t) => {
+  await withStandin(t, {}, async (s) => {
+    const otherCa = createCa('some other CA');
+    const foreign = issueCertificate(otherCa, { commonName: 'intruder' });
+    await t.rejects(connect(s, foreign), 'foreign CA refused');
+    await t.rejects(connect(s, null), 'no client certificate refused');
+    const ok = await connect(s, claim);
+    ok.end(true);
+    t.equal(s.certificatesIssued, 0);
+  });
+});
+
+t.test('bad, reused and expired ownership tokens are rejected', async (t) => {
+  await withStandin(t, { tokenTtlSeconds: 1 }, async (s) => {
+    const c = await connect(s, claim);
+    t.teardown(() => c.end(true));
+    const bad = await request(c, provisionTopic(TEMPLATE), { certificateOwnershipToken: 'not-a-token', parameters: { ThingName: 'edge-1' } });
+    t.equal(bad.outcome, 'rejected');
+    t.equal(bad.body.errorCode, 'InvalidCertificateOwnershipToken');
+    t.equal(bad.body.statusCode, 400);
+    const none = await request(c, provisionTopic(TEMPLATE), { parameters: { ThingName: 'edge-1' } });
+    t.equal(none.body.errorCode, 'InvalidCertificateOwnershipToken');
+
+    const { created, reg } = await provision(c, { ThingName: 'edge-1' });
+    t.equal(reg.outcome, 'accepted');
+    const reused = await request(c, provisionTopic(TEMPLATE), { certificateOwnershipToken: created.body.certificateOwnershipToken, parameters: { ThingName: 'edge-2' } });
+    t.equal(reused.outcome, 'rejected');
+    t.match(reused.body.errorMessage, /already been used/);
+
+    const late = await request(c, CREATE_TOPIC, {});
+    await new Promise((r) => setTimeout(r, 1200));
+    const expired = await request(c, provisionTopic(TEMPLATE), { certificateOwnershipToken: late.body.certificateOwnershipToken, parameters: { ThingName: 'edge-3' } });
+    t.equal(expired.outcome, 'rejected');
+    t.match(expired.body.errorMessage, /expired/);
+    t.same(s.registrations.map((r) => r.thingName), ['edge-1']);
+  });
+});
+
+t.test('a token is only valid for the claim certificate it was issued to', async (t) => {
+  await withStandin(t, {}, async (s) => {
+    const claim2 = issueCertificate(ca, { commonName: 'claim-2' });
+    const a = await connect(s, claim);
+    const b = await connect(s, claim2);
+    t.teardown(() => {
+      a.end(true);
+      b.end(true);
+    });
+    const created = await request(a, CREATE_TOPIC, {});
+    const stolen = await request(b, provisionTopic(TEMPLATE), { certificateOwnershipToken: created.body.certificateOwnershipToken, parameters: { ThingName: 'edge-x' } });
+    t.equal(stolen.outcome, 'rejected');
+    t.equal(stolen.body.statusCode, 403);
+    t.equal(s.registrations.length, 0);
+  });
+});
+
+t.test('missing or invalid ThingName, unknown template, bad payload are rejected', async (t) => {
+  await withStandin(t, { requiredParameters: ['ThingName', 'SerialNumber'] }, async (s) => {
+    const c = await connect(s, claim);
+    t.teardown(() => c.end(true));
+    const missing = await provision(c, { SerialNumber: '42' });
+    t.equal(missing.reg.outcome, 'rejected');
+    t.equal(missing.reg.body.errorCode, 'InvalidParameters');
+    t.match(missing.reg.body.errorMessage, /ThingName/);
+    const missingSerial = await provision(c, { ThingName: 'edge-s' });
+    t.match(missingSerial.reg.body.errorMessage, /SerialNumber/);
+    const fqdn = await provision(c, { ThingName: 'edge.example.com', SerialNumber: '1' });
+    t.equal(fqdn.reg.outcome, 'rejected');
+    t.match(fqdn.reg.body.errorMessage, /FQDN/);
+    const denied = await provision(c, { ThingName: 'localhost', SerialNumber: '1' });
+    t.match(denied.reg.body.errorMessage, /deny list/);
+    const unknown = await provision(c, { ThingName: 'edge-u', SerialNumber: '1' }, 'NoSuchTemplate');
+    t.equal(unknown.reg.outcome, 'rejected');
+    t.equal(unknown.reg.body.statusCode, 404);
+    t.equal(unknown.reg.body.errorCode, 'ResourceNotFoundException');
+    const created = await request(c, CREATE_TOPIC, {});
+    t.equal(created.outcome, 'accepted');
+    c.publish(provisionTopic(TEMPLATE), 'not json{', { qos: 1 });
+    const garbage = await new Promise<any>((resolve) => c.once('message', (_tp, p) => resolve(JSON.parse(p.toString()))));
+    t.equal(garbage.errorCode, 'InvalidPayload');
+    t.equal(s.registrations.length, 0);
+    t.ok(s.rejections.length >= 6);
+  });
+});
+
+t.test('a second registration of a ThingName is a clone collision: 409, recorded', async (t) => {
+  await withStandin(t, {}, async (s) => {
+    const a = await connect(s, claim);
+    const b = await connect(s, claim);
+    t.teardown(() => {
+      a.end(true);
+      b.end(true);
+    });
+    const first = await provision(a, { ThingName: 'clone-name' });
+    t.equal(first.reg.outcome, 'accepted');
+    const second = await provision(b, { ThingName: 'clone-name' });
+    t.equal(second.reg.outcome, 'rejected');
+    t.equal(second.reg.body.statusCode, 409);
+    t.equal(second.reg.body.errorCode, 'ResourceConflict');
+    t.equal(s.collisions.length, 1);
+    t.equal(s.collisions[0]?.thingName, 'clone-name');
+    t.not(s.collisions[0]?.certificateId, first.created.body.certificateId);
+    t.equal(s.registrations.length, 1);
+  });
+});
+
+t.test('responses go only to the connection that asked', async (t) => {
+  await withStandin(t, {}, async (s) => {
+    const a = await connect(s, claim);
+    const b = await connect(s, claim);
+    t.teardown(() => {
+      a.end(true);
+      b.end(true);
+    });
+    await b.subscribeAsync(`${CREATE_TOPIC}/accepted`);
+    let leaked = 0;
+    b.on('message', () => leaked++);
+    const got = await request(a, CREATE_TOPIC, {});
+    t.equal(got.outcome, 'accepted');
+    await new Promise((r) => setTimeout(r, 200));
+    t.equal(leaked, 0, 'another client subscribed to the same reply topic gets nothing');
+  });
+});
+
+t.test('rate limit answers 429 ThrottlingException', async (t) => {
+  await withStandin(t, { ratePerSecond: 2 }, async (s) => {
+    const c = await connect(s, claim);
+    t.teardown(() => c.end(true));
+    const tokens: string[] = [];
+    for (let i = 0; i < 3; i++) tokens.push((await request(c, CREATE_TOPIC, {})).body.certificateOwnershipToken);
+    const answers = await Promise.all(tokens.map((tok, i) => request(c, provisionTopic(TEMPLATE), { certificateOwnershipToken: tok, parameters: { ThingName: `rate-${i}` } })));
+    // request() resolves on the first answer on the shared topics; count from the stand-in's own records instead
+    void answers;
+    await new Promise((r) => setTimeout(r, 200));
+    t.equal(s.registrations.length, 2, 'two per second pass');
+    const throttled = s.rejections.filter((r) => r.errorCode === 'ThrottlingException');
+    t.equal(throttled.length, 1);
+    // after a second the throttled device can retry with the same (unused) token
+    await new Promise((r) => setTimeout(r, 1100));
+    const registered = new Set(s.registrations.map((r) => r.thingName));
+    const i = [0, 1, 2].find((n) => !registered.has(`rate-${n}`)) as number;
+    const again = await request(c, provisionTopic(TEMPLATE), { certificateOwnershipToken: tokens[i], parameters: { ThingName: `rate-${i}` } });
+    t.equal(again.outcome, 'accepted');
+    t.equal(s.registrations.length, 3);
+  });
+});
+
+t.test('429 reply body', async (t) => {
+  await withStandin(t, { ratePerSecond: 1 }, async (s) => {
+    const c = await connect(s, claim);
+    t.teardown(() => c.end(true));
+    const first = await provision(c, { ThingName: 'r-1' });
+    t.equal(first.reg.outcome, 'accepted');
+    const second = await provision(c, { ThingName: 'r-2' });
+    t.equal(second.reg.outcome, 'rejected');
+    t.same(second.reg.body, { statusCode: 429, errorCode: 'ThrottlingException', errorMessage: 'Rate exceeded' });
+  });
+});
+
+t.test('stop, then restart on the same port; a restarted stand-in remembers its Things', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'prov-standin-'));
+  const records = join(dir, 'records.jsonl');
+  const s1 = await startProvisioningStandin({ ca, templateName: TEMPLATE, recordsFile: records });
+  const c1 = await connect(s1, claim);
+  const r1 = await provision(c1, { ThingName: 'keep-me' });
+  t.equal(r1.reg.outcome, 'accepted');
+  const port = s1.port;
+  await s1.stop();
+  await t.rejects(connect({ host: '127.0.0.1', port }, claim), 'nothing listens after stop()');
+  c1.end(true);
+  const s2 = await startProvisioningStandin({ ca, templateName: TEMPLATE, port, recordsFile: records });
+  t.teardown(() => s2.stop());
+  t.equal(s2.port, port);
+  const c2 = await connect(s2, claim);
+  t.teardown(() => c2.end(true));
+  const dup = await provision(c2, { ThingName: 'keep-me' });
+  t.equal(dup.reg.outcome, 'rejected');
+  t.equal(dup.reg.body.errorCode, 'ResourceConflict');
+  const fresh = await provision(c2, { ThingName: 'new-one' });
+  t.equal(fresh.reg.outcome, 'accepted');
+});
