@@ -83,13 +83,14 @@ main(hideBin(process.argv)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
+    log ??= createLogger();
     if (err instanceof CliError) {
-      log?.error({ reason: err.reason, exitCode: err.exitCode }, err.message);
+      log.error({ reason: err.reason, exitCode: err.exitCode }, err.message);
       process.stderr.write(`greengrass-firstboot: ${scrubSecrets(err.message)}\n`);
       if (err.exitCode === ExitCode.USAGE) process.stderr.write('Run with --help for usage.\n');
       process.exitCode = err.exitCode;
     } else {
-      log?.fatal({ err }, 'internal error');
+      log.fatal({ err }, 'internal error');
       process.stderr.write(`greengrass-firstboot: internal error: ${scrubSecrets(String((err as Error)?.stack ?? err))}\n`);
       process.exitCode = ExitCode.INTERNAL;
     }

@@ -1,0 +1,261 @@
+// Every bad input to the BUILT agent gives its specific message and exit code, writes no sentinel
+// and no rendered config, and never starts the installer (a java spy records every java call).
+import t, { type Test } from 'tap';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createDeviceRoot, writeFakeRpctool, type DeviceRoot, type DeviceRootOptions } from '../helpers/device-root.ts';
+import { closedPort, javaSpy, runAgent, tcpListener, ensureBuilt } from './exe.ts';
+import { issueCertificate } from '../../standins/pki.ts';
+
+ensureBuilt();
+const endpoint = await tcpListener();
+t.teardown(() => endpoint.close());
+
+interface Case {
+  name: string;
+  opts?: DeviceRootOptions;
+  setup?: (root: DeviceRoot) => void;
+  code: number;
+  message: RegExp;
+  reason: string;
+}
+
+const CONFIG = 3;
+const TRANSIENT = 75;
+
+function hostCase(hostname: string, message: RegExp, reason: string, extra: DeviceRootOptions = {}): Case {
+  return { name: `hostname ${JSON.stringify(hostname)}`, opts: { hostname, ...extra }, code: CONFIG, message, reason };
+}
+
+const cases: Case[] = [
+  hostCase('localhost', /"localhost" is on the deny list/, 'thing-name-denied'),
+  hostCase('ubuntu', /"ubuntu" is on the deny list/, 'thing-name-denied'),
+  hostCase('gg-golden', /"gg-golden" is the golden image's own hostname/, 'thing-name-template-hostname', { templateHostname: 'gg-golden' }),
+  hostCase('GG-Golden', /is the golden image's own hostname/, 'thing-name-template-hostname', { templateHostname: 'gg-golden' }),
+  hostCase('kiosk-demo', /"kiosk-demo" is on the deny list/, 'thing-name-denied', { agent: { thingName: { deny: ['kiosk-demo'] } } }),
+  hostCase('gg-01.corp.example.com', /looks like an FQDN.*thingName\.fqdn/, 'thing-name-fqdn'),
+  hostCase('my host', /"my host" has characters AWS IoT does not allow/, 'thing-name-invalid-characters'),
+  hostCase('gg"01\'x', /has characters AWS IoT does not allow/, 'thing-name-invalid-characters'),
+  hostCase('gg: {x: 1}', /has characters AWS IoT does not allow/, 'thing-name-invalid-characters'),
+  hostCase('- gg #1', /has characters AWS IoT does not allow/, 'thing-name-invalid-characters'),
+  hostCase('gg:01', /contains ':' which the Greengrass installer rejects/, 'thing-name-colon'),
+  hostCase('', /ThingName is empty/, 'thing-name-empty'),
+  hostCase('a'.repeat(129), /is 129 characters; AWS IoT allows at most 128/, 'thing-name-too-long'),
+  {
+    name: 'guestinfo source with the key unset',
+    opts: { agent: { thingName: { source: 'guestinfo', guestinfoKey: 'thing-name' } } },
+    setup: (root) => writeFakeRpctool(root, { 'other-key': 'x' }),
+    code: CONFIG,
+    message: /guestinfo\.thing-name is not set on this VM/,
+    reason: 'guestinfo-unset',
+  },
+  {
+    name: 'serial source with a firmware placeholder serial',
+    opts: { dmiSerial: 'To be filled by O.E.M.', agent: { thingName: { source: 'serial' } } },
+    code: CONFIG,
+    message: /DMI serial .* is "To be filled by O\.E\.M\.", a firmware placeholder/,
+    reason: 'dmi-placeholder',
+  },
+  {
+    name: 'missing installer config template',
+    setup: (root) => rmSync(root.templatePath),
+    code: CONFIG,
+    message: /installer config template .*config\.yaml does not exist/,
+    reason: 'installer-config-missing',
+  },
+  {
+    name: 'malformed installer config template',
+    opts: { templateText: 'services: [1\n' },
+    code: CONFIG,
+    message: /installer config template .* is not valid YAML/,
+    reason: 'installer-config-yaml',
+  },
+  {
+    name: 'template missing keys the plugin requires',
+    opts: { templateText: 'services:\n  aws.greengrass.Nucleus: {version: 2.16.0}\n  aws.greengrass.FleetProvisioningByClaim:\n    configuration: {rootPath: /greengrass/v2}\n' },
+    code: CONFIG,
+    message: /provisioningTemplate is required/,
+    reason: 'installer-config-invalid',
+  },
+  {
+    name: 'template without the {{thingName}} placeholder',
+    opts: { settings: {} },
+    setup: (root) => writeFileSync(root.templatePath, readFileSync(root.templatePath, 'utf8').replace('"{{thingName}}"', 'fixed-name').replace("'{{thingName}}'", 'fixed-name')),
+    code: CONFIG,
+    message: /templateParameters has no \{\{thingName\}\} placeholder/,
+    reason: 'installer-config-no-thing-name',
+  },
+  {
+    name: 'missing installer jar',
+    setup: (root) => rmSync(root.agent.installer.jar),
+    code: CONFIG,
+    message: /installer jar .*Greengrass\.jar does not exist/,
+    reason: 'installer-jar-missing',
+  },
+  {
+    name: 'missing plugin jar',
+    setup: (root) => rmSync(root.agent.installer.pluginJar),
+    code: CONFIG,
+    message: /fleet provisioning plugin jar .* does not exist/,
+    reason: 'plugin-jar-missing',
+  },
+  {
+    name: 'missing java',
+    setup: (root) => root.writeAgentConfig({ installer: { java: join(root.dir, 'no-such-jre', 'bin', 'java') } }),
+    code: CONFIG,
+    message: /java not found .*needs a Java 8\+ runtime/,
+    reason: 'java-missing',
+  },
+  {
+    name: 'java older than required',
+    setup: (root) => root.writeAgentConfig({ installer: { minJavaVersion: 99 } }),
+    code: CONFIG,
+    message: /java \d+ is too old: the Greengrass nucleus needs Java 99 or later/,
+    reason: 'java-too-old',
+  },
+  {
+    name: 'missing claim certificate',
+    setup: (root) => rmSync(root.claimCertPath),
+    code: CONFIG,
+    message: /claim certificate .*claim\.pem\.crt does not exist/,
+    reason: 'claim-cert-missing',
+  },
+  {
+    name: 'missing claim key',
+    setup: (root) => rmSync(root.claimKeyPath),
+    code: CONFIG,
+    message: /claim private key .* does not exist/,
+    reason: 'claim-key-missing',
+  },
+  {
+    name: 'missing root CA',
+    setup: (root) => rmSync(root.rootCaPath),
+    code: CONFIG,
+    message: /root CA .*AmazonRootCA1\.pem does not exist/,
+    reason: 'root-ca-missing',
+  },
+  {
+    name: 'claim key that does not match the certificate',
+    setup: (root) => writeFileSync(root.claimKeyPath, issueCertificate(root.ca, { commonName: 'other' }).privateKeyPem, { mode: 0o600 }),
+    code: CONFIG,
+    message: /claim private key does not match the claim certificate/,
+    reason: 'key-cert-mismatch',
+  },
+  {
+    name: 'claim certificate that is not PEM',
+    setup: (root) => writeFileSync(root.claimCertPath, 'hello\n'),
+    code: CONFIG,
+    message: /claim certificate is not a PEM certificate/,
+    reason: 'cert-not-pem',
+  },
+  {
+    name: 'expired claim certificate',
+    setup: (root) => {
+      const old = issueCertificate(root.ca, { commonName: 'claim', notBeforeOffsetDays: -30, days: 10 });
+      writeFileSync(root.claimCertPath, old.certificatePem);
+      writeFileSync(root.claimKeyPath, old.privateKeyPem, { mode: 0o600 });
+    },
+    code: CONFIG,
+    message: /the claim certificate expired at/,
+    reason: 'claim-cert-expired',
+  },
+  {
+    name: 'clock before the claim certificate (not set yet), past the wait bound',
+    setup: (root) => {
+      const future = issueCertificate(root.ca, { commonName: 'claim', notBeforeOffsetDays: 2, days: 10 });
+      writeFileSync(root.claimCertPath, future.certificatePem);
+      writeFileSync(root.claimKeyPath, future.privateKeyPem, { mode: 0o600 });
+      root.writeAgentConfig({ preflight: { clockWaitSeconds: 1 } });
+    },
+    code: TRANSIENT,
+    message: /before the claim certificate's notBefore .*time is not synchronised yet/,
+    reason: 'clock-not-set',
+  },
+  {
+    name: 'bad agent config key',
+    setup: (root) => writeFileSync(root.configPath, `${readFileSync(root.configPath, 'utf8')}\nverfy:\n  timeoutSeconds: 3\n`),
+    code: CONFIG,
+    message: /unknown section "verfy"/,
+    reason: 'agent-config-invalid',
+  },
+  {
+    name: 'relative path in agent config',
+    setup: (root) => root.writeAgentConfig({ state: { sentinel: 'provisioned.json' } }),
+    code: CONFIG,
+    message: /state\.sentinel must be an absolute path/,
+    reason: 'agent-config-invalid',
+  },
+];
+
+async function expectRefused(t: Test, root: DeviceRoot, spy: ReturnType<typeof javaSpy>, c: Pick<Case, 'code' | 'message' | 'reason'>): Promise<void> {
+  const r = await runAgent(root, ['run']);
+  t.equal(r.code, c.code, `exit code ${c.code}`);
+  t.match(r.stderr, c.message, 'specific message on stderr');
+  t.match(r.stderr, new RegExp(`"reason":"${c.reason}"`), `logged with reason ${c.reason}`);
+  t.notOk(existsSync(root.sentinel), 'no sentinel');
+  t.notOk(existsSync(root.renderedConfig), 'no rendered installer config');
+  t.notOk(existsSync(join(root.ggRoot, 'config')), 'no Greengrass config store');
+  t.same(spy.calls().filter((c) => c.includes('-jar')), [], 'the installer was never started');
+  t.ok(existsSync(root.claimKeyPath) || c.reason === 'claim-key-missing', 'claim key left in place');
+  t.notMatch(r.stderr + r.stdout, /PRIVATE KEY-----\n[A-Za-z0-9+/]/, 'no key material in output');
+}
+
+for (const c of cases) {
+  t.test(c.name, async (t) => {
+    const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: endpoint.port }, ...c.opts });
+    t.teardown(() => root.cleanup());
+    const spy = javaSpy(root);
+    root.writeAgentConfig({ installer: { java: spy.path } });
+    c.setup?.(root);
+    await expectRefused(t, root, spy, c);
+    if (c.reason !== 'agent-config-invalid') {
+      const st = await runAgent(root, ['status', '--json']);
+      t.equal(st.code, 0);
+      const s = JSON.parse(st.stdout);
+      t.equal(s.provisioned, false, 'status: not provisioned');
+      t.equal(s.lastError?.reason, c.reason, 'status shows the last error');
+      t.equal(s.installerAttempts, 0, 'status: no installer attempts');
+    }
+  });
+}
+
+t.test('unreachable endpoint past its bound: transient, after waiting about the bound', async (t) => {
+  const port = await closedPort();
+  const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port } });
+  t.teardown(() => root.cleanup());
+  const spy = javaSpy(root);
+  root.writeAgentConfig({ installer: { java: spy.path }, preflight: { networkWaitSeconds: 2 } });
+  const started = Date.now();
+  await expectRefused(t, root, spy, { code: TRANSIENT, message: new RegExp(`endpoint 127\\.0\\.0\\.1:${port} is unreachable .*after waiting 2 s`), reason: 'endpoint-unreachable' });
+  const ms = Date.now() - started;
+  t.ok(ms >= 1900 && ms < 10_000, `waited ${ms} ms for a 2 s bound`);
+  const retries = (await runAgent(root, ['status', '--json']).then((r) => JSON.parse(r.stdout))).lastError;
+  t.equal(retries.exitCode, TRANSIENT);
+});
+
+t.test('FQDN with thingName.fqdn: short is accepted as the first label (check, nothing written)', async (t) => {
+  const root = createDeviceRoot({ hostname: 'gg-07.corp.example.com', endpoint: { host: '127.0.0.1', port: endpoint.port }, agent: { thingName: { fqdn: 'short' } } });
+  t.teardown(() => root.cleanup());
+  const r = await runAgent(root, ['check', '--json']);
+  t.equal(r.code, 0, r.stdout);
+  t.equal(JSON.parse(r.stdout).thingName, 'gg-07');
+  t.notOk(existsSync(root.renderedConfig), 'check writes nothing');
+  t.notOk(existsSync(root.stateFile), 'check writes no state');
+});
+
+t.test('usage errors exit 2', async (t) => {
+  const root = createDeviceRoot();
+  t.teardown(() => root.cleanup());
+  const r = await runAgent(root, ['provision']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /Unknown argument: provision/);
+});
+
+t.test('missing agent config exits 3 with the path', async (t) => {
+  const root = createDeviceRoot();
+  t.teardown(() => root.cleanup());
+  rmSync(root.configPath);
+  const r = await runAgent(root, ['run']);
+  t.equal(r.code, 3);
+  t.match(r.stderr, /cannot read agent config .*agent\.yaml: no such file/);
+});
