@@ -1,0 +1,160 @@
+// cloudformation/greengrass-fleet.yaml read with the CloudFormation-aware schema: the provisioning
+// template takes exactly what the installer config (and so the agent) sends, and the claim
+// certificate may do fleet provisioning through this template and nothing else.
+import t from 'tap';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import {
+  CFN_SCHEMA, DEFAULT_CONTEXT, evaluate, fleetConfigStackProblems, iotPolicyStatements, loadFleetTemplate,
+  provisioningTemplateBody, provisioningTemplateName, provisioningTemplateParameters, type PolicyStatement,
+} from '../../cloudformation/template.ts';
+import {
+  fillTemplateParameters, fleetConfig, parseInstallerConfig, renderInstallerConfig, type InstallerSettings,
+} from '../../common/installer-config.ts';
+import { ExitCode } from '../../common/errors.ts';
+
+const tpl = loadFleetTemplate();
+
+const settings: InstallerSettings = {
+  nucleusVersion: '2.16.0',
+  rootPath: '/greengrass/v2',
+  awsRegion: 'eu-west-1',
+  iotDataEndpoint: 'abc123-ats.iot.eu-west-1.amazonaws.com',
+  iotCredentialEndpoint: 'xyz.credentials.iot.eu-west-1.amazonaws.com',
+  iotRoleAlias: 'GreengrassCoreTokenExchangeRoleAlias',
+  provisioningTemplate: 'GreengrassFleetProvisioningTemplate',
+  claimCertificatePath: '/greengrass/v2/claim-certs/claim.pem.crt',
+  claimCertificatePrivateKeyPath: '/greengrass/v2/claim-certs/claim.private.pem.key',
+  rootCaPath: '/greengrass/v2/AmazonRootCA1.pem',
+  templateParameters: { ThingGroupName: 'branch-offices' },
+};
+
+/** IoT policy evaluation for Allow-only policies: `*` and `?` wildcards in Action and Resource. */
+function allows(statements: PolicyStatement[], action: string, resource: string): boolean {
+  const glob = (pattern: string, s: string) =>
+    new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(s);
+  return statements.some((st) => st.effect === 'Allow' && st.actions.some((a) => glob(a, action)) && st.resources.some((r) => glob(r, resource)));
+}
+
+const ARN = 'arn:aws:iot:eu-west-1:123456789012';
+
+t.test('the CloudFormation tags parse, and every reference in the template resolves', async (t) => {
+  const short = yaml.load('a: !Ref X\nb: !GetAtt R.Arn\nc: !Sub "x-${Y}"\nd: !Join [",", [!Ref X, z]]\n', { schema: CFN_SCHEMA });
+  t.same(short, { a: { Ref: 'X' }, b: { 'Fn::GetAtt': ['R', 'Arn'] }, c: { 'Fn::Sub': 'x-${Y}' }, d: { 'Fn::Join': [',', [{ Ref: 'X' }, 'z']] } });
+  t.throws(() => yaml.load('a: !Ref X\n'), 'a plain schema rejects the tags (so the CFN schema is needed)');
+  const resolved = JSON.stringify(evaluate(tpl, { r: tpl.Resources, o: tpl.Outputs }));
+  t.notMatch(resolved, /"(Ref|Fn::[A-Za-z]+)"/, 'no unresolved intrinsic left');
+  t.notMatch(resolved.replace(/\$\{iot:Connection\.Thing\.ThingName\}/g, ''), /\$\{/, 'no unresolved ${...} left (except the IoT policy variable)');
+});
+
+t.test("provisioning template parameters = the installer config's templateParameters = what the agent sends", async (t) => {
+  t.same(provisioningTemplateParameters(tpl), ['ThingName', 'ThingGroupName']);
+  const doc = parseInstallerConfig(renderInstallerConfig(settings));
+  t.same(Object.keys(fleetConfig(doc).templateParameters ?? {}).sort(), ['ThingGroupName', 'ThingName'], 'builder renders ThingName + ThingGroupName');
+  const sent = fleetConfig(fillTemplateParameters(doc, { thingName: 'branch-0042' })).templateParameters;
+  t.same(sent, { ThingName: 'branch-0042', ThingGroupName: 'branch-offices' }, 'the agent sends both, ThingName filled');
+  t.same(Object.keys(sent ?? {}).sort(), [...provisioningTemplateParameters(tpl)].sort());
+  t.same(fleetConfigStackProblems(fleetConfig(doc), tpl), [], 'rendered config matches the stack');
+});
+
+t.test('mismatches between config and stack are reported one by one', async (t) => {
+  const cfg = fleetConfig(parseInstallerConfig(renderInstallerConfig(settings)));
+  t.same(fleetConfigStackProblems({ ...cfg, templateParameters: { ThingName: '{{thingName}}' } }, tpl), [
+    'templateParameters is missing ThingGroupName, which the provisioning template requires',
+  ]);
+  t.same(fleetConfigStackProblems({ ...cfg, templateParameters: { ...cfg.templateParameters, SerialNumber: 'x' } }, tpl), [
+    'templateParameters.SerialNumber is not a parameter of the provisioning template (it takes ThingName, ThingGroupName)',
+  ]);
+  t.same(fleetConfigStackProblems({ ...cfg, provisioningTemplate: 'Other' }, tpl), [
+    'provisioningTemplate is "Other" but the stack creates "GreengrassFleetProvisioningTemplate"',
+  ]);
+  t.same(fleetConfigStackProblems({ ...cfg, provisioningTemplate: 'Other', iotRoleAlias: 'A' }, tpl, { ProvisioningTemplateName: 'Other', TokenExchangeRoleAliasName: 'A' }), [], 'stack parameters respected');
+});
+
+t.test('provisioning template: thing named ThingName in group ThingGroupName, certificate ACTIVE, device policy attached', async (t) => {
+  const body = provisioningTemplateBody(tpl);
+  const byType = (type: string) => Object.values(body.Resources).filter((r) => r.Type === type);
+  const [thing] = byType('AWS::IoT::Thing');
+  t.same(thing?.Properties?.ThingName, { Ref: 'ThingName' });
+  t.same(thing?.Properties?.ThingGroups, [{ Ref: 'ThingGroupName' }]);
+  const [cert] = byType('AWS::IoT::Certificate');
+  t.same(cert?.Properties, { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'Active' });
+  const [policy] = byType('AWS::IoT::Policy');
+  t.equal(policy?.Properties?.PolicyName, evaluate(tpl, { Ref: 'DevicePolicy' }), 'the stack\'s device policy');
+  t.ok(body.Parameters?.['AWS::IoT::Certificate::Id'], 'certificate id parameter declared');
+  const res = tpl.Resources.ProvisioningTemplate!;
+  t.equal(evaluate(tpl, res.Properties?.Enabled), true, 'enabled');
+  t.equal(evaluate(tpl, res.Properties?.ProvisioningRoleArn), 'arn:aws:iam::123456789012:role/GreengrassFleetProvisioningRole');
+});
+
+t.test('claim policy: exactly connect + certificate-create + this template\'s provision topics', async (t) => {
+  const claim = iotPolicyStatements(tpl, 'ClaimPolicy');
+  const T = 'GreengrassFleetProvisioningTemplate';
+  const byAction = new Map<string, string[]>();
+  for (const st of claim) {
+    t.equal(st.effect, 'Allow');
+    t.notOk(st.condition, 'no conditions to reason about');
+    for (const a of st.actions) byAction.set(a, [...(byAction.get(a) ?? []), ...st.resources].sort());
+  }
+  t.same(Object.fromEntries(byAction), {
+    'iot:Connect': [`${ARN}:client/*`],
+    'iot:Publish': [`${ARN}:topic/$aws/certificates/create/*`, `${ARN}:topic/$aws/provisioning-templates/${T}/provision/*`],
+    'iot:Receive': [`${ARN}:topic/$aws/certificates/create/*`, `${ARN}:topic/$aws/provisioning-templates/${T}/provision/*`],
+    'iot:Subscribe': [`${ARN}:topicfilter/$aws/certificates/create/*`, `${ARN}:topicfilter/$aws/provisioning-templates/${T}/provision/*`],
+  });
+
+  // What the FleetProvisioningByClaim plugin does (no CSR): all allowed.
+  for (const topic of ['$aws/certificates/create/json', `$aws/provisioning-templates/${T}/provision/json`]) {
+    t.ok(allows(claim, 'iot:Publish', `${ARN}:topic/${topic}`), `publish ${topic}`);
+    for (const reply of ['accepted', 'rejected']) {
+      t.ok(allows(claim, 'iot:Subscribe', `${ARN}:topicfilter/${topic}/${reply}`), `subscribe ${topic}/${reply}`);
+      t.ok(allows(claim, 'iot:Receive', `${ARN}:topic/${topic}/${reply}`), `receive ${topic}/${reply}`);
+    }
+  }
+  t.ok(allows(claim, 'iot:Connect', `${ARN}:client/4f1c0c0e-random-device-id`), 'connect with any client id');
+  // And nothing else.
+  const denied: [string, string][] = [
+    ['iot:Publish', `${ARN}:topic/$aws/provisioning-templates/SomeOtherTemplate/provision/json`],
+    ['iot:Publish', `${ARN}:topic/$aws/certificates/create-from-csr/json`],
+    ['iot:Publish', `${ARN}:topic/$aws/things/branch-0042/shadow/update`],
+    ['iot:Subscribe', `${ARN}:topicfilter/#`],
+    ['iot:Receive', `${ARN}:topic/$aws/things/branch-0042/jobs/notify`],
+    ['iot:UpdateThingShadow', `${ARN}:thing/branch-0042`],
+    ['iot:AssumeRoleWithCertificate', `${ARN}:rolealias/GreengrassCoreTokenExchangeRoleAlias`],
+    ['greengrass:ResolveComponentCandidates', '*'],
+    ['iot:Connect', 'arn:aws:iot:us-east-1:123456789012:client/x'],
+  ];
+  for (const [a, r] of denied) t.notOk(allows(claim, a, r), `denied: ${a} ${r}`);
+
+  const other = iotPolicyStatements(tpl, 'ClaimPolicy', { ...DEFAULT_CONTEXT, parameters: { ProvisioningTemplateName: 'Plant7' } });
+  t.ok(allows(other, 'iot:Publish', `${ARN}:topic/$aws/provisioning-templates/Plant7/provision/json`), 'follows the template name parameter');
+  t.notOk(allows(other, 'iot:Publish', `${ARN}:topic/$aws/provisioning-templates/${T}/provision/json`));
+  t.equal(provisioningTemplateName(tpl, { ...DEFAULT_CONTEXT, parameters: { ProvisioningTemplateName: 'Plant7' } }), 'Plant7');
+});
+
+t.test('roles: token exchange via the role alias, provisioning role with AWSIoTThingsRegistration', async (t) => {
+  const r = evaluate(tpl, tpl.Resources) as Record<string, { Type: string; Properties: Record<string, any> }>;
+  const trust = (id: string) => r[id]!.Properties.AssumeRolePolicyDocument.Statement;
+  t.same(trust('TokenExchangeRole'), [{ Effect: 'Allow', Principal: { Service: 'credentials.iot.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
+  t.same(trust('FleetProvisioningRole'), [{ Effect: 'Allow', Principal: { Service: 'iot.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
+  t.same(r.FleetProvisioningRole!.Properties.ManagedPolicyArns, ['arn:aws:iam::aws:policy/service-role/AWSIoTThingsRegistration']);
+  t.equal(r.TokenExchangeRoleAlias!.Properties.RoleArn, 'arn:aws:iam::123456789012:role/GreengrassV2TokenExchangeRole');
+  t.equal(r.TokenExchangeRoleAlias!.Properties.RoleAlias, settings.iotRoleAlias, 'role alias = the config default iotRoleAlias');
+  const device = iotPolicyStatements(tpl, 'DevicePolicy');
+  t.ok(allows(device, 'iot:AssumeRoleWithCertificate', `${ARN}:rolealias/GreengrassCoreTokenExchangeRoleAlias`), 'cores may use the role alias');
+  t.notOk(allows(device, 'iot:Publish', `${ARN}:topic/$aws/provisioning-templates/GreengrassFleetProvisioningTemplate/provision/json`), 'cores cannot provision others');
+});
+
+t.test('bad template files: clear ConfigError, exit code 3', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gg-cfn-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.throws(() => loadFleetTemplate(join(dir, 'nope.yaml')), { name: 'ConfigError', exitCode: ExitCode.CONFIG, reason: 'cfn-template-missing' });
+  writeFileSync(join(dir, 'bad.yaml'), 'Resources: [unclosed\n');
+  t.throws(() => loadFleetTemplate(join(dir, 'bad.yaml')), { name: 'ConfigError', reason: 'cfn-template-yaml' });
+  writeFileSync(join(dir, 'empty.yaml'), 'Parameters: {}\n');
+  t.throws(() => loadFleetTemplate(join(dir, 'empty.yaml')), { reason: 'cfn-template-invalid', message: /has no Resources/ });
+  writeFileSync(join(dir, 'dangling.yaml'), 'Resources:\n  P:\n    Type: AWS::IoT::Policy\n    Properties:\n      PolicyName: !Ref Missing\n');
+  t.throws(() => evaluate(loadFleetTemplate(join(dir, 'dangling.yaml')), { Ref: 'P' }), { reason: 'cfn-ref-unknown', message: /Missing: no such parameter or resource/ });
+});
