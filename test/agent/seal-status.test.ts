@@ -1,0 +1,70 @@
+// `seal` and `status` on the BUILT agent.
+import t from 'tap';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createDeviceRoot } from '../helpers/device-root.ts';
+import { ensureBuilt, runAgent } from './exe.ts';
+
+ensureBuilt();
+
+t.test('seal records the template hostname, clears first-boot state; a clone keeping that hostname is refused', async (t) => {
+  const root = createDeviceRoot({ hostname: 'gg-golden' });
+  t.teardown(() => root.cleanup());
+  for (const f of [root.sentinel, root.stateFile, root.renderedConfig]) writeFileSync(f, '{"thingName":"old"}\n');
+  const r = await runAgent(root, ['seal']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(readFileSync(root.templateHostnameFile, 'utf8'), 'gg-golden\n', 'defaults to the current hostname');
+  for (const f of [root.sentinel, root.stateFile, root.renderedConfig]) t.notOk(existsSync(f), `removed ${f}`);
+  t.ok(existsSync(root.claimCertPath) && existsSync(root.claimKeyPath), 'claim files stay (the image needs them)');
+  const clone = await runAgent(root, ['run']);
+  t.equal(clone.code, 3);
+  t.match(clone.stderr, /"gg-golden" is the golden image's own hostname/);
+  root.setHostname('gg-clone-7');
+  const ok = await runAgent(root, ['check', '--json']);
+  t.equal(JSON.parse(ok.stdout).thingName, 'gg-clone-7');
+});
+
+t.test('seal --template-hostname, and a re-seal overwrites it', async (t) => {
+  const root = createDeviceRoot();
+  t.teardown(() => root.cleanup());
+  t.equal((await runAgent(root, ['seal', '--template-hostname', 'tpl-a'])).code, 0);
+  t.equal((await runAgent(root, ['seal', '--template-hostname', 'tpl-b'])).code, 0);
+  t.equal(readFileSync(root.templateHostnameFile, 'utf8'), 'tpl-b\n');
+  const bad = await runAgent(root, ['seal', '--template-hostname', 'a b']);
+  t.equal(bad.code, 3);
+  t.match(bad.stderr, /template hostname "a b" is empty or has whitespace/);
+});
+
+t.test('seal refuses while the machine holds a Greengrass identity, unless --remove-identity', async (t) => {
+  const root = createDeviceRoot({ hostname: 'gg-golden' });
+  t.teardown(() => root.cleanup());
+  mkdirSync(join(root.ggRoot, 'config'), { recursive: true });
+  writeFileSync(root.tlogPath, `${JSON.stringify({ TS: Date.now(), TP: ['system', 'thingName'], W: 'changed', V: 'gg-golden' })}\n`);
+  writeFileSync(join(root.ggRoot, 'thingCert.crt'), 'cert');
+  writeFileSync(join(root.ggRoot, 'privKey.key'), 'key', { mode: 0o600 });
+  const refused = await runAgent(root, ['seal']);
+  t.equal(refused.code, 3);
+  t.match(refused.stderr, /holds the Greengrass identity "gg-golden".*--remove-identity/s);
+  t.notOk(existsSync(root.templateHostnameFile), 'nothing recorded');
+  t.ok(existsSync(root.tlogPath), 'identity untouched');
+  const r = await runAgent(root, ['seal', '--remove-identity']);
+  t.equal(r.code, 0, r.stderr);
+  t.notOk(existsSync(join(root.ggRoot, 'config')), 'config store removed');
+  t.notOk(existsSync(join(root.ggRoot, 'thingCert.crt')), 'device cert removed');
+  t.notOk(existsSync(join(root.ggRoot, 'privKey.key')), 'device key removed');
+  t.ok(existsSync(root.templatePath), 'installer config template stays');
+});
+
+t.test('status on a fresh machine and after a permanent failure', async (t) => {
+  const root = createDeviceRoot({ hostname: 'localhost' });
+  t.teardown(() => root.cleanup());
+  const fresh = JSON.parse((await runAgent(root, ['status', '--json'])).stdout);
+  t.match(fresh, { provisioned: false, thingName: null, phase: 'new', runs: 0, lastError: null });
+  await runAgent(root, ['run']);
+  await runAgent(root, ['run']);
+  const after = JSON.parse((await runAgent(root, ['status', '--json'])).stdout);
+  t.match(after, { provisioned: false, runs: 2, installerAttempts: 0, lastError: { reason: 'thing-name-denied', exitCode: 3 } });
+  const human = await runAgent(root, ['status']);
+  t.match(human.stdout, /provisioned:\s+no/);
+  t.match(human.stdout, /last error:\s+\[thing-name-denied, exit 3/);
+});
