@@ -28,18 +28,18 @@ build {
       "GGC_GROUP=${var.ggc_group}",
     ]
     scripts = [
-      "scripts/packages.sh",
-      "scripts/ggc-user.sh",
-      "scripts/greengrass-layout.sh",
-      "scripts/claim-certs.sh",
-      "scripts/agent.sh",
-      "scripts/cleanup-stage.sh",
+      "${path.root}/scripts/packages.sh",
+      "${path.root}/scripts/ggc-user.sh",
+      "${path.root}/scripts/greengrass-layout.sh",
+      "${path.root}/scripts/claim-certs.sh",
+      "${path.root}/scripts/agent.sh",
+      "${path.root}/scripts/cleanup-stage.sh",
     ]
   }
 
   provisioner "shell" {
     execute_command = "{{ .Vars }} sudo -n -E sh -eu '{{ .Path }}'"
-    scripts         = ["scripts/seal.sh"]
+    scripts         = ["${path.root}/scripts/seal.sh"]
   }
 
   post-processor "manifest" {

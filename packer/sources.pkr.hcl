@@ -49,7 +49,7 @@ source "vsphere-iso" "ubuntu" {
 
   iso_url        = var.iso_url
   iso_checksum   = var.iso_checksum
-  http_directory = "http"
+  http_directory = "${path.root}/http"
   boot_wait      = var.boot_wait
   boot_command   = local.ubuntu_boot_command
 
@@ -74,7 +74,7 @@ source "vmware-iso" "ubuntu" {
 
   iso_url        = var.iso_url
   iso_checksum   = var.iso_checksum
-  http_directory = "http"
+  http_directory = "${path.root}/http"
   boot_wait      = var.boot_wait
   boot_command   = local.ubuntu_boot_command
 
@@ -100,7 +100,7 @@ source "virtualbox-iso" "ubuntu" {
 
   iso_url        = var.iso_url
   iso_checksum   = var.iso_checksum
-  http_directory = "http"
+  http_directory = "${path.root}/http"
   boot_wait      = var.boot_wait
   boot_command   = local.ubuntu_boot_command
 

@@ -61,6 +61,20 @@ for (const [target, only] of Object.entries(TARGETS)) {
   });
 }
 
+t.test('paths resolve from the template dir (path.root), and validate checks that the scripts exist', async (t) => {
+  const dir = tmp('gg-pkr-');
+  t.teardown(() => run('rm', ['-rf', dir]));
+  const root = stagePackerRoot(dir);
+  const site = writeSiteVars(dir);
+  const args = ['validate', '-only=qemu.ubuntu', '-var', `staging_dir=${dir}`, `-var-file=${join(root, 'qemu.pkrvars.hcl')}`, `-var-file=${site}`];
+  let r = run('packer', [...args, 'packer'], { cwd: dir });
+  t.equal(r.status, 0, `run from the parent dir: ${r.stdout}${r.stderr}`);
+  run('rm', [join(root, 'scripts/seal.sh')]);
+  r = run('packer', [...args, '.'], { cwd: root });
+  t.not(r.status, 0, 'a missing script fails validation');
+  t.match(r.stdout + r.stderr, /seal\.sh/);
+});
+
 t.test('validate fails with a clear error on bad input', async (t) => {
   const dir = tmp('gg-pkr-');
   t.teardown(() => run('rm', ['-rf', dir]));
@@ -128,7 +142,7 @@ t.test('http/: NoCloud autoinstall for Ubuntu 22.04', async (t) => {
 t.test('build: upload to /tmp/gg-stage, scripts in order, seal last, manifest in output_directory', async (t) => {
   const build = readFileSync(join(PACKER_DIR, 'build.pkr.hcl'), 'utf8');
   t.match(build, /source\s+=\s+"\$\{var\.staging_dir\}\/"\s+destination = "\/tmp\/gg-stage"/);
-  const order = [...build.matchAll(/"scripts\/([a-z-]+\.sh)"/g)].map((m) => m[1]);
+  const order = [...build.matchAll(/"\$\{path\.root\}\/scripts\/([a-z-]+\.sh)"/g)].map((m) => m[1]);
   t.same(order, ['packages.sh', 'ggc-user.sh', 'greengrass-layout.sh', 'claim-certs.sh', 'agent.sh', 'cleanup-stage.sh', 'seal.sh']);
   t.match(build, /output\s+= "\$\{var\.output_directory\}\/packer-manifest\.json"/);
   const vars = readFileSync(join(PACKER_DIR, 'variables.pkr.hcl'), 'utf8');
