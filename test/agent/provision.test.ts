@@ -1,0 +1,187 @@
+// The BUILT agent against the installer stand-in (javac-built Greengrass.jar, its nucleus) and the
+// fleet-provisioning stand-in (MQTT over mTLS): happy path, retries, hang, silent plugin failure,
+// SIGTERM, secrets. Every test stops its stand-in nucleus and checks no process is left behind.
+import t, { type Test } from 'tap';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import type { DeviceRoot } from '../helpers/device-root.ts';
+import { javaSpy, runAgent, startAgent, ensureBuilt, type ExeResult } from './exe.ts';
+import { processesUnder, recordedNames, startWorld, stopDevice, worldRoot, type World } from './world.ts';
+
+ensureBuilt();
+const world: World = await startWorld();
+t.teardown(() => world.stop());
+
+function device(t: Test, opts: Parameters<typeof worldRoot>[1] = {}): DeviceRoot {
+  const root = worldRoot(world, opts);
+  t.teardown(async () => {
+    await stopDevice(root);
+    root.cleanup();
+  });
+  return root;
+}
+
+/** End of a test: stop the stand-in nucleus (the "service") and prove nothing is left running. */
+async function settle(t: Test, root: DeviceRoot): Promise<void> {
+  await stopDevice(root);
+  t.same(processesUnder(root.dir), [], 'no stand-in process left behind');
+}
+
+function status(root: DeviceRoot): Promise<Record<string, any>> {
+  return runAgent(root, ['status', '--json']).then((r) => JSON.parse(r.stdout));
+}
+
+function keyBody(root: DeviceRoot): string {
+  return root.claim.privateKeyPem.split('\n')[1] as string;
+}
+
+function assertNoClaimKey(t: Test, root: DeviceRoot, results: ExeResult[]): void {
+  const body = keyBody(root);
+  for (const r of results) t.notOk((r.stdout + r.stderr).includes(body), 'claim key not in agent output');
+  for (const f of [root.nucleusLogPath, join(root.ggRoot, 'logs', 'loader.log')]) {
+    if (existsSync(f)) t.notOk(readFileSync(f, 'utf8').includes(body), `claim key not in ${f}`);
+  }
+}
+
+t.test('happy path: provisions once, verifies, removes the claim, writes the sentinel', async (t) => {
+  const root = device(t, { hostname: 'gg-store-0815' });
+  const spy = javaSpy(root);
+  root.writeAgentConfig({ installer: { java: spy.path } });
+  const template = readFileSync(root.templatePath, 'utf8');
+  const before = Date.now();
+  const r = await runAgent(root, ['run']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'provisioned as gg-store-0815\n');
+
+  // The installer ran exactly once, with exactly the seed script's arguments (paths from config).
+  const installs = spy.calls().filter((c) => c.includes('-jar'));
+  t.same(installs, [
+    [`-Droot=${root.ggRoot}`, '-Dlog.store=FILE', '-jar', root.agent.installer.jar, '--trusted-plugin', root.agent.installer.pluginJar,
+      '--init-config', root.renderedConfig, '--component-default-user', 'ggc_user:ggc_group', '--setup-system-service', 'true'].join(' '),
+  ]);
+
+  // Rendered config: filled, 0600, stamped now; the baked template untouched.
+  const st = statSync(root.renderedConfig);
+  t.equal(st.mode & 0o777, 0o600, 'rendered config is 0600');
+  t.ok(st.mtimeMs >= before - 1000, 'rendered config stamped with the current time');
+  const rendered = yaml.load(readFileSync(root.renderedConfig, 'utf8')) as any;
+  t.equal(rendered.services['aws.greengrass.FleetProvisioningByClaim'].configuration.templateParameters.ThingName, 'gg-store-0815');
+  t.equal(readFileSync(root.templatePath, 'utf8'), template, 'template never edited in place');
+
+  // The cloud side saw one registration with our name; the nucleus recorded it.
+  t.same(world.prov.registrations.filter((x) => x.thingName === 'gg-store-0815').length, 1);
+  t.same(recordedNames(root), ['gg-store-0815']);
+  t.ok(existsSync(join(root.ggRoot, 'thingCert.crt')) && existsSync(join(root.ggRoot, 'privKey.key')), 'device credentials present');
+  t.notOk(existsSync(root.claimCertPath), 'claim certificate removed');
+  t.notOk(existsSync(root.claimKeyPath), 'claim key removed');
+
+  const sentinel = JSON.parse(readFileSync(root.sentinel, 'utf8'));
+  t.match(sentinel, { thingName: 'gg-store-0815', agentVersion: '0.1.0', runs: 1, installerAttempts: 1, claimRemoved: true });
+  t.ok(Date.parse(sentinel.provisionedAt) >= before - 1000);
+  t.match(await status(root), { provisioned: true, thingName: 'gg-store-0815', phase: 'provisioned', lastError: null, installerAttempts: 1 });
+
+  // Re-run: nothing happens, no second identity.
+  const again = await runAgent(root, ['run']);
+  t.equal(again.code, 0);
+  t.equal(again.stdout, 'already provisioned as gg-store-0815\n');
+  t.equal(spy.calls().filter((c) => c.includes('-jar')).length, 1, 'installer not run again');
+  t.equal(world.prov.registrations.filter((x) => x.thingName === 'gg-store-0815').length, 1);
+  assertNoClaimKey(t, root, [r, again]);
+  await settle(t, root);
+});
+
+t.test('extra template parameters are filled from their sources', async (t) => {
+  const root = device(t, { hostname: 'gg-params-1', dmiSerial: 'SER-99', settings: { templateParameters: { SerialNumber: '{{serial}}' } } });
+  const r = await runAgent(root, ['run']);
+  t.equal(r.code, 0, r.stderr);
+  const reg = world.prov.registrations.find((x) => x.thingName === 'gg-params-1');
+  t.same(reg?.parameters, { ThingName: 'gg-params-1', SerialNumber: 'SER-99' });
+  await settle(t, root);
+});
+
+t.test('installer failure then success is retried with backoff', async (t) => {
+  const root = device(t, { hostname: 'gg-retry-1' });
+  const r = await runAgent(root, ['run'], { GG_STANDIN_FAIL: 'install-until:3' });
+  t.equal(r.code, 0, r.stderr);
+  t.equal(readFileSync(join(root.ggRoot, '.standin-attempts'), 'utf8').trim(), '3', 'the installer ran 3 times');
+  t.match(r.stderr, /injected installer failure on attempt 1/);
+  t.match(await status(root), { provisioned: true, installerAttempts: 3 });
+  await settle(t, root);
+});
+
+t.test('installer that keeps failing: gives up with a transient exit, claim kept, no sentinel', async (t) => {
+  const root = device(t, { hostname: 'gg-fail-1' });
+  const r = await runAgent(root, ['run'], { GG_STANDIN_FAIL: 'install' });
+  t.equal(r.code, 75);
+  t.match(r.stderr, /the Greengrass installer failed \(exit 1\): Error while trying to setup Greengrass Nucleus \(gave up after 3 attempts\)/);
+  t.notOk(existsSync(root.sentinel));
+  t.ok(existsSync(root.claimKeyPath), 'claim key kept for the next try');
+  t.match(await status(root), { provisioned: false, installerAttempts: 3, lastError: { reason: 'installer-failed', exitCode: 75 } });
+  await settle(t, root);
+});
+
+t.test('a hanging installer is killed at its timeout', async (t) => {
+  const root = device(t, { hostname: 'gg-hang-1', agent: { installer: { timeoutSeconds: 2, attempts: 1 } } });
+  const r = await runAgent(root, ['run'], { GG_STANDIN_FAIL: 'hang' });
+  t.equal(r.code, 75);
+  t.match(r.stderr, /did not finish within 2 s and was killed/);
+  t.ok(r.ms < 15_000, `returned after ${r.ms} ms`);
+  t.same(processesUnder(root.dir), [], 'the installer process is gone');
+  t.notOk(existsSync(root.sentinel));
+  await settle(t, root);
+});
+
+t.test('SIGTERM to the agent stops the installer cleanly (exit 130)', async (t) => {
+  const root = device(t, { hostname: 'gg-term-1' });
+  const { child, done } = startAgent(root, ['run'], { GG_STANDIN_FAIL: 'hang' });
+  const deadline = Date.now() + 20_000;
+  const installer = () => processesUnder(root.dir).filter((p) => p !== child.pid);
+  while (!installer().length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  t.ok(installer().length > 0, 'installer started');
+  child.kill('SIGTERM');
+  const r = await done;
+  t.equal(r.code, 130);
+  t.match(r.stderr, /interrupted by SIGTERM/);
+  await new Promise((r) => setTimeout(r, 300));
+  t.same(processesUnder(root.dir), [], 'installer stopped with the agent');
+  t.match(await status(root), { provisioned: false, lastError: { reason: 'interrupted', exitCode: 130 } });
+  await settle(t, root);
+});
+
+t.test('silent provisioning failure: detected from the nucleus log, service restarted, then success', async (t) => {
+  const root = device(t, { hostname: 'gg-plugin-retry' });
+  const r = await runAgent(root, ['run'], { GG_STANDIN_FAIL_UNTIL_PROVISION: '2' });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /the provisioning plugin failed: .*Caught exception while running provisioning plugin.*injected RegisterThing rejection/);
+  t.match(await status(root), { provisioned: true, provisioningRetries: 1, installerAttempts: 1 });
+  t.same(recordedNames(root), ['gg-plugin-retry']);
+  await settle(t, root);
+});
+
+t.test('silent provisioning failure that persists: transient exit with the plugin reason, claim kept', async (t) => {
+  const root = device(t, { hostname: 'gg-plugin-fail', agent: { verify: { restarts: 1 } } });
+  const r = await runAgent(root, ['run'], { GG_STANDIN_FAIL: 'provision' });
+  t.equal(r.code, 75);
+  t.match(r.stderr, /greengrass-firstboot: the provisioning plugin failed: .*GG_STANDIN_FAIL=provision: injected RegisterThing rejection.*\(gave up after 1 service restart\)/);
+  t.notOk(existsSync(root.sentinel));
+  t.ok(existsSync(root.claimKeyPath));
+  t.match(await status(root), { provisioned: false, provisioningRetries: 1, lastError: { reason: 'provisioning-failed' } });
+  t.same(recordedNames(root), []);
+  await settle(t, root);
+});
+
+t.test('a re-run after provisioning still finishes: an existing identity is not provisioned twice', async (t) => {
+  const root = device(t, { hostname: 'gg-finish-1' });
+  t.equal((await runAgent(root, ['run'])).code, 0);
+  const regs = world.prov.registrations.length;
+  // e.g. power lost between removing the claim and writing the sentinel
+  const { rmSync } = await import('node:fs');
+  rmSync(root.sentinel);
+  const r = await runAgent(root, ['run']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /already holds this identity; finishing the remaining steps/);
+  t.equal(world.prov.registrations.length, regs, 'no new registration');
+  t.equal(JSON.parse(readFileSync(root.sentinel, 'utf8')).thingName, 'gg-finish-1');
+  await settle(t, root);
+});
