@@ -124,7 +124,7 @@ t.test('injected throttling is retried by the SDK; the server sees every attempt
   t.same(l.coreDevices, []);
   t.same(s.calls('ListCoreDevices').map((r) => r.status), [429, 503, 200], 'Greengrass v2 throttles with 429');
   s.failWith('DescribeEndpoint', 501, 1);
-  await t.rejects(iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' })), { $metadata: { httpStatusCode: 501, attempts: 1 } });
+  await t.rejects(iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' })), { name: 'InternalFailureException', $metadata: { httpStatusCode: 501, attempts: 1 } });
 });
 
 t.test('Greengrass v2 throttle carries Retry-After; latency delays a call', async (t) => {

@@ -1,0 +1,66 @@
+// AWS SDK v3 clients with the standard behaviour: default credential chain, --profile, --region,
+// AWS_* variables (AWS_ENDPOINT_URL*, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE) and the SDK's own retries
+// for throttling and 5xx. Every call goes through `call`, which turns SDK failures into AwsError.
+import { IoTClient } from '@aws-sdk/client-iot';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AwsError, UsageError } from '../../common/errors.ts';
+import type { Context } from './context.ts';
+
+export interface Clients {
+  iot: IoTClient;
+  sm: SecretsManagerClient;
+  /** The region the clients resolved (flag, AWS_REGION, or the profile's config). */
+  region(): Promise<string>;
+}
+
+export function makeClients(ctx: Pick<Context, 'profile' | 'region'>): Clients {
+  const cfg = { ...(ctx.region ? { region: ctx.region } : {}), ...(ctx.profile ? { profile: ctx.profile } : {}) };
+  const iot = new IoTClient(cfg);
+  const sm = new SecretsManagerClient(cfg);
+  return {
+    iot,
+    sm,
+    async region() {
+      try {
+        const r = await iot.config.region();
+        if (r) return r;
+      } catch {
+        // fall through
+      }
+      throw new UsageError('no AWS region: pass --region or set AWS_REGION (or a region in the profile)');
+    },
+  };
+}
+
+interface SdkError extends Error {
+  $metadata?: { httpStatusCode?: number; attempts?: number };
+  $fault?: string;
+}
+
+export function isAwsErrorNamed(err: unknown, name: string): boolean {
+  return err instanceof Error && err.name === name && '$metadata' in err;
+}
+
+/** Send a command; any failure becomes one clear AwsError line naming the operation. */
+export async function call<T>(op: string, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (err) {
+    throw toAwsError(op, err);
+  }
+}
+
+export function toAwsError(op: string, err: unknown): Error {
+  if (err instanceof AwsError || err instanceof UsageError) return err;
+  const e = err as SdkError;
+  if (e?.name === 'CredentialsProviderError' || /credential/i.test(e?.message ?? '') && !e.$metadata) {
+    return new AwsError(`${op}: no AWS credentials found (${e.message.split('\n')[0]}); configure a profile or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`, 'no-credentials', { cause: err });
+  }
+  if (/Region is missing/i.test(e?.message ?? '')) {
+    return new UsageError('no AWS region: pass --region or set AWS_REGION (or a region in the profile)', { cause: err });
+  }
+  const meta = e?.$metadata;
+  const where = meta ? ` (HTTP ${meta.httpStatusCode ?? '-'}, ${meta.attempts ?? 1} attempt${(meta.attempts ?? 1) === 1 ? '' : 's'})` : '';
+  const reason = e?.name === 'ResourceNotFoundException' ? 'not-found' : e?.name === 'ThrottlingException' ? 'throttled' : 'aws';
+  return new AwsError(`${op} failed: ${e?.name ?? 'Error'}: ${(e?.message ?? String(err)).split('\n')[0]}${where}`, reason, { cause: err });
+}

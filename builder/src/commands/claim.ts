@@ -1,0 +1,161 @@
+// `claim create` / `claim rotate`: the fleet-provisioning claim certificate and its secret.
+import {
+  AttachPolicyCommand,
+  CreateKeysAndCertificateCommand,
+  CreateThingGroupCommand,
+  DeleteCertificateCommand,
+  DescribeThingGroupCommand,
+  DetachPolicyCommand,
+  ListAttachedPoliciesCommand,
+  UpdateCertificateCommand,
+} from '@aws-sdk/client-iot';
+import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { AwsError } from '../../../common/errors.ts';
+import { call, isAwsErrorNamed, makeClients, toAwsError, type Clients } from '../aws.ts';
+import { DEFAULT_SECRET_PREFIX, DEFAULT_THING_GROUP, parseClaimSecret, secretName, type ClaimSecret } from '../claim-secret.ts';
+import type { Context } from '../context.ts';
+
+export interface ClaimArgs {
+  env: string;
+  policy?: string[];
+  thingGroup?: string;
+  secretPrefix?: string;
+  deactivateOld?: boolean;
+}
+
+/** Read the claim secret's current value; undefined when the secret does not exist. */
+export async function readClaimSecret(c: Clients, name: string): Promise<string | undefined> {
+  try {
+    const out = await c.sm.send(new GetSecretValueCommand({ SecretId: name }));
+    return out.SecretString ?? '';
+  } catch (err) {
+    if (isAwsErrorNamed(err, 'ResourceNotFoundException')) return undefined;
+    throw toAwsError('GetSecretValue', err);
+  }
+}
+
+async function ensureThingGroup(c: Clients, ctx: Context, name: string): Promise<string> {
+  try {
+    const g = await c.iot.send(new CreateThingGroupCommand({ thingGroupName: name }));
+    ctx.progress(`thing group ${name} ready`);
+    return g.thingGroupArn ?? '';
+  } catch (err) {
+    if (!isAwsErrorNamed(err, 'ResourceAlreadyExistsException')) throw toAwsError('CreateThingGroup', err);
+    const g = await call('DescribeThingGroup', () => c.iot.send(new DescribeThingGroupCommand({ thingGroupName: name })));
+    ctx.progress(`thing group ${name} already exists`);
+    return g.thingGroupArn ?? '';
+  }
+}
+
+/** A new active certificate with `policies` attached. On a later failure the caller runs `undo`. */
+async function newCertificate(c: Clients, ctx: Context, policies: string[]) {
+  ctx.progress('creating a claim certificate (CreateKeysAndCertificate)');
+  const out = await call('CreateKeysAndCertificate', () => c.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true })));
+  const cert: ClaimSecret = {
+    certificatePem: out.certificatePem ?? '',
+    privateKey: out.keyPair?.PrivateKey ?? '',
+    certificateArn: out.certificateArn ?? '',
+    certificateId: out.certificateId ?? '',
+  };
+  const attached: string[] = [];
+  const undo = async () => {
+    // Leave nothing half-done: a certificate that never made it into the secret is detached, deactivated and deleted.
+    ctx.progress(`rolling back: deleting the unused certificate ${cert.certificateId}`);
+    for (const p of attached) await c.iot.send(new DetachPolicyCommand({ policyName: p, target: cert.certificateArn })).catch(() => undefined);
+    await c.iot.send(new UpdateCertificateCommand({ certificateId: cert.certificateId, newStatus: 'INACTIVE' })).catch(() => undefined);
+    await c.iot.send(new DeleteCertificateCommand({ certificateId: cert.certificateId, forceDelete: true })).catch(() => undefined);
+  };
+  try {
+    for (const p of policies) {
+      await call(`AttachPolicy ${p}`, () => c.iot.send(new AttachPolicyCommand({ policyName: p, target: cert.certificateArn })));
+      attached.push(p);
+      ctx.progress(`attached policy ${p} to ${cert.certificateId}`);
+    }
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+  return { cert, undo };
+}
+
+export async function claimCreate(args: ClaimArgs, ctx: Context): Promise<void> {
+  const name = secretName(args.secretPrefix ?? DEFAULT_SECRET_PREFIX, args.env);
+  const group = args.thingGroup ?? DEFAULT_THING_GROUP;
+  const policies = args.policy ?? [];
+  const c = makeClients(ctx);
+  const existing = await readClaimSecret(c, name);
+  if (existing !== undefined) {
+    const { secret, info } = parseClaimSecret(existing, name);
+    ctx.progress(`secret ${name} exists: reusing certificate ${secret.certificateId} (not overwritten)`);
+    for (const p of policies) await call(`AttachPolicy ${p}`, () => c.iot.send(new AttachPolicyCommand({ policyName: p, target: secret.certificateArn })));
+    const groupArn = await ensureThingGroup(c, ctx, group);
+    ctx.result(
+      { secretName: name, reused: true, certificateId: secret.certificateId, certificateArn: secret.certificateArn, notAfter: info.notAfter.toISOString(), thingGroup: group, thingGroupArn: groupArn, policies },
+      [`claim certificate ${secret.certificateId} (reused, secret ${name})`, `thing group ${group}`],
+    );
+    return;
+  }
+  if (policies.length === 0) ctx.progress('warning: no --policy given: the claim certificate gets no IoT policy and cannot provision until one is attached');
+  const { cert, undo } = await newCertificate(c, ctx, policies);
+  let secretArn: string;
+  let groupArn: string;
+  try {
+    groupArn = await ensureThingGroup(c, ctx, group);
+    ctx.progress(`storing the claim in Secrets Manager as ${name}`);
+    const s = await call('CreateSecret', () =>
+      c.sm.send(new CreateSecretCommand({ Name: name, Description: `Greengrass fleet-provisioning claim certificate (${args.env})`, SecretString: JSON.stringify(cert) })),
+    );
+    secretArn = s.ARN ?? '';
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+  ctx.result(
+    { secretName: name, secretArn, reused: false, certificateId: cert.certificateId, certificateArn: cert.certificateArn, thingGroup: group, thingGroupArn: groupArn, policies },
+    [`claim certificate ${cert.certificateId} created and stored in ${name}`, `thing group ${group}`],
+  );
+}
+
+export async function claimRotate(args: ClaimArgs, ctx: Context): Promise<void> {
+  const name = secretName(args.secretPrefix ?? DEFAULT_SECRET_PREFIX, args.env);
+  const c = makeClients(ctx);
+  const existing = await readClaimSecret(c, name);
+  if (existing === undefined) throw new AwsError(`secret ${name} does not exist: run greengrass-image claim create --env ${args.env} first`, 'secret-not-found');
+  let old: Partial<ClaimSecret> = {};
+  try {
+    old = JSON.parse(existing) as Partial<ClaimSecret>;
+  } catch {
+    ctx.progress(`the current value of ${name} is not JSON; rotating replaces it`);
+  }
+  let policies = args.policy ?? [];
+  if (policies.length === 0 && old.certificateArn) {
+    try {
+      const out = await c.iot.send(new ListAttachedPoliciesCommand({ target: old.certificateArn }));
+      policies = (out.policies ?? []).map((p) => p.policyName ?? '').filter(Boolean);
+      ctx.progress(`carrying over the old certificate's policies: ${policies.join(', ') || '(none)'}`);
+    } catch (err) {
+      if (!isAwsErrorNamed(err, 'ResourceNotFoundException')) throw toAwsError('ListAttachedPolicies', err);
+    }
+  }
+  const { cert, undo } = await newCertificate(c, ctx, policies);
+  try {
+    ctx.progress(`storing the new claim as the current version of ${name}`);
+    await call('PutSecretValue', () => c.sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: JSON.stringify(cert) })));
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+  let deactivated = false;
+  if (args.deactivateOld && old.certificateId) {
+    ctx.progress(`deactivating the old certificate ${old.certificateId}`);
+    await call('UpdateCertificate', () => c.iot.send(new UpdateCertificateCommand({ certificateId: old.certificateId, newStatus: 'INACTIVE' })));
+    deactivated = true;
+  }
+  ctx.result(
+    { secretName: name, certificateId: cert.certificateId, certificateArn: cert.certificateArn, previousCertificateId: old.certificateId ?? null, previousDeactivated: deactivated, policies },
+    [
+      `claim certificate ${cert.certificateId} is now current in ${name}`,
+      old.certificateId ? `previous certificate ${old.certificateId} ${deactivated ? 'deactivated' : 'left ACTIVE (pass --deactivate-old to deactivate it)'}` : 'no previous certificate id recorded',
+    ],
+  );
+}

@@ -1,0 +1,119 @@
+// `validate`: the templates (packer validate -syntax-only, a full validate per target with dummy
+// or the user's site vars, packer fmt -check), the installer config against its schema, and the
+// provisioning template's parameters (cloudformation/) against the config's templateParameters.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ConfigError } from '../../../common/errors.ts';
+import { fleetConfig, parseInstallerConfig, type InstallerConfigDocument } from '../../../common/installer-config.ts';
+import type { Context } from '../context.ts';
+import { CONFIG_KEYS, renderInstallerConfig, resolveInstallerSettings } from '../installer-settings.ts';
+import { detectPacker, PACKER_SRC, REPO_ROOT, runPackerSync, stageTemplates } from '../packer.ts';
+import { loadSettings } from '../settings.ts';
+import { TARGETS } from './build.ts';
+import { UsageError } from '../../../common/errors.ts';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+const firstLines = (s: string, n = 6) => s.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, n).join(' | ');
+
+function dummySiteVars(dir: string): string {
+  const disk = join(dir, 'dummy-disk.qcow2');
+  writeFileSync(disk, '');
+  const file = join(dir, 'dummy-site.pkrvars.hcl');
+  writeFileSync(
+    file,
+    [
+      'vcenter_server     = "vcenter.example.invalid"',
+      'vsphere_username   = "validate@vsphere.local"',
+      'vsphere_password   = "dummy"',
+      'vsphere_datacenter = "dc"',
+      'vsphere_cluster    = "cluster"',
+      'vsphere_datastore  = "datastore"',
+      `qemu_disk_image    = ${JSON.stringify(disk)}`,
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+async function cfnProblems(doc: InstallerConfigDocument): Promise<Check> {
+  const tplTs = join(REPO_ROOT, 'cloudformation', 'template.ts');
+  if (!existsSync(tplTs)) {
+    return { name: 'provisioning template parameters', ok: false, detail: 'cloudformation/template.ts is absent: the provisioning template cannot be checked against the config' };
+  }
+  const mod = (await import(pathToFileURL(tplTs).href)) as { fleetConfigStackProblems(cfg: unknown): string[]; provisioningTemplateParameters(): string[] };
+  const problems = mod.fleetConfigStackProblems(fleetConfig(doc));
+  return {
+    name: 'provisioning template parameters',
+    ok: problems.length === 0,
+    detail: problems.length === 0 ? `config sends exactly ${mod.provisioningTemplateParameters().join(', ')}` : problems.join('; '),
+  };
+}
+
+export async function validate(argv: Record<string, unknown>, ctx: Context): Promise<void> {
+  const settings = loadSettings(argv.settings as string | undefined, [...CONFIG_KEYS, 'packer', 'var-file', 'config']);
+  const packer = detectPacker((argv.packer as string | undefined) ?? (settings.packer as string | undefined) ?? 'packer');
+  const checks: Check[] = [];
+  const add = (c: Check) => {
+    checks.push(c);
+    ctx.progress(`checked ${c.name}`);
+  };
+  const work = mkdtempSync(join(tmpdir(), 'greengrass-image-validate-'));
+  try {
+    const root = stageTemplates(work, packer);
+    let r = runPackerSync(packer, ['validate', '-syntax-only', '.'], root);
+    add({ name: `packer ${packer.version} validate -syntax-only`, ok: r.status === 0, detail: r.status === 0 ? 'templates parse' : firstLines(r.output) });
+
+    const rawVarFiles = (argv.varFile ?? settings.varFile) as string[] | string | undefined;
+    const varFiles = (rawVarFiles === undefined ? [] : Array.isArray(rawVarFiles) ? rawVarFiles : [rawVarFiles]).map((f) => resolve(f));
+    for (const f of varFiles) if (!existsSync(f)) throw new UsageError(`--var-file ${f} does not exist`);
+    const site = varFiles.length > 0 ? varFiles : [dummySiteVars(work)];
+    const files = join(work, 'files');
+    mkdirSync(files);
+    for (const [target, source] of Object.entries(TARGETS)) {
+      r = runPackerSync(
+        packer,
+        ['validate', `-only=${source}`, '-var', `staging_dir=${files}`, `-var-file=${target}.pkrvars.hcl`, ...site.map((f) => `-var-file=${f}`), '-var', `output_directory=${join(work, 'out')}`, '.'],
+        root,
+      );
+      add({ name: `packer validate ${source} (${varFiles.length > 0 ? 'site vars' : 'dummy site vars'})`, ok: r.status === 0, detail: r.status === 0 ? 'valid' : firstLines(r.output) });
+    }
+    r = runPackerSync(packer, ['fmt', '-check', '.'], PACKER_SRC);
+    add({ name: 'packer fmt -check', ok: r.status === 0, detail: r.status === 0 ? 'canonical' : `needs formatting: ${firstLines(r.output)}` });
+
+    let doc: InstallerConfigDocument | undefined;
+    const configFile = (argv.config ?? settings.config) as string | undefined;
+    try {
+      if (configFile) doc = parseInstallerConfig(readFileSync(resolve(configFile), 'utf8'), configFile);
+      else {
+        // No AWS calls here: placeholder endpoints when none are given.
+        const region = ctx.region ?? (settings.region as string | undefined) ?? process.env.AWS_REGION ?? 'us-east-1';
+        const s = await resolveInstallerSettings(
+          { iotDataEndpoint: `example-ats.iot.${region}.amazonaws.com`, iotCredEndpoint: `example.credentials.iot.${region}.amazonaws.com`, ...Object.fromEntries(Object.entries(argv).filter(([, v]) => v !== undefined)) },
+          settings,
+          { ...ctx, region },
+          () => {
+            throw new UsageError('validate makes no AWS calls');
+          },
+        );
+        doc = parseInstallerConfig(renderInstallerConfig(s), 'rendered installer config');
+      }
+      add({ name: 'installer config schema', ok: true, detail: configFile ? `${configFile} is valid` : 'rendered config is valid' });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      add({ name: 'installer config schema', ok: false, detail: err.message.replace(/\n\s*/g, ' ') });
+    }
+    if (doc) add(await cfnProblems(doc));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const failed = checks.filter((c) => !c.ok);
+  ctx.result({ ok: failed.length === 0, packerVersion: packer.version, checks }, checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`));
+  if (failed.length > 0) throw new ConfigError(`validate: ${failed.length} check(s) failed: ${failed.map((c) => c.name).join(', ')}`, 'validate-failed');
+}

@@ -1,0 +1,78 @@
+// Installer config settings from flags / settings file / discovery, for `config render` and `build`.
+// The schema and rendering are common/installer-config.ts; nothing here re-implements them.
+import { DescribeEndpointCommand } from '@aws-sdk/client-iot';
+import { DEFAULT_PATHS, renderInstallerConfig, type InstallerSettings } from '../../common/installer-config.ts';
+import { UsageError } from '../../common/errors.ts';
+import { call, type Clients } from './aws.ts';
+import type { Context } from './context.ts';
+import { DEFAULT_THING_GROUP } from './claim-secret.ts';
+import { keyValues, pick, type Settings } from './settings.ts';
+
+export const DEFAULT_NUCLEUS_VERSION = '2.16.0';
+export const DEFAULT_ROLE_ALIAS = 'GreengrassCoreTokenExchangeRoleAlias';
+export const DEFAULT_PROVISIONING_TEMPLATE = 'GreengrassFleetProvisioningTemplate';
+
+/** Flags shared by `config render` and `build` (yargs option definitions; no yargs defaults, so a settings file can fill them). */
+export const CONFIG_OPTIONS = {
+  'iot-data-endpoint': { type: 'string', describe: 'iot:Data-ATS endpoint (discovered with DescribeEndpoint when not given)' },
+  'iot-cred-endpoint': { type: 'string', describe: 'iot:CredentialProvider endpoint (discovered when not given)' },
+  'role-alias': { type: 'string', describe: `token-exchange role alias (default ${DEFAULT_ROLE_ALIAS})` },
+  'provisioning-template': { type: 'string', describe: `fleet provisioning template name (default ${DEFAULT_PROVISIONING_TEMPLATE})` },
+  'thing-group': { type: 'string', describe: `templateParameters.ThingGroupName (default ${DEFAULT_THING_GROUP})` },
+  'template-param': { type: 'string', array: true, describe: 'extra templateParameters KEY=VALUE (repeatable)' },
+  'nucleus-version': { type: 'string', describe: `nucleus version pinned in the config (default ${DEFAULT_NUCLEUS_VERSION})` },
+  'mqtt-port': { type: 'number', describe: 'MQTT port for provisioning (default: the plugin default 8883)' },
+  'proxy-url': { type: 'string', describe: 'http(s) proxy URL for the plugin' },
+  'proxy-username': { type: 'string', describe: 'proxy user name' },
+  'root-path': { type: 'string', describe: `Greengrass root (default ${DEFAULT_PATHS.rootPath})` },
+} as const;
+
+export const CONFIG_KEYS = [...Object.keys(CONFIG_OPTIONS), 'region'];
+
+export async function resolveInstallerSettings(
+  argv: Record<string, unknown>,
+  settings: Settings,
+  ctx: Context,
+  clients: () => Clients,
+): Promise<InstallerSettings> {
+  let data = pick<string>(argv, settings, 'iot-data-endpoint');
+  let cred = pick<string>(argv, settings, 'iot-cred-endpoint');
+  const region = ctx.region ?? (settings.region as string | undefined) ?? (await clients().region());
+  if (!data || !cred) {
+    const c = clients();
+    if (!data) {
+      ctx.progress('discovering the iot:Data-ATS endpoint (DescribeEndpoint)');
+      data = (await call('DescribeEndpoint iot:Data-ATS', () => c.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' })))).endpointAddress;
+    }
+    if (!cred) {
+      ctx.progress('discovering the iot:CredentialProvider endpoint (DescribeEndpoint)');
+      cred = (await call('DescribeEndpoint iot:CredentialProvider', () => c.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:CredentialProvider' })))).endpointAddress;
+    }
+  }
+  const mqttPort = pick<number | string>(argv, settings, 'mqtt-port');
+  const port = mqttPort === undefined ? undefined : Number(mqttPort);
+  if (port !== undefined && !Number.isInteger(port)) throw new UsageError(`--mqtt-port must be a number, got ${JSON.stringify(mqttPort)}`);
+  const rootPath = pick<string>(argv, settings, 'root-path') ?? DEFAULT_PATHS.rootPath;
+  const under = (p: string) => (rootPath === DEFAULT_PATHS.rootPath ? p : p.replace(DEFAULT_PATHS.rootPath, rootPath.replace(/\/+$/, '')));
+  return {
+    nucleusVersion: pick<string>(argv, settings, 'nucleus-version') ?? DEFAULT_NUCLEUS_VERSION,
+    rootPath,
+    awsRegion: region,
+    iotDataEndpoint: data ?? '',
+    iotCredentialEndpoint: cred ?? '',
+    iotRoleAlias: pick<string>(argv, settings, 'role-alias') ?? DEFAULT_ROLE_ALIAS,
+    provisioningTemplate: pick<string>(argv, settings, 'provisioning-template') ?? DEFAULT_PROVISIONING_TEMPLATE,
+    claimCertificatePath: under(DEFAULT_PATHS.claimCertificatePath),
+    claimCertificatePrivateKeyPath: under(DEFAULT_PATHS.claimCertificatePrivateKeyPath),
+    rootCaPath: under(DEFAULT_PATHS.rootCaPath),
+    templateParameters: {
+      ThingGroupName: pick<string>(argv, settings, 'thing-group') ?? DEFAULT_THING_GROUP,
+      ...keyValues(pick(argv, settings, 'template-param'), '--template-param'),
+    },
+    ...(port !== undefined ? { mqttPort: port } : {}),
+    ...(pick<string>(argv, settings, 'proxy-url') ? { proxyUrl: pick<string>(argv, settings, 'proxy-url') } : {}),
+    ...(pick<string>(argv, settings, 'proxy-username') ? { proxyUsername: pick<string>(argv, settings, 'proxy-username') } : {}),
+  };
+}
+
+export { renderInstallerConfig };

@@ -1,0 +1,90 @@
+// Packer: find the binary and its version, stage the templates the way the contract says
+// (plugins.pkr.hcl left out below 1.7; `packer init` from 1.7 on), and run it with its output
+// streamed line by line.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ToolError } from '../../common/errors.ts';
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const PACKER_SRC = join(REPO_ROOT, 'packer');
+
+export interface PackerInfo {
+  bin: string;
+  version: string;
+  major: number;
+  minor: number;
+  patch: number;
+  /** `packer init` exists and plugins.pkr.hcl is understood (>= 1.7). */
+  supportsInit: boolean;
+}
+
+export function detectPacker(bin = 'packer'): PackerInfo {
+  if (bin.includes('/') && !existsSync(bin)) throw new ToolError(`packer not found at ${bin} (--packer)`, 'packer-missing');
+  const r = spawnSync(bin, ['version'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    throw new ToolError(
+      code === 'ENOENT' ? `packer not found (${bin}): install Packer >= 1.6.6 or pass --packer PATH` : `cannot run ${bin} version: ${r.error.message}`,
+      'packer-missing',
+      { cause: r.error },
+    );
+  }
+  const m = /Packer v?(\d+)\.(\d+)\.(\d+)/.exec(`${r.stdout}\n${r.stderr}`);
+  if (r.status !== 0 || !m) throw new ToolError(`${bin} version failed or printed no version (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n')[0]}`, 'packer-broken');
+  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (major === 1 && (minor < 6 || (minor === 6 && patch < 6))) throw new ToolError(`${bin} is Packer ${m[1]}.${m[2]}.${m[3]}; the templates need >= 1.6.6`, 'packer-too-old');
+  return { bin, version: `${major}.${minor}.${patch}`, major, minor, patch, supportsInit: major > 1 || minor >= 7 };
+}
+
+/** Copy the HCL root, scripts/ and http/ into <dir>/packer for this Packer. Returns that dir. */
+export function stageTemplates(dir: string, packer: PackerInfo, src = PACKER_SRC): string {
+  const root = join(dir, 'packer');
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  for (const f of readdirSync(src)) {
+    if (!f.endsWith('.hcl')) continue;
+    if (f === 'plugins.pkr.hcl' && !packer.supportsInit) continue;
+    cpSync(join(src, f), join(root, f));
+  }
+  for (const sub of ['scripts', 'http']) if (existsSync(join(src, sub))) cpSync(join(src, sub), join(root, sub), { recursive: true });
+  return root;
+}
+
+export interface RunningPacker {
+  child: ChildProcess;
+  done: Promise<number>;
+}
+
+/** Start packer; every output line goes to `onLine`. Resolves with the exit code. */
+export function startPacker(packer: PackerInfo, args: string[], cwd: string, onLine: (line: string, stream: 'out' | 'err') => void): RunningPacker {
+  const child = spawn(packer.bin, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
+  const pump = (s: NodeJS.ReadableStream, which: 'out' | 'err') => {
+    let buf = '';
+    s.on('data', (d: Buffer) => {
+      buf += d.toString('utf8');
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        onLine(buf.slice(0, i).replace(/\r$/, ''), which);
+        buf = buf.slice(i + 1);
+      }
+    });
+    s.on('end', () => {
+      if (buf) onLine(buf, which);
+    });
+  };
+  pump(child.stdout!, 'out');
+  pump(child.stderr!, 'err');
+  const done = new Promise<number>((res, rej) => {
+    child.once('error', (err) => rej(new ToolError(`cannot start ${packer.bin}: ${err.message}`, 'packer-missing', { cause: err })));
+    child.once('close', (code, signal) => res(code ?? (signal ? 128 : 1)));
+  });
+  return { child, done };
+}
+
+/** Run packer to completion, collecting output (validate / fmt / init). */
+export function runPackerSync(packer: PackerInfo, args: string[], cwd: string): { status: number; output: string } {
+  const r = spawnSync(packer.bin, args, { cwd, encoding: 'utf8', timeout: 300_000, env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
+  if (r.error) throw new ToolError(`cannot run ${packer.bin} ${args[0]}: ${r.error.message}`, 'packer-failed', { cause: r.error });
+  return { status: r.status ?? 1, output: `${r.stdout}${r.stderr}` };
+}
