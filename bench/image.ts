@@ -61,7 +61,7 @@ function inChroot(root: string, argv: string[], extraEnv: Record<string, string>
 }
 
 function ensureBase(): void {
-  if (args.has('--refresh')) rmSync(BASE, { recursive: true, force: true });
+  if (args.has('--refresh')) removeTree(BASE);
   if (!existsSync(join(BASE, 'var/lib/dpkg/status'))) {
     const partial = `${BASE}.partial`;
     rmSync(partial, { recursive: true, force: true });
@@ -130,7 +130,7 @@ interface Result {
 
 function runRecipe(name: string, steps: (root: string, notes: string[]) => string[], base: Inventory): Result {
   const root = join(CACHE, `work-${name}`);
-  rmSync(root, { recursive: true, force: true });
+  removeTree(root);
   say(`${name}: copying the base`);
   sh('cp', ['-a', BASE, root]);
   const notes: string[] = [];
@@ -150,8 +150,15 @@ function runRecipe(name: string, steps: (root: string, notes: string[]) => strin
       notes,
     };
   } finally {
-    if (!args.has('--keep')) rmSync(root, { recursive: true, force: true });
+    if (!args.has('--keep')) removeTree(root);
   }
+}
+
+/** rm -rf a recipe tree, but never while something is still mounted inside it (/dev is bound there). */
+function removeTree(root: string): void {
+  const inside = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m === root || m.startsWith(`${root}/`));
+  if (inside.length > 0) throw new Error(`not removing ${root}: still mounted there: ${inside.join(', ')}`);
+  rmSync(root, { recursive: true, force: true });
 }
 
 function seed(root: string, notes: string[]): string[] {
