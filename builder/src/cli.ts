@@ -12,6 +12,12 @@ import { build, BUILD_OPTIONS, TARGETS } from './commands/build.ts';
 import { validate } from './commands/validate.ts';
 import { CONFIG_OPTIONS } from './installer-settings.ts';
 
+// The SDK's Node-version notice is not this tool's output: keep stderr to our own lines.
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  if (w.name !== 'NodeVersionSupportWarning') process.stderr.write(`greengrass-image: warning: ${w.name}: ${w.message}\n`);
+});
+
 function claimOptions(y: Argv) {
   return y
     .option('env', { type: 'string', demandOption: true, describe: 'environment name (secret <prefix>/<env>/claims-certificate)' })

@@ -1,0 +1,163 @@
+// greengrass-image claim create / rotate, endpoints, config render: the real CLI as a child process,
+// the real SDK clients inside it, the AWS wire stand-in recording what they sent.
+import t from 'tap';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { IoTClient, CreatePolicyCommand } from '@aws-sdk/client-iot';
+import { parseInstallerConfig, fleetConfig, THING_NAME_PLACEHOLDER } from '../../common/installer-config.ts';
+import { ExitCode } from '../../common/errors.ts';
+import { ca, cliEnv, runCli, startAwsStandin, tmp, type AwsStandin } from './helpers.ts';
+
+const SECRET = 'greengrass/dev/claims-certificate';
+let s: AwsStandin;
+t.beforeEach(async () => {
+  s = await startAwsStandin({ ca, endpoints: { iotDataEndpoint: 'a1-ats.iot.eu-west-1.amazonaws.com', iotCredEndpoint: 'c1.credentials.iot.eu-west-1.amazonaws.com' } });
+  const iot = new IoTClient({ endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+  await iot.send(new CreatePolicyCommand({ policyName: 'GreengrassProvisioningClaimPolicy', policyDocument: '{"Version":"2012-10-17","Statement":[]}' }));
+  s.requests.length = 0;
+});
+t.afterEach(() => s.close());
+
+function storedSecret(): { certificatePem: string; privateKey: string; certificateArn: string; certificateId: string } {
+  const v = s.state.secrets[SECRET].versions.find((x) => x.stages.includes('AWSCURRENT'))!;
+  return JSON.parse(v.secretString!);
+}
+
+t.test('claim create: certificate, policy, thing group, one secret; re-run reuses it', async (t) => {
+  const r = await runCli(['claim', 'create', '--env', 'dev', '--policy', 'GreengrassProvisioningClaimPolicy', '--json'], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  t.equal(out.reused, false);
+  t.same(s.requests.map((q) => q.op), ['GetSecretValue', 'CreateKeysAndCertificate', 'AttachPolicy', 'CreateThingGroup', 'CreateSecret']);
+  t.same(s.calls('CreateKeysAndCertificate')[0].query, { setAsActive: 'true' });
+  t.same(s.calls('AttachPolicy')[0].body, { target: out.certificateArn });
+  t.equal(s.calls('CreateThingGroup')[0].path, '/thing-groups/GreengrassGoldenImageCores');
+  const create = s.calls('CreateSecret')[0].body as { Name: string; SecretString: string };
+  t.equal(create.Name, SECRET);
+  const secret = storedSecret();
+  t.equal(secret.certificateId, out.certificateId);
+  t.ok(new X509Certificate(secret.certificatePem).checkPrivateKey(createPrivateKey(secret.privateKey)), 'stored key matches stored cert');
+  t.equal(s.state.certificates[out.certificateId].status, 'ACTIVE');
+  t.same(s.state.certificates[out.certificateId].policies, ['GreengrassProvisioningClaimPolicy']);
+  t.notOk(r.stdout.includes('PRIVATE KEY') || r.stderr.includes('PRIVATE KEY'), 'the private key is never printed');
+
+  s.requests.length = 0;
+  const again = await runCli(['claim', 'create', '--env', 'dev', '--policy', 'GreengrassProvisioningClaimPolicy', '--json'], cliEnv(s));
+  t.equal(again.code, 0, again.stderr);
+  t.equal(JSON.parse(again.stdout).reused, true);
+  t.equal(JSON.parse(again.stdout).certificateId, out.certificateId);
+  t.equal(s.calls('CreateKeysAndCertificate').length, 0, 'no second certificate');
+  t.equal(s.calls('CreateSecret').length + s.calls('PutSecretValue').length, 0, 'secret not overwritten');
+  t.equal(Object.keys(s.state.certificates).length, 1);
+});
+
+t.test('claim rotate: new current version; old cert deactivated only with --deactivate-old', async (t) => {
+  t.equal((await runCli(['claim', 'create', '--env', 'dev', '--policy', 'GreengrassProvisioningClaimPolicy'], cliEnv(s))).code, 0);
+  const first = storedSecret();
+  s.requests.length = 0;
+  const r1 = await runCli(['claim', 'rotate', '--env', 'dev', '--json'], cliEnv(s));
+  t.equal(r1.code, 0, r1.stderr);
+  const second = storedSecret();
+  t.not(second.certificateId, first.certificateId);
+  t.same(s.requests.map((q) => q.op), ['GetSecretValue', 'ListAttachedPolicies', 'CreateKeysAndCertificate', 'AttachPolicy', 'PutSecretValue']);
+  t.same(s.state.certificates[second.certificateId].policies, ['GreengrassProvisioningClaimPolicy'], 'policies carried over');
+  t.equal(s.state.certificates[first.certificateId].status, 'ACTIVE', 'old left active without the flag');
+  t.equal(s.calls('UpdateCertificate').length, 0);
+
+  s.requests.length = 0;
+  const r2 = await runCli(['claim', 'rotate', '--env', 'dev', '--deactivate-old', '--json'], cliEnv(s));
+  t.equal(r2.code, 0, r2.stderr);
+  const third = storedSecret();
+  const upd = s.calls('UpdateCertificate');
+  t.equal(upd.length, 1);
+  t.equal(upd[0].path, `/certificates/${second.certificateId}`);
+  t.same(upd[0].query, { newStatus: 'INACTIVE' });
+  t.equal(s.state.certificates[second.certificateId].status, 'INACTIVE');
+  t.equal(s.state.certificates[third.certificateId].status, 'ACTIVE');
+  t.same(JSON.parse(r2.stdout).previousDeactivated, true);
+  const versions = s.state.secrets[SECRET].versions;
+  t.equal(versions.length, 3);
+  t.same(versions.map((v) => v.stages), [[], ['AWSPREVIOUS'], ['AWSCURRENT']]);
+
+  const none = await runCli(['claim', 'rotate', '--env', 'prod'], cliEnv(s));
+  t.equal(none.code, ExitCode.AWS);
+  t.match(none.stderr, /secret greengrass\/prod\/claims-certificate does not exist: run greengrass-image claim create --env prod first/);
+});
+
+t.test('throttling and 5xx are retried by the SDK (the server saw every attempt)', async (t) => {
+  s.throttle('CreateKeysAndCertificate', 2);
+  s.throttle('GetSecretValue', 1);
+  s.failWith('CreateSecret', 503, 1);
+  const r = await runCli(['claim', 'create', '--env', 'dev', '--json'], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  t.same(s.calls('CreateKeysAndCertificate').map((q) => q.status), [400, 400, 200], 'IoT ThrottlingException (400) retried twice');
+  t.same(s.calls('GetSecretValue').map((q) => q.headers['amz-sdk-request']), ['attempt=1; max=3', 'attempt=2; max=3']);
+  t.same(s.calls('CreateSecret').map((q) => q.status), [503, 200]);
+  const tokens = s.calls('CreateSecret').map((q) => (q.body as { ClientRequestToken: string }).ClientRequestToken);
+  t.equal(tokens[0], tokens[1], 'the retry carries the same ClientRequestToken');
+  t.equal(Object.keys(s.state.certificates).length, 1, 'one certificate despite the retries');
+});
+
+t.test('an AWS failure after retries: one clear line, exit 4, the new certificate rolled back', async (t) => {
+  s.failWith('CreateSecret', 500, 3);
+  const r = await runCli(['claim', 'create', '--env', 'dev', '--policy', 'GreengrassProvisioningClaimPolicy'], cliEnv(s));
+  t.equal(r.code, ExitCode.AWS);
+  const errLines = r.stderr.split('\n').filter((l) => l.includes('error:'));
+  t.equal(errLines.length, 1);
+  t.match(errLines[0], /CreateSecret failed: InternalServiceError: .*\(HTTP 500, 3 attempts\)/);
+  t.same(Object.keys(s.state.certificates), [], 'certificate deleted (nothing half-done)');
+  t.same(s.calls('DetachPolicy').length, 1);
+  t.notOk(s.state.secrets[SECRET]);
+
+  const bad = await runCli(['claim', 'create', '--env', 'no spaces'], cliEnv(s));
+  t.equal(bad.code, ExitCode.USAGE);
+  t.match(bad.stderr, /--env "no spaces" must be/);
+  const noCreds = await runCli(['claim', 'create', '--env', 'dev'], cliEnv(s, { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_EC2_METADATA_DISABLED: 'true' }));
+  t.equal(noCreds.code, ExitCode.AWS);
+  t.match(noCreds.stderr, /credentials/i);
+});
+
+t.test('endpoints: DescribeEndpoint for both types', async (t) => {
+  const r = await runCli(['endpoints', '--json'], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  t.same(JSON.parse(r.stdout), { region: 'eu-west-1', iotDataEndpoint: 'a1-ats.iot.eu-west-1.amazonaws.com', iotCredentialEndpoint: 'c1.credentials.iot.eu-west-1.amazonaws.com' });
+  t.same(s.calls('DescribeEndpoint').map((q) => q.query.endpointType), ['iot:Data-ATS', 'iot:CredentialProvider']);
+  t.match(String(s.calls('DescribeEndpoint')[0].headers.authorization), /\/eu-west-1\/iot\/aws4_request/, 'signed for the region');
+});
+
+t.test('config render: endpoints discovered, parses back with the shared schema; settings file; bad input', async (t) => {
+  const r = await runCli(['config', 'render', '--mqtt-port', '8883', '--thing-group', 'Branches'], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  const doc = parseInstallerConfig(r.stdout);
+  const cfg = fleetConfig(doc);
+  t.equal(cfg.iotDataEndpoint, 'a1-ats.iot.eu-west-1.amazonaws.com');
+  t.equal(cfg.iotCredentialEndpoint, 'c1.credentials.iot.eu-west-1.amazonaws.com');
+  t.equal(cfg.awsRegion, 'eu-west-1');
+  t.equal(cfg.mqttPort, 8883);
+  t.same(cfg.templateParameters, { ThingName: THING_NAME_PLACEHOLDER, ThingGroupName: 'Branches' });
+  t.equal(doc.services['aws.greengrass.Nucleus'].version, '2.16.0', 'nucleus version pinned');
+  t.same(s.calls('DescribeEndpoint').map((q) => q.query.endpointType), ['iot:Data-ATS', 'iot:CredentialProvider']);
+
+  const dir = tmp('gg-config-');
+  const settings = join(dir, 'settings.yaml');
+  writeFileSync(settings, 'iot-data-endpoint: 10.0.2.2\niotCredEndpoint: 10.0.2.2\nrole-alias: MyAlias\nnucleus-version: 2.12.0\nmqtt-port: 18883\n');
+  s.requests.length = 0;
+  const out = join(dir, 'config.yaml');
+  const r2 = await runCli(['config', 'render', '--settings', settings, '--mqtt-port', '28883', '-o', out, '--region', 'us-west-2'], cliEnv(s));
+  t.equal(r2.code, 0, r2.stderr);
+  const cfg2 = fleetConfig(parseInstallerConfig(readFileSync(out, 'utf8')));
+  t.equal(cfg2.iotDataEndpoint, '10.0.2.2');
+  t.equal(cfg2.iotRoleAlias, 'MyAlias');
+  t.equal(cfg2.mqttPort, 28883, 'the flag wins over the settings file');
+  t.equal(cfg2.awsRegion, 'us-west-2');
+  t.equal(s.requests.length, 0, 'no AWS calls when the endpoints are given');
+
+  writeFileSync(settings, 'iot-data-endpiont: x\n');
+  const typo = await runCli(['config', 'render', '--settings', settings], cliEnv(s));
+  t.equal(typo.code, ExitCode.CONFIG);
+  t.match(typo.stderr, /unknown key iot-data-endpiont/);
+  const badRegion = await runCli(['config', 'render', '--region', 'mars-1', '--iot-data-endpoint', 'x', '--iot-cred-endpoint', 'y'], cliEnv(s));
+  t.equal(badRegion.code, ExitCode.CONFIG);
+  t.match(badRegion.stderr, /awsRegion "mars-1" is not an AWS region name/);
+});
