@@ -1,0 +1,225 @@
+// greengrass-image build: bad inputs each end with their own exit code and no staged file left;
+// a failing real `packer build` (Packer 1.6.6) cleans up too; SIGINT mid-build removes the staging
+// dir. The interruption test is the only place a stand-in *packer* (a shell script) is used.
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { SecretsManagerClient, CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { ExitCode } from '../../common/errors.ts';
+import { fleetConfig, parseInstallerConfig } from '../../common/installer-config.ts';
+import { ca, cliEnv, issueCertificate, leftoverStages, runCli, startAwsStandin, startCli, tmp, waitFor, REPO, type AwsStandin } from './helpers.ts';
+
+const work = tmp('gg-build-test-');
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+// Stand-in artifacts: a zip with lib/Greengrass.jar (the nucleus layout) and a plugin jar.
+const nucleusZip = join(work, 'greengrass-2.16.0-standin.zip');
+mkdirSync(join(work, 'nz', 'lib'), { recursive: true });
+writeFileSync(join(work, 'nz', 'lib', 'Greengrass.jar'), 'stand-in nucleus jar');
+execFileSync('zip', ['-q', '-r', nucleusZip, 'lib'], { cwd: join(work, 'nz') });
+const nucleusSha = sha(readFileSync(nucleusZip));
+const pluginBytes = Buffer.from('stand-in FleetProvisioningByClaim jar');
+const pluginJar = join(work, 'fleetprovisioningbyclaim-standin.jar');
+writeFileSync(pluginJar, pluginBytes);
+const pluginSha = sha(pluginBytes);
+const rootCa = join(work, 'root-ca.pem');
+writeFileSync(rootCa, ca.certificatePem);
+
+const claim = issueCertificate(ca, { commonName: 'AWS IoT Certificate' });
+const other = issueCertificate(ca, { commonName: 'other' });
+
+let s: AwsStandin;
+t.before(async () => {
+  s = await startAwsStandin({ ca, endpoints: { iotDataEndpoint: '10.0.2.2', iotCredEndpoint: '10.0.2.2' } });
+  const sm = new SecretsManagerClient({ endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+  const put = (env: string, value: string) => sm.send(new CreateSecretCommand({ Name: `greengrass/${env}/claims-certificate`, SecretString: value }));
+  const arn = 'arn:aws:iot:eu-west-1:123456789012:cert/abc';
+  await put('dev', JSON.stringify({ certificatePem: claim.certificatePem, privateKey: claim.privateKeyPem, certificateArn: arn, certificateId: 'abc' }));
+  await put('mismatch', JSON.stringify({ certificatePem: claim.certificatePem, privateKey: other.privateKeyPem, certificateArn: arn, certificateId: 'abc' }));
+  await put('legacy', `${claim.certificatePem.replace(/\n/g, ';')}|${claim.privateKeyPem.replace(/\n/g, ';')}`);
+  await put('partial', JSON.stringify({ certificatePem: claim.certificatePem }));
+});
+t.teardown(() => s.close());
+
+/** One TMPDIR per run so leftover staging dirs are visible. */
+function env(tmpDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return cliEnv(s, { TMPDIR: tmpDir, AWS_EC2_METADATA_DISABLED: 'true', ...extra });
+}
+
+function buildArgs(dir: string, over: Record<string, string> = {}): string[] {
+  const o: Record<string, string> = {
+    target: 'qemu',
+    env: 'dev',
+    'nucleus-source': nucleusZip,
+    'nucleus-sha256': nucleusSha,
+    'plugin-source': pluginJar,
+    'plugin-sha256': pluginSha,
+    'root-ca': rootCa,
+    'output-dir': join(dir, 'out'),
+    'cache-dir': join(dir, 'cache'),
+    ...over,
+  };
+  return ['build', '--skip-agent-build', ...Object.entries(o).flatMap(([k, v]) => [`--${k}`, v])];
+}
+
+const stagePath = (stderr: string) => /staging in (\S+)/.exec(stderr)?.[1];
+
+async function badBuild(t: Tap.Test, over: Record<string, string>, code: number, message: RegExp, opts: { staged: boolean }) {
+  const dir = tmp('gg-build-bad-');
+  const r = await runCli(buildArgs(dir, over), env(dir));
+  t.equal(r.code, code, `exit ${code}: ${r.stderr.split('\n').filter((l) => l.includes('error:')).join(' ')}`);
+  const errs = r.stderr.split('\n').filter((l) => l.startsWith('greengrass-image: error:'));
+  t.equal(errs.length, 1, 'one error line');
+  t.match(errs[0] ?? '', message);
+  const staged = stagePath(r.stderr);
+  if (opts.staged) {
+    t.ok(staged, 'a staging dir had been created');
+    t.notOk(staged && existsSync(staged), 'staging dir removed');
+  } else t.notOk(staged, 'failed before staging anything');
+  t.same(leftoverStages(dir), [], 'no staging dir left in TMPDIR');
+  t.notOk(existsSync(join(dir, 'out')), 'no output dir');
+  t.notOk(r.stderr.includes('PRIVATE KEY') || r.stdout.includes('PRIVATE KEY'), 'key never printed');
+  return r;
+}
+
+declare namespace Tap {
+  type Test = Parameters<Parameters<typeof t.test>[1]>[0];
+}
+
+t.test('unknown target: usage error, exit 2', async (t) => {
+  await badBuild(t, { target: 'hyperv' }, ExitCode.USAGE, /unknown target "hyperv": use one of vsphere, vmware, virtualbox, qemu/, { staged: false });
+});
+
+t.test('missing packer: ToolError, exit 5', async (t) => {
+  await badBuild(t, { packer: '/nonexistent/bin/packer' }, ExitCode.TOOL, /packer not found at \/nonexistent\/bin\/packer/, { staged: false });
+  const dir = tmp('gg-build-nopath-');
+  const r = await runCli(buildArgs(dir), env(dir, { PATH: '/nonexistent' }));
+  t.equal(r.code, ExitCode.TOOL);
+  t.match(r.stderr, /packer not found \(packer\): install Packer >= 1\.6\.6 or pass --packer PATH/);
+});
+
+t.test('missing secret: exit 4, staging dir removed', async (t) => {
+  await badBuild(t, { env: 'staging' }, ExitCode.AWS, /secret greengrass\/staging\/claims-certificate not found: run greengrass-image claim create --env staging first/, { staged: true });
+});
+
+t.test('wrong secret (old cert|key format, missing fields): exit 3', async (t) => {
+  await badBuild(t, { env: 'legacy' }, ExitCode.CONFIG, /old "cert\|key" format/, { staged: true });
+  await badBuild(t, { env: 'partial' }, ExitCode.CONFIG, /is missing privateKey, certificateArn, certificateId/, { staged: true });
+});
+
+t.test('key does not match the certificate: IntegrityError, exit 6', async (t) => {
+  await badBuild(t, { env: 'mismatch' }, ExitCode.INTEGRITY, /private key does not match/, { staged: true });
+});
+
+t.test('checksum mismatch (local file and mirror download): exit 6, nothing cached', async (t) => {
+  await badBuild(t, { 'nucleus-sha256': 'f07742c76eca868617127b5c6c9028e41c45c2b4ec25dd0db6f3b40ef7638b4e' }, ExitCode.INTEGRITY, new RegExp(`nucleus 2\\.16\\.0 at .*: SHA-256 ${nucleusSha} does not match the pinned f07742c7`), { staged: true });
+  const mirror = createServer((req, res) => {
+    if (req.url === '/releases/aws-greengrass-FleetProvisioningByClaim/fleetprovisioningbyclaim-1.2.2.jar') res.end('tampered jar');
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', r));
+  t.teardown(() => mirror.close());
+  const base = `http://127.0.0.1:${(mirror.address() as AddressInfo).port}/releases`;
+  const dir = tmp('gg-build-mirror-');
+  const r = await runCli(buildArgs(dir, { 'plugin-source': base, 'plugin-sha256': pluginSha }), env(dir));
+  t.equal(r.code, ExitCode.INTEGRITY);
+  t.match(r.stderr, /plugin 1\.2\.2 from http:\/\/127\.0\.0\.1:\d+\/releases\/aws-greengrass-FleetProvisioningByClaim\/fleetprovisioningbyclaim-1\.2\.2\.jar: SHA-256 [0-9a-f]{64} does not match/);
+  t.same(existsSync(join(dir, 'cache')) ? readdirSync(join(dir, 'cache')) : [], [], 'the bad download is not cached');
+  t.same(leftoverStages(dir), []);
+});
+
+t.test('real packer build fails (variable validation): exit 5, staging dir removed', async (t) => {
+  const dir = tmp('gg-build-packerfail-');
+  const site = join(dir, 'site.pkrvars.hcl');
+  writeFileSync(site, `qemu_disk_image = "${join(dir, 'none.qcow2')}"\n`);
+  const r = await runCli([...buildArgs(dir), '--var-file', site, '--var', 'memory=100'], env(dir));
+  t.equal(r.code, ExitCode.TOOL, r.stderr.slice(-400));
+  t.match(r.stderr, /\[8\/9\] packer build -only=qemu\.ubuntu/);
+  t.match(r.stderr, /packer \| .*memory variable must be at least 512/);
+  t.match(r.stderr, /error: packer build failed \(exit 1\)/);
+  t.same(leftoverStages(dir), []);
+});
+
+t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit 130', async (t) => {
+  const dir = tmp('gg-build-sigint-');
+  const log = join(dir, 'fake-packer.log');
+  // Stand-in for the external packer tool (this test only): reports 1.6.6, records what it was given, waits.
+  const fake = join(dir, 'packer');
+  writeFileSync(
+    fake,
+    [
+      '#!/bin/sh',
+      'case "$1" in',
+      '  version) echo "Packer v1.6.6"; exit 0 ;;',
+      '  build) ;;',
+      '  *) echo "unexpected: $*" >&2; exit 2 ;;',
+      'esac',
+      'for a in "$@"; do case "$a" in staging_dir=*) S="${a#staging_dir=}" ;; esac; done',
+      'printf "%s\\n" "$@" > "$FAKE_PACKER_LOG.args"',
+      'ls > "$FAKE_PACKER_LOG.packer-dir"',
+      '(cd "$S" && find . -printf "%p %m\\n" | sort) > "$FAKE_PACKER_LOG.listing"',
+      'cp "$S/config.yaml" "$S/build-info.json" "$S/agent.yaml" "$(dirname "$FAKE_PACKER_LOG")/"',
+      'trap \'echo "got SIGINT" >> "$FAKE_PACKER_LOG"; kill $SLEEPER 2>/dev/null; exit 1\' INT TERM',
+      'echo "==> qemu.ubuntu: fake build running"',
+      'sleep 120 & SLEEPER=$!',
+      'wait $SLEEPER',
+      '',
+    ].join('\n'),
+  );
+  chmodSync(fake, 0o755);
+  const settings = join(dir, 'settings.yaml');
+  writeFileSync(settings, 'target: qemu\nmqtt-port: 18883\nthing-group: Branches\n');
+  const site = join(dir, 'site.pkrvars.hcl');
+  writeFileSync(site, 'cpus = 1\n');
+  const args = buildArgs(dir, { packer: fake, settings, 'var-file': site });
+  args.splice(args.indexOf('--target'), 2); // target from the settings file
+  const run = startCli([...args, '--var', 'headless=true'], env(dir, { FAKE_PACKER_LOG: log }));
+  await waitFor(() => run.stderrSoFar().includes('fake build running'), 120_000, 'packer to start');
+  const staged = stagePath(run.stderrSoFar())!;
+  t.ok(existsSync(join(staged, 'files', 'claim.private.pem.key')), 'staged while packer runs');
+
+  const listing = readFileSync(`${log}.listing`, 'utf8').trim().split('\n');
+  const modes = Object.fromEntries(listing.map((l) => l.split(' ') as [string, string]));
+  t.same(
+    Object.keys(modes).sort(),
+    ['.', './AmazonRootCA1.pem', './agent.yaml', './build-info.json', './claim.pem.crt', './claim.private.pem.key', './config.yaml', './fleetprovisioningbyclaim.jar', './greengrass-firstboot', './greengrass-firstboot.service', './greengrass-nucleus.zip'],
+    'the staging contract: exactly these files',
+  );
+  t.equal(modes['.'], '700', 'files dir 0700');
+  t.equal(modes['./claim.private.pem.key'], '600', 'claim key 0600');
+  t.equal(modes['./greengrass-firstboot'], '755', 'agent executable');
+  t.equal(readFileSync(join(staged, 'files', 'claim.private.pem.key'), 'utf8'), claim.privateKeyPem);
+  t.equal(sha(readFileSync(join(staged, 'files', 'greengrass-nucleus.zip'))), nucleusSha);
+  t.equal(readFileSync(join(staged, 'files', 'AmazonRootCA1.pem'), 'utf8'), ca.certificatePem);
+  const cfg = fleetConfig(parseInstallerConfig(readFileSync(join(dir, 'config.yaml'), 'utf8')));
+  t.equal(cfg.mqttPort, 18883, 'mqtt-port from the settings file');
+  t.equal(cfg.iotDataEndpoint, '10.0.2.2', 'endpoint discovered from the stand-in');
+  t.same(cfg.templateParameters, { ThingName: '{{thingName}}', ThingGroupName: 'Branches' });
+  const info = JSON.parse(readFileSync(join(dir, 'build-info.json'), 'utf8'));
+  t.match(info, { nucleusVersion: '2.16.0', pluginVersion: '1.2.2', claimCertificateId: 'abc', packerVersion: '1.6.6' });
+  t.ok(!Number.isNaN(Date.parse(info.builtAt)));
+  t.equal(readFileSync(join(dir, 'agent.yaml'), 'utf8'), readFileSync(join(REPO, 'agent/agent.yaml'), 'utf8'));
+  const pargs = readFileSync(`${log}.args`, 'utf8').trim().split('\n');
+  t.same(pargs.slice(0, 3), ['build', '-color=false', '-only=qemu.ubuntu']);
+  t.ok(pargs.includes(`staging_dir=${join(staged, 'files')}`));
+  t.ok(pargs.includes(`-var-file=${join(staged, 'packer', 'qemu.pkrvars.hcl')}`));
+  t.ok(pargs.includes(`-var-file=${site}`), 'user var-file passed');
+  t.ok(pargs.includes('headless=true'), '--var passed');
+  t.ok(pargs.includes(`output_directory=${join(dir, 'out')}`));
+  t.equal(pargs.at(-1), '.');
+  const packerDir = readFileSync(`${log}.packer-dir`, 'utf8').split('\n');
+  t.notOk(packerDir.includes('plugins.pkr.hcl'), 'plugins.pkr.hcl left out for Packer < 1.7');
+  t.ok(packerDir.includes('sources.pkr.hcl') && packerDir.includes('scripts') && packerDir.includes('http'));
+
+  run.child.kill('SIGINT');
+  const r = await run.done;
+  t.equal(r.code, ExitCode.INTERRUPTED, r.stderr.slice(-300));
+  t.match(r.stderr, /error: interrupted by SIGINT/);
+  t.notOk(existsSync(staged), 'staging dir gone');
+  t.same(leftoverStages(dir), []);
+  t.match(readFileSync(log, 'utf8'), /got SIGINT/, 'packer was told to stop');
+});
