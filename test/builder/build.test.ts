@@ -1,7 +1,7 @@
 // greengrass-image build: bad inputs each end with their own exit code and no staged file left;
 // a failing real `packer build` (Packer 1.6.6) cleans up too; SIGINT mid-build removes the staging
 // dir. The interruption test is the only place a stand-in *packer* (a shell script) is used.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -68,7 +68,7 @@ function buildArgs(dir: string, over: Record<string, string> = {}): string[] {
 
 const stagePath = (stderr: string) => /staging in (\S+)/.exec(stderr)?.[1];
 
-async function badBuild(t: Tap.Test, over: Record<string, string>, code: number, message: RegExp, opts: { staged: boolean }) {
+async function badBuild(t: Test, over: Record<string, string>, code: number, message: RegExp, opts: { staged: boolean }) {
   const dir = tmp('gg-build-bad-');
   const r = await runCli(buildArgs(dir, over), env(dir));
   t.equal(r.code, code, `exit ${code}: ${r.stderr.split('\n').filter((l) => l.includes('error:')).join(' ')}`);
@@ -84,10 +84,6 @@ async function badBuild(t: Tap.Test, over: Record<string, string>, code: number,
   t.notOk(existsSync(join(dir, 'out')), 'no output dir');
   t.notOk(r.stderr.includes('PRIVATE KEY') || r.stdout.includes('PRIVATE KEY'), 'key never printed');
   return r;
-}
-
-declare namespace Tap {
-  type Test = Parameters<Parameters<typeof t.test>[1]>[0];
 }
 
 t.test('unknown target: usage error, exit 2', async (t) => {
