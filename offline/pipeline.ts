@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import { CliError, ExitCode, ToolError, UsageError } from '../common/errors.ts';
 import { REPO_ROOT, cacheRoot, ensureBaseImage, type BaseImage } from './base-image.ts';
+import { bakeDirect } from './bake-direct.ts';
 import { bootClone, type CloneBoot, type GuestPaths } from './clone.ts';
 import { run, stderrProgress, type Progress } from './proc.ts';
 import { readRegistrations, type Registration } from './records.ts';
@@ -22,11 +23,13 @@ export interface PipelineOptions {
   runDir?: string;
   /** Only boot the two provisioning clones (skip second boot / stand-in down / template hostname). */
   quick?: boolean;
-  /** Reuse a sealed image from an earlier run (skips claim + bake). */
-  sealedImage?: string;
+  /** Reuse the bake of an earlier run dir (its bake.json: sealed image, CA dir, MQTT port): skips claim + bake. */
+  reuseBake?: string;
   cloneTimeoutMs?: number;
   /** Seconds the provisioning stand-in stays down after the "down" clone's unit starts. */
   downSeconds?: number;
+  /** Workaround: bake by following the staging contract directly (offline/bake-direct.ts) instead of `greengrass-image build`. */
+  bakeDirect?: boolean;
 }
 
 export interface ScenarioCheck {
@@ -98,7 +101,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     exitCode: ExitCode.INTERNAL,
     stages: [],
     baseImage: null,
-    sealedImage: opts.sealedImage ?? null,
+    sealedImage: null,
     clones: [],
     registrations: [],
     checks: [],
@@ -128,7 +131,8 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     const paths = await stage('agent-config', guestPaths);
 
     // 2. Stand-in CA, installer stand-in jar zipped as a stand-in nucleus.
-    const caDir = join(runDir, 'ca');
+    const reused = opts.reuseBake ? readBakeInfo(opts.reuseBake) : null;
+    const caDir = reused?.caDir ?? join(runDir, 'ca');
     const inputs = await stage('installer-standin', async () => {
       const pki = await import('../standins/pki.ts');
       pki.loadOrCreateCa(caDir);
@@ -147,7 +151,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     });
 
     // 3. Stand-ins on loopback (the guest reaches them at 10.0.2.2).
-    const mqttPort = await freePort();
+    const mqttPort = reused?.mqttPort ?? (await freePort());
     const startProvisioning = () =>
       startTsService(
         'provisioning stand-in',
@@ -175,14 +179,14 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     };
 
     // 4. Claim + bake.
-    let sealed = opts.sealedImage ?? null;
+    let sealed = reused?.sealedImage ?? null;
     if (!sealed) {
       const cli = join(REPO_ROOT, 'bin', 'greengrass-image.js');
       await stage('agent-build', async () => {
         await run('npm', ['run', 'build'], { stage: 'agent-build', logFile: join(logs, 'agent-build.log'), cwd: REPO_ROOT });
         if (!existsSync(join(REPO_ROOT, 'dist', 'greengrass-firstboot'))) throw new ToolError('npm run build did not produce dist/greengrass-firstboot', 'upstream-missing');
       });
-      await stage('claim-create', async () => {
+      if (!opts.bakeDirect) await stage('claim-create', async () => {
         if (!existsSync(cli)) throw new ToolError('bin/greengrass-image.js does not exist yet', 'upstream-missing');
         await run(process.execPath, [cli, 'claim', 'create', '--env', ENV], { stage: 'claim-create', logFile: join(logs, 'claim-create.log'), env: awsEnv, cwd: REPO_ROOT });
       });
@@ -206,7 +210,9 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
           { mode: 0o600 },
         );
         const out = join(runDir, 'image');
-        await run(
+        if (opts.bakeDirect) {
+          await bakeDirect({ runDir, caDir, nucleusZip: inputs.nucleusZip, pluginJar: inputs.pluginJar, rootCa: inputs.rootCa, mqttPort, templateName: PROVISIONING_TEMPLATE, varFile, outputDir: out, logFile: join(logs, 'bake.log'), progress });
+        } else await run(
           process.execPath,
           [
             cli, 'build', '--target', 'qemu', '--env', ENV, '--var-file', varFile,
@@ -218,6 +224,8 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
         );
         const img = findQcow2(out);
         if (!img) throw new ToolError(`bake produced no .qcow2 under ${out} (log: ${join(logs, 'bake.log')})`, 'no-image');
+        const info: BakeInfo = { sealedImage: img, caDir, mqttPort, bakedAt: new Date().toISOString() };
+        writeFileSync(join(runDir, 'bake.json'), JSON.stringify(info, null, 2) + '\n');
         return img;
       });
     }
@@ -336,6 +344,21 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
   return report;
 }
 
+export interface BakeInfo {
+  sealedImage: string;
+  caDir: string;
+  mqttPort: number;
+  bakedAt: string;
+}
+
+function readBakeInfo(dir: string): BakeInfo {
+  const f = join(dir, 'bake.json');
+  if (!existsSync(f)) throw new UsageError(`--reuse-bake ${dir}: no bake.json there (not a run dir with a finished bake)`);
+  const info = JSON.parse(readFileSync(f, 'utf8')) as BakeInfo;
+  for (const p of [info.sealedImage, join(info.caDir, 'ca.crt')]) if (!existsSync(p)) throw new UsageError(`--reuse-bake ${dir}: ${p} is gone`);
+  return info;
+}
+
 function findQcow2(dir: string): string | null {
   if (!existsSync(dir)) return null;
   const f = readdirSync(dir).find((n) => n.endsWith('.qcow2') && statSync(join(dir, n)).isFile());
@@ -375,16 +398,17 @@ function parseArgs(argv: string[]): PipelineOptions {
       return v;
     };
     if (a === '--quick') o.quick = true;
+    else if (a === '--bake-direct') o.bakeDirect = true;
     else if (a === '--run-dir') o.runDir = val();
-    else if (a === '--sealed-image') o.sealedImage = resolve(val());
+    else if (a === '--reuse-bake') o.reuseBake = resolve(val());
     else if (a === '--down-seconds') o.downSeconds = Number(val());
     else if (a === '--clone-timeout') o.cloneTimeoutMs = Number(val()) * 1000;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run pipeline -- [--quick] [--run-dir DIR] [--sealed-image QCOW2] [--down-seconds N] [--clone-timeout SECONDS]\n');
+      process.stdout.write('usage: npm run pipeline -- [--quick] [--bake-direct] [--run-dir DIR] [--reuse-bake RUN_DIR] [--down-seconds N] [--clone-timeout SECONDS]\n');
       process.exit(0);
     } else throw new UsageError(`unknown argument ${a}`);
   }
-  if (o.sealedImage && !existsSync(o.sealedImage)) throw new UsageError(`--sealed-image ${o.sealedImage} does not exist`);
+  if (o.reuseBake) readBakeInfo(o.reuseBake);
   if (o.downSeconds !== undefined && !(o.downSeconds >= 0)) throw new UsageError('--down-seconds must be a number >= 0');
   if (o.cloneTimeoutMs !== undefined && !(o.cloneTimeoutMs > 0)) throw new UsageError('--clone-timeout must be a positive number of seconds');
   return o;

@@ -1,41 +1,43 @@
-// Reading the provisioning stand-in's registration records (what a user would check on the AWS side).
+// Reading the provisioning stand-in's records file (standins/provisioning: JSON lines
+// {"at": ISO, "event": "registration" | "collision" | "rejection" | "certificate" | ..., ...}):
+// what a user would check on the AWS IoT side.
 import { existsSync, readFileSync } from 'node:fs';
 
 export interface Registration {
   thingName: string;
-  /** Host time of the registration (ISO) if the stand-in records one. */
-  time: string | null;
-  certificateId: string | null;
-  raw: Record<string, unknown>;
+  /** Host time of the registration (ISO). */
+  time: string;
+  certificateId: string;
+  parameters: Record<string, string>;
 }
 
-/** Successful registrations in the records file (JSON lines or a JSON array; rejected attempts are skipped). */
-export function readRegistrations(file: string): Registration[] {
+export interface RecordEvent {
+  at: string;
+  event: string;
+  [k: string]: unknown;
+}
+
+export function readEvents(file: string): RecordEvent[] {
   if (!existsSync(file)) return [];
-  const text = readFileSync(file, 'utf8').trim();
-  if (!text) return [];
-  let items: unknown[];
-  if (text.startsWith('[')) items = JSON.parse(text) as unknown[];
-  else if (text.startsWith('{') && !text.includes('\n')) {
-    const one = JSON.parse(text) as Record<string, unknown>;
-    items = Array.isArray(one.registrations) ? (one.registrations as unknown[]) : [one];
-  } else items = text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as unknown);
-  const out: Registration[] = [];
-  for (const it of items) {
-    if (!it || typeof it !== 'object') continue;
-    const r = it as Record<string, unknown>;
-    const kind = String(r.type ?? r.event ?? r.kind ?? r.action ?? 'register');
-    const ok = r.ok ?? r.accepted ?? r.success ?? (r.status !== undefined ? r.status === 'accepted' || r.status === 'ok' : true);
-    if (!/regist/i.test(kind) || ok === false || r.rejected === true || r.error) continue;
-    const name = r.thingName ?? (r.parameters as Record<string, unknown> | undefined)?.ThingName;
-    if (typeof name !== 'string') continue;
-    const time = [r.time, r.at, r.timestamp, r.registeredAt].find((v) => typeof v === 'string' || typeof v === 'number');
-    out.push({
-      thingName: name,
-      time: time === undefined ? null : new Date(time as string | number).toISOString(),
-      certificateId: typeof r.certificateId === 'string' ? r.certificateId : null,
-      raw: r,
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as RecordEvent);
+}
+
+/** Successful RegisterThing calls, in order. */
+export function readRegistrations(file: string): Registration[] {
+  return readEvents(file)
+    .filter((e) => e.event === 'registration')
+    .map((e) => {
+      const r = e.registration as { thingName: string; at?: string; certificateId: string; parameters: Record<string, string> };
+      return { thingName: r.thingName, time: r.at ?? e.at, certificateId: r.certificateId, parameters: r.parameters ?? {} };
     });
-  }
+}
+
+/** Counts of the other events a user would look at (collisions must be 0). */
+export function eventCounts(file: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of readEvents(file)) out[e.event] = (out[e.event] ?? 0) + 1;
   return out;
 }
