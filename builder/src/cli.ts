@@ -4,7 +4,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { CliError, ExitCode, UsageError } from '../../common/errors.ts';
-import { makeContext, type GlobalArgs } from './context.ts';
+import { makeContext, resultPrinted, type GlobalArgs } from './context.ts';
 import { claimCreate, claimRotate } from './commands/claim.ts';
 import { endpoints } from './commands/endpoints.ts';
 import { configRender } from './commands/config.ts';
@@ -15,7 +15,7 @@ import { CONFIG_OPTIONS } from './installer-settings.ts';
 // The SDK's Node-version notice is not this tool's output: keep stderr to our own lines.
 process.removeAllListeners('warning');
 process.on('warning', (w) => {
-  if (w.name !== 'NodeVersionSupportWarning') process.stderr.write(`greengrass-image: warning: ${w.name}: ${w.message}\n`);
+  if (w.name !== 'NodeVersionSupportWarning' && !w.message.startsWith('NodeVersionSupportWarning')) process.stderr.write(`greengrass-image: warning: ${w.name}: ${w.message}\n`);
 });
 
 function claimOptions(y: Argv) {
@@ -118,7 +118,8 @@ export async function main(argv: string[]): Promise<number> {
     const code = e ? e.exitCode : ExitCode.INTERNAL;
     const message = e ? e.message : `internal error: ${(err as Error)?.stack ?? String(err)}`;
     process.stderr.write(`greengrass-image: error: ${message}\n`);
-    if (json) process.stdout.write(`${JSON.stringify({ error: { reason: e?.reason ?? 'internal', exitCode: code, message: e ? e.message : String((err as Error)?.message ?? err) } })}\n`);
+    // With --json, stdout carries exactly one document: the result, or else the error.
+    if (json && !resultPrinted()) process.stdout.write(`${JSON.stringify({ error: { reason: e?.reason ?? 'internal', exitCode: code, message: e ? e.message : String((err as Error)?.message ?? err) } })}\n`);
     return code;
   }
 }

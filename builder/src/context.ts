@@ -17,6 +17,12 @@ export interface Context {
   result(data: Record<string, unknown>, human: string[]): void;
 }
 
+let printed = false;
+/** Whether a command already printed its result (the CLI then prints no JSON error document). */
+export function resultPrinted(): boolean {
+  return printed;
+}
+
 export function makeContext(argv: GlobalArgs): Context {
   const json = argv.json === true;
   return {
@@ -27,6 +33,7 @@ export function makeContext(argv: GlobalArgs): Context {
       process.stderr.write(`greengrass-image: ${message}\n`);
     },
     result(data, human) {
+      printed = true;
       if (json) process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
       else process.stdout.write(human.map((l) => `${l}\n`).join(''));
     },
