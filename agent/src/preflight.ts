@@ -1,7 +1,8 @@
 // Preflight checks shared by `check` (report every step, change nothing) and `run` (stop at the
 // first failure). Each step throws a typed error: ConfigError (permanent) or TransientError.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { connect } from 'node:net';
 import { ConfigError, TransientError, CliError } from '../../common/errors.ts';
 import { assertKeyMatchesCertificate, parseCertificate, validityAt, type CertificateInfo } from '../../common/pem.ts';
@@ -28,7 +29,46 @@ export function parseJavaVersion(output: string): number | null {
   return parts[0] === 1 && Number.isFinite(parts[1]) ? (parts[1] as number) : (parts[0] as number);
 }
 
+/** Find a command on PATH (or take it as a path), following symlinks (/usr/bin/java → the JDK). */
+function resolveCommand(cmd: string): string | null {
+  const candidates = cmd.includes('/') ? [cmd] : (process.env.PATH ?? '').split(':').filter(Boolean).map((d) => join(d, cmd));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return realpathSync(c);
+    } catch {
+      // next
+    }
+  }
+  return null;
+}
+
+/**
+ * The JDK/JRE `release` file next to bin/java (JAVA_VERSION="17.0.9"): the version without starting
+ * a JVM (start-up time is measured). Null when there is none; then `java -version` decides.
+ */
+export function javaVersionFromRelease(javaPath: string): number | null {
+  try {
+    const text = readFileSync(join(dirname(dirname(javaPath)), 'release'), 'utf8');
+    const m = /^JAVA_VERSION="([^"]+)"/m.exec(text);
+    return m ? parseJavaVersion(`version "${m[1]}"`) : null;
+  } catch {
+    return null;
+  }
+}
+
 export function checkJava(cfg: AgentConfig): string {
+  const resolved = resolveCommand(cfg.installer.java);
+  if (!resolved) {
+    throw new ConfigError(`java not found (${cfg.installer.java}): the Greengrass nucleus needs a Java ${cfg.installer.minJavaVersion}+ runtime`, 'java-missing');
+  }
+  const fromRelease = javaVersionFromRelease(resolved);
+  if (fromRelease !== null) {
+    if (fromRelease < cfg.installer.minJavaVersion) {
+      throw new ConfigError(`java ${fromRelease} is too old: the Greengrass nucleus needs Java ${cfg.installer.minJavaVersion} or later`, 'java-too-old');
+    }
+    return `java ${fromRelease} (${resolved})`;
+  }
   const r = spawnSync(cfg.installer.java, ['-version'], { encoding: 'utf8', timeout: 30_000 });
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;

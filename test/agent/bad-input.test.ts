@@ -259,3 +259,26 @@ t.test('missing agent config exits 3 with the path', async (t) => {
   t.equal(r.code, 3);
   t.match(r.stderr, /cannot read agent config .*agent\.yaml: no such file/);
 });
+
+t.test('unreachable proxy: the endpoint check goes through the configured proxy', async (t) => {
+  const port = await closedPort();
+  const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: endpoint.port }, settings: { proxyUrl: `http://127.0.0.1:${port}` } });
+  t.teardown(() => root.cleanup());
+  const spy = javaSpy(root);
+  root.writeAgentConfig({ installer: { java: spy.path }, preflight: { networkWaitSeconds: 1 } });
+  await expectRefused(t, root, spy, { code: TRANSIENT, message: new RegExp(`endpoint proxy 127\\.0\\.0\\.1:${port} is unreachable`), reason: 'endpoint-unreachable' });
+});
+
+t.test('check reports every step in one go and exits with the permanent failure', async (t) => {
+  const root = createDeviceRoot({ hostname: 'gg-check-1', endpoint: { host: '127.0.0.1', port: await closedPort() } });
+  t.teardown(() => root.cleanup());
+  rmSync(root.agent.installer.pluginJar);
+  const r = await runAgent(root, ['check']);
+  t.equal(r.code, 3, 'permanent (missing jar) outranks transient (endpoint)');
+  t.match(r.stdout, /^ok\s+thing-name\s+gg-check-1$/m);
+  t.match(r.stdout, /^ok\s+java\s+java \d+/m);
+  t.match(r.stdout, /^FAIL\s+installer-jars\s+fleet provisioning plugin jar .* does not exist$/m);
+  t.match(r.stdout, /^ok\s+claim-certificate\s+CN=claim/m);
+  t.match(r.stdout, /^FAIL\s+endpoint\s+the IoT data endpoint 127\.0\.0\.1:\d+ is unreachable/m);
+  t.notOk(existsSync(root.stateFile), 'check writes no state');
+});
