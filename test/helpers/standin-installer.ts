@@ -104,7 +104,7 @@ export function nucleusPid(root: string): number | undefined {
   const f = join(root, 'alts', 'loader.pid');
   if (!existsSync(f)) return undefined;
   const pid = Number(readFileSync(f, 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  if (!Number.isInteger(pid) || pid <= 1) return undefined; // never 0/1: kill(-1) would signal every process
   try {
     process.kill(pid, 0);
     return pid;
@@ -114,7 +114,8 @@ export function nucleusPid(root: string): number | undefined {
 }
 
 /** Stop the stand-in's detached nucleus (its own process group): TERM, then KILL after `graceMs`. */
-export async function stopStandinNucleus(root: string, graceMs = 5000): Promise<void> {
+export async function stopStandinNucleus(rootDir: string, graceMs = 5000): Promise<void> {
+  const root = resolve(rootDir);
   const pid = nucleusPid(root);
   if (pid === undefined) return;
   const cmdline = (() => {
@@ -124,7 +125,7 @@ export async function stopStandinNucleus(root: string, graceMs = 5000): Promise<
       return '';
     }
   })();
-  if (!cmdline.includes('standin.Nucleus')) return; // pid reused by something else
+  if (!cmdline.includes('standin.Nucleus') || !cmdline.includes(root)) return; // pid reused by something else
   const signalGroup = (sig: NodeJS.Signals) => {
     try {
       process.kill(-pid, sig);

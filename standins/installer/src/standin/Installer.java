@@ -439,21 +439,35 @@ public final class Installer {
         System.out.println("Successfully set up Nucleus as a system service");
     }
 
-    /** "systemctl stop": TERM the nucleus process group named in alts/loader.pid, KILL after 10 s. */
+    /**
+     * "systemctl stop" in test mode: SIGTERM the nucleus named in alts/loader.pid (and its descendants), SIGKILL
+     * after 10 s. Signals are sent with ProcessHandle only, never by running kill(1): procps kill misparses
+     * "kill -TERM -<pgid>" (it signalled process group 2 / -1 here), which can take down unrelated processes.
+     */
     static void stopNucleus(Path root) throws Exception {
         Path pidFile = root.resolve("alts").resolve("loader.pid");
         if (!Files.exists(pidFile)) return;
         long pid;
         try { pid = Long.parseLong(new String(Files.readAllBytes(pidFile), StandardCharsets.US_ASCII).trim()); } catch (NumberFormatException e) { return; }
+        if (pid <= 1 || pid == ProcessHandle.current().pid()) return;
         Optional<ProcessHandle> ph = ProcessHandle.of(pid);
         if (ph.isEmpty() || !ph.get().isAlive()) return;
-        String cmd = ph.get().info().commandLine().orElse("");
-        if (!cmd.contains("standin.Nucleus")) return; // a reused pid, not our nucleus
-        run("kill", "-TERM", "-" + pid);
+        String cmd;
+        try {
+            cmd = new String(Files.readAllBytes(Paths.get("/proc", Long.toString(pid), "cmdline")), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            cmd = ph.get().info().commandLine().orElse("");
+        }
+        if (!cmd.contains("standin.Nucleus") || !cmd.contains(root.toString())) return; // a reused pid, or another root's nucleus
+        List<ProcessHandle> all = new ArrayList<>();
+        ph.get().descendants().forEach(all::add);
+        all.add(ph.get());
+        for (ProcessHandle h : all) h.destroy();
         try {
             ph.get().onExit().get(10, TimeUnit.SECONDS);
         } catch (java.util.concurrent.TimeoutException e) {
-            run("kill", "-KILL", "-" + pid);
+            for (ProcessHandle h : all) h.destroyForcibly();
+            ph.get().onExit().get(5, TimeUnit.SECONDS);
         }
     }
 

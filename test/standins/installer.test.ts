@@ -1,0 +1,400 @@
+// The Greengrass installer STAND-IN (Java) against the provisioning STAND-IN: argument handling,
+// what it writes, the detached nucleus part that provisions, and the failure-injection modes.
+import t from 'tap';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { buildInstallerStandin, nucleusPid, stopStandinNucleus, type InstallerStandinJars } from '../helpers/standin-installer.ts';
+import { createCa, issueCertificate, type KeyPair } from '../../standins/pki.ts';
+import { startProvisioningStandin, type ProvisioningStandin } from '../../standins/provisioning/server.ts';
+import { dumpInstallerConfig, fillTemplateParameters, parseInstallerConfig, renderInstallerConfig } from '../../common/installer-config.ts';
+
+const TEMPLATE = 'GoldenFleetTemplate';
+const ca = createCa();
+const claim = issueCertificate(ca, { commonName: 'fleet claim' });
+let jars: InstallerStandinJars;
+
+t.before(async () => {
+  jars = await buildInstallerStandin();
+});
+
+interface Device {
+  dir: string;
+  root: string;
+  systemd: string;
+  configPath: string;
+}
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A device tree like the golden image's: claim cert/key, root CA, a filled installer config. */
+function makeDevice(t: { teardown(fn: () => unknown): void }, port: number, thingName: string, opts: { claim?: KeyPair; extraParams?: Record<string, string> } = {}): Device {
+  const dir = mkdtempSync(join(tmpdir(), 'gg-installer-standin-'));
+  const root = join(dir, 'greengrass', 'v2');
+  const certs = join(root, 'claim-certs');
+  mkdirSync(certs, { recursive: true });
+  const c = opts.claim ?? claim;
+  writeFileSync(join(certs, 'claim.pem.crt'), c.certificatePem);
+  writeFileSync(join(certs, 'claim.private.pem.key'), c.privateKeyPem, { mode: 0o600 });
+  writeFileSync(join(root, 'AmazonRootCA1.pem'), ca.certificatePem);
+  const text = renderInstallerConfig({
+    nucleusVersion: '2.16.0',
+    rootPath: root,
+    awsRegion: 'eu-west-1',
+    iotDataEndpoint: 'localhost',
+    iotCredentialEndpoint: 'credentials.standin.local',
+    iotRoleAlias: 'GreengrassTokenExchangeRoleAlias',
+    provisioningTemplate: TEMPLATE,
+    claimCertificatePath: join(certs, 'claim.pem.crt'),
+    claimCertificatePrivateKeyPath: join(certs, 'claim.private.pem.key'),
+    rootCaPath: join(root, 'AmazonRootCA1.pem'),
+    mqttPort: port,
+    ...(opts.extraParams ? { templateParameters: { ThingName: '{{thingName}}', ...opts.extraParams } } : {}),
+  });
+  const filled = dumpInstallerConfig(fillTemplateParameters(parseInstallerConfig(text), { thingName }));
+  const configPath = join(dir, 'config.yaml');
+  writeFileSync(configPath, filled, { mode: 0o600 });
+  const device = { dir, root, systemd: join(dir, 'systemd'), configPath };
+  t.teardown(() => stopStandinNucleus(root));
+  return device;
+}
+
+function installerArgs(d: Device, extra: string[] = []): string[] {
+  return [
+    `-Droot=${d.root}`,
+    '-Dlog.store=FILE',
+    '-jar',
+    jars.installerJar,
+    '--trusted-plugin',
+    jars.pluginJar,
+    '--init-config',
+    d.configPath,
+    '--component-default-user',
+    'ggc_user:ggc_group',
+    '--setup-system-service',
+    'true',
+    ...extra,
+  ];
+}
+
+function java(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile('java', args, { env: { ...process.env, ...env }, timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      const code = err ? (err as unknown as { code?: unknown }).code : 0;
+      resolve({ code: typeof code === 'number' ? code : null, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+function install(d: Device, env: Record<string, string> = {}, extra: string[] = []): Promise<RunResult> {
+  return java(installerArgs(d, extra), { GG_STANDIN_SYSTEMD_DIR: d.systemd, ...env });
+}
+
+async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function log(d: Device): string {
+  const f = join(d.root, 'logs', 'greengrass.log');
+  return existsSync(f) ? readFileSync(f, 'utf8') : '';
+}
+
+interface TlogEntry {
+  TS: number;
+  TP: string[];
+  W: string;
+  V: unknown;
+}
+function tlog(d: Device): TlogEntry[] {
+  const f = join(d.root, 'config', 'config.tlog');
+  if (!existsSync(f)) return [];
+  return readFileSync(f, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as TlogEntry);
+}
+/** Last value written for a path (what the nucleus would read back). */
+function tlogValue(d: Device, ...path: string[]): unknown {
+  const key = path.join('\0').toLowerCase();
+  let v: unknown;
+  for (const e of tlog(d)) if (e.TP.join('\0').toLowerCase() === key) v = e.V;
+  return v;
+}
+
+async function standin(t: { teardown(fn: () => unknown): void }, opts: Partial<Parameters<typeof startProvisioningStandin>[0]> = {}): Promise<ProvisioningStandin> {
+  const s = await startProvisioningStandin({ ca, templateName: TEMPLATE, ...opts });
+  t.teardown(() => s.stop());
+  return s;
+}
+
+const SETUP_ERROR = 'Error while trying to setup Greengrass Nucleus';
+
+t.test('builds Greengrass.jar and the plugin jar with javac, cached by source hash', async (t) => {
+  t.ok(statSync(jars.installerJar).size > 0);
+  t.match(jars.installerJar, /\.cache\/standin-installer\/[0-9a-f]{64}\/Greengrass\.jar$/);
+  t.match(jars.pluginJar, /\.jar$/);
+  const again = await buildInstallerStandin();
+  t.same(again, jars, 'second call returns the cached build');
+  const v = await java(['-jar', jars.installerJar, '--version']);
+  t.equal(v.code, 0);
+  t.match(v.stdout, /AWS Greengrass v\d+\.\d+\.\d+/);
+  const listing = await new Promise<string>((res, rej) => execFile('jar', ['tf', jars.installerJar], (e, out) => (e ? rej(e) : res(out))));
+  t.match(listing, /standin\/Installer\.class/);
+  t.match(listing, /standin\/Nucleus\.class/);
+});
+
+t.test('rejected arguments: exit 1, the real error line, a specific message, nothing written', async (t) => {
+  const d = makeDevice(t, 1, 'edge-args');
+  const cases: [string, string[], RegExp][] = [
+    ['unknown argument', ['--frobnicate', 'yes'], /Undefined command line argument: --frobnicate/],
+    ['plugin not a .jar', ['--trusted-plugin', join(d.dir, 'plugin.zip')], /must end with \.jar/],
+    ['plugin missing', ['--trusted-plugin', join(d.dir, 'missing.jar')], /does not exist/],
+    ['unknown region', ['--aws-region', 'mars-north-1'], /mars-north-1 is not a valid AWS region/],
+    ['value missing', ['--root'], /No value given for command line argument: --root/],
+    ['--provision true', ['--provision', 'true'], /--provision true/],
+  ];
+  for (const [name, extra, msg] of cases) {
+    const args = [`-Droot=${join(d.dir, 'fresh-root')}`, '-jar', jars.installerJar, '--init-config', d.configPath, ...extra];
+    const r = await java(args, { GG_STANDIN_SYSTEMD_DIR: d.systemd });
+    t.equal(r.code, 1, `${name}: exit 1`);
+    t.match(r.stderr, SETUP_ERROR, `${name}: setup error line`);
+    t.match(r.stderr, msg, `${name}: specific message`);
+    t.notOk(existsSync(join(d.dir, 'fresh-root')), `${name}: no root written`);
+    t.notOk(existsSync(d.systemd), `${name}: no unit written`);
+  }
+});
+
+t.test('arguments are matched case-insensitively; a bare boolean flag counts as true', async (t) => {
+  const d = makeDevice(t, 1, 'edge-case');
+  const r = await java(
+    [`-Droot=${d.root}`, '-jar', jars.installerJar, '--TRUSTED-PLUGIN', jars.pluginJar, '-INIT', d.configPath, '--Setup-System-Service', '--start', 'false'],
+    { GG_STANDIN_SYSTEMD_DIR: d.systemd },
+  );
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /Successfully set up Nucleus as a system service/);
+  t.ok(existsSync(join(d.systemd, 'greengrass.service')));
+  t.equal(nucleusPid(d.root), undefined, '--start false: no nucleus started');
+});
+
+t.test('a valid run writes the layout, unit and link, and its nucleus provisions the device', async (t) => {
+  const s = await standin(t, { defaultThingGroup: 'golden-fleet' });
+  const d = makeDevice(t, s.port, 'edge-0042');
+  const r = await install(d);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /Successfully set up Nucleus as a system service/);
+  // layout
+  for (const sub of ['config', 'work', 'packages/artifacts', 'packages/recipes', 'alts', 'deployments', 'logs', 'plugins/trusted', 'plugins/untrusted', 'telemetry']) {
+    t.ok(statSync(join(d.root, sub)).isDirectory(), `${sub}/ exists`);
+  }
+  t.ok(existsSync(join(d.root, 'plugins', 'trusted', 'fleetprovisioningbyclaim-standin.jar')), 'plugin jar copied');
+  t.equal(readlinkSync(join(d.root, 'alts', 'current')), 'init', 'alts/current -> init');
+  t.ok(lstatSync(join(d.root, 'alts', 'init', 'distro')).isSymbolicLink());
+  t.ok(existsSync(join(d.root, 'alts', 'current', 'distro', 'bin', 'loader')));
+  t.equal(readFileSync(join(d.root, 'alts', 'current', 'launch.params'), 'utf8'), '-Dlog.store=FILE', 'launch.params: JVM options minus -Droot');
+  // unit + link
+  const unit = readFileSync(join(d.systemd, 'greengrass.service'), 'utf8');
+  t.match(unit, /^\[Unit\]\nDescription=Greengrass Core\nAfter=network\.target\nAfter=time-sync\.target\n/);
+  t.match(unit, `PIDFile=${d.root}/alts/loader.pid`);
+  t.match(unit, `ExecStart=/bin/sh -c "exec ${d.root}/alts/current/distro/bin/loader >> ${d.root}/logs/loader.log 2>&1"`);
+  t.match(unit, /Restart=on-failure\nRestartSec=10\n/);
+  t.match(unit, /WantedBy=multi-user\.target/);
+  t.equal(readlinkSync(join(d.systemd, 'multi-user.target.wants', 'greengrass.service')), join(d.systemd, 'greengrass.service'));
+  // init config merged, stamped with the file's mtime
+  const mtime = Math.floor(statSync(d.configPath).mtimeMs);
+  const tp = tlog(d).find((e) => e.TP.join('/') === 'services/aws.greengrass.FleetProvisioningByClaim/configuration/templateParameters/ThingName');
+  t.equal(tp?.V, 'edge-0042');
+  t.equal(tp?.TS, mtime, 'init-config values carry the file mtime');
+  // the nucleus part provisions in the background
+  await waitFor('system.thingName in config.tlog', () => tlogValue(d, 'system', 'thingName'));
+  t.equal(tlogValue(d, 'system', 'thingName'), 'edge-0042');
+  t.equal(tlogValue(d, 'system', 'certificateFilePath'), join(d.root, 'thingCert.crt'));
+  t.equal(tlogValue(d, 'system', 'privateKeyPath'), join(d.root, 'privKey.key'));
+  t.equal(tlogValue(d, 'system', 'rootCaPath'), join(d.root, 'AmazonRootCA1.pem'));
+  t.equal(tlogValue(d, 'services', 'aws.greengrass.Nucleus', 'configuration', 'iotCredEndpoint'), 'credentials.standin.local');
+  for (const f of ['thingCert.crt', 'privKey.key']) t.equal(statSync(join(d.root, f)).mode & 0o777, 0o600, `${f} is 0600`);
+  const cert = new X509Certificate(readFileSync(join(d.root, 'thingCert.crt')));
+  t.ok(cert.checkPrivateKey(createPrivateKey(readFileSync(join(d.root, 'privKey.key')))), 'device key matches device cert');
+  t.equal(s.registrations.length, 1);
+  t.equal(s.registrations[0]?.thingName, 'edge-0042');
+  t.equal(s.registrations[0]?.certificateId, cert.fingerprint256.replace(/:/g, '').toLowerCase(), 'the registered cert is the one on disk');
+  t.same(s.collisions, []);
+  const text = log(d);
+  t.match(text, /Running provisioning plugin/);
+  t.match(text, /Received register thing response for thing name edge-0042/);
+  t.notMatch(text, /PRIVATE KEY/, 'no key material in the log');
+  t.ok(existsSync(join(d.root, 'config', 'effectiveConfig.yaml')), 'effectiveConfig.yaml written at launch');
+  // the nucleus keeps running, in its own process group, pid in alts/loader.pid
+  const pid = nucleusPid(d.root);
+  t.ok(pid, 'nucleus alive');
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  t.equal(Number(stat[2]), pid, 'nucleus leads its own process group');
+  t.match(readFileSync(join(d.root, 'logs', 'loader.log'), 'utf8'), /Launched Nucleus successfully/);
+});
+
+t.test('re-run on a provisioned device: service restarted, no second registration; init-config merge honours mtime', async (t) => {
+  const s = await standin(t);
+  const d = makeDevice(t, s.port, 'edge-rerun');
+  t.equal((await install(d)).code, 0);
+  await waitFor('provisioned', () => tlogValue(d, 'system', 'thingName'));
+  const firstPid = nucleusPid(d.root);
+  // an edited config file whose mtime is older than the tlog entries loses (like the real merge)
+  const old = readFileSync(d.configPath, 'utf8');
+  writeFileSync(d.configPath, old.replace('ThingName: edge-rerun', 'ThingName: edge-renamed'));
+  utimesSync(d.configPath, new Date('2001-01-01T00:00:00Z'), new Date('2001-01-01T00:00:00Z'));
+  const r = await install(d);
+  t.equal(r.code, 0, r.stderr);
+  const secondPid = await waitFor('restarted nucleus', () => {
+    const p = nucleusPid(d.root);
+    return p !== undefined && p !== firstPid ? p : undefined;
+  });
+  t.not(secondPid, firstPid, 'the service was stopped and started again');
+  await waitFor('skip line', () => /not running the provisioning plugin/.test(log(d)));
+  t.equal(tlogValue(d, 'services', 'aws.greengrass.FleetProvisioningByClaim', 'configuration', 'templateParameters', 'ThingName'), 'edge-rerun', 'older file value did not win');
+  t.equal(s.registrations.length, 1, 'no second registration');
+  t.equal(s.certificatesIssued, 1);
+  // a newer file value wins
+  utimesSync(d.configPath, new Date(), new Date(Date.now() + 60_000));
+  t.equal((await install(d, {}, ['--start', 'false'])).code, 0);
+  t.equal(tlogValue(d, 'services', 'aws.greengrass.FleetProvisioningByClaim', 'configuration', 'templateParameters', 'ThingName'), 'edge-renamed');
+  t.equal(tlogValue(d, 'system', 'thingName'), 'edge-rerun', 'identity kept');
+});
+
+t.test('a missing --init-config file is silently ignored; the plugin then fails for lack of config', async (t) => {
+  const d = makeDevice(t, 1, 'edge-noconfig');
+  const r = await java(
+    [`-Droot=${d.root}`, '-jar', jars.installerJar, '--trusted-plugin', jars.pluginJar, '--init-config', join(d.dir, 'nope.yaml'), '--setup-system-service', 'true'],
+    { GG_STANDIN_SYSTEMD_DIR: d.systemd },
+  );
+  t.equal(r.code, 0, r.stderr);
+  await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(d)));
+  t.match(log(d), /Caught exception while running provisioning plugin\. Moving on to run Greengrass without provisioning.*Required parameter rootPath missing/);
+  t.ok(nucleusPid(d.root), 'nucleus keeps running unprovisioned');
+  t.equal(tlogValue(d, 'system', 'thingName'), undefined);
+});
+
+t.test('GG_STANDIN_FAIL=install: exit 1 with the real error text, nothing installed', async (t) => {
+  const d = makeDevice(t, 1, 'edge-failinstall');
+  const r = await install(d, { GG_STANDIN_FAIL: 'install' });
+  t.equal(r.code, 1);
+  t.match(r.stderr, SETUP_ERROR);
+  t.notOk(existsSync(join(d.systemd, 'greengrass.service')));
+  t.notOk(existsSync(join(d.root, 'config', 'config.tlog')));
+});
+
+t.test('GG_STANDIN_FAIL=install-until:3: attempts 1 and 2 fail, 3 succeeds', async (t) => {
+  const s = await standin(t);
+  const d = makeDevice(t, s.port, 'edge-until');
+  const env = { GG_STANDIN_FAIL: 'install-until:3' };
+  t.equal((await install(d, env)).code, 1);
+  t.equal((await install(d, env)).code, 1);
+  const third = await install(d, env);
+  t.equal(third.code, 0, third.stderr);
+  t.equal(readFileSync(join(d.root, '.standin-attempts'), 'utf8').trim(), '3');
+  await waitFor('provisioned', () => tlogValue(d, 'system', 'thingName'));
+  t.equal(s.registrations.length, 1);
+});
+
+t.test('GG_STANDIN_FAIL=hang: the installer never exits', async (t) => {
+  const d = makeDevice(t, 1, 'edge-hang');
+  const child = spawn('java', installerArgs(d), { env: { ...process.env, GG_STANDIN_SYSTEMD_DIR: d.systemd, GG_STANDIN_FAIL: 'hang' }, stdio: 'ignore' });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  const exited = await Promise.race([new Promise((r) => child.once('exit', () => r(true))), new Promise((r) => setTimeout(() => r(false), 4000))]);
+  t.equal(exited, false, 'still running after 4 s');
+  child.kill('SIGKILL');
+});
+
+t.test('GG_STANDIN_FAIL=provision: the silent case, installer exits 0, nucleus stays up unprovisioned', async (t) => {
+  const s = await standin(t);
+  const d = makeDevice(t, s.port, 'edge-silent');
+  const r = await install(d, { GG_STANDIN_FAIL: 'provision' });
+  t.equal(r.code, 0);
+  await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(d)));
+  t.match(log(d), /Moving on to run Greengrass without provisioning/);
+  t.ok(nucleusPid(d.root));
+  t.equal(tlogValue(d, 'system', 'thingName'), undefined);
+  t.equal(s.registrations.length, 0);
+});
+
+t.test('GG_STANDIN_FAIL_UNTIL_PROVISION=2: first service start fails to provision, a restart provisions', async (t) => {
+  const s = await standin(t);
+  const d = makeDevice(t, s.port, 'edge-retry');
+  const env = { GG_STANDIN_FAIL_UNTIL_PROVISION: '2' };
+  t.equal((await install(d, env)).code, 0);
+  await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(d)));
+  t.equal(tlogValue(d, 'system', 'thingName'), undefined);
+  t.equal((await install(d, env)).code, 0, 're-run restarts the service');
+  await waitFor('provisioned', () => tlogValue(d, 'system', 'thingName'));
+  t.equal(s.registrations.length, 1);
+});
+
+t.test('a RegisterThing rejection (clone collision) is logged, not retried; cert files exist without a thing name', async (t) => {
+  const s = await standin(t);
+  const a = makeDevice(t, s.port, 'same-name');
+  const b = makeDevice(t, s.port, 'same-name');
+  t.equal((await install(a)).code, 0);
+  await waitFor('first provisioned', () => tlogValue(a, 'system', 'thingName'));
+  t.equal((await install(b)).code, 0);
+  await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(b)));
+  t.match(log(b), /RegisterThing rejected: statusCode=409, errorCode=ResourceConflict/);
+  t.equal(tlogValue(b, 'system', 'thingName'), undefined);
+  t.ok(existsSync(join(b.root, 'thingCert.crt')), 'device cert written before RegisterThing, like the plugin');
+  t.equal(s.collisions.length, 1);
+  t.equal(s.certificatesIssued, 2, 'a rejection is not retried');
+  t.notMatch(log(b), /Retrying provisioning plugin/);
+});
+
+t.test('stand-in started late: connect failures are retried until it listens', async (t) => {
+  const first = await startProvisioningStandin({ ca, templateName: TEMPLATE });
+  const port = first.port;
+  await first.stop();
+  const d = makeDevice(t, port, 'edge-late');
+  t.equal((await install(d, { GG_STANDIN_CONNECT_RETRY_SECONDS: '0.3' })).code, 0);
+  await waitFor('connect retries', () => (log(d).match(/Failed to connect to IoT Core, retrying/g) ?? []).length >= 2);
+  const s = await standin(t, { port });
+  await waitFor('provisioned', () => tlogValue(d, 'system', 'thingName'));
+  t.equal(s.registrations[0]?.thingName, 'edge-late');
+});
+
+t.test('a client certificate from another CA is refused at TLS and retried, never provisioned', async (t) => {
+  const s = await standin(t);
+  const foreign = issueCertificate(createCa('foreign'), { commonName: 'foreign claim' });
+  const d = makeDevice(t, s.port, 'edge-foreign', { claim: foreign });
+  t.equal((await install(d, { GG_STANDIN_CONNECT_RETRY_SECONDS: '0.3' })).code, 0);
+  await waitFor('connect retries', () => (log(d).match(/Failed to connect to IoT Core/g) ?? []).length >= 2);
+  t.equal(s.certificatesIssued, 0);
+});
+
+t.test('extra template parameters are sent with RegisterThing', async (t) => {
+  const s = await standin(t, { requiredParameters: ['ThingName', 'SerialNumber'] });
+  const d = makeDevice(t, s.port, 'edge-serial', { extraParams: { SerialNumber: 'SN-123', ThingGroupName: 'site-7' } });
+  t.equal((await install(d)).code, 0);
+  await waitFor('provisioned', () => tlogValue(d, 'system', 'thingName'));
+  t.same(s.registrations[0]?.parameters, { ThingName: 'edge-serial', SerialNumber: 'SN-123', ThingGroupName: 'site-7' });
+  t.equal(s.registrations[0]?.thingGroupName, 'site-7');
+});
+
+t.test('no stray nucleus processes are left by these tests', async (t) => {
+  // runs last: every earlier subtest's teardown has stopped its nucleus by now
+  const stray = readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+        return cmd.includes('gg-installer-standin-') && cmd.includes('standin.Nucleus');
+      } catch {
+        return false;
+      }
+    });
+  t.same(stray, [], 'no standin.Nucleus process from this file is still running');
+});
