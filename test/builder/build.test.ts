@@ -219,3 +219,20 @@ t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit
   t.same(leftoverStages(dir), []);
   t.match(readFileSync(log, 'utf8'), /got SIGINT/, 'packer was told to stop');
 });
+
+t.test('SIGTERM while waiting on AWS (no packer running yet): staging dir removed, exit 130', async (t) => {
+  const dir = tmp('gg-build-sigterm-');
+  s.setLatency('GetSecretValue', 8000);
+  t.teardown(() => s.setLatency('GetSecretValue', 0));
+  const run = startCli(buildArgs(dir), env(dir));
+  await waitFor(() => /\[2\/9\] reading the claim/.test(run.stderrSoFar()), 120_000, 'the secret fetch');
+  const staged = stagePath(run.stderrSoFar())!;
+  t.ok(existsSync(staged), 'staging dir exists mid-build');
+  run.child.kill('SIGTERM');
+  const r = await run.done;
+  t.equal(r.code, ExitCode.INTERRUPTED);
+  t.match(r.stderr, /error: interrupted by SIGTERM/);
+  t.notOk(existsSync(staged), 'staging dir gone');
+  t.same(leftoverStages(dir), []);
+  t.notMatch(r.stderr, /\[8\/9\]/, 'packer build never started');
+});
