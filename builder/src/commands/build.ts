@@ -3,7 +3,7 @@
 // is removed on success, failure, SIGINT and SIGTERM. Writes a build manifest next to the image.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../../common/atomic-write.ts';
@@ -181,6 +181,7 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
   for (const k of ['staging_dir', 'output_directory']) if (k in vars) throw new UsageError(`--var ${k} is set by the builder; use --output-dir for the output`);
   const outDir = resolve(p('output-dir') ?? `output-${target}`);
   if (existsSync(outDir) && readdirSync(outDir).length > 0) throw new ConfigError(`output dir ${outDir} already exists and is not empty (Packer needs a fresh one)`, 'output-exists');
+  const removeEmptyOutDir = () => existsSync(outDir) && rmdirSync(outDir); // Packer refuses an existing output dir, even an empty one
   const cacheDir = resolve(p('cache-dir') ?? defaultCacheDir());
   const nucleusVersion = p('nucleus-version') ?? '2.16.0';
   const pluginVersion = p('plugin-version') ?? DEFAULT_PLUGIN_VERSION;
@@ -265,6 +266,7 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
       `output_directory=${outDir}`,
       '.',
     ];
+    removeEmptyOutDir();
     const started = Date.now();
     const run = startPacker(packer, args, packerRoot, (line) => process.stderr.write(`  packer | ${line}\n`));
     stage.child = run.child;
