@@ -125,6 +125,7 @@ interface Result {
   totalPackages: number;
   totalMiB: number;
   javaPackages: string[];
+  added: string[];
   notes: string[];
 }
 
@@ -147,6 +148,7 @@ function runRecipe(name: string, steps: (root: string, notes: string[]) => strin
       totalPackages: Object.keys(after).length,
       totalMiB: sum(after) / 1024,
       javaPackages: added.filter((p) => /jdk|jre/.test(p)).sort(),
+      added: added.sort(),
       notes,
     };
   } finally {
@@ -241,16 +243,17 @@ function main(): number {
       ['installed MiB added', f(s.addedMiB), f(v.addedMiB), f(q.addedMiB)],
       ['total packages', String(s.totalPackages), String(v.totalPackages), String(q.totalPackages)],
       ['total installed MiB', f(s.totalMiB), f(v.totalMiB), f(q.totalMiB)],
-      ['Java', s.javaPackages.join(' '), v.javaPackages.join(' '), q.javaPackages.join(' ')],
+      ['share of seed weight', '100.0 %', `${(ratio * 100).toFixed(2)} %`, `${((q.addedMiB / s.addedMiB) * 100).toFixed(2)} %`],
     ];
     const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
     const out = [
       `Debian 12 base: ${summary.base.image}, ${summary.base.packages} packages, ${f(baseMiB)} MiB installed`,
       ...rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ')),
+      `Java:  seed ${s.javaPackages.join(' ')}; ours ${v.javaPackages.join(' ')}`,
       `seed:  ${s.commands.join(' && ')}`,
       `ours:  ${v.commands.join('')}  (apt-get install --no-install-recommends)`,
       ...s.notes.map((n) => `note:  ${n}`),
-      `ours (vmware) / seed = ${(ratio * 100).toFixed(1)} % of the installed weight the seed adds (target < 25 %): ${summary.met ? 'MET' : 'NOT MET'}`,
+      `ours (vmware) / seed = ${(ratio * 100).toFixed(2)} % of the installed weight the seed adds (target < 25 %): ${summary.met ? 'MET' : 'NOT MET'}`,
     ];
     process.stdout.write(`${out.join('\n')}\n`);
   }
