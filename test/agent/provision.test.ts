@@ -156,6 +156,8 @@ t.test('silent provisioning failure: detected from the nucleus log, service rest
   t.match(r.stderr, /the provisioning plugin failed: .*Caught exception while running provisioning plugin.*injected RegisterThing rejection/);
   t.match(await status(root), { provisioned: true, provisioningRetries: 1, installerAttempts: 1 });
   t.same(recordedNames(root), ['gg-plugin-retry']);
+  const nuclei = processesUnder(root.dir).filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('standin.Nucleus'));
+  t.equal(nuclei.length, 1, 'the restart replaced the nucleus (one running)');
   await settle(t, root);
 });
 

@@ -24,7 +24,7 @@ export async function startWorld(): Promise<World> {
 }
 
 /**
- * "systemctl restart greengrass.service" for the stand-in: stop the nucleus process group named in
+ * "systemctl restart greengrass.service" for the stand-in: stop the nucleus (its loader execs java, so the pid is the JVM) named in
  * alts/loader.pid, then start the unit's ExecStart (the stand-in loader) detached, as systemd would.
  */
 export function standinRestartCommand(ggRoot: string): string[] {
@@ -32,7 +32,7 @@ export function standinRestartCommand(ggRoot: string): string[] {
     'root="$0"',
     'pid=$(cat "$root/alts/loader.pid" 2>/dev/null || true)',
     'if [ -n "$pid" ] && grep -q standin.Nucleus "/proc/$pid/cmdline" 2>/dev/null; then',
-    '  kill -TERM -- "-$pid" 2>/dev/null || true',
+    '  kill -TERM "$pid" 2>/dev/null || true',
     '  i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done',
     'fi',
     'setsid /bin/sh -c \'exec "$0" >> "$1" 2>&1\' "$root/alts/current/distro/bin/loader" "$root/logs/loader.log" </dev/null >/dev/null 2>&1 &',
