@@ -57,7 +57,11 @@ export interface CloneBoot {
     configTlogThingName: string | null;
     guestHostname: string | null;
     machineId: string | null;
+    /** /etc/greengrass-firstboot/template-hostname (written by the seal). */
+    templateHostname: string | null;
   };
+  /** Exit statuses of greengrass-firstboot.service runs that failed, from the journal (3 = permanent refusal). */
+  unitExitStatuses: number[];
   journalFile: string;
 }
 
@@ -167,11 +171,19 @@ export async function bootClone(spec: CloneSpec, paths: GuestPaths, runDir: stri
       configTlogThingName: tlog ? thingNameFromTlog(tlog) : null,
       guestHostname: (await readGuestFile(raw, '/etc/hostname', log))?.trim() ?? null,
       machineId: (await readGuestFile(raw, '/etc/machine-id', log))?.trim() || null,
+      templateHostname: (await readGuestFile(raw, paths.templateHostnameFile, log))?.trim() || null,
     },
+    unitExitStatuses: [...lastBootJournal(journal).matchAll(/greengrass-firstboot\.service: Main process exited, code=exited, status=(\d+)/g)].map((m) => Number(m[1])),
     journalFile,
   };
   rmSync(work, { recursive: true, force: true });
   return result;
+}
+
+/** The journal lines of the last boot on the disk (journalctl prints "-- Boot <id> --" between boots). */
+export function lastBootJournal(journal: string): string {
+  const parts = journal.split(/^-- Boot [0-9a-f]+ --$/m).filter((p) => p.trim() !== '');
+  return parts[parts.length - 1] ?? '';
 }
 
 /**

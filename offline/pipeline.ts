@@ -16,6 +16,8 @@ import { freePort, startTsService, type Service } from './services.ts';
 
 export const PROVISIONING_TEMPLATE = 'GreengrassFleetProvisioningTemplate';
 export const ENV = 'offline';
+/** The claim policy the fleet stack creates (cloudformation/greengrass-fleet.yaml ClaimPolicyName default). */
+export const CLAIM_POLICY = 'GreengrassProvisioningClaimPolicy';
 
 export interface PipelineOptions {
   progress?: Progress;
@@ -163,7 +165,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
       const s = await startTsService(
         'AWS wire stand-in',
         'standins/aws/cli.ts',
-        ['--port', '0', '--ca-dir', caDir, '--state', join(runDir, 'aws-state.json'), '--iot-data-endpoint', '10.0.2.2', '--iot-cred-endpoint', '10.0.2.2'],
+        ['--port', '0', '--ca-dir', caDir, '--state', join(runDir, 'aws-state.json'), '--iot-data-endpoint', '10.0.2.2', '--iot-cred-endpoint', '10.0.2.2', '--policy', CLAIM_POLICY],
         join(logs, 'aws-standin.log'),
       );
       services.push(s);
@@ -188,7 +190,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
       });
       if (!opts.bakeDirect) await stage('claim-create', async () => {
         if (!existsSync(cli)) throw new ToolError('bin/greengrass-image.js does not exist yet', 'upstream-missing');
-        await run(process.execPath, [cli, 'claim', 'create', '--env', ENV], { stage: 'claim-create', logFile: join(logs, 'claim-create.log'), env: awsEnv, cwd: REPO_ROOT });
+        await run(process.execPath, [cli, 'claim', 'create', '--env', ENV, '--policy', CLAIM_POLICY], { stage: 'claim-create', logFile: join(logs, 'claim-create.log'), env: awsEnv, cwd: REPO_ROOT });
       });
       sealed = await stage('bake', async () => {
         const varFile = join(runDir, 'offline-base.pkrvars.hcl');
@@ -215,7 +217,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
         } else await run(
           process.execPath,
           [
-            cli, 'build', '--target', 'qemu', '--env', ENV, '--var-file', varFile,
+            cli, 'build', '--target', 'qemu', '--env', ENV, '--var-file', varFile, '--skip-agent-build',
             '--nucleus-source', inputs.nucleusZip, '--nucleus-sha256', inputs.nucleusSha256,
             '--plugin-source', inputs.pluginJar, '--plugin-sha256', inputs.pluginSha256,
             '--root-ca', inputs.rootCa, '--mqtt-port', String(mqttPort), '--output-dir', out,
@@ -289,36 +291,65 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     check('clones have distinct machine-ids', !!a.disk.machineId && !!b.disk.machineId && a.disk.machineId !== b.disk.machineId, `${a.disk.machineId} / ${b.disk.machineId}`);
 
     if (!opts.quick) {
-      const [a2, t] = await stage('clones-second-boot-and-template', async () => {
-        const before = readRegistrations(recordsFile);
-        const boots = await Promise.all([
-          bootClone(spec('clone-a', 'branch-017', 2, uuidA), paths, runDir, progress),
-          bootClone(spec('clone-template', undefined), paths, runDir, progress),
-        ]);
-        const after = readRegistrations(recordsFile).slice(before.length);
-        return boots.map((x) => ({ ...withRegs(x, before), registered: after.map((r) => r.thingName) }));
-      });
-      report.clones.push(a2, t);
-      check('second boot of clone-a skips the unit and registers nothing', a2.outcome === 'skipped' && a2.registered.length === 0 && a2.disk.configTlogThingName === 'branch-017', describe(a2));
-      check('clone left with the template hostname refuses and registers nothing', t.outcome === 'failed' && t.registered.length === 0 && t.disk.sentinel === null && t.disk.claimKeyPresent, describe(t));
-
+      // Round 2, two VMs at a time: slot 1 = clone-a's second boot, then (once the provisioning stand-in
+      // is back) a clone left with the template hostname; slot 2 = clone-c booted while the provisioning
+      // stand-in is down, which comes back `downFor` s after clone-c's unit has started.
       const downFor = opts.downSeconds ?? 60;
-      const c = await stage('clone-provisioning-down', async () => {
+      const templateHost = base.hostname;
+      const round = await stage('clones-second-boot-template-and-down', async () => {
         await provisioning!.stop();
         provisioning = null;
-        progress(`provisioning stand-in stopped; booting clone-c (it comes back ${downFor} s after the unit starts)`);
+        progress(`provisioning stand-in stopped; it comes back ${downFor} s after clone-c's unit starts`);
         const before = readRegistrations(recordsFile);
-        const boot = await bootClone(spec('clone-c', 'branch-019'), paths, runDir, progress, {
+        let backAt = 0;
+        let markBack!: () => void;
+        const back = new Promise<void>((r) => (markBack = r));
+        const bringBack = async () => {
+          if (backAt) return;
+          provisioning = await startProvisioning();
+          backAt = Date.now();
+          progress('provisioning stand-in is back');
+          markBack();
+        };
+        const slotC = bootClone(spec('clone-c', 'branch-019'), paths, runDir, progress, {
           onUnitStarting: async () => {
             await new Promise((r) => setTimeout(r, downFor * 1000));
-            provisioning = await startProvisioning();
-            progress('provisioning stand-in is back');
+            await bringBack();
           },
-        });
-        return withRegs(boot, before);
+        }).finally(bringBack);
+        const slot1 = (async () => {
+          const a2 = await bootClone(spec('clone-a', 'branch-017', 2, uuidA), paths, runDir, progress);
+          await back;
+          const tb = await bootClone(spec('clone-template', templateHost), paths, runDir, progress);
+          return [a2, tb] as const;
+        })();
+        const [c, [a2, tb]] = await Promise.all([slotC, slot1]);
+        const fresh = readRegistrations(recordsFile).slice(before.length);
+        return {
+          a2: { ...withRegs(a2, before), registered: fresh.filter((r) => r.thingName === 'branch-017').map((r) => r.thingName) },
+          t: { ...withRegs(tb, before), registered: fresh.filter((r) => r.thingName !== 'branch-019').map((r) => r.thingName) },
+          c: withRegs(c, before),
+          cRegisteredAfterBack: fresh.filter((r) => r.thingName === 'branch-019').every((r) => Date.parse(r.time) >= backAt),
+        };
       });
-      report.clones.push(c);
-      check('clone booted while the provisioning stand-in was down provisions once it is back', provisionedOk(c, 'branch-019'), describe(c));
+      const { a2, t, c } = round;
+      report.clones.push(a2, t, c);
+      check(
+        'second boot of clone-a skips the unit and registers nothing',
+        a2.outcome === 'skipped' && a2.registered.length === 0 && a2.disk.configTlogThingName === 'branch-017' && a2.disk.sentinel !== null,
+        describe(a2),
+      );
+      check(
+        `clone left with the template hostname (${templateHost}) refuses and registers nothing`,
+        t.outcome === 'failed' && t.unitExitStatuses.length > 0 && t.unitExitStatuses.every((x) => x === ExitCode.CONFIG) && t.registered.length === 0 &&
+          t.disk.sentinel === null && t.disk.configTlogThingName === null && t.disk.templateHostname === templateHost,
+        `${describe(t)}, exit statuses [${t.unitExitStatuses.join(', ')}], recorded template hostname ${t.disk.templateHostname ?? '-'}`,
+      );
+      check(
+        'clone booted while the provisioning stand-in was down provisions once it is back',
+        provisionedOk(c, 'branch-019') && round.cRegisteredAfterBack,
+        `${describe(c)}; registered after the stand-in came back: ${round.cRegisteredAfterBack}`,
+      );
     }
 
     report.registrations = readRegistrations(recordsFile);

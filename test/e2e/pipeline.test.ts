@@ -1,0 +1,95 @@
+// The offline end-to-end pipeline (README's first command), asserted from what a user would check: the
+// provisioning stand-in's records (the AWS IoT side), each clone's disk after power-off (sentinel, claim key,
+// greengrass.service enablement, config.tlog) and its journal. Runs the whole thing: base image (cached),
+// installer stand-in, stand-ins, `greengrass-image claim create` + `build --target qemu`, five clone boots.
+//
+// OFFLINE_E2E_REUSE_BAKE=<run dir> reuses an earlier run's bake (development only; CI runs everything).
+import t from 'tap';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { cacheRoot, REPO_ROOT } from '../../offline/base-image.ts';
+import { runPipeline, formatReport } from '../../offline/pipeline.ts';
+import { readEvents, readRegistrations } from '../../offline/records.ts';
+import { diskToRaw, guestPathExists, readGuestFile, statGuest } from '../../offline/qemu.ts';
+import { thingNameFromTlog } from '../../offline/clone.ts';
+
+t.setTimeout(90 * 60_000);
+
+t.test('usage errors exit 2 with a clear message and start nothing', async (t) => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'offline', 'pipeline.ts'), '--no-such-flag'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  t.equal(r.status, 2);
+  t.match(r.stderr, /unknown argument --no-such-flag/);
+  const r2 = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'offline', 'pipeline.ts'), '--reuse-bake', '/nonexistent-run'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  t.equal(r2.status, 2);
+  t.match(r2.stderr, /--reuse-bake \/nonexistent-run: no bake\.json there/);
+});
+
+t.test('offline pipeline: bake, five clone boots, each clone provisions itself exactly once', async (t) => {
+  const runDir = mkdtempSync(join(cacheRoot(), 'pipeline-runs', 'e2e-'));
+  const lines: string[] = [];
+  const report = await runPipeline({
+    runDir,
+    ...(process.env.OFFLINE_E2E_REUSE_BAKE ? { reuseBake: process.env.OFFLINE_E2E_REUSE_BAKE } : {}),
+    progress: (l) => {
+      lines.push(l);
+      t.comment(l);
+    },
+  });
+  t.comment(formatReport(report));
+  t.equal(report.failedStage, null, `no stage failed (${report.error ?? ''}); logs in ${runDir}`);
+  t.equal(report.exitCode, 0);
+  t.ok(existsSync(join(runDir, 'report.json')), 'report.json kept in the run dir');
+  t.ok(lines.some((l) => /still running|waiting for greengrass-firstboot/.test(l)), 'progress lines during long steps');
+
+  // The AWS IoT side: exactly one registration per clone name, none for the template, no collisions.
+  const regs = readRegistrations(report.recordsFile);
+  t.same(regs.map((r) => r.thingName).sort(), ['branch-017', 'branch-018', 'branch-019'], 'ThingNames registered');
+  t.equal(new Set(regs.map((r) => r.certificateId)).size, 3, 'each Thing has its own certificate');
+  const events = readEvents(report.recordsFile);
+  t.equal(events.filter((e) => e.event === 'collision').length, 0, 'no clone collision');
+  t.ok(regs.every((r) => r.parameters.ThingName === r.thingName), 'templateParameters.ThingName is the clone hostname');
+
+  // Each clone's disk, read again here (not from the pipeline's own summary).
+  const inspect = join(runDir, 'test-inspect.log');
+  const disk = async (id: string) => {
+    const raw = join(runDir, `test-${id}.raw`);
+    await diskToRaw(join(runDir, 'clones', `${id}.qcow2`), raw, inspect);
+    return raw;
+  };
+  for (const [id, name] of [['clone-a', 'branch-017'], ['clone-b', 'branch-018'], ['clone-c', 'branch-019']] as const) {
+    const raw = await disk(id);
+    const sentinel = await readGuestFile(raw, '/var/lib/greengrass-firstboot/provisioned.json', inspect);
+    t.ok(sentinel, `${id}: sentinel written`);
+    t.match(sentinel ?? '', name, `${id}: sentinel names ${name}`);
+    t.notOk(await guestPathExists(raw, '/greengrass/v2/claim-certs/claim.private.pem.key', inspect), `${id}: claim private key is gone`);
+    t.ok(await guestPathExists(raw, '/etc/systemd/system/multi-user.target.wants/greengrass.service', inspect), `${id}: greengrass.service enabled`);
+    t.equal(thingNameFromTlog((await readGuestFile(raw, '/greengrass/v2/config/config.tlog', inspect)) ?? ''), name, `${id}: config.tlog system.thingName`);
+    const key = await statGuest(raw, '/greengrass/v2/privKey.key', inspect);
+    t.equal(key && key.mode & 0o077, 0, `${id}: device private key is not group/world readable`);
+  }
+  const rawT = await disk('clone-template');
+  t.notOk(await readGuestFile(rawT, '/var/lib/greengrass-firstboot/provisioned.json', inspect), 'template-hostname clone: no sentinel');
+  t.ok(await guestPathExists(rawT, '/greengrass/v2/claim-certs/claim.private.pem.key', inspect), 'template-hostname clone: claim key untouched');
+
+  // Journals: greengrass.service really started on a provisioned clone; the second boot skipped the unit;
+  // the template clone's unit failed permanently (exit 3) without restarting into a loop.
+  const jA2 = readFileSync(join(runDir, 'clones', 'clone-a.boot2.journal.txt'), 'utf8');
+  const jA1 = readFileSync(join(runDir, 'clones', 'clone-a.boot1.journal.txt'), 'utf8');
+  t.match(jA1, /Started greengrass\.service/, 'clone-a first boot: greengrass.service started');
+  const lastBoot = jA2.split(/^-- Boot [0-9a-f]+ --$/m).filter((p) => p.trim()).pop() ?? '';
+  t.match(lastBoot, /greengrass-firstboot\.service - .* was skipped because of an unmet condition check \(ConditionPathExists=!\/var\/lib\/greengrass-firstboot\/provisioned\.json\)/, 'second boot: unit skipped by its condition');
+  t.notMatch(lastBoot, /greengrass-firstboot\[\d+\]/, 'second boot: the agent did not run');
+  t.match(lastBoot, /Started greengrass\.service/, 'second boot: greengrass.service starts on its own');
+  const jT = readFileSync(join(runDir, 'clones', 'clone-template.boot1.journal.txt'), 'utf8');
+  t.match(jT, /greengrass-firstboot\.service: Main process exited, code=exited, status=3/, 'template clone: permanent refusal (exit 3)');
+  t.notMatch(jT, /greengrass-firstboot\.service: Scheduled restart job/, 'template clone: no restart loop');
+  t.match(jT, /golden-template/, 'template clone: the refusal names the template hostname');
+
+  // The clone booted while the provisioning stand-in was down registered only after it was back.
+  const restart = events.filter((e) => e.event === 'listening').map((e) => Date.parse(e.at));
+  const c = regs.find((r) => r.thingName === 'branch-019')!;
+  t.ok(restart.length >= 2 && Date.parse(c.time) > restart[restart.length - 1], 'branch-019 registered after the stand-in restarted');
+  const summary = report.clones.map((x) => `${x.id}#${x.boot} ${x.hostname ?? '<template>'} ${x.outcome} provisioned=${x.provisionedSeconds ?? '-'}s multi-user=${x.multiUserMs === null ? '-' : Math.round(x.multiUserMs / 1000)}s`);
+  t.comment(summary.join('\n'));
+});
