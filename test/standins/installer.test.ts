@@ -2,6 +2,8 @@
 // what it writes, the detached nucleus part that provisions, and the failure-injection modes.
 import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
+import tls from 'node:tls';
+import mqttPacket from 'mqtt-packet';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -382,6 +384,94 @@ t.test('extra template parameters are sent with RegisterThing', async (t) => {
   await waitFor('provisioned', () => tlogValue(d, 'system', 'thingName'));
   t.same(s.registrations[0]?.parameters, { ThingName: 'edge-serial', SerialNumber: 'SN-123', ThingGroupName: 'site-7' });
   t.equal(s.registrations[0]?.thingGroupName, 'site-7');
+});
+
+t.test('timeouts are retried: 3 attempts in all, then the failure line', async (t) => {
+  // A TLS MQTT endpoint that accepts CONNECT but never answers SUBSCRIBE (a black-holed broker).
+  const serverCert = issueCertificate(ca, { commonName: 'black hole', serverAuth: true, altNames: { dns: ['localhost'], ip: ['127.0.0.1'] } });
+  let connects = 0;
+  const sockets = new Set<tls.TLSSocket>();
+  const server = tls.createServer({ key: serverCert.privateKeyPem, cert: serverCert.certificatePem, ca: [ca.certificatePem], requestCert: true, rejectUnauthorized: true }, (sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => undefined);
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    parser.on('packet', (p) => {
+      if (p.cmd === 'connect') {
+        connects++;
+        sock.write(mqttPacket.generate({ cmd: 'connack', returnCode: 0, sessionPresent: false }));
+      }
+    });
+    sock.on('data', (d: Buffer) => parser.parse(d));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  );
+  const port = (server.address() as { port: number }).port;
+  const d = makeDevice(t, port, 'edge-timeout');
+  t.equal((await install(d, { GG_STANDIN_MQTT_TIMEOUT_SECONDS: '0.5' })).code, 0);
+  await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(d)), 40_000);
+  t.equal((log(d).match(/Retrying provisioning plugin/g) ?? []).length, 2, 'two retries');
+  t.match(log(d), /Provisioning failed after 3 attempts: timed out waiting for SUBACK/);
+  t.equal(connects, 3, 'each attempt connects again');
+  t.ok(nucleusPid(d.root), 'still running, unprovisioned');
+});
+
+t.test('init-config YAML forms a hand-written file may use; a malformed file fails the install', async (t) => {
+  const s = await standin(t);
+  const d = makeDevice(t, s.port, 'unused');
+  const c = (p: string) => JSON.stringify(p);
+  writeFileSync(
+    d.configPath,
+    [
+      '# hand-written init config',
+      '---',
+      'system:',
+      `  rootpath: ${c(d.root)}`,
+      'services:',
+      '  "aws.greengrass.Nucleus":',
+      "    version: '2.16.0'",
+      '    configuration: { awsRegion: eu-west-1, iotCredEndpoint: creds.local }',
+      '  aws.greengrass.FleetProvisioningByClaim:',
+      '    configuration:',
+      `      rootPath: ${d.root}   # plain scalar with a comment`,
+      '      awsRegion: eu-west-1',
+      '      iotDataEndpoint: localhost',
+      '      iotCredentialEndpoint: creds.local',
+      "      iotRoleAlias: 'Role''s alias'",
+      `      provisioningTemplate: ${TEMPLATE}`,
+      `      claimCertificatePath: ${c(join(d.root, 'claim-certs', 'claim.pem.crt'))}`,
+      `      claimCertificatePrivateKeyPath: '${join(d.root, 'claim-certs', 'claim.private.pem.key')}'`,
+      `      rootCaPath: ${join(d.root, 'AmazonRootCA1.pem')}`,
+      `      mqttPort: ${s.port}`,
+      '      templateParameters:',
+      '        ThingName: "hand-written-1"',
+      '        Notes: |',
+      '          line one # not a comment',
+      '          line two',
+      '',
+    ].join('\n'),
+  );
+  const r = await install(d);
+  t.equal(r.code, 0, r.stderr);
+  await waitFor('provisioned', () => tlogValue(d, 'system', 'thingName'));
+  t.equal(tlogValue(d, 'system', 'thingName'), 'hand-written-1');
+  t.equal(tlogValue(d, 'services', 'aws.greengrass.Nucleus', 'configuration', 'iotRoleAlias'), "Role's alias");
+  t.equal(tlogValue(d, 'services', 'aws.greengrass.FleetProvisioningByClaim', 'configuration', 'mqttPort'), s.port, 'numbers stay numbers');
+  t.same(s.registrations[0]?.parameters, { ThingName: 'hand-written-1', Notes: 'line one # not a comment\nline two\n' });
+
+  const bad = makeDevice(t, s.port, 'unused2');
+  writeFileSync(bad.configPath, 'services:\n  x: "unterminated\n');
+  const rb = await install(bad);
+  t.equal(rb.code, 1);
+  t.match(rb.stderr, SETUP_ERROR);
+  t.match(rb.stderr, /Unable to parse config file .*unterminated quoted string/);
+  t.notOk(existsSync(join(bad.root, 'config', 'config.tlog')), 'nothing half-done');
 });
 
 t.test('no stray nucleus processes are left by these tests', async (t) => {
