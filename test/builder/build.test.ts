@@ -128,11 +128,22 @@ t.test('checksum mismatch (local file and mirror download): exit 6, nothing cach
   t.same(leftoverStages(dir), []);
 });
 
-t.test('real packer build fails (variable validation): exit 5, staging dir removed', async (t) => {
+t.test('real packer build fails (variable validation): exit 5, staging dir removed; mirror download cached', async (t) => {
   const dir = tmp('gg-build-packerfail-');
   const site = join(dir, 'site.pkrvars.hcl');
   writeFileSync(site, `qemu_disk_image = "${join(dir, 'none.qcow2')}"\n`);
-  const r = await runCli([...buildArgs(dir), '--var-file', site, '--var', 'memory=100'], env(dir));
+  const served: string[] = [];
+  const mirror = createServer((req, res) => {
+    served.push(req.url ?? '');
+    if (req.url === '/gg/aws-greengrass-FleetProvisioningByClaim/fleetprovisioningbyclaim-1.2.2.jar') res.end(pluginBytes);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', r));
+  t.teardown(() => mirror.close());
+  const base = `http://127.0.0.1:${(mirror.address() as AddressInfo).port}/gg/`;
+  const r = await runCli([...buildArgs(dir, { 'plugin-source': base }), '--var-file', site, '--var', 'memory=100'], env(dir));
+  t.same(served, ['/gg/aws-greengrass-FleetProvisioningByClaim/fleetprovisioningbyclaim-1.2.2.jar'], 'fetched the versioned path from the mirror');
+  t.same(readdirSync(join(dir, 'cache')), [`${pluginSha}-fleetprovisioningbyclaim-1.2.2.jar`], 'verified download cached by checksum');
   t.equal(r.code, ExitCode.TOOL, r.stderr.slice(-400));
   t.match(r.stderr, /\[8\/9\] packer build -only=qemu\.ubuntu/);
   t.match(r.stderr, /packer \| .*memory variable must be at least 512/);
