@@ -1,0 +1,123 @@
+// `cores create`: MANUAL provisioning for sites where claim certificates are not allowed. Per core:
+// a Thing in the thing group, an active certificate with the device policy attached, and an output
+// folder <output>/<name>/ holding the installer config (config.yaml) and the certs bundle (certs/:
+// device.pem.crt, private.pem.key, certificate.json, AmazonRootCA1.pem when --root-ca is given),
+// every file 0600. Batched with bounded concurrency; resumable: config.yaml is written last, so a
+// re-run skips finished cores and, for a core cut off half-way, reuses its certificate.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../../../../common/atomic-write.ts';
+import { CliError, ConfigError, ExitCode, UsageError } from '../../../../common/errors.ts';
+import { parseCertificate } from '../../../../common/pem.ts';
+import { renderManualInstallerConfig, type ManualInstallerSettings } from '../../../../common/installer-config.ts';
+import type { Context } from '../../context.ts';
+import { DEFAULT_NUCLEUS_VERSION, DEFAULT_ROLE_ALIAS } from '../../installer-settings.ts';
+import { progressBar, runBatch } from '../../fleet/batch.ts';
+import { makeFleetClients } from '../../fleet/clients.ts';
+import { EventLog } from '../../fleet/events.ts';
+import { addToGroup, attachCertificate, createThing, DEFAULT_DEVICE_POLICY, endpoint, ensureCertificate, ensureThingGroup, requirePolicy } from '../../fleet/iot-steps.ts';
+import { batchNames, validateThingGroupName } from '../../fleet/names.ts';
+
+export interface CoresCreateArgs {
+  names?: string | string[];
+  count?: number;
+  prefix?: string;
+  start?: number;
+  thingGroup: string;
+  output: string;
+  policy?: string;
+  roleAlias?: string;
+  nucleusVersion?: string;
+  iotDataEndpoint?: string;
+  iotCredEndpoint?: string;
+  rootCa?: string;
+  mqttPort?: number;
+  concurrency?: number;
+  rate?: number;
+  events?: string;
+}
+
+export const CONFIG_FILE = 'config.yaml';
+
+export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<void> {
+  // Everything the operator gave is checked before the first AWS call.
+  const names = batchNames(a, 'core');
+  const group = validateThingGroupName(a.thingGroup);
+  const concurrency = a.concurrency ?? 8;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency must be 1-64, got ${a.concurrency}`);
+  const out = resolve(a.output);
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--output ${out} exists and is not a directory`);
+  let rootCa: string | undefined;
+  if (a.rootCa) {
+    try {
+      rootCa = readFileSync(a.rootCa, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read --root-ca ${a.rootCa}: ${(err as NodeJS.ErrnoException).code}`, 'root-ca-missing');
+    }
+    parseCertificate(rootCa, `--root-ca ${a.rootCa}`);
+  }
+  const policy = a.policy ?? DEFAULT_DEVICE_POLICY;
+  const c = makeFleetClients(ctx, { rate: a.rate });
+  const region = await c.region();
+  const base: Omit<ManualInstallerSettings, 'thingName'> = {
+    nucleusVersion: a.nucleusVersion ?? DEFAULT_NUCLEUS_VERSION,
+    awsRegion: region,
+    iotDataEndpoint: a.iotDataEndpoint ?? 'placeholder.invalid',
+    iotCredentialEndpoint: a.iotCredEndpoint ?? 'placeholder.invalid',
+    iotRoleAlias: a.roleAlias ?? DEFAULT_ROLE_ALIAS,
+    ...(a.mqttPort !== undefined ? { mqttPort: a.mqttPort } : {}),
+  };
+  // Settings problems (region, version, port) surface now, not after N things exist.
+  renderManualInstallerConfig({ ...base, thingName: names[0] as string });
+  mkdirSync(out, { recursive: true, mode: 0o700 });
+  const events = new EventLog(a.events);
+
+  const pending = names.filter((n) => !existsSync(join(out, n, CONFIG_FILE)));
+  const already = names.length - pending.length;
+  if (pending.length === 0) {
+    ctx.result({ created: 0, alreadyComplete: already, output: out, thingGroup: group }, [`all ${names.length} cores already complete in ${out}; nothing to do`]);
+    return;
+  }
+  await requirePolicy(c, policy);
+  const groupArn = await ensureThingGroup(c, group);
+  if (!a.iotDataEndpoint) base.iotDataEndpoint = await endpoint(c, 'iot:Data-ATS');
+  if (!a.iotCredEndpoint) base.iotCredentialEndpoint = await endpoint(c, 'iot:CredentialProvider');
+  ctx.progress(`creating ${pending.length} core(s) in thing group ${group} (${already} already complete), concurrency ${concurrency}${a.rate ? `, at most ${a.rate} calls/s` : ''}`);
+
+  const bar = progressBar('cores create', pending.length);
+  const res = await runBatch(
+    pending,
+    ['created', 'resumed'] as const,
+    async (name) => {
+      const dir = join(out, name);
+      mkdirSync(join(dir, 'certs'), { recursive: true, mode: 0o700 });
+      await createThing(c, name);
+      await addToGroup(c, name, group);
+      const { record, created } = await ensureCertificate(c, name, dir);
+      await attachCertificate(c, name, policy, record.certificateArn);
+      if (rootCa !== undefined) copyFileSync(a.rootCa as string, join(dir, 'certs', 'AmazonRootCA1.pem'));
+      writeFileAtomic(join(dir, CONFIG_FILE), renderManualInstallerConfig({ ...base, thingName: name }), 0o600);
+      events.append({ type: 'core.created', thingName: name, thingGroup: group, thingGroupArn: groupArn, certificateId: record.certificateId, output: dir });
+      return created ? 'created' : 'resumed';
+    },
+    { concurrency, progress: (done) => bar(done) },
+  );
+  const ok = res.counts.created + res.counts.resumed;
+  if (res.failures.length > 0) {
+    const first = res.failures[0] as { item: string; error: Error };
+    const lines = res.failures.map((f) => `${f.item}: ${f.error.message}`);
+    const code = first.error instanceof CliError ? first.error.exitCode : ExitCode.AWS;
+    throw new CliError(
+      `cores create stopped: ${ok} of ${pending.length} done in this run (${already} were complete before), ${res.failures.length} failed, ${res.notStarted} not started:\n  - ${lines.join('\n  - ')}\nre-run the same command to resume: only what is missing is created`,
+      code,
+      'batch-incomplete',
+    );
+  }
+  ctx.result(
+    { created: res.counts.created, resumed: res.counts.resumed, alreadyComplete: already, total: names.length, output: out, thingGroup: group, thingGroupArn: groupArn, eventsFile: events.path },
+    [
+      `${res.counts.created} core(s) created${res.counts.resumed ? `, ${res.counts.resumed} resumed` : ''}${already ? `, ${already} already complete` : ''} in thing group ${group}`,
+      `installer configs and certs: ${out}/<name>/{${CONFIG_FILE},certs/}`,
+    ],
+  );
+}

@@ -1,0 +1,190 @@
+// IoT steps shared by `cores` and `devices`: idempotent building blocks (each can be re-run), and
+// the per-thing credentials folder that makes a batch resumable.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  AddThingToThingGroupCommand,
+  AttachPolicyCommand,
+  AttachThingPrincipalCommand,
+  CreateKeysAndCertificateCommand,
+  CreateThingCommand,
+  CreateThingGroupCommand,
+  DeleteCertificateCommand,
+  DeleteThingCommand,
+  DescribeEndpointCommand,
+  DescribeThingGroupCommand,
+  DetachPolicyCommand,
+  DetachThingPrincipalCommand,
+  GetPolicyCommand,
+  ListAttachedPoliciesCommand,
+  ListThingGroupsForThingCommand,
+  ListThingPrincipalsCommand,
+  RemoveThingFromThingGroupCommand,
+  UpdateCertificateCommand,
+} from '@aws-sdk/client-iot';
+import { writeFileAtomic } from '../../../common/atomic-write.ts';
+import { ConfigError } from '../../../common/errors.ts';
+import { call, isAwsErrorNamed, toAwsError } from '../aws.ts';
+import type { FleetClients } from './clients.ts';
+
+export const DEFAULT_DEVICE_POLICY = 'GreengrassV2IoTThingPolicy';
+
+/** The thing group's ARN; created when missing (same as `claim create` does). */
+export async function ensureThingGroup(c: FleetClients, name: string, create = true): Promise<string> {
+  try {
+    const g = await c.iot.send(new DescribeThingGroupCommand({ thingGroupName: name }));
+    return g.thingGroupArn ?? '';
+  } catch (err) {
+    if (!isAwsErrorNamed(err, 'ResourceNotFoundException')) throw toAwsError('DescribeThingGroup', err);
+    if (!create) throw new ConfigError(`thing group ${name} does not exist`, 'thing-group-missing');
+  }
+  try {
+    return (await c.iot.send(new CreateThingGroupCommand({ thingGroupName: name }))).thingGroupArn ?? '';
+  } catch (err) {
+    if (!isAwsErrorNamed(err, 'ResourceAlreadyExistsException')) throw toAwsError('CreateThingGroup', err);
+    return (await call('DescribeThingGroup', () => c.iot.send(new DescribeThingGroupCommand({ thingGroupName: name })))).thingGroupArn ?? '';
+  }
+}
+
+/** The device policy must already exist (the CloudFormation stack creates it). */
+export async function requirePolicy(c: FleetClients, name: string): Promise<void> {
+  try {
+    await c.iot.send(new GetPolicyCommand({ policyName: name }));
+  } catch (err) {
+    if (isAwsErrorNamed(err, 'ResourceNotFoundException')) {
+      throw new ConfigError(`IoT policy ${name} does not exist: deploy cloudformation/greengrass-fleet.yaml or pass --policy`, 'policy-missing', { cause: err });
+    }
+    throw toAwsError('GetPolicy', err);
+  }
+}
+
+export async function endpoint(c: FleetClients, type: 'iot:Data-ATS' | 'iot:CredentialProvider'): Promise<string> {
+  const out = await call(`DescribeEndpoint ${type}`, () => c.iot.send(new DescribeEndpointCommand({ endpointType: type })));
+  return out.endpointAddress ?? '';
+}
+
+export async function createThing(c: FleetClients, name: string): Promise<void> {
+  try {
+    await c.iot.send(new CreateThingCommand({ thingName: name }));
+  } catch (err) {
+    if (isAwsErrorNamed(err, 'ResourceAlreadyExistsException')) {
+      throw new ConfigError(`thing ${name} already exists with different attributes; it was not made by this tool (pick other names or delete it)`, 'thing-conflict', { cause: err });
+    }
+    throw toAwsError(`CreateThing ${name}`, err);
+  }
+}
+
+export async function addToGroup(c: FleetClients, thing: string, group: string): Promise<void> {
+  await call(`AddThingToThingGroup ${thing}`, () => c.iot.send(new AddThingToThingGroupCommand({ thingName: thing, thingGroupName: group })));
+}
+
+/** What `certs/certificate.json` records (no key material). */
+export interface CertificateRecord {
+  thingName: string;
+  certificateId: string;
+  certificateArn: string;
+}
+
+export const CERT_FILE = 'device.pem.crt';
+export const KEY_FILE = 'private.pem.key';
+export const CERT_RECORD = 'certificate.json';
+
+/**
+ * The thing's certificate: reused from `<dir>/certs` when a previous run already wrote it (resume),
+ * else a new active one from CreateKeysAndCertificate, written at once (0600, atomic) so a crash
+ * after this point never loses the key of a certificate that exists in IoT.
+ */
+export async function ensureCertificate(c: FleetClients, thing: string, dir: string): Promise<{ record: CertificateRecord; created: boolean }> {
+  const certs = join(dir, 'certs');
+  const rec = join(certs, CERT_RECORD);
+  if (existsSync(rec) && existsSync(join(certs, CERT_FILE)) && existsSync(join(certs, KEY_FILE))) {
+    return { record: JSON.parse(readFileSync(rec, 'utf8')) as CertificateRecord, created: false };
+  }
+  const out = await call(`CreateKeysAndCertificate ${thing}`, () => c.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true })));
+  const record: CertificateRecord = { thingName: thing, certificateId: out.certificateId ?? '', certificateArn: out.certificateArn ?? '' };
+  writeFileAtomic(join(certs, KEY_FILE), out.keyPair?.PrivateKey ?? '', 0o600);
+  writeFileAtomic(join(certs, CERT_FILE), out.certificatePem ?? '', 0o600);
+  writeFileAtomic(rec, `${JSON.stringify(record, null, 2)}\n`, 0o600);
+  return { record, created: true };
+}
+
+export async function attachCertificate(c: FleetClients, thing: string, policy: string, certArn: string): Promise<void> {
+  await call(`AttachPolicy ${policy} ${thing}`, () => c.iot.send(new AttachPolicyCommand({ policyName: policy, target: certArn })));
+  await call(`AttachThingPrincipal ${thing}`, () => c.iot.send(new AttachThingPrincipalCommand({ thingName: thing, principal: certArn })));
+}
+
+/** A thing's principals, or null when the thing does not exist. */
+export async function thingPrincipals(c: FleetClients, thing: string): Promise<string[] | null> {
+  const out: string[] = [];
+  let nextToken: string | undefined;
+  try {
+    do {
+      const r = await c.iot.send(new ListThingPrincipalsCommand({ thingName: thing, nextToken }));
+      out.push(...(r.principals ?? []));
+      nextToken = r.nextToken;
+    } while (nextToken);
+  } catch (err) {
+    if (isAwsErrorNamed(err, 'ResourceNotFoundException')) return null;
+    throw toAwsError(`ListThingPrincipals ${thing}`, err);
+  }
+  return out;
+}
+
+export async function thingGroups(c: FleetClients, thing: string): Promise<string[]> {
+  const out: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const r = await call(`ListThingGroupsForThing ${thing}`, () => c.iot.send(new ListThingGroupsForThingCommand({ thingName: thing, nextToken })));
+    out.push(...(r.thingGroups ?? []).map((g) => g.groupName ?? '').filter(Boolean));
+    nextToken = r.nextToken;
+  } while (nextToken);
+  return out;
+}
+
+export const certIdFromArn = (arn: string) => arn.split('/').pop() ?? '';
+
+/** One step of a decommission plan: a description (dry run) and the idempotent action. */
+export interface Step {
+  describe: string;
+  run(): Promise<void>;
+}
+
+/**
+ * Steps that remove a thing and everything attached to it, in the only order IoT accepts:
+ * detach each certificate's policies, detach it from the thing, deactivate it, delete it; leave
+ * each group; delete the thing. Each step tolerates "already gone", so a re-run converges.
+ */
+export async function thingRemovalSteps(c: FleetClients, thing: string): Promise<Step[]> {
+  const principals = await thingPrincipals(c, thing);
+  if (principals === null) return [];
+  const steps: Step[] = [];
+  for (const arn of principals) {
+    const id = certIdFromArn(arn);
+    let policies: string[] = [];
+    try {
+      policies = ((await c.iot.send(new ListAttachedPoliciesCommand({ target: arn }))).policies ?? []).map((p) => p.policyName ?? '').filter(Boolean);
+    } catch (err) {
+      if (!isAwsErrorNamed(err, 'ResourceNotFoundException')) throw toAwsError('ListAttachedPolicies', err);
+    }
+    for (const p of policies) {
+      steps.push({ describe: `detach policy ${p} from certificate ${id}`, run: () => ignoreNotFound(`DetachPolicy ${p}`, () => c.iot.send(new DetachPolicyCommand({ policyName: p, target: arn }))) });
+    }
+    steps.push({ describe: `detach certificate ${id} from thing ${thing}`, run: () => ignoreNotFound('DetachThingPrincipal', () => c.iot.send(new DetachThingPrincipalCommand({ thingName: thing, principal: arn }))) });
+    steps.push({ describe: `deactivate certificate ${id}`, run: () => ignoreNotFound('UpdateCertificate', () => c.iot.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'INACTIVE' }))) });
+    steps.push({ describe: `delete certificate ${id}`, run: () => ignoreNotFound('DeleteCertificate', () => c.iot.send(new DeleteCertificateCommand({ certificateId: id }))) });
+  }
+  for (const g of await thingGroups(c, thing)) {
+    steps.push({ describe: `remove thing ${thing} from thing group ${g}`, run: () => ignoreNotFound('RemoveThingFromThingGroup', () => c.iot.send(new RemoveThingFromThingGroupCommand({ thingName: thing, thingGroupName: g }))) });
+  }
+  steps.push({ describe: `delete thing ${thing}`, run: () => ignoreNotFound('DeleteThing', () => c.iot.send(new DeleteThingCommand({ thingName: thing }))) });
+  return steps;
+}
+
+export async function ignoreNotFound(op: string, send: () => Promise<unknown>): Promise<void> {
+  try {
+    await send();
+  } catch (err) {
+    if (isAwsErrorNamed(err, 'ResourceNotFoundException')) return;
+    throw toAwsError(op, err);
+  }
+}
