@@ -11,6 +11,9 @@ import { configRender } from './commands/config.ts';
 import { build, BUILD_OPTIONS, TARGETS } from './commands/build.ts';
 import { validate } from './commands/validate.ts';
 import { CONFIG_OPTIONS } from './installer-settings.ts';
+import { coresCommand } from './commands/cores/index.ts';
+import { fleetCommand } from './commands/fleet/index.ts';
+import { devicesCommand } from './commands/devices/index.ts';
 
 // The SDK's Node-version notice is not this tool's output: keep stderr to our own lines.
 process.removeAllListeners('warning');
@@ -103,6 +106,9 @@ export async function main(argv: string[]): Promise<number> {
           await validate(a as Record<string, unknown>, makeContext(a as GlobalArgs));
         },
       )
+      .command(fleetCommand)
+      .command(coresCommand)
+      .command(devicesCommand)
       .demandCommand(1, 'a command is required')
       .strict()
       .help()
