@@ -1,7 +1,7 @@
 // Every bad input to the BUILT agent gives its specific message and exit code, writes no sentinel
 // and no rendered config, and never starts the installer (a java spy records every java call).
 import t, { type Test } from 'tap';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDeviceRoot, writeFakeRpctool, type DeviceRoot, type DeviceRootOptions } from '../helpers/device-root.ts';
 import { closedPort, javaSpy, runAgent, tcpListener, ensureBuilt } from './exe.ts';
@@ -169,6 +169,17 @@ const cases: Case[] = [
     },
     code: TRANSIENT,
     message: /before the claim certificate's notBefore .*time is not synchronised yet/,
+    reason: 'clock-not-set',
+  },
+  {
+    name: 'clock behind the image build time (template mtime in the future), past the wait bound',
+    setup: (root) => {
+      const future = new Date(Date.now() + 86400_000);
+      utimesSync(root.templatePath, future, future);
+      root.writeAgentConfig({ preflight: { clockWaitSeconds: 1 } });
+    },
+    code: TRANSIENT,
+    message: /is before the image build time .*time is not synchronised yet/,
     reason: 'clock-not-set',
   },
   {
