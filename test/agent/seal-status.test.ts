@@ -3,7 +3,7 @@ import t from 'tap';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDeviceRoot } from '../helpers/device-root.ts';
-import { ensureBuilt, runAgent } from './exe.ts';
+import { REPO, ensureBuilt, runAgent } from './exe.ts';
 
 ensureBuilt();
 
@@ -67,4 +67,18 @@ t.test('status on a fresh machine and after a permanent failure', async (t) => {
   const human = await runAgent(root, ['status']);
   t.match(human.stdout, /provisioned:\s+no/);
   t.match(human.stdout, /last error:\s+\[thing-name-denied, exit 3/);
+});
+
+t.test('the executable needs no node: --version, --help and status run with an empty PATH', async (t) => {
+  const root = createDeviceRoot();
+  t.teardown(() => root.cleanup());
+  const v = await runAgent(root, ['--version'], { PATH: '/nonexistent' });
+  t.equal(v.code, 0);
+  t.equal(v.stdout.trim(), JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version);
+  const h = await runAgent(root, ['--help'], { PATH: '/nonexistent' });
+  t.equal(h.code, 0);
+  for (const c of ['run', 'check', 'status', 'seal']) t.match(h.stdout, new RegExp(`greengrass-firstboot ${c}`));
+  const s = await runAgent(root, ['status'], { PATH: '/nonexistent' });
+  t.equal(s.code, 0);
+  t.match(s.stdout, /provisioned:\s+no/);
 });
