@@ -4,7 +4,7 @@
 // device.pem.crt, private.pem.key, certificate.json, AmazonRootCA1.pem when --root-ca is given),
 // every file 0600. Batched with bounded concurrency; resumable: config.yaml is written last, so a
 // re-run skips finished cores and, for a core cut off half-way, reuses its certificate.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../../../common/atomic-write.ts';
 import { CliError, ConfigError, ExitCode, UsageError } from '../../../../common/errors.ts';
@@ -95,7 +95,7 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
       await addToGroup(c, name, group);
       const { record, created } = await ensureCertificate(c, name, dir);
       await attachCertificate(c, name, policy, record.certificateArn);
-      if (rootCa !== undefined) copyFileSync(a.rootCa as string, join(dir, 'certs', 'AmazonRootCA1.pem'));
+      if (rootCa !== undefined) writeFileAtomic(join(dir, 'certs', 'AmazonRootCA1.pem'), rootCa, 0o600);
       writeFileAtomic(join(dir, CONFIG_FILE), renderManualInstallerConfig({ ...base, thingName: name }), 0o600);
       events.append({ type: 'core.created', thingName: name, thingGroup: group, thingGroupArn: groupArn, certificateId: record.certificateId, output: dir });
       return created ? 'created' : 'resumed';
