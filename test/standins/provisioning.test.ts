@@ -1,7 +1,7 @@
 // The provisioning STAND-IN, driven by the real `mqtt` npm client over mTLS.
 import t from 'tap';
 import mqtt, { type MqttClient } from 'mqtt';
-import { readFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -266,11 +266,14 @@ t.test('429 reply body', async (t) => {
   await withStandin(t, { ratePerSecond: 1 }, async (s) => {
     const c = await connect(s, claim);
     t.teardown(() => c.end(true));
-    const first = await provision(c, { ThingName: 'r-1' });
-    t.equal(first.reg.outcome, 'accepted');
-    const second = await provision(c, { ThingName: 'r-2' });
-    t.equal(second.reg.outcome, 'rejected');
-    t.same(second.reg.body, { statusCode: 429, errorCode: 'ThrottlingException', errorMessage: 'Rate exceeded' });
+    // both tokens first: issuing a certificate can take longer than the 1 s window on a busy machine
+    const tok1 = (await request(c, CREATE_TOPIC, {})).body.certificateOwnershipToken;
+    const tok2 = (await request(c, CREATE_TOPIC, {})).body.certificateOwnershipToken;
+    const first = await request(c, provisionTopic(TEMPLATE), { certificateOwnershipToken: tok1, parameters: { ThingName: 'r-1' } });
+    t.equal(first.outcome, 'accepted');
+    const second = await request(c, provisionTopic(TEMPLATE), { certificateOwnershipToken: tok2, parameters: { ThingName: 'r-2' } });
+    t.equal(second.outcome, 'rejected');
+    t.same(second.body, { statusCode: 429, errorCode: 'ThrottlingException', errorMessage: 'Rate exceeded' });
   });
 });
 
@@ -295,4 +298,44 @@ t.test('stop, then restart on the same port; a restarted stand-in remembers its 
   t.equal(dup.reg.body.errorCode, 'ResourceConflict');
   const fresh = await provision(c2, { ThingName: 'new-one' });
   t.equal(fresh.reg.outcome, 'accepted');
+});
+
+t.test('CLI: prints "listening host:port", serves, stops on SIGTERM with exit 0; usage errors exit 2', async (t) => {
+  const { spawn, spawnSync } = await import('node:child_process');
+  const dir = mkdtempSync(join(tmpdir(), 'prov-cli-'));
+  const tsx = join(process.cwd(), 'node_modules', '.bin', 'tsx');
+  const cli = join(process.cwd(), 'standins', 'provisioning', 'cli.ts');
+  const child = spawn(tsx, [cli, '--ca-dir', join(dir, 'ca'), '--port', '0', '--template', TEMPLATE, '--records', join(dir, 'r.jsonl')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /listening (\S+)\n/.exec(buf);
+      if (m) resolve(m[1] as string);
+    });
+    child.once('exit', (code) => reject(new Error(`cli exited ${code}`)));
+  });
+  const [host, port] = line.split(':');
+  const cliCa = { certificatePem: readFileSync(join(dir, 'ca', 'ca.crt'), 'utf8'), privateKeyPem: readFileSync(join(dir, 'ca', 'ca.key'), 'utf8') };
+  t.equal(statSync(join(dir, 'ca', 'ca.key')).mode & 0o777, 0o600, 'CA key is 0600');
+  const cliClaim = issueCertificate(cliCa, { commonName: 'cli claim' });
+  const c = await connect({ host: host as string, port: Number(port) }, cliClaim, cliCa.certificatePem);
+  const { reg } = await provision(c, { ThingName: 'cli-device' });
+  c.end(true);
+  t.equal(reg.outcome, 'accepted');
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('exit', (c2) => resolve(c2));
+    child.kill('SIGTERM');
+  });
+  t.equal(code, 0);
+  t.match(readFileSync(join(dir, 'r.jsonl'), 'utf8'), /"thingName":"cli-device"/);
+  const bad = spawnSync(tsx, [cli, '--ca-dir', join(dir, 'ca'), '--port', 'eighty', '--template', TEMPLATE], { encoding: 'utf8' });
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /--port must be a port number/);
+  const missing = spawnSync(tsx, [cli, '--port', '0'], { encoding: 'utf8' });
+  t.equal(missing.status, 2);
+  t.match(missing.stderr, /--ca-dir DIR is required/);
 });
