@@ -3,11 +3,17 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { IoTClient, CreatePolicyCommand } from '@aws-sdk/client-iot';
 import yaml from 'js-yaml';
-import { ca, cliEnv, runCli, startAwsStandin, tmp, type AwsStandin } from '../helpers.ts';
+import { join } from 'node:path';
+import { ca, cliEnv as baseEnv, runCli, startAwsStandin, tmp, type AwsStandin } from '../helpers.ts';
 import type { Fault } from '../../../standins/aws/server.ts';
 import { withThings } from '../../../standins/aws/iot-fleet.ts';
 
-export { cliEnv, runCli, tmp, type AwsStandin };
+export { runCli, tmp, type AwsStandin };
+
+/** The CLI's environment; the default event log goes to a temp file, never into the repo. */
+export function cliEnv(s: AwsStandin, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return baseEnv(s, { GREENGRASS_IMAGE_EVENTS: join(tmp('gg-events-'), 'events.jsonl'), ...extra });
+}
 
 export const DATA = 'a1-ats.iot.eu-west-1.amazonaws.com';
 export const CRED = 'c1.credentials.iot.eu-west-1.amazonaws.com';
