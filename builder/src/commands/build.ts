@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../../common/atomic-write.ts';
 import { AwsError, ConfigError, ToolError, UsageError } from '../../../common/errors.ts';
 import { parseCertificate } from '../../../common/pem.ts';
+import { fleetConfig, parseInstallerConfig } from '../../../common/installer-config.ts';
 import { makeClients, type Clients } from '../aws.ts';
 import { DEFAULT_SECRET_PREFIX, parseClaimSecret, secretName } from '../claim-secret.ts';
 import type { Context } from '../context.ts';
@@ -288,7 +289,7 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
       plugin: { version: pluginVersion, sha256: plugin.sha256, origin: plugin.origin },
       rootCa: { sha256: createHash('sha256').update(ca.pem).digest('hex'), origin: ca.origin },
       agent: { version: agentVer, sha256: await sha256File(agentExe) },
-      installerConfig: { sha256: createHash('sha256').update(configText).digest('hex'), provisioningTemplate: installer.provisioningTemplate, templateParameters: installer.templateParameters },
+      installerConfig: { sha256: createHash('sha256').update(configText).digest('hex'), provisioningTemplate: installer.provisioningTemplate, templateParameters: fleetConfig(parseInstallerConfig(configText)).templateParameters },
       outputDirectory: outDir,
       packerManifest,
     };
