@@ -404,12 +404,14 @@ export function formatReport(r: PipelineReport): string {
   if (r.sealedImage) lines.push(`  sealed image: ${r.sealedImage}`);
   lines.push(`  stages: ${r.stages.map((s) => `${s.name} ${s.seconds}s${s.ok ? '' : ' FAILED'}`).join(', ')}`);
   if (r.clones.length) {
-    lines.push('  clone            boot hostname            unit       registered           provisioned  multi-user');
+    const row = (cols: string[]) => '  ' + cols.map((c, i) => c.padEnd([16, 5, 18, 10, 14, 13, 10][i] ?? 0)).join(' ').trimEnd();
+    lines.push(row(['clone', 'boot', 'hostname', 'unit', 'registered', 'provisioned', 'multi-user']));
     for (const c of r.clones) {
       lines.push(
-        `  ${c.id.padEnd(16)} ${String(c.boot).padEnd(4)} ${(c.hostname ?? '<template>').padEnd(20)} ${c.outcome.padEnd(10)} ${(c.registered.join(',') || '-').padEnd(20)} ${
-          c.provisionedSeconds === null ? '-' : `${c.provisionedSeconds} s`
-        }`.padEnd(100) + (c.multiUserMs === null ? '-' : `${Math.round(c.multiUserMs / 1000)} s`),
+        row([
+          c.id, String(c.boot), c.hostname ?? '<template>', c.outcome, c.registered.join(',') || '-',
+          c.provisionedSeconds === null ? '-' : `${c.provisionedSeconds} s`, c.multiUserMs === null ? '-' : `${Math.round(c.multiUserMs / 1000)} s`,
+        ]),
       );
     }
   }

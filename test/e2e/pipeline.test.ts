@@ -5,7 +5,10 @@
 //
 // OFFLINE_E2E_REUSE_BAKE=<run dir> reuses an earlier run's bake (development only; CI runs everything).
 import t from 'tap';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { loadOrCreateCa } from '../../standins/pki.ts';
+import { freePort } from '../../offline/services.ts';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cacheRoot, REPO_ROOT } from '../../offline/base-image.ts';
@@ -25,7 +28,37 @@ t.test('usage errors exit 2 with a clear message and start nothing', async (t) =
   t.match(r2.stderr, /--reuse-bake \/nonexistent-run: no bake\.json there/);
 });
 
+t.test('a failing stage is named, keeps its logs, and the stand-ins are stopped', async (t) => {
+  // A reused "bake" whose sealed image is not a qcow2: the first clone stage must fail, after the stand-ins ran.
+  mkdirSync(join(cacheRoot(), 'pipeline-runs'), { recursive: true });
+  const fake = mkdtempSync(join(cacheRoot(), 'pipeline-runs', 'fake-bake-'));
+  writeFileSync(join(fake, 'not-a-disk.qcow2'), 'this is not a disk image\n');
+  loadOrCreateCa(join(fake, 'ca'));
+  const port = await freePort();
+  writeFileSync(join(fake, 'bake.json'), JSON.stringify({ sealedImage: join(fake, 'not-a-disk.qcow2'), caDir: join(fake, 'ca'), mqttPort: port, bakedAt: new Date().toISOString() }));
+  const runDir = mkdtempSync(join(cacheRoot(), 'pipeline-runs', 'fail-'));
+  const report = await runPipeline({ runDir, reuseBake: fake, quick: true, progress: () => {} });
+  t.equal(report.ok, false);
+  t.equal(report.failedStage, 'clones-first-boot');
+  t.equal(report.exitCode, 5, 'tool failure exit code');
+  t.match(report.error, /stage "clones-first-boot" failed: clone: overlay: qemu-img failed .*log: /);
+  const logPath = /log: (\S+)/.exec(report.error ?? '')?.[1] ?? '';
+  t.ok(existsSync(logPath), 'the failing command\'s log is kept');
+  t.match(readFileSync(logPath, 'utf8'), /qemu-img create/);
+  t.ok(existsSync(join(runDir, 'report.json')), 'report.json written');
+  t.ok(existsSync(join(runDir, 'logs', 'provisioning-standin.log')), 'stand-in logs kept');
+  t.same(report.stages.map((s) => `${s.name}:${s.ok}`).slice(-1), ['clones-first-boot:false']);
+  const refused = await new Promise<boolean>((res) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), res(false)));
+    s.once('error', () => res(true));
+  });
+  t.ok(refused, 'the provisioning stand-in was stopped');
+  t.match(formatReport(report), /FAILED at stage "clones-first-boot"/);
+});
+
 t.test('offline pipeline: bake, five clone boots, each clone provisions itself exactly once', async (t) => {
+  mkdirSync(join(cacheRoot(), 'pipeline-runs'), { recursive: true });
   const runDir = mkdtempSync(join(cacheRoot(), 'pipeline-runs', 'e2e-'));
   const lines: string[] = [];
   const report = await runPipeline({
@@ -90,6 +123,8 @@ t.test('offline pipeline: bake, five clone boots, each clone provisions itself e
   const restart = events.filter((e) => e.event === 'listening').map((e) => Date.parse(e.at));
   const c = regs.find((r) => r.thingName === 'branch-019')!;
   t.ok(restart.length >= 2 && Date.parse(c.time) > restart[restart.length - 1], 'branch-019 registered after the stand-in restarted');
+  const jC = readFileSync(join(runDir, 'clones', 'clone-c.boot1.journal.txt'), 'utf8');
+  t.match(jC, /ECONNREFUSED 10\.0\.2\.2:\d+.*endpoint unreachable; retrying/, 'clone-c saw the endpoint down and retried');
   const summary = report.clones.map((x) => `${x.id}#${x.boot} ${x.hostname ?? '<template>'} ${x.outcome} provisioned=${x.provisionedSeconds ?? '-'}s multi-user=${x.multiUserMs === null ? '-' : Math.round(x.multiUserMs / 1000)}s`);
   t.comment(summary.join('\n'));
 });
