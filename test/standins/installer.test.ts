@@ -98,7 +98,7 @@ function install(d: Device, env: Record<string, string> = {}, extra: string[] = 
   return java(installerArgs(d, extra), { GG_STANDIN_SYSTEMD_DIR: d.systemd, ...env });
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = fn();
@@ -415,7 +415,7 @@ t.test('timeouts are retried: 3 attempts in all, then the failure line', async (
   const port = (server.address() as { port: number }).port;
   const d = makeDevice(t, port, 'edge-timeout');
   t.equal((await install(d, { GG_STANDIN_MQTT_TIMEOUT_SECONDS: '0.5' })).code, 0);
-  await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(d)), 40_000);
+  await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(d)), 60_000);
   t.equal((log(d).match(/Retrying provisioning plugin/g) ?? []).length, 2, 'two retries');
   t.match(log(d), /Provisioning failed after 3 attempts: timed out waiting for SUBACK/);
   t.equal(connects, 3, 'each attempt connects again');

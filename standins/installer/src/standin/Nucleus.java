@@ -236,7 +236,7 @@ public final class Nucleus {
         Mqtt mqtt;
         while (true) {
             try {
-                mqtt = Mqtt.connect(endpoint, port, clientId, tls, (int) timeout);
+                mqtt = Mqtt.connect(endpoint, port, clientId, tls, 30_000); // connect timeout: fixed 30 s
                 break;
             } catch (Mqtt.ConnectFailed e) {
                 // plugin >= 1.2.1: connection failures are retried forever, every 5 s
