@@ -50,6 +50,12 @@ t.test('claim create: certificate, policy, thing group, one secret; re-run reuse
   t.equal(s.calls('CreateKeysAndCertificate').length, 0, 'no second certificate');
   t.equal(s.calls('CreateSecret').length + s.calls('PutSecretValue').length, 0, 'secret not overwritten');
   t.equal(Object.keys(s.state.certificates).length, 1);
+  t.same(s.calls('DescribeCertificate').map((q) => q.path), [`/certificates/${out.certificateId}`], 'reuse checks the certificate is still ACTIVE');
+
+  s.state.certificates[out.certificateId].status = 'INACTIVE';
+  const inactive = await runCli(['claim', 'create', '--env', 'dev'], cliEnv(s));
+  t.equal(inactive.code, ExitCode.CONFIG);
+  t.match(inactive.stderr, new RegExp(`claim certificate ${out.certificateId} in secret ${SECRET} is INACTIVE: run greengrass-image claim rotate --env dev`));
 });
 
 t.test('claim rotate: new current version; old cert deactivated only with --deactivate-old', async (t) => {

@@ -4,13 +4,14 @@ import {
   CreateKeysAndCertificateCommand,
   CreateThingGroupCommand,
   DeleteCertificateCommand,
+  DescribeCertificateCommand,
   DescribeThingGroupCommand,
   DetachPolicyCommand,
   ListAttachedPoliciesCommand,
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { AwsError } from '../../../common/errors.ts';
+import { AwsError, ConfigError } from '../../../common/errors.ts';
 import { call, isAwsErrorNamed, makeClients, toAwsError, type Clients } from '../aws.ts';
 import { DEFAULT_SECRET_PREFIX, DEFAULT_THING_GROUP, parseClaimSecret, secretName, type ClaimSecret } from '../claim-secret.ts';
 import type { Context } from '../context.ts';
@@ -86,7 +87,17 @@ export async function claimCreate(args: ClaimArgs, ctx: Context): Promise<void> 
   const existing = await readClaimSecret(c, name);
   if (existing !== undefined) {
     const { secret, info } = parseClaimSecret(existing, name);
-    ctx.progress(`secret ${name} exists: reusing certificate ${secret.certificateId} (not overwritten)`);
+    const described = await call('DescribeCertificate', () => c.iot.send(new DescribeCertificateCommand({ certificateId: secret.certificateId }))).catch((err: unknown) => {
+      if (err instanceof AwsError && err.reason === 'not-found') {
+        throw new ConfigError(`secret ${name} names certificate ${secret.certificateId}, which does not exist in IoT: run greengrass-image claim rotate --env ${args.env}`, 'claim-cert-missing');
+      }
+      throw err;
+    });
+    const status = described.certificateDescription?.status;
+    if (status !== 'ACTIVE') {
+      throw new ConfigError(`the claim certificate ${secret.certificateId} in secret ${name} is ${status}: run greengrass-image claim rotate --env ${args.env}`, 'claim-cert-inactive');
+    }
+    ctx.progress(`secret ${name} exists: reusing certificate ${secret.certificateId} (ACTIVE; secret not overwritten)`);
     for (const p of policies) await call(`AttachPolicy ${p}`, () => c.iot.send(new AttachPolicyCommand({ policyName: p, target: secret.certificateArn })));
     const groupArn = await ensureThingGroup(c, ctx, group);
     ctx.result(
