@@ -1,4 +1,4 @@
-// Builds the Greengrass installer STAND-IN (standins/installer/src, Java 17, no external libs) with
+// Builds the Greengrass installer STAND-IN (standins/installer/src, Java sources, no external libs; bytecode for Java 11+ like the JRE the docs recommend) with
 // javac + jar, once per source hash, cached in <repo>/.cache/standin-installer/<sha256>/. Also helpers to
 // stop the stand-in's detached nucleus. No tap imports: the offline pipeline uses this too.
 import { execFile } from 'node:child_process';
@@ -70,7 +70,7 @@ async function build(): Promise<InstallerStandinJars> {
     const classes = join(work, 'classes');
     mkdirSync(classes);
     try {
-      await run('javac', ['--release', '17', '-encoding', 'UTF-8', '-d', classes, ...sourceFiles(INSTALLER_SOURCES)]);
+      await run('javac', ['--release', '11', '-encoding', 'UTF-8', '-d', classes, ...sourceFiles(INSTALLER_SOURCES)]);
     } catch (err) {
       const e = err as { stderr?: string; code?: string; message: string };
       if (e.code === 'ENOENT') throw new Error('javac not found: install a JDK (openjdk-17-jdk-headless) to build the installer stand-in');

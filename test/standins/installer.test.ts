@@ -152,6 +152,10 @@ t.test('builds Greengrass.jar and the plugin jar with javac, cached by source ha
   const listing = await new Promise<string>((res, rej) => execFile('jar', ['tf', jars.installerJar], (e, out) => (e ? rej(e) : res(out))));
   t.match(listing, /standin\/Installer\.class/);
   t.match(listing, /standin\/Nucleus\.class/);
+  // bytecode for Java 11 (class file major version 55): runs on the JRE 11 the Greengrass docs recommend
+  const x = mkdtempSync(join(tmpdir(), 'gg-jar-'));
+  await new Promise<void>((res, rej) => execFile('jar', ['xf', jars.installerJar, 'standin/Installer.class'], { cwd: x }, (e) => (e ? rej(e) : res())));
+  t.equal(readFileSync(join(x, 'standin', 'Installer.class')).readUInt16BE(6), 55);
 });
 
 t.test('rejected arguments: exit 1, the real error line, a specific message, nothing written', async (t) => {
