@@ -34,3 +34,37 @@ export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o60
     // Directory fsync is best effort (not supported on every filesystem).
   }
 }
+
+/**
+ * Same contract as writeFileAtomic, without blocking the event loop: for batches that write many
+ * files at once (the fsyncs run on libuv's thread pool, in parallel).
+ */
+export async function writeFileAtomicAsync(path: string, data: string | Buffer, mode = 0o600): Promise<void> {
+  const { mkdir, open, rename, rm } = await import('node:fs/promises');
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`);
+  try {
+    const fh = await open(tmp, 'wx', mode);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  try {
+    const dh = await open(dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  } catch {
+    // Directory fsync is best effort (not supported on every filesystem).
+  }
+}
