@@ -19,7 +19,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, mkdtempSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -162,7 +162,7 @@ for (const n of counts) {
   process.stderr.write(`bench:batch: cores create --count ${n} (rate ${RATE}/s, latency ${LATENCY} ms, concurrency ${CONCURRENCY}) ...\n`);
   rows.push(await run(n));
 }
-console.log(`bench:batch  rate limit ${RATE} calls/s, ${LATENCY} ms per call, --concurrency ${CONCURRENCY}`);
+console.log(`bench:batch  rate limit ${RATE} calls/s, ${LATENCY} ms per call, --concurrency ${CONCURRENCY}; load average now ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${(await import('node:os')).cpus().length} CPUs`);
 console.log('N      created  calls  throttled  bound(s)  wall(s)  wall/bound  calls-phase/bound  peakRSS(MiB)');
 for (const r of rows) {
   console.log(
@@ -174,4 +174,4 @@ if (rows.length >= 2) {
   const b = rows[rows.length - 1]!;
   console.log(`peak RSS N=${b.count} / N=${a.count}: ${(b.peakRssMiB / a.peakRssMiB).toFixed(2)} (flat = ~1.0)`);
 }
-console.log(JSON.stringify({ bench: 'batch', rate: RATE, latencyMs: LATENCY, concurrency: CONCURRENCY, rows }));
+console.log(JSON.stringify({ bench: 'batch', loadavg: loadavg(), rate: RATE, latencyMs: LATENCY, concurrency: CONCURRENCY, rows }));

@@ -22,7 +22,7 @@ import {
   RemoveThingFromThingGroupCommand,
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
-import { writeFileAtomic } from '../../../common/atomic-write.ts';
+import { writeFileAtomicAsync } from '../../../common/atomic-write.ts';
 import { ConfigError } from '../../../common/errors.ts';
 import { call, isAwsErrorNamed, toAwsError } from '../aws.ts';
 import type { FleetClients } from './clients.ts';
@@ -102,9 +102,12 @@ export async function ensureCertificate(c: FleetClients, thing: string, dir: str
   }
   const out = await call(`CreateKeysAndCertificate ${thing}`, () => c.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true })));
   const record: CertificateRecord = { thingName: thing, certificateId: out.certificateId ?? '', certificateArn: out.certificateArn ?? '' };
-  writeFileAtomic(join(certs, KEY_FILE), out.keyPair?.PrivateKey ?? '', 0o600);
-  writeFileAtomic(join(certs, CERT_FILE), out.certificatePem ?? '', 0o600);
-  writeFileAtomic(rec, `${JSON.stringify(record, null, 2)}\n`, 0o600);
+  // Resume looks for all three, so they can be written in parallel.
+  await Promise.all([
+    writeFileAtomicAsync(join(certs, KEY_FILE), out.keyPair?.PrivateKey ?? '', 0o600),
+    writeFileAtomicAsync(join(certs, CERT_FILE), out.certificatePem ?? '', 0o600),
+    writeFileAtomicAsync(rec, `${JSON.stringify(record, null, 2)}\n`, 0o600),
+  ]);
   return { record, created: true };
 }
 

@@ -6,7 +6,7 @@
 // re-run skips finished cores and, for a core cut off half-way, reuses its certificate.
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../../../../common/atomic-write.ts';
+import { writeFileAtomicAsync } from '../../../../common/atomic-write.ts';
 import { CliError, ConfigError, ExitCode, UsageError } from '../../../../common/errors.ts';
 import { parseCertificate } from '../../../../common/pem.ts';
 import { renderManualInstallerConfig, type ManualInstallerSettings } from '../../../../common/installer-config.ts';
@@ -95,8 +95,8 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
       await addToGroup(c, name, group);
       const { record, created } = await ensureCertificate(c, name, dir);
       await attachCertificate(c, name, policy, record.certificateArn);
-      if (rootCa !== undefined) writeFileAtomic(join(dir, 'certs', 'AmazonRootCA1.pem'), rootCa, 0o600);
-      writeFileAtomic(join(dir, CONFIG_FILE), renderManualInstallerConfig({ ...base, thingName: name }), 0o600);
+      if (rootCa !== undefined) await writeFileAtomicAsync(join(dir, 'certs', 'AmazonRootCA1.pem'), rootCa, 0o600);
+      await writeFileAtomicAsync(join(dir, CONFIG_FILE), renderManualInstallerConfig({ ...base, thingName: name }), 0o600);
       events.append({ type: 'core.created', thingName: name, thingGroup: group, thingGroupArn: groupArn, certificateId: record.certificateId, output: dir });
       return created ? 'created' : 'resumed';
     },
