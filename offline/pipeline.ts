@@ -88,10 +88,40 @@ async function guestPaths(): Promise<GuestPaths> {
   };
 }
 
+/**
+ * Disk space: keeps the sealed image and clone disks of the `keep` most recent runs; older runs keep
+ * only their logs, records and reports (each sealed image is ~1 GiB).
+ */
+export function pruneOldRuns(keep = 3, except?: string): string[] {
+  const root = join(cacheRoot(), 'pipeline-runs');
+  if (!existsSync(root)) return [];
+  const runs = readdirSync(root)
+    .map((n) => join(root, n))
+    .filter((p) => p !== except && statSync(p).isDirectory())
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  const pruned: string[] = [];
+  for (const run of runs.slice(keep)) {
+    for (const sub of ['image', 'clones']) {
+      const d = join(run, sub);
+      if (!existsSync(d)) continue;
+      for (const f of readdirSync(d)) {
+        if (f.endsWith('.qcow2') || f.endsWith('.raw')) {
+          rmSync(join(d, f), { force: true });
+          pruned.push(join(d, f));
+        }
+      }
+    }
+    rmSync(join(run, 'bake.json'), { force: true });
+  }
+  return pruned;
+}
+
 export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineReport> {
   const progress = opts.progress ?? stderrProgress;
   const runDir = resolve(opts.runDir ?? join(cacheRoot(), 'pipeline-runs', stamp()));
   mkdirSync(runDir, { recursive: true });
+  const pruned = pruneOldRuns(3, opts.reuseBake ? resolve(opts.reuseBake) : undefined);
+  if (pruned.length) progress(`pruned ${pruned.length} disk image(s) of older runs (logs kept)`);
   const logs = join(runDir, 'logs');
   mkdirSync(logs, { recursive: true });
   const recordsFile = join(runDir, 'provisioning-records.jsonl');

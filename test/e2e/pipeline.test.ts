@@ -5,7 +5,7 @@
 //
 // OFFLINE_E2E_REUSE_BAKE=<run dir> reuses an earlier run's bake (development only; CI runs everything).
 import t from 'tap';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { loadOrCreateCa } from '../../standins/pki.ts';
 import { freePort } from '../../offline/services.ts';
@@ -88,6 +88,7 @@ t.test('offline pipeline: bake, five clone boots, each clone provisions itself e
   const disk = async (id: string) => {
     const raw = join(runDir, `test-${id}.raw`);
     await diskToRaw(join(runDir, 'clones', `${id}.qcow2`), raw, inspect);
+    t.teardown(() => rmSync(raw, { force: true }));
     return raw;
   };
   for (const [id, name] of [['clone-a', 'branch-017'], ['clone-b', 'branch-018'], ['clone-c', 'branch-019']] as const) {
