@@ -36,7 +36,7 @@ interface RunResult {
 }
 
 /** A device tree like the golden image's: claim cert/key, root CA, a filled installer config. */
-function makeDevice(t: { teardown(fn: () => unknown): void }, port: number, thingName: string, opts: { claim?: KeyPair; extraParams?: Record<string, string> } = {}): Device {
+function makeDevice(t: { teardown(fn: () => unknown): void }, port: number, thingName: string, opts: { claim?: KeyPair; extraParams?: Record<string, string>; endpoint?: string } = {}): Device {
   const dir = mkdtempSync(join(tmpdir(), 'gg-installer-standin-'));
   const root = join(dir, 'greengrass', 'v2');
   const certs = join(root, 'claim-certs');
@@ -49,7 +49,7 @@ function makeDevice(t: { teardown(fn: () => unknown): void }, port: number, thin
     nucleusVersion: '2.16.0',
     rootPath: root,
     awsRegion: 'eu-west-1',
-    iotDataEndpoint: 'localhost',
+    iotDataEndpoint: opts.endpoint ?? 'localhost',
     iotCredentialEndpoint: 'credentials.standin.local',
     iotRoleAlias: 'GreengrassTokenExchangeRoleAlias',
     provisioningTemplate: TEMPLATE,
@@ -379,6 +379,22 @@ t.test('a client certificate from another CA is refused at TLS and retried, neve
   t.equal((await install(d, { GG_STANDIN_CONNECT_RETRY_SECONDS: '0.3' })).code, 0);
   await waitFor('connect retries', () => (log(d).match(/Failed to connect to IoT Core/g) ?? []).length >= 2);
   t.equal(s.certificatesIssued, 0);
+});
+
+t.test('the nucleus verifies the server certificate names its endpoint (extra SANs via serverAltNames)', async (t) => {
+  const unnamed = await standin(t, { host: '127.0.0.2' });
+  const d = makeDevice(t, unnamed.port, 'edge-san', { endpoint: '127.0.0.2' });
+  t.equal((await install(d, { GG_STANDIN_CONNECT_RETRY_SECONDS: '0.3' })).code, 0);
+  await waitFor('connect retries', () => (log(d).match(/Failed to connect to IoT Core/g) ?? []).length >= 2);
+  t.match(log(d), /127\.0\.0\.2/);
+  t.equal(unnamed.certificatesIssued, 0, 'a server certificate without the endpoint name is refused');
+  await stopStandinNucleus(d.root);
+
+  const named = await standin(t, { host: '127.0.0.2', serverAltNames: { ip: ['127.0.0.2'] } });
+  const e = makeDevice(t, named.port, 'edge-san', { endpoint: '127.0.0.2' });
+  t.equal((await install(e)).code, 0);
+  await waitFor('provisioned', () => tlogValue(e, 'system', 'thingName'));
+  t.equal(named.registrations[0]?.thingName, 'edge-san');
 });
 
 t.test('extra template parameters are sent with RegisterThing', async (t) => {
