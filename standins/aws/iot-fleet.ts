@@ -10,6 +10,7 @@
 //   ListThingGroupsForThing   GET    /things/{thingName}/thing-groups        {thingGroups[{groupName, groupArn}], nextToken}
 //   RemoveThingFromThingGroup PUT    /thing-groups/removeThingFromThingGroup {thingGroupName|thingGroupArn, thingName|thingArn}
 //   ListPrincipalThings       GET    /principals/things                      header x-amzn-principal -> {things[], nextToken}
+//   UpdateThing               PATCH  /things/{thingName}                     {attributePayload{attributes, merge}, expectedVersion?}
 // Things live in `state.things` (added lazily, so state.ts and saved state files stay compatible).
 import { randomUUID } from 'node:crypto';
 import { AwsServiceError, type HandlerContext, type Route, type ServiceRequest, type ServiceResponse } from './server.ts';
@@ -106,6 +107,24 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     handle(_req, ctx, [name]) {
       const t = thing(ctx, name);
       return { status: 200, body: { defaultClientId: t.thingName, thingName: t.thingName, thingId: t.thingId, thingArn: t.thingArn, attributes: t.attributes, version: t.version } };
+    },
+  },
+  {
+    method: 'PATCH',
+    pattern: /^\/things\/([^/]+)$/,
+    op: 'UpdateThing',
+    handle(req, ctx, [name]) {
+      const t = thing(ctx, name);
+      const b = json(req);
+      if (b.expectedVersion !== undefined && b.expectedVersion !== t.version) throw new AwsServiceError('VersionConflictException', 409, `expectedVersion ${String(b.expectedVersion)} does not match ${t.version}`);
+      const p = (b.attributePayload as { attributes?: Record<string, string>; merge?: boolean } | undefined) ?? {};
+      const attrs = p.merge ? { ...t.attributes, ...(p.attributes ?? {}) } : { ...(p.attributes ?? {}) };
+      // An empty value removes the attribute when merging (as in real IoT).
+      for (const [k, v] of Object.entries(attrs)) if (v === '') delete attrs[k];
+      t.attributes = attrs;
+      t.version += 1;
+      ctx.changed();
+      return { status: 200, body: {} };
     },
   },
   {

@@ -12,6 +12,7 @@ import {
   DeleteCertificateCommand,
   DeleteThingCommand,
   DescribeEndpointCommand,
+  DescribeThingCommand,
   DescribeThingGroupCommand,
   DetachPolicyCommand,
   DetachThingPrincipalCommand,
@@ -21,6 +22,7 @@ import {
   ListThingPrincipalsCommand,
   RemoveThingFromThingGroupCommand,
   UpdateCertificateCommand,
+  UpdateThingCommand,
 } from '@aws-sdk/client-iot';
 import { writeFileAtomicAsync } from '../../../common/atomic-write.ts';
 import { ConfigError } from '../../../common/errors.ts';
@@ -152,27 +154,50 @@ export interface Step {
   run(): Promise<void>;
 }
 
+/** Thing attribute listing the certificate ids being decommissioned (so a re-run finds them after they are detached). */
+export const DECOMMISSION_ATTRIBUTE = 'greengrass-image-decommission';
+
 /**
- * Steps that remove a thing and everything attached to it, in the only order IoT accepts:
- * detach each certificate's policies, detach it from the thing, deactivate it, delete it; leave
- * each group; delete the thing. Each step tolerates "already gone", so a re-run converges.
+ * Steps that remove a thing and everything attached to it, in the only order IoT accepts: record the
+ * certificate ids on the thing (a re-run after a failure finds a certificate that is already
+ * detached from it), then per certificate detach its policies, detach it from the thing, deactivate
+ * it, delete it; leave each group; delete the thing. Each step tolerates "already gone".
  */
 export async function thingRemovalSteps(c: FleetClients, thing: string): Promise<Step[]> {
-  const principals = await thingPrincipals(c, thing);
-  if (principals === null) return [];
+  let desc;
+  try {
+    desc = await c.iot.send(new DescribeThingCommand({ thingName: thing }));
+  } catch (err) {
+    if (isAwsErrorNamed(err, 'ResourceNotFoundException')) return [];
+    throw toAwsError(`DescribeThing ${thing}`, err);
+  }
+  const principals = (await thingPrincipals(c, thing)) ?? [];
+  const certPrefix = (desc.thingArn ?? '').replace(/:thing\/.*$/, ':cert/');
+  const recorded = (desc.attributes?.[DECOMMISSION_ATTRIBUTE] ?? '').split(',').filter(Boolean);
+  const ids = [...new Set([...principals.map(certIdFromArn), ...recorded])];
   const steps: Step[] = [];
-  for (const arn of principals) {
-    const id = certIdFromArn(arn);
+  if (ids.some((id) => !recorded.includes(id))) {
+    const value = ids.join(',');
+    steps.push({
+      describe: `record certificate(s) ${ids.join(', ')} on thing ${thing} (attribute ${DECOMMISSION_ATTRIBUTE}, for a resumed run)`,
+      run: () => ignoreNotFound('UpdateThing', () => c.iot.send(new UpdateThingCommand({ thingName: thing, attributePayload: { attributes: { [DECOMMISSION_ATTRIBUTE]: value }, merge: true } }))),
+    });
+  }
+  for (const id of ids) {
+    const arn = principals.find((p) => certIdFromArn(p) === id) ?? `${certPrefix}${id}`;
     let policies: string[] = [];
     try {
       policies = ((await c.iot.send(new ListAttachedPoliciesCommand({ target: arn }))).policies ?? []).map((p) => p.policyName ?? '').filter(Boolean);
     } catch (err) {
       if (!isAwsErrorNamed(err, 'ResourceNotFoundException')) throw toAwsError('ListAttachedPolicies', err);
+      if (!principals.includes(arn)) continue; // recorded earlier and already deleted
     }
     for (const p of policies) {
       steps.push({ describe: `detach policy ${p} from certificate ${id}`, run: () => ignoreNotFound(`DetachPolicy ${p}`, () => c.iot.send(new DetachPolicyCommand({ policyName: p, target: arn }))) });
     }
-    steps.push({ describe: `detach certificate ${id} from thing ${thing}`, run: () => ignoreNotFound('DetachThingPrincipal', () => c.iot.send(new DetachThingPrincipalCommand({ thingName: thing, principal: arn }))) });
+    if (principals.includes(arn)) {
+      steps.push({ describe: `detach certificate ${id} from thing ${thing}`, run: () => ignoreNotFound('DetachThingPrincipal', () => c.iot.send(new DetachThingPrincipalCommand({ thingName: thing, principal: arn }))) });
+    }
     steps.push({ describe: `deactivate certificate ${id}`, run: () => ignoreNotFound('UpdateCertificate', () => c.iot.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'INACTIVE' }))) });
     steps.push({ describe: `delete certificate ${id}`, run: () => ignoreNotFound('DeleteCertificate', () => c.iot.send(new DeleteCertificateCommand({ certificateId: id }))) });
   }

@@ -1,0 +1,134 @@
+// devices create / delete and cores delete (decommission): the real CLI against the AWS wire
+// stand-in, asserting the requests it received (and their order) and the state it holds after.
+import t from 'tap';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ExitCode } from '../../../common/errors.ts';
+import { reportCoreDevice, withGg } from '../../../standins/aws/greengrassv2.ts';
+import { cliEnv, events, faultOnNth, runCli, standin, things, tmp, type AwsStandin } from './fleet-helpers.ts';
+
+let s: AwsStandin;
+let dir: string;
+t.beforeEach(async () => {
+  s = await standin(['GreengrassV2IoTThingPolicy', 'GreengrassClientDevicePolicy']);
+  dir = tmp('gg-dev-');
+  const r = await runCli(['cores', 'create', '--names', 'core-a', '--thing-group', 'Fleet', '--output', join(dir, 'cores')], cliEnv(s));
+  if (r.code !== 0) throw new Error(r.stderr);
+  s.requests.length = 0;
+});
+t.afterEach(() => s.close());
+
+t.test('devices create needs a core that registered; then Thing, cert, policy, association; re-run associates nothing twice', async (t) => {
+  const ev = join(dir, 'events.jsonl');
+  const args = ['devices', 'create', '--core', 'core-a', '--names', 'sensor-1,sensor-2', '--output', join(dir, 'dev'), '--events', ev, '--json'];
+  const early = await runCli(args, cliEnv(s));
+  t.equal(early.code, ExitCode.CONFIG);
+  t.match(early.stderr, /core core-a is not a Greengrass core device/);
+  t.notOk(things(s)['sensor-1'], 'nothing created for a core that never connected');
+
+  reportCoreDevice(s.state, { thingName: 'core-a' });
+  const r = await runCli(args, cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  t.same(JSON.parse(r.stdout).associated, 2);
+  const assoc = s.calls('BatchAssociateClientDeviceWithCoreDevice');
+  t.equal(assoc.length, 1);
+  t.equal(assoc[0].path, '/greengrass/v2/coreDevices/core-a/associateClientDevices');
+  t.same(assoc[0].body, { entries: [{ thingName: 'sensor-1' }, { thingName: 'sensor-2' }] });
+  t.same(withGg(s.state).gg.clientDevices['core-a'].map((d) => d.thingName), ['sensor-1', 'sensor-2']);
+  for (const n of ['sensor-1', 'sensor-2']) {
+    const rec = JSON.parse(readFileSync(join(dir, 'dev', n, 'certs', 'certificate.json'), 'utf8'));
+    t.same(s.state.certificates[rec.certificateId].policies, ['GreengrassClientDevicePolicy']);
+    t.same(things(s)[n].principals, [rec.certificateArn]);
+    t.equal(statSync(join(dir, 'dev', n, 'certs', 'private.pem.key')).mode & 0o777, 0o600);
+  }
+  t.same(events(ev).map((e) => [e.type, e.thingName, e.coreDeviceThingName]), [['device.created', 'sensor-1', 'core-a'], ['device.created', 'sensor-2', 'core-a']]);
+
+  s.requests.length = 0;
+  const again = await runCli(args, cliEnv(s));
+  t.equal(again.code, 0, again.stderr);
+  t.equal(s.calls('CreateKeysAndCertificate').length, 0, 'certificates reused');
+  t.equal(s.calls('BatchAssociateClientDeviceWithCoreDevice').length, 0, 'already associated');
+  t.equal(Object.keys(s.state.certificates).length, 3);
+});
+
+t.test('cores delete: dry run by default changes nothing; --yes disassociates and deletes the core device; --deprovision removes cert and Thing in order', async (t) => {
+  reportCoreDevice(s.state, { thingName: 'core-a' });
+  t.equal((await runCli(['devices', 'create', '--core', 'core-a', '--names', 'sensor-1', '--output', join(dir, 'dev')], cliEnv(s))).code, 0);
+  const certId = JSON.parse(readFileSync(join(dir, 'cores', 'core-a', 'certs', 'certificate.json'), 'utf8')).certificateId;
+  const ev = join(dir, 'events.jsonl');
+
+  s.requests.length = 0;
+  const dry = await runCli(['cores', 'delete', 'core-a', '--deprovision', '--events', ev, '--json'], cliEnv(s));
+  t.equal(dry.code, 0, dry.stderr);
+  const plan = JSON.parse(dry.stdout);
+  t.equal(plan.dryRun, true);
+  t.same(plan.plan[0].steps, [
+    'disassociate client device(s) sensor-1 from core core-a',
+    'delete Greengrass core device core-a',
+    `record certificate(s) ${certId} on thing core-a (attribute greengrass-image-decommission, for a resumed run)`,
+    `detach policy GreengrassV2IoTThingPolicy from certificate ${certId}`,
+    `detach certificate ${certId} from thing core-a`,
+    `deactivate certificate ${certId}`,
+    `delete certificate ${certId}`,
+    'remove thing core-a from thing group Fleet',
+    'delete thing core-a',
+  ]);
+  t.equal(s.requests.filter((q) => !['GET'].includes(q.method) && q.op !== 'ListAttachedPolicies').length, 0, 'dry run only reads');
+  t.ok(s.state.coreDevices['core-a'] && things(s)['core-a'] && s.state.certificates[certId]);
+  t.same(events(ev), []);
+
+  s.requests.length = 0;
+  const r = await runCli(['cores', 'delete', 'core-a', '--deprovision', '--yes', '--events', ev], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  const writes = s.requests.filter((q) => q.method !== 'GET' && q.op !== 'ListAttachedPolicies').map((q) => q.op);
+  t.same(writes, ['BatchDisassociateClientDeviceFromCoreDevice', 'DeleteCoreDevice', 'UpdateThing', 'DetachPolicy', 'DetachThingPrincipal', 'UpdateCertificate', 'DeleteCertificate', 'RemoveThingFromThingGroup', 'DeleteThing']);
+  t.same(s.calls('UpdateCertificate')[0].query, { newStatus: 'INACTIVE' });
+  t.notOk(s.state.coreDevices['core-a']);
+  t.notOk(things(s)['core-a']);
+  t.notOk(s.state.certificates[certId]);
+  t.same(s.state.thingGroups.Fleet.things, []);
+  t.ok(things(s)['sensor-1'], 'the client device Thing itself stays (devices delete removes it)');
+  t.same(events(ev).map((e) => [e.type, e.thingName, e.deprovisioned]), [['core.deleted', 'core-a', true]]);
+
+  s.requests.length = 0;
+  const again = await runCli(['cores', 'delete', 'core-a', '--deprovision', '--yes', '--events', ev], cliEnv(s));
+  t.equal(again.code, 0, again.stderr);
+  t.match(again.stdout, /nothing to do/);
+  t.equal(events(ev).length, 1, 'no event for a no-op');
+});
+
+t.test('cores delete failing half-way (500 x3 on DeleteCertificate): exit 4, the re-run finishes the rest', async (t) => {
+  faultOnNth(s, 'DeleteCertificate', 1, { kind: 'error', status: 500 }, 3);
+  const r = await runCli(['cores', 'delete', 'core-a', '--deprovision', '--yes'], cliEnv(s));
+  t.equal(r.code, ExitCode.AWS);
+  t.match(r.stderr, /DeleteCertificate failed: InternalFailureException/);
+  t.ok(things(s)['core-a'], 'Thing still there');
+  t.same(things(s)['core-a'].principals, [], 'certificate detached before the failure');
+  t.equal(Object.keys(s.state.certificates).length, 1, 'certificate not deleted yet');
+  s.requests.length = 0;
+  const r2 = await runCli(['cores', 'delete', 'core-a', '--deprovision', '--yes'], cliEnv(s));
+  t.equal(r2.code, 0, r2.stderr);
+  // The certificate is already detached from the Thing: the re-run finds it through the recorded attribute.
+  t.same(s.requests.filter((q) => q.method !== 'GET' && q.op !== 'ListAttachedPolicies').map((q) => q.op), ['UpdateCertificate', 'DeleteCertificate', 'RemoveThingFromThingGroup', 'DeleteThing']);
+  t.notOk(things(s)['core-a']);
+  t.same(Object.keys(s.state.certificates), []);
+});
+
+t.test('devices delete: dry run, then disassociate + deprovision', async (t) => {
+  reportCoreDevice(s.state, { thingName: 'core-a' });
+  t.equal((await runCli(['devices', 'create', '--core', 'core-a', '--names', 'sensor-1,sensor-2', '--output', join(dir, 'dev')], cliEnv(s))).code, 0);
+  const ev = join(dir, 'events.jsonl');
+  s.requests.length = 0;
+  const dry = await runCli(['devices', 'delete', '--core', 'core-a', '--names', 'sensor-1', '--deprovision', '--events', ev], cliEnv(s));
+  t.equal(dry.code, 0, dry.stderr);
+  t.match(dry.stdout, /dry run/);
+  t.equal(withGg(s.state).gg.clientDevices['core-a'].length, 2);
+  const r = await runCli(['devices', 'delete', '--core', 'core-a', '--names', 'sensor-1', '--deprovision', '--yes', '--events', ev], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  t.same(s.calls('BatchDisassociateClientDeviceFromCoreDevice').map((q) => q.body), [{ entries: [{ thingName: 'sensor-1' }] }]);
+  t.same(withGg(s.state).gg.clientDevices['core-a'].map((d) => d.thingName), ['sensor-2']);
+  t.notOk(things(s)['sensor-1']);
+  t.ok(things(s)['sensor-2']);
+  t.same(events(ev).map((e) => [e.type, e.thingName]), [['device.deleted', 'sensor-1']]);
+  t.ok(existsSync(join(dir, 'dev', 'sensor-2', 'certs', 'private.pem.key')));
+});
