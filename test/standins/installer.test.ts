@@ -4,7 +4,7 @@ import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
 import tls from 'node:tls';
 import mqttPacket from 'mqtt-packet';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync, readdirSync } from 'node:fs';
+import { rmSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
@@ -63,7 +63,10 @@ function makeDevice(t: { teardown(fn: () => unknown): void }, port: number, thin
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, filled, { mode: 0o600 });
   const device = { dir, root, systemd: join(dir, 'systemd'), configPath };
-  t.teardown(() => stopStandinNucleus(root));
+  t.teardown(async () => {
+    await stopStandinNucleus(root);
+    rmSync(dir, { recursive: true, force: true }); // test keys do not outlive the test
+  });
   return device;
 }
 
@@ -154,6 +157,7 @@ t.test('builds Greengrass.jar and the plugin jar with javac, cached by source ha
   t.match(listing, /standin\/Nucleus\.class/);
   // bytecode for Java 11 (class file major version 55): runs on the JRE 11 the Greengrass docs recommend
   const x = mkdtempSync(join(tmpdir(), 'gg-jar-'));
+  t.teardown(() => rmSync(x, { recursive: true, force: true }));
   await new Promise<void>((res, rej) => execFile('jar', ['xf', jars.installerJar, 'standin/Installer.class'], { cwd: x }, (e) => (e ? rej(e) : res())));
   t.equal(readFileSync(join(x, 'standin', 'Installer.class')).readUInt16BE(6), 55);
 });

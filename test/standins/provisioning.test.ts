@@ -1,7 +1,7 @@
 // The provisioning STAND-IN, driven by the real `mqtt` npm client over mTLS.
 import t from 'tap';
 import mqtt, { type MqttClient } from 'mqtt';
-import { readFileSync, mkdtempSync, statSync } from 'node:fs';
+import { readFileSync, mkdtempSync, statSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -66,6 +66,7 @@ async function withStandin(t: { teardown(fn: () => unknown): void }, opts: Parti
 
 t.test('a claim-signed client gets a certificate and registers its Thing', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'prov-standin-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const records = join(dir, 'records.jsonl');
   await withStandin(t, { recordsFile: records, defaultThingGroup: 'golden-fleet' }, async (s) => {
     const c = await connect(s, claim);
@@ -279,6 +280,7 @@ t.test('429 reply body', async (t) => {
 
 t.test('stop, then restart on the same port; a restarted stand-in remembers its Things', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'prov-standin-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const records = join(dir, 'records.jsonl');
   const s1 = await startProvisioningStandin({ ca, templateName: TEMPLATE, recordsFile: records });
   const c1 = await connect(s1, claim);
@@ -303,6 +305,7 @@ t.test('stop, then restart on the same port; a restarted stand-in remembers its 
 t.test('CLI: prints "listening host:port", serves, stops on SIGTERM with exit 0; usage errors exit 2', async (t) => {
   const { spawn, spawnSync } = await import('node:child_process');
   const dir = mkdtempSync(join(tmpdir(), 'prov-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const tsx = join(process.cwd(), 'node_modules', '.bin', 'tsx');
   const cli = join(process.cwd(), 'standins', 'provisioning', 'cli.ts');
   const child = spawn(tsx, [cli, '--ca-dir', join(dir, 'ca'), '--port', '0', '--template', TEMPLATE, '--records', join(dir, 'r.jsonl')], { stdio: ['ignore', 'pipe', 'pipe'] });
