@@ -10,7 +10,7 @@ import { CliError, ExitCode, ToolError, UsageError } from '../common/errors.ts';
 import { REPO_ROOT, cacheRoot, ensureBaseImage, type BaseImage } from './base-image.ts';
 import { bakeDirect } from './bake-direct.ts';
 import { bootClone, type CloneBoot, type GuestPaths } from './clone.ts';
-import { run, stderrProgress, type Progress } from './proc.ts';
+import { killAllChildren, run, stderrProgress, type Progress } from './proc.ts';
 import { readRegistrations, type Registration } from './records.ts';
 import { freePort, startTsService, type Service } from './services.ts';
 
@@ -486,6 +486,13 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     process.exit((e as CliError).exitCode ?? ExitCode.USAGE);
   }
   const t0 = Date.now();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      process.stderr.write(`pipeline: ${sig}: stopping packer, VMs and stand-ins (logs kept)\n`);
+      killAllChildren();
+      process.exit(ExitCode.INTERRUPTED);
+    });
+  }
   runPipeline(opts).then((r) => {
     process.stdout.write(formatReport(r) + `\n  total: ${Math.round((Date.now() - t0) / 1000)} s\n`);
     process.exit(r.exitCode);

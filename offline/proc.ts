@@ -7,6 +7,21 @@ import { ToolError } from '../common/errors.ts';
 
 export type Progress = (line: string) => void;
 
+/** Cleanups for everything still running (process groups, VMs, stand-ins): run on SIGINT/SIGTERM. */
+export const liveChildren = new Set<() => void>();
+
+/** Kills everything still running (best effort, synchronous). */
+export function killAllChildren(): void {
+  for (const k of [...liveChildren]) {
+    try {
+      k();
+    } catch {
+      /* already gone */
+    }
+  }
+  liveChildren.clear();
+}
+
 export const stderrProgress: Progress = (line) => {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 };
@@ -37,6 +52,15 @@ export function run(cmd: string, args: string[], o: RunOptions): Promise<string>
   return new Promise((resolve, reject) => {
     const sopts: SpawnOptions = { cwd: o.cwd, env: o.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true };
     const child = spawn(cmd, args, sopts);
+    // Own process group (detached): a signal to us must reach e.g. packer's children too.
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    };
+    if (child.pid) liveChildren.add(killGroup);
     let out = '';
     let tail = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -65,6 +89,7 @@ export function run(cmd: string, args: string[], o: RunOptions): Promise<string>
         }, o.timeoutMs)
       : undefined;
     const finish = (err?: Error) => {
+      liveChildren.delete(killGroup);
       clearInterval(hb);
       if (killer) clearTimeout(killer);
       log.end(() => (err ? reject(err) : resolve(out)));

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, closeSync, readd
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { ToolError } from '../common/errors.ts';
-import { run } from './proc.ts';
+import { liveChildren, run } from './proc.ts';
 
 export interface VmOptions {
   name: string;
@@ -91,6 +91,8 @@ export class Vm {
     const errFd = openSync(join(o.runDir, `${o.name}.qemu.stderr`), 'a');
     this.child = spawn('qemu-system-x86_64', qemuArgs(o, this.qmpSocket), { stdio: ['ignore', errFd, errFd] });
     closeSync(errFd);
+    const kill = () => this.kill();
+    liveChildren.add(kill);
     const killer = setTimeout(() => {
       this.timedOut = true;
       this.kill();
@@ -99,6 +101,7 @@ export class Vm {
       const fin = (code: number | null, signal: NodeJS.Signals | null) => {
         if (this.done) return;
         this.done = true;
+        liveChildren.delete(kill);
         clearTimeout(killer);
         resolve({ code, signal, timedOut: this.timedOut, ms: Date.now() - this.startedAt });
       };

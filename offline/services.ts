@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { ToolError } from '../common/errors.ts';
 import { REPO_ROOT } from './base-image.ts';
+import { liveChildren } from './proc.ts';
 
 export interface Service {
   name: string;
@@ -30,7 +31,9 @@ export function startTsService(name: string, entry: string, args: string[], logF
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let exited = false;
-  const exitedP = new Promise<void>((r) => child.on('exit', () => ((exited = true), r())));
+  const killIt = () => child.kill('SIGTERM');
+  liveChildren.add(killIt);
+  const exitedP = new Promise<void>((r) => child.on('exit', () => ((exited = true), liveChildren.delete(killIt), r())));
   return new Promise((resolve, reject) => {
     let buf = '';
     let settled = false;

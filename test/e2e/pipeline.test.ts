@@ -17,7 +17,7 @@ import { readEvents, readRegistrations } from '../../offline/records.ts';
 import { diskToRaw, guestPathExists, readGuestFile, statGuest } from '../../offline/qemu.ts';
 import { thingNameFromTlog } from '../../offline/clone.ts';
 
-t.setTimeout(90 * 60_000);
+t.setTimeout(55 * 60_000);
 
 t.test('usage errors exit 2 with a clear message and start nothing', async (t) => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'offline', 'pipeline.ts'), '--no-such-flag'], { cwd: REPO_ROOT, encoding: 'utf8' });

@@ -12,7 +12,7 @@ import { MULTI_USER } from '../../offline/clone.ts';
 import { run } from '../../offline/proc.ts';
 import { ToolError } from '../../common/errors.ts';
 
-t.setTimeout(60 * 60_000);
+t.setTimeout(30 * 60_000);
 
 t.test('recipe key is a content hash: any recipe change gives a new cache dir', async (t) => {
   const r = defaultRecipe();
