@@ -498,6 +498,45 @@ t.test('init-config YAML forms a hand-written file may use; a malformed file fai
   t.notOk(existsSync(join(bad.root, 'config', 'config.tlog')), 'nothing half-done');
 });
 
+t.test('real systemd mode: unit in /etc/systemd/system and the systemctl sequence (private mount namespace, systemctl stand-in)', async (t) => {
+  // /etc/systemd/system is a tmpfs inside a private mount namespace, so the host is untouched; `systemctl`
+  // is a STAND-IN script on PATH that records its arguments and fails the verb named in FAIL_VERB.
+  const d = makeDevice(t, 1, 'edge-real');
+  const bin = join(d.dir, 'bin');
+  mkdirSync(bin);
+  const calls = join(d.dir, 'systemctl-calls.log');
+  writeFileSync(join(bin, 'systemctl'), `#!/bin/sh\n# STAND-IN for systemctl\necho "$*" >> ${JSON.stringify(calls)}\n[ "$1" = "$FAIL_VERB" ] && exit 1\nexit 0\n`, { mode: 0o755 });
+  const runReal = (extra: string[], env: Record<string, string> = {}) =>
+    new Promise<RunResult & { unit: string }>((resolve) => {
+      const unitCopy = join(d.dir, `unit-${Date.now()}`);
+      const script = 'mount -t tmpfs tmpfs /etc/systemd/system || exit 99; java "$@"; rc=$?; cp /etc/systemd/system/greengrass.service "$UNIT_COPY" 2>/dev/null; exit $rc';
+      const args = [`-Droot=${d.root}`, '-jar', jars.installerJar, '--trusted-plugin', jars.pluginJar, '--init-config', d.configPath, '--setup-system-service', 'true', ...extra];
+      const env2 = { ...process.env, PATH: `${bin}:${process.env.PATH}`, UNIT_COPY: unitCopy, ...env } as NodeJS.ProcessEnv;
+      delete env2.GG_STANDIN_SYSTEMD_DIR;
+      execFile('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...args], { env: env2, timeout: 60_000 }, (err, stdout, stderr) => {
+        const code = err ? (err as unknown as { code?: unknown }).code : 0;
+        resolve({ code: typeof code === 'number' ? code : null, stdout: String(stdout), stderr: String(stderr), unit: existsSync(unitCopy) ? readFileSync(unitCopy, 'utf8') : '' });
+      });
+    });
+  const ok = await runReal([]);
+  t.equal(ok.code, 0, ok.stderr);
+  t.match(ok.stdout, /Successfully set up Nucleus as a system service/);
+  t.match(ok.unit, `ExecStart=/bin/sh -c "exec ${d.root}/alts/current/distro/bin/loader >> ${d.root}/logs/loader.log 2>&1"`);
+  t.same(readFileSync(calls, 'utf8').trim().split('\n'), ['daemon-reload', 'unmask greengrass.service', 'stop greengrass.service', 'start greengrass.service', 'enable greengrass.service']);
+  t.notOk(existsSync('/etc/systemd/system/greengrass.service') && readFileSync('/etc/systemd/system/greengrass.service', 'utf8').includes(d.root), 'host /etc/systemd/system untouched');
+  t.equal(nucleusPid(d.root), undefined, 'the installer itself starts nothing in real mode');
+
+  rmSync(calls);
+  const noStart = await runReal(['--start', 'false']);
+  t.equal(noStart.code, 0);
+  t.same(readFileSync(calls, 'utf8').trim().split('\n'), ['daemon-reload', 'unmask greengrass.service', 'stop greengrass.service', 'enable greengrass.service'], '--start false: no start');
+
+  const failed = await runReal([], { FAIL_VERB: 'start' });
+  t.equal(failed.code, 0, 'a systemd failure still exits 0, like the real installer');
+  t.match(failed.stdout, /Unable to set up Nucleus as a system service/);
+  t.notMatch(failed.stdout, /Successfully set up/);
+});
+
 t.test('no stray nucleus processes are left by these tests', async (t) => {
   // runs last: every earlier subtest's teardown has stopped its nucleus by now
   const stray = readdirSync('/proc')
