@@ -149,9 +149,12 @@ t.test('builds Greengrass.jar and the plugin jar with javac, cached by source ha
   t.match(jars.pluginJar, /\.jar$/);
   const again = await buildInstallerStandin();
   t.same(again, jars, 'second call returns the cached build');
-  const v = await java(['-jar', jars.installerJar, '--version']);
+  const vRoot = mkdtempSync(join(tmpdir(), 'gg-jar-'));
+  t.teardown(() => rmSync(vRoot, { recursive: true, force: true }));
+  const v = await java([`-Droot=${join(vRoot, 'root')}`, '-jar', jars.installerJar, '--version']);
   t.equal(v.code, 0);
   t.match(v.stdout, /AWS Greengrass v\d+\.\d+\.\d+/);
+  t.notOk(existsSync(join(vRoot, 'root')), '--version creates no files');
   const listing = await new Promise<string>((res, rej) => execFile('jar', ['tf', jars.installerJar], (e, out) => (e ? rej(e) : res(out))));
   t.match(listing, /standin\/Installer\.class/);
   t.match(listing, /standin\/Nucleus\.class/);
@@ -276,6 +279,19 @@ t.test('re-run on a provisioned device: service restarted, no second registratio
   t.equal((await install(d, {}, ['--start', 'false'])).code, 0);
   t.equal(tlogValue(d, 'services', 'aws.greengrass.FleetProvisioningByClaim', 'configuration', 'templateParameters', 'ThingName'), 'edge-renamed');
   t.equal(tlogValue(d, 'system', 'thingName'), 'edge-rerun', 'identity kept');
+});
+
+t.test('-i/--config replaces the config: the identity is dropped and the next start provisions again (a collision)', async (t) => {
+  const s = await standin(t);
+  const d = makeDevice(t, s.port, 'edge-replaced');
+  t.equal((await install(d)).code, 0);
+  await waitFor('provisioned', () => tlogValue(d, 'system', 'thingName'));
+  const r = await java([`-Droot=${d.root}`, '-jar', jars.installerJar, '-i', d.configPath, '--setup-system-service', 'true'], { GG_STANDIN_SYSTEMD_DIR: d.systemd });
+  t.equal(r.code, 0, r.stderr);
+  t.equal(tlogValue(d, 'system', 'thingName'), undefined, 'config.tlog rewritten from the file alone');
+  await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(d)));
+  t.equal(s.collisions.length, 1, 'the same device registering its name again is a collision');
+  t.match(log(d), /ResourceConflict/);
 });
 
 t.test('a missing --init-config file is silently ignored; the plugin then fails for lack of config', async (t) => {
