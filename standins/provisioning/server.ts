@@ -321,6 +321,7 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
 
   const onPublish = (conn: Conn, p: IPublishPacket): void => {
     if (p.qos === 1 && p.messageId !== undefined) send(conn, { cmd: 'puback', messageId: p.messageId });
+    if (p.qos === 2 && p.messageId !== undefined) send(conn, { cmd: 'pubrec', messageId: p.messageId }); // QoS 2: PUBREC now, PUBCOMP on PUBREL
     const payload = Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload);
     if (p.topic === CREATE_TOPIC) return createKeysAndCertificate(conn, p.topic);
     const m = PROVISION_RE.exec(p.topic);
@@ -423,6 +424,9 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
           case 'unsubscribe':
             conn.subscriptions = conn.subscriptions.filter((f) => !packet.unsubscriptions.includes(f));
             send(conn, { cmd: 'unsuback', messageId: packet.messageId as number } as Packet);
+            break;
+          case 'pubrel':
+            send(conn, { cmd: 'pubcomp', messageId: packet.messageId as number });
             break;
           case 'pingreq':
             send(conn, { cmd: 'pingresp' });

@@ -98,6 +98,20 @@ t.test('a claim-signed client gets a certificate and registers its Thing', async
   });
 });
 
+t.test('QoS 0, 1 and 2 requests are all answered', async (t) => {
+  await withStandin(t, {}, async (s) => {
+    const c = await connect(s, claim);
+    t.teardown(() => c.end(true));
+    await c.subscribeAsync(`${CREATE_TOPIC}/accepted`, { qos: 1 });
+    for (const qos of [0, 1, 2] as const) {
+      const got = new Promise<any>((resolve) => c.once('message', (_tp, p) => resolve(JSON.parse(p.toString()))));
+      await c.publishAsync(CREATE_TOPIC, '{}', { qos });
+      t.match((await got).certificateId, /^[0-9a-f]{64}$/, `QoS ${qos}`);
+    }
+    t.equal(s.certificatesIssued, 3);
+  });
+});
+
 t.test('ThingGroupName parameter wins over the default group', async (t) => {
   await withStandin(t, { defaultThingGroup: 'default-group' }, async (s) => {
     const c = await connect(s, claim);
