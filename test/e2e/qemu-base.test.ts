@@ -3,7 +3,7 @@
 // get a DHCP address from QEMU's user network, power off cleanly over QMP; then read its journal and
 // files from the disk afterwards (no mount). Also: a command failure names its stage and keeps its log.
 import t from 'tap';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBaseImage, cachedBaseImage, defaultRecipe, recipeKey } from '../../offline/base-image.ts';
@@ -42,6 +42,11 @@ t.test('base image boots under TCG: hostname from the kernel command line, DHCP,
   for (const f of [base.disk, base.kernel, base.initrd]) t.ok(existsSync(f), `${f} exists`);
 
   const dir = mkdtempSync(join(tmpdir(), 'offline-qemu-'));
+  // Disk copies are GiB-sized: removed when the test passed, kept (with the serial log) when it failed.
+  t.teardown(() => {
+    if (t.passing()) rmSync(dir, { recursive: true, force: true });
+    else t.comment(`kept for inspection: ${dir}`);
+  });
   const overlay = join(dir, 'clone.qcow2');
   const vm = await Vm.boot({
     name: 'harness',
