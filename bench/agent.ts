@@ -104,7 +104,7 @@ async function main(): Promise<void> {
       if (sentinel.thingName !== `gg-bench-a${i}`) throw new Error(`agent sentinel names ${sentinel.thingName}`);
       agent.push(s);
     } finally {
-      await stopStandinNucleus(root.ggRoot, 3000);
+      await stopStandinNucleus(root.ggRoot, 10000);
       root.cleanup();
     }
   };
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
       statSync(marker);
       seed.push(s);
     } finally {
-      await stopStandinNucleus(root.ggRoot, 3000);
+      await stopStandinNucleus(root.ggRoot, 10000);
       root.cleanup();
     }
   };
@@ -140,6 +140,13 @@ async function main(): Promise<void> {
     }
   }
   await endpoint.close();
+  // Start-up floor on this machine right now: the executable's --version, and bare node.
+  const floor: number[] = [];
+  const nodeFloor: number[] = [];
+  for (let i = 0; i < N; i++) {
+    floor.push((await measure(EXE, ['--version'], { PATH: '/nonexistent' })).ms);
+    nodeFloor.push((await measure(process.execPath, ['-e', '0'], { PATH: '/nonexistent' })).ms);
+  }
 
   const a = median(agent.map((s) => s.ms));
   const b = median(seed.map((s) => s.ms));
@@ -155,6 +162,7 @@ async function main(): Promise<void> {
   console.log(`  greengrass-firstboot median ${fmt(a)} ms   (runs: ${agent.map((s) => fmt(s.ms)).join(', ')})`);
   console.log(`  overhead (medians) ${fmt(overhead)} ms   target < ${TARGET_OVERHEAD_MS} ms   ${overhead < TARGET_OVERHEAD_MS ? 'OK' : 'OVER'}`);
   console.log(`  overhead (minima)  ${fmt(minOverhead)} ms`);
+  console.log(`  start-up floor     greengrass-firstboot --version ${fmt(median(floor))} ms, bare node -e 0 ${fmt(median(nodeFloor))} ms (medians)`);
   console.log(`  agent own CPU      ${fmt(cpu)} ms median (user+sys of the agent process, installer excluded)`);
   console.log(`  load average       ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${(await import('node:os')).cpus().length} CPUs (other load inflates wall times)`);
   console.log(`  agent peak RSS     ${rssMb.toFixed(1)} MB   target < ${TARGET_RSS_MB} MB   ${rssMb < TARGET_RSS_MB ? 'OK' : 'OVER'}`);

@@ -81,6 +81,9 @@ async function main(argv: string[]): Promise<number> {
 main(hideBin(process.argv)).then(
   (code) => {
     process.exitCode = code;
+    // Done: don't wait for lingering handles (a finished child's stdio, keep-alive timers) to
+    // drain; stdout/stderr are synchronous for files and pipes on Linux, so nothing is lost.
+    process.exit(code);
   },
   (err: unknown) => {
     log ??= createLogger();

@@ -1,7 +1,8 @@
 // The agent's record of what happened: state.json (attempts, phase, last error) and the sentinel
 // (written only after a confirmed, finished provisioning; the unit's ConditionPathExists=! gate).
 // `status` reads these, never the logs. Both are written atomically; neither holds secrets.
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-write.ts';
 import type { CliError } from '../../common/errors.ts';
 
@@ -58,9 +59,18 @@ export function readState(path: string): AgentState {
   return { ...emptyState(), ...(v as Partial<AgentState>) };
 }
 
+/**
+ * state.json is progress bookkeeping (counters, phase, last error), rewritten at every step: it is
+ * replaced by rename (never torn) but not fsynced, which would cost start-up time on every step.
+ * After a power loss it may be an older version, or (rarely) empty, which reads as a fresh state;
+ * correctness never depends on it. The sentinel and the rendered config are fsynced.
+ */
 export function writeState(path: string, state: AgentState): void {
   state.updatedAt = new Date().toISOString();
-  writeFileAtomic(path, `${JSON.stringify(state, null, 2)}\n`, 0o644);
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
+  renameSync(tmp, path);
 }
 
 export function recordError(path: string, state: AgentState, err: CliError): void {

@@ -168,7 +168,8 @@ export function createDeviceRoot(opts: DeviceRootOptions = {}): DeviceRoot {
     writeAgentConfig,
     setHostname: (name: string) => writeFileSync(hostnameFile, `${name}\n`),
     env: { GG_STANDIN_SYSTEMD_DIR: systemdDir, JOURNAL_STREAM: '' },
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    // retries: a stand-in nucleus that is still shutting down may write one last file
+    cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 }),
   };
   writeAgentConfig({});
   return result;
