@@ -13,7 +13,7 @@
 // registers each answer (unique certificateId/ARN) in the stand-in's state, so AttachPolicy and
 // AttachThingPrincipal go through the stand-in's own handlers. Same latency and limit apply.
 //
-//   tsx bench/batch.ts [--counts 500,2000] [--rate 200] [--latency-ms 20] [--concurrency 16]
+//   tsx bench/batch.ts [--counts 500,2000] [--rate 200] [--latency-ms 20] [--concurrency 32]
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, mkdtempSync } from 'node:fs';
@@ -34,7 +34,7 @@ const { values } = parseArgs({
     counts: { type: 'string', default: '500,2000' },
     rate: { type: 'string', default: '200' },
     'latency-ms': { type: 'string', default: '20' },
-    concurrency: { type: 'string', default: '16' },
+    concurrency: { type: 'string', default: '32' },
     pool: { type: 'string', default: '16' },
   },
 });
