@@ -1,4 +1,5 @@
-// CLI for the provisioning STAND-IN (offline QEMU pipeline). Prints "listening host:port" when ready; stops on SIGTERM/SIGINT.
+// CLI for the provisioning STAND-IN (offline QEMU pipeline). Prints "listening host:port" when ready; stops on SIGTERM/SIGINT
+// with exit 0. Run it as `node --import tsx standins/provisioning/cli.ts ...`: the `tsx` CLI wrapper may answer SIGTERM with 143.
 //   tsx standins/provisioning/cli.ts --ca-dir DIR [--host 0.0.0.0] [--port 8883] --template NAME [--rate N]
 //        [--records FILE] [--group NAME] [--required-params ThingName,Serial] [--alt-dns a,b] [--alt-ip 1.2.3.4]
 import { parseArgs } from 'node:util';

@@ -320,9 +320,10 @@ t.test('CLI: prints "listening host:port", serves, stops on SIGTERM with exit 0;
   const { spawn, spawnSync } = await import('node:child_process');
   const dir = mkdtempSync(join(tmpdir(), 'prov-cli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const tsx = join(process.cwd(), 'node_modules', '.bin', 'tsx');
+  // run like the offline pipeline does: node --import tsx (no tsx CLI wrapper relaying signals)
   const cli = join(process.cwd(), 'standins', 'provisioning', 'cli.ts');
-  const child = spawn(tsx, [cli, '--ca-dir', join(dir, 'ca'), '--port', '0', '--template', TEMPLATE, '--records', join(dir, 'r.jsonl')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const node = (args: string[]) => [process.execPath, ['--import', 'tsx', ...args]] as const;
+  const child = spawn(...node([cli, '--ca-dir', join(dir, 'ca'), '--port', '0', '--template', TEMPLATE, '--records', join(dir, 'r.jsonl')]), { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
@@ -349,10 +350,10 @@ t.test('CLI: prints "listening host:port", serves, stops on SIGTERM with exit 0;
   });
   t.equal(code, 0);
   t.match(readFileSync(join(dir, 'r.jsonl'), 'utf8'), /"thingName":"cli-device"/);
-  const bad = spawnSync(tsx, [cli, '--ca-dir', join(dir, 'ca'), '--port', 'eighty', '--template', TEMPLATE], { encoding: 'utf8' });
+  const bad = spawnSync(...node([cli, '--ca-dir', join(dir, 'ca'), '--port', 'eighty', '--template', TEMPLATE]), { encoding: 'utf8' });
   t.equal(bad.status, 2);
   t.match(bad.stderr, /--port must be a port number/);
-  const missing = spawnSync(tsx, [cli, '--port', '0'], { encoding: 'utf8' });
+  const missing = spawnSync(...node([cli, '--port', '0']), { encoding: 'utf8' });
   t.equal(missing.status, 2);
   t.match(missing.stderr, /--ca-dir DIR is required/);
 });
