@@ -10,7 +10,6 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -330,11 +329,5 @@ public final class Nucleus {
         else Files.createFile(p, PosixFilePermissions.asFileAttribute(perms));
         Files.write(p, content.getBytes(StandardCharsets.UTF_8), StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
         Files.setPosixFilePermissions(p, perms);
-    }
-
-    static Set<String> lower(Set<String> s) {
-        Set<String> o = new HashSet<>();
-        for (String x : s) o.add(x.toLowerCase(Locale.ROOT));
-        return o;
     }
 }
