@@ -3,23 +3,46 @@
 // for throttling and 5xx. Every call goes through `call`, which turns SDK failures into AwsError.
 import { IoTClient } from '@aws-sdk/client-iot';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
 import { AwsError, UsageError } from '../../common/errors.ts';
 import type { Context } from './context.ts';
+import { RateLimiter } from './fleet/batch.ts';
 
 export interface Clients {
   iot: IoTClient;
   sm: SecretsManagerClient;
+  gg: GreengrassV2Client;
   /** The region the clients resolved (flag, AWS_REGION, or the profile's config). */
   region(): Promise<string>;
 }
 
-export function makeClients(ctx: Pick<Context, 'profile' | 'region'>): Clients {
+/**
+ * `rate` (calls per second) spaces every HTTP attempt, retries included, so a large batch stays
+ * under the account's API rate instead of leaning on throttling retries.
+ */
+export function makeClients(ctx: Pick<Context, 'profile' | 'region'>, o: { rate?: number } = {}): Clients {
   const cfg = { ...(ctx.region ? { region: ctx.region } : {}), ...(ctx.profile ? { profile: ctx.profile } : {}) };
   const iot = new IoTClient(cfg);
   const sm = new SecretsManagerClient(cfg);
+  const gg = new GreengrassV2Client(cfg);
+  if (o.rate !== undefined) {
+    if (!(o.rate > 0)) throw new UsageError(`--rate must be a positive number of calls per second, got ${o.rate}`);
+    const limiter = new RateLimiter(o.rate);
+    for (const c of [iot, sm, gg] as { middlewareStack: IoTClient['middlewareStack'] }[]) {
+      // 'deserialize' is the innermost step: it runs once per HTTP attempt, inside the retry loop.
+      c.middlewareStack.add(
+        (next) => async (args) => {
+          await limiter.acquire();
+          return next(args);
+        },
+        { step: 'deserialize', name: 'greengrassImageRateLimit', priority: 'low' },
+      );
+    }
+  }
   return {
     iot,
     sm,
+    gg,
     async region() {
       try {
         const r = await iot.config.region();

@@ -6,7 +6,7 @@
 // `state.gg` (added lazily). A core "reports" through `reportCoreDevice` (what the nucleus does when
 // it connects and runs a deployment): the stand-in's stand-in for the device side.
 import { randomUUID } from 'node:crypto';
-import { AwsServiceError, type HandlerContext, type Route, type ServiceRequest, type ServiceResponse } from './server.ts';
+import { AwsServiceError, jsonBody, type HandlerContext, type Route, type ServiceRequest, type ServiceResponse } from './server.ts';
 import { ACCOUNT_ID, nowSeconds, type StandinState } from './state.ts';
 import { page, withThings } from './iot-fleet.ts';
 
@@ -65,16 +65,7 @@ export function withGg(state: StandinState): FleetGgState {
   return s;
 }
 
-function json(req: ServiceRequest): Record<string, unknown> {
-  if (!req.body) return {};
-  try {
-    const v = JSON.parse(req.body) as unknown;
-    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  throw new AwsServiceError('ValidationException', 400, 'Request body is not a JSON object');
-}
+const json = (req: ServiceRequest) => jsonBody(req, 'ValidationException');
 
 function coreOr404(ctx: HandlerContext, name: string) {
   const d = ctx.state.coreDevices[name];

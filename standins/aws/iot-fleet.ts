@@ -13,7 +13,7 @@
 //   UpdateThing               PATCH  /things/{thingName}                     {attributePayload{attributes, merge}, expectedVersion?}
 // Things live in `state.things` (added lazily, so state.ts and saved state files stay compatible).
 import { randomUUID } from 'node:crypto';
-import { AwsServiceError, type HandlerContext, type Route, type ServiceRequest, type ServiceResponse } from './server.ts';
+import { AwsServiceError, jsonBody, type HandlerContext, type Route, type ServiceRequest, type ServiceResponse } from './server.ts';
 import { ACCOUNT_ID, nowSeconds, type StandinState } from './state.ts';
 
 export interface Thing {
@@ -41,16 +41,7 @@ type Handler = (req: ServiceRequest, ctx: HandlerContext, params: string[]) => S
 const NAME_RE = /^[a-zA-Z0-9:_-]{1,128}$/;
 const arn = (region: string, kind: string, name: string) => `arn:aws:iot:${region}:${ACCOUNT_ID}:${kind}/${name}`;
 
-function json(req: ServiceRequest): Record<string, unknown> {
-  if (!req.body) return {};
-  try {
-    const v = JSON.parse(req.body) as unknown;
-    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  throw new AwsServiceError('InvalidRequestException', 400, 'Request body is not a JSON object');
-}
+const json = (req: ServiceRequest) => jsonBody(req, 'InvalidRequestException');
 
 function thing(ctx: HandlerContext, name: string): Thing {
   const t = withThings(ctx.state).things[name];

@@ -5,23 +5,14 @@
 // ResourceAlreadyExists / DeleteConflict 409, InternalFailure 500.
 import { X509Certificate, createHash, createPrivateKey, createPublicKey, randomUUID } from 'node:crypto';
 import { issueCertificate } from '../pki.ts';
-import { AwsServiceError, type HandlerContext, type Route, type ServiceRequest, type ServiceResponse } from './server.ts';
+import { AwsServiceError, jsonBody, type HandlerContext, type Route, type ServiceRequest, type ServiceResponse } from './server.ts';
 import { ACCOUNT_ID, nowSeconds, type Certificate, type CertificateStatus, type ThingGroup } from './state.ts';
 
 type Handler = (req: ServiceRequest, ctx: HandlerContext, params: string[]) => ServiceResponse;
 
 const ENDPOINT_TYPES = ['iot:Data', 'iot:Data-ATS', 'iot:CredentialProvider', 'iot:Jobs'];
 
-function json(req: ServiceRequest): Record<string, unknown> {
-  if (!req.body) return {};
-  try {
-    const v = JSON.parse(req.body) as unknown;
-    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  throw new AwsServiceError('InvalidRequestException', 400, 'Request body is not a JSON object');
-}
+const json = (req: ServiceRequest) => jsonBody(req, 'InvalidRequestException');
 
 const arn = (region: string, kind: string, name: string) => `arn:aws:iot:${region}:${ACCOUNT_ID}:${kind}/${name}`;
 

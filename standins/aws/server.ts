@@ -53,6 +53,18 @@ export class AwsServiceError extends Error {
   }
 }
 
+/** A restJson1 request body as a JSON object; anything else is the service's 400 with `code`. */
+export function jsonBody(req: ServiceRequest, code: string): Record<string, unknown> {
+  if (!req.body) return {};
+  try {
+    const v = JSON.parse(req.body) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new AwsServiceError(code, 400, 'Request body is not a JSON object');
+}
+
 export interface Route {
   service: ServiceName;
   op: string;

@@ -27,12 +27,12 @@ import {
 import { writeFileAtomicAsync } from '../../../common/atomic-write.ts';
 import { ConfigError } from '../../../common/errors.ts';
 import { call, isAwsErrorNamed, toAwsError } from '../aws.ts';
-import type { FleetClients } from './clients.ts';
+import type { Clients } from '../aws.ts';
 
 export const DEFAULT_DEVICE_POLICY = 'GreengrassV2IoTThingPolicy';
 
 /** The thing group's ARN; created when missing (same as `claim create` does). */
-export async function ensureThingGroup(c: FleetClients, name: string, create = true): Promise<string> {
+export async function ensureThingGroup(c: Clients, name: string, create = true): Promise<string> {
   try {
     const g = await c.iot.send(new DescribeThingGroupCommand({ thingGroupName: name }));
     return g.thingGroupArn ?? '';
@@ -49,7 +49,7 @@ export async function ensureThingGroup(c: FleetClients, name: string, create = t
 }
 
 /** The device policy must already exist (the CloudFormation stack creates it). */
-export async function requirePolicy(c: FleetClients, name: string): Promise<void> {
+export async function requirePolicy(c: Clients, name: string): Promise<void> {
   try {
     await c.iot.send(new GetPolicyCommand({ policyName: name }));
   } catch (err) {
@@ -60,12 +60,12 @@ export async function requirePolicy(c: FleetClients, name: string): Promise<void
   }
 }
 
-export async function endpoint(c: FleetClients, type: 'iot:Data-ATS' | 'iot:CredentialProvider'): Promise<string> {
+export async function endpoint(c: Clients, type: 'iot:Data-ATS' | 'iot:CredentialProvider'): Promise<string> {
   const out = await call(`DescribeEndpoint ${type}`, () => c.iot.send(new DescribeEndpointCommand({ endpointType: type })));
   return out.endpointAddress ?? '';
 }
 
-export async function createThing(c: FleetClients, name: string): Promise<void> {
+export async function createThing(c: Clients, name: string): Promise<void> {
   try {
     await c.iot.send(new CreateThingCommand({ thingName: name }));
   } catch (err) {
@@ -76,7 +76,7 @@ export async function createThing(c: FleetClients, name: string): Promise<void> 
   }
 }
 
-export async function addToGroup(c: FleetClients, thing: string, group: string): Promise<void> {
+export async function addToGroup(c: Clients, thing: string, group: string): Promise<void> {
   await call(`AddThingToThingGroup ${thing}`, () => c.iot.send(new AddThingToThingGroupCommand({ thingName: thing, thingGroupName: group })));
 }
 
@@ -96,7 +96,7 @@ export const CERT_RECORD = 'certificate.json';
  * else a new active one from CreateKeysAndCertificate, written at once (0600, atomic) so a crash
  * after this point never loses the key of a certificate that exists in IoT.
  */
-export async function ensureCertificate(c: FleetClients, thing: string, dir: string): Promise<{ record: CertificateRecord; created: boolean }> {
+export async function ensureCertificate(c: Clients, thing: string, dir: string): Promise<{ record: CertificateRecord; created: boolean }> {
   const certs = join(dir, 'certs');
   const rec = join(certs, CERT_RECORD);
   if (existsSync(rec) && existsSync(join(certs, CERT_FILE)) && existsSync(join(certs, KEY_FILE))) {
@@ -113,13 +113,13 @@ export async function ensureCertificate(c: FleetClients, thing: string, dir: str
   return { record, created: true };
 }
 
-export async function attachCertificate(c: FleetClients, thing: string, policy: string, certArn: string): Promise<void> {
+export async function attachCertificate(c: Clients, thing: string, policy: string, certArn: string): Promise<void> {
   await call(`AttachPolicy ${policy} ${thing}`, () => c.iot.send(new AttachPolicyCommand({ policyName: policy, target: certArn })));
   await call(`AttachThingPrincipal ${thing}`, () => c.iot.send(new AttachThingPrincipalCommand({ thingName: thing, principal: certArn })));
 }
 
 /** A thing's principals, or null when the thing does not exist. */
-export async function thingPrincipals(c: FleetClients, thing: string): Promise<string[] | null> {
+export async function thingPrincipals(c: Clients, thing: string): Promise<string[] | null> {
   const out: string[] = [];
   let nextToken: string | undefined;
   try {
@@ -135,7 +135,7 @@ export async function thingPrincipals(c: FleetClients, thing: string): Promise<s
   return out;
 }
 
-export async function thingGroups(c: FleetClients, thing: string): Promise<string[]> {
+export async function thingGroups(c: Clients, thing: string): Promise<string[]> {
   const out: string[] = [];
   let nextToken: string | undefined;
   do {
@@ -163,7 +163,7 @@ export const DECOMMISSION_ATTRIBUTE = 'greengrass-image-decommission';
  * detached from it), then per certificate detach its policies, detach it from the thing, deactivate
  * it, delete it; leave each group; delete the thing. Each step tolerates "already gone".
  */
-export async function thingRemovalSteps(c: FleetClients, thing: string): Promise<Step[]> {
+export async function thingRemovalSteps(c: Clients, thing: string): Promise<Step[]> {
   let desc;
   try {
     desc = await c.iot.send(new DescribeThingCommand({ thingName: thing }));

@@ -13,7 +13,7 @@ import { renderManualInstallerConfig, type ManualInstallerSettings } from '../..
 import type { Context } from '../../context.ts';
 import { DEFAULT_NUCLEUS_VERSION, DEFAULT_ROLE_ALIAS } from '../../installer-settings.ts';
 import { progressBar, runBatch } from '../../fleet/batch.ts';
-import { makeFleetClients } from '../../fleet/clients.ts';
+import { makeClients } from '../../aws.ts';
 import { EventLog } from '../../fleet/events.ts';
 import { addToGroup, attachCertificate, createThing, DEFAULT_DEVICE_POLICY, endpoint, ensureCertificate, ensureThingGroup, requirePolicy } from '../../fleet/iot-steps.ts';
 import { batchNames, validateThingGroupName } from '../../fleet/names.ts';
@@ -57,7 +57,7 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
     parseCertificate(rootCa, `--root-ca ${a.rootCa}`);
   }
   const policy = a.policy ?? DEFAULT_DEVICE_POLICY;
-  const c = makeFleetClients(ctx, { rate: a.rate });
+  const c = makeClients(ctx, { rate: a.rate });
   const region = await c.region();
   const base: Omit<ManualInstallerSettings, 'thingName'> = {
     nucleusVersion: a.nucleusVersion ?? DEFAULT_NUCLEUS_VERSION,

@@ -6,7 +6,7 @@
 import { BatchDisassociateClientDeviceFromCoreDeviceCommand, DeleteCoreDeviceCommand, GetCoreDeviceCommand, ListClientDevicesAssociatedWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
 import { isAwsErrorNamed, toAwsError } from '../../aws.ts';
 import type { Context } from '../../context.ts';
-import { makeFleetClients, type FleetClients } from '../../fleet/clients.ts';
+import { makeClients, type Clients } from '../../aws.ts';
 import { EventLog } from '../../fleet/events.ts';
 import { ignoreNotFound, thingRemovalSteps, type Step } from '../../fleet/iot-steps.ts';
 import { singleName } from '../../fleet/names.ts';
@@ -19,7 +19,7 @@ export interface CoresDeleteArgs {
 }
 
 /** The client devices associated with a core, or null when the core is not a Greengrass core device. */
-export async function associatedClientDevices(c: FleetClients, core: string): Promise<string[] | null> {
+export async function associatedClientDevices(c: Clients, core: string): Promise<string[] | null> {
   try {
     await c.gg.send(new GetCoreDeviceCommand({ coreDeviceThingName: core }));
   } catch (err) {
@@ -41,7 +41,7 @@ export async function associatedClientDevices(c: FleetClients, core: string): Pr
   return out;
 }
 
-export function disassociateSteps(c: FleetClients, core: string, devices: string[]): Step[] {
+export function disassociateSteps(c: Clients, core: string, devices: string[]): Step[] {
   const steps: Step[] = [];
   for (let i = 0; i < devices.length; i += 100) {
     const chunk = devices.slice(i, i + 100);
@@ -58,7 +58,7 @@ export function disassociateSteps(c: FleetClients, core: string, devices: string
 
 export async function coresDelete(a: CoresDeleteArgs, ctx: Context): Promise<void> {
   const names = a.names.map((n) => singleName(n, 'core'));
-  const c = makeFleetClients(ctx);
+  const c = makeClients(ctx);
   const plans: { core: string; steps: Step[] }[] = [];
   for (const core of names) {
     const steps: Step[] = [];

@@ -11,7 +11,7 @@ import { AwsError, CliError, ConfigError, ExitCode, UsageError } from '../../../
 import { call } from '../../aws.ts';
 import type { Context } from '../../context.ts';
 import { runBatch } from '../../fleet/batch.ts';
-import { makeFleetClients } from '../../fleet/clients.ts';
+import { makeClients } from '../../aws.ts';
 import { EventLog } from '../../fleet/events.ts';
 import { attachCertificate, createThing, ensureCertificate, requirePolicy, thingRemovalSteps, type Step } from '../../fleet/iot-steps.ts';
 import { batchNames, singleName } from '../../fleet/names.ts';
@@ -35,7 +35,7 @@ export async function devicesCreate(a: DevicesCreateArgs, ctx: Context): Promise
   const out = resolve(a.output);
   if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--output ${out} exists and is not a directory`);
   const policy = a.policy ?? DEFAULT_CLIENT_DEVICE_POLICY;
-  const c = makeFleetClients(ctx);
+  const c = makeClients(ctx);
   // The core must have registered with Greengrass (first boot done) before devices can associate.
   const existing = await associatedClientDevices(c, core);
   if (existing === null) throw new ConfigError(`core ${core} is not a Greengrass core device (it never connected); devices can only be associated with a running core`, 'core-missing');
@@ -85,7 +85,7 @@ export interface DevicesDeleteArgs {
 export async function devicesDelete(a: DevicesDeleteArgs, ctx: Context): Promise<void> {
   const core = singleName(a.core, 'core');
   const names = batchNames({ names: a.names }, 'device');
-  const c = makeFleetClients(ctx);
+  const c = makeClients(ctx);
   const associated = (await associatedClientDevices(c, core)) ?? [];
   const plans: { device: string; steps: Step[] }[] = [];
   for (const d of names) {

@@ -6,7 +6,7 @@ import { CreateDeploymentCommand } from '@aws-sdk/client-greengrassv2';
 import { UsageError } from '../../../../common/errors.ts';
 import { call } from '../../aws.ts';
 import type { Context } from '../../context.ts';
-import { makeFleetClients } from '../../fleet/clients.ts';
+import { makeClients } from '../../aws.ts';
 import { EventLog } from '../../fleet/events.ts';
 import { ensureThingGroup } from '../../fleet/iot-steps.ts';
 import { validateThingGroupName } from '../../fleet/names.ts';
@@ -32,7 +32,7 @@ export async function fleetDeploy(a: DeployArgs, ctx: Context): Promise<void> {
   const group = validateThingGroupName(a.thingGroup);
   if (a.templateVersion !== undefined && !(Number.isInteger(a.templateVersion) && a.templateVersion >= 1)) throw new UsageError(`--template-version must be a whole number >= 1, got ${a.templateVersion}`);
   const t = pickTemplate(loadTemplates(a.file), a.template, a.templateVersion);
-  const c = makeFleetClients(ctx);
+  const c = makeClients(ctx);
   const groupArn = await ensureThingGroup(c, group, false);
   const req = deploymentRequest(t, groupArn);
   const out = await call('CreateDeployment', () => c.gg.send(new CreateDeploymentCommand(req)));

@@ -9,7 +9,7 @@ import { ListThingsInThingGroupCommand } from '@aws-sdk/client-iot';
 import { call } from '../../aws.ts';
 import type { Context } from '../../context.ts';
 import { runBatch } from '../../fleet/batch.ts';
-import { makeFleetClients, type FleetClients } from '../../fleet/clients.ts';
+import { makeClients, type Clients } from '../../aws.ts';
 import { ensureThingGroup } from '../../fleet/iot-steps.ts';
 import { validateThingGroupName } from '../../fleet/names.ts';
 import { parseTemplateLabel, TAG_TEMPLATE, TAG_TEMPLATE_VERSION, templateLabel } from '../../fleet/templates.ts';
@@ -36,7 +36,7 @@ export interface TemplateSummary {
   lastDeploymentInProgress: number;
 }
 
-async function allThings(c: FleetClients, group: string): Promise<string[]> {
+async function allThings(c: Clients, group: string): Promise<string[]> {
   const out: string[] = [];
   let nextToken: string | undefined;
   do {
@@ -49,7 +49,7 @@ async function allThings(c: FleetClients, group: string): Promise<string[]> {
 
 export async function fleetSummary(a: { thingGroup: string; concurrency?: number }, ctx: Context): Promise<void> {
   const group = validateThingGroupName(a.thingGroup);
-  const c = makeFleetClients(ctx);
+  const c = makeClients(ctx);
   const groupArn = await ensureThingGroup(c, group, false);
   const things = await allThings(c, group);
 
