@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import { CliError, ExitCode, ToolError, UsageError } from '../common/errors.ts';
 import { REPO_ROOT, cacheRoot, ensureBaseImage, type BaseImage } from './base-image.ts';
-import { bakeDirect } from './bake-direct.ts';
 import { bootClone, type CloneBoot, type GuestPaths } from './clone.ts';
 import { killAllChildren, run, stderrProgress, type Progress } from './proc.ts';
 import { readRegistrations, type Registration } from './records.ts';
@@ -30,8 +29,6 @@ export interface PipelineOptions {
   cloneTimeoutMs?: number;
   /** Seconds the provisioning stand-in stays down after the "down" clone's unit starts. */
   downSeconds?: number;
-  /** Workaround: bake by following the staging contract directly (offline/bake-direct.ts) instead of `greengrass-image build`. */
-  bakeDirect?: boolean;
 }
 
 export interface ScenarioCheck {
@@ -218,7 +215,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
         await run('npm', ['run', 'build'], { stage: 'agent-build', logFile: join(logs, 'agent-build.log'), cwd: REPO_ROOT });
         if (!existsSync(join(REPO_ROOT, 'dist', 'greengrass-firstboot'))) throw new ToolError('npm run build did not produce dist/greengrass-firstboot', 'upstream-missing');
       });
-      if (!opts.bakeDirect) await stage('claim-create', async () => {
+      await stage('claim-create', async () => {
         if (!existsSync(cli)) throw new ToolError('bin/greengrass-image.js does not exist yet', 'upstream-missing');
         await run(process.execPath, [cli, 'claim', 'create', '--env', ENV, '--policy', CLAIM_POLICY], { stage: 'claim-create', logFile: join(logs, 'claim-create.log'), env: awsEnv, cwd: REPO_ROOT });
       });
@@ -242,9 +239,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
           { mode: 0o600 },
         );
         const out = join(runDir, 'image');
-        if (opts.bakeDirect) {
-          await bakeDirect({ runDir, caDir, nucleusZip: inputs.nucleusZip, pluginJar: inputs.pluginJar, rootCa: inputs.rootCa, mqttPort, templateName: PROVISIONING_TEMPLATE, varFile, outputDir: out, logFile: join(logs, 'bake.log'), progress });
-        } else await run(
+        await run(
           process.execPath,
           [
             cli, 'build', '--target', 'qemu', '--env', ENV, '--var-file', varFile, '--skip-agent-build',
@@ -461,13 +456,12 @@ function parseArgs(argv: string[]): PipelineOptions {
       return v;
     };
     if (a === '--quick') o.quick = true;
-    else if (a === '--bake-direct') o.bakeDirect = true;
     else if (a === '--run-dir') o.runDir = val();
     else if (a === '--reuse-bake') o.reuseBake = resolve(val());
     else if (a === '--down-seconds') o.downSeconds = Number(val());
     else if (a === '--clone-timeout') o.cloneTimeoutMs = Number(val()) * 1000;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run pipeline -- [--quick] [--bake-direct] [--run-dir DIR] [--reuse-bake RUN_DIR] [--down-seconds N] [--clone-timeout SECONDS]\n');
+      process.stdout.write('usage: npm run pipeline -- [--quick] [--run-dir DIR] [--reuse-bake RUN_DIR] [--down-seconds N] [--clone-timeout SECONDS]\n');
       process.exit(0);
     } else throw new UsageError(`unknown argument ${a}`);
   }
