@@ -1,0 +1,380 @@
+// npm run bench:fleet — fleet scale (issue 4): N device roots, each with its own hostname, the installer
+// STAND-IN (javac-built Greengrass.jar + its nucleus) and the BUILT agent dist/greengrass-firstboot, all
+// booting at once against the provisioning STAND-IN limited to R RegisterThing calls per second
+// (it answers ThrottlingException on .../rejected, like AWS). Nothing in the agent is tuned here:
+// --profile production uses the agent's shipped defaults (backoff 2 s..60 s, verify.restarts 2,
+// verify.timeoutSeconds 300, pollMs 1000); --profile recommended uses the settings we recommend for
+// big fleets (printed below). Like the agent's systemd unit (Restart=on-failure, RestartSec=30s,
+// RestartPreventExitStatus=3), a run that gives up with a transient exit is started again after
+// --restart-sec. Reported: makespan (first boot to last device provisioned) against the ideal N/R,
+// throttled RegisterThing calls, service restarts, agent runs that gave up, devices left unprovisioned,
+// peak memory of agents + nucleus JVMs. Every process the bench starts is stopped at the end or on
+// Ctrl-C (agents by their process group, each device's nucleus by its loader.pid).
+//
+//   npm run bench:fleet -- [--n 100] [--rate 1] [--profile production|recommended] [--restart-sec 30]
+//                          [--java-opts "<JAVA_TOOL_OPTIONS>"] [--deadline-sec S] [--keep] [--json]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { createDeviceRoot, type DeviceRoot, type DeepPartial } from '../test/helpers/device-root.ts';
+import { buildInstallerStandin, nucleusPid, stopStandinNucleus } from '../test/helpers/standin-installer.ts';
+import { EXE, SYSTEM_PATH, ensureBuilt } from '../test/agent/exe.ts';
+import { TEMPLATE_NAME, standinRestartCommand } from '../test/agent/world.ts';
+import { startProvisioningStandin, type ProvisioningStandin } from '../standins/provisioning/server.ts';
+import { createCa, issueCertificate } from '../standins/pki.ts';
+import type { AgentConfig } from '../agent/src/agent-config.ts';
+import { ExitCode } from '../common/errors.ts';
+
+const PROFILES: Record<string, DeepPartial<AgentConfig>> = {
+  // The agent's own defaults (agent/src/agent-config.ts DEFAULT_AGENT_CONFIG), written out so a fixture default cannot leak in.
+  production: { backoff: { baseMs: 2000, maxMs: 60000 }, verify: { timeoutSeconds: 300, pollMs: 1000, restarts: 2 } },
+  // For fleets that boot at once: more service restarts per run, so a throttled device keeps its place
+  // in the jittered retry stream instead of waiting out systemd's 30 s RestartSec after every 3 tries.
+  // A shorter backoff ceiling keeps the retry stream dense enough to use every slot near the end of the wave.
+  recommended: { backoff: { baseMs: 2000, maxMs: 30000 }, verify: { timeoutSeconds: 300, pollMs: 1000, restarts: 30 } },
+};
+
+const { values: opt } = parseArgs({
+  options: {
+    n: { type: 'string', default: '100' },
+    rate: { type: 'string', default: '1' },
+    profile: { type: 'string', default: 'production' },
+    'restart-sec': { type: 'string', default: '30' },
+    'java-opts': { type: 'string', default: '-Xmx24m -Xss256k -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:CICompilerCount=1 -Xshare:auto' },
+    'deadline-sec': { type: 'string' },
+    restarts: { type: 'string' },
+    'base-ms': { type: 'string' },
+    'max-ms': { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+
+function fail(msg: string): never {
+  process.stderr.write(`bench:fleet: ${msg}\n`);
+  process.exit(ExitCode.USAGE);
+}
+const N = Number(opt.n);
+const R = Number(opt.rate);
+const RESTART_SEC = Number(opt['restart-sec']);
+if (!Number.isInteger(N) || N < 1) fail(`--n must be a positive integer, got ${opt.n}`);
+if (!(R > 0)) fail(`--rate must be > 0, got ${opt.rate}`);
+if (!(RESTART_SEC >= 0)) fail(`--restart-sec must be >= 0, got ${opt['restart-sec']}`);
+const base = PROFILES[opt.profile as string];
+if (!base) fail(`--profile must be one of ${Object.keys(PROFILES).join(', ')}, got ${opt.profile}`);
+function num(flag: 'restarts' | 'base-ms' | 'max-ms', dflt: number): number {
+  const v = opt[flag];
+  if (v === undefined) return dflt;
+  const x = Number(v);
+  if (!Number.isInteger(x) || x < 0) fail(`--${flag} must be a non-negative integer, got ${v}`);
+  return x;
+}
+// Explicit --restarts/--base-ms/--max-ms override the profile (to explore; the report names them).
+const profile: DeepPartial<AgentConfig> = {
+  backoff: { baseMs: num('base-ms', base.backoff!.baseMs!), maxMs: num('max-ms', base.backoff!.maxMs!) },
+  verify: { ...base.verify, restarts: num('restarts', base.verify!.restarts!) },
+};
+const IDEAL_S = N / R;
+const DEADLINE_S = opt['deadline-sec'] !== undefined ? Number(opt['deadline-sec']) : Math.max(120, 3 * IDEAL_S + 60);
+
+const log = (m: string) => {
+  if (!opt.json) process.stderr.write(`${m}\n`);
+};
+
+interface Device {
+  i: number;
+  name: string;
+  root: DeviceRoot;
+  child?: ChildProcess;
+  runs: number;
+  gaveUpRuns: number;
+  exitCodes: number[];
+  provisionedAtMs?: number;
+  permanentFailure?: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+const devices: Device[] = [];
+let prov: ProvisioningStandin | undefined;
+let cleaningUp: Promise<void> | undefined;
+
+function killGroup(child: ChildProcess, sig: NodeJS.Signals): void {
+  if (!child.pid || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, sig); // the agent runs detached: its own process group (agent + installer JVM)
+  } catch {
+    // gone
+  }
+}
+
+async function cleanup(keepRoots: Set<Device>): Promise<void> {
+  cleaningUp ??= (async () => {
+    for (const d of devices) if (d.timer) clearTimeout(d.timer);
+    for (const d of devices) if (d.child) killGroup(d.child, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 1500));
+    for (const d of devices) if (d.child) killGroup(d.child, 'SIGKILL');
+    // each device's nucleus was started by its installer / restart command (setsid): stop it by its loader.pid
+    for (let k = 0; k < devices.length; k += 25) {
+      await Promise.all(devices.slice(k, k + 25).map((d) => stopStandinNucleus(d.root.ggRoot, 3000)));
+    }
+    await prov?.stop();
+    for (const d of devices) if (!keepRoots.has(d) && !opt.keep) d.root.cleanup();
+  })();
+  return cleaningUp;
+}
+
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`bench:fleet: ${sig}, stopping every agent and nucleus it started...\n`);
+    void cleanup(new Set()).finally(() => process.exit(130));
+  });
+}
+
+/** Proportional set size: shared pages (the JVM's libraries, the agent executable) split among the processes mapping them. */
+function rssKb(pid: number): number {
+  try {
+    const m = /\nPss:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+/** Busy CPU time of the whole host (all cores), in seconds, from /proc/stat. */
+function cpuBusySeconds(): number {
+  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/).slice(1).map(Number);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  return (f.reduce((a, b) => a + b, 0) - idle) / 100;
+}
+function memAvailableKb(): number {
+  const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+function pct(xs: number[], p: number): number {
+  if (!xs.length) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
+}
+
+async function main(): Promise<void> {
+  ensureBuilt();
+  const jars = await buildInstallerStandin();
+  const ca = createCa();
+  // One claim for the whole fleet, as in the golden image every clone carries the same claim.
+  const claim = issueCertificate(ca, { commonName: 'fleet claim' });
+  prov = await startProvisioningStandin({ ca, templateName: TEMPLATE_NAME, ratePerSecond: R, deviceCertificateIssuer: 'in-process' });
+  const endpoint = { host: '127.0.0.1', port: prov.port };
+
+  log(`bench:fleet: preparing ${N} device roots (profile ${opt.profile}, R = ${R} registrations/s, ideal N/R = ${IDEAL_S.toFixed(1)} s)`);
+  for (let i = 0; i < N; i++) {
+    const name = `fleet-${String(i + 1).padStart(4, '0')}`;
+    const root = createDeviceRoot({ ca, claim, endpoint, jars, hostname: name, dmiSerial: `SN-FLEET-${i + 1}`, dmiUuid: `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}` });
+    root.writeAgentConfig({
+      ...profile,
+      installer: { timeoutSeconds: 600, attempts: 5 },
+      preflight: { clockWaitSeconds: 300, networkWaitSeconds: 300, connectTimeoutMs: 5000 },
+      service: { restartCommand: standinRestartCommand(root.ggRoot) },
+      log: { level: 'info' },
+    });
+    devices.push({ i, name, root, runs: 0, gaveUpRuns: 0, exitCodes: [] });
+  }
+
+  const baseAvail = memAvailableKb();
+  const cpu0 = cpuBusySeconds();
+  const t0 = performance.now();
+  let settled = 0;
+  let resolveAll!: () => void;
+  const allSettled = new Promise<void>((r) => (resolveAll = r));
+
+  const startRun = (d: Device): void => {
+    if (interrupted) return;
+    d.runs++;
+    const out = createWriteStream(`${d.root.dir}/agent.log`, { flags: 'a' });
+    const child = spawn(EXE, ['run', '--config', d.root.configPath], {
+      env: { PATH: SYSTEM_PATH, HOME: d.root.dir, ...d.root.env, JAVA_TOOL_OPTIONS: opt['java-opts'] as string },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    child.stdout!.pipe(out, { end: false });
+    child.stderr!.pipe(out, { end: false });
+    d.child = child;
+    child.on('close', (code) => {
+      out.end();
+      d.exitCodes.push(code ?? -1);
+      if (interrupted || cleaningUp) return;
+      if (code === 0) {
+        d.provisionedAtMs = performance.now() - t0;
+        // the device is provisioned; its nucleus would run on, here it is stopped to free memory for the rest
+        void stopStandinNucleus(d.root.ggRoot, 3000);
+        if (++settled === N) resolveAll();
+      } else if (code === ExitCode.CONFIG) {
+        d.permanentFailure = true; // RestartPreventExitStatus=3: systemd would not start it again
+        if (++settled === N) resolveAll();
+      } else {
+        d.gaveUpRuns++;
+        d.timer = setTimeout(() => startRun(d), RESTART_SEC * 1000); // Restart=on-failure, RestartSec
+      }
+    });
+  };
+
+  // Memory: sum of PSS (smaps_rollup) over agents (+ their installer JVMs) and nucleus JVMs, sampled every second.
+  let peakTotalKb = 0;
+  let peakAgents = 0;
+  let peakNuclei = 0;
+  let minAvail = baseAvail;
+  const agentRss: number[] = [];
+  const nucleusRss: number[] = [];
+  const sampler = setInterval(() => {
+    let total = 0;
+    let agents = 0;
+    let nuclei = 0;
+    for (const d of devices) {
+      const c = d.child;
+      if (c?.pid && c.exitCode === null && c.signalCode === null) {
+        const a = rssKb(c.pid);
+        if (a) {
+          agents++;
+          total += a;
+          agentRss.push(a);
+          for (const k of childrenOf(c.pid)) total += rssKb(k);
+        }
+      }
+      const np = nucleusPid(d.root.ggRoot);
+      if (np) {
+        const r = rssKb(np);
+        if (r) {
+          nuclei++;
+          total += r;
+          nucleusRss.push(r);
+        }
+      }
+    }
+    peakTotalKb = Math.max(peakTotalKb, total);
+    peakAgents = Math.max(peakAgents, agents);
+    peakNuclei = Math.max(peakNuclei, nuclei);
+    minAvail = Math.min(minAvail, memAvailableKb());
+    if (!opt.json) {
+      const s = ((performance.now() - t0) / 1000).toFixed(0);
+      process.stderr.write(`\r  t=${s}s registered ${prov!.registrations.length}/${N}, throttled ${prov!.rejections.filter((x) => x.errorCode === 'ThrottlingException').length}, agents alive ${agents}, nuclei ${nuclei}, pss ${(total / 1024).toFixed(0)} MB   `);
+    }
+  }, 1000);
+
+  log(`bench:fleet: booting ${N} agents at once`);
+  for (const d of devices) startRun(d);
+  const deadline = new Promise<'deadline'>((r) => setTimeout(() => r('deadline'), DEADLINE_S * 1000).unref());
+  const how = await Promise.race([allSettled.then(() => 'done' as const), deadline]);
+  clearInterval(sampler);
+  if (!opt.json) process.stderr.write('\n');
+  const wallS = (performance.now() - t0) / 1000;
+  const cpuS = cpuBusySeconds() - cpu0;
+
+  // Results, from the stand-in's records and each device's own files.
+  const regs = prov.registrations;
+  const names = new Set(regs.map((r) => r.thingName));
+  const provisioned = devices.filter((d) => d.provisionedAtMs !== undefined);
+  const unprovisioned = devices.filter((d) => d.provisionedAtMs === undefined);
+  const wrongName = provisioned.filter((d) => !names.has(d.name));
+  const makespanS = provisioned.length ? Math.max(...provisioned.map((d) => d.provisionedAtMs as number)) / 1000 : NaN;
+  const t0Wall = Date.now() - wallS * 1000;
+  const lastRegS = regs.length ? (Math.max(...regs.map((r) => Date.parse(r.at))) - t0Wall) / 1000 : NaN;
+  const firstRegS = regs.length ? (Math.min(...regs.map((r) => Date.parse(r.at))) - t0Wall) / 1000 : NaN;
+  let serviceRestarts = 0;
+  const claimLeft: string[] = [];
+  for (const d of devices) {
+    try {
+      serviceRestarts += (JSON.parse(readFileSync(d.root.stateFile, 'utf8')) as { provisioningRetries?: number }).provisioningRetries ?? 0;
+    } catch {
+      // no state
+    }
+    if (d.provisionedAtMs !== undefined && existsSync(d.root.claimKeyPath)) claimLeft.push(d.name);
+  }
+  const throttled = prov.rejections.filter((x) => x.errorCode === 'ThrottlingException').length;
+  const otherRejections = prov.rejections.filter((x) => x.errorCode !== 'ThrottlingException');
+  const times = provisioned.map((d) => (d.provisionedAtMs as number) / 1000);
+  const result = {
+    n: N,
+    ratePerSecond: R,
+    profile: opt.profile,
+    agentSettings: profile,
+    systemdRestartSec: RESTART_SEC,
+    javaToolOptions: opt['java-opts'],
+    idealSeconds: Number(IDEAL_S.toFixed(1)),
+    makespanSeconds: Number(makespanS.toFixed(1)),
+    makespanOverIdeal: Number((makespanS / IDEAL_S).toFixed(3)),
+    target: '<= 1.2',
+    firstRegistrationSeconds: Number(firstRegS.toFixed(1)),
+    lastRegistrationSeconds: Number(lastRegS.toFixed(1)),
+    provisionedSeconds: { p50: Number(pct(times, 50).toFixed(1)), p90: Number(pct(times, 90).toFixed(1)), max: Number(makespanS.toFixed(1)) },
+    provisioned: provisioned.length,
+    registrations: regs.length,
+    distinctThingNames: names.size,
+    collisions: prov.collisions.length,
+    throttledRegisterThing: throttled,
+    otherRejections: otherRejections.length,
+    otherRejectionCodes: [...new Set(otherRejections.map((x) => x.errorCode))],
+    certificatesIssued: prov.certificatesIssued,
+    serviceRestarts,
+    agentRuns: devices.reduce((s, d) => s + d.runs, 0),
+    gaveUpRuns: devices.reduce((s, d) => s + d.gaveUpRuns, 0),
+    devicesThatGaveUpAtLeastOnce: devices.filter((d) => d.gaveUpRuns > 0).length,
+    permanentFailures: devices.filter((d) => d.permanentFailure).length,
+    unprovisionedAtEnd: unprovisioned.length,
+    wrongThingName: wrongName.length,
+    claimKeyLeftOnProvisioned: claimLeft.length,
+    endedBy: how,
+    wallSeconds: Number(wallS.toFixed(1)),
+    memory: {
+      peakTotalPssMB: Math.round(peakTotalKb / 1024),
+      peakAgentsAlive: peakAgents,
+      peakNucleiAlive: peakNuclei,
+      agentPssMB: { p50: Math.round(pct(agentRss, 50) / 1024), max: Math.round(pct(agentRss, 100) / 1024) },
+      nucleusPssMB: { p50: Math.round(pct(nucleusRss, 50) / 1024), max: Math.round(pct(nucleusRss, 100) / 1024) },
+      hostMemAvailableDropMB: Math.round((baseAvail - minAvail) / 1024),
+    },
+    hostCpuBusySeconds: Number(cpuS.toFixed(1)),
+    hostCpuBusyPerDeviceSeconds: Number((cpuS / N).toFixed(2)),
+    hostCpuUtilisation: Number((cpuS / wallS / cpus().length).toFixed(2)),
+    loadavg1: Number(loadavg()[0]!.toFixed(2)),
+  };
+
+  const keep = new Set(unprovisioned);
+  await cleanup(keep);
+  if (opt.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else {
+    const m = result.memory;
+    process.stdout.write(
+      [
+        `fleet: N = ${N} agents (built ${EXE}), provisioning stand-in at R = ${R} RegisterThing/s, profile ${opt.profile} ${JSON.stringify(profile)}`,
+        `  makespan            ${result.makespanSeconds} s   ideal N/R ${result.idealSeconds} s   ratio ${result.makespanOverIdeal} (target <= 1.2)`,
+        `  registrations       first ${result.firstRegistrationSeconds} s, last ${result.lastRegistrationSeconds} s; provisioned p50 ${result.provisionedSeconds.p50} s, p90 ${result.provisionedSeconds.p90} s`,
+        `  provisioned         ${result.provisioned}/${N} (distinct ThingNames ${result.distinctThingNames}, wrong name ${result.wrongThingName}, collisions ${result.collisions}, claim key left ${result.claimKeyLeftOnProvisioned})`,
+        `  retries             throttled RegisterThing ${throttled}, service restarts ${serviceRestarts}, agent runs ${result.agentRuns}, certificates issued ${result.certificatesIssued}, other rejections ${otherRejections.length} ${result.otherRejectionCodes.join(',')}`,
+        `  gave up             ${result.gaveUpRuns} agent runs (transient exit; systemd restarts after ${RESTART_SEC} s) on ${result.devicesThatGaveUpAtLeastOnce} devices; permanent failures ${result.permanentFailures}; unprovisioned at end ${result.unprovisionedAtEnd} (${how})`,
+        `  memory              peak ${m.peakTotalPssMB} MB PSS (agents alive ${m.peakAgentsAlive}, nuclei ${m.peakNucleiAlive}); agent ${m.agentPssMB.p50} MB p50 / ${m.agentPssMB.max} max; nucleus JVM ${m.nucleusPssMB.p50} MB p50 / ${m.nucleusPssMB.max} max; MemAvailable drop ${m.hostMemAvailableDropMB} MB`,
+        `  cpu                 host busy ${result.hostCpuBusySeconds} CPU-s (${result.hostCpuBusyPerDeviceSeconds} per device, utilisation ${result.hostCpuUtilisation} of ${cpus().length} cores; includes anything else running)`,
+        ...(unprovisioned.length ? [`  kept for inspection: ${unprovisioned.slice(0, 5).map((d) => d.root.dir).join(' ')}${unprovisioned.length > 5 ? ' ...' : ''}`] : []),
+        '',
+      ].join('\n'),
+    );
+  }
+  process.exitCode = unprovisioned.length || wrongName.length || prov.collisions.length ? 1 : 0;
+}
+
+main().catch(async (err: unknown) => {
+  process.stderr.write(`bench:fleet: ${(err as Error).stack ?? String(err)}\n`);
+  await cleanup(new Set(devices)).catch(() => undefined);
+  process.exitCode = 1;
+});
