@@ -77,7 +77,7 @@ const profile: DeepPartial<AgentConfig> = {
   verify: { ...base.verify, restarts: num('restarts', base.verify!.restarts!) },
 };
 const IDEAL_S = N / R;
-const DEADLINE_S = opt['deadline-sec'] !== undefined ? Number(opt['deadline-sec']) : Math.max(120, 3 * IDEAL_S + 60);
+const DEADLINE_S = opt['deadline-sec'] !== undefined ? Number(opt['deadline-sec']) : Math.max(600, 6 * IDEAL_S + 120);
 
 const log = (m: string) => {
   if (!opt.json) process.stderr.write(`${m}\n`);
