@@ -30,9 +30,9 @@ const PROFILES: Record<string, DeepPartial<AgentConfig>> = {
   // The agent's own defaults (agent/src/agent-config.ts DEFAULT_AGENT_CONFIG), written out so a fixture default cannot leak in.
   production: { backoff: { baseMs: 2000, maxMs: 60000 }, verify: { timeoutSeconds: 300, pollMs: 1000, restarts: 2 } },
   // For fleets that boot at once: more service restarts per run, so a throttled device keeps its place
-  // in the jittered retry stream instead of waiting out systemd's 30 s RestartSec after every 3 tries.
-  // A shorter backoff ceiling keeps the retry stream dense enough to use every slot near the end of the wave.
-  recommended: { backoff: { baseMs: 2000, maxMs: 30000 }, verify: { timeoutSeconds: 300, pollMs: 1000, restarts: 30 } },
+  // in the jittered retry stream instead of giving up after 3 tries and waiting out systemd's 30 s RestartSec
+  // (a new agent run, each followed by another throttled burst). Backoff unchanged.
+  recommended: { backoff: { baseMs: 2000, maxMs: 60000 }, verify: { timeoutSeconds: 300, pollMs: 1000, restarts: 30 } },
 };
 
 const { values: opt } = parseArgs({
