@@ -11,6 +11,12 @@
 // peak memory of agents + nucleus JVMs. Every process the bench starts is stopped at the end or on
 // Ctrl-C (agents by their process group, each device's nucleus by its loader.pid).
 //
+// Measured 2026-11-24 on this 2-core / 24 GiB host, R = 1/s (see the session report for the full table):
+//   N=20  production  131 s (6.5x N/R), 12 runs gave up on 10 devices (all recovered after RestartSec)
+//   N=20  recommended  74 s (3.7x), 0 gave up, 43 throttled;  N=100 recommended 508 s (5.1x), 0 gave up, 336 throttled
+// The host is the bottleneck, not R: ~5-9 CPU-s and ~48 MB per device (agent + installer/nucleus JVMs; every
+// throttled attempt restarts a nucleus JVM), so makespan ~ N*cpuPerDevice/(2 cores*utilisation).
+//
 //   npm run bench:fleet -- [--n 100] [--rate 1] [--profile production|recommended] [--restart-sec 30]
 //                          [--java-opts "<JAVA_TOOL_OPTIONS>"] [--deadline-sec S] [--keep] [--json]
 import { spawn, type ChildProcess } from 'node:child_process';
