@@ -105,6 +105,7 @@ interface Device {
 const devices: Device[] = [];
 let prov: ProvisioningStandin | undefined;
 let cleaningUp: Promise<void> | undefined;
+let sampler: NodeJS.Timeout | undefined;
 
 function killGroup(child: ChildProcess, sig: NodeJS.Signals): void {
   if (!child.pid || child.exitCode !== null || child.signalCode !== null) return;
@@ -117,6 +118,7 @@ function killGroup(child: ChildProcess, sig: NodeJS.Signals): void {
 
 async function cleanup(keepRoots: Set<Device>): Promise<void> {
   cleaningUp ??= (async () => {
+    if (sampler) clearInterval(sampler);
     for (const d of devices) if (d.timer) clearTimeout(d.timer);
     for (const d of devices) if (d.child) killGroup(d.child, 'SIGTERM');
     await new Promise((r) => setTimeout(r, 1500));
@@ -242,7 +244,7 @@ async function main(): Promise<void> {
   let minAvail = baseAvail;
   const agentRss: number[] = [];
   const nucleusRss: number[] = [];
-  const sampler = setInterval(() => {
+  sampler = setInterval(() => {
     let total = 0;
     let agents = 0;
     let nuclei = 0;
