@@ -1,5 +1,7 @@
 // greengrass-firstboot: the first-boot agent. Typed errors are caught here, in one place, and
-// mapped to the exit codes in common/errors.ts. Commands are loaded lazily (start-up is measured).
+// mapped to the exit codes in common/errors.ts. Importing this module has no side effects: the
+// executable's entry (main.ts) loads it into a V8 startup snapshot at build time and calls start()
+// when the device runs it, so anything that depends on the process (signals, argv) happens in start().
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { CliError, ExitCode, InterruptedError, UsageError } from '../../common/errors.ts';
@@ -8,35 +10,25 @@ import { createLogger, scrubSecrets, type Logger } from './log.ts';
 import { AGENT_VERSION } from './version.ts';
 import type { CommandContext } from './commands/context.ts';
 
-const controller = new AbortController();
-let interrupted: string | null = null;
-for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(sig, () => {
-    if (interrupted) return;
-    interrupted = sig;
-    controller.abort(new InterruptedError(sig));
-  });
-}
-
 let log: Logger | undefined;
 
-function context(argv: Record<string, unknown>): CommandContext {
+function context(controller: AbortController, argv: Record<string, unknown>): CommandContext {
   const configPath = String(argv.config ?? DEFAULT_CONFIG_PATH);
   const cfg = loadAgentConfig(configPath);
   log = createLogger({ level: typeof argv['log-level'] === 'string' ? argv['log-level'] : cfg.log.level });
   return { configPath, cfg, log, signal: controller.signal, out: (t) => process.stdout.write(t) };
 }
 
-async function main(argv: string[]): Promise<number> {
-  let code: number = ExitCode.OK;
-  await yargs(argv)
+/** The yargs CLI. Each command handler reports its exit code through `setCode`. */
+export function buildCli(controller: AbortController, argv: string[], columns: number, setCode: (code: number) => void) {
+  return yargs(argv)
     .scriptName('greengrass-firstboot')
     .usage('$0 <command> [--config PATH]\n\nTurns a fresh clone into a provisioned AWS IoT Greengrass v2 core, exactly once.')
     .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'agent config (every path the agent touches comes from it)', global: true, requiresArg: true })
     .option('log-level', { type: 'string', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], describe: 'overrides log.level from the config', global: true })
     .command('run', 'provision this machine (preflight, render, install, verify, finish); exits 0 at once if already provisioned', {}, async (a) => {
       const { runCommand } = await import('./commands/run.ts');
-      code = await runCommand(context(a));
+      setCode(await runCommand(context(controller, a)));
     })
     .command(
       'check',
@@ -44,12 +36,12 @@ async function main(argv: string[]): Promise<number> {
       (y) => y.option('wait', { type: 'boolean', default: false, describe: 'wait (bounded) for the clock and the endpoint like run does' }).option('json', { type: 'boolean', default: false }),
       async (a) => {
         const { checkCommand } = await import('./commands/check.ts');
-        code = await checkCommand(context(a), { wait: a.wait, json: a.json });
+        setCode(await checkCommand(context(controller, a), { wait: a.wait, json: a.json }));
       },
     )
     .command('status', 'what happened: provisioned or not, ThingName, when, attempts, last error', (y) => y.option('json', { type: 'boolean', default: false }), async (a) => {
       const { statusCommand } = await import('./commands/status.ts');
-      code = statusCommand(context(a), { json: a.json });
+      setCode(statusCommand(context(controller, a), { json: a.json }));
     })
     .command(
       'seal',
@@ -60,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
           .option('remove-identity', { type: 'boolean', default: false, describe: 'also delete a Greengrass identity (config store, device cert/key) if this machine holds one' }),
       async (a) => {
         const { sealCommand } = await import('./commands/seal.ts');
-        code = sealCommand(context(a), { templateHostname: a['template-hostname'], removeIdentity: a['remove-identity'] });
+        setCode(sealCommand(context(controller, a), { templateHostname: a['template-hostname'], removeIdentity: a['remove-identity'] }));
       },
     )
     .demandCommand(1, 'a command is required: run, check, status or seal')
@@ -68,34 +60,50 @@ async function main(argv: string[]): Promise<number> {
     .version(AGENT_VERSION)
     .help()
     .epilog('Exit codes: 0 ok / already provisioned, 2 usage, 3 permanent configuration error (not retried), 75 transient failure (retry), 130 interrupted, 1 internal error.')
-    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .wrap(Math.min(110, columns))
     .exitProcess(false)
     .fail((msg, err) => {
       if (err) throw err;
       throw new UsageError(msg);
-    })
-    .parseAsync();
+    });
+}
+
+async function main(controller: AbortController, argv: string[]): Promise<number> {
+  let code: number = ExitCode.OK;
+  await buildCli(controller, argv, process.stdout.columns ?? 100, (c) => (code = c)).parseAsync();
   return code;
 }
 
-main(hideBin(process.argv)).then(
-  (code) => {
-    process.exitCode = code;
-    // Done: don't wait for lingering handles (a finished child's stdio, keep-alive timers) to
-    // drain; stdout/stderr are synchronous for files and pipes on Linux, so nothing is lost.
-    process.exit(code);
-  },
-  (err: unknown) => {
-    log ??= createLogger();
-    if (err instanceof CliError) {
-      log.error({ reason: err.reason, exitCode: err.exitCode }, err.message);
-      process.stderr.write(`greengrass-firstboot: ${scrubSecrets(err.message)}\n`);
-      if (err.exitCode === ExitCode.USAGE) process.stderr.write('Run with --help for usage.\n');
-      process.exitCode = err.exitCode;
-    } else {
-      log.fatal({ err }, 'internal error');
-      process.stderr.write(`greengrass-firstboot: internal error: ${scrubSecrets(String((err as Error)?.stack ?? err))}\n`);
-      process.exitCode = ExitCode.INTERNAL;
-    }
-  },
-);
+/** Run the CLI for this process: signal handling, argv, exit code. */
+export function start(): void {
+  const controller = new AbortController();
+  let interrupted: string | null = null;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      if (interrupted) return;
+      interrupted = sig;
+      controller.abort(new InterruptedError(sig));
+    });
+  }
+  main(controller, hideBin(process.argv)).then(
+    (code) => {
+      process.exitCode = code;
+      // Done: don't wait for lingering handles (a finished child's stdio, keep-alive timers) to
+      // drain; stdout/stderr are synchronous for files and pipes on Linux, so nothing is lost.
+      process.exit(code);
+    },
+    (err: unknown) => {
+      log ??= createLogger();
+      if (err instanceof CliError) {
+        log.error({ reason: err.reason, exitCode: err.exitCode }, err.message);
+        process.stderr.write(`greengrass-firstboot: ${scrubSecrets(err.message)}\n`);
+        if (err.exitCode === ExitCode.USAGE) process.stderr.write('Run with --help for usage.\n');
+        process.exitCode = err.exitCode;
+      } else {
+        log.fatal({ err }, 'internal error');
+        process.stderr.write(`greengrass-firstboot: internal error: ${scrubSecrets(String((err as Error)?.stack ?? err))}\n`);
+        process.exitCode = ExitCode.INTERNAL;
+      }
+    },
+  );
+}

@@ -1,0 +1,85 @@
+// The BUILT agent's bounded waits, when the condition comes true DURING the wait (the bad-input tests
+// cover the bound running out): a clock that catches up with the image's build time, an endpoint that
+// comes up (`check --wait`), and a distribution's own "is greengrass.service enabled?" command.
+import t from 'tap';
+import { existsSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createDeviceRoot } from '../helpers/device-root.ts';
+import { closedPort, ensureBuilt, runAgent } from './exe.ts';
+import { recordedNames, startWorld, stopDevice, worldRoot, type World } from './world.ts';
+
+ensureBuilt();
+const world: World = await startWorld();
+t.teardown(() => world.stop());
+
+function logLines(stderr: string): Array<Record<string, any>> {
+  return stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+}
+
+t.test('clock behind the image build time catches up during the wait: provisions, config stamped after it', async (t) => {
+  const root = worldRoot(world, { hostname: 'gg-clock-late-1' });
+  t.teardown(async () => {
+    await stopDevice(root);
+    root.cleanup();
+  });
+  // The template's mtime is the image build time; 3 s ahead of this clock = a clock that is 3 s behind.
+  const buildTime = new Date(Date.now() + 3000);
+  utimesSync(root.templatePath, buildTime, buildTime);
+  root.writeAgentConfig({ preflight: { clockWaitSeconds: 60 } });
+  const r = await runAgent(root, ['run']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'provisioned as gg-clock-late-1\n');
+  const waited = logLines(r.stderr).find((l) => l.msg === 'clock is not set yet; waiting');
+  t.ok(waited, 'the agent said it was waiting for the clock');
+  t.equal(waited?.level, 40, 'as a warning');
+  t.ok(statSync(root.renderedConfig).mtimeMs >= buildTime.getTime(), 'the config was rendered only once the clock had passed the build time');
+  t.same(recordedNames(root), ['gg-clock-late-1']);
+  t.ok(existsSync(root.sentinel), 'sentinel written');
+});
+
+t.test('check --wait: an endpoint that comes up during the wait passes; plain check does not wait', async (t) => {
+  const port = await closedPort();
+  const root = createDeviceRoot({ hostname: 'gg-check-wait-1', endpoint: { host: '127.0.0.1', port } });
+  t.teardown(() => root.cleanup());
+  root.writeAgentConfig({ preflight: { networkWaitSeconds: 30, connectTimeoutMs: 500 } });
+
+  const once = await runAgent(root, ['check']);
+  t.equal(once.code, 75, 'without --wait an unreachable endpoint is a transient failure at once');
+  t.ok(once.ms < 5000, `check without --wait returned in ${once.ms} ms`);
+  t.match(once.stdout, /^FAIL\s+endpoint\s+/m);
+
+  const server = createServer((s) => s.destroy());
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const opened = new Promise<number>((resolve) => setTimeout(() => server.listen(port, '127.0.0.1', () => resolve(Date.now())), 1500));
+  const started = Date.now();
+  const waited = await runAgent(root, ['check', '--wait']);
+  const openedAt = await opened;
+  t.equal(waited.code, 0, waited.stdout + waited.stderr);
+  t.match(waited.stdout, /^ok\s+endpoint\s+/m);
+  t.ok(started + waited.ms >= openedAt, `it passed only after the endpoint came up (${openedAt - started} ms after the start; the agent ran ${waited.ms} ms)`);
+  t.ok(logLines(waited.stderr).some((l) => l.msg === 'endpoint unreachable; retrying'), 'it logged its retries');
+  t.notOk(existsSync(root.stateFile), 'check writes no state');
+  t.notOk(existsSync(root.renderedConfig), 'check renders nothing');
+});
+
+t.test('service.isEnabledCommand decides the finish step: "not enabled" keeps the claim, a re-run finishes without a second identity', async (t) => {
+  const root = worldRoot(world, { hostname: 'gg-enabled-cmd-1' });
+  t.teardown(async () => {
+    await stopDevice(root);
+    root.cleanup();
+  });
+  root.writeAgentConfig({ service: { isEnabledCommand: ['/bin/sh', '-c', 'exit 1'] } });
+  const first = await runAgent(root, ['run']);
+  t.equal(first.code, 75, first.stderr);
+  t.match(first.stderr, /provisioned as gg-enabled-cmd-1 but greengrass\.service is not enabled \(\/bin\/sh -c exit 1\)/);
+  t.ok(existsSync(root.claimKeyPath), 'claim key kept while the service is not enabled');
+  t.notOk(existsSync(root.sentinel), 'no sentinel');
+
+  root.writeAgentConfig({ service: { isEnabledCommand: ['/bin/sh', '-c', 'exit 0'] } });
+  const second = await runAgent(root, ['run']);
+  t.equal(second.code, 0, second.stderr);
+  t.equal(second.stdout, 'provisioned as gg-enabled-cmd-1\n');
+  t.notOk(existsSync(root.claimKeyPath), 'claim key removed');
+  t.equal(world.prov.registrations.filter((x) => x.thingName === 'gg-enabled-cmd-1').length, 1, 'one registration across both runs');
+  t.match(JSON.parse(readFileSync(root.sentinel, 'utf8')), { thingName: 'gg-enabled-cmd-1', runs: 2 });
+});
