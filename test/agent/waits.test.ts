@@ -83,3 +83,21 @@ t.test('service.isEnabledCommand decides the finish step: "not enabled" keeps th
   t.equal(world.prov.registrations.filter((x) => x.thingName === 'gg-enabled-cmd-1').length, 1, 'one registration across both runs');
   t.match(JSON.parse(readFileSync(root.sentinel, 'utf8')), { thingName: 'gg-enabled-cmd-1', runs: 2 });
 });
+
+t.test('backoff jitter differs between clones: the executable does not start with a frozen random state', async (t) => {
+  // The executable starts from a V8 snapshot made at build time; if its Math.random state were baked
+  // in, every clone would retry in lockstep. Two runs against the same dead endpoint must draw
+  // different delays.
+  const port = await closedPort();
+  const draws: number[][] = [];
+  for (const name of ['gg-jitter-1', 'gg-jitter-2']) {
+    const root = createDeviceRoot({ hostname: name, endpoint: { host: '127.0.0.1', port } });
+    t.teardown(() => root.cleanup());
+    root.writeAgentConfig({ preflight: { networkWaitSeconds: 3, connectTimeoutMs: 500 }, backoff: { baseMs: 1000, maxMs: 2000 } });
+    const r = await runAgent(root, ['check', '--wait']);
+    t.equal(r.code, 75, 'the endpoint never came up');
+    draws.push(logLines(r.stderr).filter((l) => l.msg === 'endpoint unreachable; retrying').map((l) => l.retryInMs as number));
+  }
+  t.ok(draws[0]!.length >= 2 && draws[1]!.length >= 2, `both runs retried (${draws[0]!.length}, ${draws[1]!.length} times)`);
+  t.notSame(draws[0], draws[1], `different jitter: ${JSON.stringify(draws)}`);
+});
