@@ -1,11 +1,14 @@
 // Every bad input to the BUILT agent gives its specific message and exit code, writes no sentinel
 // and no rendered config, and never starts the installer (a java spy records every java call).
 import t, { type Test } from 'tap';
-import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDeviceRoot, writeFakeRpctool, type DeviceRoot, type DeviceRootOptions } from '../helpers/device-root.ts';
 import { closedPort, javaSpy, runAgent, tcpListener, ensureBuilt } from './exe.ts';
 import { issueCertificate } from '../../standins/pki.ts';
+import { startConnectProxy } from '../helpers/connect-proxy.ts';
 
 ensureBuilt();
 const endpoint = await tcpListener();
@@ -277,7 +280,7 @@ t.test('unreachable proxy: the endpoint check goes through the configured proxy'
   t.teardown(() => root.cleanup());
   const spy = javaSpy(root);
   root.writeAgentConfig({ installer: { java: spy.path }, preflight: { networkWaitSeconds: 1 } });
-  await expectRefused(t, root, spy, { code: TRANSIENT, message: new RegExp(`endpoint proxy 127\\.0\\.0\\.1:${port} is unreachable`), reason: 'endpoint-unreachable' });
+  await expectRefused(t, root, spy, { code: TRANSIENT, message: new RegExp(`endpoint 127\\.0\\.0\\.1:${endpoint.port} \\(through proxy 127\\.0\\.0\\.1:${port}\\) is unreachable`), reason: 'endpoint-unreachable' });
 });
 
 t.test('check reports every step in one go and exits with the permanent failure', async (t) => {
@@ -293,3 +296,64 @@ t.test('check reports every step in one go and exits with the permanent failure'
   t.match(r.stdout, /^FAIL\s+endpoint\s+the IoT data endpoint 127\.0\.0\.1:\d+ is unreachable/m);
   t.notOk(existsSync(root.stateFile), 'check writes no state');
 });
+
+t.test('proxy: check opens a CONNECT tunnel to the endpoint with the configured credentials', async (t) => {
+  const proxy = await startConnectProxy({ username: 'gg', password: 's3cret-Proxy' });
+  t.teardown(() => proxy.close());
+  const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: endpoint.port }, settings: { proxyUrl: `http://127.0.0.1:${proxy.port}`, proxyUsername: 'gg', proxyPassword: 's3cret-Proxy' } });
+  t.teardown(() => root.cleanup());
+  const r = await runAgent(root, ['check']);
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.match(r.stdout, new RegExp(`^ok\\s+endpoint\\s+127\\.0\\.0\\.1:${endpoint.port} \\(through proxy 127\\.0\\.0\\.1:${proxy.port}\\) reachable$`, 'm'));
+  t.same(proxy.requests.map((x) => x.target), [`127.0.0.1:${endpoint.port}`], 'the proxy was asked for a tunnel to the MQTT endpoint');
+  t.notOk((r.stdout + r.stderr).includes('s3cret-Proxy'), 'the proxy password is not printed');
+});
+
+t.test('proxy: credentials in the proxy URL are used when the config has none', async (t) => {
+  const proxy = await startConnectProxy({ username: 'url-user', password: 'p@ss' });
+  t.teardown(() => proxy.close());
+  const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: endpoint.port }, settings: { proxyUrl: `http://url-user:p%40ss@127.0.0.1:${proxy.port}` } });
+  t.teardown(() => root.cleanup());
+  const r = await runAgent(root, ['check']);
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.equal(proxy.requests[0]?.authorization, `Basic ${Buffer.from('url-user:p@ss').toString('base64')}`);
+});
+
+t.test('proxy: wrong credentials are a permanent error (exit 3), nothing started or written', async (t) => {
+  const proxy = await startConnectProxy({ username: 'gg', password: 'right' });
+  t.teardown(() => proxy.close());
+  const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: endpoint.port }, settings: { proxyUrl: `http://127.0.0.1:${proxy.port}`, proxyUsername: 'gg', proxyPassword: 'wrong-Secret' } });
+  t.teardown(() => root.cleanup());
+  const spy = javaSpy(root);
+  root.writeAgentConfig({ installer: { java: spy.path } });
+  await expectRefused(t, root, spy, { code: CONFIG, message: /the proxy refused the credentials \(HTTP 407/, reason: 'proxy-auth-failed' });
+  t.equal(proxy.requests.length, 1, 'asked once: a permanent error is not retried');
+});
+
+t.test("proxy up, endpoint down: the proxy's 502 is a transient failure after the wait bound", async (t) => {
+  const proxy = await startConnectProxy();
+  t.teardown(() => proxy.close());
+  const down = await closedPort();
+  const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: down }, settings: { proxyUrl: `http://127.0.0.1:${proxy.port}` } });
+  t.teardown(() => root.cleanup());
+  const spy = javaSpy(root);
+  root.writeAgentConfig({ installer: { java: spy.path }, preflight: { networkWaitSeconds: 1 } });
+  await expectRefused(t, root, spy, { code: TRANSIENT, message: /the proxy answered CONNECT with HTTP 502/, reason: 'endpoint-unreachable' });
+  t.ok(proxy.requests.length >= 2, `retried through the proxy (${proxy.requests.length} CONNECTs)`);
+});
+
+t.test('https proxy with a certificate nobody trusts: transient failure, the credentials are never sent', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gg-proxy-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'p.key'), '-out', join(dir, 'p.crt'), '-days', '2',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const proxy = await startConnectProxy({ username: 'gg', password: 'tls-Secret', tls: { key: readFileSync(join(dir, 'p.key'), 'utf8'), cert: readFileSync(join(dir, 'p.crt'), 'utf8') } });
+  t.teardown(() => proxy.close());
+  const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: endpoint.port }, settings: { proxyUrl: `https://127.0.0.1:${proxy.port}`, proxyUsername: 'gg', proxyPassword: 'tls-Secret' } });
+  t.teardown(() => root.cleanup());
+  const r = await runAgent(root, ['check']);
+  t.equal(r.code, 75, r.stdout + r.stderr);
+  t.match(r.stdout, new RegExp(`^FAIL\\s+endpoint\\s+the IoT data endpoint 127\\.0\\.0\\.1:${endpoint.port} \\(through proxy 127\\.0\\.0\\.1:${proxy.port}\\) is unreachable \\(self[- ]signed certificate`, 'm'));
+  t.same(proxy.requests, [], 'no CONNECT (and so no credentials) reached an untrusted proxy');
+});
+
