@@ -32,6 +32,29 @@ const LAZY_SEGMENTER = `var __gg_LazySegmenter = class {
   }
 };`;
 
+// yargs renders its whole help text before running any command (yargs command.js: cacheHelpMessage),
+// and string-width measures every cell character by character, testing each against the emoji
+// regex: ~20 ms of every run. Printable ASCII (our help text) is one column per character, so each
+// copy of string-width is wrapped with that fast path; anything else goes to the real one.
+const asciiStringWidth = {
+  name: 'ascii-string-width',
+  setup(b) {
+    b.onResolve({ filter: /^string-width$/ }, async (args) => {
+      if (args.pluginData === 'real') return undefined;
+      const real = await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, pluginData: 'real' });
+      if (real.errors.length > 0) return { errors: real.errors };
+      return { path: real.path, namespace: 'ascii-string-width' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'ascii-string-width' }, (args) => ({
+      resolveDir: dirname(args.path),
+      contents: `import stringWidthReal from ${JSON.stringify(args.path)};
+export default function stringWidth(s, options) {
+  return typeof s === 'string' && /^[\\x20-\\x7e]*$/.test(s) ? s.length : stringWidthReal(s, options);
+}`,
+    }));
+  },
+};
+
 mkdirSync(dist, { recursive: true });
 mkdirSync(work, { recursive: true });
 
@@ -46,6 +69,7 @@ await build({
   minify: true,
   legalComments: 'none',
   logLevel: 'warning',
+  plugins: [asciiStringWidth],
   define: {
     __AGENT_VERSION__: JSON.stringify(pkg.version),
     // yargs' ESM shim uses import.meta.url to find itself; in the CJS bundle point it at the executable.
