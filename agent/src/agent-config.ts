@@ -56,6 +56,12 @@ export interface AgentConfig {
     pollMs: number;
     /** Service restarts after a failed or unconfirmed provisioning before giving up (transient exit). */
     restarts: number;
+    /**
+     * A RegisterThing/CreateKeysAndCertificate rejected for throttling does not count against
+     * `restarts`: the service is restarted with backoff until this many seconds of throttling have
+     * passed (a fleet booting at once must queue, not give up and then hit the unit's start limit).
+     */
+    throttledRetrySeconds: number;
   };
   service: {
     /** Command that restarts greengrass.service (the plugin runs again when no thingName is recorded). */
@@ -108,7 +114,7 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
     attempts: 5,
   },
   preflight: { clockWaitSeconds: 300, networkWaitSeconds: 300, connectTimeoutMs: 5000 },
-  verify: { timeoutSeconds: 300, pollMs: 1000, restarts: 2 },
+  verify: { timeoutSeconds: 300, pollMs: 1000, restarts: 2, throttledRetrySeconds: 1800 },
   service: {
     restartCommand: ['systemctl', 'restart', 'greengrass.service'],
     enabledLink: '/etc/systemd/system/multi-user.target.wants/greengrass.service',

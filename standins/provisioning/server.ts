@@ -218,8 +218,10 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
   const registerThing = (conn: Conn, topic: string, templateName: string, payload: Buffer): void => {
     const now = Date.now();
     if (o.ratePerSecond !== undefined) {
-      while (registerTimes.length && (registerTimes[0] as number) <= now - 1000) registerTimes.shift();
-      if (registerTimes.length >= o.ratePerSecond) {
+      // R per second over a sliding window of max(1 s, 1/R): R = 0.2 admits one call per 5 s.
+      const windowMs = Math.max(1000, 1000 / o.ratePerSecond);
+      while (registerTimes.length && (registerTimes[0] as number) <= now - windowMs) registerTimes.shift();
+      if (registerTimes.length >= Math.max(1, o.ratePerSecond)) {
         reject(conn, topic, 429, 'ThrottlingException', 'Rate exceeded');
         return;
       }

@@ -292,6 +292,25 @@ t.test('429 reply body', async (t) => {
   });
 });
 
+t.test('a rate below 1/s spaces calls 1/R apart (R = 0.5: one per 2 s)', async (t) => {
+  await withStandin(t, { ratePerSecond: 0.5 }, async (s) => {
+    const c = await connect(s, claim);
+    t.teardown(() => c.end(true));
+    const tokens: string[] = [];
+    for (let i = 0; i < 3; i++) tokens.push((await request(c, CREATE_TOPIC, {})).body.certificateOwnershipToken);
+    const first = await request(c, provisionTopic(TEMPLATE), { certificateOwnershipToken: tokens[0], parameters: { ThingName: 'slow-0' } });
+    t.equal(first.outcome, 'accepted');
+    await new Promise((r) => setTimeout(r, 1200));
+    const second = await request(c, provisionTopic(TEMPLATE), { certificateOwnershipToken: tokens[1], parameters: { ThingName: 'slow-1' } });
+    t.equal(second.outcome, 'rejected', '1.2 s later is still inside the 2 s window');
+    t.equal(second.body.errorCode, 'ThrottlingException');
+    await new Promise((r) => setTimeout(r, 1000));
+    const third = await request(c, provisionTopic(TEMPLATE), { certificateOwnershipToken: tokens[2], parameters: { ThingName: 'slow-2' } });
+    t.equal(third.outcome, 'accepted', '2.2 s after the first');
+    t.same(s.registrations.map((r) => r.thingName), ['slow-0', 'slow-2']);
+  });
+});
+
 t.test('stop, then restart on the same port; a restarted stand-in remembers its Things', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'prov-standin-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -113,26 +113,47 @@ async function install(ctx: CommandContext, state: AgentState, root: string): Pr
   }
 }
 
+/** The plugin's reason names an AWS throttling answer (RegisterThing or CreateKeysAndCertificate /rejected). */
+export const THROTTLED_RE = /Throttl|TooManyRequests|Rate exceeded|RequestLimitExceeded/i;
+
 async function verify(ctx: CommandContext, state: AgentState, root: string, firstOffset: number): Promise<string> {
   const { cfg, log, signal } = ctx;
   let offset = firstOffset;
-  let lastReason = '';
-  for (let restart = 0; ; restart++) {
+  let restarts = 0; // failures other than throttling: bounded by verify.restarts
+  let throttled = 0; // throttled failures: bounded by verify.throttledRetrySeconds
+  let throttledSince: number | null = null;
+  for (;;) {
     const outcome = await waitForProvisioning({ rootPath: root, logOffset: offset, timeoutMs: cfg.verify.timeoutSeconds * 1000, pollMs: cfg.verify.pollMs, signal });
     if (outcome.status === 'provisioned') {
       log.info({ thingName: outcome.thingName }, 'the nucleus recorded system.thingName: provisioned');
       return outcome.thingName;
     }
-    lastReason = outcome.status === 'failed'
+    const reason = outcome.status === 'failed'
       ? `the provisioning plugin failed: ${outcome.reason}`
       : `provisioning was not confirmed within ${cfg.verify.timeoutSeconds} s (no system.thingName in ${tlogPath(root)})`;
-    const err = new TransientError(lastReason, outcome.status === 'failed' ? 'provisioning-failed' : 'provisioning-timeout');
-    if (restart >= cfg.verify.restarts) {
-      throw new TransientError(`${lastReason} (gave up after ${restart} service restart${restart === 1 ? '' : 's'})`, err.reason);
+    const isThrottled = outcome.status === 'failed' && THROTTLED_RE.test(outcome.reason);
+    let delay: number;
+    let err: TransientError;
+    if (isThrottled) {
+      throttledSince ??= Date.now();
+      const throttledFor = (Date.now() - throttledSince) / 1000;
+      err = new TransientError(reason, 'provisioning-throttled');
+      if (throttledFor >= cfg.verify.throttledRetrySeconds) {
+        throw new TransientError(`${reason} (still throttled after ${Math.round(throttledFor)} s and ${throttled} service restarts)`, err.reason);
+      }
+      delay = backoffDelay(throttled + restarts, cfg.backoff);
+      throttled++;
+      log.warn({ reason: err.reason, retryInMs: delay, throttledRestarts: throttled }, `${reason}; AWS is throttling provisioning, retrying with backoff`);
+    } else {
+      err = new TransientError(reason, outcome.status === 'failed' ? 'provisioning-failed' : 'provisioning-timeout');
+      if (restarts >= cfg.verify.restarts) {
+        throw new TransientError(`${reason} (gave up after ${restarts} service restart${restarts === 1 ? '' : 's'})`, err.reason);
+      }
+      delay = backoffDelay(throttled + restarts, cfg.backoff);
+      restarts++;
+      log.warn({ reason: err.reason, retryInMs: delay }, reason);
     }
     recordError(cfg.state.stateFile, state, err);
-    const delay = backoffDelay(restart, cfg.backoff);
-    log.warn({ reason: err.reason, retryInMs: delay }, lastReason);
     await sleep(delay, signal);
     offset = fileSize(nucleusLogPath(root));
     state.provisioningRetries += 1;
