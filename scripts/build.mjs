@@ -4,6 +4,9 @@
 // single-executable application: --experimental-sea-config + postject; nothing is downloaded).
 // The blob carries a V8 startup snapshot (useSnapshot): the bundle is evaluated once here, at build
 // time, and the device starts from that heap. That halves the agent's start-up (bench:agent).
+// This is the mechanism @yao-pkg/pkg's SEA mode uses (sea-config blob + postject into a node binary),
+// driven directly: pkg's `--sea` CLI always downloads its Node binary (local node and sea-config
+// options exist only in its internal API), and the startup snapshot needs `useSnapshot`.
 // Snapshot rules the agent's code follows: no process-dependent side effects at module load
 // (agent/src/cli.ts start() does them), and no ICU objects in the heap (see LAZY_SEGMENTER).
 // Idempotent: the executable is rebuilt only when the bundle or the node binary changed.
