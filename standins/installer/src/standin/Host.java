@@ -64,6 +64,7 @@ public final class Host {
     private final Map<Path, Running> nuclei = new ConcurrentHashMap<>();
     private final Map<Path, Object> locks = new ConcurrentHashMap<>();
     private final AtomicInteger installs = new AtomicInteger();
+    private final AtomicInteger installsRunning = new AtomicInteger();
     private final AtomicInteger starts = new AtomicInteger();
     private final ExecutorService pool = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(null, r, "standin-host-conn", NUCLEUS_STACK);
@@ -268,7 +269,7 @@ public final class Host {
                     int alive = 0;
                     for (Running r : nuclei.values()) if (r.thread.isAlive() && !r.nucleus.stopped()) alive++;
                     Runtime rt = Runtime.getRuntime();
-                    reply(out, "1 nuclei=" + alive + " nucleusStarts=" + starts.get() + " installs=" + installs.get() + " threads=" + Thread.activeCount()
+                    reply(out, "1 nuclei=" + alive + " nucleusStarts=" + starts.get() + " installs=" + installs.get() + " installsRunning=" + installsRunning.get() + " threads=" + Thread.activeCount()
                         + " heapUsedMB=" + (rt.totalMemory() - rt.freeMemory()) / (1024 * 1024) + " heapMaxMB=" + rt.maxMemory() / (1024 * 1024) + "\n");
                     code = 0;
                     break;
@@ -323,9 +324,11 @@ public final class Host {
                 if (!over.get()) worker.interrupt();
             }
         });
+        installsRunning.incrementAndGet();
         try {
             return Installer.invoke(ctx, argv);
         } finally {
+            installsRunning.decrementAndGet();
             synchronized (over) {
                 over.set(true);
             }
