@@ -193,6 +193,17 @@ function cpuBusySeconds(): number {
   const idle = (f[3] ?? 0) + (f[4] ?? 0);
   return (f.reduce((a, b) => a + b, 0) - idle) / 100;
 }
+/** CPU seconds from /proc/<pid>/stat: own (utime+stime) or reaped children's (cutime+cstime). */
+function procCpuSeconds(pid: number | 'self', which: 'own' | 'children'): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ').map(Number);
+    // fields after "(comm) ": state=0 ... utime=11 stime=12 cutime=13 cstime=14
+    return (which === 'own' ? f[11]! + f[12]! : f[13]! + f[14]!) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 function memAvailableKb(): number {
   const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
   return m ? Number(m[1]) : 0;
@@ -277,6 +288,9 @@ async function main(): Promise<void> {
   const hostStats0 = host ? await host.stats() : {}; // after the warm-up: report only the measured run's installs / nucleus starts
   const baseAvail = memAvailableKb();
   const cpu0 = cpuBusySeconds();
+  const cpuBench0 = procCpuSeconds('self', 'own');
+  const cpuReaped0 = procCpuSeconds('self', 'children');
+  const cpuHost0 = host ? procCpuSeconds(host.pid, 'own') : 0;
   const t0 = performance.now();
   let settled = 0;
   let resolveAll!: () => void;
@@ -407,6 +421,14 @@ async function main(): Promise<void> {
   if (!opt.json) process.stderr.write('\n');
   const wallS = (performance.now() - t0) / 1000;
   const cpuS = cpuBusySeconds() - cpu0;
+  // Where the CPU went: agents (+ the shims / JVMs they ran and waited for), the stand-in host JVM, this process
+  // (the provisioning stand-in, spawning, sampling). Process mode: nucleus JVMs are nobody's waited children, so
+  // they show only in the host total.
+  const cpuBreakdown = {
+    agentsAndTheirChildren: Number((procCpuSeconds('self', 'children') - cpuReaped0).toFixed(1)),
+    ...(host ? { standinHostJvm: Number((procCpuSeconds(host.pid, 'own') - cpuHost0).toFixed(1)) } : {}),
+    benchAndProvisioningStandin: Number((procCpuSeconds('self', 'own') - cpuBench0).toFixed(1)),
+  };
 
   // Results, from the stand-in's records and each device's own files.
   const regs = prov.registrations;
@@ -478,6 +500,7 @@ async function main(): Promise<void> {
     },
     ...(host ? { standinHostStats: { installs: (hostStats.installs ?? 0) - (hostStats0.installs ?? 0), nucleusStarts: (hostStats.nucleusStarts ?? 0) - (hostStats0.nucleusStarts ?? 0), threads: hostStats.threads } } : {}),
     hostCpuBusySeconds: Number(cpuS.toFixed(1)),
+    cpuSecondsBy: cpuBreakdown,
     hostCpuBusyPerDeviceSeconds: Number((cpuS / N).toFixed(2)),
     hostCpuUtilisation: Number((cpuS / wallS / cpus().length).toFixed(2)),
     loadavg1: Number(loadavg()[0]!.toFixed(2)),
@@ -500,7 +523,7 @@ async function main(): Promise<void> {
         host
           ? `  memory              peak ${m.peakTotalPssMB} MB PSS (agents alive ${m.peakAgentsAlive}, nuclei ${m.peakNucleiAlive}); agent ${m.agentPssMB.p50} MB p50 / ${m.agentPssMB.max} max; stand-in host JVM ${m.standinHostPssMB} MB PSS peak (heap used ${m.standinHostHeapUsedMB} MB; ${result.standinHostStats?.installs} installs, ${result.standinHostStats?.nucleusStarts} nucleus starts); MemAvailable drop ${m.hostMemAvailableDropMB} MB`
           : `  memory              peak ${m.peakTotalPssMB} MB PSS (agents alive ${m.peakAgentsAlive}, nuclei ${m.peakNucleiAlive}); agent ${m.agentPssMB.p50} MB p50 / ${m.agentPssMB.max} max; nucleus JVM ${m.nucleusPssMB.p50} MB p50 / ${m.nucleusPssMB.max} max; MemAvailable drop ${m.hostMemAvailableDropMB} MB`,
-        `  cpu                 host busy ${result.hostCpuBusySeconds} CPU-s (${result.hostCpuBusyPerDeviceSeconds} per device, utilisation ${result.hostCpuUtilisation} of ${cpus().length} cores; includes anything else running)`,
+        `  cpu                 host busy ${result.hostCpuBusySeconds} CPU-s (${result.hostCpuBusyPerDeviceSeconds} per device, utilisation ${result.hostCpuUtilisation} of ${cpus().length} cores; includes anything else running); by ${JSON.stringify(cpuBreakdown)}`,
         ...(unprovisioned.length ? [`  kept for inspection: ${unprovisioned.slice(0, 5).map((d) => d.root.dir).join(' ')}${unprovisioned.length > 5 ? ' ...' : ''}`] : []),
         '',
       ].join('\n'),
