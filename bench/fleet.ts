@@ -19,18 +19,24 @@
 //
 //   npm run bench:fleet -- [--n 100] [--rate 1] [--profile production|recommended] [--restart-sec 30]
 //                          [--java-opts "<JAVA_TOOL_OPTIONS>"] [--deadline-sec S] [--keep] [--json]
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createDeviceRoot, type DeviceRoot, type DeepPartial } from '../test/helpers/device-root.ts';
 import { buildInstallerStandin, nucleusPid, stopStandinNucleus } from '../test/helpers/standin-installer.ts';
+import { DEFAULT_HOST_JAVA_OPTS, startStandinHost, type StandinHost } from '../test/helpers/standin-host.ts';
 import { EXE, SYSTEM_PATH, ensureBuilt } from '../test/agent/exe.ts';
 import { TEMPLATE_NAME, standinRestartCommand } from '../test/agent/world.ts';
 import { startProvisioningStandin, type ProvisioningStandin } from '../standins/provisioning/server.ts';
 import { createCa, issueCertificate } from '../standins/pki.ts';
 import type { AgentConfig } from '../agent/src/agent-config.ts';
 import { ExitCode } from '../common/errors.ts';
+import { installerArgs } from '../agent/src/installer.ts';
+import { recordedThingName } from '../agent/src/verify.ts';
+import { dumpInstallerConfig, fillTemplateParameters, parseInstallerConfig } from '../common/installer-config.ts';
+import type { KeyPair } from '../standins/pki.ts';
 
 const PROFILES: Record<string, DeepPartial<AgentConfig>> = {
   // The agent's own defaults (agent/src/agent-config.ts DEFAULT_AGENT_CONFIG), written out so a fixture default cannot leak in.
@@ -47,7 +53,12 @@ const { values: opt } = parseArgs({
     rate: { type: 'string', default: '1' },
     profile: { type: 'string', default: 'production' },
     'restart-sec': { type: 'string', default: '30' },
+    'standin-host': { type: 'string', default: 'shared' },
     'java-opts': { type: 'string', default: '-Xmx24m -Xss256k -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:CICompilerCount=1 -Xshare:auto' },
+    'host-java-opts': { type: 'string', default: DEFAULT_HOST_JAVA_OPTS.join(' ') },
+    'sample-sec': { type: 'string' },
+    'boot-concurrency': { type: 'string', default: '0' },
+    warmup: { type: 'string', default: '48' },
     'deadline-sec': { type: 'string' },
     restarts: { type: 'string' },
     'base-ms': { type: 'string' },
@@ -68,6 +79,17 @@ const RESTART_SEC = Number(opt['restart-sec']);
 if (!Number.isInteger(N) || N < 1) fail(`--n must be a positive integer, got ${opt.n}`);
 if (!(R > 0)) fail(`--rate must be > 0, got ${opt.rate}`);
 if (!(RESTART_SEC >= 0)) fail(`--restart-sec must be >= 0, got ${opt['restart-sec']}`);
+const HOST_MODE = opt['standin-host'] as string;
+if (HOST_MODE !== 'shared' && HOST_MODE !== 'process') fail(`--standin-host must be shared or process, got ${HOST_MODE}`);
+const SHARED = HOST_MODE === 'shared';
+// PSS sampling reads /proc/<pid>/smaps_rollup of every live agent: every 1 s for small fleets, less often for big ones.
+const SAMPLE_S = opt['sample-sec'] !== undefined ? Number(opt['sample-sec']) : sampleInterval(N);
+if (!(SAMPLE_S > 0)) fail(`--sample-sec must be > 0, got ${opt['sample-sec']}`);
+// 0: every agent is spawned at t=0. K > 0: at most K agents in their start-up (spawn to first log line) at once.
+const BOOT_K = Number(opt['boot-concurrency']);
+if (!Number.isInteger(BOOT_K) || BOOT_K < 0) fail(`--boot-concurrency must be a non-negative integer, got ${opt['boot-concurrency']}`);
+const WARMUP = Number(opt.warmup);
+if (!Number.isInteger(WARMUP) || WARMUP < 0) fail(`--warmup must be a non-negative integer, got ${opt.warmup}`);
 const base = PROFILES[opt.profile as string];
 if (!base) fail(`--profile must be one of ${Object.keys(PROFILES).join(', ')}, got ${opt.profile}`);
 function num(flag: 'restarts' | 'base-ms' | 'max-ms', dflt: number): number {
@@ -104,6 +126,7 @@ interface Device {
 
 const devices: Device[] = [];
 let prov: ProvisioningStandin | undefined;
+let host: StandinHost | undefined;
 let cleaningUp: Promise<void> | undefined;
 let sampler: NodeJS.Timeout | undefined;
 
@@ -123,9 +146,14 @@ async function cleanup(keepRoots: Set<Device>): Promise<void> {
     for (const d of devices) if (d.child) killGroup(d.child, 'SIGTERM');
     await new Promise((r) => setTimeout(r, 1500));
     for (const d of devices) if (d.child) killGroup(d.child, 'SIGKILL');
-    // each device's nucleus was started by its installer / restart command (setsid): stop it by its loader.pid
-    for (let k = 0; k < devices.length; k += 25) {
-      await Promise.all(devices.slice(k, k + 25).map((d) => stopStandinNucleus(d.root.ggRoot, 3000)));
+    if (host) {
+      // shared mode: every nucleus is a thread of the stand-in host JVM; stopping the host stops them all
+      await host.close({ keep: opt.keep });
+    } else {
+      // each device's nucleus was started by its installer / restart command (setsid): stop it by its loader.pid
+      for (let k = 0; k < devices.length; k += 25) {
+        await Promise.all(devices.slice(k, k + 25).map((d) => stopStandinNucleus(d.root.ggRoot, 3000)));
+      }
     }
     await prov?.stop();
     for (const d of devices) if (!keepRoots.has(d) && !opt.keep) d.root.cleanup();
@@ -138,7 +166,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
     if (interrupted) return;
     interrupted = true;
-    process.stderr.write(`bench:fleet: ${sig}, stopping every agent and nucleus it started...\n`);
+    process.stderr.write(`bench:fleet: ${sig}, stopping every agent, nucleus stand-in and the stand-in host it started...\n`);
     void cleanup(new Set()).finally(() => process.exit(130));
   });
 }
@@ -165,15 +193,67 @@ function cpuBusySeconds(): number {
   const idle = (f[3] ?? 0) + (f[4] ?? 0);
   return (f.reduce((a, b) => a + b, 0) - idle) / 100;
 }
+/** CPU seconds from /proc/<pid>/stat: own (utime+stime) or reaped children's (cutime+cstime). */
+function procCpuSeconds(pid: number | 'self', which: 'own' | 'children'): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ').map(Number);
+    // fields after "(comm) ": state=0 ... utime=11 stime=12 cutime=13 cstime=14
+    return (which === 'own' ? f[11]! + f[12]! : f[13]! + f[14]!) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 function memAvailableKb(): number {
   const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
   return m ? Number(m[1]) : 0;
+}
+
+/** Seconds between PSS samples: 1 up to 200 devices, then up to 5 (smaps_rollup of ~1000 processes costs CPU). */
+function sampleInterval(n: number): number {
+  return n <= 200 ? 1 : Math.min(5, Math.ceil(n / 200));
 }
 
 function pct(xs: number[], p: number): number {
   if (!xs.length) return 0;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
+}
+
+/**
+ * Shared mode, before t0: JIT warm-up of the stand-in host JVM. `count` throwaway device roots (16 at a time) are
+ * installed through the java shim and provisioned by their nucleus threads against an unthrottled provisioning
+ * stand-in of their own, so the measured run does not pay for a cold JVM interpreting EC crypto and TLS under
+ * full load (seen: 20+ s per MQTT connect in the first seconds). Not measured, not counted.
+ */
+async function warmUpHost(h: StandinHost, jars: { installerJar: string; pluginJar: string }, ca: KeyPair, claim: KeyPair, count: number): Promise<number> {
+  const t = performance.now();
+  const warm = await startProvisioningStandin({ ca, templateName: TEMPLATE_NAME, deviceCertificateIssuer: 'in-process' });
+  const run = promisify(execFile);
+  try {
+    for (let k = 0; k < count; k += 16) {
+      const roots = Array.from({ length: Math.min(16, count - k) }, (_, i) =>
+        createDeviceRoot({ ca, claim, endpoint: { host: '127.0.0.1', port: warm.port }, jars, hostname: `warmup-${k + i}` }),
+      );
+      try {
+        await Promise.all(
+          roots.map(async (r, i) => {
+            const filled = fillTemplateParameters(parseInstallerConfig(readFileSync(r.templatePath, 'utf8')), { thingName: `warmup-${k + i}` });
+            writeFileSync(r.renderedConfig, dumpInstallerConfig(filled), { mode: 0o600 });
+            await run(h.java, installerArgs(r.agent, r.ggRoot), { env: { PATH: SYSTEM_PATH, HOME: r.dir, ...r.env } });
+            const end = Date.now() + 60_000;
+            while (!recordedThingName(r.ggRoot) && Date.now() < end) await new Promise((res) => setTimeout(res, 100));
+            await h.stopNucleus(r.ggRoot);
+          }),
+        );
+      } finally {
+        for (const r of roots) r.cleanup();
+      }
+    }
+  } finally {
+    await warm.stop();
+  }
+  return (performance.now() - t) / 1000;
 }
 
 async function main(): Promise<void> {
@@ -184,8 +264,13 @@ async function main(): Promise<void> {
   const claim = issueCertificate(ca, { commonName: 'fleet claim' });
   prov = await startProvisioningStandin({ ca, templateName: TEMPLATE_NAME, ratePerSecond: R, deviceCertificateIssuer: 'in-process' });
   const endpoint = { host: '127.0.0.1', port: prov.port };
+  if (SHARED) {
+    host = await startStandinHost(jars, { javaOpts: (opt['host-java-opts'] as string).split(/\s+/).filter(Boolean) });
+    log(`bench:fleet: installer/nucleus stand-in host (one JVM for every device) pid ${host.pid} on 127.0.0.1:${host.port}, log ${host.logPath}`);
+    if (WARMUP) log(`bench:fleet: stand-in host warmed up with ${WARMUP} throwaway provisionings in ${(await warmUpHost(host, jars, ca, claim, WARMUP)).toFixed(1)} s (not measured)`);
+  }
 
-  log(`bench:fleet: preparing ${N} device roots (profile ${opt.profile}, R = ${R} registrations/s, ideal N/R = ${IDEAL_S.toFixed(1)} s)`);
+  log(`bench:fleet: preparing ${N} device roots (profile ${opt.profile}, R = ${R} registrations/s, ideal N/R = ${IDEAL_S.toFixed(1)} s, stand-in host ${HOST_MODE})`);
   for (let i = 0; i < N; i++) {
     const name = `fleet-${String(i + 1).padStart(4, '0')}`;
     const root = createDeviceRoot({ ca, claim, endpoint, jars, hostname: name, dmiSerial: `SN-FLEET-${i + 1}`, dmiUuid: `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}` });
@@ -193,54 +278,88 @@ async function main(): Promise<void> {
       ...profile,
       installer: { timeoutSeconds: 600, attempts: 5 },
       preflight: { clockWaitSeconds: 300, networkWaitSeconds: 300, connectTimeoutMs: 5000 },
-      service: { restartCommand: standinRestartCommand(root.ggRoot) },
+      service: { restartCommand: host ? host.restartCommand(root.ggRoot) : standinRestartCommand(root.ggRoot) },
       log: { level: 'info' },
+      ...(host ? { installer: { java: host.java, timeoutSeconds: 600, attempts: 5 } } : {}),
     });
     devices.push({ i, name, root, runs: 0, gaveUpRuns: 0, exitCodes: [] });
   }
 
+  const hostStats0 = host ? await host.stats() : {}; // after the warm-up: report only the measured run's installs / nucleus starts
   const baseAvail = memAvailableKb();
   const cpu0 = cpuBusySeconds();
+  const cpuBench0 = procCpuSeconds('self', 'own');
+  const cpuReaped0 = procCpuSeconds('self', 'children');
+  const cpuHost0 = host ? procCpuSeconds(host.pid, 'own') : 0;
   const t0 = performance.now();
   let settled = 0;
   let resolveAll!: () => void;
   const allSettled = new Promise<void>((r) => (resolveAll = r));
 
+  // Boot gate (--boot-concurrency K): a real device boots on its own CPU; here N start-ups share 2 cores, and the
+  // scheduler shares them fairly, so with all N at once no agent gets anywhere until nearly all have started.
+  let booting = 0;
+  const bootQueue: Device[] = [];
+  const admit = (): void => {
+    while (bootQueue.length && (BOOT_K === 0 || booting < BOOT_K)) startRun(bootQueue.shift() as Device);
+  };
+  const requestRun = (d: Device): void => {
+    bootQueue.push(d);
+    admit();
+  };
+
   const startRun = (d: Device): void => {
     if (interrupted) return;
     d.runs++;
+    booting++;
+    let started = false;
+    const booted = (): void => {
+      if (started) return;
+      started = true;
+      booting--;
+      admit();
+    };
     const out = createWriteStream(`${d.root.dir}/agent.log`, { flags: 'a' });
     const child = spawn(EXE, ['run', '--config', d.root.configPath], {
-      env: { PATH: SYSTEM_PATH, HOME: d.root.dir, ...d.root.env, JAVA_TOOL_OPTIONS: opt['java-opts'] as string },
+      env: { PATH: SYSTEM_PATH, HOME: d.root.dir, ...d.root.env, ...(SHARED ? {} : { JAVA_TOOL_OPTIONS: opt['java-opts'] as string }) },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
     child.stdout!.pipe(out, { end: false });
     child.stderr!.pipe(out, { end: false });
+    child.stderr!.once('data', booted); // its first log line: the agent is up
+    child.stdout!.once('data', booted);
     d.child = child;
     child.on('close', (code) => {
+      booted();
       out.end();
       d.exitCodes.push(code ?? -1);
       if (interrupted || cleaningUp) return;
       if (code === 0) {
         d.provisionedAtMs = performance.now() - t0;
         // the device is provisioned; its nucleus would run on, here it is stopped to free memory for the rest
-        void stopStandinNucleus(d.root.ggRoot, 3000);
+        if (host) void host.stopNucleus(d.root.ggRoot).catch(() => undefined);
+        else void stopStandinNucleus(d.root.ggRoot, 3000);
         if (++settled === N) resolveAll();
       } else if (code === ExitCode.CONFIG) {
         d.permanentFailure = true; // RestartPreventExitStatus=3: systemd would not start it again
         if (++settled === N) resolveAll();
       } else {
         d.gaveUpRuns++;
-        d.timer = setTimeout(() => startRun(d), RESTART_SEC * 1000); // Restart=on-failure, RestartSec
+        d.timer = setTimeout(() => requestRun(d), RESTART_SEC * 1000); // Restart=on-failure, RestartSec
       }
     });
   };
 
-  // Memory: sum of PSS (smaps_rollup) over agents (+ their installer JVMs) and nucleus JVMs, sampled every second.
+  // Memory: sum of PSS (smaps_rollup) over agents (+ their installer JVMs or shims) and nucleus JVMs, or the one
+  // stand-in host JVM in shared mode, sampled every SAMPLE_S seconds.
   let peakTotalKb = 0;
   let peakAgents = 0;
   let peakNuclei = 0;
+  let peakHostKb = 0;
+  let hostNuclei = 0;
+  let hostStats: Record<string, number> = {};
+  let peakHostHeapMB = 0;
   let minAvail = baseAvail;
   const agentRss: number[] = [];
   const nucleusRss: number[] = [];
@@ -259,7 +378,7 @@ async function main(): Promise<void> {
           for (const k of childrenOf(c.pid)) total += rssKb(k);
         }
       }
-      const np = nucleusPid(d.root.ggRoot);
+      const np = host ? undefined : nucleusPid(d.root.ggRoot);
       if (np) {
         const r = rssKb(np);
         if (r) {
@@ -269,6 +388,20 @@ async function main(): Promise<void> {
         }
       }
     }
+    if (host) {
+      const h = rssKb(host.pid);
+      total += h;
+      peakHostKb = Math.max(peakHostKb, h);
+      nuclei = hostNuclei;
+      void host
+        .stats()
+        .then((s) => {
+          hostStats = s;
+          hostNuclei = s.nuclei ?? 0;
+          peakHostHeapMB = Math.max(peakHostHeapMB, s.heapUsedMB ?? 0);
+        })
+        .catch(() => undefined);
+    }
     peakTotalKb = Math.max(peakTotalKb, total);
     peakAgents = Math.max(peakAgents, agents);
     peakNuclei = Math.max(peakNuclei, nuclei);
@@ -277,16 +410,25 @@ async function main(): Promise<void> {
       const s = ((performance.now() - t0) / 1000).toFixed(0);
       process.stderr.write(`\r  t=${s}s registered ${prov!.registrations.length}/${N}, throttled ${prov!.rejections.filter((x) => x.errorCode === 'ThrottlingException').length}, agents alive ${agents}, nuclei ${nuclei}, pss ${(total / 1024).toFixed(0)} MB   `);
     }
-  }, 1000);
+  }, SAMPLE_S * 1000);
 
-  log(`bench:fleet: booting ${N} agents at once`);
-  for (const d of devices) startRun(d);
+  log(BOOT_K ? `bench:fleet: booting ${N} agents, at most ${BOOT_K} in start-up at once` : `bench:fleet: booting ${N} agents at once`);
+  for (const d of devices) requestRun(d);
   const deadline = new Promise<'deadline'>((r) => setTimeout(() => r('deadline'), DEADLINE_S * 1000).unref());
   const how = await Promise.race([allSettled.then(() => 'done' as const), deadline]);
   clearInterval(sampler);
+  if (host) hostStats = await host.stats().catch(() => hostStats);
   if (!opt.json) process.stderr.write('\n');
   const wallS = (performance.now() - t0) / 1000;
   const cpuS = cpuBusySeconds() - cpu0;
+  // Where the CPU went: agents (+ the shims / JVMs they ran and waited for), the stand-in host JVM, this process
+  // (the provisioning stand-in, spawning, sampling). Process mode: nucleus JVMs are nobody's waited children, so
+  // they show only in the host total.
+  const cpuBreakdown = {
+    agentsAndTheirChildren: Number((procCpuSeconds('self', 'children') - cpuReaped0).toFixed(1)),
+    ...(host ? { standinHostJvm: Number((procCpuSeconds(host.pid, 'own') - cpuHost0).toFixed(1)) } : {}),
+    benchAndProvisioningStandin: Number((procCpuSeconds('self', 'own') - cpuBench0).toFixed(1)),
+  };
 
   // Results, from the stand-in's records and each device's own files.
   const regs = prov.registrations;
@@ -315,6 +457,9 @@ async function main(): Promise<void> {
     n: N,
     ratePerSecond: R,
     profile: opt.profile,
+    standinHost: HOST_MODE,
+    bootConcurrency: BOOT_K,
+    standinHostWarmup: SHARED ? WARMUP : 0,
     agentSettings: profile,
     systemdRestartSec: RESTART_SEC,
     javaToolOptions: opt['java-opts'],
@@ -350,8 +495,12 @@ async function main(): Promise<void> {
       agentPssMB: { p50: Math.round(pct(agentRss, 50) / 1024), max: Math.round(pct(agentRss, 100) / 1024) },
       nucleusPssMB: { p50: Math.round(pct(nucleusRss, 50) / 1024), max: Math.round(pct(nucleusRss, 100) / 1024) },
       hostMemAvailableDropMB: Math.round((baseAvail - minAvail) / 1024),
+      ...(host ? { standinHostPssMB: Math.round(peakHostKb / 1024), standinHostHeapUsedMB: peakHostHeapMB } : {}),
+      sampleSeconds: SAMPLE_S,
     },
+    ...(host ? { standinHostStats: { installs: (hostStats.installs ?? 0) - (hostStats0.installs ?? 0), nucleusStarts: (hostStats.nucleusStarts ?? 0) - (hostStats0.nucleusStarts ?? 0), threads: hostStats.threads } } : {}),
     hostCpuBusySeconds: Number(cpuS.toFixed(1)),
+    cpuSecondsBy: cpuBreakdown,
     hostCpuBusyPerDeviceSeconds: Number((cpuS / N).toFixed(2)),
     hostCpuUtilisation: Number((cpuS / wallS / cpus().length).toFixed(2)),
     loadavg1: Number(loadavg()[0]!.toFixed(2)),
@@ -365,14 +514,16 @@ async function main(): Promise<void> {
     const m = result.memory;
     process.stdout.write(
       [
-        `fleet: N = ${N} agents (built ${EXE}), provisioning stand-in at R = ${R} RegisterThing/s, profile ${opt.profile} ${JSON.stringify(profile)}`,
+        `fleet: N = ${N} agents (built ${EXE}), provisioning stand-in at R = ${R} RegisterThing/s, profile ${opt.profile} ${JSON.stringify(profile)}, installer/nucleus stand-in host ${HOST_MODE}, ${BOOT_K ? `boot concurrency ${BOOT_K}` : 'all booted at once'}`,
         `  makespan            ${result.makespanSeconds} s   ideal N/R ${result.idealSeconds} s   ratio ${result.makespanOverIdeal} (target <= 1.2)`,
         `  registrations       first ${result.firstRegistrationSeconds} s, last ${result.lastRegistrationSeconds} s; provisioned p50 ${result.provisionedSeconds.p50} s, p90 ${result.provisionedSeconds.p90} s`,
         `  provisioned         ${result.provisioned}/${N} (distinct ThingNames ${result.distinctThingNames}, wrong name ${result.wrongThingName}, collisions ${result.collisions}, claim key left ${result.claimKeyLeftOnProvisioned})`,
         `  retries             throttled RegisterThing ${throttled}, service restarts ${serviceRestarts}, agent runs ${result.agentRuns}, certificates issued ${result.certificatesIssued}, other rejections ${otherRejections.length} ${result.otherRejectionCodes.join(',')}`,
         `  gave up             ${result.gaveUpRuns} agent runs (transient exit; systemd restarts after ${RESTART_SEC} s) on ${result.devicesThatGaveUpAtLeastOnce} devices; permanent failures ${result.permanentFailures}; unprovisioned at end ${result.unprovisionedAtEnd} (${how})`,
-        `  memory              peak ${m.peakTotalPssMB} MB PSS (agents alive ${m.peakAgentsAlive}, nuclei ${m.peakNucleiAlive}); agent ${m.agentPssMB.p50} MB p50 / ${m.agentPssMB.max} max; nucleus JVM ${m.nucleusPssMB.p50} MB p50 / ${m.nucleusPssMB.max} max; MemAvailable drop ${m.hostMemAvailableDropMB} MB`,
-        `  cpu                 host busy ${result.hostCpuBusySeconds} CPU-s (${result.hostCpuBusyPerDeviceSeconds} per device, utilisation ${result.hostCpuUtilisation} of ${cpus().length} cores; includes anything else running)`,
+        host
+          ? `  memory              peak ${m.peakTotalPssMB} MB PSS (agents alive ${m.peakAgentsAlive}, nuclei ${m.peakNucleiAlive}); agent ${m.agentPssMB.p50} MB p50 / ${m.agentPssMB.max} max; stand-in host JVM ${m.standinHostPssMB} MB PSS peak (heap used ${m.standinHostHeapUsedMB} MB; ${result.standinHostStats?.installs} installs, ${result.standinHostStats?.nucleusStarts} nucleus starts); MemAvailable drop ${m.hostMemAvailableDropMB} MB`
+          : `  memory              peak ${m.peakTotalPssMB} MB PSS (agents alive ${m.peakAgentsAlive}, nuclei ${m.peakNucleiAlive}); agent ${m.agentPssMB.p50} MB p50 / ${m.agentPssMB.max} max; nucleus JVM ${m.nucleusPssMB.p50} MB p50 / ${m.nucleusPssMB.max} max; MemAvailable drop ${m.hostMemAvailableDropMB} MB`,
+        `  cpu                 host busy ${result.hostCpuBusySeconds} CPU-s (${result.hostCpuBusyPerDeviceSeconds} per device, utilisation ${result.hostCpuUtilisation} of ${cpus().length} cores; includes anything else running); by ${JSON.stringify(cpuBreakdown)}`,
         ...(unprovisioned.length ? [`  kept for inspection: ${unprovisioned.slice(0, 5).map((d) => d.root.dir).join(' ')}${unprovisioned.length > 5 ? ' ...' : ''}`] : []),
         '',
       ].join('\n'),

@@ -2,7 +2,6 @@ package standin;
 
 import java.io.File;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -72,23 +71,31 @@ public final class Installer {
         arg("trusted-plugin", Kind.VALUE, "-tp", "--trusted-plugin");
     }
 
+    private final Ctx ctx;
     private final Map<String, String> opts = new LinkedHashMap<>();
     private final List<String> trustedPlugins = new ArrayList<>();
 
     public static void main(String[] args) {
+        System.exit(invoke(Ctx.process(), args));
+    }
+
+    /** One installer invocation: its exit code; output and errors go to the context's streams. */
+    static int invoke(Ctx ctx, String[] args) {
         try {
-            int code = new Installer(args).perform();
-            System.out.flush();
-            System.exit(code);
+            int code = new Installer(ctx, args).perform();
+            ctx.out.flush();
+            return code;
         } catch (Throwable e) {
-            System.err.println("Error while trying to setup Greengrass Nucleus");
-            e.printStackTrace(System.err);
-            System.err.flush();
-            System.exit(1);
+            ctx.out.flush();
+            ctx.err.println("Error while trying to setup Greengrass Nucleus");
+            e.printStackTrace(ctx.err);
+            ctx.err.flush();
+            return 1;
         }
     }
 
-    Installer(String[] args) {
+    Installer(Ctx ctx, String[] args) {
+        this.ctx = ctx;
         for (int k = 0; k < args.length; k++) {
             String name = ALIASES.get(args[k].toLowerCase(Locale.ROOT));
             if (name == null) throw new RuntimeException("Undefined command line argument: " + args[k]);
@@ -113,24 +120,24 @@ public final class Installer {
         return v == null ? dflt : Boolean.parseBoolean(v);
     }
 
-    static Path expand(String p) {
-        if (p.equals("~") || p.startsWith("~/")) p = System.getProperty("user.home") + p.substring(1);
-        return Paths.get(p).toAbsolutePath().normalize();
+    private Path expand(String p) {
+        if (p.equals("~") || p.startsWith("~/")) p = ctx.prop("user.home") + p.substring(1);
+        return ctx.path(p).normalize();
     }
 
     int perform() throws Exception {
         if (bool("help", false)) {
-            System.out.println(help());
+            ctx.out.println(help());
             return 0;
         }
         if (bool("version", false)) {
-            System.out.println("AWS Greengrass v" + VERSION + " (STAND-IN)");
+            ctx.out.println("AWS Greengrass v" + VERSION + " (STAND-IN)");
             return 0;
         }
         // ---- validate everything before touching the disk ----
         for (String tp : trustedPlugins) {
             if (!tp.endsWith(".jar")) throw new IllegalArgumentException("Trusted plugin path must end with .jar: " + tp);
-            if (!Files.isRegularFile(Paths.get(tp))) throw new IllegalArgumentException("Trusted plugin jar file does not exist: " + tp);
+            if (!Files.isRegularFile(ctx.path(tp))) throw new IllegalArgumentException("Trusted plugin jar file does not exist: " + tp);
         }
         String region = opts.get("aws-region");
         if (region != null && !REGIONS.contains(region)) {
@@ -153,14 +160,17 @@ public final class Installer {
         }
         Path root;
         if (opts.get("root") != null) root = expand(opts.get("root"));
-        else if (System.getProperty("root") != null && !System.getProperty("root").isEmpty()) root = expand(System.getProperty("root"));
+        else if (ctx.prop("root") != null && !ctx.prop("root").isEmpty()) root = expand(ctx.prop("root"));
         else if (baseConfig != null && rootpathFrom(baseConfig) != null) root = expand(rootpathFrom(baseConfig));
         else root = expand("~/.greengrass");
 
         String systemdDir = env("GG_STANDIN_SYSTEMD_DIR");
+        if (ctx.host != null && systemdDir == null) {
+            throw new IllegalStateException("the shared installer STAND-IN host emulates the service only in test mode: set GG_STANDIN_SYSTEMD_DIR");
+        }
         failureInjection(root);
 
-        System.out.println("Setting up Greengrass Nucleus (STAND-IN) in " + root);
+        ctx.out.println("Setting up Greengrass Nucleus (STAND-IN) in " + root);
         // ---- layout ----
         for (String d : new String[] {"config", "work", "packages/artifacts", "packages/artifacts-unarchived", "packages/recipes", "alts",
             "deployments", "cli_ipc_info", "bin", "plugins/trusted", "plugins/untrusted", "logs", "telemetry"}) {
@@ -171,7 +181,7 @@ public final class Installer {
         // ---- config ----
         Path tlog = root.resolve("config").resolve("config.tlog");
         long now = System.currentTimeMillis();
-        String launchParams = launchParams();
+        String launchParams = launchParams(ctx);
         if (opts.get("config") != null) {
             Config cfg = new Config();
             cfg.merge(baseConfig, baseTs);
@@ -189,7 +199,7 @@ public final class Installer {
 
         // ---- plugins: copied, overwriting any existing copy ----
         for (String tp : trustedPlugins) {
-            Path src = Paths.get(tp);
+            Path src = ctx.path(tp);
             Files.copy(src, root.resolve("plugins").resolve("trusted").resolve(src.getFileName().toString()), StandardCopyOption.REPLACE_EXISTING);
         }
 
@@ -204,7 +214,7 @@ public final class Installer {
         Path loader = distro.resolve("bin").resolve("loader");
         if (!Files.exists(loader)) {
             Files.createDirectories(loader.getParent());
-            Files.write(loader, loaderScript(root).getBytes(StandardCharsets.UTF_8));
+            Files.write(loader, loaderScript(ctx, root).getBytes(StandardCharsets.UTF_8));
             Files.setPosixFilePermissions(loader, PosixFilePermissions.fromString("rwxr-xr-x"));
         }
         Path init = root.resolve("alts").resolve("init");
@@ -217,7 +227,7 @@ public final class Installer {
 
         // ---- default user ----
         String user = opts.get("component-default-user");
-        boolean isRoot = "root".equals(System.getProperty("user.name"));
+        boolean isRoot = "root".equals(ctx.prop("user.name"));
         if (user != null && isRoot && systemdDir == null) createUser(user);
 
         // ---- service ----
@@ -227,16 +237,15 @@ public final class Installer {
             return 0;
         }
         if (start) {
-            System.out.println("Launching Nucleus...");
-            new Nucleus(root).run(); // foreground, like the real installer without -ss: never returns
+            ctx.out.println("Launching Nucleus...");
+            new Nucleus(ctx, root).run(); // foreground, like the real installer without -ss: returns only when stopped (host mode)
         }
-        System.out.println("Greengrass Nucleus set up (STAND-IN); not started (--start false)");
+        ctx.out.println("Greengrass Nucleus set up (STAND-IN); not started (--start false)");
         return 0;
     }
 
-    private static String env(String n) {
-        String v = System.getenv(n);
-        return v == null || v.isEmpty() ? null : v;
+    private String env(String n) {
+        return ctx.env(n);
     }
 
     static int bumpCounter(Path f) throws IOException {
@@ -254,7 +263,7 @@ public final class Installer {
         String fail = env("GG_STANDIN_FAIL");
         if (fail == null || fail.equals("provision")) return;
         if (fail.equals("hang")) {
-            while (true) Thread.sleep(60_000); // the installer never exits
+            while (true) Thread.sleep(60_000); // the installer never exits (host mode: interrupted when its client goes away)
         }
         if (fail.equals("install")) throw new IllegalStateException("GG_STANDIN_FAIL=install: injected installer failure (STAND-IN)");
         if (fail.startsWith("install-until:")) {
@@ -269,7 +278,7 @@ public final class Installer {
     }
 
     /** The nucleus runs under systemd without our environment: keep the provisioning failure settings in <root>/.standin-env. */
-    private static void persistStandinEnv(Path root) throws IOException {
+    private void persistStandinEnv(Path root) throws IOException {
         StringBuilder b = new StringBuilder();
         if ("provision".equals(env("GG_STANDIN_FAIL"))) b.append("GG_STANDIN_FAIL=provision\n");
         if (env("GG_STANDIN_FAIL_UNTIL_PROVISION") != null) b.append("GG_STANDIN_FAIL_UNTIL_PROVISION=").append(env("GG_STANDIN_FAIL_UNTIL_PROVISION")).append('\n');
@@ -328,10 +337,10 @@ public final class Installer {
         if (cfg.setIfNewer(path, v, ts)) lines.add(Config.tlogLine(ts, path, v));
     }
 
-    /** The installer JVM's options minus -Droot (Kernel.persistInitialLaunchParams). */
-    private static String launchParams() {
+    /** The installer JVM's options minus -Droot (Kernel.persistInitialLaunchParams); in host mode the invocation's. */
+    private static String launchParams(Ctx ctx) {
         List<String> out = new ArrayList<>();
-        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+        for (String a : ctx.jvmArgs) {
             if (!a.startsWith("-Droot=")) out.add(a);
         }
         return String.join(" ", out);
@@ -349,8 +358,8 @@ public final class Installer {
         return "'" + s.replace("'", "'\\''") + "'";
     }
 
-    private static String loaderScript(Path root) {
-        String java = Paths.get(System.getProperty("java.home"), "bin", "java").toString();
+    private static String loaderScript(Ctx ctx, Path root) {
+        String java = Paths.get(ctx.prop("java.home"), "bin", "java").toString();
         return "#!/bin/sh\n"
             + "# STAND-IN loader for the Greengrass nucleus (the real one ships in the nucleus zip as bin/loader).\n"
             + "GG_ROOT=" + sq(root.toString()) + "\n"
@@ -379,7 +388,7 @@ public final class Installer {
             + "WantedBy=multi-user.target\n";
     }
 
-    private static int run(String... cmd) throws IOException, InterruptedException {
+    private int run(String... cmd) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.INHERIT).start();
         if (!p.waitFor(120, TimeUnit.SECONDS)) {
             p.destroyForcibly();
@@ -388,35 +397,35 @@ public final class Installer {
         return p.exitValue();
     }
 
-    private static void createUser(String spec) throws Exception {
+    private void createUser(String spec) throws Exception {
         String[] ug = spec.split(":", 2);
         String user = ug[0];
         String group = ug.length > 1 ? ug[1] : null;
         if (run("id", "-u", user) != 0) {
-            System.out.println("Creating user " + user);
+            ctx.out.println("Creating user " + user);
             if (run("useradd", "-r", "-m", user) != 0) throw new IllegalStateException("Failed to create user " + user);
-            System.out.println(user + " created");
+            ctx.out.println(user + " created");
         }
         if (group != null) {
             if (run("getent", "group", group) != 0) {
-                System.out.println("Creating group " + group);
+                ctx.out.println("Creating group " + group);
                 if (run("groupadd", "-r", group) != 0) throw new IllegalStateException("Failed to create group " + group);
-                System.out.println(group + " created");
+                ctx.out.println(group + " created");
             }
-            System.out.println("Adding user " + user + " to group " + group);
+            ctx.out.println("Adding user " + user + " to group " + group);
             if (run("usermod", "-a", "-G", group, user) != 0) throw new IllegalStateException("Failed to add user " + user + " to group " + group);
         }
     }
 
     private void setupSystemService(Path root, String systemdDir, boolean start) throws Exception {
-        System.out.println("Setting up system service (STAND-IN)");
-        Path unitDir = systemdDir != null ? Paths.get(systemdDir).toAbsolutePath() : Paths.get("/etc/systemd/system");
+        ctx.out.println("Setting up system service (STAND-IN)");
+        Path unitDir = systemdDir != null ? ctx.path(systemdDir) : Paths.get("/etc/systemd/system");
         Path unit = unitDir.resolve(SERVICE);
         try {
             Files.createDirectories(unitDir);
             Files.write(unit, unitFile(root).getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
-            System.out.println("Unable to set up Nucleus as a system service");
+            ctx.out.println("Unable to set up Nucleus as a system service");
             return;
         }
         if (systemdDir == null) {
@@ -425,7 +434,7 @@ public final class Installer {
                 && run("systemctl", "stop", SERVICE) == 0
                 && (!start || run("systemctl", "start", SERVICE) == 0)
                 && run("systemctl", "enable", SERVICE) == 0;
-            System.out.println(ok ? "Successfully set up Nucleus as a system service" : "Unable to set up Nucleus as a system service");
+            ctx.out.println(ok ? "Successfully set up Nucleus as a system service" : "Unable to set up Nucleus as a system service");
             return;
         }
         // Test mode: the unit and its multi-user.target.wants link under GG_STANDIN_SYSTEMD_DIR; the service is emulated.
@@ -434,9 +443,15 @@ public final class Installer {
         Path link = wants.resolve(SERVICE);
         Files.deleteIfExists(link);
         Files.createSymbolicLink(link, unit);
-        stopNucleus(root);
-        if (start) startDetached(root);
-        System.out.println("Successfully set up Nucleus as a system service");
+        if (ctx.host != null) {
+            // shared host mode: the nucleus is a thread of this JVM, not a detached process
+            ctx.host.stopNucleus(root);
+            if (start) ctx.host.startNucleus(root, ctx.envMap());
+        } else {
+            stopNucleus(root);
+            if (start) startDetached(root);
+        }
+        ctx.out.println("Successfully set up Nucleus as a system service");
     }
 
     /**

@@ -40,12 +40,26 @@ public final class Nucleus {
         DeviceProvisioningRuntimeException(String m) { super(m); }
     }
 
+    /** Host mode: "systemctl stop" was asked for; nothing more is logged or recorded (like a SIGTERMed JVM). */
+    static final class Stopped extends RuntimeException {
+        Stopped() { super("nucleus STAND-IN stopped"); }
+    }
+
+    private final Ctx ctx;
     private final Path root;
     private final Path logFile;
+    private volatile boolean stopped;
+    private volatile Thread runner;
+    private volatile Mqtt connection;
 
-    Nucleus(Path root) {
+    Nucleus(Ctx ctx, Path root) {
+        this.ctx = ctx;
         this.root = root;
         this.logFile = root.resolve("logs").resolve("greengrass.log");
+    }
+
+    Path root() {
+        return root;
     }
 
     public static void main(String[] args) throws Exception {
@@ -58,22 +72,22 @@ public final class Nucleus {
             System.err.println("standin.Nucleus: --root <dir> (or -Droot=<dir>) is required");
             System.exit(2);
         }
-        new Nucleus(Paths.get(r).toAbsolutePath().normalize()).run();
+        new Nucleus(Ctx.process(), Paths.get(r).toAbsolutePath().normalize()).run();
     }
 
     synchronized void log(String level, String logger, String msg) {
+        if (stopped) return;
         String line = Instant.now() + " [" + level + "] (" + Thread.currentThread().getName() + ") " + logger + ": " + msg + "\n";
         try {
             Files.createDirectories(logFile.getParent());
             Files.write(logFile, line.getBytes(StandardCharsets.UTF_8), StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE);
         } catch (IOException e) {
-            System.err.print(line);
+            ctx.err.print(line);
         }
     }
 
-    private static String env(String name) {
-        String v = System.getenv(name);
-        return v == null || v.isEmpty() ? null : v;
+    private String env(String name) {
+        return ctx.env(name);
     }
 
     /** Failure-injection settings: the environment, else what the installer persisted in <root>/.standin-env. */
@@ -97,21 +111,25 @@ public final class Nucleus {
         return (long) (Double.parseDouble(v) * 1000);
     }
 
+    /**
+     * Runs until stopped: forever in process mode (SIGTERM ends the JVM), until {@link #stop} in the shared host mode.
+     * Process mode only: alts/loader.pid names this JVM. In host mode there is no pid of its own to name (the host JVM
+     * runs every device's nucleus), so no loader.pid is written: nothing may signal the host through a device's pid file.
+     */
     void run() throws Exception {
+        runner = Thread.currentThread();
         Files.createDirectories(root.resolve("alts"));
         Files.createDirectories(root.resolve("logs"));
-        Files.write(root.resolve("alts").resolve("loader.pid"), (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII));
+        if (ctx.host == null) Files.write(root.resolve("alts").resolve("loader.pid"), (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII));
         String k = "com.aws.greengrass.lifecyclemanager.KernelLifecycle";
-        log("INFO", "com.aws.greengrass.lifecyclemanager.Kernel", "Launching Nucleus (STAND-IN). {root=" + root + ", pid=" + ProcessHandle.current().pid() + "}");
+        log("INFO", "com.aws.greengrass.lifecyclemanager.Kernel", "Launching Nucleus (STAND-IN). {root=" + root + ", pid=" + ProcessHandle.current().pid()
+            + (ctx.host != null ? ", host=shared" : "") + "}");
         Path tlog = root.resolve("config").resolve("config.tlog");
         Config cfg = Config.readTlog(tlog);
         writeEffectiveConfig(cfg);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            log("INFO", "com.aws.greengrass.lifecyclemanager.Kernel", "Shutting down Nucleus (STAND-IN)");
-            try { writeEffectiveConfig(Config.readTlog(tlog)); } catch (Exception ignored) { /* best effort */ }
-        }, "shutdown"));
-        System.out.println("Launched Nucleus successfully.");
-        System.out.flush();
+        if (ctx.host == null) Runtime.getRuntime().addShutdownHook(new Thread(this::shutdownActions, "shutdown"));
+        ctx.out.println("Launched Nucleus successfully.");
+        ctx.out.flush();
 
         String thing = cfg.getString("system", "thingName");
         if (thing != null && !thing.isEmpty()) {
@@ -127,7 +145,52 @@ public final class Nucleus {
                 runProvisioningPlugin(cfg, tlog);
             }
         }
-        while (true) Thread.sleep(60_000);
+        while (!stopped) {
+            try {
+                Thread.sleep(60_000);
+            } catch (InterruptedException e) {
+                if (stopped) return;
+                throw e;
+            }
+        }
+    }
+
+    /** What the process-mode shutdown hook does (SIGTERM): log it, write the effective config. */
+    private void shutdownActions() {
+        log("INFO", "com.aws.greengrass.lifecyclemanager.Kernel", "Shutting down Nucleus (STAND-IN)");
+        try { writeEffectiveConfig(Config.readTlog(root.resolve("config").resolve("config.tlog"))); } catch (Exception ignored) { /* best effort */ }
+    }
+
+    /**
+     * Host mode "systemctl stop": the shutdown hook's work, then this nucleus logs and records nothing more, its MQTT
+     * connection is closed and its thread interrupted. Waits up to waitMs for the thread to end; false if it did not.
+     */
+    boolean stop(long waitMs) throws InterruptedException {
+        synchronized (this) {
+            if (stopped) return waitFor(waitMs);
+            shutdownActions();
+            stopped = true;
+        }
+        Mqtt c = connection;
+        if (c != null) c.close();
+        Thread t = runner;
+        if (t != null && t != Thread.currentThread()) t.interrupt();
+        return waitFor(waitMs);
+    }
+
+    private boolean waitFor(long waitMs) throws InterruptedException {
+        Thread t = runner;
+        if (t == null || t == Thread.currentThread()) return true;
+        t.join(waitMs);
+        return !t.isAlive();
+    }
+
+    boolean stopped() {
+        return stopped;
+    }
+
+    private void checkStopped() {
+        if (stopped) throw new Stopped();
     }
 
     private List<Path> trustedPlugins() throws IOException {
@@ -140,7 +203,7 @@ public final class Nucleus {
         return out;
     }
 
-    void writeEffectiveConfig(Config cfg) throws IOException {
+    synchronized void writeEffectiveConfig(Config cfg) throws IOException {
         Path p = root.resolve("config").resolve("effectiveConfig.yaml");
         Files.createDirectories(p.getParent());
         Path tmp = p.resolveSibling("effectiveConfig.yaml~tmp");
@@ -169,6 +232,7 @@ public final class Nucleus {
                 }
             }
         } catch (Exception e) {
+            if (stopped) return; // host mode: stopped mid-provisioning, like a SIGTERMed JVM it says nothing more
             log("ERROR", k, "Caught exception while running provisioning plugin. Moving on to run Greengrass without provisioning. {reason=" + e.getClass().getSimpleName() + ": " + e.getMessage() + "}");
         }
     }
@@ -238,10 +302,16 @@ public final class Nucleus {
                 mqtt = Mqtt.connect(endpoint, port, clientId, tls, 30_000); // connect timeout: fixed 30 s
                 break;
             } catch (Mqtt.ConnectFailed e) {
+                checkStopped();
                 // plugin >= 1.2.1: connection failures are retried forever, every 5 s
                 log("WARN", plog, "Failed to connect to IoT Core, retrying in " + (retry / 1000.0) + " seconds. {endpoint=" + endpoint + ":" + port + ", reason=" + e.getCause() + "}");
                 Thread.sleep(retry);
             }
+        }
+        connection = mqtt;
+        if (stopped) {
+            mqtt.close();
+            throw new Stopped();
         }
         log("INFO", plog, "Connected to IoT Core. {endpoint=" + endpoint + ":" + port + ", clientId=" + clientId + "}");
         try {
@@ -254,6 +324,7 @@ public final class Nucleus {
             Map<String, Object> keys = (Map<String, Object>) Json.parse(res[1]);
             String certificateId = String.valueOf(keys.get("certificateId"));
             try {
+                checkStopped();
                 writeSecret(certOut, String.valueOf(keys.get("certificatePem")));
                 writeSecret(keyOut, String.valueOf(keys.get("privateKey")));
             } catch (IOException e) {
@@ -286,7 +357,10 @@ public final class Nucleus {
                 String v = str(c, nk[0]);
                 if (v != null) set(cfg, lines, now, new String[] {"services", NUCLEUS, "configuration", nk[1]}, v);
             }
-            Config.appendTlog(tlog, lines);
+            synchronized (this) {
+                checkStopped(); // a stopped nucleus records nothing (stop() holds this lock while it stops)
+                Config.appendTlog(tlog, lines);
+            }
             log("INFO", "com.aws.greengrass.lifecyclemanager.KernelLifecycle", "Successfully provisioned the device; configuration updated. {thingName=" + thingName + "}");
         } catch (Mqtt.Timeout e) {
             mqtt.close();
