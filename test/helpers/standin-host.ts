@@ -41,7 +41,7 @@ export interface StandinHostOptions {
   dir?: string;
 }
 
-export const DEFAULT_HOST_JAVA_OPTS = ['-Xms64m', '-Xmx512m', '-XX:+UseSerialGC', '-Xss512k', '-XX:TieredStopAtLevel=1', '-XX:CICompilerCount=1'];
+export const DEFAULT_HOST_JAVA_OPTS = ['-Xms64m', '-Xmx512m', '-XX:+UseSerialGC', '-Xss512k'];
 
 /** JAVA_VERSION for the shim's release file: the real JDK's, which the host runs on. */
 function realJavaRelease(): string {

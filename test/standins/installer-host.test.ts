@@ -226,6 +226,7 @@ t.test('standin-hostctl restart / stop / status act like systemctl on that root'
   await waitFor('provisioned after restart', () => tlogValue(d, 'system', 'thingName'));
   t.equal(tlogValue(d, 'system', 'thingName'), 'ctl-0001');
   t.equal((log(d).match(/Shutting down Nucleus/g) ?? []).length, 1, 'the old nucleus was shut down once');
+  t.match(log(d), /\[INFO\] \(shutdown\) com\.aws\.greengrass\.lifecyclemanager\.Kernel: Shutting down Nucleus/, 'logged as the shutdown hook logs it');
   t.equal((log(d).match(/Launching Nucleus/g) ?? []).length, 2, 'and a new one launched');
   t.equal((await hostctl('stop', d.root)).code, 0);
   const st2 = await hostctl('status', d.root);

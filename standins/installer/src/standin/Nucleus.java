@@ -168,7 +168,14 @@ public final class Nucleus {
     boolean stop(long waitMs) throws InterruptedException {
         synchronized (this) {
             if (stopped) return waitFor(waitMs);
-            shutdownActions();
+            Thread self = Thread.currentThread();
+            String name = self.getName();
+            self.setName("shutdown"); // the process-mode shutdown hook's thread name, in the log line
+            try {
+                shutdownActions();
+            } finally {
+                self.setName(name);
+            }
             stopped = true;
         }
         Mqtt c = connection;
