@@ -55,11 +55,11 @@ import type { KeyPair } from '../standins/pki.ts';
 
 const PROFILES: Record<string, DeepPartial<AgentConfig>> = {
   // The agent's own defaults (agent/src/agent-config.ts DEFAULT_AGENT_CONFIG), written out so a fixture default cannot leak in.
-  production: { backoff: { baseMs: 2000, maxMs: 60000 }, verify: { timeoutSeconds: 300, pollMs: 1000, restarts: 2 } },
-  // For fleets that boot at once: more service restarts per run, so a throttled device keeps its place
-  // in the jittered retry stream instead of giving up after 3 tries and waiting out systemd's 30 s RestartSec
-  // (a new agent run, each followed by another throttled burst). Backoff unchanged.
-  recommended: { backoff: { baseMs: 2000, maxMs: 60000 }, verify: { timeoutSeconds: 300, pollMs: 1000, restarts: 30 } },
+  // Since the agent stopped counting throttled failures against verify.restarts (they are retried with backoff
+  // for up to verify.throttledRetrySeconds), the shipped defaults no longer give up under throttling.
+  production: { backoff: { baseMs: 2000, maxMs: 60000 }, verify: { timeoutSeconds: 300, pollMs: 1000, restarts: 2, throttledRetrySeconds: 1800 } },
+  // Before that change, the setting that kept throttled devices from giving up: more service restarts per run.
+  recommended: { backoff: { baseMs: 2000, maxMs: 60000 }, verify: { timeoutSeconds: 300, pollMs: 1000, restarts: 30, throttledRetrySeconds: 1800 } },
 };
 
 const { values: opt } = parseArgs({
