@@ -1,7 +1,6 @@
 // greengrass-firstboot: the first-boot agent. Typed errors are caught here, in one place, and
-// mapped to the exit codes in common/errors.ts. Importing this module has no side effects: the
-// executable's entry (main.ts) loads it into a V8 startup snapshot at build time and calls start()
-// when the device runs it, so anything that depends on the process (signals, argv) happens in start().
+// mapped to the exit codes in common/errors.ts. Importing this module has no side effects; the
+// executable's entry (main.ts) calls start(), which handles the process (signals, argv, exit code).
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { CliError, ExitCode, InterruptedError, UsageError } from '../../common/errors.ts';

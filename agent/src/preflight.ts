@@ -237,8 +237,7 @@ class ProxyAuthError extends Error {}
  * proves the proxy is up, accepts our credentials and reaches the endpoint. Resolves on a 2xx answer.
  */
 export function proxyConnectProbe(proxy: ProxySettings, ep: Endpoint, timeoutMs: number): Promise<void> {
-  // node:tls is loaded only for an https proxy: it cannot be part of the executable's startup snapshot
-  // (and a single executable cannot import()).
+  // node:tls is loaded only for an https proxy (start-up is measured; a single executable cannot import()).
   const tls = proxy.url.protocol === 'https:' ? process.getBuiltinModule('node:tls') : null;
   return new Promise((resolve, reject) => {
     const host = proxy.url.hostname.replace(/^\[|\]$/g, '');

@@ -85,9 +85,8 @@ t.test('service.isEnabledCommand decides the finish step: "not enabled" keeps th
 });
 
 t.test('backoff jitter differs between clones: the executable does not start with a frozen random state', async (t) => {
-  // The executable starts from a V8 snapshot made at build time; if its Math.random state were baked
-  // in, every clone would retry in lockstep. Two runs against the same dead endpoint must draw
-  // different delays.
+  // If the executable's random state were baked in at build time (as a V8 startup snapshot could do),
+  // every clone would retry in lockstep. Two runs against the same dead endpoint must draw different delays.
   const port = await closedPort();
   const draws: number[][] = [];
   for (const name of ['gg-jitter-1', 'gg-jitter-2']) {
