@@ -4,15 +4,14 @@
 // only, and the BUILT agent provisions through it (restart path included).
 import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { buildInstallerStandin, nucleusPid, stopStandinNucleus, type InstallerStandinJars } from '../helpers/standin-installer.ts';
+import { buildInstallerStandin, nucleusPid, type InstallerStandinJars } from '../helpers/standin-installer.ts';
 import { startStandinHost, type StandinHost } from '../helpers/standin-host.ts';
 import { createCa, issueCertificate } from '../../standins/pki.ts';
 import { startProvisioningStandin, type ProvisioningStandin } from '../../standins/provisioning/server.ts';
-import { dumpInstallerConfig, fillTemplateParameters, parseInstallerConfig, renderInstallerConfig } from '../../common/installer-config.ts';
+import { installerArgs as sharedInstallerArgs, makeInstallerDevice, type InstallerDevice } from '../helpers/installer-device.ts';
 import { createDeviceRoot } from '../helpers/device-root.ts';
 import { ensureBuilt, runAgent } from '../agent/exe.ts';
 
@@ -33,48 +32,14 @@ t.teardown(async () => {
   await prov?.stop();
 });
 
-interface Device {
-  dir: string;
-  root: string;
-  systemd: string;
-  configPath: string;
-}
+type Device = InstallerDevice;
 
 function makeDevice(t: { teardown(fn: () => unknown): void }, thingName: string): Device {
-  const dir = mkdtempSync(join(tmpdir(), 'gg-installer-host-'));
-  const root = join(dir, 'greengrass', 'v2');
-  const certs = join(root, 'claim-certs');
-  mkdirSync(certs, { recursive: true });
-  writeFileSync(join(certs, 'claim.pem.crt'), claim.certificatePem);
-  writeFileSync(join(certs, 'claim.private.pem.key'), claim.privateKeyPem, { mode: 0o600 });
-  writeFileSync(join(root, 'AmazonRootCA1.pem'), ca.certificatePem);
-  const text = renderInstallerConfig({
-    nucleusVersion: '2.16.0',
-    rootPath: root,
-    awsRegion: 'eu-west-1',
-    iotDataEndpoint: 'localhost',
-    iotCredentialEndpoint: 'credentials.standin.local',
-    iotRoleAlias: 'GreengrassTokenExchangeRoleAlias',
-    provisioningTemplate: TEMPLATE,
-    claimCertificatePath: join(certs, 'claim.pem.crt'),
-    claimCertificatePrivateKeyPath: join(certs, 'claim.private.pem.key'),
-    rootCaPath: join(root, 'AmazonRootCA1.pem'),
-    mqttPort: prov.port,
-  });
-  const configPath = join(dir, 'config.yaml');
-  writeFileSync(configPath, dumpInstallerConfig(fillTemplateParameters(parseInstallerConfig(text), { thingName })), { mode: 0o600 });
-  const d = { dir, root, systemd: join(dir, 'systemd'), configPath };
-  t.teardown(async () => {
-    await host.stopNucleus(root).catch(() => undefined);
-    await stopStandinNucleus(root);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return d;
+  return makeInstallerDevice(t, { ca, claim, port: prov.port, thingName, template: TEMPLATE, beforeCleanup: (root) => host.stopNucleus(root) });
 }
 
 function installerArgs(d: Device, extra: string[] = []): string[] {
-  return [`-Droot=${d.root}`, '-Dlog.store=FILE', '-jar', jars.installerJar, '--trusted-plugin', jars.pluginJar, '--init-config', d.configPath,
-    '--component-default-user', 'ggc_user:ggc_group', '--setup-system-service', 'true', ...extra];
+  return sharedInstallerArgs(jars, d, extra);
 }
 
 interface RunResult {

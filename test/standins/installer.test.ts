@@ -11,7 +11,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { buildInstallerStandin, nucleusPid, stopStandinNucleus, type InstallerStandinJars } from '../helpers/standin-installer.ts';
 import { createCa, issueCertificate, type KeyPair } from '../../standins/pki.ts';
 import { startProvisioningStandin, type ProvisioningStandin } from '../../standins/provisioning/server.ts';
-import { dumpInstallerConfig, fillTemplateParameters, parseInstallerConfig, renderInstallerConfig } from '../../common/installer-config.ts';
+import { installerArgs as sharedInstallerArgs, makeInstallerDevice, type InstallerDevice } from '../helpers/installer-device.ts';
 
 const TEMPLATE = 'GoldenFleetTemplate';
 const ca = createCa();
@@ -22,12 +22,7 @@ t.before(async () => {
   jars = await buildInstallerStandin();
 });
 
-interface Device {
-  dir: string;
-  root: string;
-  systemd: string;
-  configPath: string;
-}
+type Device = InstallerDevice;
 
 interface RunResult {
   code: number | null;
@@ -35,57 +30,12 @@ interface RunResult {
   stderr: string;
 }
 
-/** A device tree like the golden image's: claim cert/key, root CA, a filled installer config. */
 function makeDevice(t: { teardown(fn: () => unknown): void }, port: number, thingName: string, opts: { claim?: KeyPair; extraParams?: Record<string, string>; endpoint?: string } = {}): Device {
-  const dir = mkdtempSync(join(tmpdir(), 'gg-installer-standin-'));
-  const root = join(dir, 'greengrass', 'v2');
-  const certs = join(root, 'claim-certs');
-  mkdirSync(certs, { recursive: true });
-  const c = opts.claim ?? claim;
-  writeFileSync(join(certs, 'claim.pem.crt'), c.certificatePem);
-  writeFileSync(join(certs, 'claim.private.pem.key'), c.privateKeyPem, { mode: 0o600 });
-  writeFileSync(join(root, 'AmazonRootCA1.pem'), ca.certificatePem);
-  const text = renderInstallerConfig({
-    nucleusVersion: '2.16.0',
-    rootPath: root,
-    awsRegion: 'eu-west-1',
-    iotDataEndpoint: opts.endpoint ?? 'localhost',
-    iotCredentialEndpoint: 'credentials.standin.local',
-    iotRoleAlias: 'GreengrassTokenExchangeRoleAlias',
-    provisioningTemplate: TEMPLATE,
-    claimCertificatePath: join(certs, 'claim.pem.crt'),
-    claimCertificatePrivateKeyPath: join(certs, 'claim.private.pem.key'),
-    rootCaPath: join(root, 'AmazonRootCA1.pem'),
-    mqttPort: port,
-    ...(opts.extraParams ? { templateParameters: { ThingName: '{{thingName}}', ...opts.extraParams } } : {}),
-  });
-  const filled = dumpInstallerConfig(fillTemplateParameters(parseInstallerConfig(text), { thingName }));
-  const configPath = join(dir, 'config.yaml');
-  writeFileSync(configPath, filled, { mode: 0o600 });
-  const device = { dir, root, systemd: join(dir, 'systemd'), configPath };
-  t.teardown(async () => {
-    await stopStandinNucleus(root);
-    rmSync(dir, { recursive: true, force: true }); // test keys do not outlive the test
-  });
-  return device;
+  return makeInstallerDevice(t, { ca, claim: opts.claim ?? claim, port, thingName, template: TEMPLATE, endpoint: opts.endpoint, extraParams: opts.extraParams });
 }
 
 function installerArgs(d: Device, extra: string[] = []): string[] {
-  return [
-    `-Droot=${d.root}`,
-    '-Dlog.store=FILE',
-    '-jar',
-    jars.installerJar,
-    '--trusted-plugin',
-    jars.pluginJar,
-    '--init-config',
-    d.configPath,
-    '--component-default-user',
-    'ggc_user:ggc_group',
-    '--setup-system-service',
-    'true',
-    ...extra,
-  ];
+  return sharedInstallerArgs(jars, d, extra);
 }
 
 function java(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RunResult> {
