@@ -19,7 +19,7 @@ function context(controller: AbortController, argv: Record<string, unknown>): Co
 }
 
 /** The yargs CLI. Each command handler reports its exit code through `setCode`. */
-export function buildCli(controller: AbortController, argv: string[], columns: number, setCode: (code: number) => void) {
+function buildCli(controller: AbortController, argv: string[], setCode: (code: number) => void) {
   return yargs(argv)
     .scriptName('greengrass-firstboot')
     .usage('$0 <command> [--config PATH]\n\nTurns a fresh clone into a provisioned AWS IoT Greengrass v2 core, exactly once.')
@@ -59,7 +59,7 @@ export function buildCli(controller: AbortController, argv: string[], columns: n
     .version(AGENT_VERSION)
     .help()
     .epilog('Exit codes: 0 ok / already provisioned, 2 usage, 3 permanent configuration error (not retried), 75 transient failure (retry), 130 interrupted, 1 internal error.')
-    .wrap(Math.min(110, columns))
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
     .fail((msg, err) => {
       if (err) throw err;
@@ -69,7 +69,7 @@ export function buildCli(controller: AbortController, argv: string[], columns: n
 
 async function main(controller: AbortController, argv: string[]): Promise<number> {
   let code: number = ExitCode.OK;
-  await buildCli(controller, argv, process.stdout.columns ?? 100, (c) => (code = c)).parseAsync();
+  await buildCli(controller, argv, (c) => (code = c)).parseAsync();
   return code;
 }
 

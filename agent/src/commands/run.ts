@@ -132,7 +132,7 @@ async function verify(ctx: CommandContext, state: AgentState, root: string, firs
       ? `the provisioning plugin failed: ${outcome.reason}`
       : `provisioning was not confirmed within ${cfg.verify.timeoutSeconds} s (no system.thingName in ${tlogPath(root)})`;
     const isThrottled = outcome.status === 'failed' && THROTTLED_RE.test(outcome.reason);
-    let delay: number;
+    const delay = backoffDelay(throttled + restarts, cfg.backoff);
     let err: TransientError;
     if (isThrottled) {
       throttledSince ??= Date.now();
@@ -141,7 +141,6 @@ async function verify(ctx: CommandContext, state: AgentState, root: string, firs
       if (throttledFor >= cfg.verify.throttledRetrySeconds) {
         throw new TransientError(`${reason} (still throttled after ${Math.round(throttledFor)} s and ${throttled} service restarts)`, err.reason);
       }
-      delay = backoffDelay(throttled + restarts, cfg.backoff);
       throttled++;
       log.warn({ reason: err.reason, retryInMs: delay, throttledRestarts: throttled }, `${reason}; AWS is throttling provisioning, retrying with backoff`);
     } else {
@@ -149,7 +148,6 @@ async function verify(ctx: CommandContext, state: AgentState, root: string, firs
       if (restarts >= cfg.verify.restarts) {
         throw new TransientError(`${reason} (gave up after ${restarts} service restart${restarts === 1 ? '' : 's'})`, err.reason);
       }
-      delay = backoffDelay(throttled + restarts, cfg.backoff);
       restarts++;
       log.warn({ reason: err.reason, retryInMs: delay }, reason);
     }
