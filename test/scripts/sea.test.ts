@@ -1,0 +1,82 @@
+// The executable's trained code cache (scripts/sea/train.ts, scripts/sea/loader.cjs): the trainer makes a
+// cache a fresh process accepts, holding more than Node's compile-only cache; it cleans up after itself and
+// fails loudly when a command does not end as expected; and the executable still provisions when V8
+// rejects the cache (other V8 flags on the device), only slower.
+import t, { type Test } from 'tap';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO, ensureBuilt, runAgent } from '../agent/exe.ts';
+import { recordedNames, startWorld, stopDevice, worldRoot } from '../agent/world.ts';
+
+ensureBuilt();
+const BUNDLE = join(REPO, '.cache', 'build', 'greengrass-firstboot.cjs');
+const TRAINER = join(REPO, '.cache', 'build', 'sea-train.cjs');
+
+function scratch(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gg-sea-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Does a fresh node process accept `cache` for `bundle` (compiled as the loader compiles it)? */
+function accepted(bundle: string, cache: string, env: Record<string, string> = { NODE_OPTIONS: '' }): boolean {
+  const js = `const fs = require('fs');
+const s = new (require('vm').Script)(require('module').wrap(fs.readFileSync(process.argv[1], 'utf8')), { cachedData: fs.readFileSync(process.argv[2]) });
+process.stdout.write(String(!s.cachedDataRejected));`;
+  return execFileSync(process.execPath, ['-e', js, bundle, cache], { encoding: 'utf8', env: { ...process.env, ...env } }) === 'true';
+}
+
+t.test('the trainer runs the agent commands and writes a cache a fresh process accepts', async (t) => {
+  const dir = scratch(t);
+  const tmp = join(dir, 'tmp');
+  execFileSync('mkdir', [tmp]);
+  const cache = join(dir, 'agent.cache');
+  const r = spawnSync(process.execPath, [TRAINER, BUNDLE, cache], { env: { ...process.env, TMPDIR: tmp, NODE_OPTIONS: '' }, encoding: 'utf8', timeout: 120_000 });
+  t.equal(r.status, 0, r.stderr);
+  t.ok(accepted(BUNDLE, cache), 'accepted by a fresh process');
+  // Node's own SEA cache compiles without running; the trained one also holds what the commands compiled.
+  const cold = join(dir, 'cold.cache');
+  execFileSync(process.execPath, ['-e', `const fs = require('fs'); fs.writeFileSync(process.argv[2], new (require('vm').Script)(require('module').wrap(fs.readFileSync(process.argv[1], 'utf8'))).createCachedData());`, BUNDLE, cold]);
+  t.ok(statSync(cache).size > 3 * statSync(cold).size, `trained ${statSync(cache).size} B > 3 x compile-only ${statSync(cold).size} B`);
+  t.same(readdirSync(tmp), [], 'the training device tree is removed');
+  t.notOk((r.stdout + r.stderr).includes('PRIVATE KEY'), 'no key material in its output');
+});
+
+t.test('a command that does not succeed fails the training, and nothing is left behind', async (t) => {
+  const dir = scratch(t);
+  const tmp = join(dir, 'tmp');
+  execFileSync('mkdir', [tmp]);
+  const fake = join(dir, 'bundle.cjs');
+  // A stand-in bundle: every command succeeds except `run`, which exits 75 (transient) like a failed first boot.
+  writeFileSync(fake, `process.exit(process.argv.includes('run') ? 75 : 0);\n`);
+  const cache = join(dir, 'agent.cache');
+  const r = spawnSync(process.execPath, [TRAINER, fake, cache], { env: { ...process.env, TMPDIR: tmp, NODE_OPTIONS: '' }, encoding: 'utf8', timeout: 120_000 });
+  t.equal(r.status, 1);
+  t.match(r.stderr, /training: `run --config \S+agent\.yaml` exited 75/);
+  t.notOk(existsSync(cache), 'no cache written');
+  t.same(readdirSync(tmp), [], 'the training device tree is removed');
+});
+
+t.test('with the cache rejected (other V8 flags), the executable still provisions', async (t) => {
+  const world = await startWorld();
+  t.teardown(() => world.stop());
+  const root = worldRoot(world, { hostname: 'gg-sea-rejected-01' });
+  t.teardown(async () => {
+    await stopDevice(root);
+    root.cleanup();
+  });
+  // --max-semi-space-size changes V8's flag hash: the cache made under default flags is rejected.
+  const env = { NODE_OPTIONS: '--max-semi-space-size=4' };
+  t.notOk(accepted(BUNDLE, join(REPO, '.cache', 'build', 'agent.cache'), env), 'premise: V8 rejects the built cache under that flag');
+  const v = await runAgent(root, ['--version'], env);
+  t.equal(v.code, 0, v.stderr);
+  t.equal(v.stdout.trim(), JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version);
+  const r = await runAgent(root, ['run'], env);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'provisioned as gg-sea-rejected-01\n');
+  t.same(world.prov.registrations.map((x) => x.thingName), ['gg-sea-rejected-01'], 'registered once, under its hostname');
+  t.same(recordedNames(root), ['gg-sea-rejected-01'], 'the nucleus recorded it');
+  t.ok(existsSync(root.sentinel), 'sentinel written');
+});
