@@ -218,13 +218,19 @@ export function tcpProbe(host: string, port: number, timeoutMs: number): Promise
 
 const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
 
+/** The file's text as a one-element list, or [] if it cannot be read. */
+function readOptional(path: string): string[] {
+  try {
+    return [readFileSync(path, 'utf8')];
+  } catch {
+    return [];
+  }
+}
+
 function systemCaBundle(): string[] {
   for (const f of SYSTEM_CA_BUNDLES) {
-    try {
-      return [readFileSync(f, 'utf8')];
-    } catch {
-      // next
-    }
+    const bundle = readOptional(f);
+    if (bundle.length > 0) return bundle;
   }
   return [];
 }
@@ -236,14 +242,15 @@ class ProxyAuthError extends Error {}
  * Ask the proxy for a tunnel to the endpoint (HTTP CONNECT), as the plugin's MQTT client will: this
  * proves the proxy is up, accepts our credentials and reaches the endpoint. Resolves on a 2xx answer.
  */
-export function proxyConnectProbe(proxy: ProxySettings, ep: Endpoint, timeoutMs: number): Promise<void> {
+export function proxyConnectProbe(proxy: ProxySettings, ep: Endpoint, timeoutMs: number, extraCa: string[] = []): Promise<void> {
   // node:tls is loaded only for an https proxy (start-up is measured; a single executable cannot import()).
   const tls = proxy.url.protocol === 'https:' ? process.getBuiltinModule('node:tls') : null;
   return new Promise((resolve, reject) => {
     const host = proxy.url.hostname.replace(/^\[|\]$/g, '');
     const port = proxyPort(proxy.url);
-    // Trust what the OS trusts (a corporate proxy's CA is installed there), plus Node's own roots.
-    const sock: Socket = tls ? tls.connect({ host, port, servername: isIP(host) ? undefined : host, ca: [...tls.rootCertificates, ...systemCaBundle()] }) : connect({ host, port });
+    // Trust what the OS trusts (a corporate proxy's CA is installed there), Node's own roots, and extraCa.
+    const ca = tls ? [...tls.rootCertificates, ...systemCaBundle(), ...extraCa] : [];
+    const sock: Socket = tls ? tls.connect({ host, port, servername: isIP(host) ? undefined : host, ca }) : connect({ host, port });
     const timer = setTimeout(() => sock.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     const done = (err?: Error) => {
       clearTimeout(timer);
@@ -279,10 +286,13 @@ export function proxyConnectProbe(proxy: ProxySettings, ep: Endpoint, timeoutMs:
 export async function waitForEndpoint(ctx: PreflightContext, fleet: FleetProvisioningConfig): Promise<string> {
   const ep = endpointOf(fleet);
   const proxy = proxyOf(fleet);
+  // AWS's guidance for an https proxy signed by a private CA: append that CA to the root CA file
+  // (rootCaPath), which the nucleus trusts. So does this probe.
+  const extraCa = proxy?.url.protocol === 'https:' ? readOptional(fleet.rootCaPath) : [];
   const deadline = Date.now() + ctx.cfg.preflight.networkWaitSeconds * 1000;
   for (let attempt = 0; ; attempt++) {
     try {
-      if (proxy) await proxyConnectProbe(proxy, ep, ctx.cfg.preflight.connectTimeoutMs);
+      if (proxy) await proxyConnectProbe(proxy, ep, ctx.cfg.preflight.connectTimeoutMs, extraCa);
       else await tcpProbe(ep.host, ep.port, ctx.cfg.preflight.connectTimeoutMs);
       return `${describe(ep, proxy)} reachable`;
     } catch (err) {

@@ -357,3 +357,21 @@ t.test('https proxy with a certificate nobody trusts: transient failure, the cre
   t.same(proxy.requests, [], 'no CONNECT (and so no credentials) reached an untrusted proxy');
 });
 
+t.test("https proxy whose CA is appended to the root CA file (AWS's guidance): tunnel with credentials, check passes", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gg-proxy-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'p.key'), '-out', join(dir, 'p.crt'), '-days', '2',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const proxyCert = readFileSync(join(dir, 'p.crt'), 'utf8');
+  const proxy = await startConnectProxy({ username: 'gg', password: 'tls-Secret', tls: { key: readFileSync(join(dir, 'p.key'), 'utf8'), cert: proxyCert } });
+  t.teardown(() => proxy.close());
+  const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: endpoint.port }, settings: { proxyUrl: `https://127.0.0.1:${proxy.port}`, proxyUsername: 'gg', proxyPassword: 'tls-Secret' } });
+  t.teardown(() => root.cleanup());
+  writeFileSync(root.rootCaPath, `${readFileSync(root.rootCaPath, 'utf8')}${proxyCert}`);
+  const r = await runAgent(root, ['check']);
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.match(r.stdout, new RegExp(`^ok\\s+endpoint\\s+127\\.0\\.0\\.1:${endpoint.port} \\(through proxy 127\\.0\\.0\\.1:${proxy.port}\\) reachable`, 'mi'));
+  t.same(proxy.requests, [{ target: `127.0.0.1:${endpoint.port}`, authorization: `Basic ${Buffer.from('gg:tls-Secret').toString('base64')}` }], 'one CONNECT to the endpoint, with the credentials, over TLS');
+  t.notOk((r.stdout + r.stderr).includes('tls-Secret'), 'the proxy password is not printed');
+});
+
