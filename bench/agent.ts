@@ -28,6 +28,8 @@ touch "$MARKER"
 
 interface Sample {
   ms: number;
+  /** Spawn to the given marker log line, and from the installer's end to exit (agent only, from its log timestamps). */
+  phases?: { toInstallerMs: number; afterInstallerMs: number };
   code: number | null;
   peakRssKb: number;
   /** utime+stime of the process itself (children excluded), last sample before exit. */
@@ -39,6 +41,7 @@ const CLK_TCK = 100;
 function measure(cmd: string, args: string[], env: Record<string, string>): Promise<Sample> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
+    const startedAt = Date.now();
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d: Buffer) => {
@@ -60,10 +63,26 @@ function measure(cmd: string, args: string[], env: Record<string, string>): Prom
     child.on('close', (code) => {
       clearInterval(poll);
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const endedAt = Date.now();
       if (code !== 0) reject(new Error(`${cmd} exited ${code}:\n${err.slice(-3000)}`));
-      else resolve({ ms, code, peakRssKb: peak, cpuMs: cpu });
+      else resolve({ ms, code, peakRssKb: peak, cpuMs: cpu, phases: agentPhases(err, startedAt, endedAt) });
     });
   });
+}
+
+/** Where the agent's time goes around the installer, from its JSON log lines (stderr); undefined for the script. */
+function agentPhases(stderr: string, startedAt: number, endedAt: number): Sample['phases'] {
+  const at = (re: RegExp): number | undefined => {
+    for (const line of stderr.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const j = JSON.parse(line) as { time: number; msg: string };
+      if (re.test(j.msg)) return j.time;
+    }
+    return undefined;
+  };
+  const start = at(/^starting the Greengrass installer/);
+  const end = at(/^the Greengrass installer finished/);
+  return start && end ? { toInstallerMs: start - startedAt, afterInstallerMs: endedAt - end } : undefined;
 }
 
 function median(xs: number[]): number {
@@ -167,6 +186,10 @@ async function main(): Promise<void> {
   console.log(`  greengrass-firstboot median ${fmt(a)} ms   (runs: ${agent.map((s) => fmt(s.ms)).join(', ')})`);
   console.log(`  overhead (medians) ${fmt(overhead)} ms   target < ${TARGET_OVERHEAD_MS} ms   ${overhead < TARGET_OVERHEAD_MS ? 'OK' : 'OVER'}`);
   console.log(`  overhead (minima)  ${fmt(minOverhead)} ms`);
+  const phases = agent.flatMap((s) => (s.phases ? [s.phases] : []));
+  if (phases.length > 0) {
+    console.log(`  agent phases       spawn → installer started ${fmt(median(phases.map((p) => p.toInstallerMs)))} ms, installer finished → exit ${fmt(median(phases.map((p) => p.afterInstallerMs)))} ms (medians, from its log timestamps)`);
+  }
   console.log(`  start-up floor     greengrass-firstboot --version ${fmt(median(floor))} ms, bare node -e 0 ${fmt(median(nodeFloor))} ms (medians)`);
   console.log(`  agent own CPU      ${fmt(cpu)} ms median (user+sys of the agent process, installer excluded)`);
   console.log(`  load average       ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${(await import('node:os')).cpus().length} CPUs (other load inflates wall times)`);
