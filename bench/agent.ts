@@ -4,6 +4,8 @@
 // to provision and the agent's verify step is confirmed by the installer's own tlog merge.
 // Alternating runs on fresh device roots; prints the agent's wall-time overhead over the script,
 // its peak RSS (VmHWM polled from /proc) and the executable's size. Targets: < 150 ms, < 70 MB.
+// BENCH_COMPARE=/path/to/other/greengrass-firstboot adds that executable to the alternation (same devices, same
+// page-cache treatment) and prints its numbers beside ours: an A/B of a change under the same host load.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import { EXE, SYSTEM_PATH, ensureBuilt, tcpListener } from '../test/agent/exe.ts
 import { createCa } from '../standins/pki.ts';
 
 const N = Number(process.env.BENCH_N ?? 7);
+const COMPARE = process.env.BENCH_COMPARE;
 const TARGET_OVERHEAD_MS = 150;
 const TARGET_RSS_MB = 70;
 
@@ -114,14 +117,15 @@ async function main(): Promise<void> {
   };
 
   const agent: Sample[] = [];
+  const other: Sample[] = [];
   const seed: Sample[] = [];
-  const runAgentOnce = async (i: number) => {
+  const runAgentOnce = async (i: number, exe = EXE, into = agent) => {
     const root = fresh(`gg-bench-a${i}`);
     try {
-      const s = await measure(EXE, ['run', '--config', root.configPath], { PATH: SYSTEM_PATH, HOME: root.dir, ...root.env });
+      const s = await measure(exe, ['run', '--config', root.configPath], { PATH: SYSTEM_PATH, HOME: root.dir, ...root.env });
       const sentinel = JSON.parse(readFileSync(root.sentinel, 'utf8'));
-      if (sentinel.thingName !== `gg-bench-a${i}`) throw new Error(`agent sentinel names ${sentinel.thingName}`);
-      agent.push(s);
+      if (sentinel.thingName !== `gg-bench-a${i}`) throw new Error(`${exe}: sentinel names ${sentinel.thingName}`);
+      into.push(s);
     } finally {
       await stopStandinNucleus(root.ggRoot, 10000);
       root.cleanup();
@@ -148,17 +152,21 @@ async function main(): Promise<void> {
   // it then inflates RSS by ~13 MB of file pages (measured: 72 MB vs 59 MB). A clone reads it from
   // disk, so drop the file's cache (GNU dd: nocache + count=0 = the whole file) and let the warm-up
   // run read it back in the way a first boot does.
-  execFileSync('dd', [`if=${EXE}`, 'iflag=nocache', 'count=0', 'status=none']);
+  for (const exe of COMPARE ? [EXE, COMPARE] : [EXE]) execFileSync('dd', [`if=${exe}`, 'iflag=nocache', 'count=0', 'status=none']);
   // one warm-up of each (page cache, JIT of the stand-in jar), not counted
   await runSeedOnce(-1);
   await runAgentOnce(-1);
+  if (COMPARE) await runAgentOnce(-1, COMPARE, other);
   agent.length = 0;
+  other.length = 0;
   seed.length = 0;
   for (let i = 0; i < N; i++) {
     if (i % 2 === 0) {
       await runSeedOnce(i);
       await runAgentOnce(i);
+      if (COMPARE) await runAgentOnce(i, COMPARE, other);
     } else {
+      if (COMPARE) await runAgentOnce(i, COMPARE, other);
       await runAgentOnce(i);
       await runSeedOnce(i);
     }
@@ -195,6 +203,12 @@ async function main(): Promise<void> {
   console.log(`  load average       ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${(await import('node:os')).cpus().length} CPUs (other load inflates wall times)`);
   console.log(`  agent peak RSS     ${rssMb.toFixed(1)} MB   target < ${TARGET_RSS_MB} MB   ${rssMb < TARGET_RSS_MB ? 'OK' : 'OVER'}`);
   console.log(`  executable size    ${sizeMb.toFixed(1)} MiB (${EXE})`);
+  if (COMPARE) {
+    const op = other.flatMap((s) => (s.phases ? [s.phases] : []));
+    console.log(`  compared with ${COMPARE}:`);
+    console.log(`    median ${fmt(median(other.map((s) => s.ms)))} ms, overhead ${fmt(median(other.map((s) => s.ms)) - b)} ms (ours ${fmt(overhead)} ms); CPU ${fmt(median(other.map((s) => s.cpuMs)))} ms (ours ${fmt(cpu)} ms); peak RSS ${(Math.max(...other.map((s) => s.peakRssKb)) / 1024).toFixed(1)} MB`);
+    if (op.length > 0) console.log(`    spawn → installer started ${fmt(median(op.map((p) => p.toInstallerMs)))} ms, installer finished → exit ${fmt(median(op.map((p) => p.afterInstallerMs)))} ms`);
+  }
 }
 
 main().catch((err) => {
