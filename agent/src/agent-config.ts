@@ -126,7 +126,7 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
     sentinel: '/var/lib/greengrass-firstboot/provisioned.json',
   },
   claim: { removeAfterProvisioning: true },
-  backoff: { baseMs: 2000, maxMs: 60000 },
+  backoff: { baseMs: 2000, maxMs: 30000 },
   log: { level: 'info' },
 };
 
