@@ -53,6 +53,7 @@ export interface AgentConfig {
   verify: {
     /** How long to wait for the nucleus to record system.thingName after each (re)start. */
     timeoutSeconds: number;
+    /** Fallback poll: the longest time between two checks. Changes to the nucleus's files are seen at once (inotify). */
     pollMs: number;
     /** Service restarts after a failed or unconfirmed provisioning before giving up (transient exit). */
     restarts: number;
@@ -114,7 +115,7 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
     attempts: 5,
   },
   preflight: { clockWaitSeconds: 300, networkWaitSeconds: 300, connectTimeoutMs: 5000 },
-  verify: { timeoutSeconds: 300, pollMs: 1000, restarts: 2, throttledRetrySeconds: 1800 },
+  verify: { timeoutSeconds: 300, pollMs: 10000, restarts: 2, throttledRetrySeconds: 1800 },
   service: {
     restartCommand: ['systemctl', 'restart', 'greengrass.service'],
     enabledLink: '/etc/systemd/system/multi-user.target.wants/greengrass.service',
@@ -125,7 +126,7 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
     sentinel: '/var/lib/greengrass-firstboot/provisioned.json',
   },
   claim: { removeAfterProvisioning: true },
-  backoff: { baseMs: 2000, maxMs: 60000 },
+  backoff: { baseMs: 2000, maxMs: 30000 },
   log: { level: 'info' },
 };
 

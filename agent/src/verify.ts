@@ -1,9 +1,8 @@
 // Installer exit 0 does not mean provisioned: the plugin runs later inside the nucleus, and on
 // failure the nucleus logs it and runs on unprovisioned. So we watch the nucleus's own record
 // (config/config.tlog gaining system.thingName) and its log for the plugin's failure line.
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { sleep } from './backoff.ts';
 import { scrubSecrets } from './log.ts';
 
 export const PLUGIN_FAILURE_LINE = 'Caught exception while running provisioning plugin';
@@ -94,24 +93,142 @@ export interface VerifyOptions {
   /** greengrass.log size before the nucleus was (re)started: only newer lines count. */
   logOffset: number;
   timeoutMs: number;
+  /** The longest time between two checks. Changes are normally seen as they happen (file events); this is the fallback. */
   pollMs: number;
   signal?: AbortSignal;
+  /** Called once if file events cannot be used (e.g. the inotify instance limit): the wait then polls every pollMs. */
+  onWatchUnavailable?: (reason: string) => void;
+}
+
+/** After a file event, wait this long for more (one check per burst of appends). */
+const SETTLE_MS = 20;
+/** At most one check per this many ms however chatty the nucleus log is (or pollMs, if smaller). */
+const MIN_CHECK_GAP_MS = 200;
+
+/**
+ * Wakes the verify loop when the nucleus writes config/config.tlog or logs/greengrass.log*, using
+ * directory watches (inotify): the files, even the directories, may not exist yet, and nothing is created
+ * here. A directory that does not exist yet is waited for through a watch on the root. Any watch that
+ * cannot be set up leaves the loop on its fallback poll, so a missed or impossible event never hangs it.
+ */
+class ChangeWaker {
+  private readonly watchers = new Map<string, FSWatcher>();
+  private pending = false;
+  private wake: (() => void) | null = null;
+  private closed = false;
+  unavailable: string | null = null;
+
+  constructor(private readonly rootPath: string) {}
+
+  /** Watch what exists now (call before each check, so nothing written after the check is missed). */
+  arm(): void {
+    const targets: Array<[dir: string, relevant: (f: string) => boolean]> = [
+      [join(this.rootPath, 'config'), (f) => f.startsWith('config.tlog')],
+      [join(this.rootPath, 'logs'), (f) => f.startsWith('greengrass')],
+    ];
+    if (this.closed || this.unavailable) return;
+    let missing = false;
+    for (const [dir, relevant] of targets) {
+      if (this.watchers.has(dir)) continue;
+      if (existsSync(dir)) this.watch(dir, relevant);
+      if (!this.watchers.has(dir)) missing = true;
+    }
+    // config/ or logs/ not there yet: their creation shows up in the root.
+    if (missing) this.watch(this.rootPath, (f) => f === 'config' || f === 'logs');
+    else this.unwatch(this.rootPath);
+  }
+
+  private watch(dir: string, relevant: (f: string) => boolean): void {
+    if (this.closed || this.unavailable || this.watchers.has(dir)) return;
+    let w: FSWatcher;
+    try {
+      w = watch(dir, (_event, filename) => {
+        if (filename === null || relevant(filename.toString())) this.signal();
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return; // gone meanwhile: the next arm() sees it
+      this.unavailable = `${code ?? ''} ${(err as Error).message}`.trim(); // EMFILE/ENOSPC (inotify limits), ...
+      return;
+    }
+    // e.g. the directory was removed: drop the watch, the next arm() sets it up again.
+    w.on('error', () => this.unwatch(dir));
+    this.watchers.set(dir, w);
+  }
+
+  private unwatch(dir: string): void {
+    const w = this.watchers.get(dir);
+    if (!w) return;
+    this.watchers.delete(dir);
+    w.close();
+  }
+
+  private signal(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+
+  /** Resolves after a relevant change (coalesced, at least `minGapMs` after `lastCheck`) or after `maxMs`; rejects on abort. */
+  next(maxMs: number, minGapMs: number, lastCheck: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      let timer: NodeJS.Timeout;
+      const done = (err?: unknown): void => {
+        clearTimeout(timer);
+        this.wake = null;
+        signal?.removeEventListener('abort', onAbort);
+        this.pending = false;
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const onAbort = (): void => done(signal?.reason ?? new Error('aborted'));
+      const woken = (): void => {
+        this.wake = null; // later events of this burst are covered by the check that follows
+        clearTimeout(timer);
+        const at = Math.max(Date.now() + SETTLE_MS, lastCheck + minGapMs);
+        timer = setTimeout(() => done(), Math.min(at - Date.now(), maxMs));
+      };
+      timer = setTimeout(() => done(), maxMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (this.pending) woken();
+      else this.wake = woken;
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.wake = null;
+    for (const dir of [...this.watchers.keys()]) this.unwatch(dir);
+  }
 }
 
 export async function waitForProvisioning(o: VerifyOptions): Promise<VerifyOutcome> {
   const deadline = Date.now() + o.timeoutMs;
-  for (;;) {
-    const name = recordedThingName(o.rootPath);
-    if (name) return { status: 'provisioned', thingName: name };
-    const failure = pluginFailure(nucleusLogPath(o.rootPath), o.logOffset);
-    if (failure) {
-      // The nucleus may still record the name right after a retried attempt; look once more.
-      const again = recordedThingName(o.rootPath);
-      if (again) return { status: 'provisioned', thingName: again };
-      return { status: 'failed', reason: failure };
+  const waker = new ChangeWaker(o.rootPath);
+  let reported = false;
+  try {
+    for (;;) {
+      waker.arm();
+      if (waker.unavailable && !reported) {
+        reported = true;
+        waker.close();
+        o.onWatchUnavailable?.(waker.unavailable);
+      }
+      const checkedAt = Date.now();
+      const name = recordedThingName(o.rootPath);
+      if (name) return { status: 'provisioned', thingName: name };
+      const failure = pluginFailure(nucleusLogPath(o.rootPath), o.logOffset);
+      if (failure) {
+        // The nucleus may still record the name right after a retried attempt; look once more.
+        const again = recordedThingName(o.rootPath);
+        if (again) return { status: 'provisioned', thingName: again };
+        return { status: 'failed', reason: failure };
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return { status: 'timeout' };
+      await waker.next(Math.min(o.pollMs, left), Math.min(o.pollMs, MIN_CHECK_GAP_MS), checkedAt, o.signal);
     }
-    const left = deadline - Date.now();
-    if (left <= 0) return { status: 'timeout' };
-    await sleep(Math.min(o.pollMs, left), o.signal);
+  } finally {
+    waker.close();
   }
 }

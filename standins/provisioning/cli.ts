@@ -2,6 +2,7 @@
 // with exit 0. Run it as `node --import tsx standins/provisioning/cli.ts ...`: the `tsx` CLI wrapper may answer SIGTERM with 143.
 //   tsx standins/provisioning/cli.ts --ca-dir DIR [--host 0.0.0.0] [--port 8883] --template NAME [--rate N]
 //        [--records FILE] [--group NAME] [--required-params ThingName,Serial] [--alt-dns a,b] [--alt-ip 1.2.3.4]
+//        [--device-cert-issuer openssl|in-process]   (in-process: node:crypto, ~1.7 ms per certificate; for fleet benchmarks)
 import { parseArgs } from 'node:util';
 import { loadOrCreateCa } from '../pki.ts';
 import { startProvisioningStandin } from './server.ts';
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
         'required-params': { type: 'string' },
         'alt-dns': { type: 'string' },
         'alt-ip': { type: 'string' },
+        'device-cert-issuer': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -44,6 +46,8 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) usage(`--port must be a port number, got ${JSON.stringify(values.port)}`);
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   if (rate !== undefined && !(rate > 0)) usage(`--rate must be a positive number, got ${JSON.stringify(values.rate)}`);
+  const issuer = values['device-cert-issuer'];
+  if (issuer !== undefined && issuer !== 'openssl' && issuer !== 'in-process') usage(`--device-cert-issuer must be openssl or in-process, got ${JSON.stringify(issuer)}`);
   const ca = loadOrCreateCa(values['ca-dir'] as string);
   const dns = list(values['alt-dns']);
   const ip = list(values['alt-ip']);
@@ -57,6 +61,7 @@ async function main(): Promise<void> {
     ...(values.group ? { defaultThingGroup: values.group } : {}),
     ...(values['required-params'] ? { requiredParameters: list(values['required-params']) } : {}),
     serverAltNames: { ...(dns ? { dns } : {}), ...(ip ? { ip } : {}) },
+    ...(issuer ? { deviceCertificateIssuer: issuer as 'openssl' | 'in-process' } : {}),
   });
   process.stdout.write(`listening ${standin.host}:${standin.port}\n`);
   const shutdown = (sig: string) => {

@@ -161,6 +161,18 @@ t.test('silent provisioning failure: detected from the nucleus log, service rest
   await settle(t, root);
 });
 
+t.test('event-driven verify: with verify.pollMs 20000 the plugin failure and the later success are seen within seconds', async (t) => {
+  // Polling only, each of the two waits (after the install, after the restart) would take 20 s: the nucleus JVM
+  // needs far longer than the agent's first check to start and fail or record its name.
+  const root = device(t, { hostname: 'gg-verify-events', agent: { verify: { pollMs: 20_000 } } });
+  const r = await runAgent(root, ['run'], { GG_STANDIN_FAIL_UNTIL_PROVISION: '2' });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /the provisioning plugin failed: .*injected RegisterThing rejection/);
+  t.match(await status(root), { provisioned: true, provisioningRetries: 1 });
+  t.ok(r.ms < 15_000, `provisioned in ${r.ms} ms with pollMs 20000`);
+  await settle(t, root);
+});
+
 t.test('silent provisioning failure that persists: transient exit with the plugin reason, claim kept', async (t) => {
   const root = device(t, { hostname: 'gg-plugin-fail', agent: { verify: { restarts: 1 } } });
   const r = await runAgent(root, ['run'], { GG_STANDIN_FAIL: 'provision' });

@@ -123,7 +123,10 @@ async function verify(ctx: CommandContext, state: AgentState, root: string, firs
   let throttled = 0; // throttled failures: bounded by verify.throttledRetrySeconds
   let throttledSince: number | null = null;
   for (;;) {
-    const outcome = await waitForProvisioning({ rootPath: root, logOffset: offset, timeoutMs: cfg.verify.timeoutSeconds * 1000, pollMs: cfg.verify.pollMs, signal });
+    const outcome = await waitForProvisioning({
+      rootPath: root, logOffset: offset, timeoutMs: cfg.verify.timeoutSeconds * 1000, pollMs: cfg.verify.pollMs, signal,
+      onWatchUnavailable: (why) => log.info({ why, pollMs: cfg.verify.pollMs }, 'cannot watch the nucleus files for changes; checking every verify.pollMs'),
+    });
     if (outcome.status === 'provisioned') {
       log.info({ thingName: outcome.thingName }, 'the nucleus recorded system.thingName: provisioned');
       return outcome.thingName;
