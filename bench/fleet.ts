@@ -58,9 +58,10 @@ import { parseArgs } from 'node:util';
 import { createDeviceRoot, type DeviceRoot, type DeepPartial } from '../test/helpers/device-root.ts';
 import { buildInstallerStandin, nucleusPid, stopStandinNucleus } from '../test/helpers/standin-installer.ts';
 import { DEFAULT_HOST_JAVA_OPTS, startStandinHost, type StandinHost } from '../test/helpers/standin-host.ts';
-import { EXE, REPO as REPO_DIR, SYSTEM_PATH, ensureBuilt } from '../test/agent/exe.ts';
+import { EXE, SYSTEM_PATH, ensureBuilt } from '../test/agent/exe.ts';
 import { TEMPLATE_NAME, standinRestartCommand } from '../test/agent/world.ts';
 import { startProvisioningStandin, type Registration } from '../standins/provisioning/server.ts';
+import { startTsService } from '../offline/services.ts';
 import { createCa, issueCertificate } from '../standins/pki.ts';
 import type { AgentConfig } from '../agent/src/agent-config.ts';
 import { ExitCode } from '../common/errors.ts';
@@ -195,36 +196,18 @@ interface StandinProcess {
 }
 
 async function startStandinProcess(o: { caDir: string; records: string; rate: number; nice: number; logFile: string }): Promise<StandinProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'standins/provisioning/cli.ts', '--ca-dir', o.caDir, '--port', '0', '--template', TEMPLATE_NAME, '--rate', String(o.rate), '--records', o.records, '--device-cert-issuer', 'in-process'],
-    { cwd: REPO_DIR, stdio: ['ignore', 'pipe', 'pipe'] },
+  const svc = await startTsService(
+    'provisioning stand-in',
+    'standins/provisioning/cli.ts',
+    ['--ca-dir', o.caDir, '--port', '0', '--template', TEMPLATE_NAME, '--rate', String(o.rate), '--records', o.records, '--device-cert-issuer', 'in-process'],
+    o.logFile,
   );
-  const log = createWriteStream(o.logFile, { flags: 'a' });
-  child.stderr!.pipe(log);
-  if (o.nice && child.pid) setPriority(child.pid, o.nice); // root: below 0 allowed
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = '';
-    const t = setTimeout(() => reject(new Error(`provisioning stand-in: no "listening" line within 60 s (log ${o.logFile})`)), 60_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      log.write(d);
-      buf += d.toString();
-      const m = /listening \S+:(\d+)/.exec(buf);
-      if (m) {
-        clearTimeout(t);
-        resolve(Number(m[1]));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`provisioning stand-in exited (${code}) before listening (log ${o.logFile})`));
-    });
-  });
+  if (o.nice) setPriority(svc.pid, o.nice); // root: below 0 allowed
+  const port = Number(/:(\d+)$/.exec(svc.address)?.[1]);
   let offset = 0;
   let partial = '';
   const s: StandinProcess = {
-    pid: child.pid as number,
+    pid: svc.pid,
     port,
     registrations: [],
     rejections: [],
@@ -262,14 +245,8 @@ async function startStandinProcess(o: { caDir: string; records: string; rate: nu
       }
     },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const k = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(k);
-      }
+      await svc.stop();
       s.refresh();
-      log.end();
     },
   };
   return s;

@@ -10,6 +10,7 @@ import { liveChildren } from './proc.ts';
 
 export interface Service {
   name: string;
+  pid: number;
   /** The text after "listening " on the ready line (e.g. "http://127.0.0.1:4566" or "127.0.0.1:8883"). */
   address: string;
   logFile: string;
@@ -53,6 +54,7 @@ export function startTsService(name: string, entry: string, args: string[], logF
         clearTimeout(t);
         resolve({
           name,
+          pid: child.pid as number,
           address: m[1],
           logFile,
           stop: async () => {

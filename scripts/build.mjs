@@ -105,7 +105,7 @@ await build({
   logLevel: 'warning',
 });
 const digest = createHash('sha256');
-for (const f of [bundle, trainer, loader, fileURLToPath(import.meta.url)]) digest.update(readFileSync(f));
+for (const f of [bundle, trainer, loader, join(root, 'scripts', 'sea', 'cache-accepted.cjs'), fileURLToPath(import.meta.url)]) digest.update(readFileSync(f));
 digest.update(nodeBin).update(String(statSync(nodeBin).mtimeMs));
 const digestHex = digest.digest('hex');
 
@@ -120,9 +120,7 @@ function trainCodeCache(cache) {
     throw new Error('build: training the code cache failed (see above)');
   }
   // A fresh process must accept it, or the executable would silently start without it.
-  const accepted = execFileSync(nodeBin, ['-e', `const fs = require('fs');
-const s = new (require('vm').Script)(require('module').wrap(fs.readFileSync(process.argv[1], 'utf8')), { cachedData: fs.readFileSync(process.argv[2]) });
-process.stdout.write(String(!s.cachedDataRejected));`, bundle, cache], { env, encoding: 'utf8' });
+  const accepted = execFileSync(nodeBin, [join(root, 'scripts', 'sea', 'cache-accepted.cjs'), bundle, cache], { env, encoding: 'utf8' });
   if (accepted !== 'true') throw new Error('build: V8 rejects the trained code cache in a fresh process');
 }
 
@@ -137,7 +135,7 @@ if (existsSync(exe) && existsSync(stamp) && readFileSync(stamp, 'utf8') === dige
   try {
     execFileSync(nodeBin, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   } catch (err) {
-    process.stderr.write(String(err.stderr ?? '').split('\n').filter((l) => !/^ - |not yet fully verified|It may still work|To request support|--trace-warnings/.test(l)).join('\n'));
+    process.stderr.write(String(err.stderr ?? ''));
     throw new Error('build: making the SEA blob failed (see above)');
   }
   const tmp = `${exe}.tmp`;

@@ -22,10 +22,7 @@ function scratch(t: Test): string {
 
 /** Does a fresh node process accept `cache` for `bundle` (compiled as the loader compiles it)? */
 function accepted(bundle: string, cache: string, env: Record<string, string> = { NODE_OPTIONS: '' }): boolean {
-  const js = `const fs = require('fs');
-const s = new (require('vm').Script)(require('module').wrap(fs.readFileSync(process.argv[1], 'utf8')), { cachedData: fs.readFileSync(process.argv[2]) });
-process.stdout.write(String(!s.cachedDataRejected));`;
-  return execFileSync(process.execPath, ['-e', js, bundle, cache], { encoding: 'utf8', env: { ...process.env, ...env } }) === 'true';
+  return execFileSync(process.execPath, [join(REPO, 'scripts', 'sea', 'cache-accepted.cjs'), bundle, cache], { encoding: 'utf8', env: { ...process.env, ...env } }) === 'true';
 }
 
 t.test('the trainer runs the agent commands and writes a cache a fresh process accepts', async (t) => {
