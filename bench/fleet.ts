@@ -43,7 +43,7 @@
 // average (the 60 s -> 30 s cap cut the tail from ~120 s to ~75 s at N=1000). Per device the host needs ~1.05 CPU-s,
 // so 1000 devices fit 2 cores over ~525 s only just: the busy phase runs the host at 100 % (load ~20-26).
 //
-//   npm run bench:fleet -- [--n 100] [--rate 1] [--profile production|recommended] [--restart-sec 30]
+//   npm run bench:fleet -- [--n 100] [--rate 1] [--limiter token-bucket|sliding-window] [--profile production|recommended] [--restart-sec 30]
 //                          [--standin-host shared|process] [--boot-concurrency 0] [--agent-nice 19] [--standin-nice -5] [--warmup 48]
 //                          [--host-java-opts "..."] [--java-opts "<JAVA_TOOL_OPTIONS, process mode>"]
 //                          [--restarts N] [--base-ms N] [--max-ms N] [--poll-ms N] [--sample-sec S]
@@ -62,6 +62,7 @@ import { EXE, SYSTEM_PATH, ensureBuilt } from '../test/agent/exe.ts';
 import { TEMPLATE_NAME, standinRestartCommand } from '../test/agent/world.ts';
 import { startProvisioningStandin, type Registration } from '../standins/provisioning/server.ts';
 import { startTsService } from '../offline/services.ts';
+import { RATE_LIMITER_KINDS } from '../standins/provisioning/rate-limiter.ts';
 import { createCa, issueCertificate } from '../standins/pki.ts';
 import type { AgentConfig } from '../agent/src/agent-config.ts';
 import { ExitCode } from '../common/errors.ts';
@@ -83,6 +84,7 @@ const { values: opt } = parseArgs({
   options: {
     n: { type: 'string', default: '100' },
     rate: { type: 'string', default: '1' },
+    limiter: { type: 'string', default: 'token-bucket' },
     profile: { type: 'string', default: 'production' },
     'restart-sec': { type: 'string', default: '30' },
     'standin-host': { type: 'string', default: 'shared' },
@@ -114,6 +116,10 @@ const R = Number(opt.rate);
 const RESTART_SEC = Number(opt['restart-sec']);
 if (!Number.isInteger(N) || N < 1) fail(`--n must be a positive integer, got ${opt.n}`);
 if (!(R > 0)) fail(`--rate must be > 0, got ${opt.rate}`);
+// The stand-in's throttle (standins/provisioning/rate-limiter.ts): a token bucket of max(1, R) like AWS's documented
+// API throttling, or the stricter sliding window the measurements before 2026-11-24 evening used.
+const LIMITER = opt.limiter as string;
+if (!(RATE_LIMITER_KINDS as readonly string[]).includes(LIMITER)) fail(`--limiter must be one of ${RATE_LIMITER_KINDS.join(', ')}, got ${LIMITER}`);
 if (!(RESTART_SEC >= 0)) fail(`--restart-sec must be >= 0, got ${opt['restart-sec']}`);
 const HOST_MODE = opt['standin-host'] as string;
 if (HOST_MODE !== 'shared' && HOST_MODE !== 'process') fail(`--standin-host must be shared or process, got ${HOST_MODE}`);
@@ -195,11 +201,11 @@ interface StandinProcess {
   stop(): Promise<void>;
 }
 
-async function startStandinProcess(o: { caDir: string; records: string; rate: number; nice: number; logFile: string }): Promise<StandinProcess> {
+async function startStandinProcess(o: { caDir: string; records: string; rate: number; limiter: string; nice: number; logFile: string }): Promise<StandinProcess> {
   const svc = await startTsService(
     'provisioning stand-in',
     'standins/provisioning/cli.ts',
-    ['--ca-dir', o.caDir, '--port', '0', '--template', TEMPLATE_NAME, '--rate', String(o.rate), '--records', o.records, '--device-cert-issuer', 'in-process'],
+    ['--ca-dir', o.caDir, '--port', '0', '--template', TEMPLATE_NAME, '--rate', String(o.rate), '--rate-limiter', o.limiter, '--records', o.records, '--device-cert-issuer', 'in-process'],
     o.logFile,
   );
   if (o.nice) setPriority(svc.pid, o.nice); // root: below 0 allowed
@@ -392,7 +398,7 @@ async function main(): Promise<void> {
   writeFileSync(join(caDir, 'ca.key'), ca.privateKeyPem, { mode: 0o600 });
   writeFileSync(join(caDir, 'ca.crt'), ca.certificatePem);
   const records = (opt.records as string | undefined) ?? join(benchDir, 'provisioning-records.jsonl');
-  prov = await startStandinProcess({ caDir, records, rate: R, nice: STANDIN_NICE, logFile: join(benchDir, 'provisioning-standin.log') });
+  prov = await startStandinProcess({ caDir, records, rate: R, limiter: LIMITER, nice: STANDIN_NICE, logFile: join(benchDir, 'provisioning-standin.log') });
   prov.refresh(); // a reused --records file: what it held before this run
   const regs0 = prov.registrations.length;
   const throttled0 = prov.throttled;
@@ -407,7 +413,7 @@ async function main(): Promise<void> {
     if (WARMUP) log(`bench:fleet: stand-in host warmed up with ${WARMUP} throwaway provisionings in ${(await warmUpHost(host, jars, ca, claim, WARMUP)).toFixed(1)} s (not measured)`);
   }
 
-  log(`bench:fleet: preparing ${N} device roots (profile ${opt.profile}, R = ${R} registrations/s, ideal N/R = ${IDEAL_S.toFixed(1)} s, stand-in host ${HOST_MODE})`);
+  log(`bench:fleet: preparing ${N} device roots (profile ${opt.profile}, R = ${R} registrations/s (${LIMITER}), ideal N/R = ${IDEAL_S.toFixed(1)} s, stand-in host ${HOST_MODE})`);
   for (let i = 0; i < N; i++) {
     const name = `fleet-${String(i + 1).padStart(4, '0')}`;
     const root = createDeviceRoot({ ca, claim, endpoint, jars, hostname: name, dmiSerial: `SN-FLEET-${i + 1}`, dmiUuid: `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}` });
@@ -610,6 +616,7 @@ async function main(): Promise<void> {
   const result = {
     n: N,
     ratePerSecond: R,
+    rateLimiter: LIMITER,
     profile: opt.profile,
     standinHost: HOST_MODE,
     bootConcurrency: BOOT_K,
@@ -672,7 +679,7 @@ async function main(): Promise<void> {
     const m = result.memory;
     process.stdout.write(
       [
-        `fleet: N = ${N} agents (built ${EXE}), provisioning stand-in at R = ${R} RegisterThing/s, profile ${opt.profile} ${JSON.stringify(profile)}, installer/nucleus stand-in host ${HOST_MODE}, ${BOOT_K ? `boot concurrency ${BOOT_K}` : 'all booted at once'}`,
+        `fleet: N = ${N} agents (built ${EXE}), provisioning stand-in at R = ${R} RegisterThing/s (${LIMITER}), profile ${opt.profile} ${JSON.stringify(profile)}, installer/nucleus stand-in host ${HOST_MODE}, ${BOOT_K ? `boot concurrency ${BOOT_K}` : 'all booted at once'}`,
         `  makespan            ${result.makespanSeconds} s   ideal N/R ${result.idealSeconds} s   ratio ${result.makespanOverIdeal} (target <= 1.2)`,
         `  registrations       first ${result.firstRegistrationSeconds} s, last ${result.lastRegistrationSeconds} s; provisioned p50 ${result.provisionedSeconds.p50} s, p90 ${result.provisionedSeconds.p90} s; last agent spawned (boot gate) at ${result.lastAgentSpawnedSeconds} s`,
         `  provisioned         ${result.provisioned}/${N} (distinct ThingNames ${result.distinctThingNames}, wrong name ${result.wrongThingName}, collisions ${result.collisions}, claim key left ${result.claimKeyLeftOnProvisioned})`,

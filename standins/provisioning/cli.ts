@@ -1,11 +1,13 @@
 // CLI for the provisioning STAND-IN (offline QEMU pipeline). Prints "listening host:port" when ready; stops on SIGTERM/SIGINT
 // with exit 0. Run it as `node --import tsx standins/provisioning/cli.ts ...`: the `tsx` CLI wrapper may answer SIGTERM with 143.
 //   tsx standins/provisioning/cli.ts --ca-dir DIR [--host 0.0.0.0] [--port 8883] --template NAME [--rate N]
+//        [--rate-limiter token-bucket|sliding-window] [--rate-burst B]   (see rate-limiter.ts; default token bucket of max(1, N))
 //        [--records FILE] [--group NAME] [--required-params ThingName,Serial] [--alt-dns a,b] [--alt-ip 1.2.3.4]
 //        [--device-cert-issuer openssl|in-process]   (in-process: node:crypto, ~1.7 ms per certificate; for fleet benchmarks)
 import { parseArgs } from 'node:util';
 import { loadOrCreateCa } from '../pki.ts';
 import { startProvisioningStandin } from './server.ts';
+import { RATE_LIMITER_KINDS, type RateLimiterKind } from './rate-limiter.ts';
 import { ExitCode } from '../../common/errors.ts';
 
 function list(v: string | undefined): string[] | undefined {
@@ -22,6 +24,8 @@ async function main(): Promise<void> {
         port: { type: 'string', default: '8883' },
         template: { type: 'string' },
         rate: { type: 'string' },
+        'rate-limiter': { type: 'string' },
+        'rate-burst': { type: 'string' },
         records: { type: 'string' },
         group: { type: 'string' },
         'required-params': { type: 'string' },
@@ -46,6 +50,12 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) usage(`--port must be a port number, got ${JSON.stringify(values.port)}`);
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   if (rate !== undefined && !(rate > 0)) usage(`--rate must be a positive number, got ${JSON.stringify(values.rate)}`);
+  const limiter = values['rate-limiter'];
+  if (limiter !== undefined && !(RATE_LIMITER_KINDS as readonly string[]).includes(limiter)) usage(`--rate-limiter must be one of ${RATE_LIMITER_KINDS.join(', ')}, got ${JSON.stringify(limiter)}`);
+  const burst = values['rate-burst'] === undefined ? undefined : Number(values['rate-burst']);
+  if (burst !== undefined && !(burst >= 1)) usage(`--rate-burst must be a number >= 1, got ${JSON.stringify(values['rate-burst'])}`);
+  if ((limiter !== undefined || burst !== undefined) && rate === undefined) usage('--rate-limiter and --rate-burst need --rate');
+  if (burst !== undefined && limiter === 'sliding-window') usage('--rate-burst applies to --rate-limiter token-bucket only');
   const issuer = values['device-cert-issuer'];
   if (issuer !== undefined && issuer !== 'openssl' && issuer !== 'in-process') usage(`--device-cert-issuer must be openssl or in-process, got ${JSON.stringify(issuer)}`);
   const ca = loadOrCreateCa(values['ca-dir'] as string);
@@ -57,6 +67,8 @@ async function main(): Promise<void> {
     port,
     templateName: values.template as string,
     ...(rate !== undefined ? { ratePerSecond: rate } : {}),
+    ...(limiter !== undefined ? { rateLimiter: limiter as RateLimiterKind } : {}),
+    ...(burst !== undefined ? { rateBurst: burst } : {}),
     ...(values.records ? { recordsFile: values.records } : {}),
     ...(values.group ? { defaultThingGroup: values.group } : {}),
     ...(values['required-params'] ? { requiredParameters: list(values['required-params']) } : {}),

@@ -15,6 +15,7 @@ import type { Packet, IPublishPacket, ISubscribePacket, IConnectPacket } from 'm
 import { issueCertificate, type KeyPair } from '../pki.ts';
 import { validateThingName, ThingNameError } from '../../common/thing-name.ts';
 import { createFastIssuer } from './fast-issuer.ts';
+import { createRateLimiter, type RateLimiterKind } from './rate-limiter.ts';
 
 export interface ProvisioningStandinOptions {
   ca: KeyPair;
@@ -23,7 +24,11 @@ export interface ProvisioningStandinOptions {
   templateName: string;
   requiredParameters?: string[];
   defaultThingGroup?: string;
+  /** Throttle RegisterThing to this many calls per second (answering 429 ThrottlingException), see rate-limiter.ts. */
   ratePerSecond?: number;
+  /** The throttle's algorithm (default 'token-bucket') and, for the token bucket, its size (default max(1, R)). */
+  rateLimiter?: RateLimiterKind;
+  rateBurst?: number;
   serverAltNames?: { dns?: string[]; ip?: string[] };
   /** Append JSON lines of events. Registrations found in it at start are loaded, so a restarted stand-in remembers its Things. */
   recordsFile?: string;
@@ -112,6 +117,8 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
     throw new Error(`provisioning stand-in: templateName ${JSON.stringify(o.templateName)} is not a valid template name ([0-9A-Za-z_-], 1-36)`);
   }
   if (o.ratePerSecond !== undefined && !(o.ratePerSecond > 0)) throw new Error('provisioning stand-in: ratePerSecond must be > 0');
+  if (o.ratePerSecond === undefined && (o.rateLimiter !== undefined || o.rateBurst !== undefined)) throw new Error('provisioning stand-in: rateLimiter and rateBurst need ratePerSecond');
+  const limiter = o.ratePerSecond === undefined ? undefined : createRateLimiter({ ratePerSecond: o.ratePerSecond, kind: o.rateLimiter, burst: o.rateBurst });
   if (o.defaultThingGroup !== undefined && !GROUP_RE.test(o.defaultThingGroup)) {
     throw new Error(`provisioning stand-in: defaultThingGroup ${JSON.stringify(o.defaultThingGroup)} is not a valid thing group name`);
   }
@@ -136,7 +143,6 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
   const tokens = new Map<string, OwnershipToken>();
   /** thingName -> the registration that owns it (its certificate is ACTIVE). */
   const things = new Map<string, Registration>();
-  const registerTimes: number[] = [];
   const fastIssuer = o.deviceCertificateIssuer === 'in-process' ? createFastIssuer(o.ca) : undefined;
 
   const record = (event: Record<string, unknown>): void => {
@@ -217,15 +223,9 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
 
   const registerThing = (conn: Conn, topic: string, templateName: string, payload: Buffer): void => {
     const now = Date.now();
-    if (o.ratePerSecond !== undefined) {
-      // R per second over a sliding window of max(1 s, 1/R): R = 0.2 admits one call per 5 s.
-      const windowMs = Math.max(1000, 1000 / o.ratePerSecond);
-      while (registerTimes.length && (registerTimes[0] as number) <= now - windowMs) registerTimes.shift();
-      if (registerTimes.length >= Math.max(1, o.ratePerSecond)) {
-        reject(conn, topic, 429, 'ThrottlingException', 'Rate exceeded');
-        return;
-      }
-      registerTimes.push(now);
+    if (limiter && !limiter.tryTake(now)) {
+      reject(conn, topic, 429, 'ThrottlingException', 'Rate exceeded');
+      return;
     }
     if (templateName !== o.templateName) {
       reject(conn, topic, 404, 'ResourceNotFoundException', `The provisioning template ${templateName} does not exist`);

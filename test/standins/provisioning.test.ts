@@ -292,6 +292,23 @@ t.test('429 reply body', async (t) => {
   });
 });
 
+t.test('the default throttle is a token bucket: half a second after a burst of R, one more call passes', async (t) => {
+  for (const [rateLimiter, expected] of [[undefined, 'accepted'], ['sliding-window', 'rejected']] as const) {
+    await withStandin(t, { ratePerSecond: 2, ...(rateLimiter ? { rateLimiter } : {}) }, async (s) => {
+      const c = await connect(s, claim);
+      t.teardown(() => c.end(true));
+      const tokens: string[] = [];
+      for (let i = 0; i < 3; i++) tokens.push((await request(c, CREATE_TOPIC, {})).body.certificateOwnershipToken);
+      const burst = [];
+      for (let i = 0; i < 2; i++) burst.push(await request(c, provisionTopic(TEMPLATE), { certificateOwnershipToken: tokens[i], parameters: { ThingName: `tb-${i}` } }));
+      t.same(burst.map((a) => a.outcome), ['accepted', 'accepted']);
+      await new Promise((r) => setTimeout(r, 600));
+      const third = await request(c, provisionTopic(TEMPLATE), { certificateOwnershipToken: tokens[2], parameters: { ThingName: 'tb-2' } });
+      t.equal(third.outcome, expected, `${rateLimiter ?? 'default (token-bucket)'}: the call 600 ms after two is ${expected}`);
+    });
+  }
+});
+
 t.test('a rate below 1/s spaces calls 1/R apart (R = 0.5: one per 2 s)', async (t) => {
   await withStandin(t, { ratePerSecond: 0.5 }, async (s) => {
     const c = await connect(s, claim);
@@ -375,4 +392,10 @@ t.test('CLI: prints "listening host:port", serves, stops on SIGTERM with exit 0;
   const missing = spawnSync(...node([cli, '--port', '0']), { encoding: 'utf8' });
   t.equal(missing.status, 2);
   t.match(missing.stderr, /--ca-dir DIR is required/);
+  const leaky = spawnSync(...node([cli, '--ca-dir', join(dir, 'ca'), '--port', '0', '--template', TEMPLATE, '--rate', '2', '--rate-limiter', 'leaky']), { encoding: 'utf8' });
+  t.equal(leaky.status, 2);
+  t.match(leaky.stderr, /--rate-limiter must be one of token-bucket, sliding-window, got "leaky"/);
+  const burstAlone = spawnSync(...node([cli, '--ca-dir', join(dir, 'ca'), '--port', '0', '--template', TEMPLATE, '--rate-burst', '4']), { encoding: 'utf8' });
+  t.equal(burstAlone.status, 2);
+  t.match(burstAlone.stderr, /--rate-limiter and --rate-burst need --rate/);
 });
