@@ -66,6 +66,20 @@ export default function stringWidth(s, options) {
   },
 };
 
+// node:assert is not loaded at start-up (~5 ms): dependencies that import it for checks that pass get a
+// stand-in, scripts/sea/assert-lazy.cjs (sonic-boom, thread-stream) or scripts/sea/assert-yargs.mjs
+// (yargs' platform shim, which also fails a check on purpose on every start). Each file says why.
+const lazyAssert = {
+  name: 'lazy-assert',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?assert$/ }, (args) => {
+      if (/[\\/]node_modules[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]/.test(args.importer)) return { path: join(root, 'scripts', 'sea', 'assert-yargs.mjs') };
+      if (/[\\/]node_modules[\\/](sonic-boom|thread-stream)[\\/]/.test(args.importer)) return { path: join(root, 'scripts', 'sea', 'assert-lazy.cjs') };
+      return undefined;
+    });
+  },
+};
+
 mkdirSync(dist, { recursive: true });
 mkdirSync(work, { recursive: true });
 
@@ -80,7 +94,7 @@ await build({
   minify: true,
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [asciiStringWidth],
+  plugins: [asciiStringWidth, lazyAssert],
   define: {
     __AGENT_VERSION__: JSON.stringify(pkg.version),
     // yargs' ESM shim uses import.meta.url to find itself; in the CJS bundle point it at the executable.

@@ -62,8 +62,9 @@ function buildCli(controller: AbortController, argv: string[], setCode: (code: n
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
     .fail((msg, err) => {
-      if (err) throw err;
-      throw new UsageError(msg);
+      // yargs' own argument errors (e.g. `--config` with no value) arrive as a YError: usage, not internal.
+      if (err && err.name !== 'YError') throw err;
+      throw new UsageError(msg ?? err?.message ?? 'invalid arguments');
     });
 }
 

@@ -2,11 +2,11 @@
 // and no rendered config, and never starts the installer (a java spy records every java call).
 import t, { type Test } from 'tap';
 import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDeviceRoot, writeFakeRpctool, type DeviceRoot, type DeviceRootOptions } from '../helpers/device-root.ts';
-import { closedPort, javaSpy, runAgent, tcpListener, ensureBuilt } from './exe.ts';
+import { EXE, SYSTEM_PATH, closedPort, javaSpy, runAgent, tcpListener, ensureBuilt } from './exe.ts';
 import { issueCertificate } from '../../standins/pki.ts';
 import { startConnectProxy } from '../helpers/connect-proxy.ts';
 
@@ -263,6 +263,14 @@ t.test('usage errors exit 2', async (t) => {
   const r = await runAgent(root, ['provision']);
   t.equal(r.code, 2);
   t.match(r.stderr, /Unknown argument: provision/);
+  // yargs' own argument errors are usage errors too, not internal errors with a stack trace
+  for (const args of [['run', '--config'], ['check', '--log-level'], ['status', '--log-level', 'loud', '--config', root.configPath]]) {
+    const bad = spawnSync(EXE, args, { encoding: 'utf8', env: { PATH: SYSTEM_PATH } });
+    t.equal(bad.status, 2, `${args.join(' ')}: ${bad.stderr}`);
+    t.match(bad.stderr, /Not enough arguments following: (config|log-level)|Invalid values:[\s\S]*log-level/);
+    t.match(bad.stderr, /Run with --help for usage/);
+    t.notMatch(bad.stderr, /internal error|\n\s+at /, 'no stack trace');
+  }
 });
 
 t.test('missing agent config exits 3 with the path', async (t) => {
