@@ -13,6 +13,7 @@ let log: Logger | undefined;
 
 function context(controller: AbortController, argv: Record<string, unknown>): CommandContext {
   const configPath = String(argv.config ?? DEFAULT_CONFIG_PATH);
+  if (configPath.trim() === '') throw new UsageError('--config needs a path (it is empty)');
   const cfg = loadAgentConfig(configPath);
   log = createLogger({ level: typeof argv['log-level'] === 'string' ? argv['log-level'] : cfg.log.level });
   return { configPath, cfg, log, signal: controller.signal, out: (t) => process.stdout.write(t) };

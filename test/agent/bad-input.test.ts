@@ -264,10 +264,10 @@ t.test('usage errors exit 2', async (t) => {
   t.equal(r.code, 2);
   t.match(r.stderr, /Unknown argument: provision/);
   // yargs' own argument errors are usage errors too, not internal errors with a stack trace
-  for (const args of [['run', '--config'], ['check', '--log-level'], ['status', '--log-level', 'loud', '--config', root.configPath]]) {
+  for (const args of [['run', '--config'], ['run', '--config', ''], ['check', '--log-level'], ['status', '--log-level', 'loud', '--config', root.configPath]]) {
     const bad = spawnSync(EXE, args, { encoding: 'utf8', env: { PATH: SYSTEM_PATH } });
     t.equal(bad.status, 2, `${args.join(' ')}: ${bad.stderr}`);
-    t.match(bad.stderr, /Not enough arguments following: (config|log-level)|Invalid values:[\s\S]*log-level/);
+    t.match(bad.stderr, /Not enough arguments following: (config|log-level)|--config needs a path \(it is empty\)|Invalid values:[\s\S]*log-level/);
     t.match(bad.stderr, /Run with --help for usage/);
     t.notMatch(bad.stderr, /internal error|\n\s+at /, 'no stack trace');
   }
