@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { loadOrCreateCa } from '../pki.ts';
 import { startProvisioningStandin } from './server.ts';
-import { RATE_LIMITER_KINDS, type RateLimiterKind } from './rate-limiter.ts';
+import { RATE_LIMITER_KINDS, createRateLimiter, type RateLimiterKind } from './rate-limiter.ts';
 import { ExitCode } from '../../common/errors.ts';
 
 function list(v: string | undefined): string[] | undefined {
@@ -53,9 +53,15 @@ async function main(): Promise<void> {
   const limiter = values['rate-limiter'];
   if (limiter !== undefined && !(RATE_LIMITER_KINDS as readonly string[]).includes(limiter)) usage(`--rate-limiter must be one of ${RATE_LIMITER_KINDS.join(', ')}, got ${JSON.stringify(limiter)}`);
   const burst = values['rate-burst'] === undefined ? undefined : Number(values['rate-burst']);
-  if (burst !== undefined && !(burst >= 1)) usage(`--rate-burst must be a number >= 1, got ${JSON.stringify(values['rate-burst'])}`);
   if ((limiter !== undefined || burst !== undefined) && rate === undefined) usage('--rate-limiter and --rate-burst need --rate');
-  if (burst !== undefined && limiter === 'sliding-window') usage('--rate-burst applies to --rate-limiter token-bucket only');
+  const rateLimiter = limiter as RateLimiterKind | undefined;
+  if (rate !== undefined) {
+    try {
+      createRateLimiter({ ratePerSecond: rate, kind: rateLimiter, burst }); // the limiter's own checks, as usage errors
+    } catch (err) {
+      usage(`--rate-burst: ${(err as Error).message}`);
+    }
+  }
   const issuer = values['device-cert-issuer'];
   if (issuer !== undefined && issuer !== 'openssl' && issuer !== 'in-process') usage(`--device-cert-issuer must be openssl or in-process, got ${JSON.stringify(issuer)}`);
   const ca = loadOrCreateCa(values['ca-dir'] as string);
@@ -67,7 +73,7 @@ async function main(): Promise<void> {
     port,
     templateName: values.template as string,
     ...(rate !== undefined ? { ratePerSecond: rate } : {}),
-    ...(limiter !== undefined ? { rateLimiter: limiter as RateLimiterKind } : {}),
+    ...(rateLimiter !== undefined ? { rateLimiter } : {}),
     ...(burst !== undefined ? { rateBurst: burst } : {}),
     ...(values.records ? { recordsFile: values.records } : {}),
     ...(values.group ? { defaultThingGroup: values.group } : {}),

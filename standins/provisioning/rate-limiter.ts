@@ -35,11 +35,12 @@ export function createRateLimiter(o: RateLimiterOptions): RateLimiter {
 
 function tokenBucket(rate: number, burst: number): RateLimiter {
   let tokens = burst;
-  let last: number | undefined;
+  let last = -Infinity;
   return {
     tryTake(now) {
-      if (last !== undefined && now > last) tokens = Math.min(burst, tokens + ((now - last) / 1000) * rate);
-      if (last === undefined || now > last) last = now;
+      // A clock step back refills nothing (the bucket starts full, so the first call sees no refill either).
+      if (now > last) tokens = Math.min(burst, tokens + ((now - last) / 1000) * rate);
+      last = Math.max(last, now);
       if (tokens < 1) return false;
       tokens -= 1;
       return true;

@@ -116,7 +116,6 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
   if (!o.templateName || !/^[0-9A-Za-z_-]{1,36}$/.test(o.templateName)) {
     throw new Error(`provisioning stand-in: templateName ${JSON.stringify(o.templateName)} is not a valid template name ([0-9A-Za-z_-], 1-36)`);
   }
-  if (o.ratePerSecond !== undefined && !(o.ratePerSecond > 0)) throw new Error('provisioning stand-in: ratePerSecond must be > 0');
   if (o.ratePerSecond === undefined && (o.rateLimiter !== undefined || o.rateBurst !== undefined)) throw new Error('provisioning stand-in: rateLimiter and rateBurst need ratePerSecond');
   const limiter = o.ratePerSecond === undefined ? undefined : createRateLimiter({ ratePerSecond: o.ratePerSecond, kind: o.rateLimiter, burst: o.rateBurst });
   if (o.defaultThingGroup !== undefined && !GROUP_RE.test(o.defaultThingGroup)) {
