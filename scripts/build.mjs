@@ -80,6 +80,31 @@ const lazyAssert = {
   },
 };
 
+// yargs' platform shim reads process.stdout.columns when it loads, which makes process.stdout (a net.Socket
+// under systemd). yargs needs that width only to wrap help when no width is set, and the CLI sets one: the
+// property becomes a getter with the same value. The build fails if a yargs update changes the line.
+const lazyColumns = {
+  name: 'lazy-columns',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ }, (args) => {
+      const src = readFileSync(args.path, 'utf8');
+      const eager = "stdColumns: typeof process.stdout.columns !== 'undefined' ? process.stdout.columns : null";
+      if (!src.includes(eager)) return { errors: [{ text: `lazy-columns: ${args.path} no longer reads: ${eager}` }] };
+      return { contents: src.replace(eager, `get stdColumns() { return ${eager.slice('stdColumns: '.length)}; }`), loader: 'js', resolveDir: dirname(args.path) };
+    });
+  },
+};
+
+// execa's list of the three standard streams is made lazily (scripts/sea/execa-standard-stream.mjs says why).
+const lazyStdio = {
+  name: 'lazy-stdio',
+  setup(b) {
+    b.onResolve({ filter: /[\\/]utils[\\/]standard-stream\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]execa[\\/]lib[\\/]/.test(args.importer) ? { path: join(root, 'scripts', 'sea', 'execa-standard-stream.mjs') } : undefined,
+    );
+  },
+};
+
 mkdirSync(dist, { recursive: true });
 mkdirSync(work, { recursive: true });
 
@@ -94,7 +119,7 @@ await build({
   minify: true,
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [asciiStringWidth, lazyAssert],
+  plugins: [asciiStringWidth, lazyAssert, lazyStdio, lazyColumns],
   define: {
     __AGENT_VERSION__: JSON.stringify(pkg.version),
     // yargs' ESM shim uses import.meta.url to find itself; in the CJS bundle point it at the executable.

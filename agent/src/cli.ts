@@ -1,11 +1,13 @@
 // greengrass-firstboot: the first-boot agent. Typed errors are caught here, in one place, and
 // mapped to the exit codes in common/errors.ts. Importing this module has no side effects; the
 // executable's entry (main.ts) calls start(), which handles the process (signals, argv, exit code).
+import { isatty } from 'node:tty';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { CliError, ExitCode, InterruptedError, UsageError } from '../../common/errors.ts';
 import { DEFAULT_CONFIG_PATH, loadAgentConfig } from './agent-config.ts';
 import { createLogger, scrubSecrets, type Logger } from './log.ts';
+import { writeStderr, writeStdout } from './fd-write.ts';
 import { AGENT_VERSION } from './version.ts';
 import type { CommandContext } from './commands/context.ts';
 
@@ -16,12 +18,12 @@ function context(controller: AbortController, argv: Record<string, unknown>): Co
   if (configPath.trim() === '') throw new UsageError('--config needs a path (it is empty)');
   const cfg = loadAgentConfig(configPath);
   log = createLogger({ level: typeof argv['log-level'] === 'string' ? argv['log-level'] : cfg.log.level });
-  return { configPath, cfg, log, signal: controller.signal, out: (t) => process.stdout.write(t) };
+  return { configPath, cfg, log, signal: controller.signal, out: writeStdout };
 }
 
 /** The yargs CLI. Each command handler reports its exit code through `setCode`. */
-function buildCli(controller: AbortController, argv: string[], setCode: (code: number) => void) {
-  return yargs(argv)
+export function buildCli(controller: AbortController, argv: string[], setCode: (code: number) => void) {
+  const cli = yargs(argv)
     .scriptName('greengrass-firstboot')
     .usage('$0 <command> [--config PATH]\n\nTurns a fresh clone into a provisioned AWS IoT Greengrass v2 core, exactly once.')
     .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'agent config (every path the agent touches comes from it)', global: true, requiresArg: true })
@@ -60,13 +62,28 @@ function buildCli(controller: AbortController, argv: string[], setCode: (code: n
     .version(AGENT_VERSION)
     .help()
     .epilog('Exit codes: 0 ok / already provisioned, 2 usage, 3 permanent configuration error (not retried), 75 transient failure (retry), 130 interrupted, 1 internal error.')
-    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    // process.stdout is made only for a terminal (its width); otherwise nothing here creates it.
+    .wrap(Math.min(110, (isatty(1) ? process.stdout.columns : undefined) ?? 100))
     .exitProcess(false)
     .fail((msg, err) => {
       // yargs' own argument errors (e.g. `--config` with no value) arrive as a YError: usage, not internal.
       if (err && err.name !== 'YError') throw err;
       throw new UsageError(msg ?? err?.message ?? 'invalid arguments');
     });
+  skipHelpCache(cli);
+  return cli;
+}
+
+/**
+ * yargs renders the whole help text after starting every command handler (command.js:
+ * usage.cacheHelpMessage()), only so that showHelp() would still work from inside a handler. This CLI
+ * never shows help from a handler and its fail() prints none, so that render (several ms of every
+ * run) is skipped. Internal API: if a yargs version lacks it, nothing changes.
+ */
+function skipHelpCache(cli: unknown): void {
+  const internal = (cli as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: unknown } } }).getInternalMethods?.();
+  const usage = internal?.getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
 async function main(controller: AbortController, argv: string[]): Promise<number> {
@@ -97,12 +114,12 @@ export function start(): void {
       log ??= createLogger();
       if (err instanceof CliError) {
         log.error({ reason: err.reason, exitCode: err.exitCode }, err.message);
-        process.stderr.write(`greengrass-firstboot: ${scrubSecrets(err.message)}\n`);
-        if (err.exitCode === ExitCode.USAGE) process.stderr.write('Run with --help for usage.\n');
+        writeStderr(`greengrass-firstboot: ${scrubSecrets(err.message)}\n`);
+        if (err.exitCode === ExitCode.USAGE) writeStderr('Run with --help for usage.\n');
         process.exitCode = err.exitCode;
       } else {
         log.fatal({ err }, 'internal error');
-        process.stderr.write(`greengrass-firstboot: internal error: ${scrubSecrets(String((err as Error)?.stack ?? err))}\n`);
+        writeStderr(`greengrass-firstboot: internal error: ${scrubSecrets(String((err as Error)?.stack ?? err))}\n`);
         process.exitCode = ExitCode.INTERNAL;
       }
     },

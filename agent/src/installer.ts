@@ -1,7 +1,6 @@
 // Runs the Greengrass nucleus installer (execa) with exactly the arguments the seed script used,
 // paths from config. Every output line goes to the log; a timeout kills it; an abort (SIGTERM to
 // the agent) stops it cleanly.
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { InterruptedError, TransientError } from '../../common/errors.ts';
 import type { AgentConfig } from './agent-config.ts';
@@ -24,12 +23,28 @@ export function installerArgs(cfg: AgentConfig, rootPath: string): string[] {
   ];
 }
 
-function pipeLines(stream: Readable | null | undefined, fn: (line: string) => void): Promise<void> {
+/**
+ * Call `fn` with each line of `stream` (LF or CRLF; a last line without a newline counts), resolving at
+ * its end. A few lines of code instead of node:readline, which would add six modules to every start.
+ */
+export function pipeLines(stream: Readable | null | undefined, fn: (line: string) => void): Promise<void> {
   if (!stream) return Promise.resolve();
   return new Promise((resolve) => {
-    const rl = createInterface({ input: stream, crlfDelay: Infinity });
-    rl.on('line', fn);
-    rl.on('close', resolve);
+    let rest = '';
+    const emit = (line: string) => fn(line.endsWith('\r') ? line.slice(0, -1) : line);
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop() as string;
+      for (const line of lines) emit(line);
+    });
+    const end = () => {
+      if (rest !== '') emit(rest);
+      rest = '';
+      resolve();
+    };
+    stream.on('end', end);
+    stream.on('close', end);
     stream.on('error', () => resolve());
   });
 }

@@ -4,6 +4,7 @@
 // Secrets are redacted twice: known fields by pino, and any PEM private key block or URL password
 // anywhere in a line (installer output included) before it is written.
 import pino, { type Logger } from 'pino';
+import { writeStderr } from './fd-write.ts';
 
 export type { Logger };
 
@@ -34,7 +35,7 @@ export interface LogOptions {
 
 export function createLogger(opts: LogOptions = {}): Logger {
   const journal = opts.journal ?? !!process.env.JOURNAL_STREAM;
-  const write = opts.write ?? ((line: string) => process.stderr.write(line));
+  const write = opts.write ?? writeStderr;
   const stream = {
     write(line: string) {
       let out = scrubSecrets(line);
