@@ -19,6 +19,7 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import nodeModule from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -170,7 +171,11 @@ if (existsSync(exe) && existsSync(stamp) && readFileSync(stamp, 'utf8') === dige
   const seaConfig = join(work, 'sea-config.json');
   const cache = join(work, 'agent.cache');
   trainCodeCache(cache);
-  writeFileSync(seaConfig, JSON.stringify({ main: loader, output: blob, disableExperimentalSEAWarning: true, assets: { 'agent.cjs': bundle, 'agent.cache': cache } }));
+  // Stored already wrapped as a CommonJS module: the loader compiles it as is (a concatenation would be
+  // copied once more, in the young generation, before V8 compiles it).
+  const wrapped = join(work, 'greengrass-firstboot.wrapped.cjs');
+  writeFileSync(wrapped, nodeModule.wrap(readFileSync(bundle, 'utf8')));
+  writeFileSync(seaConfig, JSON.stringify({ main: loader, output: blob, disableExperimentalSEAWarning: true, assets: { 'agent.cjs': wrapped, 'agent.cache': cache } }));
   try {
     execFileSync(nodeBin, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   } catch (err) {

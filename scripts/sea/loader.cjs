@@ -4,13 +4,13 @@
 // function the agent calls is still compiled on first use. A cache taken after running the agent's
 // commands holds those too. V8 rejects a cache made under other V8 flags (NODE_OPTIONS=--max-semi-space-size
 // and the like); then the bundle is compiled as usual: slower, same behaviour.
-// Must wrap the source exactly as scripts/sea/train.ts does (V8 checks the source length).
+// The asset agent.cjs is the bundle already wrapped by module.wrap() at build time, the source scripts/sea/train.ts
+// compiles (V8 checks the source length). The cache is read in place (getRawAsset: no copy; V8 only reads it).
 'use strict';
-const { getAsset } = require('node:sea');
+const { getAsset, getRawAsset } = require('node:sea');
 const { Script } = require('node:vm');
-const { wrap } = require('node:module');
 
 const filename = `${process.execPath}/agent.cjs`;
-const script = new Script(wrap(getAsset('agent.cjs', 'utf8')), { filename, cachedData: Buffer.from(getAsset('agent.cache')) });
+const script = new Script(getAsset('agent.cjs', 'utf8'), { filename, cachedData: Buffer.from(getRawAsset('agent.cache')) });
 const mod = { exports: {} };
 script.runInThisContext().call(mod.exports, mod.exports, require, mod, filename, require('node:path').dirname(process.execPath));

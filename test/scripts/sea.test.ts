@@ -77,3 +77,10 @@ t.test('with the cache rejected (other V8 flags), the executable still provision
   t.same(recordedNames(root), ['gg-sea-rejected-01'], 'the nucleus recorded it');
   t.ok(existsSync(root.sentinel), 'sentinel written');
 });
+
+t.test('the source asset is the bundle wrapped exactly as the trainer compiles it (so the cache applies)', async (t) => {
+  const { wrap } = (await import('node:module')).default;
+  const asset = readFileSync(join(REPO, '.cache', 'build', 'greengrass-firstboot.wrapped.cjs'), 'utf8');
+  t.equal(asset, wrap(readFileSync(BUNDLE, 'utf8')));
+  t.match(readFileSync(join(REPO, '.cache', 'build', 'sea-config.json'), 'utf8'), /"agent\.cjs":"[^"]*greengrass-firstboot\.wrapped\.cjs"/);
+});
