@@ -22,89 +22,13 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSyn
 import nodeModule from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LAZY_SEGMENTER, startupTrims } from './build-plugins.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const work = join(root, '.cache', 'build');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const started = Date.now();
-
-// yargs' string-width makes an Intl.Segmenter at module load, which initialises ICU's break iterator
-// on every run. This stand-in makes the real one on first use and splits printable ASCII itself (one
-// grapheme per character, exact for that range).
-const LAZY_SEGMENTER = `var __gg_LazySegmenter = class {
-  constructor(...a) { this.a = a; }
-  segment(s) {
-    if (/^[\\x20-\\x7e]*$/.test(s)) return Array.from(s, (segment, index) => ({ segment, index, input: s }));
-    return (this.s ??= new Intl.Segmenter(...this.a)).segment(s);
-  }
-};`;
-
-// yargs renders its whole help text before running any command (yargs command.js: cacheHelpMessage),
-// and string-width measures every cell character by character, testing each against the emoji
-// regex: ~20 ms of every run. Printable ASCII (our help text) is one column per character, so each
-// copy of string-width is wrapped with that fast path; anything else goes to the real one, which is
-// loaded on first use: its module builds \p{RGI_Emoji} and other Unicode-property regexes at load,
-// another ~25 ms of every start.
-const asciiStringWidth = {
-  name: 'ascii-string-width',
-  setup(b) {
-    b.onResolve({ filter: /^string-width$/ }, async (args) => {
-      if (args.pluginData === 'real') return undefined;
-      const real = await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, pluginData: 'real' });
-      if (real.errors.length > 0) return { errors: real.errors };
-      return { path: real.path, namespace: 'ascii-string-width' };
-    });
-    b.onLoad({ filter: /.*/, namespace: 'ascii-string-width' }, (args) => ({
-      resolveDir: dirname(args.path),
-      contents: `let real;
-export default function stringWidth(s, options) {
-  if (typeof s === 'string' && /^[\\x20-\\x7e]*$/.test(s)) return s.length;
-  real ??= require(${JSON.stringify(args.path)}).default;
-  return real(s, options);
-}`,
-    }));
-  },
-};
-
-// node:assert is not loaded at start-up (~5 ms): dependencies that import it for checks that pass get a
-// stand-in, scripts/sea/assert-lazy.cjs (sonic-boom, thread-stream) or scripts/sea/assert-yargs.mjs
-// (yargs' platform shim, which also fails a check on purpose on every start). Each file says why.
-const lazyAssert = {
-  name: 'lazy-assert',
-  setup(b) {
-    b.onResolve({ filter: /^(node:)?assert$/ }, (args) => {
-      if (/[\\/]node_modules[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]/.test(args.importer)) return { path: join(root, 'scripts', 'sea', 'assert-yargs.mjs') };
-      if (/[\\/]node_modules[\\/](sonic-boom|thread-stream)[\\/]/.test(args.importer)) return { path: join(root, 'scripts', 'sea', 'assert-lazy.cjs') };
-      return undefined;
-    });
-  },
-};
-
-// yargs' platform shim reads process.stdout.columns when it loads, which makes process.stdout (a net.Socket
-// under systemd). yargs needs that width only to wrap help when no width is set, and the CLI sets one: the
-// property becomes a getter with the same value. The build fails if a yargs update changes the line.
-const lazyColumns = {
-  name: 'lazy-columns',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]node_modules[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ }, (args) => {
-      const src = readFileSync(args.path, 'utf8');
-      const eager = "stdColumns: typeof process.stdout.columns !== 'undefined' ? process.stdout.columns : null";
-      if (!src.includes(eager)) return { errors: [{ text: `lazy-columns: ${args.path} no longer reads: ${eager}` }] };
-      return { contents: src.replace(eager, `get stdColumns() { return ${eager.slice('stdColumns: '.length)}; }`), loader: 'js', resolveDir: dirname(args.path) };
-    });
-  },
-};
-
-// execa's list of the three standard streams is made lazily (scripts/sea/execa-standard-stream.mjs says why).
-const lazyStdio = {
-  name: 'lazy-stdio',
-  setup(b) {
-    b.onResolve({ filter: /[\\/]utils[\\/]standard-stream\.js$/ }, (args) =>
-      /[\\/]node_modules[\\/]execa[\\/]lib[\\/]/.test(args.importer) ? { path: join(root, 'scripts', 'sea', 'execa-standard-stream.mjs') } : undefined,
-    );
-  },
-};
 
 mkdirSync(dist, { recursive: true });
 mkdirSync(work, { recursive: true });
@@ -120,7 +44,7 @@ await build({
   minify: true,
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [asciiStringWidth, lazyAssert, lazyStdio, lazyColumns],
+  plugins: startupTrims,
   define: {
     __AGENT_VERSION__: JSON.stringify(pkg.version),
     // yargs' ESM shim uses import.meta.url to find itself; in the CJS bundle point it at the executable.
