@@ -5,7 +5,7 @@ import t from 'tap';
 import { existsSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createDeviceRoot } from '../helpers/device-root.ts';
-import { closedPort, ensureBuilt, runAgent } from './exe.ts';
+import { closedPort, ensureBuilt, runAgent, startAgent } from './exe.ts';
 import { recordedNames, startWorld, stopDevice, worldRoot, type World } from './world.ts';
 
 ensureBuilt();
@@ -50,11 +50,21 @@ t.test('check --wait: an endpoint that comes up during the wait passes; plain ch
 
   const server = createServer((s) => s.destroy());
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
-  const opened = new Promise<number>((resolve) => setTimeout(() => server.listen(port, '127.0.0.1', () => resolve(Date.now())), 1500));
+  // The endpoint comes up once the agent has said it is retrying (not after a fixed delay: on a loaded
+  // host the agent's first try could come after it).
   const started = Date.now();
-  const waited = await runAgent(root, ['check', '--wait']);
-  const openedAt = await opened;
+  const { child, done } = startAgent(root, ['check', '--wait']);
+  const opened = new Promise<number>((resolve) => {
+    let seen = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes('"msg":"endpoint unreachable; retrying"') && !server.listening) server.listen(port, '127.0.0.1', () => resolve(Date.now()));
+    });
+  });
+  const waited = await done;
   t.equal(waited.code, 0, waited.stdout + waited.stderr);
+  t.ok(server.listening, 'the endpoint was brought up (the agent said it was retrying)');
+  const openedAt = server.listening ? await opened : Number.NaN;
   t.match(waited.stdout, /^ok\s+endpoint\s+/m);
   t.ok(started + waited.ms >= openedAt, `it passed only after the endpoint came up (${openedAt - started} ms after the start; the agent ran ${waited.ms} ms)`);
   t.ok(logLines(waited.stderr).some((l) => l.msg === 'endpoint unreachable; retrying'), 'it logged its retries');
