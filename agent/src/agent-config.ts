@@ -63,6 +63,11 @@ export interface AgentConfig {
      * passed (a fleet booting at once must queue, not give up and then hit the unit's start limit).
      */
     throttledRetrySeconds: number;
+    /**
+     * Accept a system.thingName the nucleus records that differs from the resolved ThingName (a provisioning
+     * template that rewrites the name, e.g. Fn::Join with a prefix). Off: a different name is a permanent error.
+     */
+    acceptOtherThingName: boolean;
   };
   service: {
     /** Command that restarts greengrass.service (the plugin runs again when no thingName is recorded). */
@@ -112,10 +117,10 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
     renderedConfig: '/var/lib/greengrass-firstboot/config.yaml',
     componentDefaultUser: 'ggc_user:ggc_group',
     timeoutSeconds: 600,
-    attempts: 5,
+    attempts: 3,
   },
   preflight: { clockWaitSeconds: 300, networkWaitSeconds: 300, connectTimeoutMs: 5000 },
-  verify: { timeoutSeconds: 300, pollMs: 10000, restarts: 2, throttledRetrySeconds: 1800 },
+  verify: { timeoutSeconds: 300, pollMs: 10000, restarts: 2, throttledRetrySeconds: 1800, acceptOtherThingName: false },
   service: {
     restartCommand: ['systemctl', 'restart', 'greengrass.service'],
     enabledLink: '/etc/systemd/system/multi-user.target.wants/greengrass.service',

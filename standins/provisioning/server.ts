@@ -39,6 +39,11 @@ export interface ProvisioningStandinOptions {
    * 'in-process' (opt-in, standins/provisioning/fast-issuer.ts: node:crypto key + DER signing, ~1.7 ms; for fleet benchmarks).
    */
   deviceCertificateIssuer?: 'openssl' | 'in-process';
+  /**
+   * The template's Thing resource names the Thing with this prefix before the ThingName parameter
+   * (`"ThingName": {"Fn::Join": ["", ["<prefix>", {"Ref": "ThingName"}]]}`); RegisterThing answers that name.
+   */
+  thingNamePrefix?: string;
 }
 
 export interface Registration {
@@ -278,11 +283,11 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
       reject(conn, topic, 400, 'InvalidParameters', `Missing required template parameter(s): ${missing.join(', ')}`);
       return;
     }
-    const thingName = parameters.ThingName;
-    if (thingName === undefined) {
+    if (parameters.ThingName === undefined) {
       reject(conn, topic, 400, 'InvalidParameters', 'The template needs a ThingName parameter to create a Thing');
       return;
     }
+    const thingName = (o.thingNamePrefix ?? '') + parameters.ThingName;
     try {
       validateThingName(thingName);
     } catch (err) {

@@ -4,7 +4,7 @@
 //   recorded an identity, only finish. Otherwise preflight → render (clock sane, mtime now) →
 //   install (retries, backoff) → verify (restart the service on a plugin failure) → finish:
 //   device cert/key present, service enabled, remove claim cert+key, sentinel.
-import { CliError, TransientError } from '../../../common/errors.ts';
+import { CliError, ConfigError, TransientError } from '../../../common/errors.ts';
 import { deviceCredentialPaths, type FleetProvisioningConfig } from '../../../common/installer-config.ts';
 import { existsSync } from 'node:fs';
 import { backoffDelay, sleep } from '../backoff.ts';
@@ -49,8 +49,9 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
 
   const existing = recordedThingName(root);
   if (existing) {
+    acceptRecordedName(ctx, existing, thingName);
     if (existing !== thingName) {
-      log.warn({ recorded: existing, resolved: thingName }, 'the nucleus already holds an identity under another name; keeping it (no second identity is provisioned)');
+      log.warn({ recorded: existing, resolved: thingName }, 'the nucleus already holds an identity under another name; keeping it (verify.acceptOtherThingName; no second identity is provisioned)');
     } else {
       log.info({ thingName }, 'the nucleus already holds this identity; finishing the remaining steps');
     }
@@ -85,10 +86,25 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
   state.phase = 'verify';
   writeState(cfg.state.stateFile, state);
   const provisionedAs = await verify(ctx, state, root, logOffset);
+  acceptRecordedName(ctx, provisionedAs, thingName);
   if (provisionedAs !== thingName) {
-    log.warn({ recorded: provisionedAs, resolved: thingName }, 'the nucleus recorded a different ThingName than requested (the provisioning template overrides it?)');
+    log.warn({ recorded: provisionedAs, resolved: thingName }, 'the nucleus recorded a different ThingName than requested; keeping it (verify.acceptOtherThingName)');
   }
   return finish(ctx, state, tpl.fleet, provisionedAs);
+}
+
+/**
+ * The identity the nucleus recorded must carry our ThingName: a different one means the provisioning template
+ * renames things, or this machine already held another identity. Nothing is finished then (claim kept, no
+ * sentinel) unless the operator accepts other names; no second identity is ever provisioned either way.
+ */
+function acceptRecordedName(ctx: CommandContext, recorded: string, resolved: string): void {
+  if (recorded === resolved || ctx.cfg.verify.acceptOtherThingName) return;
+  throw new ConfigError(
+    `the nucleus recorded ThingName ${JSON.stringify(recorded)}, not ${JSON.stringify(resolved)}: the provisioning template renames things, or this machine already holds another identity. `
+      + `Claim kept, no sentinel written; set verify.acceptOtherThingName: true in the agent config to keep ${JSON.stringify(recorded)}`,
+    'thing-name-mismatch',
+  );
 }
 
 async function install(ctx: CommandContext, state: AgentState, root: string): Promise<void> {
