@@ -2,14 +2,17 @@
 // `systemctl enable` creates, or a configured command) and "restart" (a configured command).
 import { spawn, spawnSync } from 'node:child_process';
 import { lstatSync } from 'node:fs';
-import { TransientError } from '../../common/errors.ts';
+import { InterruptedError, TransientError } from '../../common/errors.ts';
 import type { AgentConfig } from './agent-config.ts';
 import type { Logger } from './log.ts';
+
+export const IS_ENABLED_COMMAND_TIMEOUT_SECONDS = 30;
+export const RESTART_COMMAND_TIMEOUT_SECONDS = 120;
 
 export function serviceEnabled(cfg: AgentConfig): boolean {
   if (cfg.service.isEnabledCommand) {
     const [cmd, ...args] = cfg.service.isEnabledCommand as [string, ...string[]];
-    const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 30_000 });
+    const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: IS_ENABLED_COMMAND_TIMEOUT_SECONDS * 1000 });
     return r.status === 0;
   }
   try {
@@ -25,14 +28,20 @@ export function restartService(cfg: AgentConfig, log: Logger, signal?: AbortSign
   const [cmd, ...args] = cfg.service.restartCommand as [string, ...string[]];
   log.info({ command: cfg.service.restartCommand }, 'restarting greengrass.service so the provisioning plugin runs again');
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], signal, timeout: 120_000 });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], signal, timeout: RESTART_COMMAND_TIMEOUT_SECONDS * 1000 });
     let err = '';
     child.stderr?.on('data', (d: Buffer) => {
       if (err.length < 2000) err += d.toString();
     });
-    child.on('error', (e) => reject(new TransientError(`cannot run the restart command ${cmd}: ${e.message}`, 'service-restart-failed', { cause: e })));
+    // An abort (SIGTERM to the agent) kills the command; that is an interruption, not a failed restart.
+    const interrupted = (): Error => (signal?.reason instanceof Error ? signal.reason : new InterruptedError('SIGTERM'));
+    child.on('error', (e) => {
+      if (signal?.aborted) reject(interrupted());
+      else reject(new TransientError(`cannot run the restart command ${cmd}: ${e.message}`, 'service-restart-failed', { cause: e }));
+    });
     child.on('close', (code) => {
-      if (code === 0) resolve();
+      if (signal?.aborted) reject(interrupted());
+      else if (code === 0) resolve();
       else reject(new TransientError(`the restart command failed (exit ${code}): ${err.trim().slice(0, 300)}`, 'service-restart-failed'));
     });
   });
