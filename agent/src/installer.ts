@@ -6,6 +6,9 @@ import { InterruptedError, TransientError } from '../../common/errors.ts';
 import type { AgentConfig } from './agent-config.ts';
 import type { Logger } from './log.ts';
 
+/** SIGKILL this long after the timeout's SIGTERM, if the installer is still there. */
+export const INSTALLER_KILL_GRACE_SECONDS = 5;
+
 export function installerArgs(cfg: AgentConfig, rootPath: string): string[] {
   return [
     `-Droot=${rootPath}`,
@@ -67,7 +70,7 @@ export async function runInstaller(cfg: AgentConfig, rootPath: string, log: Logg
     stdin: 'ignore',
     timeout: cfg.installer.timeoutSeconds * 1000,
     killSignal: 'SIGTERM',
-    forceKillAfterDelay: 5000,
+    forceKillAfterDelay: INSTALLER_KILL_GRACE_SECONDS * 1000,
     cancelSignal: signal,
     // The child's stdout/stderr are ours to drain; a detached grandchild must not hold them open.
     cleanup: true,

@@ -11,6 +11,9 @@ import type { AgentConfig } from './agent-config.ts';
 import { backoffDelay, sleep } from './backoff.ts';
 import type { Logger } from './log.ts';
 
+/** Bound on `java -version` (only when the JDK's release file does not answer). */
+export const JAVA_VERSION_TIMEOUT_SECONDS = 30;
+
 export interface PreflightContext {
   cfg: AgentConfig;
   log: Logger;
@@ -69,7 +72,7 @@ export function checkJava(cfg: AgentConfig): string {
     }
     return `java ${fromRelease} (${resolved})`;
   }
-  const r = spawnSync(cfg.installer.java, ['-version'], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(cfg.installer.java, ['-version'], { encoding: 'utf8', timeout: JAVA_VERSION_TIMEOUT_SECONDS * 1000 });
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;
     throw new ConfigError(

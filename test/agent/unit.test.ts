@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from './unit-file.ts';
-import { DEFAULT_AGENT_CONFIG } from '../../agent/src/agent-config.ts';
+import { DEFAULT_AGENT_CONFIG, loadAgentConfig } from '../../agent/src/agent-config.ts';
+import { worstCaseRunSeconds } from '../../agent/src/run-budget.ts';
 import { EXE, REPO, ensureBuilt } from './exe.ts';
 
 const UNIT = join(REPO, 'systemd', 'greengrass-firstboot.service');
@@ -40,7 +41,7 @@ t.test('unit contract', async (t) => {
   t.equal(s.Type?.[0], 'oneshot');
   t.equal(s.RemainAfterExit?.[0], 'yes');
   t.equal(s.ExecStart?.[0], '/usr/local/bin/greengrass-firstboot run');
-  t.equal(s.RestartPreventExitStatus?.[0], '3', 'permanent config errors (exit 3) never restart');
+  t.same(s.RestartPreventExitStatus?.[0]?.split(/\s+/), ['2', '3'], 'usage (2) and permanent config errors (3) never restart');
   t.equal(s.Restart?.[0], 'on-failure');
   t.ok(s.TimeoutStartSec?.[0], 'bounded start');
   t.ok(Number(unit.StartLimitBurst?.[0]) > 0, 'restarts bounded');
@@ -52,6 +53,43 @@ t.test('unit contract', async (t) => {
   }
   t.equal(u.Install?.WantedBy?.[0], 'multi-user.target');
   t.equal(s.StateDirectory?.[0], 'greengrass-firstboot', 'state dir matches /var/lib/greengrass-firstboot');
-  const sec = execFileSync('systemd-analyze', ['security', '--offline=yes', UNIT], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).toString();
-  t.match(sec, /Overall exposure level/, 'systemd-analyze security scores it');
+  // Hardening that still lets the installer create users, write /etc and /greengrass and call systemctl.
+  for (const [k, v] of [
+    ['NoNewPrivileges', 'yes'], ['PrivateTmp', 'yes'], ['ProtectHome', 'yes'], ['ProtectKernelTunables', 'yes'], ['ProtectKernelModules', 'yes'],
+    ['ProtectKernelLogs', 'yes'], ['ProtectControlGroups', 'yes'], ['ProtectClock', 'yes'], ['ProtectHostname', 'yes'], ['RestrictRealtime', 'yes'],
+    ['RestrictNamespaces', 'yes'], ['LockPersonality', 'yes'], ['SystemCallArchitectures', 'native'], ['UMask', '0077'],
+  ] as const) t.equal(s[k]?.[0], v, `${k}=${v}`);
+  t.same((s.RestrictAddressFamilies?.[0] ?? '').split(/\s+/).sort(), ['AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_UNIX'], 'sockets: local, IP, netlink only');
+  const score = (unitPath: string): number => {
+    const out = execFileSync('systemd-analyze', ['security', '--offline=yes', unitPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const m = /Overall exposure level for .*: (\d+\.\d+)/.exec(out);
+    if (!m) throw new Error(`no exposure level in: ${out.slice(-500)}`);
+    return Number(m[1]);
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'gg-unit-sec-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const bare = join(dir, 'greengrass-firstboot.service');
+  writeFileSync(bare, text.split('\n').filter((l) => !/^(NoNewPrivileges|PrivateTmp|Protect\w+|Restrict\w+|LockPersonality|SystemCallArchitectures)=/.test(l)).join('\n'));
+  const hardened = score(UNIT);
+  t.ok(hardened < score(bare) - 2, `the hardening lowers systemd-analyze security's exposure (${hardened} vs ${score(bare)} without it)`);
+});
+
+/** A systemd time span in seconds, parsed by systemd itself. */
+function timespanSeconds(span: string): number {
+  const out = execFileSync('systemd-analyze', ['timespan', span], { encoding: 'utf8' });
+  const us = /μs:\s*(\d+)/.exec(out);
+  if (!us) throw new Error(`systemd-analyze timespan ${span}: ${out}`);
+  return Number(us[1]) / 1e6;
+}
+
+t.test('TimeoutStartSec outlasts the agent\'s worst case with the default and the shipped config', async (t) => {
+  const timeout = timespanSeconds(parse(text).Service!.TimeoutStartSec![0]!);
+  const shipped = loadAgentConfig(join(REPO, 'agent', 'agent.yaml'));
+  for (const [name, cfg] of [['defaults', DEFAULT_AGENT_CONFIG], ['agent/agent.yaml', shipped]] as const) {
+    const worst = worstCaseRunSeconds(cfg);
+    t.ok(worst < timeout, `${name}: worst case ${Math.round(worst / 60)} min < TimeoutStartSec ${timeout / 60} min`);
+  }
+  // The bound moves with the config: a tenfold installer timeout no longer fits.
+  const slow = { ...DEFAULT_AGENT_CONFIG, installer: { ...DEFAULT_AGENT_CONFIG.installer, timeoutSeconds: 6000 } };
+  t.ok(worstCaseRunSeconds(slow) > timeout, 'a config past the unit\'s bound is noticed');
 });

@@ -1,0 +1,18 @@
+// The longest one `greengrass-firstboot run` can take under a config, from the bounds run.ts enforces. The unit's
+// TimeoutStartSec= must exceed it for the default config (test/agent/unit.test.ts): the agent then always ends
+// an attempt itself, with its own reason in `status`, instead of being killed by systemd halfway.
+import type { AgentConfig } from './agent-config.ts';
+import { INSTALLER_KILL_GRACE_SECONDS } from './installer.ts';
+import { JAVA_VERSION_TIMEOUT_SECONDS } from './preflight.ts';
+import { IS_ENABLED_COMMAND_TIMEOUT_SECONDS, RESTART_COMMAND_TIMEOUT_SECONDS } from './service.ts';
+
+export function worstCaseRunSeconds(cfg: AgentConfig): number {
+  const backoffMax = cfg.backoff.maxMs / 1000;
+  const preflight = JAVA_VERSION_TIMEOUT_SECONDS + cfg.preflight.clockWaitSeconds + cfg.preflight.networkWaitSeconds + cfg.preflight.connectTimeoutMs / 1000;
+  const install = cfg.installer.attempts * (cfg.installer.timeoutSeconds + INSTALLER_KILL_GRACE_SECONDS) + (cfg.installer.attempts - 1) * backoffMax;
+  // One verify round: wait for the record, back off, restart the service. Failures other than throttling end the
+  // run after verify.restarts restarts; throttling adds up to verify.throttledRetrySeconds plus the round that ends it.
+  const round = cfg.verify.timeoutSeconds + backoffMax + RESTART_COMMAND_TIMEOUT_SECONDS;
+  const verify = (cfg.verify.restarts + 2) * round + cfg.verify.throttledRetrySeconds;
+  return Math.ceil(preflight + install + verify + 2 * IS_ENABLED_COMMAND_TIMEOUT_SECONDS);
+}
