@@ -2,12 +2,14 @@
 // fleet-provisioning stand-in (MQTT over mTLS): happy path, retries, hang, silent plugin failure,
 // SIGTERM, secrets. Every test stops its stand-in nucleus and checks no process is left behind.
 import t, { type Test } from 'tap';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import type { DeviceRoot } from '../helpers/device-root.ts';
 import { javaSpy, runAgent, startAgent, ensureBuilt, type ExeResult } from './exe.ts';
-import { processesUnder, recordedNames, startWorld, stopDevice, worldRoot, type World } from './world.ts';
+import { processesUnder, recordedNames, startWorld, stopDevice, worldRoot, TEMPLATE_NAME, type World } from './world.ts';
+import { startProvisioningStandin } from '../../standins/provisioning/server.ts';
 
 ensureBuilt();
 const world: World = await startWorld();
@@ -88,6 +90,9 @@ t.test('happy path: provisions once, verifies, removes the claim, writes the sen
   t.equal(spy.calls().filter((c) => c.includes('-jar')).length, 1, 'installer not run again');
   t.equal(world.prov.registrations.filter((x) => x.thingName === 'gg-store-0815').length, 1);
   assertNoClaimKey(t, root, [r, again]);
+  // Every line the installer prints goes to the agent's log, tagged with its stream.
+  const installerLines = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((j) => j.installer === true);
+  t.ok(installerLines.some((j) => j.stream === 'stdout' && j.msg === `Setting up Greengrass Nucleus (STAND-IN) in ${root.ggRoot}`), 'installer stdout line logged');
   await settle(t, root);
 });
 
@@ -190,12 +195,116 @@ t.test('a re-run after provisioning still finishes: an existing identity is not 
   t.equal((await runAgent(root, ['run'])).code, 0);
   const regs = world.prov.registrations.length;
   // e.g. power lost between removing the claim and writing the sentinel
-  const { rmSync } = await import('node:fs');
   rmSync(root.sentinel);
   const r = await runAgent(root, ['run']);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stderr, /already holds this identity; finishing the remaining steps/);
   t.equal(world.prov.registrations.length, regs, 'no new registration');
   t.equal(JSON.parse(readFileSync(root.sentinel, 'utf8')).thingName, 'gg-finish-1');
+  await settle(t, root);
+});
+
+t.test('a provisioning template that renames the Thing: refused with exit 3 (claim kept, no sentinel) unless verify.acceptOtherThingName', async (t) => {
+  // The template's Thing resource joins a prefix to the ThingName parameter, so the nucleus records another name.
+  const renaming = await startProvisioningStandin({ ca: world.ca, templateName: TEMPLATE_NAME, thingNamePrefix: 'branch-' });
+  t.teardown(() => renaming.stop());
+  const endpoint = { host: '127.0.0.1', port: renaming.port };
+
+  const root = device(t, { hostname: 'gg-renamed-1', endpoint });
+  const r = await runAgent(root, ['run']);
+  t.equal(r.code, 3, r.stderr);
+  t.match(r.stderr, /the nucleus recorded ThingName "branch-gg-renamed-1", not "gg-renamed-1".*verify\.acceptOtherThingName: true/);
+  t.notOk(existsSync(root.sentinel), 'no sentinel');
+  t.ok(existsSync(root.claimKeyPath) && existsSync(root.claimCertPath), 'claim kept');
+  t.match(await status(root), { provisioned: false, lastError: { reason: 'thing-name-mismatch', exitCode: 3 } });
+
+  // A re-run finds the recorded identity and refuses the same way; nothing is provisioned again.
+  const again = await runAgent(root, ['run']);
+  t.equal(again.code, 3, again.stderr);
+  t.match(again.stderr, /recorded ThingName "branch-gg-renamed-1", not "gg-renamed-1"/);
+  t.notOk(existsSync(root.sentinel));
+
+  // The operator accepts the template's names: the next run finishes with the recorded identity.
+  root.writeAgentConfig({ verify: { acceptOtherThingName: true } });
+  const accepted = await runAgent(root, ['run']);
+  t.equal(accepted.code, 0, accepted.stderr);
+  t.equal(accepted.stdout, 'provisioned as branch-gg-renamed-1\n');
+  t.equal(JSON.parse(readFileSync(root.sentinel, 'utf8')).thingName, 'branch-gg-renamed-1');
+  t.notOk(existsSync(root.claimKeyPath), 'claim removed once finished');
+  t.same(renaming.registrations.map((x) => x.thingName), ['branch-gg-renamed-1'], 'one registration across the three runs');
+  await settle(t, root);
+
+  // Accepted from the start: a fresh clone finishes in one run under the template's name.
+  const other = device(t, { hostname: 'gg-renamed-2', endpoint, agent: { verify: { acceptOtherThingName: true } } });
+  const fresh = await runAgent(other, ['run']);
+  t.equal(fresh.code, 0, fresh.stderr);
+  t.equal(fresh.stdout, 'provisioned as branch-gg-renamed-2\n');
+  t.match(fresh.stderr, /recorded a different ThingName than requested; keeping it/);
+  await settle(t, other);
+});
+
+t.test('provisioning never confirmed (endpoint accepts TCP and stays silent): restart, then a transient exit', async (t) => {
+  // A black hole: preflight's TCP check passes, the plugin's TLS handshake never completes, the nucleus logs nothing.
+  const held: Socket[] = [];
+  const hole = createServer((s) => held.push(s));
+  await new Promise<void>((res) => hole.listen(0, '127.0.0.1', res));
+  t.teardown(() => {
+    for (const s of held) s.destroy();
+    hole.close();
+  });
+  const port = (hole.address() as { port: number }).port;
+  const root = device(t, { hostname: 'gg-silent-1', endpoint: { host: '127.0.0.1', port }, agent: { verify: { timeoutSeconds: 3, restarts: 1 } } });
+  const r = await runAgent(root, ['run']);
+  t.equal(r.code, 75, r.stderr);
+  t.match(r.stderr, /provisioning was not confirmed within 3 s \(no system\.thingName in .*config\.tlog\) \(gave up after 1 service restart\)/);
+  t.match(r.stderr, /restarting greengrass\.service so the provisioning plugin runs again/);
+  t.notOk(existsSync(root.sentinel));
+  t.ok(existsSync(root.claimKeyPath), 'claim kept');
+  t.match(await status(root), { provisioned: false, provisioningRetries: 1, lastError: { reason: 'provisioning-timeout', exitCode: 75 } });
+  await settle(t, root);
+});
+
+t.test('SIGTERM while greengrass.service is being restarted: exit 130, the restart command stopped', async (t) => {
+  const root = device(t, { hostname: 'gg-term-restart' });
+  const pidFile = join(root.dir, 'restart.pid');
+  const script = join(root.dir, 'slow-restart.sh');
+  writeFileSync(script, `#!/bin/sh\necho $$ > '${pidFile}'\nexec sleep 60\n`, { mode: 0o755 });
+  root.writeAgentConfig({ service: { restartCommand: [script] } });
+  const { child, done } = startAgent(root, ['run'], { GG_STANDIN_FAIL: 'provision' });
+  const deadline = Date.now() + 60_000;
+  while (!existsSync(pidFile) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+  t.ok(existsSync(pidFile), 'the agent is running the restart command');
+  child.kill('SIGTERM');
+  const r = await done;
+  t.equal(r.code, 130, r.stderr);
+  t.match(r.stderr, /interrupted by SIGTERM/);
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  await new Promise((res) => setTimeout(res, 300));
+  const alive = existsSync(`/proc/${pid}`) && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  t.notOk(alive, 'the restart command was killed with the agent');
+  if (alive) process.kill(pid);
+  t.match(await status(root), { provisioned: false, lastError: { reason: 'interrupted', exitCode: 130 } });
+  t.notOk(existsSync(root.sentinel));
+  await settle(t, root);
+});
+
+t.test('finish: device credentials missing after provisioning is transient (no sentinel); claim.removeAfterProvisioning false keeps the claim', async (t) => {
+  const root = device(t, { hostname: 'gg-creds-1', agent: { claim: { removeAfterProvisioning: false } } });
+  const r = await runAgent(root, ['run']);
+  t.equal(r.code, 0, r.stderr);
+  t.ok(existsSync(root.claimKeyPath) && existsSync(root.claimCertPath), 'claim kept as configured');
+  t.match(JSON.parse(readFileSync(root.sentinel, 'utf8')), { thingName: 'gg-creds-1', claimRemoved: false });
+  t.match(await status(root), { provisioned: true, claimRemoved: false });
+
+  // The identity is recorded but its private key is gone (e.g. a disk restored without it): not finished.
+  rmSync(root.sentinel);
+  rmSync(join(root.ggRoot, 'privKey.key'));
+  const regs = world.prov.registrations.length;
+  const again = await runAgent(root, ['run']);
+  t.equal(again.code, 75, again.stderr);
+  t.match(again.stderr, /provisioned as gg-creds-1 but the device credentials are missing: .*privKey\.key/);
+  t.notOk(existsSync(root.sentinel), 'no sentinel');
+  t.equal(world.prov.registrations.length, regs, 'no second identity provisioned');
+  t.match(await status(root), { provisioned: false, lastError: { reason: 'device-credentials-missing', exitCode: 75 } });
   await settle(t, root);
 });
