@@ -18,7 +18,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import nodeModule from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,5 +121,9 @@ if (existsSync(exe) && existsSync(stamp) && readFileSync(stamp, 'utf8') === dige
 // Smoke check: --version from the executable, with no node on PATH.
 const version = execFileSync(exe, ['--version'], { env: { PATH: '/nonexistent' }, encoding: 'utf8' }).trim();
 if (version !== pkg.version) throw new Error(`build: ${exe} --version printed ${JSON.stringify(version)}, expected ${pkg.version}`);
+// The executable's mtime says "built from the sources as of now", also when it was up to date: the tests
+// (test/agent/exe.ts) refuse to run an executable older than a source file.
+const now = new Date();
+utimesSync(exe, now, now);
 const mb = (statSync(exe).size / 1024 / 1024).toFixed(1);
 console.log(`build: ${exe} ${version} (${mb} MiB, bundle ${(statSync(bundle).size / 1024).toFixed(0)} KiB) in ${Date.now() - started} ms`);

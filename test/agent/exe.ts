@@ -1,6 +1,6 @@
 // Runs the BUILT agent executable (dist/greengrass-firstboot), building it first if missing.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,9 +9,39 @@ import type { DeviceRoot } from '../helpers/device-root.ts';
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const EXE = join(REPO, 'dist', 'greengrass-firstboot');
 
+/** Files the executable is built from (scripts/build.mjs); node_modules stands behind package-lock.json. */
+const BUILD_INPUTS = ['agent/src', 'common', 'scripts/build.mjs', 'scripts/build-plugins.mjs', 'scripts/sea', 'package-lock.json', 'package.json'];
+
+function newestInput(): { path: string; mtimeMs: number } {
+  let newest = { path: '', mtimeMs: 0 };
+  const visit = (p: string): void => {
+    const st = statSync(p);
+    if (st.isDirectory()) for (const e of readdirSync(p)) visit(join(p, e));
+    else if (st.mtimeMs > newest.mtimeMs) newest = { path: p, mtimeMs: st.mtimeMs };
+  };
+  for (const i of BUILD_INPUTS) visit(join(REPO, i));
+  return newest;
+}
+
+/** Builds the executable if missing; refuses to test one older than its sources (run `npm run build`). */
 export function ensureBuilt(): string {
   if (!existsSync(EXE)) execFileSync(process.execPath, [join(REPO, 'scripts', 'build.mjs')], { stdio: 'ignore' });
+  const newest = newestInput();
+  if (statSync(EXE).mtimeMs < newest.mtimeMs) {
+    throw new Error(`${EXE} is older than ${newest.path}: run \`npm run build\` (npm test does) before these tests`);
+  }
   return EXE;
+}
+
+/** Base64 lines of the claim private key as the device holds it when the agent starts (the test's and the file's). */
+function claimKeyLines(root: DeviceRoot): string[] {
+  const pems = [root.claim.privateKeyPem];
+  try {
+    pems.push(readFileSync(root.claimKeyPath, 'utf8'));
+  } catch {
+    // removed or never written by this test
+  }
+  return pems.flatMap((p) => p.split('\n')).map((l) => l.trim()).filter((l) => l.length >= 40 && /^[A-Za-z0-9+/=]+$/.test(l));
 }
 
 export interface ExeResult {
@@ -32,12 +62,17 @@ export function startAgent(root: DeviceRoot, args: string[], env: Record<string,
     env: { PATH: SYSTEM_PATH, HOME: root.dir, ...root.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const keyLines = claimKeyLines(root);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<ExeResult>((resolve) => {
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - started }));
+  // Every run of every agent test: the claim private key must never reach the agent's output (the test log).
+  const done = new Promise<ExeResult>((resolve, reject) => {
+    child.on('close', (code, signal) => {
+      if (keyLines.some((l) => stdout.includes(l) || stderr.includes(l))) reject(new Error(`the claim private key appeared in the output of greengrass-firstboot ${args.join(' ')}`));
+      else resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
+    });
   });
   return { child, done };
 }
