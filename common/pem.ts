@@ -9,12 +9,13 @@ export interface CertificateInfo {
   fingerprint256: string;
 }
 
-export function parseCertificate(pem: string, label = 'certificate'): X509Certificate {
-  if (!/-----BEGIN CERTIFICATE-----/.test(pem)) throw new ConfigError(`${label} is not a PEM certificate`, 'cert-not-pem');
+/** `reason` prefixes the error reasons (`<reason>-not-pem`, `<reason>-unparseable`), so `status` tells which file it was. */
+export function parseCertificate(pem: string, label = 'certificate', reason = 'cert'): X509Certificate {
+  if (!/-----BEGIN CERTIFICATE-----/.test(pem)) throw new ConfigError(`${label} is not a PEM certificate`, `${reason}-not-pem`);
   try {
     return new X509Certificate(pem);
   } catch (err) {
-    throw new ConfigError(`${label} cannot be parsed: ${(err as Error).message}`, 'cert-unparseable', { cause: err });
+    throw new ConfigError(`${label} cannot be parsed: ${(err as Error).message}`, `${reason}-unparseable`, { cause: err });
   }
 }
 

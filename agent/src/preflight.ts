@@ -120,7 +120,7 @@ export function checkClaim(fleet: FleetProvisioningConfig): CertificateInfo {
   const cert = readRequired(fleet.claimCertificatePath, 'claim certificate', 'claim-cert-missing');
   const key = readRequired(fleet.claimCertificatePrivateKeyPath, 'claim private key', 'claim-key-missing');
   const ca = readRequired(fleet.rootCaPath, 'root CA', 'root-ca-missing');
-  parseCertificate(ca, `root CA ${fleet.rootCaPath}`);
+  parseCertificate(ca, `root CA ${fleet.rootCaPath}`, 'root-ca');
   return assertKeyMatchesCertificate(cert, key, 'claim');
 }
 

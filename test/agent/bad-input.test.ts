@@ -152,6 +152,27 @@ const cases: Case[] = [
     reason: 'cert-not-pem',
   },
   {
+    name: 'claim private key that is not PEM',
+    setup: (root) => writeFileSync(root.claimKeyPath, 'this is not a key, just text\n', { mode: 0o600 }),
+    code: CONFIG,
+    message: /claim private key is not a PEM private key/,
+    reason: 'key-not-pem',
+  },
+  {
+    name: 'claim private key that is PEM-framed but unparseable',
+    setup: (root) => writeFileSync(root.claimKeyPath, '-----BEGIN PRIVATE KEY-----\nbm90IGEgREVSIGVuY29kZWQga2V5IGF0IGFsbA==\n-----END PRIVATE KEY-----\n', { mode: 0o600 }),
+    code: CONFIG,
+    message: /claim private key cannot be parsed as a private key/,
+    reason: 'key-unparseable',
+  },
+  {
+    name: 'root CA that is not PEM',
+    setup: (root) => writeFileSync(root.rootCaPath, 'Amazon Root CA 1 goes here\n'),
+    code: CONFIG,
+    message: /root CA .*AmazonRootCA1\.pem is not a PEM certificate/,
+    reason: 'root-ca-not-pem',
+  },
+  {
     name: 'expired claim certificate',
     setup: (root) => {
       const old = issueCertificate(root.ca, { commonName: 'claim', notBeforeOffsetDays: -30, days: 10 });
