@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../common/errors.ts';
-import { applyFqdnMode, renderTokens, templateTokens, validateThingName, showName } from '../../common/thing-name.ts';
+import { applyFqdnMode, renderTokens, templateTokens, validateThingName, showName, type FqdnMode } from '../../common/thing-name.ts';
 import type { AgentConfig } from './agent-config.ts';
 
 /** Values DMI firmware reports when it has no real serial/UUID: never unique. */
@@ -101,4 +101,13 @@ export function resolveThingName(cfg: AgentConfig): string {
   const candidate = candidateThingName(cfg);
   const templateHostname = readTemplateHostname(cfg);
   return validateThingName(candidate, { deny: cfg.thingName.deny, templateHostname: templateHostname ? applyFqdnMode(templateHostname, cfg.thingName.fqdn) : null });
+}
+
+/** The hostname, when thingName.fqdn changed it on its way into the ThingName: reported, so the rewrite is never silent. */
+export function fqdnRewrite(cfg: AgentConfig): { hostname: string; fqdn: FqdnMode } | null {
+  const t = cfg.thingName;
+  if (t.fqdn === 'refuse') return null;
+  if (t.source !== 'hostname' && !(t.source === 'template' && templateTokens(t.template).includes('hostname'))) return null;
+  const hostname = readHostname(cfg);
+  return hostname.includes('.') ? { hostname, fqdn: t.fqdn } : null;
 }

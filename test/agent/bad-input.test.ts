@@ -274,8 +274,18 @@ t.test('FQDN with thingName.fqdn: short is accepted as the first label (check, n
   const r = await runAgent(root, ['check', '--json']);
   t.equal(r.code, 0, r.stdout);
   t.equal(JSON.parse(r.stdout).thingName, 'gg-07');
+  t.match(JSON.parse(r.stdout).steps, [{}, {}, { step: 'thing-name', ok: true, detail: 'gg-07 (hostname gg-07.corp.example.com, thingName.fqdn: short)' }], 'the rewrite is reported, not silent');
   t.notOk(existsSync(root.renderedConfig), 'check writes nothing');
   t.notOk(existsSync(root.stateFile), 'check writes no state');
+});
+
+t.test('FQDN rewritten by thingName.fqdn: run logs the hostname the ThingName came from', async (t) => {
+  const root = createDeviceRoot({ hostname: 'gg-08.corp.example.com', endpoint: { host: '127.0.0.1', port: await closedPort() }, agent: { thingName: { fqdn: 'dashes' }, preflight: { networkWaitSeconds: 0 } } });
+  t.teardown(() => root.cleanup());
+  const r = await runAgent(root, ['run']);
+  t.equal(r.code, TRANSIENT, r.stderr);
+  const resolved = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((j) => j.msg === 'ThingName resolved');
+  t.match(resolved, { thingName: 'gg-08-corp-example-com', source: 'hostname', hostname: 'gg-08.corp.example.com', fqdn: 'dashes' });
 });
 
 t.test('usage errors exit 2', async (t) => {

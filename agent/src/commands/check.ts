@@ -4,7 +4,7 @@ import { CliError, ExitCode } from '../../../common/errors.ts';
 import { loadTemplate, type LoadedTemplate } from '../installer-config.ts';
 import { checkClaim, checkJars, checkJava, step, waitForClock, waitForEndpoint, type StepResult } from '../preflight.ts';
 import { readSentinel } from '../state.ts';
-import { resolveThingName } from '../thing-name-source.ts';
+import { fqdnRewrite, resolveThingName } from '../thing-name-source.ts';
 import { recordedThingName } from '../verify.ts';
 import type { CommandContext } from './context.ts';
 
@@ -17,7 +17,11 @@ export async function checkCommand(ctx: CommandContext, opts: { wait: boolean; j
   results.push(await step('agent-config', () => ctx.configPath));
   const sentinel = readSentinel(cfg.state.sentinel);
   results.push(await step('sentinel', () => (sentinel ? `present: already provisioned as ${sentinel.thingName}` : `absent (${cfg.state.sentinel})`)));
-  results.push(await step('thing-name', () => (thingName = resolveThingName(cfg))));
+  results.push(await step('thing-name', () => {
+    thingName = resolveThingName(cfg);
+    const rewrite = fqdnRewrite(cfg);
+    return rewrite ? `${thingName} (hostname ${rewrite.hostname}, thingName.fqdn: ${rewrite.fqdn})` : thingName;
+  }));
   results.push(
     await step('installer-config', () => {
       if (!thingName) return skip('needs a valid ThingName');

@@ -13,7 +13,7 @@ import { runInstaller } from '../installer.ts';
 import { checkClaim, checkJars, checkJava, waitForClock, waitForEndpoint } from '../preflight.ts';
 import { restartService, serviceEnabled } from '../service.ts';
 import { readSentinel, readState, recordError, removeFiles, writeSentinel, writeState, type AgentState } from '../state.ts';
-import { resolveThingName } from '../thing-name-source.ts';
+import { fqdnRewrite, resolveThingName } from '../thing-name-source.ts';
 import { fileSize, nucleusLogPath, readTlog, recordedThingName, tlogPath, waitForProvisioning } from '../verify.ts';
 import { AGENT_VERSION } from '../version.ts';
 import type { CommandContext } from './context.ts';
@@ -45,7 +45,7 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
   const tpl = loadTemplate(cfg, thingName);
   const root = tpl.fleet.rootPath;
   state.thingName = thingName;
-  log.info({ thingName, source: cfg.thingName.source }, 'ThingName resolved');
+  log.info({ thingName, source: cfg.thingName.source, ...fqdnRewrite(cfg) }, 'ThingName resolved');
 
   const existing = recordedThingName(root);
   if (existing) {
