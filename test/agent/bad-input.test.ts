@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDeviceRoot, writeFakeRpctool, type DeviceRoot, type DeviceRootOptions } from '../helpers/device-root.ts';
-import { EXE, SYSTEM_PATH, closedPort, javaSpy, runAgent, tcpListener, ensureBuilt } from './exe.ts';
+import { EXE, SYSTEM_PATH, closedPort, javaSpy, logLines, runAgent, tcpListener, ensureBuilt } from './exe.ts';
 import { issueCertificate } from '../../standins/pki.ts';
 import { startConnectProxy } from '../helpers/connect-proxy.ts';
 
@@ -284,7 +284,7 @@ t.test('FQDN rewritten by thingName.fqdn: run logs the hostname the ThingName ca
   t.teardown(() => root.cleanup());
   const r = await runAgent(root, ['run']);
   t.equal(r.code, TRANSIENT, r.stderr);
-  const resolved = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((j) => j.msg === 'ThingName resolved');
+  const resolved = logLines(r.stderr).find((j) => j.msg === 'ThingName resolved');
   t.match(resolved, { thingName: 'gg-08-corp-example-com', source: 'hostname', hostname: 'gg-08.corp.example.com', fqdn: 'dashes' });
 });
 

@@ -23,14 +23,23 @@ function newestInput(): { path: string; mtimeMs: number } {
   return newest;
 }
 
-/** Builds the executable if missing; refuses to test one older than its sources (run `npm run build`). */
+let checked = false;
+
+/** Builds the executable if missing; refuses to test one older than its sources (run `npm run build`). Checked once per test process. */
 export function ensureBuilt(): string {
+  if (checked) return EXE;
   if (!existsSync(EXE)) execFileSync(process.execPath, [join(REPO, 'scripts', 'build.mjs')], { stdio: 'ignore' });
   const newest = newestInput();
   if (statSync(EXE).mtimeMs < newest.mtimeMs) {
     throw new Error(`${EXE} is older than ${newest.path}: run \`npm run build\` (npm test does) before these tests`);
   }
+  checked = true;
   return EXE;
+}
+
+/** The agent's JSON log lines (its stderr). */
+export function logLines(stderr: string): Array<Record<string, any>> {
+  return stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 }
 
 /** Base64 lines of the claim private key as the device holds it when the agent starts (the test's and the file's). */

@@ -7,7 +7,7 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import type { DeviceRoot } from '../helpers/device-root.ts';
-import { javaSpy, runAgent, startAgent, ensureBuilt, type ExeResult } from './exe.ts';
+import { javaSpy, logLines, runAgent, startAgent, ensureBuilt, type ExeResult } from './exe.ts';
 import { processesUnder, recordedNames, startWorld, stopDevice, worldRoot, TEMPLATE_NAME, type World } from './world.ts';
 import { startProvisioningStandin } from '../../standins/provisioning/server.ts';
 
@@ -91,7 +91,7 @@ t.test('happy path: provisions once, verifies, removes the claim, writes the sen
   t.equal(world.prov.registrations.filter((x) => x.thingName === 'gg-store-0815').length, 1);
   assertNoClaimKey(t, root, [r, again]);
   // Every line the installer prints goes to the agent's log, tagged with its stream.
-  const installerLines = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((j) => j.installer === true);
+  const installerLines = logLines(r.stderr).filter((j) => j.installer === true);
   t.ok(installerLines.some((j) => j.stream === 'stdout' && j.msg === `Setting up Greengrass Nucleus (STAND-IN) in ${root.ggRoot}`), 'installer stdout line logged');
   await settle(t, root);
 });

@@ -5,16 +5,12 @@ import t from 'tap';
 import { existsSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createDeviceRoot } from '../helpers/device-root.ts';
-import { closedPort, ensureBuilt, runAgent, startAgent } from './exe.ts';
+import { closedPort, ensureBuilt, logLines, runAgent, startAgent } from './exe.ts';
 import { recordedNames, startWorld, stopDevice, worldRoot, type World } from './world.ts';
 
 ensureBuilt();
 const world: World = await startWorld();
 t.teardown(() => world.stop());
-
-function logLines(stderr: string): Array<Record<string, any>> {
-  return stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-}
 
 t.test('clock behind the image build time catches up during the wait: provisions, config stamped after it', async (t) => {
   const root = worldRoot(world, { hostname: 'gg-clock-late-1' });
