@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, ensureBuilt, runAgent } from '../agent/exe.ts';
 import { recordedNames, startWorld, stopDevice, worldRoot } from '../agent/world.ts';
+import { createDeviceRoot } from '../helpers/device-root.ts';
 
 ensureBuilt();
 const BUNDLE = join(REPO, '.cache', 'build', 'greengrass-firstboot.cjs');
@@ -67,7 +68,8 @@ t.test('with the cache rejected (other V8 flags), the executable still provision
   // --max-semi-space-size changes V8's flag hash: the cache made under default flags is rejected.
   const env = { NODE_OPTIONS: '--max-semi-space-size=4' };
   t.notOk(accepted(BUNDLE, join(REPO, '.cache', 'build', 'agent.cache'), env), 'premise: V8 rejects the built cache under that flag');
-  const v = await runAgent(root, ['--version'], env);
+  const v = await runAgent(root, ['--version'], { ...env, GREENGRASS_FIRSTBOOT_REPORT_CODE_CACHE: '1' });
+  t.equal(v.stderr, 'code cache rejected\n', 'the executable saw the rejection');
   t.equal(v.code, 0, v.stderr);
   t.equal(v.stdout.trim(), JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version);
   const r = await runAgent(root, ['run'], env);
@@ -83,4 +85,28 @@ t.test('the source asset is the bundle wrapped exactly as the trainer compiles i
   const asset = readFileSync(join(REPO, '.cache', 'build', 'greengrass-firstboot.wrapped.cjs'), 'utf8');
   t.equal(asset, wrap(readFileSync(BUNDLE, 'utf8')));
   t.match(readFileSync(join(REPO, '.cache', 'build', 'sea-config.json'), 'utf8'), /"agent\.cjs":"[^"]*greengrass-firstboot\.wrapped\.cjs"/);
+});
+
+t.test('the code cache sits 8-byte aligned in the executable, so V8 reads it in place instead of copying it', async (t) => {
+  const cache = readFileSync(join(REPO, '.cache', 'build', 'agent.cache'));
+  const exe = readFileSync(join(REPO, 'dist', 'greengrass-firstboot'));
+  const at = exe.indexOf(cache.subarray(0, 4096));
+  t.ok(at > 0, 'the cache is in the executable');
+  // A LOAD segment maps file offsets to addresses congruent modulo its (page) alignment: the address is aligned too.
+  t.equal(at % 8, 0, `cache at file offset ${at}`);
+  // The asset is [k][k-1 zero bytes][cache][8-k zero bytes]: its start is the last non-zero byte before the cache.
+  const before = exe.subarray(at - 8, at);
+  const k = 8 - before.findLastIndex((b) => b !== 0);
+  t.equal(exe[at - k], k, 'the asset\'s first byte is the number of bytes before the cache (what the loader skips)');
+  t.same(exe.subarray(at, at + cache.length), cache, 'followed by the cache, byte for byte');
+  const root = createDeviceRoot();
+  t.teardown(() => root.cleanup());
+  const v = await runAgent(root, ['--version'], { GREENGRASS_FIRSTBOOT_REPORT_CODE_CACHE: '1' });
+  t.equal(v.code, 0);
+  t.equal(v.stderr, 'code cache accepted\n', 'the loader hands V8 the cache where it starts, and V8 takes it');
+});
+
+t.test('the source asset is ASCII, so the loader\'s latin1 decoding is exact', async (t) => {
+  const asset = readFileSync(join(REPO, '.cache', 'build', 'greengrass-firstboot.wrapped.cjs'));
+  t.equal(asset.findIndex((b) => b > 0x7f), -1);
 });
