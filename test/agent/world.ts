@@ -46,6 +46,15 @@ export function worldRoot(world: World, opts: DeviceRootOptions = {}): DeviceRoo
   return root;
 }
 
+/** Is `pid` still running (not gone, not a zombie)? */
+function running(pid: number): boolean {
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 /** Pids of processes whose command line mentions `dir` (the stand-in installer / nucleus of that root). */
 export function processesUnder(dir: string): number[] {
   const out: number[] = [];
@@ -53,9 +62,7 @@ export function processesUnder(dir: string): number[] {
     if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
     try {
       const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (/\) Z /.test(stat)) continue; // zombie
-      if (cmd.includes(dir) && !cmd.includes('greengrass-firstboot\0')) out.push(Number(e));
+      if (cmd.includes(dir) && !cmd.includes('greengrass-firstboot\0') && running(Number(e))) out.push(Number(e));
     } catch {
       // exited meanwhile
     }
@@ -63,7 +70,10 @@ export function processesUnder(dir: string): number[] {
   return out;
 }
 
-/** Power loss for one device root: SIGKILL every process working on it. */
+/**
+ * Power loss for one device root: SIGKILL every process working on it, and return once they are gone. A killed
+ * process takes a while to exit on a loaded host (a JVM frees hundreds of MB), and until then it still shows up.
+ */
 export function powerLoss(root: DeviceRoot, agentPid?: number): void {
   const pids = processesUnder(root.dir);
   if (agentPid) pids.push(agentPid);
@@ -74,6 +84,9 @@ export function powerLoss(root: DeviceRoot, agentPid?: number): void {
       // gone
     }
   }
+  const deadline = Date.now() + 10_000;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (pids.some(running) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 5);
 }
 
 /** What systemd does at the next boot: start greengrass.service if it is enabled. */
