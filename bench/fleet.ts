@@ -58,6 +58,7 @@ import { installerArgs } from '../agent/src/installer.ts';
 import { recordedThingName } from '../agent/src/verify.ts';
 import { dumpInstallerConfig, fillTemplateParameters, parseInstallerConfig } from '../common/installer-config.ts';
 import type { KeyPair } from '../standins/pki.ts';
+import { percentile as pct } from './stats.ts';
 
 const PROFILES: Record<string, DeepPartial<AgentConfig>> = {
   // The agent's own defaults (agent/src/agent-config.ts DEFAULT_AGENT_CONFIG), written out so a fixture default cannot leak in.
@@ -329,12 +330,6 @@ function memAvailableKb(): number {
 /** Seconds between PSS samples: 1 up to 200 devices, then up to 5 (smaps_rollup of ~1000 processes costs CPU). */
 function sampleInterval(n: number): number {
   return n <= 200 ? 1 : Math.min(5, Math.ceil(n / 200));
-}
-
-function pct(xs: number[], p: number): number {
-  if (!xs.length) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
 }
 
 /**
