@@ -4,6 +4,8 @@
 // to provision and the agent's verify step is confirmed by the installer's own tlog merge.
 // Alternating runs on fresh device roots; prints the agent's wall-time overhead over the script,
 // its peak RSS (VmHWM polled from /proc) and the executable's size. Targets: < 150 ms, < 70 MB.
+// The overhead target is judged on the paired differences (run i of each was made back to back) by a 90% bootstrap
+// interval of their median: OK when all of it is under the target, OVER when none is, UNDECIDED otherwise.
 // BENCH_COMPARE=/path/to/other/greengrass-firstboot adds that executable to the alternation (same devices, same
 // page-cache treatment) and prints its numbers beside ours: an A/B of a change under the same host load.
 import { execFileSync, spawn } from 'node:child_process';
@@ -196,7 +198,7 @@ async function main(): Promise<void> {
   console.log(`bench:agent  ${N} alternating runs each, same installer stand-in (exits at once)`);
   console.log(`  seed bash script   median ${fmt(b)} ms   (runs: ${seed.map((s) => fmt(s.ms)).join(', ')})`);
   console.log(`  greengrass-firstboot median ${fmt(a)} ms   (runs: ${agent.map((s) => fmt(s.ms)).join(', ')})`);
-  console.log(`  overhead (medians) ${fmt(overhead)} ms   target < ${TARGET_OVERHEAD_MS} ms   ${overhead < TARGET_OVERHEAD_MS ? 'OK' : 'OVER'}`);
+  console.log(`  overhead (medians) ${fmt(overhead)} ms   difference of the two medians (the target is judged on the paired line)`);
   console.log(`  overhead (minima)  ${fmt(minOverhead)} ms`);
   // Run i of each was made back to back, so a pair shares the host's state (this host's speed drifts by tens of ms).
   const diffs = agent.map((s, i) => s.ms - (seed[i] as Sample).ms);
