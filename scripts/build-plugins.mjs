@@ -73,6 +73,22 @@ export const lazyColumns = {
   },
 };
 
+// yargs() registers --version with a version it guesses by searching upward from the executable for a
+// package.json (a readdir per directory up to /, on every start). The CLI sets the version itself
+// (.version(AGENT_VERSION)), which replaces the guess, so the bundle's yargs() skips guessing. The build
+// fails if a yargs update changes the line.
+export const noVersionGuess = {
+  name: 'no-version-guess',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]yargs[\\/]build[\\/]lib[\\/]yargs-factory\.js$/ }, (args) => {
+      const src = readFileSync(args.path, 'utf8');
+      const guess = 'yargs.help();\n        yargs.version();\n';
+      if (!src.includes(guess)) return { errors: [{ text: `no-version-guess: ${args.path} no longer reads: ${JSON.stringify(guess)}` }] };
+      return { contents: src.replace(guess, 'yargs.help();\n'), loader: 'js', resolveDir: dirname(args.path) };
+    });
+  },
+};
+
 // execa loads, at start-up, modules it needs only to describe a failure or print verbose output: the table
 // of signal descriptions (human-signals), status icons (figures), and node:v8 for IPC serialisation (the
 // agent passes no ipc option). Each becomes a stand-in whose exports load the real module on first use:
@@ -122,4 +138,4 @@ export const lazyStdio = {
 };
 
 /** All of them, in the order the build applies them. */
-export const startupTrims = [asciiStringWidth, lazyAssert, lazyStdio, lazyColumns, lazyForExeca];
+export const startupTrims = [asciiStringWidth, lazyAssert, lazyStdio, lazyColumns, noVersionGuess, lazyForExeca];
