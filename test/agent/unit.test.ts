@@ -44,7 +44,9 @@ t.test('unit contract', async (t) => {
   t.same(s.RestartPreventExitStatus?.[0]?.split(/\s+/), ['2', '3'], 'usage (2) and permanent config errors (3) never restart');
   t.equal(s.Restart?.[0], 'on-failure');
   t.ok(s.TimeoutStartSec?.[0], 'bounded start');
-  t.ok(Number(unit.StartLimitBurst?.[0]) > 0, 'restarts bounded');
+  // Bounded only if both are set: StartLimitIntervalSec=0 turns the start rate limit off whatever the burst.
+  t.ok(Number(unit.StartLimitBurst?.[0]) > 0, 'StartLimitBurst > 0');
+  t.ok(timespanSeconds(unit.StartLimitIntervalSec?.[0] ?? '0') > 0, 'StartLimitIntervalSec > 0: restarts bounded');
   t.equal(unit.ConditionPathExists?.[0], `!${DEFAULT_AGENT_CONFIG.state.sentinel}`, 'gated on the agent\'s default sentinel');
   for (const k of ['Wants', 'After']) {
     const v = (unit[k] ?? []).join(' ');

@@ -14,6 +14,7 @@ import {
   fillTemplateParameters, fleetConfig, parseInstallerConfig, renderInstallerConfig, type InstallerSettings,
 } from '../../common/installer-config.ts';
 import { ExitCode } from '../../common/errors.ts';
+import { DEFAULT_ROLE_ALIAS } from '../../builder/src/installer-settings.ts';
 
 const tpl = loadFleetTemplate();
 
@@ -141,7 +142,7 @@ t.test('roles: token exchange via the role alias, provisioning role with AWSIoTT
   t.same(trust('FleetProvisioningRole'), [{ Effect: 'Allow', Principal: { Service: 'iot.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
   t.same(r.FleetProvisioningRole!.Properties.ManagedPolicyArns, ['arn:aws:iam::aws:policy/service-role/AWSIoTThingsRegistration']);
   t.equal(r.TokenExchangeRoleAlias!.Properties.RoleArn, 'arn:aws:iam::123456789012:role/GreengrassV2TokenExchangeRole');
-  t.equal(r.TokenExchangeRoleAlias!.Properties.RoleAlias, settings.iotRoleAlias, 'role alias = the config default iotRoleAlias');
+  t.equal(r.TokenExchangeRoleAlias!.Properties.RoleAlias, DEFAULT_ROLE_ALIAS, "role alias = the builder's default iotRoleAlias (what `config render` puts in the installer config)");
   const device = iotPolicyStatements(tpl, 'DevicePolicy');
   t.ok(allows(device, 'iot:AssumeRoleWithCertificate', `${ARN}:rolealias/GreengrassCoreTokenExchangeRoleAlias`), 'cores may use the role alias');
   t.notOk(allows(device, 'iot:Publish', `${ARN}:topic/$aws/provisioning-templates/GreengrassFleetProvisioningTemplate/provision/json`), 'cores cannot provision others');

@@ -30,8 +30,11 @@ export interface StandinHost {
   active(ggRoot: string): Promise<boolean>;
   /** nuclei (alive), nucleusStarts, installs, threads, heapUsedMB, heapMaxMB. */
   stats(): Promise<Record<string, number>>;
-  /** Stop the host JVM (and with it every nucleus thread); removes dir unless keep. */
-  close(opts?: { keep?: boolean }): Promise<void>;
+  /**
+   * Stop the host JVM (and with it every nucleus thread); removes dir unless keep. Resolves to how it exited:
+   * code 0 when it halted on its own at stdin EOF, signal SIGKILL when it had to be killed; null if already gone.
+   */
+  close(opts?: { keep?: boolean }): Promise<{ code: number | null; signal: NodeJS.Signals | null } | null>;
 }
 
 export interface StandinHostOptions {
@@ -201,7 +204,7 @@ export async function startStandinHost(jars: InstallerStandinJars, opts: Standin
   writeFileSync(hostctl, hostctlShim(port), { mode: 0o755 });
   writeFileSync(join(dir, 'jdk', 'release'), realJavaRelease()); // the agent's preflight reads <java>/../../release
 
-  let closed: Promise<void> | undefined;
+  let closed: ReturnType<StandinHost['close']> | undefined;
   return {
     pid: child.pid as number,
     port,
@@ -223,14 +226,16 @@ export async function startStandinHost(jars: InstallerStandinJars, opts: Standin
     },
     close: (o = {}) =>
       (closed ??= (async () => {
+        let how: { code: number | null; signal: NodeJS.Signals | null } | null = null;
         if (child.exitCode === null && child.signalCode === null) {
-          const exited = new Promise<void>((r) => child.once('exit', () => r()));
+          const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
           child.stdin?.end(); // the host halts on stdin EOF
           const t = setTimeout(() => child.kill('SIGKILL'), 5000); // only the JVM this started, by its ChildProcess
-          await exited;
+          how = await exited;
           clearTimeout(t);
         }
         if (!o.keep && !opts.dir) rmSync(dir, { recursive: true, force: true });
+        return how;
       })()),
   };
 }

@@ -57,9 +57,19 @@ for (const [target, only] of Object.entries(TARGETS)) {
     const args = ['validate', `-only=${only}`, '-var', `staging_dir=${files}`, `-var-file=${target}.pkrvars.hcl`, `-var-file=${site}`, '-var', `output_directory=${join(dir, 'out')}`, '.'];
     const r = run('packer', args, { cwd: root });
     t.equal(r.status, 0, r.stdout + r.stderr);
-    t.notMatch(r.stdout + r.stderr, /not-a-real-password/, 'sensitive values are not echoed');
   });
 }
+
+t.test('packer inspect shows the site password as <sensitive>, never its value', async (t) => {
+  const dir = tmp('gg-pkr-');
+  t.teardown(() => run('rm', ['-rf', dir]));
+  const root = stagePackerRoot(dir);
+  const site = writeSiteVars(dir);
+  const r = run('packer', ['inspect', `-var-file=${site}`, '.'], { cwd: root });
+  t.equal(r.status, 0, r.stdout + r.stderr);
+  t.match(r.stdout, /var\.vsphere_password: "<sensitive>"/);
+  t.notMatch(r.stdout + r.stderr, /not-a-real-password/, 'the value set in the var file is not printed');
+});
 
 t.test('paths resolve from the template dir (path.root), and validate checks that the scripts exist', async (t) => {
   const dir = tmp('gg-pkr-');

@@ -2,7 +2,8 @@
 // they decide the same checks as node:assert, throw on the same inputs, and keep node:assert out of a start.
 import t from 'tap';
 import assert from 'node:assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { REPO, ensureBuilt } from '../agent/exe.ts';
@@ -54,11 +55,21 @@ t.test('the built bundle starts without loading node:assert', async (t) => {
   // Run the bundle as the executable's loader does (module wrapper, argv of a single executable) and report what loaded.
   const harness = `const { Script } = require('node:vm'); const { wrap } = require('node:module'); const fs = require('node:fs');
 process.on('exit', () => fs.writeSync(3, String(process.moduleLoadList.includes('NativeModule assert'))));
-process.argv.splice(1, 1, '/greengrass-firstboot');
+process.argv.splice(1, 0, '/greengrass-firstboot'); // node -e: argv[1] is already the first argument
 const mod = { exports: {} };
 new Script(wrap(fs.readFileSync(${JSON.stringify(bundle)}, 'utf8'))).runInThisContext().call(mod.exports, mod.exports, require, mod, '/x.cjs', '/');`;
-  for (const args of [['--version'], ['--help'], ['status', '--config', '/nonexistent/agent.yaml']]) {
-    const out = execFileSync('/bin/sh', ['-c', `"$0" -e "$1" -- "$@" 3>&1 >/dev/null 2>/dev/null; true`, process.execPath, harness, ...args], { cwd: '/', encoding: 'utf8' });
-    t.equal(out, 'false', `${args.join(' ')}: node:assert not loaded`);
+  const version = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version;
+  // Each start must also have done its job (a bundle that failed to load would load nothing either).
+  const cases: Array<[string[], number, (r: { stdout: string; stderr: string }) => void]> = [
+    [['--version'], 0, (r) => t.equal(r.stdout.trim(), version, '--version prints the version')],
+    [['--help'], 0, (r) => t.match(r.stdout, /greengrass-firstboot run/, '--help lists the commands')],
+    [['status', '--config', '/nonexistent/agent.yaml'], 3, (r) => t.match(r.stderr, /nonexistent\/agent\.yaml/, 'status names the missing config')],
+  ];
+  for (const [args, code, check] of cases) {
+    // fd 3: the exit hook's report, apart from the agent's own output
+    const r = spawnSync(process.execPath, ['-e', harness, '--', ...args], { cwd: '/', encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    t.equal(r.status, code, `${args.join(' ')}: exit ${code}`);
+    check({ stdout: r.stdout, stderr: r.stderr });
+    t.equal(r.output[3], 'false', `${args.join(' ')}: node:assert not loaded`);
   }
 });

@@ -158,14 +158,11 @@ t.test('500s on the Nth CreateKeysAndCertificate: one is retried by the SDK; thr
 t.test('IoT throttling (400 ThrottlingException) is retried; --rate spaces the calls', async (t) => {
   const out = tmp('gg-cores-thr-');
   faultOnNth(s, 'AttachPolicy', 1, { kind: 'throttle' }, 1);
-  const t0 = Date.now();
   const r = await runCli(['cores', 'create', '--count', '4', '--prefix', 't', '--thing-group', 'G', '--output', join(out, 'o'), '--rate', '20', '--json'], cliEnv(s));
   t.equal(r.code, 0, r.stderr);
   t.equal(s.calls('AttachPolicy')[0].status, 400);
   t.equal(s.calls('AttachPolicy').filter((q) => q.status === 200).length, 4);
   const perCore = s.requests.filter((q) => q.service === 'iot');
-  const gaps = perCore.slice(1).map((q, i) => q.at - (perCore[i] as { at: number }).at);
   const span = (perCore.at(-1)!.at - perCore[0]!.at) / 1000;
   t.ok(span >= (perCore.length - 1) / 20 - 0.05, `calls spread over ${span}s for ${perCore.length} calls at 20/s`);
-  t.ok(gaps.length > 0 && Date.now() - t0 > 0);
 });
