@@ -69,6 +69,12 @@ export interface ProvisioningStandin {
   rejections: Rejection[];
   collisions: Registration[];
   certificatesIssued: number;
+  /**
+   * Test hook: a RegisterThing whose template parameters this accepts is never answered, as if the reply was lost
+   * with the power; its ThingName goes to `held`. Nothing is registered for it.
+   */
+  holdRegisterThing: ((parameters: Record<string, string>) => boolean) | null;
+  held: string[];
   stop(): Promise<void>;
 }
 
@@ -178,6 +184,8 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
     rejections,
     collisions,
     certificatesIssued: 0,
+    holdRegisterThing: null,
+    held: [],
     stop: async () => undefined,
   };
 
@@ -285,6 +293,11 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
     }
     if (parameters.ThingName === undefined) {
       reject(conn, topic, 400, 'InvalidParameters', 'The template needs a ThingName parameter to create a Thing');
+      return;
+    }
+    if (state.holdRegisterThing?.(parameters)) {
+      state.held.push(parameters.ThingName);
+      record({ event: 'held', thingName: parameters.ThingName });
       return;
     }
     const thingName = (o.thingNamePrefix ?? '') + parameters.ThingName;

@@ -98,8 +98,24 @@ t.test('power loss while the installer runs', (t) => killAt(t, 'gg-pl-install', 
 t.test('power loss while the nucleus provisions (after the installer)', (t) =>
   killAt(t, 'gg-pl-verify', (root) => phase(root) === 'verify', 'verifying'));
 
-t.test('power loss right after the device certificate is written, before the thing is recorded', (t) =>
-  killAt(t, 'gg-pl-cert', (root) => existsSync(`${root.ggRoot}/thingCert.crt`) || recordedNames(root).length > 0, 'device cert on disk'));
+t.test('power loss right after the device certificate is written, before the thing is registered or recorded', (t) => {
+  // The provisioning stand-in leaves this device's RegisterThing unanswered, so the power goes exactly in that window:
+  // CreateKeysAndCertificate done (its cert and key on disk), no Thing registered, nothing recorded by the nucleus.
+  const name = 'gg-pl-cert';
+  return killAt(t, name, (root) => existsSync(`${root.ggRoot}/thingCert.crt`) && world.prov.held.includes(name), 'device cert on disk, RegisterThing unanswered', {
+    prepare: () => {
+      world.prov.holdRegisterThing = (p) => p.ThingName === name;
+    },
+    atKill: (t, root) => {
+      t.ok(existsSync(`${root.ggRoot}/privKey.key`), 'the device key is on disk too');
+      t.same(recordedNames(root), [], 'no ThingName recorded by the nucleus');
+      t.same(world.prov.registrations.filter((r) => r.thingName === name), [], 'no Thing registered');
+    },
+    beforeBoot: () => {
+      world.prov.holdRegisterThing = null;
+    },
+  });
+});
 
 t.test('power loss right after the rendered config is written', (t) =>
   killAt(t, 'gg-pl-render', (root) => existsSync(root.renderedConfig), 'rendered config written'));
