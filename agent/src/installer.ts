@@ -4,7 +4,7 @@
 import type { Readable } from 'node:stream';
 import { InterruptedError, TransientError } from '../../common/errors.ts';
 import type { AgentConfig } from './agent-config.ts';
-import type { Logger } from './log.ts';
+import { privateKeyLineFilter, type Logger } from './log.ts';
 
 /** SIGKILL this long after the timeout's SIGTERM, if the installer is still there. */
 export const INSTALLER_KILL_GRACE_SECONDS = 5;
@@ -77,9 +77,15 @@ export async function runInstaller(cfg: AgentConfig, rootPath: string, log: Logg
   });
   const tail: string[] = [];
   const ilog = log.child({ installer: true });
+  const [stdoutKeys, stderrKeys] = [privateKeyLineFilter(), privateKeyLineFilter()];
   const done = Promise.all([
-    pipeLines(child.stdout, (line) => ilog.info({ stream: 'stdout' }, line)),
-    pipeLines(child.stderr, (line) => {
+    pipeLines(child.stdout, (raw) => {
+      const line = stdoutKeys(raw);
+      if (line !== null) ilog.info({ stream: 'stdout' }, line);
+    }),
+    pipeLines(child.stderr, (raw) => {
+      const line = stderrKeys(raw);
+      if (line === null) return;
       ilog.warn({ stream: 'stderr' }, line);
       tail.push(line);
       if (tail.length > 20) tail.shift();

@@ -2,7 +2,8 @@
 // Under systemd (JOURNAL_STREAM set) every line starts with its syslog priority "<N>", which
 // journald strips and stores, so `journalctl -u greengrass-firstboot -p err` shows only errors.
 // Secrets are redacted twice: known fields by pino, and any PEM private key block or URL password
-// anywhere in a line (installer output included) before it is written.
+// anywhere in a line before it is written; the installer's output, read line by line, also goes through
+// privateKeyLineFilter, since a key printed there spans lines.
 import pino, { type Logger } from 'pino';
 import { writeStderr } from './fd-write.ts';
 
@@ -23,6 +24,29 @@ const URL_PASSWORD_RE = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]+):[^\s@/]+@/gi;
 /** Remove private key material and URL passwords from any text. */
 export function scrubSecrets(text: string): string {
   return text.replace(PEM_KEY_RE, '[REDACTED PRIVATE KEY]').replace(URL_PASSWORD_RE, '$1:[REDACTED]@');
+}
+
+const PEM_KEY_BEGIN_RE = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----/;
+
+/**
+ * For output read line by line (the installer's), where a PEM private key spans lines that scrubSecrets never sees
+ * together: a filter for one stream. The line that opens a key comes back scrubbed; every following line up to and
+ * including the one with the key's END marker comes back null (drop it).
+ */
+export function privateKeyLineFilter(): (line: string) => string | null {
+  let endMarker: string | null = null;
+  return (line) => {
+    if (endMarker !== null) {
+      if (line.includes(endMarker)) endMarker = null;
+      return null;
+    }
+    const begin = PEM_KEY_BEGIN_RE.exec(line);
+    if (begin) {
+      const end = `-----END ${begin[1]}PRIVATE KEY-----`;
+      if (!line.slice(begin.index).includes(end)) endMarker = end;
+    }
+    return scrubSecrets(line);
+  };
 }
 
 export interface LogOptions {

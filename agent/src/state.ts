@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from '
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-write.ts';
 import type { CliError } from '../../common/errors.ts';
+import { scrubSecrets } from './log.ts';
 
 export type Phase = 'new' | 'preflight' | 'render' | 'install' | 'verify' | 'finish' | 'provisioned';
 
@@ -74,7 +75,8 @@ export function writeState(path: string, state: AgentState): void {
 }
 
 export function recordError(path: string, state: AgentState, err: CliError): void {
-  state.lastError = { reason: err.reason, message: err.message, exitCode: err.exitCode, at: new Date().toISOString() };
+  // `status` prints this message; it may quote the installer's or the plugin's output.
+  state.lastError = { reason: err.reason, message: scrubSecrets(err.message), exitCode: err.exitCode, at: new Date().toISOString() };
   writeState(path, state);
 }
 

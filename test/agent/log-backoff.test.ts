@@ -1,9 +1,12 @@
 // Logging (journal priority prefixes, secret redaction) and backoff (exponential, full jitter).
 import t from 'tap';
-import { createLogger, scrubSecrets, syslogPriority } from '../../agent/src/log.ts';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLogger, privateKeyLineFilter, scrubSecrets, syslogPriority } from '../../agent/src/log.ts';
 import { backoffCeiling, backoffDelay } from '../../agent/src/backoff.ts';
 import { createDeviceRoot } from '../helpers/device-root.ts';
-import { ensureBuilt, runAgent } from './exe.ts';
+import { ensureBuilt, runAgent, tcpListener } from './exe.ts';
 import { createCa, issueCertificate } from '../../standins/pki.ts';
 
 const key = issueCertificate(createCa(), { commonName: 'x' }).privateKeyPem;
@@ -61,4 +64,41 @@ t.test('the built agent under JOURNAL_STREAM prefixes priorities: journalctl -p 
   const errs = logLines.filter((l) => /^<[0-3]>/.test(l));
   t.equal(errs.length, 1, 'exactly one line at err or worse');
   t.match(errs[0], /"reason":"thing-name-denied"/);
+});
+
+t.test('privateKeyLineFilter: a key read line by line is dropped from its BEGIN line to its END line', async (t) => {
+  const ec = '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\nAoGCCqGSM49\n-----END EC PRIVATE KEY-----';
+  const lines = ['starting', ...key.trimEnd().split('\n'), 'between', `inline ${key.trimEnd().replace(/\n/g, ' ')} after`, ...ec.split('\n'), 'done'];
+  const keep = privateKeyLineFilter();
+  const out = lines.map(keep).filter((l): l is string => l !== null);
+  t.same(out, ['starting', '[REDACTED PRIVATE KEY]', 'between', 'inline [REDACTED PRIVATE KEY] after', '[REDACTED PRIVATE KEY]', 'done']);
+  const body = [...key.split('\n').slice(1, -2), 'MHcCAQEEIB', 'AoGCCqGSM49'];
+  t.notOk(body.some((b) => out.join('\n').includes(b)), 'no key body line passes');
+  // A key cut off by the end of the output: everything after its BEGIN line is dropped.
+  const cut = privateKeyLineFilter();
+  t.same(['a', ...key.split('\n').slice(0, 3)].map(cut), ['a', '[REDACTED PRIVATE KEY]', null, null]);
+});
+
+t.test('the built agent: an installer that prints the claim key leaves it in neither the log nor status', async (t) => {
+  ensureBuilt();
+  const endpoint = await tcpListener();
+  t.teardown(() => endpoint.close());
+  const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: endpoint.port } });
+  t.teardown(() => root.cleanup());
+  // `java`: a real JVM for -version; as the installer, it prints the claim key to both streams and fails.
+  const realJava = execFileSync('sh', ['-c', 'command -v java'], { encoding: 'utf8' }).trim();
+  const java = join(root.dir, 'java');
+  writeFileSync(java, `#!/bin/sh\n[ "$1" = -version ] && exec '${realJava}' "$@"\necho "loading claim"\ncat '${root.claimKeyPath}'\ncat '${root.claimKeyPath}' >&2\necho "Error while trying to setup Greengrass Nucleus" >&2\nexit 1\n`, { mode: 0o755 });
+  root.writeAgentConfig({ installer: { java, attempts: 1 } });
+  // runAgent itself fails the test if any line of the claim key reaches the agent's stdout or stderr.
+  const r = await runAgent(root, ['run']);
+  t.equal(r.code, 75, 'the failed install is transient');
+  t.match(r.stderr, /"msg":"\[REDACTED PRIVATE KEY\]"/, 'the key\'s first line is logged redacted');
+  t.match(r.stderr, /Error while trying to setup Greengrass Nucleus/, 'the lines after the key are logged');
+  const keyBody = readFileSync(root.claimKeyPath, 'utf8').split('\n').filter((l) => l && !l.startsWith('-----'));
+  const state = readFileSync(root.stateFile, 'utf8');
+  t.match(JSON.parse(state).lastError, { reason: 'installer-failed' });
+  t.notOk(keyBody.some((l) => state.includes(l)), 'no key line in state.json');
+  const status = await runAgent(root, ['status']);
+  t.notOk(keyBody.some((l) => status.stdout.includes(l)), 'no key line in status');
 });
