@@ -56,9 +56,19 @@ export interface RunningPacker {
   done: Promise<number>;
 }
 
-/** Start packer; every output line goes to `onLine`. Resolves with the exit code. */
+/**
+ * Start packer; every output line goes to `onLine`. Resolves with the exit code. Packer starts with umask 077, which
+ * it and the tools it runs inherit: the output directory and the image in it (which hold the claim key) are created
+ * readable by the owner only.
+ */
 export function startPacker(packer: PackerInfo, args: string[], cwd: string, onLine: (line: string, stream: 'out' | 'err') => void): RunningPacker {
-  const child = spawn(packer.bin, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
+  const umask = process.umask(0o077);
+  let child: ChildProcess;
+  try {
+    child = spawn(packer.bin, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
+  } finally {
+    process.umask(umask);
+  }
   const pump = (s: NodeJS.ReadableStream, which: 'out' | 'err') => {
     let buf = '';
     s.on('data', (d: Buffer) => {

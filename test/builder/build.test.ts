@@ -3,7 +3,7 @@
 // dir. The interruption test is the only place a stand-in *packer* (a shell script) is used.
 import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -151,10 +151,11 @@ t.test('real packer build fails (variable validation): exit 5, staging dir remov
   t.same(leftoverStages(dir), []);
 });
 
-t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit 130', async (t) => {
-  const dir = tmp('gg-build-sigint-');
-  const log = join(dir, 'fake-packer.log');
-  // Stand-in for the external packer tool (this test only): reports 1.6.6, records what it was given, waits.
+/**
+ * Stand-in for the external packer tool (the interruption tests only): reports 1.6.6, records what it was given and
+ * its umask, makes its output dir with an image in it, and waits; on SIGINT/SIGTERM it runs `onStop` (shell).
+ */
+function writeFakePacker(dir: string, log: string, onStop = 'echo "got SIGINT" >> "$FAKE_PACKER_LOG"; kill $SLEEPER 2>/dev/null; exit 1'): string {
   const fake = join(dir, 'packer');
   writeFileSync(
     fake,
@@ -167,17 +168,28 @@ t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit
       'esac',
       'for a in "$@"; do case "$a" in staging_dir=*) S="${a#staging_dir=}" ;; esac; done',
       'printf "%s\\n" "$@" > "$FAKE_PACKER_LOG.args"',
+      'umask > "$FAKE_PACKER_LOG.umask"',
+      'for a in "$@"; do case "$a" in output_directory=*) O="${a#output_directory=}" ;; esac; done',
+      'mkdir -p "$O" && echo disk > "$O/greengrass-golden.qcow2"',
       'ls > "$FAKE_PACKER_LOG.packer-dir"',
       '(cd "$S" && find . -printf "%p %m\\n" | sort) > "$FAKE_PACKER_LOG.listing"',
       'cp "$S/config.yaml" "$S/build-info.json" "$S/agent.yaml" "$(dirname "$FAKE_PACKER_LOG")/"',
-      'trap \'echo "got SIGINT" >> "$FAKE_PACKER_LOG"; kill $SLEEPER 2>/dev/null; exit 1\' INT TERM',
+      `trap '${onStop}' INT TERM`,
       'echo "==> qemu.ubuntu: fake build running"',
       'sleep 120 & SLEEPER=$!',
-      'wait $SLEEPER',
+      'echo $SLEEPER > "$FAKE_PACKER_LOG.sleeper"',
+      'while kill -0 $SLEEPER 2>/dev/null; do wait $SLEEPER; done',
       '',
     ].join('\n'),
   );
   chmodSync(fake, 0o755);
+  return fake;
+}
+
+t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit 130', async (t) => {
+  const dir = tmp('gg-build-sigint-');
+  const log = join(dir, 'fake-packer.log');
+  const fake = writeFakePacker(dir, log);
   const settings = join(dir, 'settings.yaml');
   writeFileSync(settings, 'target: qemu\nmqtt-port: 18883\nthing-group: Branches\n');
   const site = join(dir, 'site.pkrvars.hcl');
@@ -218,6 +230,9 @@ t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit
   t.ok(pargs.includes('headless=true'), '--var passed');
   t.ok(pargs.includes(`output_directory=${join(dir, 'out')}`));
   t.equal(pargs.at(-1), '.');
+  t.equal(readFileSync(`${log}.umask`, 'utf8').trim(), '0077', 'packer runs with umask 077');
+  t.equal(statSync(join(dir, 'out')).mode & 0o777, 0o700, 'the output dir packer made (the image holds the claim key) is 0700');
+  t.equal(statSync(join(dir, 'out', 'greengrass-golden.qcow2')).mode & 0o777, 0o600, 'the image file is 0600');
   const packerDir = readFileSync(`${log}.packer-dir`, 'utf8').split('\n');
   t.notOk(packerDir.includes('plugins.pkr.hcl'), 'plugins.pkr.hcl left out for Packer < 1.7');
   t.ok(packerDir.includes('sources.pkr.hcl') && packerDir.includes('scripts') && packerDir.includes('http'));
@@ -229,6 +244,39 @@ t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit
   t.notOk(existsSync(staged), 'staging dir gone');
   t.same(leftoverStages(dir), []);
   t.match(readFileSync(log, 'utf8'), /got SIGINT/, 'packer was told to stop');
+});
+
+t.test('a second SIGINT while packer cleans up kills it, and says what may still hold the claim key', async (t) => {
+  const dir = tmp('gg-build-sigint2-');
+  const log = join(dir, 'fake-packer.log');
+  const fake = writeFakePacker(dir, log, 'echo "ignoring" >> "$FAKE_PACKER_LOG"'); // a packer slow to stop its VM
+  t.teardown(() => {
+    const sleeper = existsSync(`${log}.sleeper`) ? Number(readFileSync(`${log}.sleeper`, 'utf8')) : 0;
+    if (sleeper > 0) {
+      try {
+        process.kill(sleeper, 'SIGKILL'); // the stand-in's own sleep, orphaned when the builder killed the stand-in
+      } catch {
+        // already gone
+      }
+    }
+  });
+  const settings = join(dir, 'settings.yaml');
+  writeFileSync(settings, 'target: qemu\nmqtt-port: 18883\n');
+  const site = join(dir, 'site.pkrvars.hcl');
+  writeFileSync(site, 'cpus = 1\n');
+  const args = buildArgs(dir, { packer: fake, settings, 'var-file': site });
+  args.splice(args.indexOf('--target'), 2);
+  const run = startCli(args, env(dir, { FAKE_PACKER_LOG: log }));
+  await waitFor(() => run.stderrSoFar().includes('fake build running'), 120_000, 'packer to start');
+  const staged = stagePath(run.stderrSoFar())!;
+  run.child.kill('SIGINT');
+  await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('ignoring'), 30_000, 'packer to get the SIGINT');
+  run.child.kill('SIGINT');
+  const r = await run.done;
+  t.equal(r.code, ExitCode.INTERRUPTED);
+  t.match(r.stderr, new RegExp(`second SIGINT: packer killed before it could clean up; the qemu build VM and ${join(dir, 'out').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} may still hold the claim key`));
+  t.notOk(existsSync(staged), 'staging dir gone');
+  t.same(leftoverStages(dir), []);
 });
 
 t.test('SIGTERM while waiting on AWS (no packer running yet): staging dir removed, exit 130', async (t) => {

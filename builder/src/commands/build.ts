@@ -57,6 +57,8 @@ const STEPS = 9;
 class Stage {
   readonly dir: string;
   child: ChildProcess | null = null;
+  /** What packer leaves behind if it is killed instead of stopped: its VM and output dir hold the claim key. */
+  packerLeftovers = '';
   private removed = false;
   private readonly onSignal: (sig: NodeJS.Signals) => void;
   private readonly onExit: () => void;
@@ -65,9 +67,15 @@ class Stage {
     this.dir = mkdtempSync(join(tmpdir(), 'greengrass-image-'));
     chmodSync(this.dir, 0o700);
     let stopping = false;
+    const killPacker = (why: string) => {
+      const child = this.child;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      process.stderr.write(`greengrass-image: ${why}: packer killed before it could clean up; ${this.packerLeftovers} may still hold the claim key: remove them\n`);
+    };
     this.onSignal = (sig) => {
       if (stopping) {
-        this.child?.kill('SIGKILL');
+        killPacker(`second ${sig}`);
         process.exit(130);
       }
       stopping = true;
@@ -81,7 +89,7 @@ class Stage {
       if (child && child.exitCode === null && child.signalCode === null) {
         child.once('close', finish);
         child.kill('SIGINT'); // packer stops its VM and cleans up on SIGINT
-        setTimeout(() => child.kill('SIGKILL'), 60_000).unref();
+        setTimeout(() => killPacker('packer still running 60 s after SIGINT'), 60_000).unref();
       } else finish();
     };
     this.onExit = () => this.remove();
@@ -222,7 +230,16 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     const plugin = await fetchArtifact({ kind: 'plugin', version: pluginVersion, source: p('plugin-source'), sha256: p('plugin-sha256'), cacheDir }, ctx.progress);
     const ca = await rootCa(p('root-ca'), cacheDir, ctx.progress);
 
-    step(6, 'staging files');
+    // packer init runs to completion in this process (no signal handler runs meanwhile): before any secret is staged.
+    const packerRoot = stageTemplates(stage.dir, packer);
+    if (packer.supportsInit) {
+      step(6, 'packer init');
+      const r = runPackerSync(packer, ['init', '.'], packerRoot);
+      for (const line of r.output.split('\n').filter(Boolean)) ctx.progress(`  packer | ${line}`);
+      if (r.status !== 0) throw new ToolError(`packer init failed (exit ${r.status})`, 'packer-failed');
+    } else step(6, `packer init skipped (Packer ${packer.version} < 1.7; plugins.pkr.hcl left out)`);
+
+    step(7, 'staging files');
     const builtAt = new Date().toISOString();
     copyFileSync(nucleus.path, join(files, 'greengrass-nucleus.zip'));
     copyFileSync(plugin.path, join(files, 'fleetprovisioningbyclaim.jar'));
@@ -244,14 +261,6 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
       claimCertificateId: secret.certificateId,
     };
     writeFileSync(join(files, 'build-info.json'), `${JSON.stringify(buildInfo, null, 2)}\n`, { mode: 0o644 });
-    const packerRoot = stageTemplates(stage.dir, packer);
-
-    if (packer.supportsInit) {
-      step(7, 'packer init');
-      const r = runPackerSync(packer, ['init', '.'], packerRoot);
-      for (const line of r.output.split('\n').filter(Boolean)) ctx.progress(`  packer | ${line}`);
-      if (r.status !== 0) throw new ToolError(`packer init failed (exit ${r.status})`, 'packer-failed');
-    } else step(7, `packer init skipped (Packer ${packer.version} < 1.7; plugins.pkr.hcl left out)`);
 
     step(8, `packer build -only=${source} (output ${outDir})`);
     const args = [
@@ -271,12 +280,15 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     const started = Date.now();
     const run = startPacker(packer, args, packerRoot, (line) => process.stderr.write(`  packer | ${line}\n`));
     stage.child = run.child;
+    stage.packerLeftovers = `the ${target} build VM and ${outDir}`;
     const code = await run.done;
     stage.child = null;
     if (code !== 0) throw new ToolError(`packer build failed (exit ${code}); its output is above`, 'packer-failed');
     ctx.progress(`packer build finished in ${Math.round((Date.now() - started) / 1000)} s`);
 
     step(9, 'build manifest');
+    // Packer made it under umask 077 (startPacker); whatever the builder plugin did, the image stays the owner's.
+    if (existsSync(outDir)) chmodSync(outDir, 0o700);
     const packerManifestPath = join(outDir, 'packer-manifest.json');
     const packerManifest = existsSync(packerManifestPath) ? (JSON.parse(readFileSync(packerManifestPath, 'utf8')) as unknown) : null;
     if (!packerManifest) ctx.progress(`warning: Packer wrote no ${packerManifestPath}`);
