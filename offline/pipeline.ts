@@ -116,7 +116,8 @@ export function pruneOldRuns(keep = 3, except?: string): string[] {
 export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineReport> {
   const progress = opts.progress ?? stderrProgress;
   const runDir = resolve(opts.runDir ?? join(cacheRoot(), 'pipeline-runs', stamp()));
-  mkdirSync(runDir, { recursive: true });
+  // The baked image and the clones' disks under it hold the claim key (until each clone's first boot removes it).
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const pruned = pruneOldRuns(3, opts.reuseBake ? resolve(opts.reuseBake) : undefined);
   if (pruned.length) progress(`pruned ${pruned.length} disk image(s) of older runs (logs kept)`);
   const logs = join(runDir, 'logs');

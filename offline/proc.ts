@@ -33,8 +33,13 @@ export interface RunOptions {
   logFile: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Kill the process after this many ms. */
+  /**
+   * Stop the process group after this many ms: SIGTERM first, so a `greengrass-image build` removes its staged claim
+   * key and packer its VM, then SIGKILL after killGraceMs.
+   */
   timeoutMs?: number;
+  /** Between the timeout's SIGTERM and SIGKILL (default 90 s: the builder gives packer 60 s to stop its VM). */
+  killGraceMs?: number;
   progress?: Progress;
   /** Print "still running" every this many ms (default 30 s). */
   heartbeatMs?: number;
@@ -78,20 +83,27 @@ export function run(cmd: string, args: string[], o: RunOptions): Promise<string>
       progress(`${o.stage}: still running (${Math.round((Date.now() - started) / 1000)} s)`);
     }, o.heartbeatMs ?? 30_000);
     let timedOut = false;
+    const signalGroup = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    let forceKiller: NodeJS.Timeout | undefined;
     const killer = o.timeoutMs
       ? setTimeout(() => {
           timedOut = true;
-          try {
-            process.kill(-child.pid!, 'SIGKILL');
-          } catch {
-            /* already gone */
-          }
+          progress(`${o.stage}: timed out after ${Math.round(o.timeoutMs! / 1000)} s; stopping it (SIGTERM, SIGKILL in ${Math.round((o.killGraceMs ?? 90_000) / 1000)} s)`);
+          signalGroup('SIGTERM');
+          forceKiller = setTimeout(() => signalGroup('SIGKILL'), o.killGraceMs ?? 90_000);
         }, o.timeoutMs)
       : undefined;
     const finish = (err?: Error) => {
       liveChildren.delete(killGroup);
       clearInterval(hb);
       if (killer) clearTimeout(killer);
+      if (forceKiller) clearTimeout(forceKiller);
       log.end(() => (err ? reject(err) : resolve(out)));
     };
     child.on('error', (e) =>
