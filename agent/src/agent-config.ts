@@ -157,7 +157,7 @@ export function resolveAgentConfig(doc: unknown, source = 'agent config'): Agent
   const out = structuredClone(DEFAULT_AGENT_CONFIG) as unknown as Record<string, Section>;
   const defaults = DEFAULT_AGENT_CONFIG as unknown as Record<string, Section>;
   for (const [sectionName, sectionValue] of Object.entries(doc)) {
-    const def = defaults[sectionName];
+    const def = Object.hasOwn(defaults, sectionName) ? defaults[sectionName] : undefined; // not "constructor" & co.
     if (!def) {
       problems.push(`unknown section "${sectionName}" (known: ${Object.keys(defaults).join(', ')})`);
       continue;
@@ -169,7 +169,7 @@ export function resolveAgentConfig(doc: unknown, source = 'agent config'): Agent
     }
     for (const [key, value] of Object.entries(sectionValue)) {
       const where = `${sectionName}.${key}`;
-      if (!(key in def)) {
+      if (!Object.hasOwn(def, key)) {
         problems.push(`unknown key "${where}"`);
         continue;
       }
@@ -212,6 +212,7 @@ export function resolveAgentConfig(doc: unknown, source = 'agent config'): Agent
   if (cfg.installer.timeoutSeconds <= 0) problems.push('installer.timeoutSeconds must be > 0');
   if (cfg.verify.timeoutSeconds <= 0) problems.push('verify.timeoutSeconds must be > 0');
   if (cfg.verify.pollMs <= 0) problems.push('verify.pollMs must be > 0');
+  if (cfg.preflight.connectTimeoutMs <= 0) problems.push('preflight.connectTimeoutMs must be > 0');
   if (cfg.backoff.maxMs < cfg.backoff.baseMs) problems.push('backoff.maxMs must be >= backoff.baseMs');
   if (cfg.service.restartCommand.length === 0) problems.push('service.restartCommand must not be empty');
   if (!/^[^:\s]+(:[^:\s]+)?$/.test(cfg.installer.componentDefaultUser)) problems.push('installer.componentDefaultUser must be user or user:group');
@@ -234,6 +235,20 @@ export function resolveAgentConfig(doc: unknown, source = 'agent config'): Agent
   for (const [k, p] of paths) if (typeof p === 'string' && !isAbsolute(p)) problems.push(`${k} must be an absolute path, got ${JSON.stringify(p)}`);
   if (!cfg.installer.pluginJar.endsWith('.jar')) problems.push('installer.pluginJar must end in .jar (the installer refuses other names)');
   if (cfg.installer.renderedConfig === cfg.installer.configTemplate) problems.push('installer.renderedConfig must differ from installer.configTemplate (the template is never edited in place)');
+  // Files the agent writes or removes must not be each other or the template: a shared path makes one stand for the
+  // other, e.g. a state.json read as the sentinel ("already provisioned" on a machine that is not).
+  const files: [string, string][] = [
+    ['state.stateFile', cfg.state.stateFile],
+    ['state.sentinel', cfg.state.sentinel],
+    ['thingName.templateHostnameFile', cfg.thingName.templateHostnameFile],
+    ['installer.renderedConfig', cfg.installer.renderedConfig],
+    ['installer.configTemplate', cfg.installer.configTemplate], // (renderedConfig vs configTemplate: reported above)
+  ];
+  for (const [i, [k, p]] of files.entries()) {
+    for (const [k2, p2] of files.slice(i + 1)) {
+      if (p === p2 && !(k === 'installer.renderedConfig' && k2 === 'installer.configTemplate')) problems.push(`${k} and ${k2} must be different files, both are ${JSON.stringify(p)}`);
+    }
+  }
   if (problems.length > 0) throw new ConfigError(`${source} is invalid:\n  - ${problems.join('\n  - ')}`, 'agent-config-invalid');
   return cfg;
 }

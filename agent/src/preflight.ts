@@ -187,10 +187,19 @@ export function proxyOf(fleet: FleetProvisioningConfig): ProxySettings | null {
     const v = key ? (fleet as unknown as Record<string, unknown>)[key] : undefined;
     return v === undefined || v === null || v === '' ? undefined : String(v);
   };
+  const userinfo = (part: string, what: string): string | undefined => {
+    if (!part) return undefined;
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      // (the value itself is not quoted: it may be a password)
+      throw new ConfigError(`proxyUrl's ${what} is not valid percent-encoding (write a literal % as %25)`, 'proxy-url-invalid');
+    }
+  };
   return {
     url,
-    username: get('proxyUsername') ?? (url.username ? decodeURIComponent(url.username) : undefined),
-    password: get('proxyPassword') ?? (url.password ? decodeURIComponent(url.password) : undefined),
+    username: get('proxyUsername') ?? userinfo(url.username, 'user name'),
+    password: get('proxyPassword') ?? userinfo(url.password, 'password'),
   };
 }
 

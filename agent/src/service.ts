@@ -2,7 +2,7 @@
 // `systemctl enable` creates, or a configured command) and "restart" (a configured command).
 import { spawn, spawnSync } from 'node:child_process';
 import { lstatSync } from 'node:fs';
-import { InterruptedError, TransientError } from '../../common/errors.ts';
+import { ConfigError, InterruptedError, TransientError } from '../../common/errors.ts';
 import type { AgentConfig } from './agent-config.ts';
 import type { Logger } from './log.ts';
 
@@ -13,6 +13,11 @@ export function serviceEnabled(cfg: AgentConfig): boolean {
   if (cfg.service.isEnabledCommand) {
     const [cmd, ...args] = cfg.service.isEnabledCommand as [string, ...string[]];
     const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: IS_ENABLED_COMMAND_TIMEOUT_SECONDS * 1000 });
+    // A command that cannot run at all is a configuration error, not a "not enabled" to retry until the start limit.
+    const missing = (r.error as NodeJS.ErrnoException | undefined)?.code;
+    if (missing === 'ENOENT' || missing === 'EACCES') {
+      throw new ConfigError(`cannot run service.isEnabledCommand ${cmd}: ${missing}`, 'service-command-unavailable', { cause: r.error });
+    }
     return r.status === 0;
   }
   try {
@@ -35,8 +40,9 @@ export function restartService(cfg: AgentConfig, log: Logger, signal?: AbortSign
     });
     // An abort (SIGTERM to the agent) kills the command; that is an interruption, not a failed restart.
     const interrupted = (): Error => (signal?.reason instanceof Error ? signal.reason : new InterruptedError('SIGTERM'));
-    child.on('error', (e) => {
+    child.on('error', (e: NodeJS.ErrnoException) => {
       if (signal?.aborted) reject(interrupted());
+      else if (e.code === 'ENOENT' || e.code === 'EACCES') reject(new ConfigError(`cannot run service.restartCommand ${cmd}: ${e.code}`, 'service-command-unavailable', { cause: e }));
       else reject(new TransientError(`cannot run the restart command ${cmd}: ${e.message}`, 'service-restart-failed', { cause: e }));
     });
     child.on('close', (code) => {

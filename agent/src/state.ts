@@ -1,13 +1,14 @@
 // The agent's record of what happened: state.json (attempts, phase, last error) and the sentinel
 // (written only after a confirmed, finished provisioning; the unit's ConditionPathExists=! gate).
 // `status` reads these, never the logs. Both are written atomically; neither holds secrets.
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-write.ts';
-import type { CliError } from '../../common/errors.ts';
+import { CliError, ConfigError, ExitCode, TransientError } from '../../common/errors.ts';
 import { scrubSecrets } from './log.ts';
 
-export type Phase = 'new' | 'preflight' | 'render' | 'install' | 'verify' | 'finish' | 'provisioned';
+const PHASES = ['new', 'preflight', 'render', 'install', 'verify', 'finish', 'provisioned'] as const;
+export type Phase = (typeof PHASES)[number];
 
 export interface LastError {
   reason: string;
@@ -56,8 +57,24 @@ function readJson(path: string): unknown {
 
 export function readState(path: string): AgentState {
   const v = readJson(path);
-  if (!v || typeof v !== 'object') return emptyState();
-  return { ...emptyState(), ...(v as Partial<AgentState>) };
+  const state = emptyState();
+  if (!v || typeof v !== 'object') return state;
+  // Field by field: a hand-edited or foreign file must not turn a counter into a string ("2" + 1 = "21").
+  const o = v as Record<string, unknown>;
+  const count = (x: unknown) => (Number.isInteger(x) && (x as number) >= 0 ? (x as number) : 0);
+  const text = (x: unknown) => (typeof x === 'string' ? x : null);
+  state.runs = count(o.runs);
+  state.installerAttempts = count(o.installerAttempts);
+  state.provisioningRetries = count(o.provisioningRetries);
+  if (typeof o.phase === 'string' && PHASES.includes(o.phase as Phase)) state.phase = o.phase as Phase;
+  state.thingName = text(o.thingName);
+  state.firstRunAt = text(o.firstRunAt);
+  state.updatedAt = text(o.updatedAt);
+  const e = o.lastError as Record<string, unknown> | null | undefined;
+  if (e && typeof e === 'object' && typeof e.reason === 'string' && typeof e.message === 'string' && typeof e.exitCode === 'number' && typeof e.at === 'string') {
+    state.lastError = { reason: e.reason, message: e.message, exitCode: e.exitCode, at: e.at };
+  }
+  return state;
 }
 
 /**
@@ -68,16 +85,42 @@ export function readState(path: string): AgentState {
  */
 export function writeState(path: string, state: AgentState): void {
   state.updatedAt = new Date().toISOString();
-  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
-  renameSync(tmp, path);
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // left for the next write to replace
+    }
+    throw stateWriteError(path, err as NodeJS.ErrnoException);
+  }
 }
 
-export function recordError(path: string, state: AgentState, err: CliError): void {
+/** The state dir is the sentinel's too: a machine that cannot write it cannot finish. Permissions and paths are permanent. */
+function stateWriteError(path: string, err: NodeJS.ErrnoException): CliError {
+  const message = `cannot write ${path}: ${err.code ?? ''} ${err.message}`.replace(/\s+/g, ' ');
+  if (['EACCES', 'EPERM', 'EROFS', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENAMETOOLONG'].includes(err.code ?? '')) return new ConfigError(message, 'state-unwritable', { cause: err });
+  return new TransientError(message, 'state-unwritable', { cause: err });
+}
+
+/**
+ * Record why this run failed, for `status`. Never replaces the run's error: if the state cannot be written either,
+ * that is only returned (for a log line).
+ */
+export function recordError(path: string, state: AgentState, err: unknown): Error | null {
+  const e = err instanceof CliError ? err : { reason: 'internal', message: String((err as Error)?.message ?? err), exitCode: ExitCode.INTERNAL };
   // `status` prints this message; it may quote the installer's or the plugin's output.
-  state.lastError = { reason: err.reason, message: scrubSecrets(err.message), exitCode: err.exitCode, at: new Date().toISOString() };
-  writeState(path, state);
+  state.lastError = { reason: e.reason, message: scrubSecrets(e.message), exitCode: e.exitCode, at: new Date().toISOString() };
+  try {
+    writeState(path, state);
+    return null;
+  } catch (writeErr) {
+    return writeErr as Error;
+  }
 }
 
 export function readSentinel(path: string): Sentinel | null {

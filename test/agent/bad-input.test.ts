@@ -1,7 +1,7 @@
 // Every bad input to the BUILT agent gives its specific message and exit code, writes no sentinel
 // and no rendered config, and never starts the installer (a java spy records every java call).
 import t, { type Test } from 'tap';
-import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -220,6 +220,42 @@ const cases: Case[] = [
     message: /state\.sentinel must be an absolute path/,
     reason: 'agent-config-invalid',
   },
+  {
+    // one path for both: the state.json of a failed run would read as the sentinel ("already provisioned")
+    name: 'state.sentinel and state.stateFile the same file',
+    setup: (root) => root.writeAgentConfig({ state: { sentinel: root.stateFile } }),
+    code: CONFIG,
+    message: /state\.stateFile and state\.sentinel must be different files/,
+    reason: 'agent-config-invalid',
+  },
+  {
+    name: 'inherited property name as an agent config key',
+    setup: (root) => writeFileSync(root.configPath, `${readFileSync(root.configPath, 'utf8')}\nconstructor:\n  name: x\n`),
+    code: CONFIG,
+    message: /unknown section "constructor"/,
+    reason: 'agent-config-invalid',
+  },
+  {
+    name: 'endpoint connect timeout of 0 ms',
+    opts: { agent: { preflight: { connectTimeoutMs: 0 } } },
+    code: CONFIG,
+    message: /preflight\.connectTimeoutMs must be > 0/,
+    reason: 'agent-config-invalid',
+  },
+  {
+    name: 'state file path taken by a directory',
+    setup: (root) => mkdirSync(root.stateFile, { recursive: true }),
+    code: CONFIG,
+    message: /cannot write \S*state\.json: EISDIR/,
+    reason: 'state-unwritable',
+  },
+  {
+    name: 'proxy URL whose password is not valid percent-encoding',
+    opts: { settings: { proxyUrl: 'http://gg:50%off@127.0.0.1:3128' } },
+    code: CONFIG,
+    message: /proxyUrl's password is not valid percent-encoding/,
+    reason: 'proxy-url-invalid',
+  },
 ];
 
 async function expectRefused(t: Test, root: DeviceRoot, spy: ReturnType<typeof javaSpy>, c: Pick<Case, 'code' | 'message' | 'reason'>): Promise<void> {
@@ -236,6 +272,18 @@ async function expectRefused(t: Test, root: DeviceRoot, spy: ReturnType<typeof j
   t.notMatch(r.stderr + r.stdout, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'no PEM private key in output');
 }
 
+t.test('a refused ThingName stays the error when state.json cannot be written either (no internal error, no temp file)', async (t) => {
+  const root = createDeviceRoot({ hostname: 'localhost' });
+  t.teardown(() => root.cleanup());
+  mkdirSync(root.stateFile, { recursive: true });
+  const r = await runAgent(root, ['run']);
+  t.equal(r.code, CONFIG, r.stderr);
+  t.match(r.stderr, /"reason":"thing-name-denied"/);
+  t.match(r.stderr, /this failure is not in state\.json \(status will not show it\): cannot write \S*state\.json: EISDIR/);
+  t.notMatch(r.stderr, /internal error/);
+  t.same(readdirSync(join(root.stateFile, '..')).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+});
+
 for (const c of cases) {
   t.test(c.name, async (t) => {
     const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: endpoint.port }, ...c.opts });
@@ -244,7 +292,7 @@ for (const c of cases) {
     root.writeAgentConfig({ installer: { java: spy.path } });
     c.setup?.(root);
     await expectRefused(t, root, spy, c);
-    if (c.reason !== 'agent-config-invalid') {
+    if (c.reason !== 'agent-config-invalid' && c.reason !== 'state-unwritable') { // (no state.json to show it in)
       const st = await runAgent(root, ['status', '--json']);
       t.equal(st.code, 0);
       const s = JSON.parse(st.stdout);

@@ -89,6 +89,10 @@ t.test('happy path: provisions once, verifies, removes the claim, writes the sen
   t.equal(again.stdout, 'already provisioned as gg-store-0815\n');
   t.equal(spy.calls().filter((c) => c.includes('-jar')).length, 1, 'installer not run again');
   t.equal(world.prov.registrations.filter((x) => x.thingName === 'gg-store-0815').length, 1);
+  // check on the provisioned machine (claim gone): exits as run does, and says why the preflight is not needed.
+  const checked = await runAgent(root, ['check']);
+  t.equal(checked.code, 0, checked.stdout);
+  t.match(checked.stdout, /^ok\s+claim-certificate\s+not needed: already provisioned as gg-store-0815$/m);
   assertNoClaimKey(t, root, [r, again]);
   // Every line the installer prints goes to the agent's log, tagged with its stream.
   const installerLines = logLines(r.stderr).filter((j) => j.installer === true);

@@ -1,11 +1,20 @@
 // `seal` and `status` on the BUILT agent.
 import t from 'tap';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDeviceRoot } from '../helpers/device-root.ts';
 import { REPO, ensureBuilt, runAgent } from './exe.ts';
 
 ensureBuilt();
+
+const lexists = (p: string): boolean => {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 t.test('seal records the template hostname, clears first-boot state; a clone keeping that hostname is refused', async (t) => {
   const root = createDeviceRoot({ hostname: 'gg-golden' });
@@ -42,6 +51,11 @@ t.test('seal refuses while the machine holds a Greengrass identity, unless --rem
   writeFileSync(root.tlogPath, `${JSON.stringify({ TS: Date.now(), TP: ['system', 'thingName'], W: 'changed', V: 'gg-golden' })}\n`);
   writeFileSync(join(root.ggRoot, 'thingCert.crt'), 'cert');
   writeFileSync(join(root.ggRoot, 'privKey.key'), 'key', { mode: 0o600 });
+  // what its first boot left besides the identity: the enabled service and the nucleus's log
+  mkdirSync(join(root.enabledLink, '..'), { recursive: true });
+  symlinkSync('/etc/systemd/system/greengrass.service', root.enabledLink);
+  mkdirSync(join(root.ggRoot, 'logs'), { recursive: true });
+  writeFileSync(join(root.ggRoot, 'logs', 'greengrass.log'), 'Caught exception while running provisioning plugin. Moving on to run Greengrass without provisioning.\n');
   const refused = await runAgent(root, ['seal']);
   t.equal(refused.code, 3);
   t.match(refused.stderr, /holds the Greengrass identity "gg-golden".*--remove-identity/s);
@@ -52,7 +66,31 @@ t.test('seal refuses while the machine holds a Greengrass identity, unless --rem
   t.notOk(existsSync(join(root.ggRoot, 'config')), 'config store removed');
   t.notOk(existsSync(join(root.ggRoot, 'thingCert.crt')), 'device cert removed');
   t.notOk(existsSync(join(root.ggRoot, 'privKey.key')), 'device key removed');
+  t.notOk(lexists(root.enabledLink), 'greengrass.service no longer enabled (a clone would only verify, never install)');
+  t.notOk(existsSync(join(root.ggRoot, 'logs')), "the nucleus's log removed (a clone would read its old failures as its own)");
   t.ok(existsSync(root.templatePath), 'installer config template stays');
+});
+
+t.test('seal refuses without the claim (a clone could not provision) and when it cannot record the hostname; nothing removed', async (t) => {
+  const root = createDeviceRoot({ hostname: 'gg-golden' });
+  t.teardown(() => root.cleanup());
+  writeFileSync(root.stateFile, '{"runs":1}\n');
+  rmSync(root.claimKeyPath);
+  const noClaim = await runAgent(root, ['seal']);
+  t.equal(noClaim.code, 3, noClaim.stderr);
+  t.match(noClaim.stderr, /the claim certificate or key is missing \(\S*claim\.private\.pem\.key\): clones of this machine could not provision/);
+  t.match(noClaim.stderr, /"reason":"claim-missing"/);
+  t.notOk(existsSync(root.templateHostnameFile), 'nothing recorded');
+  t.ok(existsSync(root.stateFile), 'nothing removed');
+
+  const other = createDeviceRoot({ hostname: 'gg-golden' });
+  t.teardown(() => other.cleanup());
+  writeFileSync(other.stateFile, '{"runs":1}\n');
+  mkdirSync(other.templateHostnameFile, { recursive: true }); // a directory where the file goes
+  const unwritable = await runAgent(other, ['seal']);
+  t.equal(unwritable.code, 3, unwritable.stderr);
+  t.match(unwritable.stderr, /cannot record the template hostname in \S+template-hostname/);
+  t.ok(existsSync(other.stateFile), 'nothing removed when the hostname cannot be recorded');
 });
 
 t.test('status on a fresh machine and after a permanent failure', async (t) => {
@@ -67,6 +105,20 @@ t.test('status on a fresh machine and after a permanent failure', async (t) => {
   const human = await runAgent(root, ['status']);
   t.match(human.stdout, /provisioned:\s+no/);
   t.match(human.stdout, /last error:\s+\[thing-name-denied, exit 3/);
+});
+
+t.test('status and run on a state.json with wrongly typed fields: read as unset, counters stay numbers', async (t) => {
+  const root = createDeviceRoot({ hostname: 'localhost' });
+  t.teardown(() => root.cleanup());
+  writeFileSync(root.stateFile, JSON.stringify({ runs: '2', installerAttempts: -1, phase: 'exploded', thingName: 7, lastError: 'boom' }));
+  const before = JSON.parse((await runAgent(root, ['status', '--json'])).stdout);
+  t.match(before, { provisioned: false, runs: 0, installerAttempts: 0, phase: 'new', thingName: null, lastError: null });
+  const human = await runAgent(root, ['status']);
+  t.notMatch(human.stdout, /undefined|native code/);
+  await runAgent(root, ['run']);
+  const after = JSON.parse(readFileSync(root.stateFile, 'utf8'));
+  t.equal(after.runs, 1, 'runs counted from 0, not "2" + 1');
+  t.match(after.lastError, { reason: 'thing-name-denied', exitCode: 3 });
 });
 
 t.test('the executable needs no node: --version, --help and status run with an empty PATH', async (t) => {

@@ -4,6 +4,7 @@
 import t from 'tap';
 import { existsSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { createDeviceRoot } from '../helpers/device-root.ts';
 import { closedPort, ensureBuilt, logLines, runAgent, startAgent } from './exe.ts';
 import { recordedNames, startWorld, stopDevice, worldRoot, type World } from './world.ts';
@@ -66,6 +67,22 @@ t.test('check --wait: an endpoint that comes up during the wait passes; plain ch
   t.ok(logLines(waited.stderr).some((l) => l.msg === 'endpoint unreachable; retrying'), 'it logged its retries');
   t.notOk(existsSync(root.stateFile), 'check writes no state');
   t.notOk(existsSync(root.renderedConfig), 'check renders nothing');
+});
+
+t.test('service.isEnabledCommand that cannot run: a configuration error (exit 3), before the installer', async (t) => {
+  const root = worldRoot(world, { hostname: 'gg-enabled-cmd-0' });
+  t.teardown(async () => {
+    await stopDevice(root);
+    root.cleanup();
+  });
+  root.writeAgentConfig({ service: { isEnabledCommand: [join(root.dir, 'no-such-systemctl'), 'is-enabled', 'greengrass.service'] } });
+  const r = await runAgent(root, ['run']);
+  t.equal(r.code, 3, r.stderr);
+  t.match(r.stderr, /cannot run service\.isEnabledCommand \S*no-such-systemctl: ENOENT/);
+  t.same(recordedNames(root), [], 'the installer never ran');
+  t.notOk(existsSync(root.sentinel), 'no sentinel');
+  const status = JSON.parse((await runAgent(root, ['status', '--json'])).stdout);
+  t.match(status.lastError, { reason: 'service-command-unavailable', exitCode: 3 });
 });
 
 t.test('service.isEnabledCommand decides the finish step: "not enabled" keeps the claim, a re-run finishes without a second identity', async (t) => {

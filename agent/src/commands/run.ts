@@ -4,7 +4,7 @@
 //   recorded an identity, only finish. Otherwise preflight → render (clock sane, mtime now) →
 //   install (retries, backoff) → verify (restart the service on a plugin failure) → finish:
 //   device cert/key present, service enabled, remove claim cert+key, sentinel.
-import { CliError, ConfigError, TransientError } from '../../../common/errors.ts';
+import { ConfigError, TransientError } from '../../../common/errors.ts';
 import { deviceCredentialPaths, type FleetProvisioningConfig } from '../../../common/installer-config.ts';
 import { existsSync } from 'node:fs';
 import { backoffDelay, sleep } from '../backoff.ts';
@@ -32,7 +32,8 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   try {
     return await provision(ctx, state);
   } catch (err) {
-    if (err instanceof CliError) recordError(cfg.state.stateFile, state, err);
+    const notRecorded = recordError(cfg.state.stateFile, state, err);
+    if (notRecorded) log.warn({ reason: 'state-unwritable' }, `this failure is not in state.json (status will not show it): ${notRecorded.message}`);
     throw err;
   }
 }

@@ -2,9 +2,9 @@
 // again (the image pipeline's seal step calls it). Records the template hostname (refused as a
 // ThingName on every clone), removes the sentinel, state and rendered config. A Greengrass identity
 // under the root is per-device: seal refuses while one exists unless --remove-identity.
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../../../common/atomic-write.ts';
-import { ConfigError, CliError } from '../../../common/errors.ts';
+import { ConfigError } from '../../../common/errors.ts';
 import { deviceCredentialPaths, fleetConfig, parseInstallerConfig, type FleetProvisioningConfig } from '../../../common/installer-config.ts';
 import { showName } from '../../../common/thing-name.ts';
 import { removeFiles } from '../state.ts';
@@ -14,13 +14,16 @@ import { join } from 'node:path';
 import type { CommandContext } from './context.ts';
 
 function templateFleet(ctx: CommandContext): FleetProvisioningConfig | null {
+  const path = ctx.cfg.installer.configTemplate;
+  let text: string;
   try {
-    return fleetConfig(parseInstallerConfig(readFileSync(ctx.cfg.installer.configTemplate, 'utf8'), ctx.cfg.installer.configTemplate));
+    text = readFileSync(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    if (err instanceof CliError) throw err;
-    throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    throw new ConfigError(`installer config template ${path} cannot be read: ${code ?? (err as Error).message}`, 'installer-config-missing', { cause: err });
   }
+  return fleetConfig(parseInstallerConfig(text, path));
 }
 
 export function sealCommand(ctx: CommandContext, opts: { templateHostname?: string; removeIdentity: boolean }): number {
@@ -30,26 +33,44 @@ export function sealCommand(ctx: CommandContext, opts: { templateHostname?: stri
     throw new ConfigError(`template hostname ${showName(name)} is empty or has whitespace`, 'template-hostname-invalid');
   }
   const fleet = templateFleet(ctx);
-  const removed: string[] = [];
+  // Every check before anything is removed, and the template hostname recorded first: a seal that fails leaves the
+  // machine as it was.
   if (fleet) {
     const identity = recordedThingName(fleet.rootPath);
-    const dev = deviceCredentialPaths(fleet);
     if (identity && !opts.removeIdentity) {
       throw new ConfigError(
         `this machine holds the Greengrass identity ${showName(identity)} (${tlogPath(fleet.rootPath)}); every clone of it would share that identity. Re-run with --remove-identity to delete it, or seal a machine that never provisioned`,
         'identity-present',
       );
     }
-    if (opts.removeIdentity) {
-      const cfgDir = join(fleet.rootPath, 'config');
-      rmSync(cfgDir, { recursive: true, force: true });
-      removed.push(cfgDir, ...removeFiles([dev.certificatePath, dev.privateKeyPath]));
+    const claimMissing = [fleet.claimCertificatePath, fleet.claimCertificatePrivateKeyPath].filter((p) => !existsSync(p));
+    if (claimMissing.length > 0) {
+      throw new ConfigError(
+        `the claim certificate or key is missing (${claimMissing.join(', ')}): clones of this machine could not provision. It provisioned and removed them; put the claim back (greengrass-image build stages it) before sealing`,
+        'claim-missing',
+      );
     }
   } else {
     log.warn({ template: cfg.installer.configTemplate }, 'no installer config template: cannot check for a Greengrass identity');
   }
+  try {
+    writeFileAtomic(cfg.thingName.templateHostnameFile, `${name}\n`, 0o644);
+  } catch (err) {
+    throw new ConfigError(`cannot record the template hostname in ${cfg.thingName.templateHostnameFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'template-hostname-unwritable', { cause: err });
+  }
+  const removed: string[] = [];
+  if (fleet && opts.removeIdentity) {
+    // The identity, and what would make a clone skip the installer or misread this machine's past: the enabled
+    // service (run would only verify) and the nucleus's log (its old failure lines).
+    const dev = deviceCredentialPaths(fleet);
+    for (const dir of [join(fleet.rootPath, 'config'), join(fleet.rootPath, 'logs')]) {
+      if (!existsSync(dir)) continue;
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    }
+    removed.push(...removeFiles([dev.certificatePath, dev.privateKeyPath, cfg.service.enabledLink]));
+  }
   removed.push(...removeFiles([cfg.state.sentinel, cfg.state.stateFile, cfg.installer.renderedConfig]));
-  writeFileAtomic(cfg.thingName.templateHostnameFile, `${name}\n`, 0o644);
   log.info({ templateHostname: name, removed }, 'sealed: first-boot state removed, template hostname recorded');
   ctx.out(`sealed: template hostname ${name} recorded in ${cfg.thingName.templateHostnameFile}${removed.length ? `; removed ${removed.join(', ')}` : ''}\n`);
   return 0;
