@@ -6,7 +6,8 @@ import { UsageError } from '../../common/errors.ts';
 import { call, type Clients } from './aws.ts';
 import type { Context } from './context.ts';
 import { DEFAULT_THING_GROUP } from './claim-secret.ts';
-import { keyValues, pick, type Settings } from './settings.ts';
+import { keyValues, pick, settingKinds, type SettingKinds, type Settings } from './settings.ts';
+import { validateThingGroupName } from './fleet/names.ts';
 
 export const DEFAULT_NUCLEUS_VERSION = '2.16.0';
 export const DEFAULT_ROLE_ALIAS = 'GreengrassCoreTokenExchangeRoleAlias';
@@ -27,7 +28,19 @@ export const CONFIG_OPTIONS = {
   'root-path': { type: 'string', describe: `Greengrass root (default ${DEFAULT_PATHS.rootPath})` },
 } as const;
 
-export const CONFIG_KEYS = [...Object.keys(CONFIG_OPTIONS), 'region'];
+export const CONFIG_SETTINGS: SettingKinds = { ...settingKinds(CONFIG_OPTIONS), 'template-param': 'key-values', region: 'string' };
+
+/** The AWS clients' region: --region, else the settings file's `region` (else the SDK's chain). */
+export function withSettingsRegion(ctx: Context, settings: Settings): Context {
+  return { ...ctx, region: ctx.region ?? (settings.region as string | undefined) };
+}
+
+/** templateParameters from --thing-group and --template-param; the ThingGroupName is checked (it is baked into the image). */
+export function templateParameters(argv: Record<string, unknown>, settings: Settings): Record<string, string> {
+  const params = { ThingGroupName: pick<string>(argv, settings, 'thing-group') ?? DEFAULT_THING_GROUP, ...keyValues(pick(argv, settings, 'template-param'), '--template-param') };
+  validateThingGroupName(params.ThingGroupName, params.ThingGroupName === pick(argv, settings, 'thing-group') ? '--thing-group' : 'templateParameters.ThingGroupName');
+  return params;
+}
 
 export async function resolveInstallerSettings(
   argv: Record<string, unknown>,
@@ -35,6 +48,7 @@ export async function resolveInstallerSettings(
   ctx: Context,
   clients: () => Clients,
 ): Promise<InstallerSettings> {
+  const params = templateParameters(argv, settings);
   let data = pick<string>(argv, settings, 'iot-data-endpoint');
   let cred = pick<string>(argv, settings, 'iot-cred-endpoint');
   const region = ctx.region ?? (settings.region as string | undefined) ?? (await clients().region());
@@ -65,10 +79,7 @@ export async function resolveInstallerSettings(
     claimCertificatePath: under(DEFAULT_PATHS.claimCertificatePath),
     claimCertificatePrivateKeyPath: under(DEFAULT_PATHS.claimCertificatePrivateKeyPath),
     rootCaPath: under(DEFAULT_PATHS.rootCaPath),
-    templateParameters: {
-      ThingGroupName: pick<string>(argv, settings, 'thing-group') ?? DEFAULT_THING_GROUP,
-      ...keyValues(pick(argv, settings, 'template-param'), '--template-param'),
-    },
+    templateParameters: params,
     ...(port !== undefined ? { mqttPort: port } : {}),
     ...(pick<string>(argv, settings, 'proxy-url') ? { proxyUrl: pick<string>(argv, settings, 'proxy-url') } : {}),
     ...(pick<string>(argv, settings, 'proxy-username') ? { proxyUsername: pick<string>(argv, settings, 'proxy-username') } : {}),

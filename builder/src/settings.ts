@@ -8,7 +8,27 @@ const camel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperC
 
 export type Settings = Record<string, unknown>;
 
-export function loadSettings(file: string | undefined, allowed: readonly string[]): Settings {
+/** What a settings value must be: as the flag's yargs type (`strings`: one or a list), or KEY=VALUE pairs (a list or a mapping). */
+export type SettingKind = 'string' | 'number' | 'boolean' | 'strings' | 'key-values';
+export type SettingKinds = Record<string, SettingKind>;
+
+/** The kinds of yargs option definitions (string arrays become `strings`). */
+export function settingKinds(options: Record<string, { type: string; array?: boolean }>): SettingKinds {
+  return Object.fromEntries(Object.entries(options).map(([k, o]) => [k, o.array ? 'strings' : (o.type as SettingKind)]));
+}
+
+const scalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+const KIND_OK: Record<SettingKind, (v: unknown) => boolean> = {
+  string: (v) => typeof v === 'string',
+  number: (v) => typeof v === 'number',
+  boolean: (v) => typeof v === 'boolean',
+  strings: (v) => typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string')),
+  'key-values': (v) => typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string')) || (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(scalar)),
+};
+const KIND_TEXT: Record<SettingKind, string> = { string: 'a string', number: 'a number', boolean: 'true or false', strings: 'a string or a list of strings', 'key-values': 'KEY=VALUE strings or a mapping' };
+
+export function loadSettings(file: string | undefined, kinds: SettingKinds): Settings {
+  const allowed = Object.keys(kinds);
   if (!file) return {};
   let doc: unknown;
   try {
@@ -23,17 +43,21 @@ export function loadSettings(file: string | undefined, allowed: readonly string[
   }
   if (doc === undefined || doc === null) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`settings file ${file} must be a YAML mapping of flag names to values`, 'settings-invalid');
-  const known = new Set(allowed.map(camel));
+  const known = new Map(Object.entries(kinds).map(([k, kind]) => [camel(k), kind]));
   const out: Settings = {};
   const unknown: string[] = [];
+  const wrong: string[] = [];
   for (const [k, v] of Object.entries(doc)) {
     const key = camel(k);
-    if (!known.has(key)) unknown.push(k);
-    else out[key] = v;
+    const kind = known.get(key);
+    if (!kind) unknown.push(k);
+    else if (v !== null && !KIND_OK[kind](v)) wrong.push(`${k} must be ${KIND_TEXT[kind]}, got ${JSON.stringify(v)}`);
+    else if (v !== null) out[key] = v;
   }
   if (unknown.length > 0) {
     throw new ConfigError(`settings file ${file}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (allowed: ${[...allowed].sort().join(', ')})`, 'settings-invalid');
   }
+  if (wrong.length > 0) throw new ConfigError(`settings file ${file}: ${wrong.join('; ')}`, 'settings-invalid');
   return out;
 }
 

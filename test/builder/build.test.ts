@@ -90,6 +90,26 @@ t.test('unknown target: usage error, exit 2', async (t) => {
   await badBuild(t, { target: 'hyperv' }, ExitCode.USAGE, /unknown target "hyperv": use one of vsphere, vmware, virtualbox, qemu/, { staged: false });
 });
 
+t.test('a thing group name IoT refuses (flag or settings file): usage error before any AWS call, nothing staged', async (t) => {
+  const before = s.requests.length;
+  await badBuild(t, { 'thing-group': 'Fl:eet' }, ExitCode.USAGE, /--thing-group "Fl:eet" contains ':'/, { staged: false });
+  await badBuild(t, { 'template-param': 'ThingGroupName=a b' }, ExitCode.USAGE, /templateParameters.ThingGroupName "a b" has characters/, { staged: false });
+  t.equal(s.requests.length, before, 'no AWS call');
+});
+
+t.test('settings file: a value of the wrong type is a config error naming the key; its region signs the AWS calls', async (t) => {
+  const dir = tmp('gg-build-settings-');
+  const settings = join(dir, 'settings.yaml');
+  writeFileSync(settings, 'output-dir: 123\n');
+  await badBuild(t, { settings }, ExitCode.CONFIG, /settings file .*: output-dir must be a string, got 123/, { staged: false });
+  writeFileSync(settings, 'region: us-west-2\n');
+  const before = s.requests.length;
+  await badBuild(t, { settings, env: 'staging' }, ExitCode.AWS, /secret greengrass\/staging\/claims-certificate not found/, { staged: true });
+  const get = s.requests.slice(before).filter((q) => q.op === 'GetSecretValue');
+  t.ok(get.length > 0);
+  for (const q of get) t.match(String(q.headers.authorization), /\/us-west-2\/secretsmanager\/aws4_request/, 'signed for the settings region, not AWS_REGION');
+});
+
 t.test('missing packer: ToolError, exit 5', async (t) => {
   await badBuild(t, { packer: '/nonexistent/bin/packer' }, ExitCode.TOOL, /packer not found at \/nonexistent\/bin\/packer/, { staged: false });
   const dir = tmp('gg-build-nopath-');

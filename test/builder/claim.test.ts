@@ -2,7 +2,7 @@
 // the real SDK clients inside it, the AWS wire stand-in recording what they sent.
 import t from 'tap';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoTClient, CreatePolicyCommand } from '@aws-sdk/client-iot';
 import { parseInstallerConfig, fleetConfig, THING_NAME_PLACEHOLDER } from '../../common/installer-config.ts';
@@ -122,6 +122,82 @@ t.test('an AWS failure after retries: one clear line, exit 4, the new certificat
   const noCreds = await runCli(['claim', 'create', '--env', 'dev'], cliEnv(s, { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_EC2_METADATA_DISABLED: 'true' }));
   t.equal(noCreds.code, ExitCode.AWS);
   t.match(noCreds.stderr, /credentials/i);
+});
+
+t.test('claim create / config render: a thing group name IoT refuses is a usage error before any AWS call', async (t) => {
+  const c = await runCli(['claim', 'create', '--env', 'dev', '--thing-group', 'Bad:Group'], cliEnv(s));
+  t.equal(c.code, ExitCode.USAGE, c.stderr);
+  t.match(c.stderr, /--thing-group "Bad:Group" contains ':'/);
+  const dir = tmp('gg-config-group-');
+  const out = join(dir, 'config.yaml');
+  const r = await runCli(['config', 'render', '--thing-group', 'a b', '-o', out], cliEnv(s));
+  t.equal(r.code, ExitCode.USAGE, r.stderr);
+  t.match(r.stderr, /--thing-group "a b" has characters thing group names do not allow/);
+  const settings = join(dir, 'settings.yaml');
+  writeFileSync(settings, 'thing-group: Größe\n');
+  const r2 = await runCli(['config', 'render', '--settings', settings, '-o', out], cliEnv(s));
+  t.equal(r2.code, ExitCode.USAGE, r2.stderr);
+  t.match(r2.stderr, /non-ASCII/);
+  t.equal(s.requests.length, 0, 'no AWS call');
+  t.same(Object.keys(s.state.certificates), [], 'no certificate made');
+  t.notOk(existsSync(out), 'no config written');
+});
+
+t.test('config render: the settings file region signs the AWS calls; wrong types, an unwritable -o: config errors', async (t) => {
+  const dir = tmp('gg-config-region-');
+  const settings = join(dir, 'settings.yaml');
+  writeFileSync(settings, 'region: us-west-2\n');
+  s.state.endpoints['iot:Data-ATS'] = 'a1-ats.iot.us-west-2.amazonaws.com';
+  s.state.endpoints['iot:CredentialProvider'] = 'c1.credentials.iot.us-west-2.amazonaws.com';
+  const r = await runCli(['config', 'render', '--settings', settings], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  t.equal(fleetConfig(parseInstallerConfig(r.stdout)).awsRegion, 'us-west-2');
+  t.equal(s.calls('DescribeEndpoint').length, 2);
+  for (const q of s.calls('DescribeEndpoint')) t.match(String(q.headers.authorization), /\/us-west-2\/iot\/aws4_request/, 'signed for the settings region, not AWS_REGION');
+
+  s.requests.length = 0;
+  writeFileSync(settings, 'output: 123\nmqtt-port: "x"\n');
+  const typed = await runCli(['config', 'render', '--settings', settings], cliEnv(s));
+  t.equal(typed.code, ExitCode.CONFIG, typed.stderr);
+  t.match(typed.stderr, /settings file .*: output must be a string, got 123; mqtt-port must be a number, got "x"/);
+  t.notMatch(typed.stderr, /internal error/);
+  const toDir = await runCli(['config', 'render', '--iot-data-endpoint', 'x', '--iot-cred-endpoint', 'y', '-o', dir], cliEnv(s));
+  t.equal(toDir.code, ExitCode.CONFIG, toDir.stderr);
+  t.match(toDir.stderr, new RegExp(`cannot write --output ${dir}: EISDIR`));
+  t.equal(s.requests.length, 0);
+});
+
+t.test('rollback that fails: the error says which certificate is left and what to clean up', async (t) => {
+  s.failWith('CreateSecret', 500, 3);
+  s.failWith('DeleteCertificate', 500, 3);
+  const r = await runCli(['claim', 'create', '--env', 'dev', '--policy', 'GreengrassProvisioningClaimPolicy'], cliEnv(s));
+  t.equal(r.code, ExitCode.AWS, r.stderr);
+  const [id] = Object.keys(s.state.certificates);
+  t.ok(id, 'the certificate is still there');
+  t.equal(s.state.certificates[id!].status, 'INACTIVE', 'deactivated before the failed delete');
+  t.match(r.stderr, /error: CreateSecret failed: InternalServiceError/);
+  t.match(r.stderr, new RegExp(`rollback incomplete: the unused claim certificate ${id} \\(arn:aws:iot:[^)]*cert/${id}\\) could not be deleted:\\n  - DeleteCertificate failed: .*HTTP 500`));
+  t.match(r.stderr, /delete it yourself: detach its policies \(GreengrassProvisioningClaimPolicy\), set it INACTIVE, then delete it/);
+  t.notOk(s.state.secrets[SECRET]);
+});
+
+t.test('claim rotate replaces a secret whose value is JSON null or binary; claim create names a binary secret', async (t) => {
+  const { SecretsManagerClient, CreateSecretCommand } = await import('@aws-sdk/client-secrets-manager');
+  const sm = new SecretsManagerClient({ endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+  await sm.send(new CreateSecretCommand({ Name: SECRET, SecretString: 'null' }));
+  await sm.send(new CreateSecretCommand({ Name: 'greengrass/bin/claims-certificate', SecretBinary: Buffer.from([1, 2, 3]) }));
+  sm.destroy();
+  const r = await runCli(['claim', 'rotate', '--env', 'dev', '--json'], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /not a JSON claim document; rotating replaces it/);
+  t.equal(storedSecret().certificateId, JSON.parse(r.stdout).certificateId);
+
+  const c = await runCli(['claim', 'create', '--env', 'bin'], cliEnv(s));
+  t.equal(c.code, ExitCode.CONFIG, c.stderr);
+  t.match(c.stderr, /secret greengrass\/bin\/claims-certificate has no SecretString \(binary secrets are not claim secrets\)/);
+  const b = await runCli(['claim', 'rotate', '--env', 'bin'], cliEnv(s));
+  t.equal(b.code, 0, b.stderr);
+  t.match(b.stderr, /is binary; rotating replaces it/);
 });
 
 t.test('endpoints: DescribeEndpoint for both types', async (t) => {

@@ -59,6 +59,14 @@ t.test('validate catches a bad config, extra template parameters, bad site vars;
   t.same(JSON.parse(r.stdout), { error: { reason: 'packer-missing', exitCode: ExitCode.TOOL, message: `packer not found at ${join(dir, 'no-packer')} (--packer)` } }, '--json: one error document');
 });
 
+t.test('validate --config that does not exist: config error (3), not an internal error', async (t) => {
+  const missing = join(tmp('gg-validate-missing-'), 'missing.yaml');
+  const r = await runCli(['validate', '--config', missing], cliEnv(s));
+  t.equal(r.code, ExitCode.CONFIG, r.stderr);
+  t.match(r.stderr, new RegExp(`error: cannot read --config ${missing}: ENOENT`));
+  t.notMatch(r.stderr, /internal error/);
+});
+
 t.test('--profile and --region: the SDK takes credentials from the named profile', async (t) => {
   const dir = tmp('gg-profile-');
   const creds = join(dir, 'credentials');

@@ -13,10 +13,10 @@ import { fleetConfig, parseInstallerConfig } from '../../../common/installer-con
 import { makeClients, type Clients } from '../aws.ts';
 import { DEFAULT_SECRET_PREFIX, parseClaimSecret, secretName } from '../claim-secret.ts';
 import type { Context } from '../context.ts';
-import { CONFIG_KEYS, renderInstallerConfig, resolveInstallerSettings } from '../installer-settings.ts';
+import { CONFIG_SETTINGS, renderInstallerConfig, resolveInstallerSettings, templateParameters, withSettingsRegion } from '../installer-settings.ts';
 import { DEFAULT_PLUGIN_VERSION, defaultCacheDir, fetchArtifact, sha256File } from '../artifacts.ts';
 import { detectPacker, REPO_ROOT, runPackerSync, stageTemplates, startPacker } from '../packer.ts';
-import { keyValues, loadSettings, pick } from '../settings.ts';
+import { keyValues, loadSettings, pick, settingKinds, type SettingKinds } from '../settings.ts';
 import { readClaimSecret } from './claim.ts';
 
 export const TARGETS = {
@@ -46,7 +46,7 @@ export const BUILD_OPTIONS = {
   'cache-dir': { type: 'string', describe: 'download cache (default $XDG_CACHE_HOME/greengrass-image)' },
 } as const;
 
-export const BUILD_KEYS = [...Object.keys(BUILD_OPTIONS), ...CONFIG_KEYS, 'target', 'env'];
+export const BUILD_SETTINGS: SettingKinds = { ...settingKinds(BUILD_OPTIONS), var: 'key-values', ...CONFIG_SETTINGS, target: 'string', env: 'string' };
 
 const STEPS = 9;
 
@@ -172,7 +172,7 @@ function assertNucleusZip(path: string): void {
 }
 
 export async function build(argv: Record<string, unknown>, ctx: Context): Promise<void> {
-  const settings = loadSettings(argv.settings as string | undefined, BUILD_KEYS);
+  const settings = loadSettings(argv.settings as string | undefined, BUILD_SETTINGS);
   const p = <T = string>(k: string) => pick<T>(argv, settings, k);
   const step = (n: number, m: string) => ctx.progress(`[${n}/${STEPS}] ${m}`);
 
@@ -188,6 +188,7 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
   const varFiles = (varFilesRaw === undefined ? [] : Array.isArray(varFilesRaw) ? varFilesRaw : [varFilesRaw]).map((f) => fileOrFail(f, '--var-file'));
   const vars = keyValues(p('var'), '--var');
   for (const k of ['staging_dir', 'output_directory']) if (k in vars) throw new UsageError(`--var ${k} is set by the builder; use --output-dir for the output`);
+  templateParameters(argv, settings); // its ThingGroupName is baked into the image: checked before any AWS call
   const outDir = resolve(p('output-dir') ?? `output-${target}`);
   if (existsSync(outDir) && readdirSync(outDir).length > 0) throw new ConfigError(`output dir ${outDir} already exists and is not empty (Packer needs a fresh one)`, 'output-exists');
   const removeEmptyOutDir = () => existsSync(outDir) && rmdirSync(outDir); // Packer refuses an existing output dir, even an empty one
@@ -206,12 +207,12 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     const files = join(stage.dir, 'files');
     mkdirSync(files, { mode: 0o700 });
     let clients: Clients | undefined;
-    const getClients = () => (clients ??= makeClients(ctx));
+    const getClients = () => (clients ??= makeClients(withSettingsRegion(ctx, settings)));
 
     step(2, `reading the claim from Secrets Manager (${name})`);
     const raw = await readClaimSecret(getClients(), name);
     if (raw === undefined) throw new AwsError(`secret ${name} not found: run greengrass-image claim create --env ${env} first`, 'secret-not-found');
-    const { secret, info } = parseClaimSecret(raw, name);
+    const { secret, info } = parseClaimSecret(raw.text, name);
     ctx.progress(`claim certificate ${secret.certificateId} (valid until ${info.notAfter.toISOString()}), key matches`);
 
     step(3, 'rendering the installer config');

@@ -11,10 +11,11 @@ import {
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { AwsError, ConfigError } from '../../../common/errors.ts';
+import { AwsError, CliError, ConfigError } from '../../../common/errors.ts';
 import { call, isAwsErrorNamed, makeClients, toAwsError, type Clients } from '../aws.ts';
 import { DEFAULT_SECRET_PREFIX, DEFAULT_THING_GROUP, parseClaimSecret, secretName, type ClaimSecret } from '../claim-secret.ts';
 import type { Context } from '../context.ts';
+import { validateThingGroupName } from '../fleet/names.ts';
 
 export interface ClaimArgs {
   env: string;
@@ -24,11 +25,11 @@ export interface ClaimArgs {
   deactivateOld?: boolean;
 }
 
-/** Read the claim secret's current value; undefined when the secret does not exist. */
-export async function readClaimSecret(c: Clients, name: string): Promise<string | undefined> {
+/** Read the claim secret's current value; undefined when the secret does not exist, `text` undefined for a binary secret. */
+export async function readClaimSecret(c: Clients, name: string): Promise<{ text: string | undefined } | undefined> {
   try {
     const out = await c.sm.send(new GetSecretValueCommand({ SecretId: name }));
-    return out.SecretString ?? '';
+    return { text: out.SecretString };
   } catch (err) {
     if (isAwsErrorNamed(err, 'ResourceNotFoundException')) return undefined;
     throw toAwsError('GetSecretValue', err);
@@ -48,7 +49,7 @@ async function ensureThingGroup(c: Clients, ctx: Context, name: string): Promise
   }
 }
 
-/** A new active certificate with `policies` attached. On a later failure the caller runs `undo`. */
+/** A new active certificate with `policies` attached. On a later failure the caller throws `await undo(err)`. */
 async function newCertificate(c: Clients, ctx: Context, policies: string[]) {
   ctx.progress('creating a claim certificate (CreateKeysAndCertificate)');
   const out = await call('CreateKeysAndCertificate', () => c.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true })));
@@ -59,12 +60,28 @@ async function newCertificate(c: Clients, ctx: Context, policies: string[]) {
     certificateId: out.certificateId ?? '',
   };
   const attached: string[] = [];
-  const undo = async () => {
-    // Leave nothing half-done: a certificate that never made it into the secret is detached, deactivated and deleted.
+  /** Leave nothing half-done: a certificate that never made it into the secret is detached, deactivated and deleted. Returns `err`, telling what is left when a step failed. */
+  const undo = async (err: unknown): Promise<unknown> => {
     ctx.progress(`rolling back: deleting the unused certificate ${cert.certificateId}`);
-    for (const p of attached) await c.iot.send(new DetachPolicyCommand({ policyName: p, target: cert.certificateArn })).catch(() => undefined);
-    await c.iot.send(new UpdateCertificateCommand({ certificateId: cert.certificateId, newStatus: 'INACTIVE' })).catch(() => undefined);
-    await c.iot.send(new DeleteCertificateCommand({ certificateId: cert.certificateId, forceDelete: true })).catch(() => undefined);
+    const failed: string[] = [];
+    const step = async (op: string, send: () => Promise<unknown>) => {
+      try {
+        await send();
+      } catch (e) {
+        failed.push(toAwsError(op, e).message);
+      }
+    };
+    for (const p of attached) await step(`DetachPolicy ${p}`, () => c.iot.send(new DetachPolicyCommand({ policyName: p, target: cert.certificateArn })));
+    await step('UpdateCertificate', () => c.iot.send(new UpdateCertificateCommand({ certificateId: cert.certificateId, newStatus: 'INACTIVE' })));
+    await step('DeleteCertificate', () => c.iot.send(new DeleteCertificateCommand({ certificateId: cert.certificateId, forceDelete: true })));
+    if (failed.length === 0 || !(err instanceof CliError)) return err;
+    return new CliError(
+      `${err.message}\nrollback incomplete: the unused claim certificate ${cert.certificateId} (${cert.certificateArn}) could not be deleted:\n  - ${failed.join('\n  - ')}\n` +
+        `delete it yourself: detach its policies${attached.length ? ` (${attached.join(', ')})` : ''}, set it INACTIVE, then delete it`,
+      err.exitCode,
+      err.reason,
+      { cause: err },
+    );
   };
   try {
     for (const p of policies) {
@@ -73,20 +90,19 @@ async function newCertificate(c: Clients, ctx: Context, policies: string[]) {
       ctx.progress(`attached policy ${p} to ${cert.certificateId}`);
     }
   } catch (err) {
-    await undo();
-    throw err;
+    throw await undo(err);
   }
   return { cert, undo };
 }
 
 export async function claimCreate(args: ClaimArgs, ctx: Context): Promise<void> {
   const name = secretName(args.secretPrefix ?? DEFAULT_SECRET_PREFIX, args.env);
-  const group = args.thingGroup ?? DEFAULT_THING_GROUP;
+  const group = validateThingGroupName(args.thingGroup ?? DEFAULT_THING_GROUP);
   const policies = args.policy ?? [];
   const c = makeClients(ctx);
   const existing = await readClaimSecret(c, name);
   if (existing !== undefined) {
-    const { secret, info } = parseClaimSecret(existing, name);
+    const { secret, info } = parseClaimSecret(existing.text, name);
     const described = await call('DescribeCertificate', () => c.iot.send(new DescribeCertificateCommand({ certificateId: secret.certificateId }))).catch((err: unknown) => {
       if (err instanceof AwsError && err.reason === 'not-found') {
         throw new ConfigError(`secret ${name} names certificate ${secret.certificateId}, which does not exist in IoT: run greengrass-image claim rotate --env ${args.env}`, 'claim-cert-missing');
@@ -118,8 +134,7 @@ export async function claimCreate(args: ClaimArgs, ctx: Context): Promise<void> 
     );
     secretArn = s.ARN ?? '';
   } catch (err) {
-    await undo();
-    throw err;
+    throw await undo(err);
   }
   ctx.result(
     { secretName: name, secretArn, reused: false, certificateId: cert.certificateId, certificateArn: cert.certificateArn, thingGroup: group, thingGroupArn: groupArn, policies },
@@ -133,11 +148,14 @@ export async function claimRotate(args: ClaimArgs, ctx: Context): Promise<void> 
   const existing = await readClaimSecret(c, name);
   if (existing === undefined) throw new AwsError(`secret ${name} does not exist: run greengrass-image claim create --env ${args.env} first`, 'secret-not-found');
   let old: Partial<ClaimSecret> = {};
+  let parsed: unknown;
   try {
-    old = JSON.parse(existing) as Partial<ClaimSecret>;
+    parsed = existing.text === undefined ? undefined : JSON.parse(existing.text);
   } catch {
-    ctx.progress(`the current value of ${name} is not JSON; rotating replaces it`);
+    // not JSON: reported below
   }
+  if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) old = parsed as Partial<ClaimSecret>;
+  else ctx.progress(`the current value of ${name} is ${existing.text === undefined ? 'binary' : 'not a JSON claim document'}; rotating replaces it`);
   let policies = args.policy ?? [];
   if (policies.length === 0 && old.certificateArn) {
     try {
@@ -153,8 +171,7 @@ export async function claimRotate(args: ClaimArgs, ctx: Context): Promise<void> 
     ctx.progress(`storing the new claim as the current version of ${name}`);
     await call('PutSecretValue', () => c.sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: JSON.stringify(cert) })));
   } catch (err) {
-    await undo();
-    throw err;
+    throw await undo(err);
   }
   let deactivated = false;
   if (args.deactivateOld && old.certificateId) {

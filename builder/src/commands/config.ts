@@ -1,20 +1,25 @@
 // `config render`: the installer config.yaml for FleetProvisioningByClaim (common/installer-config.ts).
 import { writeFileAtomic } from '../../../common/atomic-write.ts';
+import { ConfigError } from '../../../common/errors.ts';
 import { makeClients, type Clients } from '../aws.ts';
 import type { Context } from '../context.ts';
-import { renderInstallerConfig, resolveInstallerSettings, CONFIG_KEYS } from '../installer-settings.ts';
-import { loadSettings } from '../settings.ts';
+import { renderInstallerConfig, resolveInstallerSettings, withSettingsRegion, CONFIG_SETTINGS } from '../installer-settings.ts';
+import { loadSettings, type SettingKinds } from '../settings.ts';
 
-export const CONFIG_RENDER_KEYS = [...CONFIG_KEYS, 'output'];
+export const CONFIG_RENDER_SETTINGS: SettingKinds = { ...CONFIG_SETTINGS, output: 'string' };
 
 export async function configRender(argv: Record<string, unknown>, ctx: Context): Promise<void> {
-  const settings = loadSettings(argv.settings as string | undefined, CONFIG_RENDER_KEYS);
+  const settings = loadSettings(argv.settings as string | undefined, CONFIG_RENDER_SETTINGS);
   let clients: Clients | undefined;
-  const s = await resolveInstallerSettings(argv, settings, ctx, () => (clients ??= makeClients(ctx)));
+  const s = await resolveInstallerSettings(argv, settings, ctx, () => (clients ??= makeClients(withSettingsRegion(ctx, settings))));
   const text = renderInstallerConfig(s);
   const out = (argv.output as string | undefined) ?? (settings.output as string | undefined);
   if (out) {
-    writeFileAtomic(out, text, 0o644);
+    try {
+      writeFileAtomic(out, text, 0o644);
+    } catch (err) {
+      throw new ConfigError(`cannot write --output ${out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'output-unwritable', { cause: err });
+    }
     ctx.progress(`wrote ${out}`);
     ctx.result({ output: out, settings: s }, [`installer config written to ${out}`]);
   } else if (ctx.json) {

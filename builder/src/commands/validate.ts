@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../../../common/errors.ts';
 import { fleetConfig, parseInstallerConfig, type InstallerConfigDocument } from '../../../common/installer-config.ts';
 import type { Context } from '../context.ts';
-import { CONFIG_KEYS, renderInstallerConfig, resolveInstallerSettings } from '../installer-settings.ts';
+import { CONFIG_SETTINGS, renderInstallerConfig, resolveInstallerSettings } from '../installer-settings.ts';
 import { detectPacker, PACKER_SRC, REPO_ROOT, runPackerSync, stageTemplates } from '../packer.ts';
 import { loadSettings } from '../settings.ts';
 import { TARGETS } from './build.ts';
@@ -57,7 +57,14 @@ async function cfnProblems(doc: InstallerConfigDocument): Promise<Check> {
 }
 
 export async function validate(argv: Record<string, unknown>, ctx: Context): Promise<void> {
-  const settings = loadSettings(argv.settings as string | undefined, [...CONFIG_KEYS, 'packer', 'var-file', 'config']);
+  const settings = loadSettings(argv.settings as string | undefined, { ...CONFIG_SETTINGS, packer: 'string', 'var-file': 'strings', config: 'string' });
+  const configFile = (argv.config ?? settings.config) as string | undefined;
+  let configText: string | undefined;
+  try {
+    if (configFile) configText = readFileSync(resolve(configFile), 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read --config ${configFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'file-missing', { cause: err });
+  }
   const packer = detectPacker((argv.packer as string | undefined) ?? (settings.packer as string | undefined) ?? 'packer');
   const checks: Check[] = [];
   const add = (c: Check) => {
@@ -88,9 +95,8 @@ export async function validate(argv: Record<string, unknown>, ctx: Context): Pro
     add({ name: 'packer fmt -check', ok: r.status === 0, detail: r.status === 0 ? 'canonical' : `needs formatting: ${firstLines(r.output)}` });
 
     let doc: InstallerConfigDocument | undefined;
-    const configFile = (argv.config ?? settings.config) as string | undefined;
     try {
-      if (configFile) doc = parseInstallerConfig(readFileSync(resolve(configFile), 'utf8'), configFile);
+      if (configFile) doc = parseInstallerConfig(configText ?? '', configFile);
       else {
         // No AWS calls here: placeholder endpoints when none are given.
         const region = ctx.region ?? (settings.region as string | undefined) ?? process.env.AWS_REGION ?? 'us-east-1';

@@ -2,6 +2,16 @@
 // iterable as workers free up, and results are folded into counters (plus a capped list of
 // failures), so memory does not grow with the batch size. After the first failure no new item is
 // started (in-flight ones finish): the caller reports what is done and a re-run resumes.
+import { UsageError } from '../../../common/errors.ts';
+
+export const MAX_CONCURRENCY = 64;
+
+/** `--concurrency` as every batch command accepts it: a whole number from 1 to MAX_CONCURRENCY. */
+export function validateConcurrency(v: unknown, flag = '--concurrency'): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_CONCURRENCY) throw new UsageError(`${flag} must be a whole number from 1 to ${MAX_CONCURRENCY}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 export class RateLimiter {
   private next = 0;
   private readonly interval: number;
@@ -46,6 +56,8 @@ export async function runBatch<R extends string>(
   worker: (item: string) => Promise<R>,
   o: BatchOptions,
 ): Promise<BatchResult<R>> {
+  // NaN or 0 would start no worker and report an empty batch as done.
+  if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new RangeError(`runBatch: concurrency must be a whole number >= 1, got ${o.concurrency}`);
   const counts = Object.fromEntries(outcomes.map((k) => [k, 0])) as Record<R, number>;
   const failures: BatchFailure[] = [];
   let failed = 0;
@@ -65,7 +77,7 @@ export async function runBatch<R extends string>(
       o.progress?.(done, total);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, total)) }, lane));
+  await Promise.all(Array.from({ length: Math.min(o.concurrency, Math.max(1, total)) }, lane));
   return { counts, failures, notStarted: total - done, total };
 }
 

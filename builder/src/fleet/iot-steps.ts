@@ -1,6 +1,7 @@
 // IoT steps shared by `cores` and `devices`: idempotent building blocks (each can be re-run), and
 // the per-thing credentials folder that makes a batch resumable.
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AddThingToThingGroupCommand,
@@ -11,6 +12,7 @@ import {
   CreateThingGroupCommand,
   DeleteCertificateCommand,
   DeleteThingCommand,
+  DescribeCertificateCommand,
   DescribeEndpointCommand,
   DescribeThingCommand,
   DescribeThingGroupCommand,
@@ -26,6 +28,7 @@ import {
 } from '@aws-sdk/client-iot';
 import { writeFileAtomicAsync } from '../../../common/atomic-write.ts';
 import { ConfigError } from '../../../common/errors.ts';
+import { parseCertificate } from '../../../common/pem.ts';
 import { call, isAwsErrorNamed, toAwsError } from '../aws.ts';
 import type { Clients } from '../aws.ts';
 
@@ -94,22 +97,35 @@ export const CERT_RECORD = 'certificate.json';
 /**
  * The thing's certificate: reused from `<dir>/certs` when a previous run already wrote it (resume),
  * else a new active one from CreateKeysAndCertificate, written at once (0600, atomic) so a crash
- * after this point never loses the key of a certificate that exists in IoT.
+ * after this point never loses the key of a certificate that exists in IoT. The record is written
+ * after key and certificate; a run cut off before it rebuilds it from the certificate instead of
+ * making a second one.
  */
 export async function ensureCertificate(c: Clients, thing: string, dir: string): Promise<{ record: CertificateRecord; created: boolean }> {
   const certs = join(dir, 'certs');
   const rec = join(certs, CERT_RECORD);
-  if (existsSync(rec) && existsSync(join(certs, CERT_FILE)) && existsSync(join(certs, KEY_FILE))) {
+  // Temp files of atomic writes cut off by a crash.
+  for (const f of existsSync(certs) ? readdirSync(certs) : []) if (/^\..*\.tmp$/.test(f)) rmSync(join(certs, f), { force: true });
+  const haveCert = existsSync(join(certs, CERT_FILE)) && existsSync(join(certs, KEY_FILE));
+  if (haveCert && existsSync(rec)) {
     return { record: JSON.parse(readFileSync(rec, 'utf8')) as CertificateRecord, created: false };
+  }
+  if (haveCert) {
+    // Same id IoT gives a certificate: the SHA-256 of its DER.
+    const certificateId = createHash('sha256').update(parseCertificate(readFileSync(join(certs, CERT_FILE), 'utf8'), `${thing} ${CERT_FILE}`).raw).digest('hex');
+    try {
+      const d = await c.iot.send(new DescribeCertificateCommand({ certificateId }));
+      const record: CertificateRecord = { thingName: thing, certificateId, certificateArn: d.certificateDescription?.certificateArn ?? '' };
+      await writeFileAtomicAsync(rec, `${JSON.stringify(record, null, 2)}\n`, 0o600);
+      return { record, created: false };
+    } catch (err) {
+      if (!isAwsErrorNamed(err, 'ResourceNotFoundException')) throw toAwsError(`DescribeCertificate ${thing}`, err);
+    }
   }
   const out = await call(`CreateKeysAndCertificate ${thing}`, () => c.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true })));
   const record: CertificateRecord = { thingName: thing, certificateId: out.certificateId ?? '', certificateArn: out.certificateArn ?? '' };
-  // Resume looks for all three, so they can be written in parallel.
-  await Promise.all([
-    writeFileAtomicAsync(join(certs, KEY_FILE), out.keyPair?.PrivateKey ?? '', 0o600),
-    writeFileAtomicAsync(join(certs, CERT_FILE), out.certificatePem ?? '', 0o600),
-    writeFileAtomicAsync(rec, `${JSON.stringify(record, null, 2)}\n`, 0o600),
-  ]);
+  await Promise.all([writeFileAtomicAsync(join(certs, KEY_FILE), out.keyPair?.PrivateKey ?? '', 0o600), writeFileAtomicAsync(join(certs, CERT_FILE), out.certificatePem ?? '', 0o600)]);
+  await writeFileAtomicAsync(rec, `${JSON.stringify(record, null, 2)}\n`, 0o600);
   return { record, created: true };
 }
 

@@ -30,6 +30,7 @@ export function batchNames(o: { names?: string | string[]; count?: number; prefi
     if (!Number.isInteger(o.count) || o.count < 1 || o.count > 100_000) throw new UsageError(`--count must be a whole number from 1 to 100000, got ${JSON.stringify(o.count)}`);
     if (!o.prefix) throw new UsageError('--count needs --prefix (names are <prefix><number>)');
     const start = o.start ?? 1;
+    if (!Number.isInteger(start) || start < 0) throw new UsageError(`--start must be a whole number >= 0, got ${o.start}`);
     const width = Math.max(3, String(start + o.count - 1).length);
     names = Array.from({ length: o.count }, (_, i) => `${o.prefix}${String(start + i).padStart(width, '0')}`);
   }

@@ -1,7 +1,7 @@
 // builder/src/fleet: the batch runner (bounded concurrency, stop after a failure, counters only),
 // the client-side rate limiter, thing-group and batch-name rules. Pure functions, no AWS.
 import t from 'tap';
-import { RateLimiter, runBatch } from '../../../builder/src/fleet/batch.ts';
+import { RateLimiter, runBatch, validateConcurrency } from '../../../builder/src/fleet/batch.ts';
 import { batchNames, validateThingGroupName } from '../../../builder/src/fleet/names.ts';
 import { UsageError } from '../../../common/errors.ts';
 
@@ -44,6 +44,20 @@ t.test('runBatch stops starting items after a failure; in-flight ones finish', a
   t.same([all.counts.ok, all.failures.length, all.notStarted], [19, 1, 0]);
 });
 
+t.test('concurrency: NaN, 0, fractions are refused, never a batch with no worker', async (t) => {
+  for (const bad of [Number.NaN, 0, -1, 1.5]) {
+    let ran = 0;
+    await t.rejects(runBatch(['a', 'b'], ['ok'] as const, async () => ((ran += 1), 'ok' as const), { concurrency: bad }), RangeError, `runBatch refuses ${bad}`);
+    t.equal(ran, 0);
+  }
+  t.equal(validateConcurrency(1), 1);
+  t.equal(validateConcurrency(64), 64);
+  for (const bad of [Number.NaN, 0, 65, 2.5, '8', undefined]) {
+    t.throws(() => validateConcurrency(bad), UsageError);
+    t.throws(() => validateConcurrency(bad), /--concurrency must be a whole number from 1 to 64/);
+  }
+});
+
 t.test('RateLimiter spaces calls 1/rate apart, even when many wait at once', async (t) => {
   const l = new RateLimiter(100);
   const t0 = performance.now();
@@ -74,4 +88,6 @@ t.test('batch names: --count/--prefix are stable and zero-padded; --names is val
   t.throws(() => batchNames({ names: 'host.example.com' }), /FQDN/);
   t.throws(() => batchNames({ names: 'a:b' }), /AWS IoT does not allow|':'/);
   t.throws(() => batchNames({ count: 1.5, prefix: 'p' }), /whole number/);
+  t.same(batchNames({ count: 2, prefix: 'c', start: 0 }), ['c000', 'c001']);
+  for (const start of [Number.NaN, -1, 2.5]) t.throws(() => batchNames({ count: 2, prefix: 'c', start }), /--start must be a whole number >= 0/);
 });

@@ -2,7 +2,7 @@
 // AWS wire stand-in recording what they sent and holding the resulting IoT state.
 import t from 'tap';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode } from '../../../common/errors.ts';
 import { ca } from '../helpers.ts';
@@ -68,6 +68,10 @@ t.test('bad input is refused before any AWS call, nothing written', async (t) =>
     [['--count', '0', '--prefix', 'p', '--thing-group', 'G'], /--count/],
     [['--names', 'ubuntu', '--thing-group', 'G'], /deny list/],
     [['--thing-group', 'G'], /--names a,b,c or --count/],
+    [['--count', '2', '--prefix', 'p', '--start', 'abc', '--thing-group', 'G'], /--start must be a whole number >= 0, got NaN/],
+    [['--count', '2', '--prefix', 'p', '--start=-1', '--thing-group', 'G'], /--start must be a whole number >= 0, got -1/],
+    [['--names', 'a', '--thing-group', 'G', '-o', join(out, 'o2')], /--output is given 2 times; give it once/],
+    [['--names', 'a', '--thing-group', 'G', '--concurrency', 'abc'], /--concurrency must be a whole number from 1 to 64/],
   ];
   for (const [args, re] of cases) {
     const r = await runCli(['cores', 'create', ...args, '--output', join(out, 'o')], cliEnv(s));
@@ -80,7 +84,30 @@ t.test('bad input is refused before any AWS call, nothing written', async (t) =>
   t.equal(r.code, ExitCode.CONFIG);
   t.match(r.stderr, /not a PEM certificate/);
   t.equal(s.requests.length, 0, 'no AWS call made');
-  t.notOk(existsSync(join(out, 'o')), 'no output folder');
+  t.notOk(existsSync(join(out, 'o')) || existsSync(join(out, 'o2')), 'no output folder');
+});
+
+t.test('--events that cannot be appended to: config error (3) before any AWS call, nothing created', async (t) => {
+  const out = tmp('gg-cores-ev-');
+  const r = await runCli(['cores', 'create', '--names', 'a1', '--thing-group', 'G', '--output', join(out, 'o'), '--events', out], cliEnv(s));
+  t.equal(r.code, ExitCode.CONFIG, r.stderr);
+  t.match(r.stderr, new RegExp(`cannot append to the event log ${out} .*EISDIR`));
+  t.equal(s.requests.length, 0, 'no AWS call');
+  t.same(things(s), {});
+  t.notOk(existsSync(join(out, 'o')), 'no output folder, no config.yaml');
+});
+
+t.test('a local failure inside the batch (not an AWS error) is not reported as exit 4; the core stays incomplete', async (t) => {
+  const out = tmp('gg-cores-local-');
+  const rootCa = join(out, 'root.pem');
+  writeFileSync(rootCa, ca.certificatePem);
+  mkdirSync(join(out, 'o', 'c1', 'certs', 'AmazonRootCA1.pem'), { recursive: true });
+  const ev = join(out, 'events.jsonl');
+  const r = await runCli(['cores', 'create', '--names', 'c1', '--thing-group', 'G', '--output', join(out, 'o'), '--root-ca', rootCa, '--events', ev], cliEnv(s));
+  t.equal(r.code, ExitCode.INTERNAL, r.stderr);
+  t.match(r.stderr, /c1: .*EISDIR/);
+  t.notOk(existsSync(join(out, 'o', 'c1', 'config.yaml')));
+  t.same(events(ev), [], 'no event for an incomplete core');
 });
 
 t.test('missing device policy: config error (3) before any Thing exists', async (t) => {
@@ -153,6 +180,25 @@ t.test('500s on the Nth CreateKeysAndCertificate: one is retried by the SDK; thr
   t.equal(s.calls('CreateKeysAndCertificate').length, 1, 'only q003 gets a new certificate; q002 reuses its own');
   t.same(things(s).q002.principals, [q002cert]);
   t.equal(Object.keys(s.state.certificates).length, 6);
+});
+
+t.test('cut off after key and certificate were written but before the record: the re-run rebuilds the record, no second certificate', async (t) => {
+  const out = tmp('gg-cores-cut-');
+  const args = ['cores', 'create', '--names', 'x1', '--thing-group', 'G', '--output', join(out, 'o')];
+  t.equal((await runCli(args, cliEnv(s))).code, 0);
+  const certs = join(out, 'o', 'x1', 'certs');
+  const record = readFileSync(join(certs, 'certificate.json'), 'utf8');
+  rmSync(join(certs, 'certificate.json'));
+  rmSync(join(out, 'o', 'x1', 'config.yaml'));
+  writeFileSync(join(certs, '.certificate.json.999.1.abc.tmp'), '{"thingName":');
+  s.requests.length = 0;
+  const r = await runCli(args, cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  t.equal(s.calls('CreateKeysAndCertificate').length, 0, 'no new certificate');
+  t.equal(Object.keys(s.state.certificates).length, 1, 'no orphan certificate in IoT');
+  t.same(JSON.parse(readFileSync(join(certs, 'certificate.json'), 'utf8')), JSON.parse(record), 'record rebuilt as it was');
+  t.same(readdirSync(certs).filter((f) => f.endsWith('.tmp')), [], 'stale temp file removed');
+  t.ok(existsSync(join(out, 'o', 'x1', 'config.yaml')));
 });
 
 t.test('IoT throttling (400 ThrottlingException) is retried; --rate spaces the calls', async (t) => {

@@ -119,6 +119,15 @@ t.test('deploy: one CreateDeployment to the thing group ARN, template recorded i
   t.equal(s.calls('CreateDeployment').length, 0);
 });
 
+t.test('deploy --events that cannot be appended to: config error (3), no deployment created', async (t) => {
+  const r = await runCli(['fleet', 'deploy', '--file', join(dir, 'templates.yaml'), '--template', 'base', '--thing-group', 'Fleet', '--events', dir], cliEnv(s));
+  t.equal(r.code, ExitCode.CONFIG, r.stderr);
+  t.match(r.stderr, /cannot append to the event log .*EISDIR/);
+  t.notMatch(r.stderr, /internal error/);
+  t.equal(s.requests.length, 0, 'no AWS call');
+  t.same(withGg(s.state).gg.deployments, {});
+});
+
 t.test('summary: desired vs reported per template version, health, never-reported Things first', async (t) => {
   const d1 = JSON.parse((await runCli(['fleet', 'deploy', '--file', join(dir, 'templates.yaml'), '--template', 'base', '--template-version', '1', '--thing-group', 'Fleet', '--json'], cliEnv(s))).stdout).deploymentId;
   reportCoreDevice(s.state, { thingName: 'core-1', executionStatus: 'SUCCEEDED' });
@@ -154,6 +163,17 @@ t.test('summary: desired vs reported per template version, health, never-reporte
   t.equal(human.code, 0, human.stderr);
   t.match(human.stdout, /never reported \(1\): core-4/);
   t.match(human.stdout, /base@2 \*\s+4\s+1\s+1\s+1\s+0/);
+});
+
+t.test('summary --concurrency that is not 1-64: usage error, no AWS call (never a report of 0 cores)', async (t) => {
+  reportCoreDevice(s.state, { thingName: 'core-1' });
+  for (const c of ['abc', '0', '100']) {
+    const r = await runCli(['fleet', 'summary', '--thing-group', 'Fleet', '--concurrency', c, '--json'], cliEnv(s));
+    t.equal(r.code, ExitCode.USAGE, r.stderr);
+    t.match(r.stderr, /--concurrency must be a whole number from 1 to 64/);
+    t.same(JSON.parse(r.stdout).error.reason, 'usage');
+  }
+  t.equal(s.requests.length, 0);
 });
 
 t.test('summary: Greengrass 429 with Retry-After is retried; persistent throttling is exit 4 naming the call', async (t) => {

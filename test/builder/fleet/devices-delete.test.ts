@@ -51,6 +51,32 @@ t.test('devices create needs a core that registered; then Thing, cert, policy, a
   t.equal(Object.keys(s.state.certificates).length, 3);
 });
 
+t.test('devices create --concurrency that is not 1-64: usage error before any AWS call, nothing associated', async (t) => {
+  reportCoreDevice(s.state, { thingName: 'core-a' });
+  for (const c of ['abc', '0', '65']) {
+    const r = await runCli(['devices', 'create', '--core', 'core-a', '--names', 'sensor-1', '--output', join(dir, 'dev'), '--concurrency', c], cliEnv(s));
+    t.equal(r.code, ExitCode.USAGE, r.stderr);
+    t.match(r.stderr, /--concurrency must be a whole number from 1 to 64/);
+  }
+  t.equal(s.requests.length, 0, 'no AWS call (no BatchAssociateClientDeviceWithCoreDevice)');
+  t.notOk(existsSync(join(dir, 'dev')), 'no output folder');
+});
+
+t.test('devices create/delete, cores delete: --events that cannot be appended to is a config error before any AWS call', async (t) => {
+  reportCoreDevice(s.state, { thingName: 'core-a' });
+  for (const args of [
+    ['devices', 'create', '--core', 'core-a', '--names', 'sensor-1', '--output', join(dir, 'dev')],
+    ['devices', 'delete', '--core', 'core-a', '--names', 'sensor-1', '--yes'],
+    ['cores', 'delete', 'core-a', '--yes'],
+  ]) {
+    const r = await runCli([...args, '--events', dir], cliEnv(s));
+    t.equal(r.code, ExitCode.CONFIG, `${args.join(' ')}: ${r.stderr}`);
+    t.match(r.stderr, /cannot append to the event log .*EISDIR/);
+  }
+  t.equal(s.requests.length, 0, 'no AWS call');
+  t.ok(s.state.coreDevices['core-a'], 'core device not deleted');
+});
+
 t.test('cores delete: dry run by default changes nothing; --yes disassociates and deletes the core device; --deprovision removes cert and Thing in order', async (t) => {
   reportCoreDevice(s.state, { thingName: 'core-a' });
   t.equal((await runCli(['devices', 'create', '--core', 'core-a', '--names', 'sensor-1', '--output', join(dir, 'dev')], cliEnv(s))).code, 0);

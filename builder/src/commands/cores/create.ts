@@ -12,7 +12,7 @@ import { parseCertificate } from '../../../../common/pem.ts';
 import { renderManualInstallerConfig, type ManualInstallerSettings } from '../../../../common/installer-config.ts';
 import type { Context } from '../../context.ts';
 import { DEFAULT_NUCLEUS_VERSION, DEFAULT_ROLE_ALIAS } from '../../installer-settings.ts';
-import { progressBar, runBatch } from '../../fleet/batch.ts';
+import { progressBar, runBatch, validateConcurrency } from '../../fleet/batch.ts';
 import { makeClients } from '../../aws.ts';
 import { EventLog } from '../../fleet/events.ts';
 import { addToGroup, attachCertificate, createThing, DEFAULT_DEVICE_POLICY, endpoint, ensureCertificate, ensureThingGroup, requirePolicy } from '../../fleet/iot-steps.ts';
@@ -39,13 +39,19 @@ export interface CoresCreateArgs {
 
 export const CONFIG_FILE = 'config.yaml';
 
+/** A flag that takes one value: yargs makes an array of a repeated one. */
+export function oneValue(v: unknown, flag: string): string {
+  if (Array.isArray(v)) throw new UsageError(`${flag} is given ${v.length} times; give it once`);
+  if (typeof v !== 'string') throw new UsageError(`${flag} needs a value`);
+  return v;
+}
+
 export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<void> {
   // Everything the operator gave is checked before the first AWS call.
   const names = batchNames(a, 'core');
   const group = validateThingGroupName(a.thingGroup);
-  const concurrency = a.concurrency ?? 8;
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency must be 1-64, got ${a.concurrency}`);
-  const out = resolve(a.output);
+  const concurrency = validateConcurrency(a.concurrency ?? 8);
+  const out = resolve(oneValue(a.output, '--output'));
   if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--output ${out} exists and is not a directory`);
   let rootCa: string | undefined;
   if (a.rootCa) {
@@ -57,6 +63,7 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
     parseCertificate(rootCa, `--root-ca ${a.rootCa}`);
   }
   const policy = a.policy ?? DEFAULT_DEVICE_POLICY;
+  const events = new EventLog(a.events);
   const c = makeClients(ctx, { rate: a.rate });
   const region = await c.region();
   const base: Omit<ManualInstallerSettings, 'thingName'> = {
@@ -70,7 +77,6 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
   // Settings problems (region, version, port) surface now, not after N things exist.
   renderManualInstallerConfig({ ...base, thingName: names[0] as string });
   mkdirSync(out, { recursive: true, mode: 0o700 });
-  const events = new EventLog(a.events);
 
   const pending = names.filter((n) => !existsSync(join(out, n, CONFIG_FILE)));
   const already = names.length - pending.length;
@@ -96,8 +102,9 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
       const { record, created } = await ensureCertificate(c, name, dir);
       await attachCertificate(c, name, policy, record.certificateArn);
       if (rootCa !== undefined) await writeFileAtomicAsync(join(dir, 'certs', 'AmazonRootCA1.pem'), rootCa, 0o600);
-      await writeFileAtomicAsync(join(dir, CONFIG_FILE), renderManualInstallerConfig({ ...base, thingName: name }), 0o600);
+      // The event before config.yaml: a core whose event could not be logged is not complete, so a re-run logs it.
       events.append({ type: 'core.created', thingName: name, thingGroup: group, thingGroupArn: groupArn, certificateId: record.certificateId, output: dir });
+      await writeFileAtomicAsync(join(dir, CONFIG_FILE), renderManualInstallerConfig({ ...base, thingName: name }), 0o600);
       return created ? 'created' : 'resumed';
     },
     { concurrency, progress: (done) => bar(done) },
@@ -106,7 +113,7 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
   if (res.failures.length > 0) {
     const first = res.failures[0] as { item: string; error: Error };
     const lines = res.failures.map((f) => `${f.item}: ${f.error.message}`);
-    const code = first.error instanceof CliError ? first.error.exitCode : ExitCode.AWS;
+    const code = first.error instanceof CliError ? first.error.exitCode : ExitCode.INTERNAL;
     throw new CliError(
       `cores create stopped: ${ok} of ${pending.length} done in this run (${already} were complete before), ${res.failures.length} failed, ${res.notStarted} not started:\n  - ${lines.join('\n  - ')}\nre-run the same command to resume: only what is missing is created`,
       code,

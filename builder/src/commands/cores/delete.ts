@@ -58,6 +58,7 @@ export function disassociateSteps(c: Clients, core: string, devices: string[]): 
 
 export async function coresDelete(a: CoresDeleteArgs, ctx: Context): Promise<void> {
   const names = a.names.map((n) => singleName(n, 'core'));
+  const events = new EventLog(a.events);
   const c = makeClients(ctx);
   const plans: { core: string; steps: Step[] }[] = [];
   for (const core of names) {
@@ -79,7 +80,6 @@ export async function coresDelete(a: CoresDeleteArgs, ctx: Context): Promise<voi
     ]);
     return;
   }
-  const events = new EventLog(a.events);
   for (const p of plans) {
     for (const s of p.steps) {
       ctx.progress(s.describe);

@@ -10,12 +10,13 @@ import { BatchAssociateClientDeviceWithCoreDeviceCommand } from '@aws-sdk/client
 import { AwsError, CliError, ConfigError, ExitCode, UsageError } from '../../../../common/errors.ts';
 import { call } from '../../aws.ts';
 import type { Context } from '../../context.ts';
-import { runBatch } from '../../fleet/batch.ts';
+import { runBatch, validateConcurrency } from '../../fleet/batch.ts';
 import { makeClients } from '../../aws.ts';
 import { EventLog } from '../../fleet/events.ts';
 import { attachCertificate, createThing, ensureCertificate, requirePolicy, thingRemovalSteps, type Step } from '../../fleet/iot-steps.ts';
 import { batchNames, singleName } from '../../fleet/names.ts';
 import { associatedClientDevices, disassociateSteps } from '../cores/delete.ts';
+import { oneValue } from '../cores/create.ts';
 
 export const DEFAULT_CLIENT_DEVICE_POLICY = 'GreengrassClientDevicePolicy';
 
@@ -32,16 +33,17 @@ export async function devicesCreate(a: DevicesCreateArgs, ctx: Context): Promise
   const core = singleName(a.core, 'core');
   const names = batchNames({ names: a.names }, 'device');
   if (names.includes(core)) throw new UsageError(`device name ${core} is the core's own name`);
-  const out = resolve(a.output);
+  const out = resolve(oneValue(a.output, '--output'));
   if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--output ${out} exists and is not a directory`);
+  const concurrency = validateConcurrency(a.concurrency ?? 4);
   const policy = a.policy ?? DEFAULT_CLIENT_DEVICE_POLICY;
+  const events = new EventLog(a.events);
   const c = makeClients(ctx);
   // The core must have registered with Greengrass (first boot done) before devices can associate.
   const existing = await associatedClientDevices(c, core);
   if (existing === null) throw new ConfigError(`core ${core} is not a Greengrass core device (it never connected); devices can only be associated with a running core`, 'core-missing');
   await requirePolicy(c, policy);
   mkdirSync(out, { recursive: true, mode: 0o700 });
-  const events = new EventLog(a.events);
   const res = await runBatch(
     names,
     ['created', 'resumed'] as const,
@@ -53,11 +55,11 @@ export async function devicesCreate(a: DevicesCreateArgs, ctx: Context): Promise
       await attachCertificate(c, name, policy, record.certificateArn);
       return created ? 'created' : 'resumed';
     },
-    { concurrency: a.concurrency ?? 4 },
+    { concurrency },
   );
   if (res.failures.length > 0) {
     const f = res.failures[0] as { item: string; error: Error };
-    throw new CliError(`devices create stopped before associating: ${f.item}: ${f.error.message}\nre-run the same command to resume`, f.error instanceof CliError ? f.error.exitCode : ExitCode.AWS, 'batch-incomplete');
+    throw new CliError(`devices create stopped before associating: ${f.item}: ${f.error.message}\nre-run the same command to resume`, f.error instanceof CliError ? f.error.exitCode : ExitCode.INTERNAL, 'batch-incomplete');
   }
   const toAssociate = names.filter((n) => !existing.includes(n));
   for (let i = 0; i < toAssociate.length; i += 100) {
@@ -85,6 +87,7 @@ export interface DevicesDeleteArgs {
 export async function devicesDelete(a: DevicesDeleteArgs, ctx: Context): Promise<void> {
   const core = singleName(a.core, 'core');
   const names = batchNames({ names: a.names }, 'device');
+  const events = new EventLog(a.events);
   const c = makeClients(ctx);
   const associated = (await associatedClientDevices(c, core)) ?? [];
   const plans: { device: string; steps: Step[] }[] = [];
@@ -98,7 +101,6 @@ export async function devicesDelete(a: DevicesDeleteArgs, ctx: Context): Promise
     ctx.result({ dryRun: true, core, plan }, ['dry run (nothing changed); re-run with --yes to do this:', ...plans.flatMap((p) => [`${p.device}:`, ...(p.steps.length ? p.steps.map((s) => `  - ${s.describe}`) : ['  - nothing to do'])])]);
     return;
   }
-  const events = new EventLog(a.events);
   for (const p of plans) {
     for (const s of p.steps) {
       ctx.progress(s.describe);

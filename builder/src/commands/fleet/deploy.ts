@@ -32,11 +32,12 @@ export async function fleetDeploy(a: DeployArgs, ctx: Context): Promise<void> {
   const group = validateThingGroupName(a.thingGroup);
   if (a.templateVersion !== undefined && !(Number.isInteger(a.templateVersion) && a.templateVersion >= 1)) throw new UsageError(`--template-version must be a whole number >= 1, got ${a.templateVersion}`);
   const t = pickTemplate(loadTemplates(a.file), a.template, a.templateVersion);
+  const events = new EventLog(a.events);
   const c = makeClients(ctx);
   const groupArn = await ensureThingGroup(c, group, false);
   const req = deploymentRequest(t, groupArn);
   const out = await call('CreateDeployment', () => c.gg.send(new CreateDeploymentCommand(req)));
-  new EventLog(a.events).append({ type: 'deployment.created', deploymentId: out.deploymentId, template: t.name, templateVersion: t.version, thingGroup: group, thingGroupArn: groupArn, iotJobId: out.iotJobId });
+  events.append({ type: 'deployment.created', deploymentId: out.deploymentId, template: t.name, templateVersion: t.version, thingGroup: group, thingGroupArn: groupArn, iotJobId: out.iotJobId });
   ctx.result(
     { deploymentId: out.deploymentId, iotJobId: out.iotJobId, template: t.name, templateVersion: t.version, thingGroup: group, targetArn: groupArn },
     [`deployment ${out.deploymentId}: ${templateLabel(t.name, t.version)} -> thing group ${group}`],

@@ -8,7 +8,7 @@ import { GetDeploymentCommand, ListCoreDevicesCommand, ListDeploymentsCommand, L
 import { ListThingsInThingGroupCommand } from '@aws-sdk/client-iot';
 import { call } from '../../aws.ts';
 import type { Context } from '../../context.ts';
-import { runBatch } from '../../fleet/batch.ts';
+import { runBatch, validateConcurrency } from '../../fleet/batch.ts';
 import { makeClients, type Clients } from '../../aws.ts';
 import { ensureThingGroup } from '../../fleet/iot-steps.ts';
 import { validateThingGroupName } from '../../fleet/names.ts';
@@ -49,6 +49,7 @@ async function allThings(c: Clients, group: string): Promise<string[]> {
 
 export async function fleetSummary(a: { thingGroup: string; concurrency?: number }, ctx: Context): Promise<void> {
   const group = validateThingGroupName(a.thingGroup);
+  const concurrency = validateConcurrency(a.concurrency ?? 8);
   const c = makeClients(ctx);
   const groupArn = await ensureThingGroup(c, group, false);
   const things = await allThings(c, group);
@@ -120,7 +121,7 @@ export async function fleetSummary(a: { thingGroup: string; concurrency?: number
       coreRows.push({ name, status: d.status ?? 'UNKNOWN', lastSeen: d.lastStatusUpdateTimestamp ? d.lastStatusUpdateTimestamp.toISOString() : null, installedTemplate: installed, lastDeployment: last });
       return 'ok';
     },
-    { concurrency: a.concurrency ?? 8, keepGoing: false },
+    { concurrency, keepGoing: false },
   ).then((r) => {
     if (r.failures[0]) throw r.failures[0].error;
   });
