@@ -73,11 +73,20 @@ function readFrom(path: string, offset: number): string {
   }
 }
 
-/** The plugin's failure line plus the lines after it (its reason), from `offset` on; null if none. */
-export function pluginFailure(logPath: string, offset: number): string | null {
+/** A nucleus log line's own time (`2024-05-01T10:00:00.123Z [ERROR] (thread) logger: ...`), NaN if it has none. */
+function lineTime(line: string): number {
+  const m = /^(\d{4}-\d{2}-\d{2}T\S+Z) \[/.exec(line);
+  return m ? Date.parse(m[1] as string) : Number.NaN;
+}
+
+/**
+ * The plugin's failure line plus the lines after it (its reason), from `offset` on; null if none. With `sinceMs`,
+ * failure lines stamped earlier are not counted (a line without a time is).
+ */
+export function pluginFailure(logPath: string, offset: number, sinceMs?: number): string | null {
   const text = readFrom(logPath, offset);
   const lines = text.split('\n');
-  const i = lines.findIndex((l) => l.includes(PLUGIN_FAILURE_LINE));
+  const i = lines.findIndex((l) => l.includes(PLUGIN_FAILURE_LINE) && !(sinceMs !== undefined && lineTime(l) < sinceMs));
   if (i < 0) return null;
   const reason = lines.slice(i, i + 4).map((l) => l.trim()).filter(Boolean).join(' | ');
   return scrubSecrets(reason).slice(0, 600);
@@ -92,6 +101,8 @@ export interface VerifyOptions {
   rootPath: string;
   /** greengrass.log size before the nucleus was (re)started: only newer lines count. */
   logOffset: number;
+  /** Also ignore plugin failures logged before this time (ms): the nucleus's log from earlier boots. */
+  failuresSince?: number;
   timeoutMs: number;
   /** The longest time between two checks. Changes are normally seen as they happen (file events); this is the fallback. */
   pollMs: number;
@@ -217,7 +228,7 @@ export async function waitForProvisioning(o: VerifyOptions): Promise<VerifyOutco
       const checkedAt = Date.now();
       const name = recordedThingName(o.rootPath);
       if (name) return { status: 'provisioned', thingName: name };
-      const failure = pluginFailure(nucleusLogPath(o.rootPath), o.logOffset);
+      const failure = pluginFailure(nucleusLogPath(o.rootPath), o.logOffset, o.failuresSince);
       if (failure) {
         // The nucleus may still record the name right after a retried attempt; look once more.
         const again = recordedThingName(o.rootPath);
@@ -230,5 +241,15 @@ export async function waitForProvisioning(o: VerifyOptions): Promise<VerifyOutco
     }
   } finally {
     waker.close();
+  }
+}
+
+/** When this machine booted (ms since the epoch, by the clock as it is now), from /proc/stat's btime; undefined if unknown. */
+export function bootTimeMs(procStat = '/proc/stat'): number | undefined {
+  try {
+    const m = /^btime (\d+)$/m.exec(readFileSync(procStat, 'utf8'));
+    return m ? Number(m[1]) * 1000 : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -4,10 +4,10 @@
 // there is nothing to watch; and every watcher is closed on success, failure, timeout and abort.
 // (The built executable's side of it: provision.test.ts, "event-driven verify".)
 import t, { type Test } from 'tap';
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PLUGIN_FAILURE_LINE, waitForProvisioning } from '../../agent/src/verify.ts';
+import { PLUGIN_FAILURE_LINE, bootTimeMs, pluginFailure, waitForProvisioning } from '../../agent/src/verify.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Open fs.watch handles of this process (a closed handle is gone once the loop has run its close callbacks). */
@@ -101,4 +101,29 @@ t.test('nothing to watch (the root does not exist yet): the fallback poll still 
   mkdirSync(join(root, 'config'), { recursive: true });
   appendFileSync(join(root, 'config', 'config.tlog'), tlogLine('gg-watch-poll'));
   t.same(await wait, { status: 'provisioned', thingName: 'gg-watch-poll' });
+});
+
+t.test('pluginFailure with a since-time: failure lines stamped before it are history, newer or unstamped ones count', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gg-since-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const log = join(dir, 'greengrass.log');
+  const boot = Date.parse('2026-11-20T08:00:00.000Z');
+  const line = (at: string, msg: string) => `${at} [ERROR] (pool-1-thread-1) com.aws.greengrass.lifecyclemanager.KernelLifecycle: ${msg}\n`;
+  writeFileSync(log, line('2026-11-19T22:00:00.000Z', `${PLUGIN_FAILURE_LINE}. {reason=an earlier boot}`));
+  t.equal(pluginFailure(log, 0, boot), null, 'the earlier boot\'s failure is not counted');
+  t.match(pluginFailure(log, 0), /an earlier boot/, 'without a since-time it is (as after a restart, from an offset)');
+  appendFileSync(log, line('2026-11-20T08:01:00.000Z', `${PLUGIN_FAILURE_LINE}. {reason=this boot}`));
+  t.match(pluginFailure(log, 0, boot), /this boot/);
+  writeFileSync(log, `${PLUGIN_FAILURE_LINE} (a line without a time)\n`);
+  t.match(pluginFailure(log, 0, boot), /a line without a time/, 'an unstamped failure counts');
+});
+
+t.test('bootTimeMs reads btime from /proc/stat; undefined without one', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gg-btime-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'stat'), 'cpu  1 2 3\nbtime 1795500000\nprocesses 9\n');
+  t.equal(bootTimeMs(join(dir, 'stat')), 1795500000 * 1000);
+  t.equal(bootTimeMs(join(dir, 'missing')), undefined);
+  const real = bootTimeMs();
+  t.ok(real !== undefined && real < Date.now() && real > Date.parse('2000-01-01'), 'this machine has one');
 });

@@ -2,11 +2,12 @@
 // cover the bound running out): a clock that catches up with the image's build time, an endpoint that
 // comes up (`check --wait`), and a distribution's own "is greengrass.service enabled?" command.
 import t from 'tap';
-import { existsSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createDeviceRoot } from '../helpers/device-root.ts';
-import { closedPort, ensureBuilt, logLines, runAgent, startAgent } from './exe.ts';
+import { closedPort, ensureBuilt, logLines, runAgent, startAgent, tcpListener } from './exe.ts';
+import { PLUGIN_FAILURE_LINE, bootTimeMs } from '../../agent/src/verify.ts';
 import { recordedNames, startWorld, stopDevice, worldRoot, type World } from './world.ts';
 
 ensureBuilt();
@@ -122,4 +123,31 @@ t.test('backoff jitter differs between clones: the executable does not start wit
   }
   t.ok(draws[0]!.length >= 2 && draws[1]!.length >= 2, `both runs retried (${draws[0]!.length}, ${draws[1]!.length} times)`);
   t.notSame(draws[0], draws[1], `different jitter: ${JSON.stringify(draws)}`);
+});
+
+t.test('service already enabled (an earlier boot installed it): a failure the nucleus logged before this boot is not this boot\'s', async (t) => {
+  const endpoint = await tcpListener();
+  t.teardown(() => endpoint.close());
+  const root = createDeviceRoot({ hostname: 'gg-old-log-1', endpoint: { host: '127.0.0.1', port: endpoint.port } });
+  t.teardown(() => root.cleanup());
+  const restarts = join(root.dir, 'restarts.log');
+  root.writeAgentConfig({ service: { restartCommand: ['/bin/sh', '-c', `echo restart >> '${restarts}'`] }, verify: { timeoutSeconds: 20, pollMs: 200 } });
+  // What an earlier boot left: the enabled service, and the plugin's failure in the nucleus log, stamped then.
+  mkdirSync(join(root.enabledLink, '..'), { recursive: true });
+  symlinkSync('/etc/systemd/system/greengrass.service', root.enabledLink);
+  const before = new Date((bootTimeMs() ?? Date.now()) - 3_600_000).toISOString();
+  mkdirSync(join(root.ggRoot, 'logs'), { recursive: true });
+  appendFileSync(join(root.ggRoot, 'logs', 'greengrass.log'), `${before} [ERROR] (pool-1-thread-1) com.aws.greengrass.lifecyclemanager.KernelLifecycle: ${PLUGIN_FAILURE_LINE}. Moving on to run Greengrass without provisioning. {reason=an earlier boot}\n`);
+  // This boot's nucleus provisions a moment after the agent starts.
+  const { done } = startAgent(root, ['run']);
+  await new Promise((r) => setTimeout(r, 1500));
+  writeFileSync(join(root.ggRoot, 'thingCert.crt'), 'device cert');
+  writeFileSync(join(root.ggRoot, 'privKey.key'), 'device key', { mode: 0o600 });
+  mkdirSync(join(root.ggRoot, 'config'), { recursive: true });
+  writeFileSync(root.tlogPath, `${JSON.stringify({ TS: Date.now(), TP: ['system', 'thingName'], W: 'changed', V: 'gg-old-log-1' })}\n`);
+  const r = await done;
+  t.equal(r.code, 0, r.stderr.slice(-1500));
+  t.match(r.stderr, /already enabled: an earlier run installed it/, 'the run took the already-installed path');
+  t.notOk(existsSync(restarts), 'the service was not restarted over the old failure');
+  t.match(JSON.parse(readFileSync(root.sentinel, 'utf8')), { thingName: 'gg-old-log-1', provisioningRetries: 0 });
 });

@@ -14,7 +14,7 @@ import { checkClaim, checkJars, checkJava, waitForClock, waitForEndpoint } from 
 import { restartService, serviceEnabled } from '../service.ts';
 import { readSentinel, readState, recordError, removeFiles, writeSentinel, writeState, type AgentState } from '../state.ts';
 import { fqdnRewrite, resolveThingName } from '../thing-name-source.ts';
-import { fileSize, nucleusLogPath, readTlog, recordedThingName, tlogPath, waitForProvisioning } from '../verify.ts';
+import { bootTimeMs, fileSize, nucleusLogPath, readTlog, recordedThingName, tlogPath, waitForProvisioning } from '../verify.ts';
 import { AGENT_VERSION } from '../version.ts';
 import type { CommandContext } from './context.ts';
 
@@ -75,18 +75,21 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
   log.info({ path: cfg.installer.renderedConfig }, 'installer config rendered');
 
   let logOffset = fileSize(nucleusLogPath(root));
+  let failuresSince: number | undefined;
   if (serviceEnabled(cfg)) {
     // An earlier run got the installer through (power loss afterwards): the enabled service
-    // provisions on its own; do not install a second time, go straight to verifying.
+    // provisions on its own; do not install a second time, go straight to verifying. Its attempt at
+    // this boot may already have failed, so the whole log counts, but not what earlier boots logged.
     log.info('greengrass.service is already enabled: an earlier run installed it; verifying without reinstalling');
     logOffset = 0;
+    failuresSince = bootTimeMs();
   } else {
     await install(ctx, state, root);
   }
 
   state.phase = 'verify';
   writeState(cfg.state.stateFile, state);
-  const provisionedAs = await verify(ctx, state, root, logOffset);
+  const provisionedAs = await verify(ctx, state, root, logOffset, failuresSince);
   acceptRecordedName(ctx, provisionedAs, thingName);
   if (provisionedAs !== thingName) {
     log.warn({ recorded: provisionedAs, resolved: thingName }, 'the nucleus recorded a different ThingName than requested; keeping it (verify.acceptOtherThingName)');
@@ -133,15 +136,16 @@ async function install(ctx: CommandContext, state: AgentState, root: string): Pr
 /** The plugin's reason names an AWS throttling answer (RegisterThing or CreateKeysAndCertificate /rejected). */
 export const THROTTLED_RE = /Throttl|TooManyRequests|Rate exceeded|RequestLimitExceeded/i;
 
-async function verify(ctx: CommandContext, state: AgentState, root: string, firstOffset: number): Promise<string> {
+async function verify(ctx: CommandContext, state: AgentState, root: string, firstOffset: number, firstFailuresSince?: number): Promise<string> {
   const { cfg, log, signal } = ctx;
   let offset = firstOffset;
+  let failuresSince = firstFailuresSince;
   let restarts = 0; // failures other than throttling: bounded by verify.restarts
   let throttled = 0; // throttled failures: bounded by verify.throttledRetrySeconds
   let throttledSince: number | null = null;
   for (;;) {
     const outcome = await waitForProvisioning({
-      rootPath: root, logOffset: offset, timeoutMs: cfg.verify.timeoutSeconds * 1000, pollMs: cfg.verify.pollMs, signal,
+      rootPath: root, logOffset: offset, failuresSince, timeoutMs: cfg.verify.timeoutSeconds * 1000, pollMs: cfg.verify.pollMs, signal,
       onWatchUnavailable: (why) => log.info({ why, pollMs: cfg.verify.pollMs }, 'cannot watch the nucleus files for changes; checking every verify.pollMs'),
     });
     if (outcome.status === 'provisioned') {
@@ -174,6 +178,7 @@ async function verify(ctx: CommandContext, state: AgentState, root: string, firs
     recordError(cfg.state.stateFile, state, err);
     await sleep(delay, signal);
     offset = fileSize(nucleusLogPath(root));
+    failuresSince = undefined; // from here on only what the restarted nucleus logs counts
     state.provisioningRetries += 1;
     writeState(cfg.state.stateFile, state);
     await restartService(cfg, log, signal);
