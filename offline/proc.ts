@@ -58,13 +58,14 @@ export function run(cmd: string, args: string[], o: RunOptions): Promise<string>
     const sopts: SpawnOptions = { cwd: o.cwd, env: o.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true };
     const child = spawn(cmd, args, sopts);
     // Own process group (detached): a signal to us must reach e.g. packer's children too.
-    const killGroup = () => {
+    const signalGroup = (sig: NodeJS.Signals) => {
       try {
-        process.kill(-child.pid!, 'SIGTERM');
+        process.kill(-child.pid!, sig);
       } catch {
         /* gone */
       }
     };
+    const killGroup = () => signalGroup('SIGTERM');
     if (child.pid) liveChildren.add(killGroup);
     let out = '';
     let tail = '';
@@ -83,13 +84,6 @@ export function run(cmd: string, args: string[], o: RunOptions): Promise<string>
       progress(`${o.stage}: still running (${Math.round((Date.now() - started) / 1000)} s)`);
     }, o.heartbeatMs ?? 30_000);
     let timedOut = false;
-    const signalGroup = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, sig);
-      } catch {
-        /* already gone */
-      }
-    };
     let forceKiller: NodeJS.Timeout | undefined;
     const killer = o.timeoutMs
       ? setTimeout(() => {

@@ -18,18 +18,20 @@ export interface LoadedTemplate {
   mtime: Date;
 }
 
-/** Parse the template and fill it for `thingName` (in memory). Permanent errors only. */
-export function loadTemplate(cfg: AgentConfig, thingName: string): LoadedTemplate {
-  const path = cfg.installer.configTemplate;
-  let text: string;
-  let mtime: Date;
+/** The baked template's text and mtime; a missing or unreadable one is a permanent error. */
+export function readTemplateFile(path: string): { text: string; mtime: Date } {
   try {
-    text = readFileSync(path, 'utf8');
-    mtime = statSync(path).mtime;
+    return { text: readFileSync(path, 'utf8'), mtime: statSync(path).mtime };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(`installer config template ${path} ${code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(err as Error).message}`}`, 'installer-config-missing', { cause: err });
   }
+}
+
+/** Parse the template and fill it for `thingName` (in memory). Permanent errors only. */
+export function loadTemplate(cfg: AgentConfig, thingName: string): LoadedTemplate {
+  const path = cfg.installer.configTemplate;
+  const { text, mtime } = readTemplateFile(path);
   const template = parseInstallerConfig(text, `installer config template ${path}`);
   const tokens = requiredParameterTokens(template).filter((t) => t !== THING_NAME_TOKEN);
   const values = tokenValues(cfg, tokens, { [THING_NAME_TOKEN]: thingName });

@@ -1,7 +1,7 @@
 // The agent's record of what happened: state.json (attempts, phase, last error) and the sentinel
 // (written only after a confirmed, finished provisioning; the unit's ConditionPathExists=! gate).
 // `status` reads these, never the logs. Both are written atomically; neither holds secrets.
-import { mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-write.ts';
 import { CliError, ConfigError, ExitCode, TransientError } from '../../common/errors.ts';
@@ -92,7 +92,7 @@ export function writeState(path: string, state: AgentState): void {
     renameSync(tmp, path);
   } catch (err) {
     try {
-      rmSync(tmp, { force: true });
+      removeFiles([tmp]);
     } catch {
       // left for the next write to replace
     }

@@ -19,40 +19,41 @@ export async function checkCommand(ctx: CommandContext, opts: { wait: boolean; j
   results.push(await step('sentinel', () => (sentinel ? `present: already provisioned as ${sentinel.thingName}` : `absent (${cfg.state.sentinel})`)));
   // What run would skip, check reports as not needed (and its exit code stays the one run would have): everything
   // once the sentinel exists; the preflight once the nucleus holds an identity (run only finishes then).
+  const provisioned = sentinel ? `not needed: already provisioned as ${sentinel.thingName}` : null;
   let recorded: string | null = null;
-  const notNeeded = (preflight: boolean): string | null =>
-    sentinel ? `not needed: already provisioned as ${sentinel.thingName}` : preflight && recorded ? `not needed: the nucleus already holds identity ${recorded}` : null;
+  const preflightNotNeeded = (): string | null => provisioned ?? (recorded ? `not needed: the nucleus already holds identity ${recorded}` : null);
   results.push(await step('thing-name', () => {
-    if (notNeeded(false)) return notNeeded(false) as string;
+    if (provisioned) return provisioned;
     thingName = resolveThingName(cfg);
     const rewrite = fqdnRewrite(cfg);
     return rewrite ? `${thingName} (hostname ${rewrite.hostname}, thingName.fqdn: ${rewrite.fqdn})` : thingName;
   }));
   results.push(
     await step('installer-config', () => {
-      if (notNeeded(false)) return notNeeded(false) as string;
+      if (provisioned) return provisioned;
       if (!thingName) return skip('needs a valid ThingName');
       tpl = loadTemplate(cfg, thingName);
       return `${cfg.installer.configTemplate} (template parameters: ${Object.keys(tpl.filled.services['aws.greengrass.FleetProvisioningByClaim'].configuration.templateParameters ?? {}).join(', ')})`;
     }),
   );
   results.push(await step('identity', () => {
-    if (notNeeded(false)) return notNeeded(false) as string;
+    if (provisioned) return provisioned;
     if (!tpl) return skip('needs the installer config');
     recorded = recordedThingName(tpl.fleet.rootPath);
     return recorded ? `the nucleus already holds identity ${recorded}` : 'none recorded yet';
   }));
-  results.push(await step('java', () => notNeeded(true) ?? checkJava(cfg)));
-  results.push(await step('installer-jars', () => notNeeded(true) ?? checkJars(cfg)));
+  results.push(await step('java', () => preflightNotNeeded() ?? checkJava(cfg)));
+  results.push(await step('installer-jars', () => preflightNotNeeded() ?? checkJars(cfg)));
   let claim: ReturnType<typeof checkClaim> | undefined;
   results.push(await step('claim-certificate', () => {
-    if (notNeeded(true)) return notNeeded(true) as string;
+    const skipped = preflightNotNeeded();
+    if (skipped) return skipped;
     if (!tpl) return skip('needs the installer config');
     claim = checkClaim(tpl.fleet);
     return `${claim.subject.replace(/\n/g, ', ')} valid ${claim.notBefore.toISOString()} .. ${claim.notAfter.toISOString()}`;
   }));
-  results.push(await step('clock', async () => notNeeded(true) ?? (tpl && claim ? waitForClock(pctx, claim, tpl.mtime) : skip('needs the claim certificate'))));
-  results.push(await step('endpoint', async () => notNeeded(true) ?? (tpl ? waitForEndpoint(pctx, tpl.fleet) : skip('needs the installer config'))));
+  results.push(await step('clock', async () => preflightNotNeeded() ?? (tpl && claim ? waitForClock(pctx, claim, tpl.mtime) : skip('needs the claim certificate'))));
+  results.push(await step('endpoint', async () => preflightNotNeeded() ?? (tpl ? waitForEndpoint(pctx, tpl.fleet) : skip('needs the installer config'))));
 
   const failed = results.filter((r) => !r.ok);
   if (opts.json) {

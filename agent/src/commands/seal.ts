@@ -2,11 +2,12 @@
 // again (the image pipeline's seal step calls it). Records the template hostname (refused as a
 // ThingName on every clone), removes the sentinel, state and rendered config. A Greengrass identity
 // under the root is per-device: seal refuses while one exists unless --remove-identity.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../../../common/atomic-write.ts';
 import { ConfigError } from '../../../common/errors.ts';
 import { deviceCredentialPaths, fleetConfig, parseInstallerConfig, type FleetProvisioningConfig } from '../../../common/installer-config.ts';
 import { showName } from '../../../common/thing-name.ts';
+import { readTemplateFile } from '../installer-config.ts';
 import { removeFiles } from '../state.ts';
 import { readHostname } from '../thing-name-source.ts';
 import { recordedThingName, tlogPath } from '../verify.ts';
@@ -15,15 +16,8 @@ import type { CommandContext } from './context.ts';
 
 function templateFleet(ctx: CommandContext): FleetProvisioningConfig | null {
   const path = ctx.cfg.installer.configTemplate;
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return null;
-    throw new ConfigError(`installer config template ${path} cannot be read: ${code ?? (err as Error).message}`, 'installer-config-missing', { cause: err });
-  }
-  return fleetConfig(parseInstallerConfig(text, path));
+  if (!existsSync(path)) return null;
+  return fleetConfig(parseInstallerConfig(readTemplateFile(path).text, path));
 }
 
 export function sealCommand(ctx: CommandContext, opts: { templateHostname?: string; removeIdentity: boolean }): number {
