@@ -55,13 +55,19 @@ export interface GgState {
   installedComponents: Record<string, InstalledComponent[]>;
   /** core thing name -> associated client devices. */
   clientDevices: Record<string, { thingName: string; associationTimestamp: number }[]>;
+  /**
+   * core thing name -> ARNs of the thing groups it has SUCCESSFULLY deployed a deployment for: what ListCoreDevices'
+   * thingGroupArn filter selects by (API reference), kept when the core leaves the group, as AWS does.
+   */
+  deployedGroups: Record<string, string[]>;
 }
 
 export type FleetGgState = StandinState & { gg: GgState };
 
 export function withGg(state: StandinState): FleetGgState {
   const s = state as FleetGgState;
-  if (!s.gg) s.gg = { deployments: {}, effectiveDeployments: {}, installedComponents: {}, clientDevices: {} };
+  if (!s.gg) s.gg = { deployments: {}, effectiveDeployments: {}, installedComponents: {}, clientDevices: {}, deployedGroups: {} };
+  s.gg.deployedGroups ??= {};
   return s;
 }
 
@@ -120,6 +126,8 @@ export function reportCoreDevice(
     if (i >= 0) eff[i] = row;
     else eff.push(row);
     if (o.executionStatus === 'SUCCEEDED' || o.executionStatus === 'COMPLETED') {
+      const deployed = (s.gg.deployedGroups[o.thingName] ??= []);
+      if (!deployed.includes(d.targetArn)) deployed.push(d.targetArn);
       s.gg.installedComponents[o.thingName] = Object.entries(d.components).map(([componentName, spec]) => ({
         componentName,
         componentVersion: String((spec as { componentVersion?: string }).componentVersion ?? ''),
@@ -151,9 +159,10 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     handle(req, ctx) {
       const groupArn = req.query.get('thingGroupArn');
       const status = req.query.get('status');
-      const groupName = groupArn ? groupArn.split('/').pop() : undefined;
+      const deployed = withGg(ctx.state).gg.deployedGroups;
+      // As AWS documents the filter: cores that have successfully deployed a deployment targeting the group, not its members.
       const devices = Object.values(ctx.state.coreDevices).filter(
-        (d) => (!groupName || coreGroups(ctx.state, d.coreDeviceThingName).includes(groupName)) && (!status || d.status === status),
+        (d) => (!groupArn || (deployed[d.coreDeviceThingName] ?? []).includes(groupArn)) && (!status || d.status === status),
       );
       const p = page(devices, req, 100);
       return {
@@ -185,6 +194,7 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       delete s.coreDevices[name];
       delete s.gg.effectiveDeployments[name];
       delete s.gg.installedComponents[name];
+      delete s.gg.deployedGroups[name];
       ctx.changed();
       return { status: 204 };
     },

@@ -4,7 +4,8 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { IoTClient, CreateThingGroupCommand, CreateThingCommand, AddThingToThingGroupCommand } from '@aws-sdk/client-iot';
+import { IoTClient, CreateThingGroupCommand, CreateThingCommand, AddThingToThingGroupCommand, RemoveThingFromThingGroupCommand } from '@aws-sdk/client-iot';
+import { GreengrassV2Client, ListCoreDevicesCommand } from '@aws-sdk/client-greengrassv2';
 import { ExitCode } from '../../../common/errors.ts';
 import { reportCoreDevice, withGg } from '../../../standins/aws/greengrassv2.ts';
 import { cliEnv, events, runCli, standin, tmp, type AwsStandin } from './fleet-helpers.ts';
@@ -154,7 +155,8 @@ t.test('summary: desired vs reported per template version, health, never-reporte
   t.same([core['core-2'].installedTemplate, core['core-2'].lastDeployment], ['base@1', { template: 'base@1', status: 'SUCCEEDED' }]);
   t.same([core['core-3'].status, core['core-3'].installedTemplate, core['core-3'].lastDeployment.status], ['UNHEALTHY', null, 'FAILED']);
   t.match(core['core-1'].lastSeen, /^\d{4}-\d\d-\d\dT/);
-  t.same(s.calls('ListCoreDevices')[0].query.thingGroupArn, s.state.thingGroups.Fleet.thingGroupArn);
+  t.same(s.calls('GetCoreDevice').map((q) => q.status).sort(), [200, 200, 200, 404], 'each Thing asked once: three cores, one never reported');
+  t.equal(s.calls('ListCoreDevices').length, 0);
   t.equal(s.calls('ListEffectiveDeployments').length, 3);
   t.equal(s.calls('GetDeployment').length, 2, 'each deployment read once (cached)');
   t.equal(s.requests.filter((q) => q.method !== 'GET').length, 0, 'summary only reads');
@@ -178,13 +180,41 @@ t.test('summary --concurrency that is not 1-64: usage error, no AWS call (never 
 
 t.test('summary: Greengrass 429 with Retry-After is retried; persistent throttling is exit 4 naming the call', async (t) => {
   reportCoreDevice(s.state, { thingName: 'core-1' });
-  s.injectFault('ListCoreDevices', { kind: 'throttle', retryAfterSeconds: 0 }, 1);
-  const r = await runCli(['fleet', 'summary', '--thing-group', 'Fleet', '--json'], cliEnv(s));
+  s.injectFault('GetCoreDevice', { kind: 'throttle', retryAfterSeconds: 0 }, 1);
+  const r = await runCli(['fleet', 'summary', '--thing-group', 'Fleet', '--json', '--concurrency', '1'], cliEnv(s));
   t.equal(r.code, 0, r.stderr);
-  t.same(s.calls('ListCoreDevices').map((q) => q.status), [429, 200]);
+  t.same(s.calls('GetCoreDevice').map((q) => q.status), [429, 200, 404, 404, 404]);
   t.same(JSON.parse(r.stdout).neverReported, ['core-2', 'core-3', 'core-4']);
   s.injectFault('ListEffectiveDeployments', { kind: 'throttle', retryAfterSeconds: 0 }, 3);
   const f = await runCli(['fleet', 'summary', '--thing-group', 'Fleet'], cliEnv(s));
   t.equal(f.code, ExitCode.AWS);
   t.match(f.stderr, /ListEffectiveDeployments core-1 failed: ThrottlingException.*HTTP 429, 3 attempts/);
+});
+
+t.test('summary: cores that connected but have not deployed for the group yet, or whose deployment failed, are core devices, not "never reported"; a core that left the group is not counted', async (t) => {
+  const gg = new GreengrassV2Client({ endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+  const fleetArn = s.state.thingGroups.Fleet.thingGroupArn;
+  // Before any deployment: three clones booted and connected (a nucleus reports itself when it starts).
+  for (const n of ['core-1', 'core-2', 'core-3']) reportCoreDevice(s.state, { thingName: n });
+  t.same((await gg.send(new ListCoreDevicesCommand({ thingGroupArn: fleetArn }))).coreDevices, [], "the stand-in's thingGroupArn filter, as AWS documents it: only cores that deployed for the group");
+  let sum = JSON.parse((await runCli(['fleet', 'summary', '--thing-group', 'Fleet', '--json'], cliEnv(s))).stdout);
+  t.same(sum.neverReported, ['core-4']);
+  t.equal(sum.coreDevices, 3);
+  t.same(sum.latestDeployment, null);
+
+  await runCli(['fleet', 'deploy', '--file', join(dir, 'templates.yaml'), '--template', 'base', '--thing-group', 'Fleet', '--json'], cliEnv(s));
+  reportCoreDevice(s.state, { thingName: 'core-1', executionStatus: 'SUCCEEDED' });
+  reportCoreDevice(s.state, { thingName: 'core-2', executionStatus: 'FAILED', status: 'UNHEALTHY' });
+  // core-1 then leaves the group: ListCoreDevices' filter keeps listing it (AWS does), the summary must not.
+  const iot = new IoTClient({ endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+  await iot.send(new RemoveThingFromThingGroupCommand({ thingName: 'core-1', thingGroupName: 'Fleet' }));
+  iot.destroy();
+  t.same((await gg.send(new ListCoreDevicesCommand({ thingGroupArn: fleetArn }))).coreDevices?.map((d) => d.coreDeviceThingName), ['core-1']);
+  gg.destroy();
+  sum = JSON.parse((await runCli(['fleet', 'summary', '--thing-group', 'Fleet', '--json'], cliEnv(s))).stdout);
+  t.equal(sum.things, 3);
+  t.same(sum.neverReported, ['core-4']);
+  t.same(sum.cores.map((c: Record<string, unknown>) => c.name), ['core-2', 'core-3']);
+  const base2 = sum.templates.find((x: Record<string, unknown>) => x.template === 'base@2');
+  t.same([base2.desiredInUse, base2.lastDeploymentFailed, base2.lastDeploymentSucceeded], [3, 1, 0], 'the failed core counts as failed, the departed one not at all');
 });

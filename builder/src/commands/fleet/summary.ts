@@ -4,9 +4,13 @@
 // succeeded / failed / in-progress counts. Per core: HEALTHY / UNHEALTHY, last seen, installed
 // template version. First of all: the Things in the group that never reported as core devices
 // (clones that failed first boot).
-import { GetDeploymentCommand, ListCoreDevicesCommand, ListDeploymentsCommand, ListEffectiveDeploymentsCommand, type EffectiveDeployment } from '@aws-sdk/client-greengrassv2';
+// Which Things are core devices is asked per Thing (GetCoreDevice), not with ListCoreDevices' thingGroupArn
+// filter: that filter lists only cores that have SUCCESSFULLY deployed a deployment targeting the group, and
+// keeps listing them after they leave it (API reference), so before the first deployment every healthy core,
+// and later every core whose deployment failed, would show as "never reported".
+import { GetCoreDeviceCommand, GetDeploymentCommand, ListDeploymentsCommand, ListEffectiveDeploymentsCommand, type EffectiveDeployment, type GetCoreDeviceCommandOutput } from '@aws-sdk/client-greengrassv2';
 import { ListThingsInThingGroupCommand } from '@aws-sdk/client-iot';
-import { call } from '../../aws.ts';
+import { call, isAwsErrorNamed, toAwsError } from '../../aws.ts';
 import type { Context } from '../../context.ts';
 import { runBatch, validateConcurrency } from '../../fleet/batch.ts';
 import { makeClients, type Clients } from '../../aws.ts';
@@ -54,14 +58,6 @@ export async function fleetSummary(a: { thingGroup: string; concurrency?: number
   const groupArn = await ensureThingGroup(c, group, false);
   const things = await allThings(c, group);
 
-  const cores: { coreDeviceThingName?: string; status?: string; lastStatusUpdateTimestamp?: Date }[] = [];
-  let nextToken: string | undefined;
-  do {
-    const r = await call('ListCoreDevices', () => c.gg.send(new ListCoreDevicesCommand({ thingGroupArn: groupArn, nextToken })));
-    cores.push(...(r.coreDevices ?? []));
-    nextToken = r.nextToken;
-  } while (nextToken);
-
   // Which template version each deployment is (read back from its tags, else its name), cached.
   const labels = new Map<string, string | null>();
   const labelOf = async (deploymentId: string, name?: string): Promise<string | null> => {
@@ -89,11 +85,19 @@ export async function fleetSummary(a: { thingGroup: string; concurrency?: number
   if (latestLabel) tpl(latestLabel).desiredInUse = things.length;
 
   const coreRows: CoreSummary[] = [];
+  const neverReported: string[] = [];
   await runBatch(
-    cores.map((d) => d.coreDeviceThingName ?? '').filter(Boolean),
+    things,
     ['ok'] as const,
     async (name) => {
-      const d = cores.find((x) => x.coreDeviceThingName === name)!;
+      let d: GetCoreDeviceCommandOutput;
+      try {
+        d = await c.gg.send(new GetCoreDeviceCommand({ coreDeviceThingName: name }));
+      } catch (err) {
+        if (!isAwsErrorNamed(err, 'ResourceNotFoundException')) throw toAwsError(`GetCoreDevice ${name}`, err);
+        neverReported.push(name);
+        return 'ok';
+      }
       const eff: EffectiveDeployment[] = [];
       let tok: string | undefined;
       do {
@@ -126,8 +130,7 @@ export async function fleetSummary(a: { thingGroup: string; concurrency?: number
     if (r.failures[0]) throw r.failures[0].error;
   });
   coreRows.sort((x, y) => x.name.localeCompare(y.name));
-  const reported = new Set(cores.map((d) => d.coreDeviceThingName));
-  const neverReported = things.filter((t) => !reported.has(t)).sort();
+  neverReported.sort();
   const templates = [...perTemplate.values()].sort((x, y) => x.template.localeCompare(y.template));
   const unhealthy = coreRows.filter((r) => r.status !== 'HEALTHY').length;
   ctx.result(
