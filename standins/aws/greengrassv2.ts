@@ -60,14 +60,17 @@ export interface GgState {
    * thingGroupArn filter selects by (API reference), kept when the core leaves the group, as AWS does.
    */
   deployedGroups: Record<string, string[]>;
+  /** Test knob: client device thing name -> the error entry a batch (dis)association answers for it (HTTP 200 still). */
+  entryFaults: Record<string, { code: string; message: string }>;
 }
 
 export type FleetGgState = StandinState & { gg: GgState };
 
 export function withGg(state: StandinState): FleetGgState {
   const s = state as FleetGgState;
-  if (!s.gg) s.gg = { deployments: {}, effectiveDeployments: {}, installedComponents: {}, clientDevices: {}, deployedGroups: {} };
+  if (!s.gg) s.gg = { deployments: {}, effectiveDeployments: {}, installedComponents: {}, clientDevices: {}, deployedGroups: {}, entryFaults: {} };
   s.gg.deployedGroups ??= {};
+  s.gg.entryFaults ??= {};
   return s;
 }
 
@@ -314,6 +317,11 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       const list = s.gg.clientDevices[name] ?? [];
       const errorEntries: { thingName?: string; code: string; message: string }[] = [];
       for (const e of entries) {
+        const fault = e.thingName ? s.gg.entryFaults[e.thingName] : undefined;
+        if (fault) {
+          errorEntries.push({ thingName: e.thingName, ...fault });
+          continue;
+        }
         if (!e.thingName || !withThings(ctx.state).things[e.thingName]) {
           errorEntries.push({ thingName: e.thingName, code: 'ResourceNotFoundException', message: `Thing ${e.thingName ?? ''} not found` });
           continue;
@@ -333,10 +341,17 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       coreOr404(ctx, name);
       const s = withGg(ctx.state);
       const entries = ((json(req).entries as { thingName?: string }[] | undefined) ?? []);
-      const names = new Set(entries.map((e) => e.thingName));
+      const errorEntries: { thingName?: string; code: string; message: string }[] = [];
+      const names = new Set<string | undefined>();
+      for (const e of entries) {
+        const fault = e.thingName ? s.gg.entryFaults[e.thingName] : undefined;
+        if (fault) errorEntries.push({ thingName: e.thingName, ...fault });
+        else if (!e.thingName || !withThings(ctx.state).things[e.thingName]) errorEntries.push({ thingName: e.thingName, code: 'ResourceNotFoundException', message: `Thing ${e.thingName ?? ''} not found` });
+        else names.add(e.thingName);
+      }
       s.gg.clientDevices[name] = (s.gg.clientDevices[name] ?? []).filter((x) => !names.has(x.thingName));
       ctx.changed();
-      return { status: 200, body: { errorEntries: [] } };
+      return { status: 200, body: { errorEntries } };
     },
   },
   {

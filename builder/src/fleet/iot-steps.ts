@@ -167,7 +167,7 @@ export const certIdFromArn = (arn: string) => arn.split('/').pop() ?? '';
 /** One step of a decommission plan: a description (dry run) and the idempotent action. */
 export interface Step {
   describe: string;
-  run(): Promise<void>;
+  run(): Promise<unknown>;
 }
 
 /** Thing attribute listing the certificate ids being decommissioned (so a re-run finds them after they are detached). */
@@ -224,11 +224,11 @@ export async function thingRemovalSteps(c: Clients, thing: string): Promise<Step
   return steps;
 }
 
-export async function ignoreNotFound(op: string, send: () => Promise<unknown>): Promise<void> {
+export async function ignoreNotFound<T>(op: string, send: () => Promise<T>): Promise<T | undefined> {
   try {
-    await send();
+    return await send();
   } catch (err) {
-    if (isAwsErrorNamed(err, 'ResourceNotFoundException')) return;
+    if (isAwsErrorNamed(err, 'ResourceNotFoundException')) return undefined;
     throw toAwsError(op, err);
   }
 }

@@ -158,3 +158,45 @@ t.test('devices delete: dry run, then disassociate + deprovision', async (t) => 
   t.same(events(ev).map((e) => [e.type, e.thingName]), [['device.deleted', 'sensor-1']]);
   t.ok(existsSync(join(dir, 'dev', 'sensor-2', 'certs', 'private.pem.key')));
 });
+
+t.test('devices delete: a device the batch disassociation reports as failed (HTTP 200, errorEntries) is exit 4 naming it; its Thing and certificate stay, no event', async (t) => {
+  reportCoreDevice(s.state, { thingName: 'core-a' });
+  t.equal((await runCli(['devices', 'create', '--core', 'core-a', '--names', 'sensor-1', '--output', join(dir, 'dev')], cliEnv(s))).code, 0);
+  const ev = join(dir, 'events.jsonl');
+  withGg(s.state).gg.entryFaults['sensor-1'] = { code: 'InternalServerException', message: 'try again' };
+  s.requests.length = 0;
+  const r = await runCli(['devices', 'delete', '--core', 'core-a', '--names', 'sensor-1', '--deprovision', '--yes', '--events', ev], cliEnv(s));
+  t.equal(r.code, ExitCode.AWS, r.stderr);
+  t.match(r.stderr, /BatchDisassociateClientDeviceFromCoreDevice core-a: sensor-1: InternalServerException try again/);
+  t.same(withGg(s.state).gg.clientDevices['core-a'].map((d) => d.thingName), ['sensor-1'], 'still associated');
+  t.ok(things(s)['sensor-1'], 'Thing not deleted');
+  t.equal(s.calls('DeleteCertificate').length + s.calls('DeleteThing').length + s.calls('UpdateCertificate').length, 0, 'nothing deprovisioned');
+  t.notOk(existsSync(ev) && readFileSync(ev, 'utf8').includes('device.deleted'), 'no device.deleted event');
+
+  delete withGg(s.state).gg.entryFaults['sensor-1'];
+  const again = await runCli(['devices', 'delete', '--core', 'core-a', '--names', 'sensor-1', '--deprovision', '--yes', '--events', ev], cliEnv(s));
+  t.equal(again.code, 0, again.stderr);
+  t.notOk(things(s)['sensor-1']);
+  t.same(withGg(s.state).gg.clientDevices['core-a'], []);
+});
+
+t.test('cores delete: a client device whose disassociation fails stops the core before DeleteCoreDevice', async (t) => {
+  reportCoreDevice(s.state, { thingName: 'core-a' });
+  t.equal((await runCli(['devices', 'create', '--core', 'core-a', '--names', 'sensor-1', '--output', join(dir, 'dev')], cliEnv(s))).code, 0);
+  withGg(s.state).gg.entryFaults['sensor-1'] = { code: 'ConflictException', message: 'busy' };
+  s.requests.length = 0;
+  const r = await runCli(['cores', 'delete', 'core-a', '--yes'], cliEnv(s));
+  t.equal(r.code, ExitCode.AWS, r.stderr);
+  t.match(r.stderr, /sensor-1: ConflictException busy/);
+  t.equal(s.calls('DeleteCoreDevice').length, 0);
+  t.ok(s.state.coreDevices['core-a'], 'core device still there');
+});
+
+t.test("devices delete naming the core itself: usage error before any AWS call (it would delete the core's identity)", async (t) => {
+  reportCoreDevice(s.state, { thingName: 'core-a' });
+  const r = await runCli(['devices', 'delete', '--core', 'core-a', '--names', 'sensor-9,core-a', '--deprovision', '--yes'], cliEnv(s));
+  t.equal(r.code, ExitCode.USAGE, r.stderr);
+  t.match(r.stderr, /device name core-a is the core's own name/);
+  t.equal(s.requests.length, 0);
+  t.ok(things(s)['core-a']);
+});

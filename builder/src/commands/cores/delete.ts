@@ -5,6 +5,7 @@
 // it is a dry run: the plan is printed and nothing changes.
 import { BatchDisassociateClientDeviceFromCoreDeviceCommand, DeleteCoreDeviceCommand, GetCoreDeviceCommand, ListClientDevicesAssociatedWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
 import { isAwsErrorNamed, toAwsError } from '../../aws.ts';
+import { AwsError } from '../../../../common/errors.ts';
 import type { Context } from '../../context.ts';
 import { makeClients, type Clients } from '../../aws.ts';
 import { EventLog } from '../../fleet/events.ts';
@@ -47,10 +48,16 @@ export function disassociateSteps(c: Clients, core: string, devices: string[]): 
     const chunk = devices.slice(i, i + 100);
     steps.push({
       describe: `disassociate client device(s) ${chunk.join(', ')} from core ${core}`,
-      run: () =>
-        ignoreNotFound('BatchDisassociateClientDeviceFromCoreDevice', () =>
+      run: async () => {
+        const r = await ignoreNotFound('BatchDisassociateClientDeviceFromCoreDevice', () =>
           c.gg.send(new BatchDisassociateClientDeviceFromCoreDeviceCommand({ coreDeviceThingName: core, entries: chunk.map((thingName) => ({ thingName })) })),
-        ),
+        );
+        // Per-device failures come back in errorEntries with HTTP 200; a device that is gone already is done.
+        const failed = (r?.errorEntries ?? []).filter((e) => e.code !== 'ResourceNotFoundException');
+        if (failed.length > 0) {
+          throw new AwsError(`BatchDisassociateClientDeviceFromCoreDevice ${core}: ${failed.map((e) => `${e.thingName}: ${e.code} ${e.message ?? ''}`.trim()).join('; ')}`, 'disassociate-failed');
+        }
+      },
     });
   }
   return steps;

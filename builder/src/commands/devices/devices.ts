@@ -87,6 +87,7 @@ export interface DevicesDeleteArgs {
 export async function devicesDelete(a: DevicesDeleteArgs, ctx: Context): Promise<void> {
   const core = singleName(a.core, 'core');
   const names = batchNames({ names: a.names }, 'device');
+  if (names.includes(core)) throw new UsageError(`device name ${core} is the core's own name: use cores delete to remove a core`);
   const events = new EventLog(a.events);
   const c = makeClients(ctx);
   const associated = (await associatedClientDevices(c, core)) ?? [];
