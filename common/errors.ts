@@ -14,7 +14,7 @@ export const ExitCode = {
   TRANSIENT: 75, // EX_TEMPFAIL
   /** Builder: an AWS call failed (after the SDK's retries). */
   AWS: 4,
-  /** Builder: an external tool (packer, java) is missing or failed. */
+  /** Builder: an external tool (packer, the agent build) is missing or failed. */
   TOOL: 5,
   /** Builder: an integrity check failed (checksum mismatch, key does not match certificate). */
   INTEGRITY: 6,

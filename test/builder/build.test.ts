@@ -97,6 +97,12 @@ t.test('a thing group name IoT refuses (flag or settings file): usage error befo
   t.equal(s.requests.length, before, 'no AWS call');
 });
 
+t.test('--root-path other than /greengrass/v2: usage error before any AWS call (the image is laid out there; clones would stop at exit 3)', async (t) => {
+  const before = s.requests.length;
+  await badBuild(t, { 'root-path': '/opt/greengrass' }, ExitCode.USAGE, /--root-path \/opt\/greengrass: build bakes Greengrass into \/greengrass\/v2 only/, { staged: false });
+  t.equal(s.requests.length, before, 'no AWS call');
+});
+
 t.test('settings file: a value of the wrong type is a config error naming the key; its region signs the AWS calls', async (t) => {
   const dir = tmp('gg-build-settings-');
   const settings = join(dir, 'settings.yaml');

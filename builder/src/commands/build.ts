@@ -7,7 +7,8 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../../common/atomic-write.ts';
-import { AwsError, ConfigError, ToolError, UsageError } from '../../../common/errors.ts';
+import { AwsError, ConfigError, ToolError, TransientError, UsageError } from '../../../common/errors.ts';
+import { DEFAULT_PATHS } from '../../../common/installer-config.ts';
 import { parseCertificate } from '../../../common/pem.ts';
 import { fleetConfig, parseInstallerConfig } from '../../../common/installer-config.ts';
 import { makeClients, type Clients } from '../aws.ts';
@@ -149,9 +150,9 @@ async function rootCa(opt: string | undefined, cacheDir: string, progress: (m: s
       try {
         res = await fetch(AMAZON_ROOT_CA1_URL);
       } catch (err) {
-        throw new ToolError(`cannot download ${AMAZON_ROOT_CA1_URL} (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}); pass --root-ca PATH`, 'download-failed', { cause: err });
+        throw new TransientError(`cannot download ${AMAZON_ROOT_CA1_URL} (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}); pass --root-ca PATH`, 'download-failed', { cause: err });
       }
-      if (!res.ok) throw new ToolError(`download ${AMAZON_ROOT_CA1_URL} failed: HTTP ${res.status}; pass --root-ca PATH`, 'download-failed');
+      if (!res.ok) throw new TransientError(`download ${AMAZON_ROOT_CA1_URL} failed: HTTP ${res.status}; pass --root-ca PATH`, 'download-failed');
       pem = await res.text();
     }
     const cert = parseCertificate(pem, 'AmazonRootCA1.pem');
@@ -189,6 +190,12 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
   const vars = keyValues(p('var'), '--var');
   for (const k of ['staging_dir', 'output_directory']) if (k in vars) throw new UsageError(`--var ${k} is set by the builder; use --output-dir for the output`);
   templateParameters(argv, settings); // its ThingGroupName is baked into the image: checked before any AWS call
+  // The image's scripts (packer/scripts) and the agent's config (agent/agent.yaml) lay Greengrass out under the default
+  // root; a config.yaml pointing elsewhere would name claim files that are not there, and every clone would stop at exit 3.
+  const rootPath = p('root-path');
+  if (rootPath !== undefined && rootPath.replace(/\/+$/, '') !== DEFAULT_PATHS.rootPath) {
+    throw new UsageError(`--root-path ${rootPath}: build bakes Greengrass into ${DEFAULT_PATHS.rootPath} only (the image's scripts and agent/agent.yaml use it); --root-path is for config render`);
+  }
   const outDir = resolve(p('output-dir') ?? `output-${target}`);
   if (existsSync(outDir) && readdirSync(outDir).length > 0) throw new ConfigError(`output dir ${outDir} already exists and is not empty (Packer needs a fresh one)`, 'output-exists');
   const removeEmptyOutDir = () => existsSync(outDir) && rmdirSync(outDir); // Packer refuses an existing output dir, even an empty one
