@@ -37,8 +37,11 @@ fi
 if has_entry passwd "$GGC_USER"; then
   echo "ggc-user: user $GGC_USER exists"
 else
+  # A home, as the nucleus's own installer makes one (useradd -r -m): components run through
+  # `sudo -H -u GGC_USER`, so HOME is this directory (pip install --user, ~/.cache, ~/.aws).
+  install -d -m 0755 "$r/home"
   # shellcheck disable=SC2086
-  useradd $prefix --system --gid "$GGC_GROUP" --no-create-home --home-dir /nonexistent \
+  useradd $prefix --system --gid "$GGC_GROUP" --create-home --home-dir "/home/$GGC_USER" \
     --shell /usr/sbin/nologin "$GGC_USER"
   echo "ggc-user: created user $GGC_USER"
 fi

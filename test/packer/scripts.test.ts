@@ -64,7 +64,11 @@ t.test('install scripts against a throwaway root: layout, claim certs, agent, gg
   let r = sh('ggc-user.sh', env);
   t.equal(r.status, 0, r.stderr);
   t.match(readFileSync(join(root, 'etc/group'), 'utf8'), /^ggc_group:x:\d+:$/m, 'group in ROOT/etc/group');
-  t.match(readFileSync(join(root, 'etc/passwd'), 'utf8'), /^ggc_user:x:\d+:\d+::\/nonexistent:\/usr\/sbin\/nologin$/m, 'system user, no login');
+  const pw = /^ggc_user:x:(\d+):(\d+)::\/home\/ggc_user:\/usr\/sbin\/nologin$/m.exec(readFileSync(join(root, 'etc/passwd'), 'utf8'));
+  t.ok(pw, 'system user, no login, a home under /home as the nucleus installer makes (useradd -r -m)');
+  const home = statSync(join(root, 'home/ggc_user'));
+  t.ok(home.isDirectory(), 'its home exists in ROOT');
+  t.same([home.uid, home.gid], [Number(pw?.[1]), Number(pw?.[2])], 'and belongs to it: components run with HOME there (sudo -H)');
   t.equal(readFileSync('/etc/passwd', 'utf8'), hostPasswd, 'host /etc/passwd untouched');
   r = sh('ggc-user.sh', env);
   t.equal(r.status, 0, 'idempotent');
