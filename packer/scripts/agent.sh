@@ -16,9 +16,34 @@ for f in greengrass-firstboot agent.yaml "$unit" build-info.json; do
   fi
 done
 
+# The account ggc-user.sh made (Packer's ggc_user/ggc_group) is the one the installer gets as
+# --component-default-user. The names are [a-z0-9_-] (checked here, by the Packer variables and by
+# ggc-user.sh), so replacing the one YAML line that holds the value cannot change the file's structure.
+user=""
+if [ -n "${GGC_USER:-}" ]; then
+  user="$GGC_USER:${GGC_GROUP:-$GGC_USER}"
+  case "$GGC_USER${GGC_GROUP:-}" in
+    *[!a-z0-9_-]*)
+      echo "agent: invalid user/group name '$user'" >&2
+      exit 3
+      ;;
+    *) ;;
+  esac
+  if [ "$(grep -c '^  componentDefaultUser: ' "$STAGE/agent.yaml")" != 1 ]; then
+    echo "agent: $STAGE/agent.yaml has no single 'installer.componentDefaultUser' line to set to $user" >&2
+    exit 3
+  fi
+fi
+
 install -d -m 0755 "$r/usr/local/bin" "$r/etc/greengrass-firstboot" "$r/etc/systemd/system"
 install -m 0755 "$STAGE/greengrass-firstboot" "$r/usr/local/bin/greengrass-firstboot"
-install -m 0644 "$STAGE/agent.yaml" "$r/etc/greengrass-firstboot/agent.yaml"
+if [ -n "$user" ]; then
+  sed "s/^  componentDefaultUser: .*/  componentDefaultUser: $user/" "$STAGE/agent.yaml" > "$r/etc/greengrass-firstboot/agent.yaml.tmp"
+  chmod 0644 "$r/etc/greengrass-firstboot/agent.yaml.tmp"
+  mv "$r/etc/greengrass-firstboot/agent.yaml.tmp" "$r/etc/greengrass-firstboot/agent.yaml"
+else
+  install -m 0644 "$STAGE/agent.yaml" "$r/etc/greengrass-firstboot/agent.yaml"
+fi
 install -m 0644 "$STAGE/build-info.json" "$r/etc/greengrass-firstboot/build-info.json"
 install -m 0644 "$STAGE/$unit" "$r/etc/systemd/system/$unit"
 

@@ -1,6 +1,7 @@
 // The provisioning scripts: shellcheck as POSIX sh, and the install steps run for real against a
 // throwaway root tree (ROOT=<dir>, GG_STAGE=<staging copy>) with a stand-in-CA claim certificate.
 import t from 'tap';
+import yaml from 'js-yaml';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync, chmodSync as chmod, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCa, issueCertificate } from '../../standins/pki.ts';
@@ -100,7 +101,7 @@ t.test('install scripts against a throwaway root: layout, claim certs, agent, gg
   r = sh('agent.sh', env);
   t.equal(r.status, 0, r.stderr);
   t.equal(mode(join(root, 'usr/local/bin/greengrass-firstboot')), 0o755);
-  t.ok(existsSync(join(root, 'etc/greengrass-firstboot/agent.yaml')));
+  t.same(yaml.load(readFileSync(join(root, 'etc/greengrass-firstboot/agent.yaml'), 'utf8')), yaml.load(readFileSync(join(REPO, 'agent/agent.yaml'), 'utf8')), 'agent.yaml as shipped (default user)');
   t.ok(existsSync(join(root, 'etc/greengrass-firstboot/build-info.json')));
   const link = join(root, 'etc/systemd/system/multi-user.target.wants/greengrass-firstboot.service');
   t.ok(lstatSync(link).isSymbolicLink(), 'enabled: WantedBy=multi-user.target symlink');
@@ -109,6 +110,27 @@ t.test('install scripts against a throwaway root: layout, claim certs, agent, gg
   r = sh('cleanup-stage.sh', env);
   t.equal(r.status, 0, r.stderr);
   t.notOk(existsSync(st), 'staging copy (with the claim key) removed');
+});
+
+t.test("agent.sh: Packer's ggc_user/ggc_group become the agent's --component-default-user; nothing else in agent.yaml changes", async (t) => {
+  const dir = tmp('gg-install-');
+  t.teardown(() => run('rm', ['-rf', dir]));
+  const { stage: st } = stage(dir);
+  const root = join(dir, 'root');
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  const r = sh('agent.sh', { ROOT: root, GG_STAGE: st, GGC_USER: 'gg_comp', GGC_GROUP: 'gg-grp' });
+  t.equal(r.status, 0, r.stderr);
+  const cfgPath = join(root, 'etc/greengrass-firstboot/agent.yaml');
+  const shipped = yaml.load(readFileSync(join(REPO, 'agent/agent.yaml'), 'utf8')) as { installer: Record<string, unknown> };
+  shipped.installer.componentDefaultUser = 'gg_comp:gg-grp';
+  t.same(yaml.load(readFileSync(cfgPath, 'utf8')), shipped);
+  t.equal(mode(cfgPath), 0o644);
+  t.notOk(existsSync(`${cfgPath}.tmp`));
+
+  const bad = sh('agent.sh', { ROOT: join(dir, 'root2'), GG_STAGE: st, GGC_USER: 'gg comp', GGC_GROUP: 'x' });
+  t.equal(bad.status, 3);
+  t.match(bad.stderr, /invalid user\/group name 'gg comp:x'/);
+  t.notOk(existsSync(join(dir, 'root2')), 'nothing installed');
 });
 
 t.test('install scripts refuse bad staging input before writing anything', async (t) => {
