@@ -87,6 +87,15 @@ if [ -e "$dbus_id" ] && [ ! -L "$dbus_id" ]; then
   ln -s /etc/machine-id "$dbus_id"
 fi
 rm -f "$r/var/lib/systemd/random-seed" "$r/var/lib/systemd/credential.secret"
+# On a first boot PID 1 also applies presets to every unit file (preset-all, enable-only). Debian's
+# and Ubuntu's presets end in "enable anything not listed", which would enable on each clone what the
+# image ships disabled (ssh.socket beside ssh.service, ...). A preset sorted first that matches every
+# unit keeps the template's enablement: enable-only never disables, and nothing new is enabled.
+install -d -m 0755 "$r/etc/systemd/system-preset"
+printf '%s\n' '# greengrass-golden-image (seal.sh): clones keep the units enabled as the template had them;' \
+  '# systemd applies presets on first boot ("uninitialized" machine-id). Remove to use the distribution presets.' \
+  'disable *' > "$r/etc/systemd/system-preset/00-golden-image.preset"
+chmod 0644 "$r/etc/systemd/system-preset/00-golden-image.preset"
 
 # --- 5. SSH: no host keys in the image; a oneshot regenerates them on first boot ----------------
 rm -f "$r"/etc/ssh/ssh_host_*

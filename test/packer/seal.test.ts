@@ -17,6 +17,10 @@ function put(root: string, rel: string, content = 'x\n', mode?: number): string 
 
 /** A used template VM, as a tree. */
 function usedTree(root: string): void {
+  // Unit files the image ships disabled, and a distribution preset like Debian's 90-systemd.preset (no "disable *").
+  put(root, 'usr/lib/systemd/system/ssh.socket', '[Unit]\nDescription=ssh socket\n[Socket]\nListenStream=22\n[Install]\nWantedBy=sockets.target\n');
+  put(root, 'usr/lib/systemd/system/systemd-networkd.service', '[Unit]\nDescription=networkd\n[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n');
+  put(root, 'usr/lib/systemd/system-preset/90-systemd.preset', 'enable systemd-networkd.service\ndisable debug-shell.service\n');
   put(root, 'etc/machine-id', `${OLD_ID}\n`);
   put(root, 'var/lib/dbus/machine-id', `${OLD_ID}\n`);
   put(root, 'var/lib/systemd/random-seed', 'seed');
@@ -108,6 +112,21 @@ t.test('seal.sh on a used tree: checked file by file', async (t) => {
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /agent seal skipped/);
   t.equal(readFileSync('/etc/machine-id', 'utf8'), hostMachineId, 'the host was not touched');
+
+  t.test("first boot's preset-all (what PID 1 runs for an \"uninitialized\" machine-id) enables nothing the template had disabled", async (t) => {
+    const links = (r: string) => run('find', [join(r, 'etc/systemd/system'), '-type', 'l'], {}).stdout.split('\n').filter(Boolean).map((l) => l.slice(r.length)).sort();
+    const firstBoot = (r: string) => run('systemctl', [`--root=${r}`, 'preset-all', '--preset-mode=enable-only'], {});
+    const before = links(root);
+    const copy = join(dir, 'copy');
+    run('cp', ['-a', root, copy]);
+    const p = firstBoot(root);
+    t.equal(p.status, 0, p.stderr);
+    t.same(links(root), before, 'same enablement as the sealed template');
+    // The same first boot without the seal's preset: what a clone would have got.
+    run('rm', [join(copy, 'etc/systemd/system-preset/00-golden-image.preset')]);
+    firstBoot(copy);
+    t.ok(links(copy).includes('/etc/systemd/system/sockets.target.wants/ssh.socket'), 'without it, ssh.socket would be enabled beside ssh.service');
+  });
 
   t.test('machine identity', async (t) => {
     t.equal(readFileSync(join(root, 'etc/machine-id'), 'utf8'), 'uninitialized\n', 'machine-id = "uninitialized" (systemd first boot)');
