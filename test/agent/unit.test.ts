@@ -85,6 +85,22 @@ function timespanSeconds(span: string): number {
   return Number(us[1]) / 1e6;
 }
 
+t.test('start limit: a crash loop stops; attempts that wait out the network or clock bound go on for a long outage', async (t) => {
+  // systemd refuses a start when more than StartLimitBurst starts fall within StartLimitIntervalSec of the window's
+  // first: with a start every g seconds, the (burst+1)-th comes at burst * g, refused if that is within the interval.
+  const u = parse(text);
+  const burst = Number(u.Unit!.StartLimitBurst![0]);
+  const interval = timespanSeconds(u.Unit!.StartLimitIntervalSec![0]!);
+  const restartSec = timespanSeconds(u.Service!.RestartSec![0]!);
+  const refusedEventually = (attemptSeconds: number) => burst * (attemptSeconds + restartSec) <= interval;
+  t.ok(refusedEventually(1), `a crash loop (1 s attempts): start ${burst + 1} at ${burst * (1 + restartSec)} s is within ${interval} s, refused`);
+  const shipped = loadAgentConfig(join(REPO, 'agent', 'agent.yaml'));
+  for (const [name, cfg] of [['defaults', DEFAULT_AGENT_CONFIG], ['agent/agent.yaml', shipped]] as const) {
+    const wait = Math.min(cfg.preflight.networkWaitSeconds, cfg.preflight.clockWaitSeconds);
+    t.notOk(refusedEventually(wait), `${name}: endpoint unreachable or clock unset (an attempt of >= ${wait} s) is never refused: ${burst} gaps of ${wait + restartSec} s > ${interval} s`);
+  }
+});
+
 t.test('TimeoutStartSec outlasts the agent\'s worst case with the default and the shipped config', async (t) => {
   const timeout = timespanSeconds(parse(text).Service!.TimeoutStartSec![0]!);
   const shipped = loadAgentConfig(join(REPO, 'agent', 'agent.yaml'));
