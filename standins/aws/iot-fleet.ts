@@ -27,7 +27,16 @@ export interface Thing {
   creationDate: number;
 }
 
-export type FleetIotState = StandinState & { things: Record<string, Thing> };
+export type FleetIotState = StandinState & {
+  things: Record<string, Thing>;
+  /**
+   * DetachThingPrincipal "is asynchronous; it might take several seconds for the detachment to propagate" (API
+   * reference): for this long after a detach, DeleteCertificate still finds the certificate attached. 0 by default.
+   */
+  detachPropagationMs?: number;
+  /** certificate ARN -> epoch ms until which it still counts as attached (see detachPropagationMs). */
+  detachingUntil?: Record<string, number>;
+};
 
 /** The stand-in state with its thing table (created on first use). */
 export function withThings(state: StandinState): FleetIotState {
@@ -157,6 +166,8 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       const t = thing(ctx, name);
       const p = principalHeader(req);
       t.principals = t.principals.filter((x) => x !== p);
+      const s = withThings(ctx.state);
+      if (s.detachPropagationMs) (s.detachingUntil ??= {})[p] = Date.now() + s.detachPropagationMs;
       ctx.changed();
       return { status: 200, body: {} };
     },

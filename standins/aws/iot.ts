@@ -122,6 +122,12 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       if (c.policies.length > 0 && req.query.get('forceDelete') !== 'true') {
         throw new AwsServiceError('DeleteConflictException', 409, `Certificate policies must be detached before deletion (arn: ${c.certificateArn})`);
       }
+      // Attached to a thing, or detached so recently that the detach has not propagated (iot-fleet.ts keeps both).
+      const fleet = ctx.state as { things?: Record<string, { principals: string[] }>; detachingUntil?: Record<string, number> };
+      const attached = Object.values(fleet.things ?? {}).some((t) => t.principals.includes(c.certificateArn));
+      if (attached || (fleet.detachingUntil?.[c.certificateArn] ?? 0) > Date.now()) {
+        throw new AwsServiceError('DeleteConflictException', 409, `Certificate must be detached from all things before deletion (arn: ${c.certificateArn})`);
+      }
       delete ctx.state.certificates[id];
       ctx.changed();
       return { status: 200 };

@@ -129,6 +129,24 @@ export async function ensureCertificate(c: Clients, thing: string, dir: string):
   return { record, created: true };
 }
 
+/**
+ * CreateThing succeeds for a Thing that exists with the same (empty) attributes, which a fleet-provisioned core has:
+ * a certificate attached to it that this run did not make (`<dir>/certs`) means the name is another machine's identity.
+ * A second certificate would give two machines one thing name, and IoT disconnects one whenever the other connects.
+ */
+export async function refuseThingInUse(c: Clients, thing: string, dir: string): Promise<void> {
+  const principals = (await thingPrincipals(c, thing)) ?? [];
+  const certPath = join(dir, 'certs', CERT_FILE);
+  const ours = existsSync(certPath) ? createHash('sha256').update(parseCertificate(readFileSync(certPath, 'utf8'), `${thing} ${CERT_FILE}`).raw).digest('hex') : null;
+  const foreign = principals.filter((p) => certIdFromArn(p) !== ours);
+  if (foreign.length > 0) {
+    throw new ConfigError(
+      `thing ${thing} already has certificate(s) ${foreign.map(certIdFromArn).join(', ')} attached that ${dir} does not hold: it is another machine's identity; pick another name, or decommission it first (cores delete ${thing} --deprovision)`,
+      'thing-in-use',
+    );
+  }
+}
+
 export async function attachCertificate(c: Clients, thing: string, policy: string, certArn: string): Promise<void> {
   await call(`AttachPolicy ${policy} ${thing}`, () => c.iot.send(new AttachPolicyCommand({ policyName: policy, target: certArn })));
   await call(`AttachThingPrincipal ${thing}`, () => c.iot.send(new AttachThingPrincipalCommand({ thingName: thing, principal: certArn })));
@@ -215,13 +233,34 @@ export async function thingRemovalSteps(c: Clients, thing: string): Promise<Step
       steps.push({ describe: `detach certificate ${id} from thing ${thing}`, run: () => ignoreNotFound('DetachThingPrincipal', () => c.iot.send(new DetachThingPrincipalCommand({ thingName: thing, principal: arn }))) });
     }
     steps.push({ describe: `deactivate certificate ${id}`, run: () => ignoreNotFound('UpdateCertificate', () => c.iot.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'INACTIVE' }))) });
-    steps.push({ describe: `delete certificate ${id}`, run: () => ignoreNotFound('DeleteCertificate', () => c.iot.send(new DeleteCertificateCommand({ certificateId: id }))) });
+    steps.push({ describe: `delete certificate ${id}`, run: () => deleteCertificateAfterDetach(c, id) });
   }
   for (const g of await thingGroups(c, thing)) {
     steps.push({ describe: `remove thing ${thing} from thing group ${g}`, run: () => ignoreNotFound('RemoveThingFromThingGroup', () => c.iot.send(new RemoveThingFromThingGroupCommand({ thingName: thing, thingGroupName: g }))) });
   }
   steps.push({ describe: `delete thing ${thing}`, run: () => ignoreNotFound('DeleteThing', () => c.iot.send(new DeleteThingCommand({ thingName: thing }))) });
   return steps;
+}
+
+/**
+ * Seconds between DeleteCertificate attempts while IoT still reports the certificate attached: DetachThingPrincipal
+ * "is asynchronous; it might take several seconds for the detachment to propagate" (API reference), and until then
+ * DeleteCertificate answers DeleteConflictException (409), which the SDK does not retry. About 30 s in all.
+ */
+export const DELETE_CONFLICT_RETRY_SECONDS = [1, 2, 4, 8, 8, 8];
+
+async function deleteCertificateAfterDetach(c: Clients, id: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await c.iot.send(new DeleteCertificateCommand({ certificateId: id }));
+      return;
+    } catch (err) {
+      if (isAwsErrorNamed(err, 'ResourceNotFoundException')) return;
+      const wait = DELETE_CONFLICT_RETRY_SECONDS[attempt];
+      if (!isAwsErrorNamed(err, 'DeleteConflictException') || wait === undefined) throw toAwsError(`DeleteCertificate ${id}`, err);
+      await new Promise((r) => setTimeout(r, wait * 1000));
+    }
+  }
 }
 
 export async function ignoreNotFound<T>(op: string, send: () => Promise<T>): Promise<T | undefined> {

@@ -212,3 +212,19 @@ t.test('IoT throttling (400 ThrottlingException) is retried; --rate spaces the c
   const span = (perCore.at(-1)!.at - perCore[0]!.at) / 1000;
   t.ok(span >= (perCore.length - 1) / 20 - 0.05, `calls spread over ${span}s for ${perCore.length} calls at 20/s`);
 });
+
+t.test("a name that is already another machine's identity (a Thing with a certificate attached, e.g. a fleet-provisioned core): config error, no second certificate", async (t) => {
+  const out = tmp('gg-cores-inuse-');
+  // What fleet provisioning leaves: the Thing with empty attributes (CreateThing succeeds for it again) and its certificate.
+  const { withThings } = await import('../../../standins/aws/iot-fleet.ts');
+  withThings(s.state).things['branch-017'] = {
+    thingName: 'branch-017', thingArn: 'arn:aws:iot:eu-west-1:123456789012:thing/branch-017', thingId: 'y', attributes: {}, version: 1,
+    principals: [`arn:aws:iot:eu-west-1:123456789012:cert/${'ab'.repeat(32)}`], creationDate: 0,
+  };
+  const r = await runCli(['cores', 'create', '--names', 'branch-017,branch-900', '--thing-group', 'G', '--output', join(out, 'o'), '--concurrency', '1'], cliEnv(s));
+  t.equal(r.code, ExitCode.CONFIG, r.stderr);
+  t.match(r.stderr, new RegExp(`branch-017: thing branch-017 already has certificate\\(s\\) ${'ab'.repeat(32)} attached .*another machine's identity.*cores delete branch-017 --deprovision`));
+  t.equal(s.calls('CreateKeysAndCertificate').length, 0, 'no certificate made for it (and the batch stopped)');
+  t.same(withThings(s.state).things['branch-017'].principals.length, 1);
+  t.notOk(existsSync(join(out, 'o', 'branch-017', 'config.yaml')));
+});

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode } from '../../../common/errors.ts';
 import { reportCoreDevice, withGg } from '../../../standins/aws/greengrassv2.ts';
+import { withThings } from '../../../standins/aws/iot-fleet.ts';
 import { cliEnv, events, faultOnNth, runCli, standin, things, tmp, type AwsStandin } from './fleet-helpers.ts';
 
 let s: AwsStandin;
@@ -127,7 +128,7 @@ t.test('cores delete failing half-way (500 x3 on DeleteCertificate): exit 4, the
   faultOnNth(s, 'DeleteCertificate', 1, { kind: 'error', status: 500 }, 3);
   const r = await runCli(['cores', 'delete', 'core-a', '--deprovision', '--yes'], cliEnv(s));
   t.equal(r.code, ExitCode.AWS);
-  t.match(r.stderr, /DeleteCertificate failed: InternalFailureException/);
+  t.match(r.stderr, /DeleteCertificate [0-9a-f]{64} failed: InternalFailureException/);
   t.ok(things(s)['core-a'], 'Thing still there');
   t.same(things(s)['core-a'].principals, [], 'certificate detached before the failure');
   t.equal(Object.keys(s.state.certificates).length, 1, 'certificate not deleted yet');
@@ -199,4 +200,15 @@ t.test("devices delete naming the core itself: usage error before any AWS call (
   t.match(r.stderr, /device name core-a is the core's own name/);
   t.equal(s.requests.length, 0);
   t.ok(things(s)['core-a']);
+});
+
+t.test('cores delete --deprovision: DeleteCertificate answered 409 while the detach from the thing propagates is retried, then passes', async (t) => {
+  withThings(s.state).detachPropagationMs = 1500;
+  const r = await runCli(['cores', 'delete', 'core-a', '--deprovision', '--yes'], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  const statuses = s.calls('DeleteCertificate').map((q) => q.status);
+  t.equal(statuses[0], 409, 'the first DeleteCertificate comes before the detach propagated');
+  t.equal(statuses[statuses.length - 1], 200);
+  t.same(Object.keys(s.state.certificates), []);
+  t.notOk(things(s)['core-a']);
 });

@@ -15,7 +15,7 @@ import { DEFAULT_NUCLEUS_VERSION, DEFAULT_ROLE_ALIAS } from '../../installer-set
 import { progressBar, runBatch, validateConcurrency } from '../../fleet/batch.ts';
 import { makeClients } from '../../aws.ts';
 import { EventLog } from '../../fleet/events.ts';
-import { addToGroup, attachCertificate, createThing, DEFAULT_DEVICE_POLICY, endpoint, ensureCertificate, ensureThingGroup, requirePolicy } from '../../fleet/iot-steps.ts';
+import { addToGroup, attachCertificate, createThing, DEFAULT_DEVICE_POLICY, endpoint, ensureCertificate, ensureThingGroup, requirePolicy, refuseThingInUse } from '../../fleet/iot-steps.ts';
 import { batchNames, validateThingGroupName } from '../../fleet/names.ts';
 
 export interface CoresCreateArgs {
@@ -98,6 +98,7 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
       const dir = join(out, name);
       mkdirSync(join(dir, 'certs'), { recursive: true, mode: 0o700 });
       await createThing(c, name);
+      await refuseThingInUse(c, name, dir);
       await addToGroup(c, name, group);
       const { record, created } = await ensureCertificate(c, name, dir);
       await attachCertificate(c, name, policy, record.certificateArn);
