@@ -15,6 +15,7 @@ import {
 } from '../../common/installer-config.ts';
 import { ExitCode } from '../../common/errors.ts';
 import { DEFAULT_ROLE_ALIAS } from '../../builder/src/installer-settings.ts';
+import { DEFAULT_CLIENT_DEVICE_POLICY } from '../../builder/src/commands/devices/devices.ts';
 
 const tpl = loadFleetTemplate();
 
@@ -133,6 +134,27 @@ t.test('claim policy: exactly connect + certificate-create + this template\'s pr
   t.ok(allows(other, 'iot:Publish', `${ARN}:topic/$aws/provisioning-templates/Plant7/provision/json`), 'follows the template name parameter');
   t.notOk(allows(other, 'iot:Publish', `${ARN}:topic/$aws/provisioning-templates/${T}/provision/json`));
   t.equal(provisioningTemplateName(tpl, { ...DEFAULT_CONTEXT, parameters: { ProvisioningTemplateName: 'Plant7' } }), 'Plant7');
+});
+
+t.test("client device policy: the default `devices create --policy`, scoped to the device's own thing name", async (t) => {
+  const r = tpl.Resources as Record<string, { Properties: Record<string, unknown> }>;
+  t.equal(evaluate(tpl, r.ClientDevicePolicy!.Properties.PolicyName), DEFAULT_CLIENT_DEVICE_POLICY, "named as devices create's default policy");
+  // For a device whose certificate belongs to thing sensor-7 (the policy variable resolved as IoT does).
+  const st = iotPolicyStatements(tpl, 'ClientDevicePolicy').map((x) => ({ ...x, resources: x.resources.map((res) => res.replaceAll('${iot:Connection.Thing.ThingName}', 'sensor-7')) }));
+  for (const [a, res] of [
+    ['greengrass:Discover', `${ARN}:thing/sensor-7`],
+    ['iot:Connect', `${ARN}:client/sensor-7`],
+    ['iot:Publish', `${ARN}:topic/clients/sensor-7/temperature`],
+    ['iot:Subscribe', `${ARN}:topicfilter/clients/sensor-7/commands`],
+    ['iot:Receive', `${ARN}:topic/clients/sensor-7/commands`],
+  ]) t.ok(allows(st, a!, res!), `allowed: ${a} ${res}`);
+  for (const [a, res] of [
+    ['greengrass:Discover', `${ARN}:thing/sensor-8`],
+    ['iot:Connect', `${ARN}:client/sensor-8`],
+    ['iot:Publish', `${ARN}:topic/clients/sensor-8/temperature`],
+    ['iot:Publish', `${ARN}:topic/$aws/things/core-1/shadow/update`],
+    ['iot:AssumeRoleWithCertificate', `${ARN}:rolealias/GreengrassCoreTokenExchangeRoleAlias`],
+  ]) t.notOk(allows(st, a!, res!), `denied: ${a} ${res}`);
 });
 
 t.test('roles: token exchange via the role alias, provisioning role with AWSIoTThingsRegistration', async (t) => {
