@@ -91,6 +91,20 @@ t.test('claim rotate: new current version; old cert deactivated only with --deac
   t.match(none.stderr, /secret greengrass\/prod\/claims-certificate does not exist: run greengrass-image claim create --env prod first/);
 });
 
+t.test('claim rotate --deactivate-old whose UpdateCertificate fails: exit 4 saying the new cert is current and how to finish, not to rotate again', async (t) => {
+  t.equal((await runCli(['claim', 'create', '--env', 'dev', '--policy', 'GreengrassProvisioningClaimPolicy'], cliEnv(s))).code, 0);
+  const first = storedSecret();
+  s.failWith('UpdateCertificate', 500, 3);
+  const r = await runCli(['claim', 'rotate', '--env', 'dev', '--deactivate-old', '--json'], cliEnv(s));
+  t.equal(r.code, ExitCode.AWS, r.stderr);
+  const second = storedSecret();
+  t.not(second.certificateId, first.certificateId, 'the rotation itself happened');
+  t.match(r.stderr, new RegExp(`the new claim certificate ${second.certificateId} is current in ${SECRET}, but deactivating the previous one failed: UpdateCertificate ${first.certificateId} failed: .*HTTP 500`));
+  t.match(r.stderr, new RegExp(`aws iot update-certificate --certificate-id ${first.certificateId} --new-status INACTIVE \\(do not run claim rotate again`));
+  t.equal(JSON.parse(r.stdout).error.reason, 'deactivate-old-failed');
+  t.equal(s.state.certificates[first.certificateId].status, 'ACTIVE');
+});
+
 t.test('throttling and 5xx are retried by the SDK (the server saw every attempt)', async (t) => {
   s.throttle('CreateKeysAndCertificate', 2);
   s.throttle('GetSecretValue', 1);

@@ -176,7 +176,18 @@ export async function claimRotate(args: ClaimArgs, ctx: Context): Promise<void> 
   let deactivated = false;
   if (args.deactivateOld && old.certificateId) {
     ctx.progress(`deactivating the old certificate ${old.certificateId}`);
-    await call('UpdateCertificate', () => c.iot.send(new UpdateCertificateCommand({ certificateId: old.certificateId, newStatus: 'INACTIVE' })));
+    try {
+      await c.iot.send(new UpdateCertificateCommand({ certificateId: old.certificateId, newStatus: 'INACTIVE' }));
+    } catch (err) {
+      // The rotation itself is done: a second `claim rotate` would rotate again and leave this one ACTIVE, unreferenced.
+      const e = toAwsError(`UpdateCertificate ${old.certificateId}`, err);
+      throw new AwsError(
+        `the new claim certificate ${cert.certificateId} is current in ${name}, but deactivating the previous one failed: ${e.message}. ` +
+          `Finish with: aws iot update-certificate --certificate-id ${old.certificateId} --new-status INACTIVE (do not run claim rotate again: it would make another certificate and leave ${old.certificateId} active)`,
+        'deactivate-old-failed',
+        { cause: err },
+      );
+    }
     deactivated = true;
   }
   ctx.result(
