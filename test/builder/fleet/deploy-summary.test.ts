@@ -218,3 +218,17 @@ t.test('summary: cores that connected but have not deployed for the group yet, o
   const base2 = sum.templates.find((x: Record<string, unknown>) => x.template === 'base@2');
   t.same([base2.desiredInUse, base2.lastDeploymentFailed, base2.lastDeploymentSucceeded], [3, 1, 0], 'the failed core counts as failed, the departed one not at all');
 });
+
+t.test('summary --rate spaces the per-core calls; a rate that is not positive is a usage error before any call', async (t) => {
+  for (const n of ['core-1', 'core-2', 'core-3']) reportCoreDevice(s.state, { thingName: n });
+  const r = await runCli(['fleet', 'summary', '--thing-group', 'Fleet', '--rate', '10', '--json'], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  const calls = s.requests;
+  const span = (calls.at(-1)!.at - calls[0]!.at) / 1000;
+  t.ok(span >= (calls.length - 1) / 10 - 0.05, `${calls.length} calls spread over ${span} s at 10/s`);
+  s.requests.length = 0;
+  const bad = await runCli(['fleet', 'summary', '--thing-group', 'Fleet', '--rate', '0'], cliEnv(s));
+  t.equal(bad.code, ExitCode.USAGE, bad.stderr);
+  t.match(bad.stderr, /--rate must be a positive number of calls per second/);
+  t.equal(s.requests.length, 0);
+});

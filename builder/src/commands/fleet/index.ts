@@ -39,9 +39,13 @@ export const fleetCommand: CommandModule = {
       .command(
         'summary',
         'per template version and per core: desired / reported, health, never-reported Things',
-        (y2) => y2.option('thing-group', { type: 'string', demandOption: true, describe: 'fleet thing group' }).option('concurrency', { type: 'number', default: 8, describe: 'cores queried at once' }),
+        (y2) =>
+          y2
+            .option('thing-group', { type: 'string', demandOption: true, describe: 'fleet thing group' })
+            .option('concurrency', { type: 'number', default: 8, describe: 'cores queried at once' })
+            .option('rate', { type: 'number', describe: 'at most this many AWS calls per second (client-side; a large fleet is asked about core by core)' }),
         async (a) => {
-          await fleetSummary({ thingGroup: a.thingGroup as string, concurrency: a.concurrency as number }, makeContext(a as GlobalArgs));
+          await fleetSummary({ thingGroup: a.thingGroup as string, concurrency: a.concurrency as number, rate: a.rate as number | undefined }, makeContext(a as GlobalArgs));
         },
       )
       .demandCommand(1, 'fleet needs a subcommand: template, deploy or summary'),

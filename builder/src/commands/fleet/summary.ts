@@ -51,10 +51,10 @@ async function allThings(c: Clients, group: string): Promise<string[]> {
   return out;
 }
 
-export async function fleetSummary(a: { thingGroup: string; concurrency?: number }, ctx: Context): Promise<void> {
+export async function fleetSummary(a: { thingGroup: string; concurrency?: number; rate?: number }, ctx: Context): Promise<void> {
   const group = validateThingGroupName(a.thingGroup);
   const concurrency = validateConcurrency(a.concurrency ?? 8);
-  const c = makeClients(ctx);
+  const c = makeClients(ctx, { rate: a.rate });
   const groupArn = await ensureThingGroup(c, group, false);
   const things = await allThings(c, group);
 
