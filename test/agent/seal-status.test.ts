@@ -1,6 +1,7 @@
 // `seal` and `status` on the BUILT agent.
 import t from 'tap';
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createDeviceRoot } from '../helpers/device-root.ts';
 import { REPO, ensureBuilt, runAgent } from './exe.ts';
@@ -56,6 +57,9 @@ t.test('seal refuses while the machine holds a Greengrass identity, unless --rem
   symlinkSync('/etc/systemd/system/greengrass.service', root.enabledLink);
   mkdirSync(join(root.ggRoot, 'logs'), { recursive: true });
   writeFileSync(join(root.ggRoot, 'logs', 'greengrass.log'), 'Caught exception while running provisioning plugin. Moving on to run Greengrass without provisioning.\n');
+  // and what the nucleus made for its deployed components
+  for (const d of ['alts/init', 'packages/artifacts/com.example.App/1.0.0', 'deployments', 'work/com.example.App', 'telemetry', 'plugins/trusted']) mkdirSync(join(root.ggRoot, d), { recursive: true });
+  writeFileSync(join(root.ggRoot, 'packages/artifacts/com.example.App/1.0.0/app.py'), 'print(1)\n');
   const refused = await runAgent(root, ['seal']);
   t.equal(refused.code, 3);
   t.match(refused.stderr, /holds the Greengrass identity "gg-golden".*--remove-identity/s);
@@ -68,7 +72,31 @@ t.test('seal refuses while the machine holds a Greengrass identity, unless --rem
   t.notOk(existsSync(join(root.ggRoot, 'privKey.key')), 'device key removed');
   t.notOk(lexists(root.enabledLink), 'greengrass.service no longer enabled (a clone would only verify, never install)');
   t.notOk(existsSync(join(root.ggRoot, 'logs')), "the nucleus's log removed (a clone would read its old failures as its own)");
+  for (const d of ['alts', 'packages', 'deployments', 'work', 'telemetry', 'plugins']) t.notOk(existsSync(join(root.ggRoot, d)), `${d}/ removed (this machine's components are not a clone's)`);
   t.ok(existsSync(root.templatePath), 'installer config template stays');
+  t.ok(existsSync(root.claimKeyPath) && existsSync(root.claimCertPath), 'the claim stays');
+  t.ok(existsSync(root.agent.installer.jar) && existsSync(root.agent.installer.pluginJar), 'the installer and plugin jars stay');
+});
+
+t.test('seal --remove-identity refuses while the nucleus runs (alts/loader.pid alive); nothing removed', async (t) => {
+  const root = createDeviceRoot({ hostname: 'gg-golden' });
+  t.teardown(() => root.cleanup());
+  mkdirSync(join(root.ggRoot, 'config'), { recursive: true });
+  writeFileSync(root.tlogPath, `${JSON.stringify({ TS: Date.now(), TP: ['system', 'thingName'], W: 'changed', V: 'gg-golden' })}\n`);
+  mkdirSync(join(root.ggRoot, 'alts'), { recursive: true });
+  const nucleus = spawn('sleep', ['30'], { stdio: 'ignore' });
+  t.teardown(() => nucleus.kill());
+  writeFileSync(join(root.ggRoot, 'alts', 'loader.pid'), `${nucleus.pid}\n`);
+  const r = await runAgent(root, ['seal', '--remove-identity']);
+  t.equal(r.code, 3, r.stderr);
+  t.match(r.stderr, new RegExp(`the Greengrass nucleus is running \\(pid ${nucleus.pid},.*systemctl stop greengrass\\.service`));
+  t.ok(existsSync(root.tlogPath), 'identity untouched');
+  t.notOk(existsSync(root.templateHostnameFile), 'nothing recorded');
+  nucleus.kill();
+  await new Promise((res) => nucleus.once('exit', res));
+  const after = await runAgent(root, ['seal', '--remove-identity']);
+  t.equal(after.code, 0, after.stderr);
+  t.notOk(existsSync(join(root.ggRoot, 'alts')), 'a stale pid file does not block');
 });
 
 t.test('seal refuses without the claim (a clone could not provision) and when it cannot record the hostname; nothing removed', async (t) => {

@@ -2,7 +2,7 @@
 // again (the image pipeline's seal step calls it). Records the template hostname (refused as a
 // ThingName on every clone), removes the sentinel, state and rendered config. A Greengrass identity
 // under the root is per-device: seal refuses while one exists unless --remove-identity.
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../../../common/atomic-write.ts';
 import { ConfigError } from '../../../common/errors.ts';
 import { deviceCredentialPaths, fleetConfig, parseInstallerConfig, type FleetProvisioningConfig } from '../../../common/installer-config.ts';
@@ -13,6 +13,30 @@ import { readHostname } from '../thing-name-source.ts';
 import { recordedThingName, tlogPath } from '../verify.ts';
 import { join } from 'node:path';
 import type { CommandContext } from './context.ts';
+
+/**
+ * What the nucleus makes under its root (NucleusPaths: config, work, packages, alts, deployments, cli_ipc_info, bin,
+ * plugins, logs, telemetry): this machine's deployed components and their state, none of it for a clone. The
+ * installer, the claim and the root CA (what the image bakes) are not in this list.
+ */
+const NUCLEUS_ENTRIES = ['config', 'work', 'packages', 'alts', 'deployments', 'cli_ipc_info', 'bin', 'plugins', 'logs', 'telemetry'];
+
+/** The nucleus's loader PID (alts/loader.pid) when that process is alive: it would rewrite what seal removes. */
+function runningNucleus(rootPath: string): number | null {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(rootPath, 'alts', 'loader.pid'), 'utf8').trim());
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
+  }
+}
 
 function templateFleet(ctx: CommandContext): FleetProvisioningConfig | null {
   const path = ctx.cfg.installer.configTemplate;
@@ -37,6 +61,13 @@ export function sealCommand(ctx: CommandContext, opts: { templateHostname?: stri
         'identity-present',
       );
     }
+    const pid = opts.removeIdentity ? runningNucleus(fleet.rootPath) : null;
+    if (pid !== null) {
+      throw new ConfigError(
+        `the Greengrass nucleus is running (pid ${pid}, ${join(fleet.rootPath, 'alts', 'loader.pid')}): it would write its state back while seal removes it. Stop it first (systemctl stop greengrass.service)`,
+        'nucleus-running',
+      );
+    }
     const claimMissing = [fleet.claimCertificatePath, fleet.claimCertificatePrivateKeyPath].filter((p) => !existsSync(p));
     if (claimMissing.length > 0) {
       throw new ConfigError(
@@ -55,9 +86,10 @@ export function sealCommand(ctx: CommandContext, opts: { templateHostname?: stri
   const removed: string[] = [];
   if (fleet && opts.removeIdentity) {
     // The identity, and what would make a clone skip the installer or misread this machine's past: the enabled
-    // service (run would only verify) and the nucleus's log (its old failure lines).
+    // service (run would only verify), the nucleus's log (its old failure lines) and everything else the nucleus
+    // made (this machine's deployed components, their artifacts and work dirs).
     const dev = deviceCredentialPaths(fleet);
-    for (const dir of [join(fleet.rootPath, 'config'), join(fleet.rootPath, 'logs')]) {
+    for (const dir of NUCLEUS_ENTRIES.map((e) => join(fleet.rootPath, e))) {
       if (!existsSync(dir)) continue;
       rmSync(dir, { recursive: true, force: true });
       removed.push(dir);
