@@ -89,13 +89,27 @@ fi
 rm -f "$r/var/lib/systemd/random-seed" "$r/var/lib/systemd/credential.secret"
 # On a first boot PID 1 also applies presets to every unit file (preset-all, enable-only). Debian's
 # and Ubuntu's presets end in "enable anything not listed", which would enable on each clone what the
-# image ships disabled (ssh.socket beside ssh.service, ...). A preset sorted first that matches every
-# unit keeps the template's enablement: enable-only never disables, and nothing new is enabled.
-install -d -m 0755 "$r/etc/systemd/system-preset"
-printf '%s\n' '# greengrass-golden-image (seal.sh): clones keep the units enabled as the template had them;' \
-  '# systemd applies presets on first boot ("uninitialized" machine-id). Remove to use the distribution presets.' \
-  'disable *' > "$r/etc/systemd/system-preset/00-golden-image.preset"
-chmod 0644 "$r/etc/systemd/system-preset/00-golden-image.preset"
+# image ships disabled (ssh.socket beside ssh.service, ...). A preset sorted first names exactly the
+# units the template has disabled: they stay so, and units that packages add later on a clone
+# (deb-systemd-helper enables through presets) get the distribution's default as usual.
+preset="$r/etc/systemd/system-preset/00-golden-image.preset"
+rm -f "$preset"
+if command -v systemctl >/dev/null 2>&1; then
+  if [ "$ROOT" = / ]; then
+    disabled=$(systemctl list-unit-files --state=disabled --no-legend --no-pager | awk '{print $1}')
+  else
+    disabled=$(systemctl --root="$r" list-unit-files --state=disabled --no-legend --no-pager | awk '{print $1}')
+  fi
+  if [ -n "$disabled" ]; then
+    install -d -m 0755 "$r/etc/systemd/system-preset"
+    {
+      echo '# greengrass-golden-image (seal.sh): units the template had disabled stay disabled on its clones'
+      echo '# (systemd applies presets on a first boot: "uninitialized" machine-id).'
+      for u in $disabled; do echo "disable $u"; done
+    } > "$preset"
+    chmod 0644 "$preset"
+  fi
+fi
 
 # --- 5. SSH: no host keys in the image; a oneshot regenerates them on first boot ----------------
 rm -f "$r"/etc/ssh/ssh_host_*

@@ -122,6 +122,14 @@ t.test('seal.sh on a used tree: checked file by file', async (t) => {
     const p = firstBoot(root);
     t.equal(p.status, 0, p.stderr);
     t.same(links(root), before, 'same enablement as the sealed template');
+    t.match(readFileSync(join(root, 'etc/systemd/system-preset/00-golden-image.preset'), 'utf8'), /^disable ssh\.socket$/m, 'names the units the template has disabled');
+    // A package installed on a clone later: deb-systemd-helper enables its unit through `systemctl preset`, which must
+    // still follow the distribution's presets (a blanket "disable *" would leave every new service off).
+    put(root, 'usr/lib/systemd/system/nginx.service', '[Unit]\nDescription=web\n[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n');
+    const later = run('systemctl', [`--root=${root}`, 'preset', '--preset-mode=enable-only', 'nginx.service'], {});
+    t.equal(later.status, 0, later.stderr);
+    t.ok(links(root).includes('/etc/systemd/system/multi-user.target.wants/nginx.service'), 'a unit added after the seal is enabled as the distribution presets say');
+    run('rm', ['-f', join(root, 'usr/lib/systemd/system/nginx.service'), join(root, 'etc/systemd/system/multi-user.target.wants/nginx.service')]);
     // The same first boot without the seal's preset: what a clone would have got.
     run('rm', [join(copy, 'etc/systemd/system-preset/00-golden-image.preset')]);
     firstBoot(copy);
