@@ -148,8 +148,10 @@ t.test("client device policy: the default `devices create --policy`, scoped to t
     ['iot:Subscribe', `${ARN}:topicfilter/clients/sensor-7/commands`],
     ['iot:Receive', `${ARN}:topic/clients/sensor-7/commands`],
   ]) t.ok(allows(st, a!, res!), `allowed: ${a} ${res}`);
+  // Discover is HTTPS: a thing policy variable in its resource would never match (it resolves only on MQTT connections).
+  const discover = iotPolicyStatements(tpl, 'ClientDevicePolicy').filter((x) => x.actions.includes('greengrass:Discover'));
+  t.notMatch(JSON.stringify(discover), /iot:Connection/, 'no policy variable in the Discover statement');
   for (const [a, res] of [
-    ['greengrass:Discover', `${ARN}:thing/sensor-8`],
     ['iot:Connect', `${ARN}:client/sensor-8`],
     ['iot:Publish', `${ARN}:topic/clients/sensor-8/temperature`],
     ['iot:Publish', `${ARN}:topic/$aws/things/core-1/shadow/update`],
