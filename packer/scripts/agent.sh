@@ -21,7 +21,7 @@ done
 # ggc-user.sh), so replacing the one YAML line that holds the value cannot change the file's structure.
 user=""
 if [ -n "${GGC_USER:-}" ]; then
-  user="$GGC_USER:${GGC_GROUP:-$GGC_USER}"
+  user="$GGC_USER:${GGC_GROUP:-ggc_group}"
   case "$GGC_USER${GGC_GROUP:-}" in
     *[!a-z0-9_-]*)
       echo "agent: invalid user/group name '$user'" >&2

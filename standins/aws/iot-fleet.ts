@@ -31,11 +31,12 @@ export type FleetIotState = StandinState & {
   things: Record<string, Thing>;
   /**
    * DetachThingPrincipal "is asynchronous; it might take several seconds for the detachment to propagate" (API
-   * reference): for this long after a detach, DeleteCertificate still finds the certificate attached. 0 by default.
+   * reference): after a detach, this many DeleteCertificate calls for that certificate still find it attached
+   * (counted, not timed, so tests do not depend on the host's speed). 0 by default.
    */
-  detachPropagationMs?: number;
-  /** certificate ARN -> epoch ms until which it still counts as attached (see detachPropagationMs). */
-  detachingUntil?: Record<string, number>;
+  detachPropagationCalls?: number;
+  /** certificate ARN -> DeleteCertificate calls left that answer DeleteConflictException (see detachPropagationCalls). */
+  detaching?: Record<string, number>;
 };
 
 /** The stand-in state with its thing table (created on first use). */
@@ -167,7 +168,7 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       const p = principalHeader(req);
       t.principals = t.principals.filter((x) => x !== p);
       const s = withThings(ctx.state);
-      if (s.detachPropagationMs) (s.detachingUntil ??= {})[p] = Date.now() + s.detachPropagationMs;
+      if (s.detachPropagationCalls) (s.detaching ??= {})[p] = s.detachPropagationCalls;
       ctx.changed();
       return { status: 200, body: {} };
     },

@@ -123,9 +123,11 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
         throw new AwsServiceError('DeleteConflictException', 409, `Certificate policies must be detached before deletion (arn: ${c.certificateArn})`);
       }
       // Attached to a thing, or detached so recently that the detach has not propagated (iot-fleet.ts keeps both).
-      const fleet = ctx.state as { things?: Record<string, { principals: string[] }>; detachingUntil?: Record<string, number> };
+      const fleet = ctx.state as { things?: Record<string, { principals: string[] }>; detaching?: Record<string, number> };
       const attached = Object.values(fleet.things ?? {}).some((t) => t.principals.includes(c.certificateArn));
-      if (attached || (fleet.detachingUntil?.[c.certificateArn] ?? 0) > Date.now()) {
+      const propagating = (fleet.detaching?.[c.certificateArn] ?? 0) > 0;
+      if (propagating) fleet.detaching![c.certificateArn]! -= 1;
+      if (attached || propagating) {
         throw new AwsServiceError('DeleteConflictException', 409, `Certificate must be detached from all things before deletion (arn: ${c.certificateArn})`);
       }
       delete ctx.state.certificates[id];

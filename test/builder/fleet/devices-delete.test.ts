@@ -203,12 +203,42 @@ t.test("devices delete naming the core itself: usage error before any AWS call (
 });
 
 t.test('cores delete --deprovision: DeleteCertificate answered 409 while the detach from the thing propagates is retried, then passes', async (t) => {
-  withThings(s.state).detachPropagationMs = 1500;
+  withThings(s.state).detachPropagationCalls = 2;
   const r = await runCli(['cores', 'delete', 'core-a', '--deprovision', '--yes'], cliEnv(s));
   t.equal(r.code, 0, r.stderr);
-  const statuses = s.calls('DeleteCertificate').map((q) => q.status);
-  t.equal(statuses[0], 409, 'the first DeleteCertificate comes before the detach propagated');
-  t.equal(statuses[statuses.length - 1], 200);
+  t.same(s.calls('DeleteCertificate').map((q) => q.status), [409, 409, 200], 'retried until the detach propagated');
   t.same(Object.keys(s.state.certificates), []);
   t.notOk(things(s)['core-a']);
+});
+
+t.test("devices delete --deprovision naming another core: usage error before anything changes (it would delete that core's identity)", async (t) => {
+  reportCoreDevice(s.state, { thingName: 'core-a' });
+  t.equal((await runCli(['cores', 'create', '--names', 'core-b', '--thing-group', 'Fleet', '--output', join(dir, 'cores-b')], cliEnv(s))).code, 0);
+  reportCoreDevice(s.state, { thingName: 'core-b' });
+  s.requests.length = 0;
+  const r = await runCli(['devices', 'delete', '--core', 'core-a', '--names', 'core-b', '--deprovision', '--yes'], cliEnv(s));
+  t.equal(r.code, ExitCode.USAGE, r.stderr);
+  t.match(r.stderr, /core-b is a Greengrass core device, not a client device: use cores delete core-b/);
+  t.ok(things(s)['core-b'] && things(s)['core-b'].principals.length === 1, "core-b's Thing and certificate untouched");
+  t.equal(s.requests.filter((q) => q.method !== 'GET').length, 0, 'nothing but reads');
+});
+
+t.test("devices create naming a Thing that holds another machine's certificate (e.g. a core): config error, no second certificate", async (t) => {
+  reportCoreDevice(s.state, { thingName: 'core-a' });
+  t.equal((await runCli(['cores', 'create', '--names', 'core-b', '--thing-group', 'Fleet', '--output', join(dir, 'cores-b')], cliEnv(s))).code, 0);
+  const certs = Object.keys(s.state.certificates).length;
+  const r = await runCli(['devices', 'create', '--core', 'core-a', '--names', 'core-b', '--output', join(dir, 'dev')], cliEnv(s));
+  t.equal(r.code, ExitCode.CONFIG, r.stderr);
+  t.match(r.stderr, /thing core-b already has certificate\(s\) [0-9a-f]{64} attached .*another machine's identity/);
+  t.equal(Object.keys(s.state.certificates).length, certs, 'no certificate made');
+  t.equal(things(s)['core-b'].principals.length, 1);
+});
+
+t.test('devices delete: a device whose Thing is already gone (error entry ResourceNotFoundException) counts as disassociated', async (t) => {
+  reportCoreDevice(s.state, { thingName: 'core-a' });
+  t.equal((await runCli(['devices', 'create', '--core', 'core-a', '--names', 'sensor-1', '--output', join(dir, 'dev')], cliEnv(s))).code, 0);
+  delete withThings(s.state).things['sensor-1'];
+  const r = await runCli(['devices', 'delete', '--core', 'core-a', '--names', 'sensor-1', '--yes'], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  t.same(s.calls('BatchDisassociateClientDeviceFromCoreDevice').map((q) => q.status), [200]);
 });

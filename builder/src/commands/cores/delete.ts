@@ -20,13 +20,19 @@ export interface CoresDeleteArgs {
 }
 
 /** The client devices associated with a core, or null when the core is not a Greengrass core device. */
-export async function associatedClientDevices(c: Clients, core: string): Promise<string[] | null> {
+/** Whether Greengrass knows `name` as a core device (it connected as one). */
+export async function isCoreDevice(c: Clients, name: string): Promise<boolean> {
   try {
-    await c.gg.send(new GetCoreDeviceCommand({ coreDeviceThingName: core }));
+    await c.gg.send(new GetCoreDeviceCommand({ coreDeviceThingName: name }));
+    return true;
   } catch (err) {
-    if (isAwsErrorNamed(err, 'ResourceNotFoundException')) return null;
-    throw toAwsError(`GetCoreDevice ${core}`, err);
+    if (isAwsErrorNamed(err, 'ResourceNotFoundException')) return false;
+    throw toAwsError(`GetCoreDevice ${name}`, err);
   }
+}
+
+export async function associatedClientDevices(c: Clients, core: string): Promise<string[] | null> {
+  if (!(await isCoreDevice(c, core))) return null;
   const out: string[] = [];
   let nextToken: string | undefined;
   do {

@@ -13,9 +13,9 @@ import type { Context } from '../../context.ts';
 import { runBatch, validateConcurrency } from '../../fleet/batch.ts';
 import { makeClients } from '../../aws.ts';
 import { EventLog } from '../../fleet/events.ts';
-import { attachCertificate, createThing, ensureCertificate, requirePolicy, thingRemovalSteps, type Step } from '../../fleet/iot-steps.ts';
+import { attachCertificate, createThing, ensureCertificate, refuseThingInUse, requirePolicy, thingRemovalSteps, type Step } from '../../fleet/iot-steps.ts';
 import { batchNames, singleName } from '../../fleet/names.ts';
-import { associatedClientDevices, disassociateSteps } from '../cores/delete.ts';
+import { associatedClientDevices, disassociateSteps, isCoreDevice } from '../cores/delete.ts';
 import { oneValue } from '../cores/create.ts';
 
 export const DEFAULT_CLIENT_DEVICE_POLICY = 'GreengrassClientDevicePolicy';
@@ -51,6 +51,7 @@ export async function devicesCreate(a: DevicesCreateArgs, ctx: Context): Promise
       const dir = join(out, name);
       mkdirSync(join(dir, 'certs'), { recursive: true, mode: 0o700 });
       await createThing(c, name);
+      await refuseThingInUse(c, name, dir);
       const { record, created } = await ensureCertificate(c, name, dir);
       await attachCertificate(c, name, policy, record.certificateArn);
       return created ? 'created' : 'resumed';
@@ -92,6 +93,12 @@ export async function devicesDelete(a: DevicesDeleteArgs, ctx: Context): Promise
   const c = makeClients(ctx);
   const associated = (await associatedClientDevices(c, core)) ?? [];
   const plans: { device: string; steps: Step[] }[] = [];
+  for (const d of names) {
+    // Another core's name here would deprovision that core's identity.
+    if (a.deprovision && (await isCoreDevice(c, d))) {
+      throw new UsageError(`${d} is a Greengrass core device, not a client device: use cores delete ${d} to remove a core`);
+    }
+  }
   for (const d of names) {
     const steps: Step[] = associated.includes(d) ? disassociateSteps(c, core, [d]) : [];
     if (a.deprovision) steps.push(...(await thingRemovalSteps(c, d)));
