@@ -192,9 +192,14 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     method: 'POST',
     pattern: /^\/attached-policies\/(.+)$/,
     op: 'ListAttachedPolicies',
-    handle(_req, ctx, [target]) {
+    handle(req, ctx, [target]) {
       const c = certByTarget(ctx, target);
-      return { status: 200, body: { policies: c.policies.map((n) => ({ policyName: n, policyArn: ctx.state.policies[n]?.policyArn })) } };
+      // Paged with marker / pageSize / nextMarker (25 a page unless asked).
+      const size = Math.min(Number(req.query.get('pageSize') ?? 25) || 25, 250);
+      const start = Number(req.query.get('marker') ?? 0) || 0;
+      const items = c.policies.slice(start, start + size);
+      const nextMarker = start + size < c.policies.length ? String(start + size) : undefined;
+      return { status: 200, body: { policies: items.map((n) => ({ policyName: n, policyArn: ctx.state.policies[n]?.policyArn })), ...(nextMarker ? { nextMarker } : {}) } };
     },
   },
   {

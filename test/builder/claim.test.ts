@@ -105,6 +105,16 @@ t.test('claim rotate --deactivate-old whose UpdateCertificate fails: exit 4 sayi
   t.equal(s.state.certificates[first.certificateId].status, 'ACTIVE');
 });
 
+t.test('claim rotate --deactivate-old when the old certificate was already deleted: exit 0, said so', async (t) => {
+  t.equal((await runCli(['claim', 'create', '--env', 'dev', '--policy', 'GreengrassProvisioningClaimPolicy'], cliEnv(s))).code, 0);
+  const first = storedSecret();
+  delete s.state.certificates[first.certificateId];
+  const r = await runCli(['claim', 'rotate', '--env', 'dev', '--deactivate-old', '--policy', 'GreengrassProvisioningClaimPolicy'], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, new RegExp(`previous certificate ${first.certificateId} no longer exists \\(nothing to deactivate\\)`));
+  t.not(storedSecret().certificateId, first.certificateId);
+});
+
 t.test('throttling and 5xx are retried by the SDK (the server saw every attempt)', async (t) => {
   s.throttle('CreateKeysAndCertificate', 2);
   s.throttle('GetSecretValue', 1);

@@ -7,7 +7,6 @@ import {
   DescribeCertificateCommand,
   DescribeThingGroupCommand,
   DetachPolicyCommand,
-  ListAttachedPoliciesCommand,
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
@@ -16,6 +15,7 @@ import { call, isAwsErrorNamed, makeClients, toAwsError, type Clients } from '..
 import { DEFAULT_SECRET_PREFIX, DEFAULT_THING_GROUP, parseClaimSecret, secretName, type ClaimSecret } from '../claim-secret.ts';
 import type { Context } from '../context.ts';
 import { validateThingGroupName } from '../fleet/names.ts';
+import { attachedPolicies } from '../fleet/iot-steps.ts';
 
 export interface ClaimArgs {
   env: string;
@@ -159,8 +159,7 @@ export async function claimRotate(args: ClaimArgs, ctx: Context): Promise<void> 
   let policies = args.policy ?? [];
   if (policies.length === 0 && old.certificateArn) {
     try {
-      const out = await c.iot.send(new ListAttachedPoliciesCommand({ target: old.certificateArn }));
-      policies = (out.policies ?? []).map((p) => p.policyName ?? '').filter(Boolean);
+      policies = await attachedPolicies(c, old.certificateArn);
       ctx.progress(`carrying over the old certificate's policies: ${policies.join(', ') || '(none)'}`);
     } catch (err) {
       if (!isAwsErrorNamed(err, 'ResourceNotFoundException')) throw toAwsError('ListAttachedPolicies', err);
@@ -174,27 +173,33 @@ export async function claimRotate(args: ClaimArgs, ctx: Context): Promise<void> 
     throw await undo(err);
   }
   let deactivated = false;
+  let previousGone = false;
   if (args.deactivateOld && old.certificateId) {
     ctx.progress(`deactivating the old certificate ${old.certificateId}`);
     try {
       await c.iot.send(new UpdateCertificateCommand({ certificateId: old.certificateId, newStatus: 'INACTIVE' }));
     } catch (err) {
-      // The rotation itself is done: a second `claim rotate` would rotate again and leave this one ACTIVE, unreferenced.
-      const e = toAwsError(`UpdateCertificate ${old.certificateId}`, err);
-      throw new AwsError(
-        `the new claim certificate ${cert.certificateId} is current in ${name}, but deactivating the previous one failed: ${e.message}. ` +
-          `Finish with: aws iot update-certificate --certificate-id ${old.certificateId} --new-status INACTIVE (do not run claim rotate again: it would make another certificate and leave ${old.certificateId} active)`,
-        'deactivate-old-failed',
-        { cause: err },
-      );
+      if (!isAwsErrorNamed(err, 'ResourceNotFoundException')) {
+        // The rotation itself is done: a second `claim rotate` would rotate again and leave this one ACTIVE, unreferenced.
+        const e = toAwsError(`UpdateCertificate ${old.certificateId}`, err);
+        throw new AwsError(
+          `the new claim certificate ${cert.certificateId} is current in ${name}, but deactivating the previous one failed: ${e.message}. ` +
+            `Finish with: aws iot update-certificate --certificate-id ${old.certificateId} --new-status INACTIVE (do not run claim rotate again: it would make another certificate and leave ${old.certificateId} active)`,
+          'deactivate-old-failed',
+          { cause: err },
+        );
+      }
+      previousGone = true; // deleted by someone already: nothing is left active
     }
-    deactivated = true;
+    deactivated = !previousGone;
   }
   ctx.result(
-    { secretName: name, certificateId: cert.certificateId, certificateArn: cert.certificateArn, previousCertificateId: old.certificateId ?? null, previousDeactivated: deactivated, policies },
+    { secretName: name, certificateId: cert.certificateId, certificateArn: cert.certificateArn, previousCertificateId: old.certificateId ?? null, previousDeactivated: deactivated, previousDeleted: previousGone, policies },
     [
       `claim certificate ${cert.certificateId} is now current in ${name}`,
-      old.certificateId ? `previous certificate ${old.certificateId} ${deactivated ? 'deactivated' : 'left ACTIVE (pass --deactivate-old to deactivate it)'}` : 'no previous certificate id recorded',
+      old.certificateId
+        ? `previous certificate ${old.certificateId} ${previousGone ? 'no longer exists (nothing to deactivate)' : deactivated ? 'deactivated' : 'left ACTIVE (pass --deactivate-old to deactivate it)'}`
+        : 'no previous certificate id recorded',
     ],
   );
 }

@@ -182,6 +182,18 @@ export async function thingGroups(c: Clients, thing: string): Promise<string[]> 
 
 export const certIdFromArn = (arn: string) => arn.split('/').pop() ?? '';
 
+/** Every policy attached to a certificate, all pages (throws the SDK's error, e.g. ResourceNotFoundException). */
+export async function attachedPolicies(c: Clients, target: string): Promise<string[]> {
+  const out: string[] = [];
+  let marker: string | undefined;
+  do {
+    const r = await c.iot.send(new ListAttachedPoliciesCommand({ target, marker }));
+    out.push(...(r.policies ?? []).map((p) => p.policyName ?? '').filter(Boolean));
+    marker = r.nextMarker;
+  } while (marker);
+  return out;
+}
+
 /** One step of a decommission plan: a description (dry run) and the idempotent action. */
 export interface Step {
   describe: string;
@@ -221,7 +233,7 @@ export async function thingRemovalSteps(c: Clients, thing: string): Promise<Step
     const arn = principals.find((p) => certIdFromArn(p) === id) ?? `${certPrefix}${id}`;
     let policies: string[] = [];
     try {
-      policies = ((await c.iot.send(new ListAttachedPoliciesCommand({ target: arn }))).policies ?? []).map((p) => p.policyName ?? '').filter(Boolean);
+      policies = await attachedPolicies(c, arn);
     } catch (err) {
       if (!isAwsErrorNamed(err, 'ResourceNotFoundException')) throw toAwsError('ListAttachedPolicies', err);
       if (!principals.includes(arn)) continue; // recorded earlier and already deleted

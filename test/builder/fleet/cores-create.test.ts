@@ -224,6 +224,7 @@ t.test("a name that is already another machine's identity (a Thing with a certif
   const r = await runCli(['cores', 'create', '--names', 'branch-017,branch-900', '--thing-group', 'G', '--output', join(out, 'o'), '--concurrency', '1'], cliEnv(s));
   t.equal(r.code, ExitCode.CONFIG, r.stderr);
   t.match(r.stderr, new RegExp(`branch-017: thing branch-017 already has certificate\\(s\\) ${'ab'.repeat(32)} attached .*another machine's identity.*cores delete branch-017 --deprovision`));
+  t.match(r.stderr, /a name that is another machine's identity is refused again: drop or rename it/);
   t.equal(s.calls('CreateKeysAndCertificate').length, 0, 'no certificate made for it (and the batch stopped)');
   t.same(withThings(s.state).things['branch-017'].principals.length, 1);
   t.notOk(existsSync(join(out, 'o', 'branch-017', 'config.yaml')));

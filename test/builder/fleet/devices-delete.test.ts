@@ -242,3 +242,20 @@ t.test('devices delete: a device whose Thing is already gone (error entry Resour
   t.equal(r.code, 0, r.stderr);
   t.same(s.calls('BatchDisassociateClientDeviceFromCoreDevice').map((q) => q.status), [200]);
 });
+
+t.test('cores delete --deprovision: a certificate with more policies than one ListAttachedPolicies page has all of them detached', async (t) => {
+  const { IoTClient, CreatePolicyCommand, AttachPolicyCommand } = await import('@aws-sdk/client-iot');
+  const iot = new IoTClient({ endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+  const certArn = things(s)['core-a'].principals[0]!;
+  for (let i = 0; i < 30; i++) {
+    await iot.send(new CreatePolicyCommand({ policyName: `extra-${i}`, policyDocument: '{"Version":"2012-10-17","Statement":[]}' }));
+    await iot.send(new AttachPolicyCommand({ policyName: `extra-${i}`, target: certArn }));
+  }
+  iot.destroy();
+  s.requests.length = 0;
+  const r = await runCli(['cores', 'delete', 'core-a', '--deprovision', '--yes'], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  t.same(s.calls('ListAttachedPolicies').map((q) => q.query.marker ?? null), [null, '25'], 'two pages read');
+  t.equal(s.calls('DetachPolicy').length, 31, 'the device policy and the 30 others');
+  t.same(Object.keys(s.state.certificates), [], 'certificate deleted');
+});

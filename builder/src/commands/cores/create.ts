@@ -116,7 +116,7 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
     const lines = res.failures.map((f) => `${f.item}: ${f.error.message}`);
     const code = first.error instanceof CliError ? first.error.exitCode : ExitCode.INTERNAL;
     throw new CliError(
-      `cores create stopped: ${ok} of ${pending.length} done in this run (${already} were complete before), ${res.failures.length} failed, ${res.notStarted} not started:\n  - ${lines.join('\n  - ')}\nre-run the same command to resume: only what is missing is created`,
+      `cores create stopped: ${ok} of ${pending.length} done in this run (${already} were complete before), ${res.failures.length} failed, ${res.notStarted} not started:\n  - ${lines.join('\n  - ')}\nre-run the same command to resume: only what is missing is created${res.failures.some((f) => (f.error as Partial<CliError>).reason === 'thing-in-use') ? " (a name that is another machine's identity is refused again: drop or rename it)" : ''}`,
       code,
       'batch-incomplete',
     );
