@@ -66,9 +66,9 @@ function principalHeader(req: ServiceRequest): string {
 }
 
 /** Offset pagination (nextToken = next index as a string), as the real list calls page. */
-export function page<T>(items: T[], req: ServiceRequest, defaultMax = 100): { items: T[]; nextToken?: string } {
-  const max = Math.min(Number(req.query.get('maxResults') ?? defaultMax) || defaultMax, 250);
-  const start = Number(req.query.get('nextToken') ?? 0) || 0;
+export function page<T>(items: T[], req: ServiceRequest, defaultMax = 100, params = { size: 'maxResults', token: 'nextToken' }): { items: T[]; nextToken?: string } {
+  const max = Math.min(Number(req.query.get(params.size) ?? defaultMax) || defaultMax, 250);
+  const start = Number(req.query.get(params.token) ?? 0) || 0;
   const slice = items.slice(start, start + max);
   return { items: slice, ...(start + max < items.length ? { nextToken: String(start + max) } : {}) };
 }

@@ -7,6 +7,7 @@ import { X509Certificate, createHash, createPrivateKey, createPublicKey, randomU
 import { issueCertificate } from '../pki.ts';
 import { AwsServiceError, jsonBody, type HandlerContext, type Route, type ServiceRequest, type ServiceResponse } from './server.ts';
 import { ACCOUNT_ID, nowSeconds, type Certificate, type CertificateStatus, type ThingGroup } from './state.ts';
+import { page, withThings } from './iot-fleet.ts';
 
 type Handler = (req: ServiceRequest, ctx: HandlerContext, params: string[]) => ServiceResponse;
 
@@ -123,8 +124,8 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
         throw new AwsServiceError('DeleteConflictException', 409, `Certificate policies must be detached before deletion (arn: ${c.certificateArn})`);
       }
       // Attached to a thing, or detached so recently that the detach has not propagated (iot-fleet.ts keeps both).
-      const fleet = ctx.state as { things?: Record<string, { principals: string[] }>; detaching?: Record<string, number> };
-      const attached = Object.values(fleet.things ?? {}).some((t) => t.principals.includes(c.certificateArn));
+      const fleet = withThings(ctx.state);
+      const attached = Object.values(fleet.things).some((t) => t.principals.includes(c.certificateArn));
       const propagating = (fleet.detaching?.[c.certificateArn] ?? 0) > 0;
       if (propagating) fleet.detaching![c.certificateArn]! -= 1;
       if (attached || propagating) {
@@ -194,12 +195,9 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     op: 'ListAttachedPolicies',
     handle(req, ctx, [target]) {
       const c = certByTarget(ctx, target);
-      // Paged with marker / pageSize / nextMarker (25 a page unless asked).
-      const size = Math.min(Number(req.query.get('pageSize') ?? 25) || 25, 250);
-      const start = Number(req.query.get('marker') ?? 0) || 0;
-      const items = c.policies.slice(start, start + size);
-      const nextMarker = start + size < c.policies.length ? String(start + size) : undefined;
-      return { status: 200, body: { policies: items.map((n) => ({ policyName: n, policyArn: ctx.state.policies[n]?.policyArn })), ...(nextMarker ? { nextMarker } : {}) } };
+      // This operation pages with marker / pageSize / nextMarker (25 a page unless asked).
+      const p = page(c.policies, req, 25, { size: 'pageSize', token: 'marker' });
+      return { status: 200, body: { policies: p.items.map((n) => ({ policyName: n, policyArn: ctx.state.policies[n]?.policyArn })), ...(p.nextToken ? { nextMarker: p.nextToken } : {}) } };
     },
   },
   {

@@ -94,6 +94,11 @@ export const CERT_FILE = 'device.pem.crt';
 export const KEY_FILE = 'private.pem.key';
 export const CERT_RECORD = 'certificate.json';
 
+/** The id IoT gives the certificate in a local PEM file: the SHA-256 of its DER. */
+function localCertificateId(path: string, thing: string): string {
+  return createHash('sha256').update(parseCertificate(readFileSync(path, 'utf8'), `${thing} ${CERT_FILE}`).raw).digest('hex');
+}
+
 /**
  * The thing's certificate: reused from `<dir>/certs` when a previous run already wrote it (resume),
  * else a new active one from CreateKeysAndCertificate, written at once (0600, atomic) so a crash
@@ -111,8 +116,7 @@ export async function ensureCertificate(c: Clients, thing: string, dir: string):
     return { record: JSON.parse(readFileSync(rec, 'utf8')) as CertificateRecord, created: false };
   }
   if (haveCert) {
-    // Same id IoT gives a certificate: the SHA-256 of its DER.
-    const certificateId = createHash('sha256').update(parseCertificate(readFileSync(join(certs, CERT_FILE), 'utf8'), `${thing} ${CERT_FILE}`).raw).digest('hex');
+    const certificateId = localCertificateId(join(certs, CERT_FILE), thing);
     try {
       const d = await c.iot.send(new DescribeCertificateCommand({ certificateId }));
       const record: CertificateRecord = { thingName: thing, certificateId, certificateArn: d.certificateDescription?.certificateArn ?? '' };
@@ -137,7 +141,7 @@ export async function ensureCertificate(c: Clients, thing: string, dir: string):
 export async function refuseThingInUse(c: Clients, thing: string, dir: string): Promise<void> {
   const principals = (await thingPrincipals(c, thing)) ?? [];
   const certPath = join(dir, 'certs', CERT_FILE);
-  const ours = existsSync(certPath) ? createHash('sha256').update(parseCertificate(readFileSync(certPath, 'utf8'), `${thing} ${CERT_FILE}`).raw).digest('hex') : null;
+  const ours = existsSync(certPath) ? localCertificateId(certPath, thing) : null;
   const foreign = principals.filter((p) => certIdFromArn(p) !== ours);
   if (foreign.length > 0) {
     throw new ConfigError(
