@@ -11,9 +11,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createDeviceRoot, type DeviceRoot } from '../test/helpers/device-root.ts';
-import { buildInstallerStandin, stopStandinNucleus } from '../test/helpers/standin-installer.ts';
-import { EXE, SYSTEM_PATH, ensureBuilt, tcpListener } from '../test/agent/exe.ts';
+import { createDeviceRoot, type DeviceRoot } from '../harness/device-root.ts';
+import { buildInstallerStandin, stopStandinNucleus } from '../harness/standin-installer.ts';
+import { EXE, SYSTEM_PATH, ensureBuilt, tcpListener } from '../harness/agent-exe.ts';
 import { createCa } from '../standins/pki.ts';
 import { median, medianInterval, verdict } from './stats.ts';
 

@@ -14,7 +14,7 @@
 // The provisioning stand-in runs as its OWN process (standins/provisioning/cli.ts --device-cert-issuer in-process)
 // at --standin-nice (-5; we run as root), with its own --records file (JSON lines) that the bench reads back for
 // progress and results; agents run at --agent-nice (19). Inside this process it was starved at N=1000.
-// --standin-host shared (default): ONE stand-in JVM (standin.Host, test/helpers/standin-host.ts) runs every
+// --standin-host shared (default): ONE stand-in JVM (standin.Host, harness/standin-host.ts) runs every
 // device's installer invocations and nuclei (threads); the agent's installer.java is a bash shim and its restart
 // command `standin-hostctl restart <root>`; the host is JIT-warmed with --warmup throwaway provisionings before t0.
 // --standin-host process: one installer JVM per install and one nucleus JVM per (re)start, as the tests run it.
@@ -43,11 +43,11 @@ import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { cpus, loadavg, setPriority } from 'node:os';
 import { parseArgs } from 'node:util';
-import { createDeviceRoot, type DeviceRoot, type DeepPartial } from '../test/helpers/device-root.ts';
-import { buildInstallerStandin, nucleusPid, stopStandinNucleus } from '../test/helpers/standin-installer.ts';
-import { DEFAULT_HOST_JAVA_OPTS, startStandinHost, type StandinHost } from '../test/helpers/standin-host.ts';
-import { EXE, SYSTEM_PATH, ensureBuilt } from '../test/agent/exe.ts';
-import { TEMPLATE_NAME, standinRestartCommand } from '../test/agent/world.ts';
+import { createDeviceRoot, type DeviceRoot, type DeepPartial } from '../harness/device-root.ts';
+import { buildInstallerStandin, nucleusPid, stopStandinNucleus } from '../harness/standin-installer.ts';
+import { DEFAULT_HOST_JAVA_OPTS, startStandinHost, type StandinHost } from '../harness/standin-host.ts';
+import { EXE, SYSTEM_PATH, ensureBuilt } from '../harness/agent-exe.ts';
+import { TEMPLATE_NAME, standinRestartCommand } from '../harness/world.ts';
 import { startProvisioningStandin, type Registration } from '../standins/provisioning/server.ts';
 import { startTsService } from '../offline/services.ts';
 import { RATE_LIMITER_KINDS } from '../standins/provisioning/rate-limiter.ts';

@@ -7,10 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
-import { createDeviceRoot, type DeviceRoot } from '../test/helpers/device-root.ts';
-import { buildInstallerStandin, stopStandinNucleus } from '../test/helpers/standin-installer.ts';
-import { EXE, SYSTEM_PATH, ensureBuilt } from '../test/agent/exe.ts';
-import { standinRestartCommand } from '../test/agent/world.ts';
+import { createDeviceRoot, type DeviceRoot } from '../harness/device-root.ts';
+import { buildInstallerStandin, stopStandinNucleus } from '../harness/standin-installer.ts';
+import { EXE, SYSTEM_PATH, ensureBuilt } from '../harness/agent-exe.ts';
+import { standinRestartCommand } from '../harness/world.ts';
 
 const { values: opt } = parseArgs({
   options: {

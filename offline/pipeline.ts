@@ -12,6 +12,9 @@ import { bootClone, type CloneBoot, type GuestPaths } from './clone.ts';
 import { killAllChildren, run, stderrProgress, type Progress } from './proc.ts';
 import { readRegistrations, type Registration } from './records.ts';
 import { freePort, startTsService, type Service } from './services.ts';
+import { resolveAgentConfig } from '../agent/src/agent-config.ts';
+import { buildInstallerStandin } from '../harness/standin-installer.ts';
+import { loadOrCreateCa } from '../standins/pki.ts';
 
 export const PROVISIONING_TEMPLATE = 'GreengrassFleetProvisioningTemplate';
 export const ENV = 'offline';
@@ -73,8 +76,7 @@ function sha256File(f: string): string {
 
 /** The guest paths to check, from the production agent config (agent/agent.yaml) and the staging contract. */
 async function guestPaths(): Promise<GuestPaths> {
-  const mod = (await import('../agent/src/agent-config.ts')) as typeof import('../agent/src/agent-config.ts');
-  const cfg = mod.resolveAgentConfig(yaml.load(readFileSync(join(REPO_ROOT, 'agent', 'agent.yaml'), 'utf8')), 'agent/agent.yaml');
+  const cfg = resolveAgentConfig(yaml.load(readFileSync(join(REPO_ROOT, 'agent', 'agent.yaml'), 'utf8')), 'agent/agent.yaml');
   return {
     sentinel: cfg.state.sentinel,
     claimKey: '/greengrass/v2/claim-certs/claim.private.pem.key',
@@ -164,12 +166,8 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     const reused = opts.reuseBake ? readBakeInfo(opts.reuseBake) : null;
     const caDir = reused?.caDir ?? join(runDir, 'ca');
     const inputs = await stage('installer-standin', async () => {
-      const pki = await import('../standins/pki.ts');
-      pki.loadOrCreateCa(caDir);
-      const helper = join(REPO_ROOT, 'test', 'helpers', 'standin-installer.ts');
-      if (!existsSync(helper)) throw new ToolError('test/helpers/standin-installer.ts (buildInstallerStandin) does not exist yet', 'upstream-missing');
-      const mod = (await import(helper)) as { buildInstallerStandin: () => Promise<{ installerJar: string; pluginJar: string }> | { installerJar: string; pluginJar: string } };
-      const built = await mod.buildInstallerStandin();
+      loadOrCreateCa(caDir);
+      const built = await buildInstallerStandin();
       const nucleusDir = join(runDir, 'nucleus-standin');
       rmSync(nucleusDir, { recursive: true, force: true });
       mkdirSync(join(nucleusDir, 'lib'), { recursive: true });

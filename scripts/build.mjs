@@ -163,7 +163,7 @@ if (existsSync(exe) && existsSync(stamp) && readFileSync(stamp, 'utf8') === dige
 const version = execFileSync(exe, ['--version'], { env: { PATH: '/nonexistent' }, encoding: 'utf8' }).trim();
 if (version !== pkg.version) throw new Error(`build: ${exe} --version printed ${JSON.stringify(version)}, expected ${pkg.version}`);
 // The executable's mtime says "built from the sources as of now", also when it was up to date: the tests
-// (test/agent/exe.ts) refuse to run an executable older than a source file.
+// (harness/agent-exe.ts) refuse to run an executable older than a source file.
 const now = new Date();
 utimesSync(exe, now, now);
 const mb = (statSync(exe).size / 1024 / 1024).toFixed(1);

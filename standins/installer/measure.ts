@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { buildInstallerStandin, installerSourceHash, REPO_ROOT, stopStandinNucleus } from '../../test/helpers/standin-installer.ts';
+import { buildInstallerStandin, installerSourceHash, REPO_ROOT, stopStandinNucleus } from '../../harness/standin-installer.ts';
 import { createCa, issueCertificate } from '../pki.ts';
 import { startProvisioningStandin } from '../provisioning/server.ts';
 import { dumpInstallerConfig, fillTemplateParameters, parseInstallerConfig, renderInstallerConfig } from '../../common/installer-config.ts';

@@ -5,10 +5,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDeviceRoot, writeFakeRpctool, type DeviceRoot, type DeviceRootOptions } from '../helpers/device-root.ts';
-import { EXE, SYSTEM_PATH, closedPort, javaSpy, logLines, runAgent, tcpListener, ensureBuilt } from './exe.ts';
+import { createDeviceRoot, writeFakeRpctool, type DeviceRoot, type DeviceRootOptions } from '../../harness/device-root.ts';
+import { EXE, SYSTEM_PATH, closedPort, javaSpy, logLines, runAgent, tcpListener, ensureBuilt } from '../../harness/agent-exe.ts';
 import { issueCertificate } from '../../standins/pki.ts';
-import { startConnectProxy } from '../helpers/connect-proxy.ts';
+import { startConnectProxy } from '../../harness/connect-proxy.ts';
 
 ensureBuilt();
 const endpoint = await tcpListener();

@@ -5,8 +5,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger, privateKeyLineFilter, scrubSecrets, syslogPriority } from '../../agent/src/log.ts';
 import { backoffCeiling, backoffDelay } from '../../agent/src/backoff.ts';
-import { createDeviceRoot } from '../helpers/device-root.ts';
-import { ensureBuilt, runAgent, tcpListener } from './exe.ts';
+import { createDeviceRoot } from '../../harness/device-root.ts';
+import { ensureBuilt, runAgent, tcpListener } from '../../harness/agent-exe.ts';
 import { createCa, issueCertificate } from '../../standins/pki.ts';
 
 const key = issueCertificate(createCa(), { commonName: 'x' }).privateKeyPem;

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pipeLines } from '../../agent/src/installer.ts';
-import { REPO } from './exe.ts';
+import { REPO } from '../../harness/agent-exe.ts';
 
 async function linesOf(chunks: Array<string | Buffer>): Promise<string[]> {
   const stream = new PassThrough();

@@ -6,10 +6,10 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type { DeepPartial, DeviceRoot } from '../helpers/device-root.ts';
+import type { DeepPartial, DeviceRoot } from '../../harness/device-root.ts';
 import type { AgentConfig } from '../../agent/src/agent-config.ts';
-import { closedPort, ensureBuilt, runAgent, startAgent } from './exe.ts';
-import { boot, powerLoss, processesUnder, recordedNames, startWorld, stopDevice, worldRoot } from './world.ts';
+import { closedPort, ensureBuilt, runAgent, startAgent } from '../../harness/agent-exe.ts';
+import { boot, powerLoss, processesUnder, recordedNames, startWorld, stopDevice, worldRoot } from '../../harness/world.ts';
 
 ensureBuilt();
 const world = await startWorld();

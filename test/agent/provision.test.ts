@@ -6,9 +6,9 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import type { DeviceRoot } from '../helpers/device-root.ts';
-import { javaSpy, logLines, runAgent, startAgent, ensureBuilt, type ExeResult } from './exe.ts';
-import { processesUnder, recordedNames, startWorld, stopDevice, worldRoot, TEMPLATE_NAME, type World } from './world.ts';
+import type { DeviceRoot } from '../../harness/device-root.ts';
+import { javaSpy, logLines, runAgent, startAgent, ensureBuilt, type ExeResult } from '../../harness/agent-exe.ts';
+import { processesUnder, recordedNames, startWorld, stopDevice, worldRoot, TEMPLATE_NAME, type World } from '../../harness/world.ts';
 import { startProvisioningStandin } from '../../standins/provisioning/server.ts';
 
 ensureBuilt();

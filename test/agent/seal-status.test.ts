@@ -3,8 +3,8 @@ import t from 'tap';
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createDeviceRoot } from '../helpers/device-root.ts';
-import { REPO, ensureBuilt, runAgent } from './exe.ts';
+import { createDeviceRoot } from '../../harness/device-root.ts';
+import { REPO, ensureBuilt, runAgent } from '../../harness/agent-exe.ts';
 
 ensureBuilt();
 

@@ -1,8 +1,8 @@
 // ThingName sources through the BUILT agent's `check --json`: hostname, VMware guestinfo (via a
 // vmware-rpctool stand-in script), DMI serial / UUID, templates, FQDN modes.
 import t from 'tap';
-import { createDeviceRoot, writeFakeRpctool, type DeviceRootOptions } from '../helpers/device-root.ts';
-import { ensureBuilt, runAgent, tcpListener } from './exe.ts';
+import { createDeviceRoot, writeFakeRpctool, type DeviceRootOptions } from '../../harness/device-root.ts';
+import { ensureBuilt, runAgent, tcpListener } from '../../harness/agent-exe.ts';
 
 ensureBuilt();
 const endpoint = await tcpListener();

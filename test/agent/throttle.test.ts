@@ -6,11 +6,11 @@
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { startProvisioningStandin } from '../../standins/provisioning/server.ts';
-import { buildInstallerStandin } from '../helpers/standin-installer.ts';
+import { buildInstallerStandin } from '../../harness/standin-installer.ts';
 import { createCa } from '../../standins/pki.ts';
-import { createDeviceRoot, type DeviceRoot } from '../helpers/device-root.ts';
-import { ensureBuilt, runAgent } from './exe.ts';
-import { TEMPLATE_NAME, standinRestartCommand, stopDevice } from './world.ts';
+import { createDeviceRoot, type DeviceRoot } from '../../harness/device-root.ts';
+import { ensureBuilt, runAgent } from '../../harness/agent-exe.ts';
+import { TEMPLATE_NAME, standinRestartCommand, stopDevice } from '../../harness/world.ts';
 
 ensureBuilt();
 const jars = await buildInstallerStandin();

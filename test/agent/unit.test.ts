@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parse } from './unit-file.ts';
 import { DEFAULT_AGENT_CONFIG, loadAgentConfig } from '../../agent/src/agent-config.ts';
 import { worstCaseRunSeconds } from '../../agent/src/run-budget.ts';
-import { EXE, REPO, ensureBuilt } from './exe.ts';
+import { EXE, REPO, ensureBuilt } from '../../harness/agent-exe.ts';
 
 const UNIT = join(REPO, 'systemd', 'greengrass-firstboot.service');
 const text = readFileSync(UNIT, 'utf8');

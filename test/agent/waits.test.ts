@@ -5,10 +5,10 @@ import t from 'tap';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { createDeviceRoot } from '../helpers/device-root.ts';
-import { closedPort, ensureBuilt, logLines, runAgent, startAgent, tcpListener } from './exe.ts';
+import { createDeviceRoot } from '../../harness/device-root.ts';
+import { closedPort, ensureBuilt, logLines, runAgent, startAgent, tcpListener } from '../../harness/agent-exe.ts';
 import { PLUGIN_FAILURE_LINE, bootTimeMs } from '../../agent/src/verify.ts';
-import { recordedNames, startWorld, stopDevice, worldRoot, type World } from './world.ts';
+import { recordedNames, startWorld, stopDevice, worldRoot, type World } from '../../harness/world.ts';
 
 ensureBuilt();
 const world: World = await startWorld();

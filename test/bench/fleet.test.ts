@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO, ensureBuilt } from '../agent/exe.ts';
+import { REPO, ensureBuilt } from '../../harness/agent-exe.ts';
 
 ensureBuilt();
 

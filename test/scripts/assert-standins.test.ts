@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { REPO, ensureBuilt } from '../agent/exe.ts';
+import { REPO, ensureBuilt } from '../../harness/agent-exe.ts';
 import * as yargsAssert from '../../scripts/sea/assert-yargs.mjs';
 
 const require = createRequire(import.meta.url);

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO } from '../agent/exe.ts';
+import { REPO } from '../../harness/agent-exe.ts';
 
 const PROBE = `import { execa } from 'execa';
 (async () => {

@@ -7,9 +7,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO, ensureBuilt, runAgent } from '../agent/exe.ts';
-import { recordedNames, startWorld, stopDevice, worldRoot } from '../agent/world.ts';
-import { createDeviceRoot } from '../helpers/device-root.ts';
+import { REPO, ensureBuilt, runAgent } from '../../harness/agent-exe.ts';
+import { recordedNames, startWorld, stopDevice, worldRoot } from '../../harness/world.ts';
+import { createDeviceRoot } from '../../harness/device-root.ts';
 
 ensureBuilt();
 const BUNDLE = join(REPO, '.cache', 'build', 'greengrass-firstboot.cjs');

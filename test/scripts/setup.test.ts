@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO } from '../agent/exe.ts';
+import { REPO } from '../../harness/agent-exe.ts';
 
 function fakeBin(dir: string, nodeVersion: string | null): void {
   const marker = join(dir, 'ran');

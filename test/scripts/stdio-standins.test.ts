@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { REPO, ensureBuilt, tcpListener } from '../agent/exe.ts';
-import { createDeviceRoot } from '../helpers/device-root.ts';
-import { buildInstallerStandin, stopStandinNucleus } from '../helpers/standin-installer.ts';
+import { REPO, ensureBuilt, tcpListener } from '../../harness/agent-exe.ts';
+import { createDeviceRoot } from '../../harness/device-root.ts';
+import { buildInstallerStandin, stopStandinNucleus } from '../../harness/standin-installer.ts';
 
 const STANDIN = join(REPO, 'scripts', 'sea', 'execa-standard-stream.mjs');
 const REAL = join(REPO, 'node_modules', 'execa', 'lib', 'utils', 'standard-stream.js');

@@ -4,7 +4,7 @@ import t from 'tap';
 import { build, type Plugin } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO } from '../agent/exe.ts';
+import { REPO } from '../../harness/agent-exe.ts';
 
 const { noVersionGuess } = (await import(join(REPO, 'scripts', 'build-plugins.mjs'))) as { noVersionGuess: Plugin };
 

@@ -1,5 +1,5 @@
 // The installer/nucleus STAND-IN in its shared-JVM host mode (standin.Host + the java / standin-hostctl shims,
-// test/helpers/standin-host.ts), as bench:fleet uses it: an install through the shim writes what the process mode
+// harness/standin-host.ts), as bench:fleet uses it: an install through the shim writes what the process mode
 // writes, devices in one host keep their own root, ThingName and environment, restart/stop/status act on one root
 // only, and the BUILT agent provisions through it (restart path included).
 import t from 'tap';
@@ -7,13 +7,13 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { buildInstallerStandin, nucleusPid, type InstallerStandinJars } from '../helpers/standin-installer.ts';
-import { startStandinHost, type StandinHost } from '../helpers/standin-host.ts';
+import { buildInstallerStandin, nucleusPid, type InstallerStandinJars } from '../../harness/standin-installer.ts';
+import { startStandinHost, type StandinHost } from '../../harness/standin-host.ts';
 import { createCa, issueCertificate } from '../../standins/pki.ts';
 import { startProvisioningStandin, type ProvisioningStandin } from '../../standins/provisioning/server.ts';
-import { installerArgs as sharedInstallerArgs, makeInstallerDevice, type InstallerDevice } from '../helpers/installer-device.ts';
-import { createDeviceRoot } from '../helpers/device-root.ts';
-import { ensureBuilt, runAgent } from '../agent/exe.ts';
+import { installerArgs as sharedInstallerArgs, makeInstallerDevice, type InstallerDevice } from '../../harness/installer-device.ts';
+import { createDeviceRoot } from '../../harness/device-root.ts';
+import { ensureBuilt, runAgent } from '../../harness/agent-exe.ts';
 
 const TEMPLATE = 'GoldenFleetTemplate';
 const ca = createCa();

@@ -8,10 +8,10 @@ import { rmSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, re
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { buildInstallerStandin, nucleusPid, stopStandinNucleus, type InstallerStandinJars } from '../helpers/standin-installer.ts';
+import { buildInstallerStandin, nucleusPid, stopStandinNucleus, type InstallerStandinJars } from '../../harness/standin-installer.ts';
 import { createCa, issueCertificate, type KeyPair } from '../../standins/pki.ts';
 import { startProvisioningStandin, type ProvisioningStandin } from '../../standins/provisioning/server.ts';
-import { installerArgs as sharedInstallerArgs, makeInstallerDevice, type InstallerDevice } from '../helpers/installer-device.ts';
+import { installerArgs as sharedInstallerArgs, makeInstallerDevice, type InstallerDevice } from '../../harness/installer-device.ts';
 
 const TEMPLATE = 'GoldenFleetTemplate';
 const ca = createCa();

@@ -4,7 +4,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../../../common/errors.ts';
 import { fleetConfig, parseInstallerConfig, type InstallerConfigDocument } from '../../../common/installer-config.ts';
 import type { Context } from '../context.ts';
@@ -13,6 +12,7 @@ import { detectPacker, PACKER_SRC, REPO_ROOT, runPackerSync, stageTemplates } fr
 import { loadSettings } from '../settings.ts';
 import { TARGETS } from './build.ts';
 import { UsageError } from '../../../common/errors.ts';
+import { fleetConfigStackProblems, provisioningTemplateParameters } from '../../../cloudformation/template.ts';
 
 export interface Check {
   name: string;
@@ -43,16 +43,11 @@ function dummySiteVars(dir: string): string {
 }
 
 async function cfnProblems(doc: InstallerConfigDocument): Promise<Check> {
-  const tplTs = join(REPO_ROOT, 'cloudformation', 'template.ts');
-  if (!existsSync(tplTs)) {
-    return { name: 'provisioning template parameters', ok: false, detail: 'cloudformation/template.ts is absent: the provisioning template cannot be checked against the config' };
-  }
-  const mod = (await import(pathToFileURL(tplTs).href)) as { fleetConfigStackProblems(cfg: unknown): string[]; provisioningTemplateParameters(): string[] };
-  const problems = mod.fleetConfigStackProblems(fleetConfig(doc));
+  const problems = fleetConfigStackProblems(fleetConfig(doc));
   return {
     name: 'provisioning template parameters',
     ok: problems.length === 0,
-    detail: problems.length === 0 ? `config sends exactly ${mod.provisioningTemplateParameters().join(', ')}` : problems.join('; '),
+    detail: problems.length === 0 ? `config sends exactly ${provisioningTemplateParameters().join(', ')}` : problems.join('; '),
   };
 }
 

@@ -4,9 +4,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DeviceRoot } from '../helpers/device-root.ts';
+import type { DeviceRoot } from './device-root.ts';
 
-export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const EXE = join(REPO, 'dist', 'greengrass-firstboot');
 
 /** Files the executable is built from (scripts/build.mjs); node_modules stands behind package-lock.json. */

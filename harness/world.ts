@@ -2,10 +2,10 @@
 // nucleus), the fleet-provisioning stand-in (MQTT over mTLS) and device roots wired to them.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { buildInstallerStandin, stopStandinNucleus, type InstallerStandinJars } from '../helpers/standin-installer.ts';
-import { startProvisioningStandin, type ProvisioningStandin } from '../../standins/provisioning/server.ts';
-import { createCa, type KeyPair } from '../../standins/pki.ts';
-import { createDeviceRoot, type DeviceRoot, type DeviceRootOptions } from '../helpers/device-root.ts';
+import { buildInstallerStandin, stopStandinNucleus, type InstallerStandinJars } from './standin-installer.ts';
+import { startProvisioningStandin, type ProvisioningStandin } from '../standins/provisioning/server.ts';
+import { createCa, type KeyPair } from '../standins/pki.ts';
+import { createDeviceRoot, type DeviceRoot, type DeviceRootOptions } from './device-root.ts';
 
 export const TEMPLATE_NAME = 'GreengrassFleetProvisioningTemplate';
 

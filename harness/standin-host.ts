@@ -84,7 +84,7 @@ function connectLines(port: number): string[] {
 export function javaShim(port: number): string {
   return [
     '#!/bin/bash',
-    '# STAND-IN `java` for the shared installer/nucleus STAND-IN host (standin.Host, test/helpers/standin-host.ts).',
+    '# STAND-IN `java` for the shared installer/nucleus STAND-IN host (standin.Host, harness/standin-host.ts).',
     '# `java [JVM options] -jar JAR ARGS` runs the installer STAND-IN inside the host instead of starting a JVM:',
     '# its stdout/stderr and exit code come back over 127.0.0.1. Killing this script cancels the invocation.',
     'if [ "$1" = -version ] || [ "$1" = --version ]; then echo \'openjdk version "17" (installer STAND-IN host shim)\' >&2; exit 0; fi',

@@ -4,8 +4,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dumpInstallerConfig, fillTemplateParameters, parseInstallerConfig, renderInstallerConfig } from '../../common/installer-config.ts';
-import type { KeyPair } from '../../standins/pki.ts';
+import { dumpInstallerConfig, fillTemplateParameters, parseInstallerConfig, renderInstallerConfig } from '../common/installer-config.ts';
+import type { KeyPair } from '../standins/pki.ts';
 import { stopStandinNucleus, type InstallerStandinJars } from './standin-installer.ts';
 
 export interface InstallerDevice {

@@ -6,9 +6,9 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import { renderInstallerConfig, type InstallerSettings } from '../../common/installer-config.ts';
-import { DEFAULT_AGENT_CONFIG, type AgentConfig } from '../../agent/src/agent-config.ts';
-import { createCa, issueCertificate, type KeyPair } from '../../standins/pki.ts';
+import { renderInstallerConfig, type InstallerSettings } from '../common/installer-config.ts';
+import { DEFAULT_AGENT_CONFIG, type AgentConfig } from '../agent/src/agent-config.ts';
+import { createCa, issueCertificate, type KeyPair } from '../standins/pki.ts';
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends (infer U)[] ? U[] : T[K] extends object | null ? DeepPartial<NonNullable<T[K]>> | T[K] : T[K] };
 
