@@ -3,7 +3,7 @@
 // exits at once: the template already carries system.thingName, so the stand-in nucleus has nothing
 // to provision and the agent's verify step is confirmed by the installer's own tlog merge.
 // Alternating runs on fresh device roots; prints the agent's wall-time overhead over the script,
-// its peak RSS (VmHWM polled from /proc) and the executable's size. Targets: < 150 ms, < 70 MB.
+// its peak RSS (VmHWM polled from /proc) and the executable's size. Targets: <= 300 ms, < 70 MB.
 // The overhead target is judged on the paired differences (run i of each was made back to back) by a 90% bootstrap
 // interval of their median: OK when all of it is under the target, OVER when none is, UNDECIDED otherwise.
 // BENCH_COMPARE=/path/to/other/greengrass-firstboot adds that executable to the alternation (same devices, same
@@ -19,7 +19,7 @@ import { median, medianInterval, verdict } from './stats.ts';
 
 const N = Number(process.env.BENCH_N ?? 7);
 const COMPARE = process.env.BENCH_COMPARE;
-const TARGET_OVERHEAD_MS = 150;
+const TARGET_OVERHEAD_MS = 300;
 const TARGET_RSS_MB = 70;
 
 const SEED_SCRIPT = `#!/bin/bash

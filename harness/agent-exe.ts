@@ -10,7 +10,7 @@ export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const EXE = join(REPO, 'dist', 'greengrass-firstboot');
 
 /** Files the executable is built from (scripts/build.mjs); node_modules stands behind package-lock.json. */
-const BUILD_INPUTS = ['agent/src', 'common', 'scripts/build.mjs', 'scripts/build-plugins.mjs', 'scripts/sea', 'package-lock.json', 'package.json'];
+const BUILD_INPUTS = ['agent/src', 'common', 'scripts/build.mjs', 'package-lock.json', 'package.json'];
 
 function newestInput(): { path: string; mtimeMs: number } {
   let newest = { path: '', mtimeMs: 0 };
