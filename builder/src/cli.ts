@@ -1,6 +1,6 @@
 // greengrass-image: from an AWS account to a sealed golden Greengrass image.
 // One place catches every error: one clear line on stderr (and a JSON error with --json), exit code
-// from common/errors.ts (2 usage, 3 config, 4 AWS, 5 tool, 6 integrity, 130 interrupted, 1 bug).
+// from common/errors.ts (the table: README.md, "Exit codes").
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { CliError, ExitCode, UsageError } from '../../common/errors.ts';
