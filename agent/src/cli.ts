@@ -43,7 +43,13 @@ export function buildCli(controller: AbortController, argv: string[], setCode: (
     )
     .command('status', 'what happened: provisioned or not, ThingName, when, attempts, last error', (y) => y.option('json', { type: 'boolean', default: false }), async (a) => {
       const { statusCommand } = await import('./commands/status.ts');
-      setCode(statusCommand(context(controller, a), { json: a.json }));
+      try {
+        setCode(statusCommand(context(controller, a), { json: a.json }));
+      } catch (err) {
+        // --json always prints JSON: a script reading it sees the error too (stderr still gets the line).
+        if (a.json && err instanceof CliError) writeStdout(`${JSON.stringify({ error: { reason: err.reason, message: scrubSecrets(err.message), exitCode: err.exitCode } }, null, 2)}\n`);
+        throw err;
+      }
     })
     .command(
       'seal',

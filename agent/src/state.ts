@@ -45,18 +45,31 @@ export function emptyState(): AgentState {
   return { runs: 0, installerAttempts: 0, provisioningRetries: 0, phase: 'new', thingName: null, lastError: null, firstRunAt: null, updatedAt: null };
 }
 
-function readJson(path: string): unknown {
+/**
+ * Only a missing file is absent. Any other read error (permissions: the state dir is 0700 and `status` may be run
+ * as another user; a directory in the way) is reported, never taken for "absent" or "present". `undefined` =
+ * missing, `null` = present but not JSON.
+ */
+function readJson(path: string, what: string): unknown {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    // A torn or corrupt file cannot happen with atomic writes; treat it as absent rather than wedge.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    const hint = code === 'EACCES' || code === 'EPERM' ? ' (run as root: the state directory is readable by root only)' : '';
+    throw new ConfigError(`cannot read the ${what} ${path}: ${code ?? (err as Error).message}${hint}`, `${what}-unreadable`, { cause: err });
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
     return null;
   }
 }
 
 export function readState(path: string): AgentState {
-  const v = readJson(path);
+  // Not JSON (an empty file after a power loss: it is not fsynced) reads as a fresh state.
+  const v = readJson(path, 'state');
   const state = emptyState();
   if (!v || typeof v !== 'object') return state;
   // Field by field: a hand-edited or foreign file must not turn a counter into a string ("2" + 1 = "21").
@@ -123,12 +136,12 @@ export function recordError(path: string, state: AgentState, err: unknown): Erro
   }
 }
 
+/** The sentinel, or null if there is none. One that cannot be read or is not the agent's is an error, not "done". */
 export function readSentinel(path: string): Sentinel | null {
-  const v = readJson(path);
+  const v = readJson(path, 'sentinel');
   if (v === undefined) return null;
   if (!v || typeof v !== 'object' || typeof (v as Sentinel).thingName !== 'string') {
-    // Present but unreadable still means "done" for systemd; report what we can.
-    return { thingName: '(unreadable sentinel)', provisionedAt: '', agentVersion: '', runs: 0, installerAttempts: 0, provisioningRetries: 0, claimRemoved: false };
+    throw new ConfigError(`the sentinel ${path} is not the agent's record (not JSON with a thingName): inspect it, then remove it to provision again`, 'sentinel-corrupt');
   }
   return v as Sentinel;
 }

@@ -1,10 +1,10 @@
 // `seal` and `status` on the BUILT agent.
 import t from 'tap';
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createDeviceRoot } from '../../harness/device-root.ts';
-import { REPO, ensureBuilt, runAgent } from '../../harness/agent-exe.ts';
+import { EXE, REPO, ensureBuilt, runAgent } from '../../harness/agent-exe.ts';
 
 ensureBuilt();
 
@@ -159,6 +159,62 @@ t.test('the executable needs no node: --version, --help and status run with an e
   t.equal(h.code, 0);
   for (const c of ['run', 'check', 'status', 'seal']) t.match(h.stdout, new RegExp(`greengrass-firstboot ${c}`));
   const s = await runAgent(root, ['status'], { PATH: '/nonexistent' });
-  t.equal(s.code, 0);
+  t.equal(s.code, 75, 'not provisioned yet');
   t.match(s.stdout, /provisioned:\s+no/);
+});
+
+t.test('status exit codes tell done, stopped and not yet done apart', async (t) => {
+  const root = createDeviceRoot({ hostname: 'localhost' });
+  t.teardown(() => root.cleanup());
+  t.equal((await runAgent(root, ['status', '--json'])).code, 75, 'never run: not done yet');
+  await runAgent(root, ['run']);
+  const stopped = await runAgent(root, ['status', '--json']);
+  t.equal(stopped.code, 3, 'a permanent failure: the unit will not retry');
+  t.match(JSON.parse(stopped.stdout), { provisioned: false, lastError: { exitCode: 3 } });
+  writeFileSync(root.sentinel, JSON.stringify({ thingName: 'branch-017', provisionedAt: new Date().toISOString(), agentVersion: '0.1.0', runs: 1, installerAttempts: 1, provisioningRetries: 0, claimRemoved: true }));
+  const done = await runAgent(root, ['status', '--json']);
+  t.equal(done.code, 0);
+  t.match(JSON.parse(done.stdout), { provisioned: true, thingName: 'branch-017' });
+});
+
+t.test('a sentinel that cannot be read is an error for status, check and run, never "provisioned"', async (t) => {
+  const root = createDeviceRoot({ hostname: 'branch-017' });
+  t.teardown(() => root.cleanup());
+  mkdirSync(root.sentinel); // EISDIR: read fails with something other than "missing"
+  const st = await runAgent(root, ['status', '--json']);
+  t.equal(st.code, 3);
+  t.match(JSON.parse(st.stdout), { error: { reason: 'sentinel-unreadable', exitCode: 3 } }, '--json prints JSON, errors included');
+  t.notMatch(st.stdout, /"provisioned": true/);
+  t.match(st.stderr, /cannot read the sentinel \S+provisioned\.json: EISDIR/);
+  const check = await runAgent(root, ['check']);
+  t.equal(check.code, 3);
+  t.match(check.stdout, /FAIL\s+sentinel/);
+  const run = await runAgent(root, ['run']);
+  t.equal(run.code, 3, 'run does not take an unreadable sentinel for done');
+  t.notOk(existsSync(join(root.ggRoot, 'config')), 'nothing installed');
+});
+
+t.test('a sentinel that is not the agent\'s record is reported as such', async (t) => {
+  const root = createDeviceRoot({ hostname: 'branch-017' });
+  t.teardown(() => root.cleanup());
+  writeFileSync(root.sentinel, 'not json\n');
+  const st = await runAgent(root, ['status']);
+  t.equal(st.code, 3);
+  t.match(st.stderr, /the sentinel \S+ is not the agent's record/);
+  t.equal(st.stdout, '', 'no half report');
+});
+
+t.test('as a non-root user on an unprovisioned clone (state dir 0700): status is an error, not "provisioned"', async (t) => {
+  if (process.getuid?.() !== 0) return t.fail('this test runs as root (it drops to nobody with setpriv): run it as root, as CI does');
+  const root = createDeviceRoot({ hostname: 'branch-017' });
+  t.teardown(() => root.cleanup());
+  const stateDir = join(root.sentinel, '..');
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  // Everything else readable by nobody, as on a real machine (/etc/greengrass-firstboot is world-readable).
+  spawnSync('chmod', ['-R', 'a+rX', root.dir]);
+  spawnSync('chmod', ['0700', stateDir]);
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', EXE, 'status', '--json', '--config', root.configPath], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+  t.equal(r.status, 3, r.stderr);
+  t.match(JSON.parse(r.stdout), { error: { reason: 'sentinel-unreadable' } });
+  t.match(r.stderr, /EACCES \(run as root/);
 });

@@ -15,11 +15,15 @@ export async function checkCommand(ctx: CommandContext, opts: { wait: boolean; j
   let thingName: string | undefined;
   let tpl: LoadedTemplate | undefined;
   results.push(await step('agent-config', () => ctx.configPath));
-  const sentinel = readSentinel(cfg.state.sentinel);
-  results.push(await step('sentinel', () => (sentinel ? `present: already provisioned as ${sentinel.thingName}` : `absent (${cfg.state.sentinel})`)));
+  let sentinel: ReturnType<typeof readSentinel> = null;
+  results.push(await step('sentinel', () => {
+    sentinel = readSentinel(cfg.state.sentinel);
+    return sentinel ? `present: already provisioned as ${sentinel.thingName}` : `absent (${cfg.state.sentinel})`;
+  }));
   // What run would skip, check reports as not needed (and its exit code stays the one run would have): everything
   // once the sentinel exists; the preflight once the nucleus holds an identity (run only finishes then).
-  const provisioned = sentinel ? `not needed: already provisioned as ${sentinel.thingName}` : null;
+  const found = sentinel as ReturnType<typeof readSentinel>;
+  const provisioned = found ? `not needed: already provisioned as ${found.thingName}` : null;
   let recorded: string | null = null;
   const preflightNotNeeded = (): string | null => provisioned ?? (recorded ? `not needed: the nucleus already holds identity ${recorded}` : null);
   results.push(await step('thing-name', () => {

@@ -1,4 +1,8 @@
 // `greengrass-firstboot status [--json]`: what happened, from state.json and the sentinel (never the logs).
+// The exit code tells the three outcomes apart, as cloud-init's status does: 0 done (provisioned); 3 stopped on
+// a permanent error (the unit will not retry: an operator must act); 75 not done yet (never run, running, or
+// failed transiently and will be retried). A file that cannot be read is an error (3), never a guess.
+import { ExitCode } from '../../../common/errors.ts';
 import { readSentinel, readState } from '../state.ts';
 import type { CommandContext } from './context.ts';
 
@@ -36,11 +40,19 @@ export function statusReport(ctx: Pick<CommandContext, 'cfg'>): StatusReport {
   };
 }
 
+/** Exit code of `status` for a report (see the header). */
+export function statusExitCode(r: StatusReport): number {
+  if (r.provisioned) return ExitCode.OK;
+  // Usage and configuration errors are the ones the unit does not restart on (RestartPreventExitStatus=2 3).
+  if (r.lastError && (r.lastError.exitCode === ExitCode.CONFIG || r.lastError.exitCode === ExitCode.USAGE)) return ExitCode.CONFIG;
+  return ExitCode.TRANSIENT;
+}
+
 export function statusCommand(ctx: CommandContext, opts: { json: boolean }): number {
   const r = statusReport(ctx);
   if (opts.json) {
     ctx.out(`${JSON.stringify(r, null, 2)}\n`);
-    return 0;
+    return statusExitCode(r);
   }
   const lines = [
     `provisioned:   ${r.provisioned ? 'yes' : 'no'}`,
@@ -53,5 +65,5 @@ export function statusCommand(ctx: CommandContext, opts: { json: boolean }): num
   if (r.claimRemoved !== null) lines.push(`claim removed: ${r.claimRemoved ? 'yes' : 'no'}`);
   if (r.lastError) lines.push(`last error:    [${r.lastError.reason}, exit ${r.lastError.exitCode}, ${r.lastError.at}] ${r.lastError.message}`);
   ctx.out(`${lines.join('\n')}\n`);
-  return 0;
+  return statusExitCode(r);
 }
