@@ -218,3 +218,20 @@ t.test('as a non-root user on an unprovisioned clone (state dir 0700): status is
   t.match(JSON.parse(r.stdout), { error: { reason: 'sentinel-unreadable' } });
   t.match(r.stderr, /EACCES \(run as root/);
 });
+
+t.test('a clone carrying another machine\'s identity: check fails as run does, and both advise seal --remove-identity', async (t) => {
+  const root = createDeviceRoot({ hostname: 'branch-017' });
+  t.teardown(() => root.cleanup());
+  mkdirSync(join(root.ggRoot, 'config'), { recursive: true });
+  writeFileSync(join(root.ggRoot, 'config', 'config.tlog'), `${JSON.stringify({ TS: Date.now(), TP: ['system', 'thingName'], W: 'changed', V: 'golden-was-provisioned' })}\n`);
+  const check = await runAgent(root, ['check']);
+  const run = await runAgent(root, ['run']);
+  t.equal(run.code, 3);
+  t.equal(check.code, run.code, 'check exits as run would');
+  t.match(check.stdout, /FAIL\s+identity\s+the nucleus recorded ThingName "golden-was-provisioned", not "branch-017"/);
+  for (const out of [check.stdout, run.stderr]) {
+    t.match(out, /seal --remove-identity/);
+  }
+  t.notOk(existsSync(root.sentinel), 'no sentinel');
+  t.ok(existsSync(root.claimKeyPath), 'claim kept');
+});

@@ -3,6 +3,7 @@
 import { CliError, ExitCode } from '../../../common/errors.ts';
 import { loadTemplate, type LoadedTemplate } from '../installer-config.ts';
 import { checkClaim, checkJars, checkJava, step, waitForClock, waitForEndpoint, type StepResult } from '../preflight.ts';
+import { acceptRecordedName } from '../identity-name.ts';
 import { readSentinel } from '../state.ts';
 import { fqdnRewrite, resolveThingName } from '../thing-name-source.ts';
 import { recordedThingName } from '../verify.ts';
@@ -44,6 +45,7 @@ export async function checkCommand(ctx: CommandContext, opts: { wait: boolean; j
     if (provisioned) return provisioned;
     if (!tpl) return skip('needs the installer config');
     recorded = recordedThingName(tpl.fleet.rootPath);
+    if (recorded && thingName) acceptRecordedName(cfg, recorded, thingName, 'before');
     return recorded ? `the nucleus already holds identity ${recorded}` : 'none recorded yet';
   }));
   results.push(await step('java', () => preflightNotNeeded() ?? checkJava(cfg)));

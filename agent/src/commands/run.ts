@@ -12,6 +12,7 @@ import { loadTemplate, writeRenderedConfig } from '../installer-config.ts';
 import { runInstaller } from '../installer.ts';
 import { checkClaim, checkJars, checkJava, waitForClock, waitForEndpoint } from '../preflight.ts';
 import { restartService, serviceEnabled } from '../service.ts';
+import { acceptRecordedName } from '../identity-name.ts';
 import { readSentinel, readState, recordError, removeFiles, writeSentinel, writeState, type AgentState } from '../state.ts';
 import { fqdnRewrite, resolveThingName } from '../thing-name-source.ts';
 import { bootTimeMs, fileSize, nucleusLogPath, readTlog, recordedThingName, tlogPath, waitForProvisioning } from '../verify.ts';
@@ -50,7 +51,7 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
 
   const existing = recordedThingName(root);
   if (existing) {
-    acceptRecordedName(ctx, existing, thingName);
+    acceptRecordedName(cfg, existing, thingName, 'before');
     if (existing !== thingName) {
       log.warn({ recorded: existing, resolved: thingName }, 'the nucleus already holds an identity under another name; keeping it (verify.acceptOtherThingName; no second identity is provisioned)');
     } else {
@@ -90,25 +91,11 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
   state.phase = 'verify';
   writeState(cfg.state.stateFile, state);
   const provisionedAs = await verify(ctx, state, root, logOffset, failuresSince);
-  acceptRecordedName(ctx, provisionedAs, thingName);
+  acceptRecordedName(cfg, provisionedAs, thingName, 'after');
   if (provisionedAs !== thingName) {
     log.warn({ recorded: provisionedAs, resolved: thingName }, 'the nucleus recorded a different ThingName than requested; keeping it (verify.acceptOtherThingName)');
   }
   return finish(ctx, state, tpl.fleet, provisionedAs);
-}
-
-/**
- * The identity the nucleus recorded must carry our ThingName: a different one means the provisioning template
- * renames things, or this machine already held another identity. Nothing is finished then (claim kept, no
- * sentinel) unless the operator accepts other names; no second identity is ever provisioned either way.
- */
-function acceptRecordedName(ctx: CommandContext, recorded: string, resolved: string): void {
-  if (recorded === resolved || ctx.cfg.verify.acceptOtherThingName) return;
-  throw new ConfigError(
-    `the nucleus recorded ThingName ${JSON.stringify(recorded)}, not ${JSON.stringify(resolved)}: the provisioning template renames things, or this machine already holds another identity. `
-      + `Claim kept, no sentinel written; set verify.acceptOtherThingName: true in the agent config to keep ${JSON.stringify(recorded)}`,
-    'thing-name-mismatch',
-  );
 }
 
 async function install(ctx: CommandContext, state: AgentState, root: string): Promise<void> {
