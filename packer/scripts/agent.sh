@@ -1,5 +1,5 @@
 #!/bin/sh
-# The first-boot agent: executable, config, build info, systemd unit (enabled).
+# The first-boot agent: executable, config, build info, its documentation, systemd unit (enabled).
 # Enabling: `systemctl enable` on a running system; otherwise (ROOT other than /, or no running
 # systemd, e.g. a chroot) the WantedBy= symlink is created directly.
 set -eu
@@ -9,7 +9,7 @@ STAGE=${GG_STAGE:-/tmp/gg-stage}
 r=${ROOT%/}
 unit=greengrass-firstboot.service
 
-for f in greengrass-firstboot agent.yaml "$unit" build-info.json; do
+for f in greengrass-firstboot agent.yaml "$unit" build-info.json agent.md; do
   if [ ! -s "$STAGE/$f" ]; then
     echo "agent: staged file $STAGE/$f is missing or empty" >&2
     exit 3
@@ -35,7 +35,7 @@ if [ -n "${GGC_USER:-}" ]; then
   fi
 fi
 
-install -d -m 0755 "$r/usr/local/bin" "$r/etc/greengrass-firstboot" "$r/etc/systemd/system"
+install -d -m 0755 "$r/usr/local/bin" "$r/etc/greengrass-firstboot" "$r/etc/systemd/system" "$r/usr/share/doc/greengrass-firstboot"
 install -m 0755 "$STAGE/greengrass-firstboot" "$r/usr/local/bin/greengrass-firstboot"
 if [ -n "$user" ]; then
   sed "s/^  componentDefaultUser: .*/  componentDefaultUser: $user/" "$STAGE/agent.yaml" > "$r/etc/greengrass-firstboot/agent.yaml.tmp"
@@ -46,6 +46,8 @@ else
 fi
 install -m 0644 "$STAGE/build-info.json" "$r/etc/greengrass-firstboot/build-info.json"
 install -m 0644 "$STAGE/$unit" "$r/etc/systemd/system/$unit"
+# The unit's Documentation= names it: `systemctl help greengrass-firstboot` opens it on the machine.
+install -m 0644 "$STAGE/agent.md" "$r/usr/share/doc/greengrass-firstboot/agent.md"
 
 if [ "$ROOT" = / ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   systemctl daemon-reload

@@ -48,11 +48,11 @@ t.test('unit contract', async (t) => {
   t.ok(Number(unit.StartLimitBurst?.[0]) > 0, 'StartLimitBurst > 0');
   t.ok(timespanSeconds(unit.StartLimitIntervalSec?.[0] ?? '0') > 0, 'StartLimitIntervalSec > 0: restarts bounded');
   t.equal(unit.ConditionPathExists?.[0], `!${DEFAULT_AGENT_CONFIG.state.sentinel}`, 'gated on the agent\'s default sentinel');
-  for (const k of ['Wants', 'After']) {
-    const v = (unit[k] ?? []).join(' ');
-    t.match(v, /network-online\.target/, `${k}= network-online.target`);
-    t.match(v, /time-sync\.target/, `${k}= time-sync.target`);
-  }
+  for (const k of ['Wants', 'After']) t.match((unit[k] ?? []).join(' '), /network-online\.target/, `${k}= network-online.target`);
+  t.match((unit.After ?? []).join(' '), /time-sync\.target/, 'ordered after time-sync.target');
+  t.notMatch((unit.Wants ?? []).join(' '), /time-sync\.target/, 'time-sync.target is passive: ordered after, never pulled in');
+  const docs = (unit.Documentation ?? []).join(' ').split(/\s+/).filter((d) => d.startsWith('file:'));
+  t.same(docs, ['file:/usr/share/doc/greengrass-firstboot/agent.md'], 'documentation the image installs (packer/scripts/agent.sh)');
   t.equal(u.Install?.WantedBy?.[0], 'multi-user.target');
   t.equal(s.StateDirectory?.[0], 'greengrass-firstboot', 'state dir matches /var/lib/greengrass-firstboot');
   // Hardening that still lets the installer create users, write /etc and /greengrass and call systemctl.

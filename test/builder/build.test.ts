@@ -231,7 +231,7 @@ t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit
   const modes = Object.fromEntries(listing.map((l) => l.split(' ') as [string, string]));
   t.same(
     Object.keys(modes).sort(),
-    ['.', './AmazonRootCA1.pem', './agent.yaml', './build-info.json', './claim.pem.crt', './claim.private.pem.key', './config.yaml', './fleetprovisioningbyclaim.jar', './greengrass-firstboot', './greengrass-firstboot.service', './greengrass-nucleus.zip'],
+    ['.', './AmazonRootCA1.pem', './agent.md', './agent.yaml', './build-info.json', './claim.pem.crt', './claim.private.pem.key', './config.yaml', './fleetprovisioningbyclaim.jar', './greengrass-firstboot', './greengrass-firstboot.service', './greengrass-nucleus.zip'],
     'the staging contract: exactly these files',
   );
   t.equal(modes['.'], '700', 'files dir 0700');

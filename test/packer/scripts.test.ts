@@ -43,6 +43,7 @@ function stage(dir: string): { stage: string; claimKey: string } {
   writeFileSync(join(stage, 'claim.private.pem.key'), claim.privateKeyPem, { mode: 0o600 });
   cpSync(join(REPO, 'systemd/greengrass-firstboot.service'), join(stage, 'greengrass-firstboot.service'));
   cpSync(join(REPO, 'agent/agent.yaml'), join(stage, 'agent.yaml'));
+  cpSync(join(REPO, 'docs/agent.md'), join(stage, 'agent.md'));
   writeFileSync(join(stage, 'greengrass-firstboot'), '#!/bin/sh\necho stand-in agent executable\n', { mode: 0o755 });
   writeFileSync(join(stage, 'build-info.json'), JSON.stringify({ nucleusVersion: '2.16.0', builtAt: new Date().toISOString() }));
   return { stage, claimKey: claim.privateKeyPem };
@@ -103,6 +104,8 @@ t.test('install scripts against a throwaway root: layout, claim certs, agent, gg
   t.equal(mode(join(root, 'usr/local/bin/greengrass-firstboot')), 0o755);
   t.same(yaml.load(readFileSync(join(root, 'etc/greengrass-firstboot/agent.yaml'), 'utf8')), yaml.load(readFileSync(join(REPO, 'agent/agent.yaml'), 'utf8')), 'agent.yaml as shipped (default user)');
   t.ok(existsSync(join(root, 'etc/greengrass-firstboot/build-info.json')));
+  const unitDoc = /^Documentation=file:(\S+)$/m.exec(readFileSync(join(root, 'etc/systemd/system/greengrass-firstboot.service'), 'utf8'))?.[1];
+  t.ok(unitDoc && existsSync(join(root, unitDoc)), `the unit's Documentation= (${unitDoc}) is installed`);
   const link = join(root, 'etc/systemd/system/multi-user.target.wants/greengrass-firstboot.service');
   t.ok(lstatSync(link).isSymbolicLink(), 'enabled: WantedBy=multi-user.target symlink');
   t.equal(readlinkSync(link), '/etc/systemd/system/greengrass-firstboot.service');

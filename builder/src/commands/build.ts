@@ -203,7 +203,7 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
   const nucleusVersion = p('nucleus-version') ?? '2.16.0';
   const pluginVersion = p('plugin-version') ?? DEFAULT_PLUGIN_VERSION;
   const agentExe = join(REPO_ROOT, 'dist', 'greengrass-firstboot');
-  for (const f of ['agent/agent.yaml', 'systemd/greengrass-firstboot.service', `packer/${target}.pkrvars.hcl`]) fileOrFail(join(REPO_ROOT, f), 'repository file');
+  for (const f of ['agent/agent.yaml', 'systemd/greengrass-firstboot.service', 'docs/agent.md', `packer/${target}.pkrvars.hcl`]) fileOrFail(join(REPO_ROOT, f), 'repository file');
 
   const packer = detectPacker(p('packer') ?? 'packer');
   step(1, `packer ${packer.version} (${packer.bin}); target ${target} -> ${source}`);
@@ -259,6 +259,7 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     chmodSync(join(files, 'greengrass-firstboot'), 0o755);
     copyFileSync(join(REPO_ROOT, 'agent/agent.yaml'), join(files, 'agent.yaml'));
     copyFileSync(join(REPO_ROOT, 'systemd/greengrass-firstboot.service'), join(files, 'greengrass-firstboot.service'));
+    copyFileSync(join(REPO_ROOT, 'docs/agent.md'), join(files, 'agent.md'));
     const buildInfo = {
       builtAt,
       target,
