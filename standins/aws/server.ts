@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { KeyPair } from '../pki.ts';
 import { emptyState, saveState, type EndpointOptions, type StandinState } from './state.ts';
+import { coreStatusReport, provisionedThing, recordCoreStatus, recordProvisioning } from './account-feed.ts';
 import * as secretsmanager from './secretsmanager.ts';
 import * as iot from './iot.ts';
 import * as greengrassv2 from './greengrassv2.ts';
@@ -249,6 +250,17 @@ export async function startAwsStandin(o: AwsStandinOptions): Promise<AwsStandin>
         return send(200, {});
       }
       if (req.method === 'GET' && path === '/__standin/state') return send(200, redact(state));
+      // The account's other writers (account-feed.ts): fleet provisioning's RegisterThing and Greengrass's core status.
+      if (req.method === 'POST' && path === '/__standin/provisioned') {
+        recordProvisioning(state, provisionedThing(j));
+        ctx.changed();
+        return send(200, {});
+      }
+      if (req.method === 'POST' && path === '/__standin/core-status') {
+        recordCoreStatus(state, coreStatusReport(j));
+        ctx.changed();
+        return send(200, {});
+      }
       send(404, { message: `unknown stand-in control path ${req.method} ${path}` });
     } catch (err) {
       send(400, { message: (err as Error).message });
