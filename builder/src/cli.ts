@@ -28,10 +28,32 @@ function claimOptions(y: Argv) {
     .option('secret-prefix', { type: 'string', describe: 'secret name prefix (default greengrass)' });
 }
 
+/** The part of the yargs instance a middleware receives that says which options were declared `array`. */
+interface DeclaredOptions {
+  getOptions(): { array: string[] };
+}
+
+const camel = (k: string) => k.replace(/-([a-z])/g, (_m: string, c: string) => c.toUpperCase());
+
+/**
+ * yargs turns an option given twice into an array, which a command expecting one value would take apart with a
+ * type error: refuse it by name instead. Options declared `array` (e.g. --policy, --var-file) repeat as documented.
+ */
+function refuseRepeatedOptions(a: Record<string, unknown>, y: DeclaredOptions): void {
+  const arrays = new Set(y.getOptions().array.flatMap((n) => [n, camel(n)]));
+  // Long names first: `-o x -o y` is reported as --output.
+  for (const [k, v] of Object.entries(a).sort(([x], [y]) => y.length - x.length)) {
+    if (k === '_' || k === '$0' || !Array.isArray(v) || arrays.has(k) || /[A-Z]/.test(k)) continue;
+    const flag = k.length === 1 ? `-${k}` : `--${k}`;
+    throw new UsageError(`${flag} was given ${v.length} times (${v.map(String).join(', ')}): give it once`);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   try {
-    await yargs(argv)
+    const cli = yargs(argv);
+    await cli
       .scriptName('greengrass-image')
       .usage('$0 <command> [options]')
       .option('profile', { type: 'string', describe: 'AWS profile (default credential chain otherwise)' })
@@ -110,6 +132,7 @@ export async function main(argv: string[]): Promise<number> {
       .command(coresCommand)
       .command(devicesCommand)
       .demandCommand(1, 'a command is required')
+      .middleware((a) => refuseRepeatedOptions(a, cli as unknown as DeclaredOptions))
       .strict()
       .help()
       .version(false)
