@@ -167,6 +167,25 @@ const ops: Record<string, (req: ServiceRequest, ctx: HandlerContext) => ServiceR
     };
   },
 
+  ListSecrets(req, ctx) {
+    // Secrets scheduled for deletion are left out unless IncludePlannedDeletion (API reference, ListSecrets).
+    const b = parse(req);
+    const all = Object.values(ctx.state.secrets).filter((s) => b.IncludePlannedDeletion === true || s.deletedDate === undefined);
+    const max = typeof b.MaxResults === 'number' ? b.MaxResults : 100;
+    const start = typeof b.NextToken === 'string' ? Number(b.NextToken) || 0 : 0;
+    const list = all.slice(start, start + max).map((s) => ({
+      ARN: s.arn,
+      Name: s.name,
+      ...(s.description !== undefined ? { Description: s.description } : {}),
+      LastChangedDate: s.lastChangedDate,
+      ...(s.deletedDate !== undefined ? { DeletedDate: s.deletedDate } : {}),
+      Tags: s.tags,
+      SecretVersionsToStages: versionIdsToStages(s),
+      CreatedDate: s.createdDate,
+    }));
+    return { status: 200, body: { SecretList: list, ...(start + max < all.length ? { NextToken: String(start + max) } : {}) } };
+  },
+
   DeleteSecret(req, ctx) {
     const b = parse(req);
     const s = find(ctx, b.SecretId);
