@@ -271,6 +271,8 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       const thing = typeof b.thingName === 'string' ? b.thingName : typeof b.thingArn === 'string' ? b.thingArn.split('/').pop()! : '';
       if (!thing) throw new AwsServiceError('InvalidRequestException', 400, 'thingName or thingArn is required');
       const g = group(ctx, name);
+      // AWS answers ResourceNotFoundException for a thing that does not exist (a member must be a thing).
+      if (!withThings(ctx.state).things[thing]) throw new AwsServiceError('ResourceNotFoundException', 404, `Thing ${thing} cannot be found.`);
       if (!g.things.includes(thing)) g.things.push(thing);
       ctx.changed();
       return { status: 200 };

@@ -1,7 +1,7 @@
 // The AWS wire STAND-IN where it once parted from the AWS API reference (found by the moto comparison or listed in
 // issue 17), driven by the real @aws-sdk v3 clients. Sources: docs/facts/aws-wire.md.
 import t from 'tap';
-import { CreateThingGroupCommand, DescribeEndpointCommand, IoTClient } from '@aws-sdk/client-iot';
+import { AddThingToThingGroupCommand, CreateThingCommand, CreateThingGroupCommand, DescribeEndpointCommand, IoTClient, ListThingsInThingGroupCommand } from '@aws-sdk/client-iot';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createCa } from '../../standins/pki.ts';
 import { startAwsStandin, type AwsStandin } from '../../standins/aws/server.ts';
@@ -72,4 +72,16 @@ t.test('DescribeEndpoint answers survive a restart on the saved state', async (t
   const b = await startAwsStandin({ ca, state: loadState(file, { region: 'eu-west-1' }), stateFile: file });
   t.equal((await iotIn(b, 'sa-east-1').send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }))).endpointAddress, first);
   await b.close();
+});
+
+t.test('AddThingToThingGroup with a thing that does not exist: ResourceNotFoundException, no ghost member', async (t) => {
+  const iot = iotIn(s, 'eu-west-1');
+  await iot.send(new CreateThingGroupCommand({ thingGroupName: 'Cores' }));
+  await t.rejects(iot.send(new AddThingToThingGroupCommand({ thingGroupName: 'Cores', thingName: 'ghost-core' })), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 404 } });
+  await t.rejects(iot.send(new AddThingToThingGroupCommand({ thingGroupName: 'Cores', thingArn: 'arn:aws:iot:eu-west-1:123456789012:thing/ghost-core' })), { name: 'ResourceNotFoundException' });
+  t.same((await iot.send(new ListThingsInThingGroupCommand({ thingGroupName: 'Cores' }))).things, []);
+  await iot.send(new CreateThingCommand({ thingName: 'real-core' }));
+  await iot.send(new AddThingToThingGroupCommand({ thingGroupName: 'Cores', thingName: 'real-core' }));
+  t.same((await iot.send(new ListThingsInThingGroupCommand({ thingGroupName: 'Cores' }))).things, ['real-core']);
+  iot.destroy();
 });
