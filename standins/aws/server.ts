@@ -4,7 +4,7 @@
 //   Greengrass v2 restJson1 (paths under /greengrass/v2/)             -> greengrassv2.ts
 //   IoT control plane restJson1 (method + path)                      -> iot.ts
 // Records every request, can delay or fail any operation (fault queue), and has a control API under
-// /__standin/ for the CLI mode. Wire details follow /work/shared/docs/aws-wire-and-cdf.md §2 and §4.
+// /__standin/ for the CLI mode. The AWS behaviour it follows, with sources: docs/facts/aws-wire.md.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KeyPair } from '../pki.ts';
