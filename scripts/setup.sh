@@ -9,6 +9,28 @@ if [ "$node_major" = none ] || ! command -v npm >/dev/null || [ "$node_major" -l
   echo "setup: need Node.js >= 20 with npm on PATH (found: $(node --version 2>/dev/null || echo no node)); Debian 12's nodejs is 18: install Node 20 or newer (nodejs.org or NodeSource), then re-run" >&2
   exit 1
 fi
+# The independent checks in npm test (issue 17) need Python tools that Debian does not package at these versions and
+# that setup cannot fetch here (no PyPI): moto 5.x with moto.server, boto3, the aws CLI, cfn-lint. Name what is missing.
+py_missing=()
+if ! command -v python3 >/dev/null; then
+  py_missing+=("python3")
+else
+  moto_version=$(python3 -c 'import moto, moto.server; print(moto.__version__)' 2>/dev/null || true)
+  case "$moto_version" in
+    5.*) ;;
+    '') py_missing+=("moto 5.x with moto.server (python3 has no moto)") ;;
+    *) py_missing+=("moto 5.x with moto.server (python3 has moto $moto_version)") ;;
+  esac
+  python3 -c 'import boto3' >/dev/null 2>&1 || py_missing+=("boto3")
+fi
+command -v aws >/dev/null || py_missing+=("awscli (the aws command)")
+command -v cfn-lint >/dev/null || py_missing+=("cfn-lint")
+if [ "${#py_missing[@]}" -gt 0 ]; then
+  printf -v list '%s, ' "${py_missing[@]}"
+  echo "setup: missing Python tools for the independent checks: ${list%, }; install them where PyPI is reachable" \
+    "(python3 -m pip install 'moto[server]>=5,<6' boto3 awscli cfn-lint), then re-run" >&2
+  exit 1
+fi
 pkgs=(openjdk-17-jdk-headless openssl openssh-client systemd packer shellcheck qemu-system-x86 qemu-utils debootstrap e2fsprogs unzip zip time)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done

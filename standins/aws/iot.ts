@@ -6,7 +6,7 @@
 import { X509Certificate, createHash, createPrivateKey, createPublicKey, randomUUID } from 'node:crypto';
 import { issueCertificate } from '../pki.ts';
 import { AwsServiceError, jsonBody, type HandlerContext, type Route, type ServiceRequest, type ServiceResponse } from './server.ts';
-import { ACCOUNT_ID, nowSeconds, type Certificate, type CertificateStatus, type ThingGroup } from './state.ts';
+import { ACCOUNT_ID, endpointsFor, nowSeconds, type Certificate, type CertificateStatus, type ThingGroup } from './state.ts';
 import { page, withThings } from './iot-fleet.ts';
 
 type Handler = (req: ServiceRequest, ctx: HandlerContext, params: string[]) => ServiceResponse;
@@ -271,6 +271,8 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       const thing = typeof b.thingName === 'string' ? b.thingName : typeof b.thingArn === 'string' ? b.thingArn.split('/').pop()! : '';
       if (!thing) throw new AwsServiceError('InvalidRequestException', 400, 'thingName or thingArn is required');
       const g = group(ctx, name);
+      // AWS answers ResourceNotFoundException for a thing that does not exist (a member must be a thing).
+      if (!withThings(ctx.state).things[thing]) throw new AwsServiceError('ResourceNotFoundException', 404, `Thing ${thing} cannot be found.`);
       if (!g.things.includes(thing)) g.things.push(thing);
       ctx.changed();
       return { status: 200 };
@@ -283,7 +285,8 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     handle(req, ctx) {
       const type = req.query.get('endpointType') ?? 'iot:Data';
       if (!ENDPOINT_TYPES.includes(type)) throw new AwsServiceError('InvalidRequestException', 400, `Endpoint type ${type} is not valid.`);
-      return { status: 200, body: { endpointAddress: ctx.state.endpoints[type] } };
+      // One stable endpoint per account and region: the region is the one the request was signed for.
+      return { status: 200, body: { endpointAddress: endpointsFor(ctx.state, req.region)[type] } };
     },
   },
   {

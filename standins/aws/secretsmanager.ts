@@ -69,6 +69,13 @@ function addVersion(s: Secret, versionId: string, v: Pick<SecretVersion, 'secret
   return true;
 }
 
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** CreateSecret (API reference): the ARN is the name followed by six random characters (a hyphen between). */
+function arnSuffix(): string {
+  return [...randomBytes(6)].map((b) => ALNUM[b % ALNUM.length]).join('');
+}
+
 function versionIdsToStages(s: Secret): Record<string, string[]> {
   return Object.fromEntries(s.versions.filter((v) => v.stages.length > 0).map((v) => [v.versionId, v.stages]));
 }
@@ -97,7 +104,7 @@ const ops: Record<string, (req: ServiceRequest, ctx: HandlerContext) => ServiceR
     const now = nowSeconds();
     const s: Secret = {
       name,
-      arn: `arn:aws:secretsmanager:${req.region}:${ACCOUNT_ID}:secret:${name}-${randomBytes(3).toString('base64url').slice(0, 6)}`,
+      arn: `arn:aws:secretsmanager:${req.region}:${ACCOUNT_ID}:secret:${name}-${arnSuffix()}`,
       description: typeof b.Description === 'string' ? b.Description : undefined,
       kmsKeyId: typeof b.KmsKeyId === 'string' ? b.KmsKeyId : undefined,
       tags: Array.isArray(b.Tags) ? (b.Tags as { Key: string; Value: string }[]) : [],
@@ -165,6 +172,25 @@ const ops: Record<string, (req: ServiceRequest, ctx: HandlerContext) => ServiceR
         CreatedDate: s.createdDate,
       },
     };
+  },
+
+  ListSecrets(req, ctx) {
+    // Secrets scheduled for deletion are left out unless IncludePlannedDeletion (API reference, ListSecrets).
+    const b = parse(req);
+    const all = Object.values(ctx.state.secrets).filter((s) => b.IncludePlannedDeletion === true || s.deletedDate === undefined);
+    const max = typeof b.MaxResults === 'number' ? b.MaxResults : 100;
+    const start = typeof b.NextToken === 'string' ? Number(b.NextToken) || 0 : 0;
+    const list = all.slice(start, start + max).map((s) => ({
+      ARN: s.arn,
+      Name: s.name,
+      ...(s.description !== undefined ? { Description: s.description } : {}),
+      LastChangedDate: s.lastChangedDate,
+      ...(s.deletedDate !== undefined ? { DeletedDate: s.deletedDate } : {}),
+      Tags: s.tags,
+      SecretVersionsToStages: versionIdsToStages(s),
+      CreatedDate: s.createdDate,
+    }));
+    return { status: 200, body: { SecretList: list, ...(start + max < all.length ? { NextToken: String(start + max) } : {}) } };
   },
 
   DeleteSecret(req, ctx) {

@@ -4,7 +4,7 @@
 //   Greengrass v2 restJson1 (paths under /greengrass/v2/)             -> greengrassv2.ts
 //   IoT control plane restJson1 (method + path)                      -> iot.ts
 // Records every request, can delay or fail any operation (fault queue), and has a control API under
-// /__standin/ for the CLI mode. Wire details follow /work/shared/docs/aws-wire-and-cdf.md §2 and §4.
+// /__standin/ for the CLI mode. The AWS behaviour it follows, with sources: docs/facts/aws-wire.md.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KeyPair } from '../pki.ts';
@@ -14,6 +14,7 @@ import * as secretsmanager from './secretsmanager.ts';
 import * as iot from './iot.ts';
 import * as greengrassv2 from './greengrassv2.ts';
 import * as iotFleet from './iot-fleet.ts';
+import * as iotLists from './iot-lists.ts';
 
 export type ServiceName = 'secretsmanager' | 'iot' | 'greengrassv2';
 
@@ -132,7 +133,7 @@ function resolveRoute(method: string, path: string, headers: IncomingMessage['he
   const target = headers['x-amz-target'];
   if (typeof target === 'string' && target.startsWith('secretsmanager.')) return secretsmanager.route(target.slice('secretsmanager.'.length));
   if (path.startsWith('/greengrass/v2/')) return greengrassv2.route(method, path);
-  return iotFleet.route(method, path) ?? iot.route(method, path);
+  return iotFleet.route(method, path) ?? iotLists.route(method, path) ?? iot.route(method, path);
 }
 
 function throttleError(service: ServiceName | 'unknown', f: Fault): AwsServiceError {

@@ -1,6 +1,7 @@
 // In-memory state of the AWS wire STAND-IN (Secrets Manager, IoT, Greengrass v2), shared by the
 // per-service routers. Plain JSON so the CLI mode can persist it to a file (0600: it holds secret
 // values) and reload it on the next start.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../../common/atomic-write.ts';
 
@@ -82,9 +83,9 @@ export interface CoreDevice {
 }
 
 export interface StandinState {
-  /** Region used in ARNs when a request's signature does not name one. */
+  /** Region used in ARNs when a request's signature does not name one; the region `endpoints` belong to. */
   region: string;
-  /** DescribeEndpoint answers, by endpoint type. Stable across calls (unlike moto). */
+  /** DescribeEndpoint answers for `region`, by endpoint type (configurable: the offline pipeline's 10.0.2.2). */
   endpoints: Record<string, string>;
   secrets: Record<string, Secret>;
   certificates: Record<string, Certificate>;
@@ -100,16 +101,40 @@ export interface EndpointOptions {
   region?: string;
 }
 
+/**
+ * The endpoints AWS would give this account in `region`: one stable, account-specific prefix per region and endpoint
+ * kind (DescribeEndpoint API reference: "a unique endpoint specific to the AWS account making the call").
+ */
+export function accountEndpoints(region: string): Record<string, string> {
+  const prefix = (kind: string) => {
+    const hex = createHash('sha256').update(`${ACCOUNT_ID}/${region}/${kind}`).digest('hex').slice(0, 24);
+    return BigInt(`0x${hex}`).toString(36).slice(0, 14).padStart(14, '0');
+  };
+  const data = prefix('data');
+  return {
+    'iot:Data-ATS': `${data}-ats.iot.${region}.amazonaws.com`,
+    'iot:Data': `${data}.iot.${region}.amazonaws.com`,
+    'iot:CredentialProvider': `${prefix('credentials')}.credentials.iot.${region}.amazonaws.com`,
+    'iot:Jobs': `${prefix('jobs')}.jobs.iot.${region}.amazonaws.com`,
+  };
+}
+
+/** DescribeEndpoint's answers for a request signed for `region` (derived, so stable across restarts too). */
+export function endpointsFor(state: StandinState, region: string): Record<string, string> {
+  return region === state.region ? state.endpoints : accountEndpoints(region);
+}
+
 export function emptyState(o: EndpointOptions = {}): StandinState {
   const region = o.region ?? 'us-east-1';
-  const data = o.iotDataEndpoint ?? `a1b2c3d4e5f6g7-ats.iot.${region}.amazonaws.com`;
+  const derived = accountEndpoints(region);
+  const data = o.iotDataEndpoint ?? derived['iot:Data-ATS']!;
   return {
     region,
     endpoints: {
+      ...derived,
       'iot:Data-ATS': data,
-      'iot:Data': data.replace(/-ats\./, '.'),
-      'iot:CredentialProvider': o.iotCredEndpoint ?? `c1b2c3d4e5f6g7.credentials.iot.${region}.amazonaws.com`,
-      'iot:Jobs': `j1b2c3d4e5f6g7.jobs.iot.${region}.amazonaws.com`,
+      'iot:Data': o.iotDataEndpoint ? data.replace(/-ats\./, '.') : derived['iot:Data']!,
+      'iot:CredentialProvider': o.iotCredEndpoint ?? derived['iot:CredentialProvider']!,
     },
     secrets: {},
     certificates: {},

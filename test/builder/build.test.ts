@@ -34,7 +34,7 @@ const other = issueCertificate(ca, { commonName: 'other' });
 
 let s: AwsStandin;
 t.before(async () => {
-  s = await startAwsStandin({ ca, endpoints: { iotDataEndpoint: '10.0.2.2', iotCredEndpoint: '10.0.2.2' } });
+  s = await startAwsStandin({ ca, endpoints: { region: 'eu-west-1', iotDataEndpoint: '10.0.2.2', iotCredEndpoint: '10.0.2.2' } });
   const sm = new SecretsManagerClient({ endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
   const put = (env: string, value: string) => sm.send(new CreateSecretCommand({ Name: `greengrass/${env}/claims-certificate`, SecretString: value }));
   const arn = 'arn:aws:iot:eu-west-1:123456789012:cert/abc';

@@ -12,7 +12,7 @@ import { ca, cliEnv, runCli, startAwsStandin, tmp, type AwsStandin } from './hel
 const SECRET = 'greengrass/dev/claims-certificate';
 let s: AwsStandin;
 t.beforeEach(async () => {
-  s = await startAwsStandin({ ca, endpoints: { iotDataEndpoint: 'a1-ats.iot.eu-west-1.amazonaws.com', iotCredEndpoint: 'c1.credentials.iot.eu-west-1.amazonaws.com' } });
+  s = await startAwsStandin({ ca, endpoints: { region: 'eu-west-1', iotDataEndpoint: 'a1-ats.iot.eu-west-1.amazonaws.com', iotCredEndpoint: 'c1.credentials.iot.eu-west-1.amazonaws.com' } });
   const iot = new IoTClient({ endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
   await iot.send(new CreatePolicyCommand({ policyName: 'GreengrassProvisioningClaimPolicy', policyDocument: '{"Version":"2012-10-17","Statement":[]}' }));
   s.requests.length = 0;
@@ -171,11 +171,10 @@ t.test('config render: the settings file region signs the AWS calls; wrong types
   const dir = tmp('gg-config-region-');
   const settings = join(dir, 'settings.yaml');
   writeFileSync(settings, 'region: us-west-2\n');
-  s.state.endpoints['iot:Data-ATS'] = 'a1-ats.iot.us-west-2.amazonaws.com';
-  s.state.endpoints['iot:CredentialProvider'] = 'c1.credentials.iot.us-west-2.amazonaws.com';
   const r = await runCli(['config', 'render', '--settings', settings], cliEnv(s));
   t.equal(r.code, 0, r.stderr);
   t.equal(fleetConfig(parseInstallerConfig(r.stdout)).awsRegion, 'us-west-2');
+  t.match(fleetConfig(parseInstallerConfig(r.stdout)).iotDataEndpoint, /-ats\.iot\.us-west-2\.amazonaws\.com$/, "the settings region's endpoint");
   t.equal(s.calls('DescribeEndpoint').length, 2);
   for (const q of s.calls('DescribeEndpoint')) t.match(String(q.headers.authorization), /\/us-west-2\/iot\/aws4_request/, 'signed for the settings region, not AWS_REGION');
 

@@ -26,7 +26,7 @@ function clients(s: AwsStandin) {
 
 let s: AwsStandin;
 t.beforeEach(async () => {
-  s = await startAwsStandin({ ca, endpoints: { iotDataEndpoint: '10.0.2.2', iotCredEndpoint: '10.0.2.2' } });
+  s = await startAwsStandin({ ca, endpoints: { iotDataEndpoint: '10.0.2.2', iotCredEndpoint: '10.0.2.2', region: 'eu-west-1' } });
 });
 t.afterEach(() => s.close());
 

@@ -1,0 +1,90 @@
+// Independent check (issue 17, check 2): `cores create/delete` and `devices create/delete` against moto and against
+// the AWS wire stand-in must end in the same IoT state and exit the same way.
+// Greengrass v2 (moto has none): `cores create` never calls it. `cores delete` always calls GetCoreDevice, and
+// `devices create/delete` always call GetCoreDevice and ListClientDevicesAssociatedWithCoreDevice (and
+// BatchAssociate/BatchDisassociateClientDevice...): beside moto those go to a Greengrass v2 stand-in
+// (AWS_ENDPOINT_URL_GREENGRASSV2), so what is compared here is their IoT side only.
+import t from 'tap';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { AttachThingPrincipalCommand, CreateKeysAndCertificateCommand, CreateThingCommand } from '@aws-sdk/client-iot';
+import { startMoto, type MotoServer } from './backends.ts';
+import { at, bothBackends, type Step } from './compare.ts';
+
+let moto: MotoServer;
+t.before(async () => {
+  moto = await startMoto();
+});
+t.teardown(() => moto?.stop());
+
+const CERT_ARN = 'arn:aws:iot:eu-west-1:123456789012:cert/';
+const NAMES = ['--names', 'site-core-a,site-core-b', '--thing-group', 'SiteCores'];
+
+t.test('cores create, re-run, resume a cut-off core; devices create/delete; cores delete --deprovision', async (t) => {
+  const steps: Step[] = [
+    { label: 'cores create', cli: (b) => ['cores', 'create', ...NAMES, '-o', join(b.dir, 'cores'), '--json'] },
+    { checkpoint: 'cores created' },
+    { label: 'cores create again (nothing to do)', cli: (b) => ['cores', 'create', ...NAMES, '-o', join(b.dir, 'cores')] },
+    {
+      label: 'cut site-core-b off after its key and certificate were written',
+      act: (b) => {
+        for (const f of ['config.yaml', 'certs/certificate.json']) rmSync(join(b.dir, 'cores', 'site-core-b', f));
+      },
+    },
+    // Resume finds the certificate by the id IoT gives it (SHA-256 of the DER; moto with iot.use_valid_cert) and
+    // calls CreateThing again on the existing thing (AWS: same configuration succeeds; moto: replaces it silently).
+    { label: 'cores create (resume)', cli: (b) => ['cores', 'create', ...NAMES, '-o', join(b.dir, 'cores')] },
+    { checkpoint: 'resumed' },
+    { label: 'site-core-a connects to Greengrass', act: (b) => b.coreConnected('site-core-a') },
+    { label: 'the Greengrass v2 side knows the device things', act: (b) => b.mirrorThings(['dev-1', 'dev-2']) },
+    { label: 'devices create', cli: (b) => ['devices', 'create', '--core', 'site-core-a', '--names', 'dev-1,dev-2', '-o', join(b.dir, 'devices')] },
+    { checkpoint: 'devices created' },
+    { label: 'devices delete dev-1 --deprovision', cli: (b) => ['devices', 'delete', '--core', 'site-core-a', '--names', 'dev-1', '--deprovision', '--yes'] },
+    { checkpoint: 'device deleted' },
+    { label: 'cores delete site-core-b --deprovision (never connected)', cli: (b) => ['cores', 'delete', 'site-core-b', '--deprovision', '--yes'] },
+    { label: 'cores delete site-core-a --deprovision', cli: (b) => ['cores', 'delete', 'site-core-a', '--deprovision', '--yes'] },
+    { checkpoint: 'cores deleted' },
+    { label: 'cores delete again (already gone)', cli: (b) => ['cores', 'delete', 'site-core-a', 'site-core-b', '--deprovision', '--yes'] },
+    { checkpoint: 'deleted again' },
+  ];
+  const { standin, moto: m } = await bothBackends(t, moto, steps);
+  for (const run of [standin, m]) {
+    t.ok(run.results.every((r) => r.code === undefined || r.code === 0), `${run.backend}: every command exits 0`);
+    const created = at(run, 'cores created');
+    t.same(Object.keys(created.things).sort(), ['site-core-a', 'site-core-b'], `${run.backend}: two core things`);
+    t.same(created.thingGroups.SiteCores?.members, ['site-core-a', 'site-core-b'], `${run.backend}: both in the group`);
+    for (const core of ['site-core-a', 'site-core-b']) {
+      t.same(created.things[core]?.principals, [`${CERT_ARN}<cert-of-thing:${core}>`], `${run.backend}: ${core} has one certificate`);
+      t.same(created.certificates[`<cert-of-thing:${core}>`], { status: 'ACTIVE', policies: ['GreengrassV2IoTThingPolicy'] });
+    }
+    t.same(at(run, 'resumed').certificates, created.certificates, `${run.backend}: the resumed core kept its certificate, no second one`);
+    const dev = at(run, 'devices created');
+    t.same(dev.certificates['<cert-of-thing:dev-2>'], { status: 'ACTIVE', policies: ['GreengrassClientDevicePolicy'] });
+    t.notOk(at(run, 'device deleted').things['dev-1'], `${run.backend}: dev-1 deprovisioned`);
+    const gone = at(run, 'cores deleted');
+    t.same(Object.keys(gone.things), ['dev-2'], `${run.backend}: only the client device dev-2 is left`);
+    t.same(Object.keys(gone.certificates), ['<cert-of-thing:dev-2>'], `${run.backend}: the cores' certificates are deleted`);
+    t.same(gone.thingGroups.SiteCores?.members, [], `${run.backend}: the group is empty`);
+    t.same(at(run, 'deleted again'), gone, `${run.backend}: a second delete changes nothing`);
+  }
+});
+
+t.test("cores create refuses a name that is another machine's identity (a thing with a certificate it does not hold)", async (t) => {
+  const steps: Step[] = [
+    {
+      label: 'another machine registered as site-core-x',
+      act: async (b) => {
+        await b.iot.send(new CreateThingCommand({ thingName: 'site-core-x' }));
+        const c = await b.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+        await b.iot.send(new AttachThingPrincipalCommand({ thingName: 'site-core-x', principal: c.certificateArn }));
+      },
+    },
+    { label: 'cores create site-core-x', cli: (b) => ['cores', 'create', '--names', 'site-core-x', '--thing-group', 'SiteCores', '-o', b.dir] },
+    { checkpoint: 'refused' },
+  ];
+  const { standin } = await bothBackends(t, moto, steps);
+  t.equal(standin.results[0]?.code, 3, 'refused as a configuration error (3)');
+  const snap = at(standin, 'refused');
+  t.same(snap.things['site-core-x']?.principals, [`${CERT_ARN}<cert-of-thing:site-core-x>`], 'the other machine keeps its one certificate');
+  t.same(snap.thingGroups.SiteCores?.members ?? [], [], 'not added to the group');
+});
