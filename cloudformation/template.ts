@@ -93,6 +93,8 @@ const NAME_PROPERTY: Record<string, string> = {
   'AWS::IoT::Policy': 'PolicyName',
   'AWS::IoT::ProvisioningTemplate': 'TemplateName',
   'AWS::IoT::ThingGroup': 'ThingGroupName',
+  'AWS::Lambda::Function': 'FunctionName',
+  'AWS::Logs::LogGroup': 'LogGroupName',
 };
 
 export function evaluate(tpl: CfnTemplate, node: unknown, ctx: EvalContext = DEFAULT_CONTEXT): unknown {
@@ -125,6 +127,8 @@ export function evaluate(tpl: CfnTemplate, node: unknown, ctx: EvalContext = DEF
     if (res.Type === 'AWS::IAM::Role' && attr === 'Arn') return `arn:${p}:iam::${a}:role/${ref(logical)}`;
     if (res.Type === 'AWS::IoT::RoleAlias' && attr === 'RoleAliasArn') return `arn:${p}:iot:${r}:${a}:rolealias/${ref(logical)}`;
     if (res.Type === 'AWS::IoT::Policy' && attr === 'Arn') return `arn:${p}:iot:${r}:${a}:policy/${ref(logical)}`;
+    if (res.Type === 'AWS::Lambda::Function' && attr === 'Arn') return `arn:${p}:lambda:${r}:${a}:function:${ref(logical)}`;
+    if (res.Type === 'AWS::Logs::LogGroup' && attr === 'Arn') return `arn:${p}:logs:${r}:${a}:log-group:${ref(logical)}:*`;
     throw new ConfigError(`!GetAtt ${logical}.${attr} (${res.Type}) is not supported here`, 'cfn-getatt-unknown');
   };
   const sub = (text: string, vars: Record<string, unknown>): string =>
