@@ -3,33 +3,18 @@
 // code the Lambda runs (the template's ZipFile, loaded as the CommonJS index.js Lambda makes of it)
 // decides with its real @aws-sdk clients pointed at the AWS stand-in.
 import t from 'tap';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AttachThingPrincipalCommand, CreateKeysAndCertificateCommand, CreateThingCommand, IoTClient, UpdateCertificateCommand } from '@aws-sdk/client-iot';
 import { evaluate, loadFleetTemplate } from '../../cloudformation/template.ts';
 import { bundleHook } from '../../cloudformation/pre-provisioning-hook/build.ts';
-import type { HookAnswer, HookEvent, HookOptions } from '../../cloudformation/pre-provisioning-hook/handler.ts';
+import type { HookEvent, HookOptions } from '../../cloudformation/pre-provisioning-hook/handler.ts';
+import { loadStackHook, stackHookCode } from '../../harness/stack-hook.ts';
 import { createCa } from '../../standins/pki.ts';
 import { startAwsStandin, type AwsStandin } from '../../standins/aws/server.ts';
 import { reportCoreDevice } from '../../standins/aws/greengrassv2.ts';
 
 const tpl = loadFleetTemplate();
 const R = evaluate(tpl, tpl.Resources) as Record<string, { Type: string; DependsOn?: unknown; Properties: Record<string, any> }>;
-const zipFile = String((tpl.Resources.PreProvisioningHookFunction!.Properties!.Code as { ZipFile: string }).ZipFile);
-
-type HookModule = { handler(e: HookEvent): Promise<HookAnswer>; createHandler(o: HookOptions): (e: HookEvent) => Promise<HookAnswer> };
-
-/** The template's inline code as Lambda runs it: index.js, CommonJS, @aws-sdk from node_modules. */
-function loadInlineHook(): HookModule {
-  const dir = join(fileURLToPath(new URL('../..', import.meta.url)), '.cache', `hook-test-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}\n');
-  writeFileSync(join(dir, 'index.js'), zipFile);
-  return createRequire(import.meta.url)(join(dir, 'index.js')) as HookModule;
-}
+const zipFile = stackHookCode();
 
 t.test('the inline code is the bundle of handler.ts (regenerate with build.ts)', async (t) => {
   t.equal(zipFile, await bundleHook(), 'run `npx tsx cloudformation/pre-provisioning-hook/build.ts` after changing the hook');
@@ -78,7 +63,8 @@ t.afterEach(async () => {
   await s.close();
 });
 
-const hookModule = loadInlineHook();
+const { hook: hookModule, cleanup } = loadStackHook();
+t.teardown(cleanup);
 function hook(o: Omit<HookOptions, 'clientConfig'> = {}, lines: Record<string, unknown>[] = []) {
   return hookModule.createHandler({ clientConfig: { endpoint: s.url, region: 'eu-west-1', credentials, maxAttempts: 1 }, log: (l) => lines.push(l), ...o });
 }
