@@ -127,8 +127,9 @@ export function evaluate(tpl: CfnTemplate, node: unknown, ctx: EvalContext = DEF
     if (res.Type === 'AWS::IAM::Role' && attr === 'Arn') return `arn:${p}:iam::${a}:role/${ref(logical)}`;
     if (res.Type === 'AWS::IoT::RoleAlias' && attr === 'RoleAliasArn') return `arn:${p}:iot:${r}:${a}:rolealias/${ref(logical)}`;
     if (res.Type === 'AWS::IoT::Policy' && attr === 'Arn') return `arn:${p}:iot:${r}:${a}:policy/${ref(logical)}`;
-    if (res.Type === 'AWS::Lambda::Function' && attr === 'Arn') return `arn:${p}:lambda:${r}:${a}:function:${ref(logical)}`;
-    if (res.Type === 'AWS::Logs::LogGroup' && attr === 'Arn') return `arn:${p}:logs:${r}:${a}:log-group:${ref(logical)}:*`;
+    const name = () => ref(logical);
+    if (res.Type === 'AWS::Lambda::Function' && attr === 'Arn') return `arn:${p}:lambda:${r}:${a}:function:${name()}`;
+    if (res.Type === 'AWS::Logs::LogGroup' && attr === 'Arn') return `arn:${p}:logs:${r}:${a}:log-group:${name()}:*`;
     throw new ConfigError(`!GetAtt ${logical}.${attr} (${res.Type}) is not supported here`, 'cfn-getatt-unknown');
   };
   const sub = (text: string, vars: Record<string, unknown>): string =>
@@ -262,7 +263,11 @@ export function iotPolicyStatements(tpl: CfnTemplate, logicalId: string, ctx: Ev
  * parameter (the device's value, else the parameter's Default) and `Fn::Join`, the two this stack's
  * template uses (IoT guide, "Provisioning templates"). Anything else is refused, not guessed.
  */
-export function evaluateProvisioning(body: ProvisioningTemplateBody, node: unknown, parameters: Record<string, string>): unknown {
+export function evaluateProvisioning(
+  body: ProvisioningTemplateBody,
+  node: unknown,
+  parameters: Record<string, string>,
+): unknown {
   if (Array.isArray(node)) return node.map((n) => evaluateProvisioning(body, n, parameters));
   if (!node || typeof node !== 'object') return node;
   const obj = node as Record<string, unknown>;
@@ -270,9 +275,13 @@ export function evaluateProvisioning(body: ProvisioningTemplateBody, node: unkno
   if (keys.length === 1 && keys[0] === 'Ref') {
     const name = String(obj.Ref);
     const declared = body.Parameters?.[name];
-    if (!declared) throw new ConfigError(`provisioning template: Ref ${name} is not a declared parameter`, 'cfn-ref-unknown');
+    if (!declared) {
+      throw new ConfigError(`provisioning template: Ref ${name} is not a declared parameter`, 'cfn-ref-unknown');
+    }
     const v = parameters[name] ?? declared.Default;
-    if (v === undefined) throw new ConfigError(`provisioning template: parameter ${name} has no value`, 'cfn-parameter-missing');
+    if (v === undefined) {
+      throw new ConfigError(`provisioning template: parameter ${name} has no value`, 'cfn-parameter-missing');
+    }
     return String(v);
   }
   if (keys.length === 1 && keys[0] === 'Fn::Join') {
@@ -280,7 +289,8 @@ export function evaluateProvisioning(body: ProvisioningTemplateBody, node: unkno
     return (evaluateProvisioning(body, parts, parameters) as unknown[]).join(sep);
   }
   if (keys.length === 1 && keys[0]!.startsWith('Fn::')) {
-    throw new ConfigError(`provisioning template: ${keys[0]} is not supported by this evaluator`, 'cfn-intrinsic-unsupported');
+    const what = `provisioning template: ${keys[0]} is not supported by this evaluator`;
+    throw new ConfigError(what, 'cfn-intrinsic-unsupported');
   }
   return Object.fromEntries(keys.map((k) => [k, evaluateProvisioning(body, obj[k], parameters)]));
 }
@@ -308,7 +318,8 @@ function policyDocument(value: unknown, what: string): PolicyDocument {
     try {
       doc = JSON.parse(value);
     } catch (err) {
-      throw new ConfigError(`${what}: PolicyDocument is not valid JSON: ${(err as Error).message}`, 'cfn-template-invalid', { cause: err });
+      const message = `${what}: PolicyDocument is not valid JSON: ${(err as Error).message}`;
+      throw new ConfigError(message, 'cfn-template-invalid', { cause: err });
     }
   }
   const d = doc as Partial<PolicyDocument> | null;
@@ -320,9 +331,12 @@ function policyDocument(value: unknown, what: string): PolicyDocument {
 
 /** The provisioning template's one AWS::IoT::Policy resource that carries a PolicyDocument. */
 function corePolicyNode(body: ProvisioningTemplateBody): unknown {
-  const found = Object.entries(body.Resources).filter(([, r]) => r.Type === 'AWS::IoT::Policy' && r.Properties?.PolicyDocument !== undefined);
+  const found = Object.entries(body.Resources).filter(
+    ([, r]) => r.Type === 'AWS::IoT::Policy' && r.Properties?.PolicyDocument !== undefined,
+  );
   if (found.length !== 1) {
-    throw new ConfigError(`expected one AWS::IoT::Policy with a PolicyDocument in the provisioning template, found ${found.length}`, 'cfn-template-invalid');
+    const what = `expected one AWS::IoT::Policy with a PolicyDocument in the provisioning template, found ${found.length}`;
+    throw new ConfigError(what, 'cfn-template-invalid');
   }
   return found[0]![1].Properties!.PolicyDocument;
 }
@@ -337,7 +351,12 @@ export function stackIotPolicies(
   where: { region: string; accountId: string; partition?: string; parameters?: Record<string, string> },
   tpl: CfnTemplate = loadFleetTemplate(),
 ): StackIotPolicies {
-  const ctx: EvalContext = { partition: where.partition ?? 'aws', region: where.region, accountId: where.accountId, parameters: where.parameters ?? {} };
+  const ctx: EvalContext = {
+    partition: where.partition ?? 'aws',
+    region: where.region,
+    accountId: where.accountId,
+    parameters: where.parameters ?? {},
+  };
   const stackPolicy = (logicalId: string) => {
     const [, res] = resourceOfType(tpl, 'AWS::IoT::Policy', logicalId);
     return policyDocument(evaluate(tpl, res.Properties?.PolicyDocument, ctx), logicalId);
@@ -347,6 +366,7 @@ export function stackIotPolicies(
   return {
     claim: stackPolicy('ClaimPolicy'),
     clientDevice: stackPolicy('ClientDevicePolicy'),
-    core: (thingName: string) => policyDocument(evaluateProvisioning(body, node, { ThingName: thingName }), `core policy for ${thingName}`),
+    core: (thingName: string) =>
+      policyDocument(evaluateProvisioning(body, node, { ThingName: thingName }), `core policy for ${thingName}`),
   };
 }

@@ -36,11 +36,15 @@ export async function bundleHook(): Promise<string> {
 export function withZipFile(template: string, code: string): string {
   const lines = template.split('\n');
   const start = lines.indexOf(ZIPFILE_LINE);
-  if (start < 0 || lines.indexOf(ZIPFILE_LINE, start + 1) >= 0) throw new Error(`expected one "${ZIPFILE_LINE.trim()}" block in the template`);
+  if (start < 0 || lines.indexOf(ZIPFILE_LINE, start + 1) >= 0)
+    throw new Error(`expected one "${ZIPFILE_LINE.trim()}" block in the template`);
   let end = start + 1;
   while (end < lines.length && (lines[end] === '' || lines[end]!.startsWith(INDENT))) end++;
   while (end > start + 1 && lines[end - 1] === '') end--;
-  const block = code.replace(/\n$/, '').split('\n').map((l) => (l === '' ? '' : INDENT + l));
+  const block = code
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => (l === '' ? '' : INDENT + l));
   return [...lines.slice(0, start + 1), ...block, ...lines.slice(end)].join('\n');
 }
 

@@ -32,7 +32,8 @@ export interface HookAnswer {
 }
 
 /** Client settings (region, endpoint, credentials, retries) for both AWS clients the hook makes. */
-export type ClientConfig = ConstructorParameters<typeof IoTClient>[0] & ConstructorParameters<typeof GreengrassV2Client>[0];
+export type ClientConfig = ConstructorParameters<typeof IoTClient>[0] &
+  ConstructorParameters<typeof GreengrassV2Client>[0];
 
 export interface HookOptions {
   clientConfig?: ClientConfig;
@@ -98,7 +99,9 @@ async function decide(event: HookEvent, d: HookDeps): Promise<string> {
     throw new Refused((err as Error).message);
   }
   if (d.allowedPattern && !new RegExp(`^(?:${d.allowedPattern})$`).test(name)) {
-    throw new Refused(`ThingName ${JSON.stringify(name)} does not match AllowedThingNamePattern ${JSON.stringify(d.allowedPattern)}`);
+    throw new Refused(
+      `ThingName ${JSON.stringify(name)} does not match AllowedThingNamePattern ${JSON.stringify(d.allowedPattern)}`,
+    );
   }
   const certs = await thingCertificates(d.iot, name);
   if (certs === null) return 'new thing';
@@ -107,20 +110,34 @@ async function decide(event: HookEvent, d: HookDeps): Promise<string> {
   for (const id of certs) if (await isActive(d.iot, id)) active.push(id);
   if (active.length === 0) return 'the thing holds no active certificate';
   if (await coreDeviceKnown(d.gg, name)) {
-    throw new Refused(`thing ${name} is held by a working core (active certificate ${active[0]!.slice(0, 12)}..., core device reported); decommission it before reusing the name`);
+    throw new Refused(
+      `thing ${name} is held by a working core (active certificate ${active[0]!.slice(0, 12)}..., ` +
+        'core device reported); decommission it before reusing the name',
+    );
   }
-  return 'the thing\'s active certificate never showed up as a core device';
+  return "the thing's active certificate never showed up as a core device";
 }
 
 export function createHandler(o: HookOptions = {}): (event: HookEvent) => Promise<HookAnswer> {
-  const d: HookDeps = { ...o, iot: new IoTClient({ ...o.clientConfig }), gg: new GreengrassV2Client({ ...o.clientConfig }) };
+  const d: HookDeps = {
+    ...o,
+    iot: new IoTClient({ ...o.clientConfig }),
+    gg: new GreengrassV2Client({ ...o.clientConfig }),
+  };
   const log = d.log ?? ((line) => console.log(JSON.stringify(line)));
   return async (event) => {
     // Never the certificate PEM in the log: the names and ids say what happened.
-    const who = { thingName: event?.parameters?.ThingName, certificateId: event?.certificateId, clientId: event?.clientId };
+    const who = {
+      thingName: event?.parameters?.ThingName,
+      certificateId: event?.certificateId,
+      clientId: event?.clientId,
+    };
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no decision within ${d.deadlineMs ?? 4000} ms`)), d.deadlineMs ?? 4000);
+      timer = setTimeout(
+        () => reject(new Error(`no decision within ${d.deadlineMs ?? 4000} ms`)),
+        d.deadlineMs ?? 4000,
+      );
     });
     try {
       const why = await Promise.race([decide(event, d), deadline]);
@@ -128,7 +145,11 @@ export function createHandler(o: HookOptions = {}): (event: HookEvent) => Promis
       return { allowProvisioning: true };
     } catch (err) {
       const refused = err instanceof Refused;
-      log({ ...who, allowProvisioning: false, why: refused ? err.message : `error: ${errorName(err) || 'Error'}: ${(err as Error)?.message}` });
+      log({
+        ...who,
+        allowProvisioning: false,
+        why: refused ? err.message : `error: ${errorName(err) || 'Error'}: ${(err as Error)?.message}`,
+      });
       return { allowProvisioning: false };
     } finally {
       clearTimeout(timer);
@@ -140,6 +161,9 @@ let lambdaHandler: ((event: HookEvent) => Promise<HookAnswer>) | undefined;
 
 /** The Lambda entry point: clients from the runtime's environment (region, credentials), made once. */
 export async function handler(event: HookEvent): Promise<HookAnswer> {
-  lambdaHandler ??= createHandler({ clientConfig: { maxAttempts: 2 }, allowedPattern: process.env.ALLOWED_THING_NAME_PATTERN || undefined });
+  lambdaHandler ??= createHandler({
+    clientConfig: { maxAttempts: 2 },
+    allowedPattern: process.env.ALLOWED_THING_NAME_PATTERN || undefined,
+  });
   return lambdaHandler(event);
 }

@@ -28,7 +28,11 @@ export const HOOK_TIMEOUT_MS = 5000;
  * The `/rejected` reply to a refused request. AWS documents only that the request fails with
  * ACCESS_DENIED; these exact statusCode/errorCode/errorMessage values are the stand-in's choice.
  */
-export const HOOK_DENIED = { statusCode: 403, errorCode: 'AccessDenied', errorMessage: 'ACCESS_DENIED: pre-provisioning hook denied the request' } as const;
+export const HOOK_DENIED = {
+  statusCode: 403,
+  errorCode: 'AccessDenied',
+  errorMessage: 'ACCESS_DENIED: pre-provisioning hook denied the request',
+} as const;
 
 /** The hook's answer; a throw, a malformed answer or none within `timeoutMs` counts as a refusal. */
 export async function askPreProvisioningHook(
@@ -45,7 +49,8 @@ export async function askPreProvisioningHook(
     if (answer?.allowProvisioning !== true) return { allowProvisioning: false };
     const overrides = answer.parameterOverrides;
     if (overrides === undefined) return { allowProvisioning: true };
-    if (!overrides || typeof overrides !== 'object' || Object.values(overrides).some((v) => typeof v !== 'string')) return { allowProvisioning: false };
+    if (!overrides || typeof overrides !== 'object' || Object.values(overrides).some((v) => typeof v !== 'string'))
+      return { allowProvisioning: false };
     return { allowProvisioning: true, parameterOverrides: overrides };
   } catch {
     return { allowProvisioning: false };

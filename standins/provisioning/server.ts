@@ -16,7 +16,9 @@ import { issueCertificate, type KeyPair } from '../pki.ts';
 import { validateThingName, ThingNameError } from '../../common/thing-name.ts';
 import { createFastIssuer } from './fast-issuer.ts';
 import { createRateLimiter, type RateLimiterKind } from './rate-limiter.ts';
-import { askPreProvisioningHook, HOOK_DENIED, type PreProvisioningHook, type PreProvisioningHookAnswer } from './pre-provisioning-hook.ts';
+import {
+  askPreProvisioningHook, HOOK_DENIED, type PreProvisioningHook, type PreProvisioningHookAnswer,
+} from './pre-provisioning-hook.ts';
 
 export interface ProvisioningStandinOptions {
   ca: KeyPair;
@@ -241,7 +243,9 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
 
   const issuedPems = new Map<string, string>();
   /** `hooked`: the hook's answer when this is the second pass, after the pre-provisioning hook allowed it. */
-  const registerThing = (conn: Conn, topic: string, templateName: string, payload: Buffer, hooked?: PreProvisioningHookAnswer): void => {
+  const registerThing = (
+    conn: Conn, topic: string, templateName: string, payload: Buffer, hooked?: PreProvisioningHookAnswer,
+  ): void => {
     const now = Date.now();
     if (!hooked && limiter && !limiter.tryTake(now)) {
       reject(conn, topic, 429, 'ThrottlingException', 'Rate exceeded');

@@ -19,7 +19,9 @@ interface Finding {
 function lint(path: string): { findings: Finding[]; shown: string } {
   const r = spawnSync('cfn-lint', ['--format', 'json', '--', path], { encoding: 'utf8', timeout: 120_000 });
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
-    throw new Error('cfn-lint is not installed (it is not on PATH): run scripts/setup.sh, which installs the independent checks');
+    throw new Error(
+      'cfn-lint is not installed (it is not on PATH): run scripts/setup.sh, which installs the independent checks',
+    );
   }
   if (r.error) throw r.error;
   // Exit code: bit 1 = error, 2 = cfn-lint failed to run, 4 = warning, 8 = informational.
@@ -27,8 +29,11 @@ function lint(path: string): { findings: Finding[]; shown: string } {
     throw new Error(`cfn-lint did not run (exit ${r.status}): ${r.stderr.trim() || r.stdout.trim()}`);
   }
   const findings = (JSON.parse(r.stdout) as Finding[]).filter((f) => f.Level === 'Error' || f.Level === 'Warning');
-  const shown = findings.map((f) => `${f.Level} ${f.Rule.Id} line ${f.Location.Start.LineNumber}: ${f.Message}`).join('\n');
-  if (findings.length === 0 && (r.status & 6) !== 0) throw new Error(`cfn-lint exit ${r.status} but no finding parsed: ${r.stdout}`);
+  const shown = findings
+    .map((f) => `${f.Level} ${f.Rule.Id} line ${f.Location.Start.LineNumber}: ${f.Message}`)
+    .join('\n');
+  if (findings.length === 0 && (r.status & 6) !== 0)
+    throw new Error(`cfn-lint exit ${r.status} but no finding parsed: ${r.stdout}`);
   return { findings, shown };
 }
 
@@ -47,14 +52,20 @@ t.test('a broken copy is reported (the check can fail)', async (t) => {
   t.not(errorText, text, 'the error was written into the copy');
   writeFileSync(withError, errorText);
   const e = lint(withError);
-  t.ok(e.findings.some((f) => f.Level === 'Error'), `an unknown resource type is an error:\n${e.shown}`);
+  t.ok(
+    e.findings.some((f) => f.Level === 'Error'),
+    `an unknown resource type is an error:\n${e.shown}`,
+  );
 
   const withWarning = join(dir, 'warning.yaml');
   const warningText = text.replace(/^Parameters:\n/m, 'Parameters:\n  NeverUsed:\n    Type: String\n');
   t.not(warningText, text);
   writeFileSync(withWarning, warningText);
   const w = lint(withWarning);
-  t.ok(w.findings.some((f) => f.Level === 'Warning' && /NeverUsed/.test(f.Message)), `an unused parameter is a warning:\n${w.shown}`);
+  t.ok(
+    w.findings.some((f) => f.Level === 'Warning' && /NeverUsed/.test(f.Message)),
+    `an unused parameter is a warning:\n${w.shown}`,
+  );
 });
 
 t.test('cfn-lint missing: the failure says to run scripts/setup.sh', async (t) => {

@@ -49,7 +49,8 @@ t.test('the CloudFormation tags parse, and every reference in the template resol
   t.throws(() => yaml.load('a: !Ref X\n'), 'a plain schema rejects the tags (so the CFN schema is needed)');
   // The hook's inline JavaScript is code, not CloudFormation text: left out of this check.
   const { Code: _code, ...hookProps } = tpl.Resources.PreProvisioningHookFunction!.Properties!;
-  const resources = { ...tpl.Resources, PreProvisioningHookFunction: { ...tpl.Resources.PreProvisioningHookFunction, Properties: hookProps } };
+  const hookFn = { ...tpl.Resources.PreProvisioningHookFunction!, Properties: hookProps };
+  const resources = { ...tpl.Resources, PreProvisioningHookFunction: hookFn };
   const resolved = JSON.stringify(evaluate(tpl, { r: resources, o: tpl.Outputs }));
   t.notMatch(resolved, /"(Ref|Fn::[A-Za-z]+)"/, 'no unresolved intrinsic left');
   t.notMatch(resolved.replace(/\$\{iot:Connection\.Thing\.ThingName\}/g, ''), /\$\{/, 'no unresolved ${...} left (except the IoT policy variable)');
@@ -79,7 +80,7 @@ t.test('mismatches between config and stack are reported one by one', async (t) 
   t.same(fleetConfigStackProblems({ ...cfg, provisioningTemplate: 'Other', iotRoleAlias: 'A' }, tpl, { ProvisioningTemplateName: 'Other', TokenExchangeRoleAliasName: 'A' }), [], 'stack parameters respected');
 });
 
-t.test('provisioning template: thing named ThingName in group ThingGroupName, certificate ACTIVE, a policy of its own', async (t) => {
+t.test('provisioning template: Thing ThingName in group ThingGroupName, certificate ACTIVE, its own policy', async (t) => {
   const body = provisioningTemplateBody(tpl);
   const byType = (type: string) => Object.values(body.Resources).filter((r) => r.Type === type);
   const [thing] = byType('AWS::IoT::Thing');
@@ -92,7 +93,8 @@ t.test('provisioning template: thing named ThingName in group ThingGroupName, ce
   // IoT guide, "Provisioning templates": PolicyName or PolicyDocument, not both; without a name IoT names it itself.
   t.notOk(policies[0]?.Properties?.PolicyName, 'no PolicyName: the policy is created from the document, per device');
   t.ok(policies[0]?.Properties?.PolicyDocument, 'PolicyDocument given');
-  t.match(JSON.stringify(policies[0]?.Properties?.PolicyDocument), /"Ref":"ThingName"/, 'the thing name is written into the document');
+  const document = JSON.stringify(policies[0]?.Properties?.PolicyDocument);
+  t.match(document, /"Ref":"ThingName"/, 'the thing name is written into the document');
   t.ok(body.Parameters?.['AWS::IoT::Certificate::Id'], 'certificate id parameter declared');
   const res = tpl.Resources.ProvisioningTemplate!;
   t.equal(evaluate(tpl, res.Properties?.Enabled), true, 'enabled');
@@ -114,10 +116,13 @@ const policies = stackIotPolicies({ region: 'eu-west-1', accountId: '12345678901
 const core = statementsOf(policies.core('branch-0042'));
 
 t.test('core policy: works for core devices, where thing policy variables do not', async (t) => {
-  // Greengrass guide, "Device authentication and authorization": iot:Connection.Thing.* is not supported for core devices.
-  t.notMatch(JSON.stringify(policies.core('branch-0042')), /\$\{iot:/, 'no core policy statement uses a thing policy variable');
+  // Greengrass guide, "Device authentication and authorization": iot:Connection.Thing.* is not supported for
+  // core devices.
+  const text = JSON.stringify(policies.core('branch-0042'));
+  t.notMatch(text, /\$\{iot:/, 'no core policy statement uses a thing policy variable');
   t.notMatch(JSON.stringify(provisioningTemplateBody(tpl)), /iot:Connection/, 'nor does the provisioning template');
-  t.match(JSON.stringify(policies.core('plant7-line2')), /thing\/plant7-line2"/, 'the thing name is substituted per core');
+  const other = JSON.stringify(policies.core('plant7-line2'));
+  t.match(other, /thing\/plant7-line2"/, 'the thing name is substituted per core');
 });
 
 t.test('core policy: every connection the nucleus makes, and only its own', async (t) => {
@@ -136,7 +141,10 @@ t.test('core policy: every connection the nucleus makes, and only its own', asyn
     ['iot:Subscribe', `${ARN}:topicfilter/$aws/things/branch-0042/shadow/name/config/update/delta`],
     ['iot:AssumeRoleWithCertificate', `${ARN}:rolealias/GreengrassCoreTokenExchangeRoleAlias`],
     ['greengrass:ResolveComponentCandidates', '*'],
-    ['greengrass:GetComponentVersionArtifact', 'arn:aws:greengrass:eu-west-1:aws:components:aws.greengrass.Nucleus:versions:2.16.0'],
+    [
+      'greengrass:GetComponentVersionArtifact',
+      'arn:aws:greengrass:eu-west-1:aws:components:aws.greengrass.Nucleus:versions:2.16.0',
+    ],
     ['greengrass:GetDeploymentConfiguration', '*'],
     ['greengrass:ListThingGroupsForCoreDevice', thingArn],
   ];
@@ -173,17 +181,20 @@ t.test('core policy: what a core needs to serve client devices (devices create a
     ['iot:Receive', `${ARN}:topic/$aws/things/branch-0042-gci/shadow/update/delta`],
     ['iot:Receive', `${ARN}:topic/$aws/things/branch-0042-gci/shadow/get/accepted`],
   ] as const) t.ok(allows(core, a, r), `allowed: ${a} ${r}`);
-  t.notOk(allows(core, 'iot:Publish', `${ARN}:topic/$aws/things/branch-0043-gci/shadow/get`), "not another core's -gci shadow");
+  const otherGci = `${ARN}:topic/$aws/things/branch-0043-gci/shadow/get`;
+  t.notOk(allows(core, 'iot:Publish', otherGci), "not another core's -gci shadow");
 });
 
 t.test('stackIotPolicies: resolved for the account, region, partition and stack parameters given', async (t) => {
-  const cn = stackIotPolicies({ region: 'cn-north-1', accountId: '210987654321', partition: 'aws-cn', parameters: { TokenExchangeRoleAliasName: 'PlantAlias', ProvisioningTemplateName: 'Plant7' } }, tpl);
+  const parameters = { TokenExchangeRoleAliasName: 'PlantAlias', ProvisioningTemplateName: 'Plant7' };
+  const cn = stackIotPolicies({ region: 'cn-north-1', accountId: '210987654321', partition: 'aws-cn', parameters }, tpl);
+  const CN = 'arn:aws-cn:iot:cn-north-1:210987654321';
   const c = statementsOf(cn.core('line-1'));
   t.ok(allows(c, 'iot:Connect', 'arn:aws-cn:iot:cn-north-1:210987654321:client/line-1'));
   t.ok(allows(c, 'iot:AssumeRoleWithCertificate', 'arn:aws-cn:iot:cn-north-1:210987654321:rolealias/PlantAlias'));
   t.notOk(allows(c, 'iot:Connect', `${ARN}:client/line-1`));
-  t.ok(allows(statementsOf(cn.claim), 'iot:Publish', 'arn:aws-cn:iot:cn-north-1:210987654321:topic/$aws/provisioning-templates/Plant7/provision/json'));
-  t.match(JSON.stringify(cn.clientDevice), /arn:aws-cn:iot:cn-north-1:210987654321:client\/\$\{iot:Connection\.Thing\.ThingName\}/);
+  t.ok(allows(statementsOf(cn.claim), 'iot:Publish', `${CN}:topic/$aws/provisioning-templates/Plant7/provision/json`));
+  t.ok(JSON.stringify(cn.clientDevice).includes(`${CN}:client/\${iot:Connection.Thing.ThingName}`), 'client device policy');
   t.same(statementsOf(policies.claim), iotPolicyStatements(tpl, 'ClaimPolicy'), 'claim = the stack ClaimPolicy');
 });
 
@@ -263,8 +274,10 @@ t.test('roles: token exchange via the role alias, provisioning role with AWSIoTT
   t.same(r.FleetProvisioningRole!.Properties.ManagedPolicyArns, ['arn:aws:iam::aws:policy/service-role/AWSIoTThingsRegistration']);
   t.equal(r.TokenExchangeRoleAlias!.Properties.RoleArn, 'arn:aws:iam::123456789012:role/GreengrassV2TokenExchangeRole');
   t.equal(r.TokenExchangeRoleAlias!.Properties.RoleAlias, DEFAULT_ROLE_ALIAS, "role alias = the builder's default iotRoleAlias (what `config render` puts in the installer config)");
-  t.ok(allows(core, 'iot:AssumeRoleWithCertificate', `${ARN}:rolealias/GreengrassCoreTokenExchangeRoleAlias`), 'cores may use the role alias');
-  t.notOk(allows(core, 'iot:Publish', `${ARN}:topic/$aws/provisioning-templates/GreengrassFleetProvisioningTemplate/provision/json`), 'cores cannot provision others');
+  const alias = `${ARN}:rolealias/GreengrassCoreTokenExchangeRoleAlias`;
+  t.ok(allows(core, 'iot:AssumeRoleWithCertificate', alias), 'cores may use the role alias');
+  const provision = `${ARN}:topic/$aws/provisioning-templates/GreengrassFleetProvisioningTemplate/provision/json`;
+  t.notOk(allows(core, 'iot:Publish', provision), 'cores cannot provision others');
 });
 
 t.test('bad template files: clear ConfigError, exit code 3', async (t) => {

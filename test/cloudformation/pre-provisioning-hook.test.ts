@@ -3,7 +3,13 @@
 // code the Lambda runs (the template's ZipFile, loaded as the CommonJS index.js Lambda makes of it)
 // decides with its real @aws-sdk clients pointed at the AWS stand-in.
 import t from 'tap';
-import { AttachThingPrincipalCommand, CreateKeysAndCertificateCommand, CreateThingCommand, IoTClient, UpdateCertificateCommand } from '@aws-sdk/client-iot';
+import {
+  AttachThingPrincipalCommand,
+  CreateKeysAndCertificateCommand,
+  CreateThingCommand,
+  IoTClient,
+  UpdateCertificateCommand,
+} from '@aws-sdk/client-iot';
 import { evaluate, loadFleetTemplate } from '../../cloudformation/template.ts';
 import { bundleHook } from '../../cloudformation/pre-provisioning-hook/build.ts';
 import type { HookEvent, HookOptions } from '../../cloudformation/pre-provisioning-hook/handler.ts';
@@ -13,11 +19,18 @@ import { startAwsStandin, type AwsStandin } from '../../standins/aws/server.ts';
 import { reportCoreDevice } from '../../standins/aws/greengrassv2.ts';
 
 const tpl = loadFleetTemplate();
-const R = evaluate(tpl, tpl.Resources) as Record<string, { Type: string; DependsOn?: unknown; Properties: Record<string, any> }>;
+const R = evaluate(tpl, tpl.Resources) as Record<
+  string,
+  { Type: string; DependsOn?: unknown; Properties: Record<string, any> }
+>;
 const zipFile = stackHookCode();
 
 t.test('the inline code is the bundle of handler.ts (regenerate with build.ts)', async (t) => {
-  t.equal(zipFile, await bundleHook(), 'run `npx tsx cloudformation/pre-provisioning-hook/build.ts` after changing the hook');
+  t.equal(
+    zipFile,
+    await bundleHook(),
+    'run `npx tsx cloudformation/pre-provisioning-hook/build.ts` after changing the hook',
+  );
   t.notMatch(zipFile, /require\("\.\.?\//, 'no relative require left: one self-contained file');
   t.match(zipFile, /exports|module\.exports/, 'CommonJS, as Lambda loads inline Node.js code');
 });
@@ -29,9 +42,14 @@ t.test('stack wiring: function, least-privilege role, invoke permission for IoT 
   t.ok(fn.Timeout <= 5, 'IoT waits at most 5 s for the hook');
   t.equal(fn.Role, 'arn:aws:iam::123456789012:role/GreengrassFleetProvisioningTemplate-PreProvisioningHook');
   t.equal(fn.Environment.Variables.ALLOWED_THING_NAME_PATTERN, '', 'the optional pattern, empty by default');
-  const fnArn = 'arn:aws:lambda:eu-west-1:123456789012:function:GreengrassFleetProvisioningTemplate-PreProvisioningHook';
+  const fnArn =
+    'arn:aws:lambda:eu-west-1:123456789012:function:GreengrassFleetProvisioningTemplate-PreProvisioningHook';
   t.same(R.ProvisioningTemplate!.Properties.PreProvisioningHook, { PayloadVersion: '2020-04-01', TargetArn: fnArn });
-  t.equal(R.ProvisioningTemplate!.DependsOn, 'PreProvisioningHookPermission', 'the permission exists before IoT is told to call the hook');
+  t.equal(
+    R.ProvisioningTemplate!.DependsOn,
+    'PreProvisioningHookPermission',
+    'the permission exists before IoT is told to call the hook',
+  );
   t.same(R.PreProvisioningHookPermission!.Properties, {
     FunctionName: fnArn,
     Action: 'lambda:InvokeFunction',
@@ -40,14 +58,28 @@ t.test('stack wiring: function, least-privilege role, invoke permission for IoT 
     SourceArn: 'arn:aws:iot:eu-west-1:123456789012:provisioningtemplate/GreengrassFleetProvisioningTemplate',
   });
   const role = R.PreProvisioningHookRole!.Properties;
-  t.same(role.AssumeRolePolicyDocument.Statement, [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
-  const granted = role.Policies.flatMap((p: any) => p.PolicyDocument.Statement).map((s: any) => [s.Effect, [].concat(s.Action).join(','), s.Resource]);
-  t.same(granted, [
-    ['Allow', 'iot:ListThingPrincipals', 'arn:aws:iot:eu-west-1:123456789012:thing/*'],
-    ['Allow', 'iot:DescribeCertificate', 'arn:aws:iot:eu-west-1:123456789012:cert/*'],
-    ['Allow', 'greengrass:GetCoreDevice', 'arn:aws:greengrass:eu-west-1:123456789012:coreDevices:*'],
-    ['Allow', 'logs:CreateLogStream,logs:PutLogEvents', 'arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/GreengrassFleetProvisioningTemplate-PreProvisioningHook:*'],
-  ], 'read-only lookups and its own log group, nothing else');
+  t.same(role.AssumeRolePolicyDocument.Statement, [
+    { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+  ]);
+  const granted = role.Policies.flatMap((p: any) => p.PolicyDocument.Statement).map((s: any) => [
+    s.Effect,
+    [].concat(s.Action).join(','),
+    s.Resource,
+  ]);
+  t.same(
+    granted,
+    [
+      ['Allow', 'iot:ListThingPrincipals', 'arn:aws:iot:eu-west-1:123456789012:thing/*'],
+      ['Allow', 'iot:DescribeCertificate', 'arn:aws:iot:eu-west-1:123456789012:cert/*'],
+      ['Allow', 'greengrass:GetCoreDevice', 'arn:aws:greengrass:eu-west-1:123456789012:coreDevices:*'],
+      [
+        'Allow',
+        'logs:CreateLogStream,logs:PutLogEvents',
+        'arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/GreengrassFleetProvisioningTemplate-PreProvisioningHook:*',
+      ],
+    ],
+    'read-only lookups and its own log group, nothing else',
+  );
 });
 
 const ca = createCa();
@@ -66,7 +98,11 @@ t.afterEach(async () => {
 const { hook: hookModule, cleanup } = loadStackHook();
 t.teardown(cleanup);
 function hook(o: Omit<HookOptions, 'clientConfig'> = {}, lines: Record<string, unknown>[] = []) {
-  return hookModule.createHandler({ clientConfig: { endpoint: s.url, region: 'eu-west-1', credentials, maxAttempts: 1 }, log: (l) => lines.push(l), ...o });
+  return hookModule.createHandler({
+    clientConfig: { endpoint: s.url, region: 'eu-west-1', credentials, maxAttempts: 1 },
+    log: (l) => lines.push(l),
+    ...o,
+  });
 }
 const event = (thingName: string, certificateId = 'c'.repeat(64)): HookEvent => ({
   claimCertificateId: 'a'.repeat(64),
@@ -82,7 +118,8 @@ async function seedCore(name: string, o: { reported: boolean; active?: boolean }
   await iot.send(new CreateThingCommand({ thingName: name }));
   const cert = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
   await iot.send(new AttachThingPrincipalCommand({ thingName: name, principal: cert.certificateArn! }));
-  if (o.active === false) await iot.send(new UpdateCertificateCommand({ certificateId: cert.certificateId!, newStatus: 'INACTIVE' }));
+  if (o.active === false)
+    await iot.send(new UpdateCertificateCommand({ certificateId: cert.certificateId!, newStatus: 'INACTIVE' }));
   if (o.reported) reportCoreDevice(s.state, { thingName: name });
   return cert.certificateId!;
 }
@@ -104,10 +141,13 @@ t.test('a device retrying its own registration (its certificate already attached
   t.same(await hook()(event('branch-0042', id)), { allowProvisioning: true });
 });
 
-t.test("a Thing whose certificate never showed up as a core is allowed (lost reply, crash before the first connection)", async (t) => {
-  await seedCore('branch-0042', { reported: false });
-  t.same(await hook()(event('branch-0042')), { allowProvisioning: true });
-});
+t.test(
+  'a Thing whose certificate never showed up as a core is allowed (lost reply, crash before the first connection)',
+  async (t) => {
+    await seedCore('branch-0042', { reported: false });
+    t.same(await hook()(event('branch-0042')), { allowProvisioning: true });
+  },
+);
 
 t.test('a Thing whose only certificate is INACTIVE is allowed even if the core once reported', async (t) => {
   await seedCore('branch-0042', { reported: true, active: false });
@@ -117,7 +157,11 @@ t.test('a Thing whose only certificate is INACTIVE is allowed even if the core o
 t.test('names the ThingName rules refuse are refused before any AWS call', async (t) => {
   for (const bad of ['branch-0042.corp.example', 'ubuntu', 'localhost', 'a:b', 'x'.repeat(129), '', 'spa ce']) {
     const lines: Record<string, unknown>[] = [];
-    t.same(await hook({}, lines)(event(bad)), { allowProvisioning: false }, `refused: ${JSON.stringify(bad.slice(0, 20))}`);
+    t.same(
+      await hook({}, lines)(event(bad)),
+      { allowProvisioning: false },
+      `refused: ${JSON.stringify(bad.slice(0, 20))}`,
+    );
     t.match(lines.at(-1)?.why, /ThingName|deny list/);
   }
   const noName = { ...event('x'), parameters: { ThingGroupName: 'g' } };
@@ -155,11 +199,20 @@ t.test('the Lambda entry point: clients and pattern from the environment', async
     Object.assign(process.env, saved);
   });
   Object.assign(process.env, {
-    AWS_ENDPOINT_URL: s.url, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIDHOOK', AWS_SECRET_ACCESS_KEY: 'hook',
-    AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', ALLOWED_THING_NAME_PATTERN: 'branch-[0-9]+',
+    AWS_ENDPOINT_URL: s.url,
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'AKIDHOOK',
+    AWS_SECRET_ACCESS_KEY: 'hook',
+    AWS_CONFIG_FILE: '/nonexistent',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+    ALLOWED_THING_NAME_PATTERN: 'branch-[0-9]+',
   });
   t.same(await hookModule.handler(event('branch-0042')), { allowProvisioning: false }, 'working core: refused');
   t.same(await hookModule.handler(event('branch-0099')), { allowProvisioning: true });
-  t.same(await hookModule.handler(event('lab-1')), { allowProvisioning: false }, 'pattern from ALLOWED_THING_NAME_PATTERN');
+  t.same(
+    await hookModule.handler(event('lab-1')),
+    { allowProvisioning: false },
+    'pattern from ALLOWED_THING_NAME_PATTERN',
+  );
   t.ok(s.calls('GetCoreDevice').length >= 1, 'it asked Greengrass');
 });

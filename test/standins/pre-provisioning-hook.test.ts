@@ -4,12 +4,26 @@
 // nothing is registered.
 import t from 'tap';
 import mqtt, { type MqttClient } from 'mqtt';
-import { AttachThingPrincipalCommand, CreateKeysAndCertificateCommand, CreateThingCommand, IoTClient } from '@aws-sdk/client-iot';
+import {
+  AttachThingPrincipalCommand,
+  CreateKeysAndCertificateCommand,
+  CreateThingCommand,
+  IoTClient,
+} from '@aws-sdk/client-iot';
 import { createCa, issueCertificate, type KeyPair } from '../../standins/pki.ts';
 import { startAwsStandin, type AwsStandin } from '../../standins/aws/server.ts';
 import { reportCoreDevice } from '../../standins/aws/greengrassv2.ts';
-import { startProvisioningStandin, CREATE_TOPIC, provisionTopic, type ProvisioningStandin } from '../../standins/provisioning/server.ts';
-import { askPreProvisioningHook, HOOK_DENIED, type PreProvisioningHook } from '../../standins/provisioning/pre-provisioning-hook.ts';
+import {
+  startProvisioningStandin,
+  CREATE_TOPIC,
+  provisionTopic,
+  type ProvisioningStandin,
+} from '../../standins/provisioning/server.ts';
+import {
+  askPreProvisioningHook,
+  HOOK_DENIED,
+  type PreProvisioningHook,
+} from '../../standins/provisioning/pre-provisioning-hook.ts';
 import { loadStackHook } from '../../harness/stack-hook.ts';
 
 const ca = createCa();
@@ -22,8 +36,14 @@ t.teardown(cleanup);
 function connect(s: ProvisioningStandin, id: KeyPair): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const c = mqtt.connect(`mqtts://${s.host}:${s.port}`, {
-      key: id.privateKeyPem, cert: id.certificatePem, ca: ca.certificatePem, rejectUnauthorized: true,
-      protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, clean: true,
+      key: id.privateKeyPem,
+      cert: id.certificatePem,
+      ca: ca.certificatePem,
+      rejectUnauthorized: true,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      clean: true,
     });
     c.once('connect', () => resolve(c));
     c.once('error', (e) => {
@@ -53,7 +73,10 @@ async function provision(s: ProvisioningStandin, params: Record<string, string>)
   const c = await connect(s, claim);
   try {
     const created = await request(c, CREATE_TOPIC, {});
-    const reg = await request(c, provisionTopic(TEMPLATE), { certificateOwnershipToken: created.body.certificateOwnershipToken, parameters: params });
+    const reg = await request(c, provisionTopic(TEMPLATE), {
+      certificateOwnershipToken: created.body.certificateOwnershipToken,
+      parameters: params,
+    });
     return { created, reg };
   } finally {
     c.end(true);
@@ -73,35 +96,58 @@ t.before(async () => {
 });
 t.teardown(() => aws.close());
 
-async function withProvisioning(t: { teardown(fn: () => unknown): void }, hook: PreProvisioningHook | undefined, fn: (s: ProvisioningStandin) => Promise<void>) {
-  const s = await startProvisioningStandin({ ca, templateName: TEMPLATE, ...(hook ? { preProvisioningHook: hook } : {}) });
+async function withProvisioning(
+  t: { teardown(fn: () => unknown): void },
+  hook: PreProvisioningHook | undefined,
+  fn: (s: ProvisioningStandin) => Promise<void>,
+) {
+  const s = await startProvisioningStandin({
+    ca,
+    templateName: TEMPLATE,
+    ...(hook ? { preProvisioningHook: hook } : {}),
+  });
   t.teardown(() => s.stop());
   await fn(s);
 }
 
-const stackHandler = () => stackHook.createHandler({ clientConfig: { endpoint: aws.url, region: 'eu-west-1', credentials, maxAttempts: 1 }, log: () => undefined });
+const stackHandler = () =>
+  stackHook.createHandler({
+    clientConfig: { endpoint: aws.url, region: 'eu-west-1', credentials, maxAttempts: 1 },
+    log: () => undefined,
+  });
 
 t.test("with the stack's hook: a second device asking for a working core's name is refused over MQTT", async (t) => {
   const seen: unknown[] = [];
   const handler = stackHandler();
-  await withProvisioning(t, async (e) => (seen.push(e), handler(e)), async (s) => {
-    const dup = await provision(s, { ThingName: 'branch-0042', ThingGroupName: 'branch-offices' });
-    t.equal(dup.reg.outcome, 'rejected');
-    t.same(dup.reg.body, HOOK_DENIED, 'answered as AWS answers a hook refusal (ACCESS_DENIED)');
-    t.match(dup.reg.body.errorMessage, /ACCESS_DENIED/);
-    t.same(s.registrations, [], 'nothing registered');
-    t.match(seen[0], {
-      certificateId: dup.created.body.certificateId,
-      certificatePem: dup.created.body.certificatePem,
-      claimCertificateId: /^[0-9a-f]{64}$/,
-      templateArn: `arn:aws:iot:eu-west-1:123456789012:provisioningtemplate/${TEMPLATE}`,
-      parameters: { ThingName: 'branch-0042', ThingGroupName: 'branch-offices' },
-    }, 'the hook got the input AWS documents');
+  await withProvisioning(
+    t,
+    async (e) => (seen.push(e), handler(e)),
+    async (s) => {
+      const dup = await provision(s, { ThingName: 'branch-0042', ThingGroupName: 'branch-offices' });
+      t.equal(dup.reg.outcome, 'rejected');
+      t.same(dup.reg.body, HOOK_DENIED, 'answered as AWS answers a hook refusal (ACCESS_DENIED)');
+      t.match(dup.reg.body.errorMessage, /ACCESS_DENIED/);
+      t.same(s.registrations, [], 'nothing registered');
+      t.match(
+        seen[0],
+        {
+          certificateId: dup.created.body.certificateId,
+          certificatePem: dup.created.body.certificatePem,
+          claimCertificateId: /^[0-9a-f]{64}$/,
+          templateArn: `arn:aws:iot:eu-west-1:123456789012:provisioningtemplate/${TEMPLATE}`,
+          parameters: { ThingName: 'branch-0042', ThingGroupName: 'branch-offices' },
+        },
+        'the hook got the input AWS documents',
+      );
 
-    const fresh = await provision(s, { ThingName: 'branch-0043', ThingGroupName: 'branch-offices' });
-    t.equal(fresh.reg.outcome, 'accepted', 'a fresh name still provisions');
-    t.same(s.registrations.map((r) => r.thingName), ['branch-0043']);
-  });
+      const fresh = await provision(s, { ThingName: 'branch-0043', ThingGroupName: 'branch-offices' });
+      t.equal(fresh.reg.outcome, 'accepted', 'a fresh name still provisions');
+      t.same(
+        s.registrations.map((r) => r.thingName),
+        ['branch-0043'],
+      );
+    },
+  );
 });
 
 t.test('without a hook the same request is accepted: the hook is what refuses it', async (t) => {
@@ -112,24 +158,51 @@ t.test('without a hook the same request is accepted: the hook is what refuses it
 });
 
 t.test('a hook that throws refuses; parameterOverrides are merged into the parameters', async (t) => {
-  await withProvisioning(t, async () => {
-    throw new Error('boom');
-  }, async (s) => {
-    const r = await provision(s, { ThingName: 'branch-0050', ThingGroupName: 'g' });
-    t.same(r.reg.body, HOOK_DENIED);
-  });
-  await withProvisioning(t, async () => ({ allowProvisioning: true, parameterOverrides: { ThingGroupName: 'from-hook' } }), async (s) => {
-    const r = await provision(s, { ThingName: 'branch-0051', ThingGroupName: 'g' });
-    t.equal(r.reg.outcome, 'accepted');
-    t.equal(s.registrations[0]?.thingGroupName, 'from-hook');
-  });
+  await withProvisioning(
+    t,
+    async () => {
+      throw new Error('boom');
+    },
+    async (s) => {
+      const r = await provision(s, { ThingName: 'branch-0050', ThingGroupName: 'g' });
+      t.same(r.reg.body, HOOK_DENIED);
+    },
+  );
+  await withProvisioning(
+    t,
+    async () => ({ allowProvisioning: true, parameterOverrides: { ThingGroupName: 'from-hook' } }),
+    async (s) => {
+      const r = await provision(s, { ThingName: 'branch-0051', ThingGroupName: 'g' });
+      t.equal(r.reg.outcome, 'accepted');
+      t.equal(s.registrations[0]?.thingGroupName, 'from-hook');
+    },
+  );
 });
 
 t.test('askPreProvisioningHook: only allowProvisioning === true within the time allows', async (t) => {
-  const ev = { claimCertificateId: 'a', certificateId: 'b', certificatePem: '', templateArn: 'x', clientId: 'c', parameters: {} };
+  const ev = {
+    claimCertificateId: 'a',
+    certificateId: 'b',
+    certificatePem: '',
+    templateArn: 'x',
+    clientId: 'c',
+    parameters: {},
+  };
   t.same(await askPreProvisioningHook(async () => ({ allowProvisioning: true }), ev), { allowProvisioning: true });
-  t.same(await askPreProvisioningHook(async () => ({ allowProvisioning: 'true' as unknown as boolean }), ev), { allowProvisioning: false });
+  t.same(await askPreProvisioningHook(async () => ({ allowProvisioning: 'true' as unknown as boolean }), ev), {
+    allowProvisioning: false,
+  });
   t.same(await askPreProvisioningHook(async () => undefined as never, ev), { allowProvisioning: false });
-  t.same(await askPreProvisioningHook(() => new Promise(() => undefined), ev, 50), { allowProvisioning: false }, 'no answer in time');
-  t.same(await askPreProvisioningHook(async () => ({ allowProvisioning: true, parameterOverrides: { A: 1 as unknown as string } }), ev), { allowProvisioning: false });
+  t.same(
+    await askPreProvisioningHook(() => new Promise(() => undefined), ev, 50),
+    { allowProvisioning: false },
+    'no answer in time',
+  );
+  t.same(
+    await askPreProvisioningHook(
+      async () => ({ allowProvisioning: true, parameterOverrides: { A: 1 as unknown as string } }),
+      ev,
+    ),
+    { allowProvisioning: false },
+  );
 });

@@ -60,7 +60,10 @@ export async function ensureCorePolicy(c: Clients, thing: string, document: obje
     same = false;
   }
   if (!same) {
-    throw new ConfigError(`IoT policy ${name} exists with another document than the stack gives core ${thing}: delete it, or pass --policy`, 'core-policy-conflict');
+    throw new ConfigError(
+      `IoT policy ${name} exists with another document than the stack gives core ${thing}: delete it, or pass --policy`,
+      'core-policy-conflict',
+    );
   }
   return name;
 }

@@ -39,7 +39,8 @@ t.test('creates Thing, group membership, certificate + policy, MANUAL config and
     // The core's own policy: the document the stack's provisioning template gives a fleet-provisioned core.
     t.same(cert.policies, [`GreengrassCorePolicy-${name}`]);
     const doc = JSON.parse(s.state.policies[`GreengrassCorePolicy-${name}`].policyDocument);
-    t.same(doc, stackIotPolicies({ region: 'eu-west-1', accountId: '123456789012' }).core(name), 'same document as a fleet-provisioned core');
+    const stack = stackIotPolicies({ region: 'eu-west-1', accountId: '123456789012' });
+    t.same(doc, stack.core(name), 'same document as a fleet-provisioned core');
     t.notMatch(JSON.stringify(doc), /iot:Connection/, 'no thing policy variable');
     t.same(things(s)[name].principals, [cert.certificateArn], 'certificate attached to the thing');
     const pem = readFileSync(join(dir, 'certs', 'device.pem.crt'), 'utf8');
@@ -116,18 +117,21 @@ t.test('a local failure inside the batch (not an AWS error) is not reported as e
   t.same(events(ev), [], 'no event for an incomplete core');
 });
 
-t.test('--policy attaches that existing policy instead; a per-core policy with another document is refused', async (t) => {
+t.test('--policy attaches that existing policy; a per-core policy with another document is refused', async (t) => {
   const out = tmp('gg-cores-named-');
-  const r = await runCli(['cores', 'create', '--names', 'n1', '--thing-group', 'G', '--output', join(out, 'o'), '--policy', 'GreengrassV2IoTThingPolicy'], cliEnv(s));
+  const base = ['cores', 'create', '--thing-group', 'G', '--output', join(out, 'o')];
+  const r = await runCli([...base, '--names', 'n1', '--policy', 'GreengrassV2IoTThingPolicy'], cliEnv(s));
   t.equal(r.code, 0, r.stderr);
   const rec = JSON.parse(readFileSync(join(out, 'o', 'n1', 'certs', 'certificate.json'), 'utf8'));
   t.same(s.state.certificates[rec.certificateId].policies, ['GreengrassV2IoTThingPolicy']);
   t.notOk(s.state.policies['GreengrassCorePolicy-n1'], 'no per-core policy made');
 
-  const iot = new IoTClient({ endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
-  await iot.send(new CreatePolicyCommand({ policyName: 'GreengrassCorePolicy-n2', policyDocument: '{"Version":"2012-10-17","Statement":[]}' }));
+  const credentials = { accessKeyId: 'a', secretAccessKey: 'b' };
+  const iot = new IoTClient({ endpoint: s.url, region: 'eu-west-1', credentials });
+  const empty = '{"Version":"2012-10-17","Statement":[]}';
+  await iot.send(new CreatePolicyCommand({ policyName: 'GreengrassCorePolicy-n2', policyDocument: empty }));
   iot.destroy();
-  const r2 = await runCli(['cores', 'create', '--names', 'n2', '--thing-group', 'G', '--output', join(out, 'o')], cliEnv(s));
+  const r2 = await runCli([...base, '--names', 'n2'], cliEnv(s));
   t.equal(r2.code, ExitCode.CONFIG, r2.stderr);
   t.match(r2.stderr, /IoT policy GreengrassCorePolicy-n2 exists with another document/);
   t.notOk(existsSync(join(out, 'o', 'n2', 'config.yaml')), 'core not complete');

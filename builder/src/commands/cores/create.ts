@@ -17,7 +17,10 @@ import { progressBar, runBatch, validateConcurrency } from '../../fleet/batch.ts
 import { makeClients } from '../../aws.ts';
 import { EventLog } from '../../fleet/events.ts';
 import { stackIotPolicies } from '../../../../cloudformation/template.ts';
-import { addToGroup, attachCertificate, createThing, endpoint, ensureCertificate, ensureCorePolicy, ensureThingGroup, requirePolicy, refuseThingInUse } from '../../fleet/iot-steps.ts';
+import {
+  addToGroup, attachCertificate, createThing, endpoint, ensureCertificate, ensureCorePolicy, ensureThingGroup, requirePolicy,
+  refuseThingInUse,
+} from '../../fleet/iot-steps.ts';
 import { batchNames, validateThingGroupName } from '../../fleet/names.ts';
 
 export interface CoresCreateArgs {
@@ -88,9 +91,10 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
   }
   if (policy) await requirePolicy(c, policy);
   const groupArn = await ensureThingGroup(c, group);
-  // The account and partition of the per-core policy's ARNs, from the group's ARN (arn:<partition>:iot:<region>:<account>:...).
+  // The per-core policy's partition and account, from the group's ARN (arn:<partition>:iot:<region>:<account>:...).
   const [, partition = 'aws', , , accountId = ''] = groupArn.split(':');
-  const corePolicies = stackIotPolicies({ partition, region, accountId, parameters: { TokenExchangeRoleAliasName: base.iotRoleAlias } });
+  const stackParameters = { TokenExchangeRoleAliasName: base.iotRoleAlias };
+  const corePolicies = stackIotPolicies({ partition, region, accountId, parameters: stackParameters });
   if (!a.iotDataEndpoint) base.iotDataEndpoint = await endpoint(c, 'iot:Data-ATS');
   if (!a.iotCredEndpoint) base.iotCredentialEndpoint = await endpoint(c, 'iot:CredentialProvider');
   ctx.progress(`creating ${pending.length} core(s) in thing group ${group} (${already} already complete), concurrency ${concurrency}${a.rate ? `, at most ${a.rate} calls/s` : ''}`);
@@ -106,7 +110,8 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
       await refuseThingInUse(c, name, dir);
       await addToGroup(c, name, group);
       const { record, created } = await ensureCertificate(c, name, dir);
-      await attachCertificate(c, name, policy ?? (await ensureCorePolicy(c, name, corePolicies.core(name))), record.certificateArn);
+      const corePolicy = policy ?? (await ensureCorePolicy(c, name, corePolicies.core(name)));
+      await attachCertificate(c, name, corePolicy, record.certificateArn);
       if (rootCa !== undefined) await writeFileAtomicAsync(join(dir, 'certs', 'AmazonRootCA1.pem'), rootCa, 0o600);
       // The event before config.yaml: a core whose event could not be logged is not complete, so a re-run logs it.
       events.append({ type: 'core.created', thingName: name, thingGroup: group, thingGroupArn: groupArn, certificateId: record.certificateId, output: dir });
