@@ -93,6 +93,8 @@ const NAME_PROPERTY: Record<string, string> = {
   'AWS::IoT::Policy': 'PolicyName',
   'AWS::IoT::ProvisioningTemplate': 'TemplateName',
   'AWS::IoT::ThingGroup': 'ThingGroupName',
+  'AWS::Lambda::Function': 'FunctionName',
+  'AWS::Logs::LogGroup': 'LogGroupName',
 };
 
 export function evaluate(tpl: CfnTemplate, node: unknown, ctx: EvalContext = DEFAULT_CONTEXT): unknown {
@@ -125,6 +127,9 @@ export function evaluate(tpl: CfnTemplate, node: unknown, ctx: EvalContext = DEF
     if (res.Type === 'AWS::IAM::Role' && attr === 'Arn') return `arn:${p}:iam::${a}:role/${ref(logical)}`;
     if (res.Type === 'AWS::IoT::RoleAlias' && attr === 'RoleAliasArn') return `arn:${p}:iot:${r}:${a}:rolealias/${ref(logical)}`;
     if (res.Type === 'AWS::IoT::Policy' && attr === 'Arn') return `arn:${p}:iot:${r}:${a}:policy/${ref(logical)}`;
+    const name = () => ref(logical);
+    if (res.Type === 'AWS::Lambda::Function' && attr === 'Arn') return `arn:${p}:lambda:${r}:${a}:function:${name()}`;
+    if (res.Type === 'AWS::Logs::LogGroup' && attr === 'Arn') return `arn:${p}:logs:${r}:${a}:log-group:${name()}:*`;
     throw new ConfigError(`!GetAtt ${logical}.${attr} (${res.Type}) is not supported here`, 'cfn-getatt-unknown');
   };
   const sub = (text: string, vars: Record<string, unknown>): string =>
@@ -161,7 +166,7 @@ export function evaluate(tpl: CfnTemplate, node: unknown, ctx: EvalContext = DEF
   return Object.fromEntries(keys.map((k) => [k, evaluate(tpl, obj[k], ctx)]));
 }
 
-function resourceOfType(tpl: CfnTemplate, type: string, logicalId?: string): [string, CfnResource] {
+export function resourceOfType(tpl: CfnTemplate, type: string, logicalId?: string): [string, CfnResource] {
   const found = Object.entries(tpl.Resources).filter(([id, r]) => r.Type === type && (logicalId === undefined || id === logicalId));
   if (found.length !== 1) {
     throw new ConfigError(`expected exactly one ${type}${logicalId ? ` named ${logicalId}` : ''} in the template, found ${found.length}`, 'cfn-template-invalid');
@@ -250,3 +255,8 @@ export function iotPolicyStatements(tpl: CfnTemplate, logicalId: string, ctx: Ev
     return { effect: String(st.Effect), actions: asList(st.Action), resources: asList(st.Resource), ...(st.Condition ? { condition: st.Condition } : {}) };
   });
 }
+
+// The per-core policy and the resolved policy documents live in iot-policies.ts (kept small); one import point.
+export {
+  evaluateProvisioning, stackIotPolicies, type PolicyDocument, type StackIotPolicies,
+} from './iot-policies.ts';

@@ -16,6 +16,9 @@ import { issueCertificate, type KeyPair } from '../pki.ts';
 import { validateThingName, ThingNameError } from '../../common/thing-name.ts';
 import { createFastIssuer } from './fast-issuer.ts';
 import { createRateLimiter, type RateLimiterKind } from './rate-limiter.ts';
+import {
+  askPreProvisioningHook, HOOK_DENIED, type PreProvisioningHook, type PreProvisioningHookAnswer,
+} from './pre-provisioning-hook.ts';
 
 export interface ProvisioningStandinOptions {
   ca: KeyPair;
@@ -44,6 +47,10 @@ export interface ProvisioningStandinOptions {
    * (`"ThingName": {"Fn::Join": ["", ["<prefix>", {"Ref": "ThingName"}]]}`); RegisterThing answers that name.
    */
   thingNamePrefix?: string;
+  /** The template's pre-provisioning hook, called as AWS IoT calls the Lambda (see pre-provisioning-hook.ts). */
+  preProvisioningHook?: PreProvisioningHook;
+  /** templateArn the hook is told (default arn:aws:iot:eu-west-1:123456789012:provisioningtemplate/<templateName>). */
+  templateArn?: string;
 }
 
 export interface Registration {
@@ -220,6 +227,7 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
       return;
     }
     const id = fingerprintId(kp.certificatePem);
+    issuedPems.set(id, kp.certificatePem);
     const token = randomBytes(32).toString('base64url');
     certs.set(id, { certificateId: id, status: 'PENDING_ACTIVATION', claimFingerprint: conn.peerFingerprint });
     tokens.set(token, { certificateId: id, claimFingerprint: conn.peerFingerprint, expiresAt: Date.now() + tokenTtlMs, used: false });
@@ -233,9 +241,13 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
     });
   };
 
-  const registerThing = (conn: Conn, topic: string, templateName: string, payload: Buffer): void => {
+  const issuedPems = new Map<string, string>();
+  /** `hooked`: the hook's answer when this is the second pass, after the pre-provisioning hook allowed it. */
+  const registerThing = (
+    conn: Conn, topic: string, templateName: string, payload: Buffer, hooked?: PreProvisioningHookAnswer,
+  ): void => {
     const now = Date.now();
-    if (limiter && !limiter.tryTake(now)) {
+    if (!hooked && limiter && !limiter.tryTake(now)) {
       reject(conn, topic, 429, 'ThrottlingException', 'Rate exceeded');
       return;
     }
@@ -295,6 +307,22 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
       reject(conn, topic, 400, 'InvalidParameters', 'The template needs a ThingName parameter to create a Thing');
       return;
     }
+    if (o.preProvisioningHook && !hooked) {
+      const event = {
+        claimCertificateId: conn.peerFingerprint.replace(/:/g, '').toLowerCase(),
+        certificateId: tok.certificateId,
+        certificatePem: issuedPems.get(tok.certificateId) ?? '',
+        templateArn: o.templateArn ?? `arn:aws:iot:eu-west-1:123456789012:provisioningtemplate/${templateName}`,
+        clientId: conn.clientId ?? '',
+        parameters: { ...parameters },
+      };
+      void askPreProvisioningHook(o.preProvisioningHook, event).then((answer) => {
+        if (answer.allowProvisioning) registerThing(conn, topic, templateName, payload, answer);
+        else reject(conn, topic, HOOK_DENIED.statusCode, HOOK_DENIED.errorCode, HOOK_DENIED.errorMessage);
+      });
+      return;
+    }
+    Object.assign(parameters, hooked?.parameterOverrides);
     if (state.holdRegisterThing?.(parameters)) {
       state.held.push(parameters.ThingName);
       record({ event: 'held', thingName: parameters.ThingName });

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import {
   CFN_SCHEMA, DEFAULT_CONTEXT, evaluate, fleetConfigStackProblems, iotPolicyStatements, loadFleetTemplate,
-  provisioningTemplateBody, provisioningTemplateName, provisioningTemplateParameters, type PolicyStatement,
+  provisioningTemplateBody, provisioningTemplateName, provisioningTemplateParameters, stackIotPolicies,
+  type PolicyDocument, type PolicyStatement,
 } from '../../cloudformation/template.ts';
 import {
   fillTemplateParameters, fleetConfig, parseInstallerConfig, renderInstallerConfig, type InstallerSettings,
@@ -46,7 +47,11 @@ t.test('the CloudFormation tags parse, and every reference in the template resol
   const short = yaml.load('a: !Ref X\nb: !GetAtt R.Arn\nc: !Sub "x-${Y}"\nd: !Join [",", [!Ref X, z]]\n', { schema: CFN_SCHEMA });
   t.same(short, { a: { Ref: 'X' }, b: { 'Fn::GetAtt': ['R', 'Arn'] }, c: { 'Fn::Sub': 'x-${Y}' }, d: { 'Fn::Join': [',', [{ Ref: 'X' }, 'z']] } });
   t.throws(() => yaml.load('a: !Ref X\n'), 'a plain schema rejects the tags (so the CFN schema is needed)');
-  const resolved = JSON.stringify(evaluate(tpl, { r: tpl.Resources, o: tpl.Outputs }));
+  // The hook's inline JavaScript is code, not CloudFormation text: left out of this check.
+  const { Code: _code, ...hookProps } = tpl.Resources.PreProvisioningHookFunction!.Properties!;
+  const hookFn = { ...tpl.Resources.PreProvisioningHookFunction!, Properties: hookProps };
+  const resources = { ...tpl.Resources, PreProvisioningHookFunction: hookFn };
+  const resolved = JSON.stringify(evaluate(tpl, { r: resources, o: tpl.Outputs }));
   t.notMatch(resolved, /"(Ref|Fn::[A-Za-z]+)"/, 'no unresolved intrinsic left');
   t.notMatch(resolved.replace(/\$\{iot:Connection\.Thing\.ThingName\}/g, ''), /\$\{/, 'no unresolved ${...} left (except the IoT policy variable)');
 });
@@ -75,7 +80,7 @@ t.test('mismatches between config and stack are reported one by one', async (t) 
   t.same(fleetConfigStackProblems({ ...cfg, provisioningTemplate: 'Other', iotRoleAlias: 'A' }, tpl, { ProvisioningTemplateName: 'Other', TokenExchangeRoleAliasName: 'A' }), [], 'stack parameters respected');
 });
 
-t.test('provisioning template: thing named ThingName in group ThingGroupName, certificate ACTIVE, device policy attached', async (t) => {
+t.test('provisioning template: Thing ThingName in group ThingGroupName, certificate ACTIVE, its own policy', async (t) => {
   const body = provisioningTemplateBody(tpl);
   const byType = (type: string) => Object.values(body.Resources).filter((r) => r.Type === type);
   const [thing] = byType('AWS::IoT::Thing');
@@ -83,12 +88,114 @@ t.test('provisioning template: thing named ThingName in group ThingGroupName, ce
   t.same(thing?.Properties?.ThingGroups, [{ Ref: 'ThingGroupName' }]);
   const [cert] = byType('AWS::IoT::Certificate');
   t.same(cert?.Properties, { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'Active' });
-  const [policy] = byType('AWS::IoT::Policy');
-  t.equal(policy?.Properties?.PolicyName, evaluate(tpl, { Ref: 'DevicePolicy' }), 'the stack\'s device policy');
+  const policies = byType('AWS::IoT::Policy');
+  t.equal(policies.length, 1, 'one policy resource');
+  // IoT guide, "Provisioning templates": PolicyName or PolicyDocument, not both; without a name IoT names it itself.
+  t.notOk(policies[0]?.Properties?.PolicyName, 'no PolicyName: the policy is created from the document, per device');
+  t.ok(policies[0]?.Properties?.PolicyDocument, 'PolicyDocument given');
+  const document = JSON.stringify(policies[0]?.Properties?.PolicyDocument);
+  t.match(document, /"Ref":"ThingName"/, 'the thing name is written into the document');
   t.ok(body.Parameters?.['AWS::IoT::Certificate::Id'], 'certificate id parameter declared');
   const res = tpl.Resources.ProvisioningTemplate!;
   t.equal(evaluate(tpl, res.Properties?.Enabled), true, 'enabled');
   t.equal(evaluate(tpl, res.Properties?.ProvisioningRoleArn), 'arn:aws:iam::123456789012:role/GreengrassFleetProvisioningRole');
+  // CreateProvisioningTemplate templateBody: at most 10240 characters (the API model's length constraint).
+  t.ok(String(evaluate(tpl, res.Properties?.TemplateBody)).length <= 10240, 'template body within the API limit');
+});
+
+/** A policy document's statements in the shape `allows` reads. */
+const statementsOf = (doc: PolicyDocument): PolicyStatement[] =>
+  doc.Statement.map((st) => ({
+    effect: st.Effect,
+    actions: ([] as string[]).concat(st.Action),
+    resources: ([] as string[]).concat(st.Resource),
+    ...(st.Condition ? { condition: st.Condition } : {}),
+  }));
+
+const policies = stackIotPolicies({ region: 'eu-west-1', accountId: '123456789012' }, tpl);
+const core = statementsOf(policies.core('branch-0042'));
+
+t.test('core policy: works for core devices, where thing policy variables do not', async (t) => {
+  // Greengrass guide, "Device authentication and authorization": iot:Connection.Thing.* is not supported for
+  // core devices.
+  const text = JSON.stringify(policies.core('branch-0042'));
+  t.notMatch(text, /\$\{iot:/, 'no core policy statement uses a thing policy variable');
+  t.notMatch(JSON.stringify(provisioningTemplateBody(tpl)), /iot:Connection/, 'nor does the provisioning template');
+  const other = JSON.stringify(policies.core('plant7-line2'));
+  t.match(other, /thing\/plant7-line2"/, 'the thing name is substituted per core');
+});
+
+t.test('core policy: every connection the nucleus makes, and only its own', async (t) => {
+  const thingArn = `${ARN}:thing/branch-0042`;
+  const allowed: [string, string][] = [
+    ['iot:Connect', `${ARN}:client/branch-0042`],
+    // Past 50 subscriptions the nucleus opens more connections as <thing>#2, #3, ...
+    ['iot:Connect', `${ARN}:client/branch-0042#2`],
+    ['iot:Connect', `${ARN}:client/branch-0042#3`],
+    ['iot:Publish', `${ARN}:topic/$aws/things/branch-0042/greengrassv2/health/json`],
+    ['iot:Publish', `${ARN}:topic/$aws/things/branch-0042/greengrass/health/json`],
+    ['iot:Publish', `${ARN}:topic/$aws/things/branch-0042/jobs/$next/get`],
+    ['iot:Subscribe', `${ARN}:topicfilter/$aws/things/branch-0042/jobs/notify-next`],
+    ['iot:Receive', `${ARN}:topic/$aws/things/branch-0042/jobs/notify-next`],
+    ['iot:Publish', `${ARN}:topic/$aws/things/branch-0042/shadow/name/config/update`],
+    ['iot:Subscribe', `${ARN}:topicfilter/$aws/things/branch-0042/shadow/name/config/update/delta`],
+    ['iot:AssumeRoleWithCertificate', `${ARN}:rolealias/GreengrassCoreTokenExchangeRoleAlias`],
+    ['greengrass:ResolveComponentCandidates', '*'],
+    [
+      'greengrass:GetComponentVersionArtifact',
+      'arn:aws:greengrass:eu-west-1:aws:components:aws.greengrass.Nucleus:versions:2.16.0',
+    ],
+    ['greengrass:GetDeploymentConfiguration', '*'],
+    ['greengrass:ListThingGroupsForCoreDevice', thingArn],
+  ];
+  for (const [a, r] of allowed) t.ok(allows(core, a, r), `allowed: ${a} ${r}`);
+  const denied: [string, string][] = [
+    ['iot:Connect', `${ARN}:client/branch-0043`],
+    ['iot:Connect', `${ARN}:client/branch-00421`],
+    ['iot:Connect', `${ARN}:client/x-branch-0042`],
+    ['iot:Publish', `${ARN}:topic/$aws/things/branch-0043/shadow/update`],
+    ['iot:Subscribe', `${ARN}:topicfilter/$aws/things/branch-0043/jobs/notify-next`],
+    ['iot:Receive', `${ARN}:topic/$aws/things/branch-0043/jobs/notify-next`],
+    ['iot:Subscribe', `${ARN}:topicfilter/#`],
+    ['iot:Publish', `${ARN}:topic/$aws/provisioning-templates/GreengrassFleetProvisioningTemplate/provision/json`],
+    ['iot:Publish', `${ARN}:topic/$aws/certificates/create/json`],
+    ['greengrass:UpdateConnectivityInfo', `${ARN}:thing/branch-0043`],
+    ['greengrass:CreateDeployment', '*'],
+    ['iot:AssumeRoleWithCertificate', `${ARN}:rolealias/SomeOtherAlias`],
+    ['iot:Connect', 'arn:aws:iot:us-east-1:123456789012:client/branch-0042'],
+  ];
+  for (const [a, r] of denied) t.notOk(allows(core, a, r), `denied: ${a} ${r}`);
+});
+
+t.test('core policy: what a core needs to serve client devices (devices create associates them)', async (t) => {
+  const thingArn = `${ARN}:thing/branch-0042`;
+  for (const [a, r] of [
+    ['greengrass:VerifyClientDeviceIdentity', '*'],
+    ['greengrass:PutCertificateAuthorities', '*'],
+    ['greengrass:VerifyClientDeviceIoTCertificateAssociation', `${ARN}:thing/sensor-7`],
+    ['greengrass:GetConnectivityInfo', thingArn],
+    ['greengrass:UpdateConnectivityInfo', thingArn],
+    ['iot:Publish', `${ARN}:topic/$aws/things/branch-0042-gci/shadow/get`],
+    ['iot:Subscribe', `${ARN}:topicfilter/$aws/things/branch-0042-gci/shadow/update/delta`],
+    ['iot:Subscribe', `${ARN}:topicfilter/$aws/things/branch-0042-gci/shadow/get/accepted`],
+    ['iot:Receive', `${ARN}:topic/$aws/things/branch-0042-gci/shadow/update/delta`],
+    ['iot:Receive', `${ARN}:topic/$aws/things/branch-0042-gci/shadow/get/accepted`],
+  ] as const) t.ok(allows(core, a, r), `allowed: ${a} ${r}`);
+  const otherGci = `${ARN}:topic/$aws/things/branch-0043-gci/shadow/get`;
+  t.notOk(allows(core, 'iot:Publish', otherGci), "not another core's -gci shadow");
+});
+
+t.test('stackIotPolicies: resolved for the account, region, partition and stack parameters given', async (t) => {
+  const parameters = { TokenExchangeRoleAliasName: 'PlantAlias', ProvisioningTemplateName: 'Plant7' };
+  const cn = stackIotPolicies({ region: 'cn-north-1', accountId: '210987654321', partition: 'aws-cn', parameters }, tpl);
+  const CN = 'arn:aws-cn:iot:cn-north-1:210987654321';
+  const c = statementsOf(cn.core('line-1'));
+  t.ok(allows(c, 'iot:Connect', 'arn:aws-cn:iot:cn-north-1:210987654321:client/line-1'));
+  t.ok(allows(c, 'iot:AssumeRoleWithCertificate', 'arn:aws-cn:iot:cn-north-1:210987654321:rolealias/PlantAlias'));
+  t.notOk(allows(c, 'iot:Connect', `${ARN}:client/line-1`));
+  t.ok(allows(statementsOf(cn.claim), 'iot:Publish', `${CN}:topic/$aws/provisioning-templates/Plant7/provision/json`));
+  t.ok(JSON.stringify(cn.clientDevice).includes(`${CN}:client/\${iot:Connection.Thing.ThingName}`), 'client device policy');
+  t.same(statementsOf(policies.claim), iotPolicyStatements(tpl, 'ClaimPolicy'), 'claim = the stack ClaimPolicy');
 });
 
 t.test('claim policy: exactly connect + certificate-create + this template\'s provision topics', async (t) => {
@@ -167,9 +274,10 @@ t.test('roles: token exchange via the role alias, provisioning role with AWSIoTT
   t.same(r.FleetProvisioningRole!.Properties.ManagedPolicyArns, ['arn:aws:iam::aws:policy/service-role/AWSIoTThingsRegistration']);
   t.equal(r.TokenExchangeRoleAlias!.Properties.RoleArn, 'arn:aws:iam::123456789012:role/GreengrassV2TokenExchangeRole');
   t.equal(r.TokenExchangeRoleAlias!.Properties.RoleAlias, DEFAULT_ROLE_ALIAS, "role alias = the builder's default iotRoleAlias (what `config render` puts in the installer config)");
-  const device = iotPolicyStatements(tpl, 'DevicePolicy');
-  t.ok(allows(device, 'iot:AssumeRoleWithCertificate', `${ARN}:rolealias/GreengrassCoreTokenExchangeRoleAlias`), 'cores may use the role alias');
-  t.notOk(allows(device, 'iot:Publish', `${ARN}:topic/$aws/provisioning-templates/GreengrassFleetProvisioningTemplate/provision/json`), 'cores cannot provision others');
+  const alias = `${ARN}:rolealias/GreengrassCoreTokenExchangeRoleAlias`;
+  t.ok(allows(core, 'iot:AssumeRoleWithCertificate', alias), 'cores may use the role alias');
+  const provision = `${ARN}:topic/$aws/provisioning-templates/GreengrassFleetProvisioningTemplate/provision/json`;
+  t.notOk(allows(core, 'iot:Publish', provision), 'cores cannot provision others');
 });
 
 t.test('bad template files: clear ConfigError, exit code 3', async (t) => {

@@ -10,6 +10,7 @@ import {
   CreateKeysAndCertificateCommand,
   CreateThingCommand,
   CreateThingGroupCommand,
+  CreatePolicyCommand,
   DeleteCertificateCommand,
   DeleteThingCommand,
   DescribeCertificateCommand,
@@ -32,7 +33,40 @@ import { parseCertificate } from '../../../common/pem.ts';
 import { call, isAwsErrorNamed, toAwsError } from '../aws.ts';
 import type { Clients } from '../aws.ts';
 
-export const DEFAULT_DEVICE_POLICY = 'GreengrassV2IoTThingPolicy';
+/** Name of a manual core's own policy: readable while it fits IoT's 128 characters, else hashed. */
+export function corePolicyName(thing: string): string {
+  const name = `GreengrassCorePolicy-${thing}`;
+  return name.length <= 128 ? name : `GreengrassCorePolicy-${createHash('sha256').update(thing).digest('hex')}`;
+}
+
+/**
+ * The core's own policy with the stack's document for it (cloudformation/template.ts stackIotPolicies),
+ * created when missing; one that exists with another document is refused rather than silently kept.
+ */
+export async function ensureCorePolicy(c: Clients, thing: string, document: object): Promise<string> {
+  const name = corePolicyName(thing);
+  const text = JSON.stringify(document);
+  try {
+    await c.iot.send(new CreatePolicyCommand({ policyName: name, policyDocument: text }));
+    return name;
+  } catch (err) {
+    if (!isAwsErrorNamed(err, 'ResourceAlreadyExistsException')) throw toAwsError(`CreatePolicy ${name}`, err);
+  }
+  const have = await call(`GetPolicy ${name}`, () => c.iot.send(new GetPolicyCommand({ policyName: name })));
+  let same = false;
+  try {
+    same = JSON.stringify(JSON.parse(have.policyDocument ?? '')) === text;
+  } catch {
+    same = false;
+  }
+  if (!same) {
+    throw new ConfigError(
+      `IoT policy ${name} exists with another document than the stack gives core ${thing}: delete it, or pass --policy`,
+      'core-policy-conflict',
+    );
+  }
+  return name;
+}
 
 /** The thing group's ARN; created when missing (same as `claim create` does). */
 export async function ensureThingGroup(c: Clients, name: string, create = true): Promise<string> {

@@ -4,7 +4,9 @@ import t from 'tap';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { IoTClient, CreatePolicyCommand } from '@aws-sdk/client-iot';
 import { ExitCode } from '../../../common/errors.ts';
+import { stackIotPolicies } from '../../../cloudformation/template.ts';
 import { ca } from '../helpers.ts';
 import { cliEnv, CRED, DATA, events, faultOnNth, readYaml, runCli, standin, things, tmp, type AwsStandin } from './fleet-helpers.ts';
 
@@ -34,7 +36,12 @@ t.test('creates Thing, group membership, certificate + policy, MANUAL config and
     const rec = JSON.parse(readFileSync(join(dir, 'certs', 'certificate.json'), 'utf8'));
     const cert = s.state.certificates[rec.certificateId];
     t.equal(cert.status, 'ACTIVE');
-    t.same(cert.policies, ['GreengrassV2IoTThingPolicy']);
+    // The core's own policy: the document the stack's provisioning template gives a fleet-provisioned core.
+    t.same(cert.policies, [`GreengrassCorePolicy-${name}`]);
+    const doc = JSON.parse(s.state.policies[`GreengrassCorePolicy-${name}`].policyDocument);
+    const stack = stackIotPolicies({ region: 'eu-west-1', accountId: '123456789012' });
+    t.same(doc, stack.core(name), 'same document as a fleet-provisioned core');
+    t.notMatch(JSON.stringify(doc), /iot:Connection/, 'no thing policy variable');
     t.same(things(s)[name].principals, [cert.certificateArn], 'certificate attached to the thing');
     const pem = readFileSync(join(dir, 'certs', 'device.pem.crt'), 'utf8');
     t.equal(pem, cert.certificatePem);
@@ -108,6 +115,26 @@ t.test('a local failure inside the batch (not an AWS error) is not reported as e
   t.match(r.stderr, /c1: .*EISDIR/);
   t.notOk(existsSync(join(out, 'o', 'c1', 'config.yaml')));
   t.same(events(ev), [], 'no event for an incomplete core');
+});
+
+t.test('--policy attaches that existing policy; a per-core policy with another document is refused', async (t) => {
+  const out = tmp('gg-cores-named-');
+  const base = ['cores', 'create', '--thing-group', 'G', '--output', join(out, 'o')];
+  const r = await runCli([...base, '--names', 'n1', '--policy', 'GreengrassV2IoTThingPolicy'], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  const rec = JSON.parse(readFileSync(join(out, 'o', 'n1', 'certs', 'certificate.json'), 'utf8'));
+  t.same(s.state.certificates[rec.certificateId].policies, ['GreengrassV2IoTThingPolicy']);
+  t.notOk(s.state.policies['GreengrassCorePolicy-n1'], 'no per-core policy made');
+
+  const credentials = { accessKeyId: 'a', secretAccessKey: 'b' };
+  const iot = new IoTClient({ endpoint: s.url, region: 'eu-west-1', credentials });
+  const empty = '{"Version":"2012-10-17","Statement":[]}';
+  await iot.send(new CreatePolicyCommand({ policyName: 'GreengrassCorePolicy-n2', policyDocument: empty }));
+  iot.destroy();
+  const r2 = await runCli([...base, '--names', 'n2'], cliEnv(s));
+  t.equal(r2.code, ExitCode.CONFIG, r2.stderr);
+  t.match(r2.stderr, /IoT policy GreengrassCorePolicy-n2 exists with another document/);
+  t.notOk(existsSync(join(out, 'o', 'n2', 'config.yaml')), 'core not complete');
 });
 
 t.test('missing device policy: config error (3) before any Thing exists', async (t) => {

@@ -93,7 +93,7 @@ t.test('cores delete: dry run by default changes nothing; --yes disassociates an
     'disassociate client device(s) sensor-1 from core core-a',
     'delete Greengrass core device core-a',
     `record certificate(s) ${certId} on thing core-a (attribute greengrass-image-decommission, for a resumed run)`,
-    `detach policy GreengrassV2IoTThingPolicy from certificate ${certId}`,
+    `detach policy GreengrassCorePolicy-core-a from certificate ${certId}`,
     `detach certificate ${certId} from thing core-a`,
     `deactivate certificate ${certId}`,
     `delete certificate ${certId}`,

@@ -1,5 +1,6 @@
 // `cores create`: MANUAL provisioning for sites where claim certificates are not allowed. Per core:
-// a Thing in the thing group, an active certificate with the device policy attached, and an output
+// a Thing in the thing group, an active certificate with the core's own policy attached (the document
+// the stack's provisioning template gives a fleet-provisioned core, or --policy), and an output
 // folder <output>/<name>/ holding the installer config (config.yaml) and the certs bundle (certs/:
 // device.pem.crt, private.pem.key, certificate.json, AmazonRootCA1.pem when --root-ca is given),
 // every file 0600. Batched with bounded concurrency; resumable: config.yaml is written last, so a
@@ -15,7 +16,11 @@ import { DEFAULT_NUCLEUS_VERSION, DEFAULT_ROLE_ALIAS } from '../../installer-set
 import { progressBar, runBatch, validateConcurrency } from '../../fleet/batch.ts';
 import { makeClients } from '../../aws.ts';
 import { EventLog } from '../../fleet/events.ts';
-import { addToGroup, attachCertificate, createThing, DEFAULT_DEVICE_POLICY, endpoint, ensureCertificate, ensureThingGroup, requirePolicy, refuseThingInUse } from '../../fleet/iot-steps.ts';
+import { stackIotPolicies } from '../../../../cloudformation/template.ts';
+import {
+  addToGroup, attachCertificate, createThing, endpoint, ensureCertificate, ensureCorePolicy, ensureThingGroup, requirePolicy,
+  refuseThingInUse,
+} from '../../fleet/iot-steps.ts';
 import { batchNames, validateThingGroupName } from '../../fleet/names.ts';
 
 export interface CoresCreateArgs {
@@ -62,7 +67,7 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
     }
     parseCertificate(rootCa, `--root-ca ${a.rootCa}`);
   }
-  const policy = a.policy ?? DEFAULT_DEVICE_POLICY;
+  const policy = a.policy === undefined ? undefined : oneValue(a.policy, '--policy');
   const events = new EventLog(a.events);
   const c = makeClients(ctx, { rate: a.rate });
   const region = await c.region();
@@ -84,8 +89,12 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
     ctx.result({ created: 0, alreadyComplete: already, output: out, thingGroup: group }, [`all ${names.length} cores already complete in ${out}; nothing to do`]);
     return;
   }
-  await requirePolicy(c, policy);
+  if (policy) await requirePolicy(c, policy);
   const groupArn = await ensureThingGroup(c, group);
+  // The per-core policy's partition and account, from the group's ARN (arn:<partition>:iot:<region>:<account>:...).
+  const [, partition = 'aws', , , accountId = ''] = groupArn.split(':');
+  const stackParameters = { TokenExchangeRoleAliasName: base.iotRoleAlias };
+  const corePolicies = stackIotPolicies({ partition, region, accountId, parameters: stackParameters });
   if (!a.iotDataEndpoint) base.iotDataEndpoint = await endpoint(c, 'iot:Data-ATS');
   if (!a.iotCredEndpoint) base.iotCredentialEndpoint = await endpoint(c, 'iot:CredentialProvider');
   ctx.progress(`creating ${pending.length} core(s) in thing group ${group} (${already} already complete), concurrency ${concurrency}${a.rate ? `, at most ${a.rate} calls/s` : ''}`);
@@ -101,7 +110,8 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
       await refuseThingInUse(c, name, dir);
       await addToGroup(c, name, group);
       const { record, created } = await ensureCertificate(c, name, dir);
-      await attachCertificate(c, name, policy, record.certificateArn);
+      const corePolicy = policy ?? (await ensureCorePolicy(c, name, corePolicies.core(name)));
+      await attachCertificate(c, name, corePolicy, record.certificateArn);
       if (rootCa !== undefined) await writeFileAtomicAsync(join(dir, 'certs', 'AmazonRootCA1.pem'), rootCa, 0o600);
       // The event before config.yaml: a core whose event could not be logged is not complete, so a re-run logs it.
       events.append({ type: 'core.created', thingName: name, thingGroup: group, thingGroupArn: groupArn, certificateId: record.certificateId, output: dir });

@@ -22,7 +22,11 @@ export const coresCommand: CommandModule = {
             .option('start', { type: 'number', describe: 'first number with --count (default 1)' })
             .option('thing-group', { type: 'string', demandOption: true, describe: 'thing group the cores join (deployments target it)' })
             .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'folder for <name>/config.yaml and <name>/certs/' })
-            .option('policy', { type: 'string', describe: 'IoT policy for the core certificates (default GreengrassV2IoTThingPolicy)' })
+            .option('policy', {
+              type: 'string',
+              describe: 'existing IoT policy for the core certificates (default: a policy per core, GreengrassCorePolicy-<name>, '
+                + 'with the document the stack gives fleet-provisioned cores)',
+            })
             .option('role-alias', { type: 'string', describe: 'token-exchange role alias (default GreengrassCoreTokenExchangeRoleAlias)' })
             .option('nucleus-version', { type: 'string', describe: 'nucleus version pinned in the config' })
             .option('iot-data-endpoint', { type: 'string', describe: 'iot:Data-ATS endpoint (DescribeEndpoint when not given)' })
