@@ -1,7 +1,7 @@
 // The Greengrass installer STAND-IN (Java) against the provisioning STAND-IN: argument handling,
 // what it writes, the detached nucleus part that provisions, and the failure-injection modes.
 import t from 'tap';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import tls from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import { rmSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync, readdirSync } from 'node:fs';
@@ -349,6 +349,41 @@ t.test('a client certificate from another CA is refused at TLS and retried, neve
   t.equal((await install(d, { GG_STANDIN_CONNECT_RETRY_SECONDS: '0.3' })).code, 0);
   await waitFor('connect retries', () => (log(d).match(/Failed to connect to IoT Core/g) ?? []).length >= 2);
   t.equal(s.certificatesIssued, 0);
+});
+
+/**
+ * A claim certificate over an RSA key in the given PEM form: 'pkcs1' is what AWS IoT's CreateKeysAndCertificate
+ * returns ("BEGIN RSA PRIVATE KEY"), 'pkcs8' the generic form. The key passes through a 0700 temp dir only.
+ */
+function rsaClaim(form: 'pkcs1' | 'pkcs8'): KeyPair {
+  const dir = mkdtempSync(join(tmpdir(), 'gg-rsa-claim-'));
+  try {
+    const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    writeFileSync(join(dir, 'ca.crt'), ca.certificatePem);
+    writeFileSync(join(dir, 'ca.key'), ca.privateKeyPem, { mode: 0o600 });
+    if (form === 'pkcs1') run(['genrsa', '-traditional', '-out', 'claim.key', '2048']);
+    else run(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'claim.key']);
+    run(['req', '-new', '-key', 'claim.key', '-subj', `/CN=rsa ${form} claim`, '-out', 'claim.csr']);
+    writeFileSync(join(dir, 'ext.cnf'), 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
+    run(['x509', '-req', '-in', 'claim.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30',
+      '-sha256', '-extfile', 'ext.cnf', '-out', 'claim.crt']);
+    return { certificatePem: readFileSync(join(dir, 'claim.crt'), 'utf8'), privateKeyPem: readFileSync(join(dir, 'claim.key'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+t.test('RSA claim keys as AWS issues them (PKCS#1) and as PKCS#8 connect and provision', async (t) => {
+  const s = await standin(t);
+  for (const form of ['pkcs1', 'pkcs8'] as const) {
+    const key = rsaClaim(form);
+    t.match(key.privateKeyPem, form === 'pkcs1' ? /^-----BEGIN RSA PRIVATE KEY-----/ : /^-----BEGIN PRIVATE KEY-----/, `${form} PEM`);
+    const d = makeDevice(t, s.port, `edge-rsa-${form}`, { claim: key });
+    t.equal((await install(d)).code, 0);
+    await waitFor(`${form}: provisioned or failed`, () => tlogValue(d, 'system', 'thingName') || /Caught exception/.test(log(d)));
+    t.notMatch(log(d), /Caught exception/, `${form}: no failure line`);
+    t.equal(tlogValue(d, 'system', 'thingName'), `edge-rsa-${form}`);
+  }
 });
 
 t.test('the nucleus verifies the server certificate names its endpoint (extra SANs via serverAltNames)', async (t) => {
