@@ -244,7 +244,8 @@ t.test('-i/--config replaces the config: the identity is dropped and the next st
   t.equal(tlogValue(d, 'system', 'thingName'), undefined, 'config.tlog rewritten from the file alone');
   await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(d)));
   t.equal(s.collisions.length, 1, 'the same device registering its name again is a collision');
-  t.match(log(d), /ResourceConflict/);
+  t.match(log(d), /without provisioning\. \{\}\ncom\.aws\.greengrass\.DeviceProvisioningRuntimeException: java\.lang\.RuntimeException: /,
+    'the rejection as the plugin reports it (its errorMessage only)');
 });
 
 t.test('a missing --init-config file is silently ignored; the plugin then fails for lack of config', async (t) => {
@@ -255,7 +256,7 @@ t.test('a missing --init-config file is silently ignored; the plugin then fails 
   );
   t.equal(r.code, 0, r.stderr);
   await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(d)));
-  t.match(log(d), /Caught exception while running provisioning plugin\. Moving on to run Greengrass without provisioning.*Required parameter rootPath missing/);
+  t.match(log(d), /Caught exception while running provisioning plugin\. Moving on to run Greengrass without provisioning\. \{\}\njava\.lang\.IllegalArgumentException: \[Required parameter provisioningTemplate missing for aws\.greengrass\.FleetProvisioningByClaim, .*Required parameter rootPath missing/);
   t.ok(nucleusPid(d.root), 'nucleus keeps running unprovisioned');
   t.equal(tlogValue(d, 'system', 'thingName'), undefined);
 });
@@ -325,12 +326,12 @@ t.test('a RegisterThing rejection (clone collision) is logged, not retried; cert
   await waitFor('first provisioned', () => tlogValue(a, 'system', 'thingName'));
   t.equal((await install(b)).code, 0);
   await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(b)));
-  t.match(log(b), /RegisterThing rejected: statusCode=409, errorCode=ResourceConflict/);
+  t.match(log(b), /Moving on to run Greengrass without provisioning\. \{\}\ncom\.aws\.greengrass\.DeviceProvisioningRuntimeException: java\.lang\.RuntimeException: /);
   t.equal(tlogValue(b, 'system', 'thingName'), undefined);
   t.ok(existsSync(join(b.root, 'thingCert.crt')), 'device cert written before RegisterThing, like the plugin');
   t.equal(s.collisions.length, 1);
   t.equal(s.certificatesIssued, 2, 'a rejection is not retried');
-  t.notMatch(log(b), /Retrying provisioning plugin/);
+  t.notMatch(log(b), /task failed and will be retried/);
 });
 
 t.test('stand-in started late: connect failures are retried until it listens', async (t) => {
@@ -339,7 +340,7 @@ t.test('stand-in started late: connect failures are retried until it listens', a
   await first.stop();
   const d = makeDevice(t, port, 'edge-late');
   t.equal((await install(d, { GG_STANDIN_CONNECT_RETRY_SECONDS: '0.3' })).code, 0);
-  await waitFor('connect retries', () => (log(d).match(/Failed to connect to IoT Core, retrying/g) ?? []).length >= 2);
+  await waitFor('connect retries', () => (log(d).match(/Retrying MQTT connect which failed in provisioning plugin/g) ?? []).length >= 2);
   const s = await standin(t, { port });
   await waitFor('provisioned', () => tlogValue(d, 'system', 'thingName'));
   t.equal(s.registrations[0]?.thingName, 'edge-late');
@@ -350,7 +351,7 @@ t.test('a client certificate from another CA is refused at TLS and retried, neve
   const foreign = issueCertificate(createCa('foreign'), { commonName: 'foreign claim' });
   const d = makeDevice(t, s.port, 'edge-foreign', { claim: foreign });
   t.equal((await install(d, { GG_STANDIN_CONNECT_RETRY_SECONDS: '0.3' })).code, 0);
-  await waitFor('connect retries', () => (log(d).match(/Failed to connect to IoT Core/g) ?? []).length >= 2);
+  await waitFor('connect retries', () => (log(d).match(/Retrying MQTT connect which failed in provisioning plugin/g) ?? []).length >= 2);
   t.equal(s.certificatesIssued, 0);
 });
 
@@ -393,7 +394,7 @@ t.test('the nucleus verifies the server certificate names its endpoint (extra SA
   const unnamed = await standin(t, { host: '127.0.0.2' });
   const d = makeDevice(t, unnamed.port, 'edge-san', { endpoint: '127.0.0.2' });
   t.equal((await install(d, { GG_STANDIN_CONNECT_RETRY_SECONDS: '0.3' })).code, 0);
-  await waitFor('connect retries', () => (log(d).match(/Failed to connect to IoT Core/g) ?? []).length >= 2);
+  await waitFor('connect retries', () => (log(d).match(/Retrying MQTT connect which failed in provisioning plugin/g) ?? []).length >= 2);
   t.match(log(d), /127\.0\.0\.2/);
   t.equal(unnamed.certificatesIssued, 0, 'a server certificate without the endpoint name is refused');
   await stopStandinNucleus(d.root);
@@ -444,8 +445,9 @@ t.test('timeouts are retried: 3 attempts in all, then the failure line', async (
   const d = makeDevice(t, port, 'edge-timeout');
   t.equal((await install(d, { GG_STANDIN_MQTT_TIMEOUT_SECONDS: '0.5' })).code, 0);
   await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(d)), 60_000);
-  t.equal((log(d).match(/Retrying provisioning plugin/g) ?? []).length, 2, 'two retries');
-  t.match(log(d), /Provisioning failed after 3 attempts: timed out waiting for SUBACK/);
+  t.equal((log(d).match(/Failed to subscribe to create keys and certificate accepted topic\. \{retryable=true\}/g) ?? []).length, 3, '3 attempts');
+  t.equal((log(d).match(/task failed and will be retried\. \{task-attempt=1\}/g) ?? []).length, 1, 'the first retry logged at INFO');
+  t.match(log(d), /without provisioning\. \{\}\ncom\.aws\.greengrass\.provisioning\.exceptions\.RetryableProvisioningException: java\.util\.concurrent\.TimeoutException\n/);
   t.equal(connects, 3, 'each attempt connects again');
   t.ok(nucleusPid(d.root), 'still running, unprovisioned');
 });

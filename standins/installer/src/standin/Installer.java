@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * STAND-IN for the Greengrass nucleus installer (Main-Class of Greengrass.jar). Arguments, messages,
- * exit codes and the files it writes follow greengrass-nucleus-and-fleet-provisioning.md §1 and the
+ * exit codes and the files it writes follow docs/facts/nucleus-and-plugin.md and the
  * "Installer stand-in contract" in docs/architecture.md. It never provisions: with
  * --setup-system-service true it installs and starts the service, whose nucleus part (standin.Nucleus)
  * runs the plugin's provisioning later.

@@ -270,6 +270,18 @@ final class Mqtt implements Closeable {
         await(4, id, System.currentTimeMillis() + timeoutMs, "PUBACK");
     }
 
+    /** A QoS 1 PUBLISH whose PUBACK nobody waits for (it arrives, and is skipped, while awaiting the reply). */
+    void publishNoWait(String topic, String payload) throws IOException {
+        int id = nextId++;
+        ByteArrayOutputStream v = new ByteArrayOutputStream();
+        str(v, topic);
+        v.write(id >> 8);
+        v.write(id & 0xff);
+        byte[] p = payload.getBytes(StandardCharsets.UTF_8);
+        v.write(p, 0, p.length);
+        send(0x32, v.toByteArray());
+    }
+
     /** The next message on one of `topics`: {topic, payload}. */
     String[] awaitMessage(Set<String> topics, long timeoutMs, String what) throws IOException {
         long deadline = System.currentTimeMillis() + timeoutMs;
