@@ -2,8 +2,8 @@
 // STAND-IN (javac-built Greengrass.jar + its nucleus) and the BUILT agent dist/greengrass-firstboot, booting
 // against the provisioning STAND-IN limited to R RegisterThing calls per second (it answers ThrottlingException on
 // .../rejected, like AWS). Nothing in the agent is tuned here: --profile production uses the agent's shipped
-// defaults (backoff 2 s..30 s, verify.restarts 2, verify.timeoutSeconds 300, pollMs 10000 as the fallback of the
-// event-driven verify wait); --profile recommended the same with verify.restarts 30. Like the agent's systemd unit
+// defaults (backoff 2 s..30 s, failed provisioning retried within verify.retrySeconds 1800, verify.timeoutSeconds 300,
+// pollMs 10000 as the fallback of the event-driven verify wait). Like the agent's systemd unit
 // (Restart=on-failure, RestartSec=30s, RestartPreventExitStatus=3), a run that gives up with a transient exit is
 // started again after --restart-sec. Reported: makespan (first boot to last device provisioned) against the ideal
 // N/R, throttled RegisterThing calls, service restarts, agent runs that gave up, devices left unprovisioned, peak
@@ -31,10 +31,10 @@
 // What stays above 1.0x: boot (K=8 admits the last agent at ~480 s, the host's CPU sets that pace) and the tail
 // (the last devices retry every cap/2 on average).
 //
-//   npm run bench:fleet -- [--n 1000] [--rate 2] [--limiter token-bucket|sliding-window] [--profile production|recommended] [--restart-sec 30]
+//   npm run bench:fleet -- [--n 1000] [--rate 2] [--limiter token-bucket|sliding-window] [--profile production] [--restart-sec 30]
 //                          [--standin-host shared|process] [--boot-concurrency 8] [--agent-nice 19] [--standin-nice -5] [--warmup 48]
 //                          [--host-java-opts "..."] [--java-opts "<JAVA_TOOL_OPTIONS, process mode>"]
-//                          [--restarts N] [--base-ms N] [--max-ms N] [--poll-ms N] [--sample-sec S]
+//                          [--retry-seconds N] [--base-ms N] [--max-ms N] [--poll-ms N] [--sample-sec S]
 //                          [--records FILE] [--deadline-sec S] [--keep] [--json]
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -62,11 +62,8 @@ import { percentile as pct } from './stats.ts';
 
 const PROFILES: Record<string, DeepPartial<AgentConfig>> = {
   // The agent's own defaults (agent/src/agent-config.ts DEFAULT_AGENT_CONFIG), written out so a fixture default cannot leak in.
-  // Since the agent stopped counting throttled failures against verify.restarts (they are retried with backoff
-  // for up to verify.throttledRetrySeconds), the shipped defaults no longer give up under throttling.
-  production: { backoff: { baseMs: 2000, maxMs: 30000 }, verify: { timeoutSeconds: 300, pollMs: 10000, restarts: 2, throttledRetrySeconds: 1800 } },
-  // Before that change, the setting that kept throttled devices from giving up: more service restarts per run.
-  recommended: { backoff: { baseMs: 2000, maxMs: 30000 }, verify: { timeoutSeconds: 300, pollMs: 10000, restarts: 30, throttledRetrySeconds: 1800 } },
+  // Every plugin failure but a refusal is retried with jittered backoff within verify.retrySeconds.
+  production: { backoff: { baseMs: 2000, maxMs: 30000 }, verify: { timeoutSeconds: 300, pollMs: 10000, retrySeconds: 1800 } },
 };
 
 const { values: opt } = parseArgs({
@@ -86,7 +83,7 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string', default: '48' },
     records: { type: 'string' },
     'deadline-sec': { type: 'string' },
-    restarts: { type: 'string' },
+    'retry-seconds': { type: 'string' },
     'base-ms': { type: 'string' },
     'max-ms': { type: 'string' },
     'poll-ms': { type: 'string' },
@@ -132,17 +129,17 @@ const WARMUP = Number(opt.warmup);
 if (!Number.isInteger(WARMUP) || WARMUP < 0) fail(`--warmup must be a non-negative integer, got ${opt.warmup}`);
 const base = PROFILES[opt.profile as string];
 if (!base) fail(`--profile must be one of ${Object.keys(PROFILES).join(', ')}, got ${opt.profile}`);
-function num(flag: 'restarts' | 'base-ms' | 'max-ms' | 'poll-ms', dflt: number): number {
+function num(flag: 'retry-seconds' | 'base-ms' | 'max-ms' | 'poll-ms', dflt: number): number {
   const v = opt[flag];
   if (v === undefined) return dflt;
   const x = Number(v);
   if (!Number.isInteger(x) || x < 0) fail(`--${flag} must be a non-negative integer, got ${v}`);
   return x;
 }
-// Explicit --restarts/--base-ms/--max-ms/--poll-ms override the profile (to explore; the report names them).
+// Explicit --retry-seconds/--base-ms/--max-ms/--poll-ms override the profile (to explore; the report names them).
 const profile: DeepPartial<AgentConfig> = {
   backoff: { baseMs: num('base-ms', base.backoff!.baseMs!), maxMs: num('max-ms', base.backoff!.maxMs!) },
-  verify: { ...base.verify, restarts: num('restarts', base.verify!.restarts!), pollMs: num('poll-ms', base.verify!.pollMs!) },
+  verify: { ...base.verify, retrySeconds: num('retry-seconds', base.verify!.retrySeconds!), pollMs: num('poll-ms', base.verify!.pollMs!) },
 };
 const IDEAL_S = N / R;
 const DEADLINE_S = opt['deadline-sec'] !== undefined ? Number(opt['deadline-sec']) : Math.max(600, 6 * IDEAL_S + 120);

@@ -45,7 +45,7 @@ try {
   for (let i = 0; i < M; i++) {
     const root = createDeviceRoot({ jars, hostname: `gg-wait-${i + 1}`, endpoint: { host: '127.0.0.1', port } });
     root.writeAgentConfig({
-      verify: { timeoutSeconds: SECONDS + 120, pollMs: POLL, restarts: 0 },
+      verify: { timeoutSeconds: SECONDS + 120, pollMs: POLL, retrySeconds: 0 },
       service: { restartCommand: standinRestartCommand(root.ggRoot) },
       log: { level: 'info' },
     });

@@ -146,7 +146,7 @@ export function createDeviceRoot(opts: DeviceRootOptions = {}): DeviceRoot {
     },
     installer: { jar: installerJar, pluginJar, configTemplate: templatePath, renderedConfig, timeoutSeconds: 60, attempts: 3 },
     preflight: { clockWaitSeconds: 2, networkWaitSeconds: 2, connectTimeoutMs: 1000 },
-    verify: { timeoutSeconds: 30, pollMs: 100, restarts: 2 },
+    verify: { timeoutSeconds: 30, pollMs: 100, retrySeconds: 60 },
     service: { enabledLink },
     state: { stateFile, sentinel },
     backoff: { baseMs: 50, maxMs: 400 },

@@ -55,14 +55,13 @@ export interface AgentConfig {
     timeoutSeconds: number;
     /** Fallback poll: the longest time between two checks. Changes to the nucleus's files are seen at once (inotify). */
     pollMs: number;
-    /** Service restarts after a failed or unconfirmed provisioning before giving up (transient exit). */
-    restarts: number;
     /**
-     * A RegisterThing/CreateKeysAndCertificate rejected for throttling does not count against
-     * `restarts`: the service is restarted with backoff until this many seconds of throttling have
-     * passed (a fleet booting at once must queue, not give up and then hit the unit's start limit).
+     * Time budget (seconds) for retrying a failed or unconfirmed provisioning: the service is restarted after a
+     * jittered backoff until the next try would start after this budget, then the run ends with exit 75 and the
+     * unit's restart rule applies. A refusal (access denied: a taken name or a refusing hook) is never retried.
+     * A fleet booting at once is throttled; the budget lets every clone queue instead of giving up.
      */
-    throttledRetrySeconds: number;
+    retrySeconds: number;
     /**
      * Accept a system.thingName the nucleus records that differs from the resolved ThingName (a provisioning
      * template that rewrites the name, e.g. Fn::Join with a prefix). Off: a different name is a permanent error.
@@ -120,7 +119,7 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
     attempts: 3,
   },
   preflight: { clockWaitSeconds: 300, networkWaitSeconds: 300, connectTimeoutMs: 5000 },
-  verify: { timeoutSeconds: 300, pollMs: 10000, restarts: 2, throttledRetrySeconds: 1800, acceptOtherThingName: false },
+  verify: { timeoutSeconds: 300, pollMs: 10000, retrySeconds: 1800, acceptOtherThingName: false },
   service: {
     restartCommand: ['systemctl', 'restart', 'greengrass.service'],
     enabledLink: '/etc/systemd/system/multi-user.target.wants/greengrass.service',
@@ -140,6 +139,12 @@ const FQDN_MODES: readonly FqdnMode[] = ['refuse', 'short', 'dashes'];
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 type Section = Record<string, unknown>;
+
+/** Keys of earlier versions, named with what took their place (an old agent.yaml must not fail obscurely). */
+const REPLACED: Record<string, string> = {
+  'verify.restarts': 'failed provisioning is retried within the time budget verify.retrySeconds; remove it',
+  'verify.throttledRetrySeconds': 'use verify.retrySeconds (the time budget for retrying any failed provisioning)',
+};
 
 function isMapping(v: unknown): v is Section {
   return !!v && typeof v === 'object' && !Array.isArray(v);
@@ -169,6 +174,10 @@ export function resolveAgentConfig(doc: unknown, source = 'agent config'): Agent
     }
     for (const [key, value] of Object.entries(sectionValue)) {
       const where = `${sectionName}.${key}`;
+      if (Object.hasOwn(REPLACED, where)) {
+        problems.push(`${where} is no longer read: ${REPLACED[where]}`);
+        continue;
+      }
       if (!Object.hasOwn(def, key)) {
         problems.push(`unknown key "${where}"`);
         continue;
@@ -208,7 +217,6 @@ export function resolveAgentConfig(doc: unknown, source = 'agent config'): Agent
   if (!FQDN_MODES.includes(cfg.thingName.fqdn)) problems.push(`thingName.fqdn must be one of ${FQDN_MODES.join(', ')}, got ${JSON.stringify(cfg.thingName.fqdn)}`);
   if (!LEVELS.includes(cfg.log.level)) problems.push(`log.level must be one of ${LEVELS.join(', ')}`);
   if (cfg.installer.attempts < 1 || !Number.isInteger(cfg.installer.attempts)) problems.push('installer.attempts must be an integer >= 1');
-  if (!Number.isInteger(cfg.verify.restarts)) problems.push('verify.restarts must be an integer');
   if (cfg.installer.timeoutSeconds <= 0) problems.push('installer.timeoutSeconds must be > 0');
   if (cfg.verify.timeoutSeconds <= 0) problems.push('verify.timeoutSeconds must be > 0');
   if (cfg.verify.pollMs <= 0) problems.push('verify.pollMs must be > 0');

@@ -79,8 +79,13 @@ function lineTime(line: string): number {
   return m ? Date.parse(m[1] as string) : Number.NaN;
 }
 
+/** The first line of a nucleus log entry (`<instant> [LEVEL] (thread) logger: …`); other lines continue an entry. */
+const ENTRY_RE = /^\d{4}-\d{2}-\d{2}T\S+Z \[[A-Z]+\] /;
+
 /**
- * The plugin's failure line plus the lines after it (its reason), from `offset` on; null if none. With `sinceMs`,
+ * The cause of the plugin's failure line (the failure line itself if no cause follows), from `offset` on; null if none. The nucleus writes the exception it
+ * caught on the lines after the failure line, as a Java stack trace: the first line names the exception and its
+ * message, `Caused by:` lines name the causes, `\tat` frames say nothing about why and are left out. With `sinceMs`,
  * failure lines stamped earlier are not counted (a line without a time is).
  */
 export function pluginFailure(logPath: string, offset: number, sinceMs?: number): string | null {
@@ -88,7 +93,13 @@ export function pluginFailure(logPath: string, offset: number, sinceMs?: number)
   const lines = text.split('\n');
   const i = lines.findIndex((l) => l.includes(PLUGIN_FAILURE_LINE) && !(sinceMs !== undefined && lineTime(l) < sinceMs));
   if (i < 0) return null;
-  const reason = lines.slice(i, i + 4).map((l) => l.trim()).filter(Boolean).join(' | ');
+  const cause: string[] = [];
+  for (const l of lines.slice(i + 1, i + 200)) {
+    if (l.trim() === '' || ENTRY_RE.test(l)) break;
+    if (cause.length === 0 || l.startsWith('Caused by: ')) cause.push(l.trim());
+  }
+  // The cause says why; without one (a stand-in or an older layout), the failure line is all there is.
+  const reason = cause.length > 0 ? cause.join(' | ') : (lines[i] as string).trim();
   return scrubSecrets(reason).slice(0, 600);
 }
 

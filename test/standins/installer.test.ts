@@ -1,7 +1,7 @@
 // The Greengrass installer STAND-IN (Java) against the provisioning STAND-IN: argument handling,
 // what it writes, the detached nucleus part that provisions, and the failure-injection modes.
 import t from 'tap';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import tls from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import { rmSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync, readdirSync } from 'node:fs';
@@ -165,11 +165,14 @@ t.test('a valid run writes the layout, unit and link, and its nucleus provisions
   t.equal(readFileSync(join(d.root, 'alts', 'current', 'launch.params'), 'utf8'), '-Dlog.store=FILE', 'launch.params: JVM options minus -Droot');
   // unit + link
   const unit = readFileSync(join(d.systemd, 'greengrass.service'), 'utf8');
-  t.match(unit, /^\[Unit\]\nDescription=Greengrass Core\nAfter=network\.target\nAfter=time-sync\.target\n/);
-  t.match(unit, `PIDFile=${d.root}/alts/loader.pid`);
-  t.match(unit, `ExecStart=/bin/sh -c "exec ${d.root}/alts/current/distro/bin/loader >> ${d.root}/logs/loader.log 2>&1"`);
-  t.match(unit, /Restart=on-failure\nRestartSec=10\n/);
-  t.match(unit, /WantedBy=multi-user\.target/);
+  // nucleus 2.16.0's scripts/greengrass.service.template, paths filled in (After=time-sync.target came in 2.18.0)
+  t.equal(unit, [
+    '[Unit]', 'Description=Greengrass Core', 'After=network.target', '',
+    '[Service]', 'Type=simple', `PIDFile=${d.root}/alts/loader.pid`, 'RemainAfterExit=no', 'Restart=on-failure',
+    'RestartSec=10', `ExecStart=/bin/sh -c "exec ${d.root}/alts/current/distro/bin/loader >> ${d.root}/logs/loader.log 2>&1"`,
+    'KillMode=mixed', '', '[Install]', 'WantedBy=multi-user.target', '',
+  ].join('\n'), 'the unit of the nucleus version baked (2.16.0)');
+  t.notMatch(unit, /time-sync/, '2.16.0 has no After=time-sync.target');
   t.equal(readlinkSync(join(d.systemd, 'multi-user.target.wants', 'greengrass.service')), join(d.systemd, 'greengrass.service'));
   // init config merged, stamped with the file's mtime
   const mtime = Math.floor(statSync(d.configPath).mtimeMs);
@@ -241,7 +244,8 @@ t.test('-i/--config replaces the config: the identity is dropped and the next st
   t.equal(tlogValue(d, 'system', 'thingName'), undefined, 'config.tlog rewritten from the file alone');
   await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(d)));
   t.equal(s.collisions.length, 1, 'the same device registering its name again is a collision');
-  t.match(log(d), /ResourceConflict/);
+  t.match(log(d), /without provisioning\. \{\}\ncom\.aws\.greengrass\.DeviceProvisioningRuntimeException: java\.lang\.RuntimeException: /,
+    'the rejection as the plugin reports it (its errorMessage only)');
 });
 
 t.test('a missing --init-config file is silently ignored; the plugin then fails for lack of config', async (t) => {
@@ -252,7 +256,7 @@ t.test('a missing --init-config file is silently ignored; the plugin then fails 
   );
   t.equal(r.code, 0, r.stderr);
   await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(d)));
-  t.match(log(d), /Caught exception while running provisioning plugin\. Moving on to run Greengrass without provisioning.*Required parameter rootPath missing/);
+  t.match(log(d), /Caught exception while running provisioning plugin\. Moving on to run Greengrass without provisioning\. \{\}\njava\.lang\.IllegalArgumentException: \[Required parameter provisioningTemplate missing for aws\.greengrass\.FleetProvisioningByClaim, .*Required parameter rootPath missing/);
   t.ok(nucleusPid(d.root), 'nucleus keeps running unprovisioned');
   t.equal(tlogValue(d, 'system', 'thingName'), undefined);
 });
@@ -322,12 +326,12 @@ t.test('a RegisterThing rejection (clone collision) is logged, not retried; cert
   await waitFor('first provisioned', () => tlogValue(a, 'system', 'thingName'));
   t.equal((await install(b)).code, 0);
   await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(b)));
-  t.match(log(b), /RegisterThing rejected: statusCode=409, errorCode=ResourceConflict/);
+  t.match(log(b), /Moving on to run Greengrass without provisioning\. \{\}\ncom\.aws\.greengrass\.DeviceProvisioningRuntimeException: java\.lang\.RuntimeException: /);
   t.equal(tlogValue(b, 'system', 'thingName'), undefined);
   t.ok(existsSync(join(b.root, 'thingCert.crt')), 'device cert written before RegisterThing, like the plugin');
   t.equal(s.collisions.length, 1);
   t.equal(s.certificatesIssued, 2, 'a rejection is not retried');
-  t.notMatch(log(b), /Retrying provisioning plugin/);
+  t.notMatch(log(b), /task failed and will be retried/);
 });
 
 t.test('stand-in started late: connect failures are retried until it listens', async (t) => {
@@ -336,7 +340,7 @@ t.test('stand-in started late: connect failures are retried until it listens', a
   await first.stop();
   const d = makeDevice(t, port, 'edge-late');
   t.equal((await install(d, { GG_STANDIN_CONNECT_RETRY_SECONDS: '0.3' })).code, 0);
-  await waitFor('connect retries', () => (log(d).match(/Failed to connect to IoT Core, retrying/g) ?? []).length >= 2);
+  await waitFor('connect retries', () => (log(d).match(/Retrying MQTT connect which failed in provisioning plugin/g) ?? []).length >= 2);
   const s = await standin(t, { port });
   await waitFor('provisioned', () => tlogValue(d, 'system', 'thingName'));
   t.equal(s.registrations[0]?.thingName, 'edge-late');
@@ -347,15 +351,50 @@ t.test('a client certificate from another CA is refused at TLS and retried, neve
   const foreign = issueCertificate(createCa('foreign'), { commonName: 'foreign claim' });
   const d = makeDevice(t, s.port, 'edge-foreign', { claim: foreign });
   t.equal((await install(d, { GG_STANDIN_CONNECT_RETRY_SECONDS: '0.3' })).code, 0);
-  await waitFor('connect retries', () => (log(d).match(/Failed to connect to IoT Core/g) ?? []).length >= 2);
+  await waitFor('connect retries', () => (log(d).match(/Retrying MQTT connect which failed in provisioning plugin/g) ?? []).length >= 2);
   t.equal(s.certificatesIssued, 0);
+});
+
+/**
+ * A claim certificate over an RSA key in the given PEM form: 'pkcs1' is what AWS IoT's CreateKeysAndCertificate
+ * returns ("BEGIN RSA PRIVATE KEY"), 'pkcs8' the generic form. The key passes through a 0700 temp dir only.
+ */
+function rsaClaim(form: 'pkcs1' | 'pkcs8'): KeyPair {
+  const dir = mkdtempSync(join(tmpdir(), 'gg-rsa-claim-'));
+  try {
+    const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    writeFileSync(join(dir, 'ca.crt'), ca.certificatePem);
+    writeFileSync(join(dir, 'ca.key'), ca.privateKeyPem, { mode: 0o600 });
+    if (form === 'pkcs1') run(['genrsa', '-traditional', '-out', 'claim.key', '2048']);
+    else run(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'claim.key']);
+    run(['req', '-new', '-key', 'claim.key', '-subj', `/CN=rsa ${form} claim`, '-out', 'claim.csr']);
+    writeFileSync(join(dir, 'ext.cnf'), 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
+    run(['x509', '-req', '-in', 'claim.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30',
+      '-sha256', '-extfile', 'ext.cnf', '-out', 'claim.crt']);
+    return { certificatePem: readFileSync(join(dir, 'claim.crt'), 'utf8'), privateKeyPem: readFileSync(join(dir, 'claim.key'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+t.test('RSA claim keys as AWS issues them (PKCS#1) and as PKCS#8 connect and provision', async (t) => {
+  const s = await standin(t);
+  for (const form of ['pkcs1', 'pkcs8'] as const) {
+    const key = rsaClaim(form);
+    t.match(key.privateKeyPem, form === 'pkcs1' ? /^-----BEGIN RSA PRIVATE KEY-----/ : /^-----BEGIN PRIVATE KEY-----/, `${form} PEM`);
+    const d = makeDevice(t, s.port, `edge-rsa-${form}`, { claim: key });
+    t.equal((await install(d)).code, 0);
+    await waitFor(`${form}: provisioned or failed`, () => tlogValue(d, 'system', 'thingName') || /Caught exception/.test(log(d)));
+    t.notMatch(log(d), /Caught exception/, `${form}: no failure line`);
+    t.equal(tlogValue(d, 'system', 'thingName'), `edge-rsa-${form}`);
+  }
 });
 
 t.test('the nucleus verifies the server certificate names its endpoint (extra SANs via serverAltNames)', async (t) => {
   const unnamed = await standin(t, { host: '127.0.0.2' });
   const d = makeDevice(t, unnamed.port, 'edge-san', { endpoint: '127.0.0.2' });
   t.equal((await install(d, { GG_STANDIN_CONNECT_RETRY_SECONDS: '0.3' })).code, 0);
-  await waitFor('connect retries', () => (log(d).match(/Failed to connect to IoT Core/g) ?? []).length >= 2);
+  await waitFor('connect retries', () => (log(d).match(/Retrying MQTT connect which failed in provisioning plugin/g) ?? []).length >= 2);
   t.match(log(d), /127\.0\.0\.2/);
   t.equal(unnamed.certificatesIssued, 0, 'a server certificate without the endpoint name is refused');
   await stopStandinNucleus(d.root);
@@ -406,8 +445,9 @@ t.test('timeouts are retried: 3 attempts in all, then the failure line', async (
   const d = makeDevice(t, port, 'edge-timeout');
   t.equal((await install(d, { GG_STANDIN_MQTT_TIMEOUT_SECONDS: '0.5' })).code, 0);
   await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(d)), 60_000);
-  t.equal((log(d).match(/Retrying provisioning plugin/g) ?? []).length, 2, 'two retries');
-  t.match(log(d), /Provisioning failed after 3 attempts: timed out waiting for SUBACK/);
+  t.equal((log(d).match(/Failed to subscribe to create keys and certificate accepted topic\. \{retryable=true\}/g) ?? []).length, 3, '3 attempts');
+  t.equal((log(d).match(/task failed and will be retried\. \{task-attempt=1\}/g) ?? []).length, 1, 'the first retry logged at INFO');
+  t.match(log(d), /without provisioning\. \{\}\ncom\.aws\.greengrass\.provisioning\.exceptions\.RetryableProvisioningException: java\.util\.concurrent\.TimeoutException\n/);
   t.equal(connects, 3, 'each attempt connects again');
   t.ok(nucleusPid(d.root), 'still running, unprovisioned');
 });

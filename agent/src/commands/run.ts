@@ -2,13 +2,15 @@
 //   sentinel present → done. Resolve + validate the ThingName and the template (permanent errors:
 //   nothing contacted, no rendered config, installer never started). If the nucleus already
 //   recorded an identity, only finish. Otherwise preflight → render (clock sane, mtime now) →
-//   install (retries, backoff) → verify (restart the service on a plugin failure) → finish:
+//   install (retries, backoff) → verify (restart the service on a plugin failure, within a time budget; a
+//   refusal is permanent) → finish:
 //   device cert/key present, service enabled, remove claim cert+key, sentinel.
 import { ConfigError, TransientError } from '../../../common/errors.ts';
 import { deviceCredentialPaths, type FleetProvisioningConfig } from '../../../common/installer-config.ts';
 import { existsSync } from 'node:fs';
 import { backoffDelay, sleep } from '../backoff.ts';
 import { loadTemplate, writeRenderedConfig } from '../installer-config.ts';
+import { classifyPluginFailure, refusedMessage } from '../plugin-failure.ts';
 import { runInstaller } from '../installer.ts';
 import { checkClaim, checkJars, checkJava, waitForClock, waitForEndpoint } from '../preflight.ts';
 import { restartService, serviceEnabled } from '../service.ts';
@@ -90,7 +92,7 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
 
   state.phase = 'verify';
   writeState(cfg.state.stateFile, state);
-  const provisionedAs = await verify(ctx, state, root, logOffset, failuresSince);
+  const provisionedAs = await verify(ctx, state, root, thingName, logOffset, failuresSince);
   acceptRecordedName(cfg, provisionedAs, thingName, 'after');
   if (provisionedAs !== thingName) {
     log.warn({ recorded: provisionedAs, resolved: thingName }, 'the nucleus recorded a different ThingName than requested; keeping it (verify.acceptOtherThingName)');
@@ -120,17 +122,17 @@ async function install(ctx: CommandContext, state: AgentState, root: string): Pr
   }
 }
 
-/** The plugin's reason names an AWS throttling answer (RegisterThing or CreateKeysAndCertificate /rejected). */
-export const THROTTLED_RE = /Throttl|TooManyRequests|Rate exceeded|RequestLimitExceeded/i;
-
-async function verify(ctx: CommandContext, state: AgentState, root: string, firstOffset: number, firstFailuresSince?: number): Promise<string> {
+/**
+ * Wait for the nucleus's record; on a plugin failure or no record in time, restart the service after a jittered
+ * backoff, as long as the next try starts within verify.retrySeconds (then exit 75, and systemd's restart rule
+ * applies). A refusal (access denied in the cause) is permanent: exit 3, claim kept, no sentinel.
+ */
+async function verify(ctx: CommandContext, state: AgentState, root: string, thingName: string, firstOffset: number, firstFailuresSince?: number): Promise<string> {
   const { cfg, log, signal } = ctx;
   let offset = firstOffset;
   let failuresSince = firstFailuresSince;
-  let restarts = 0; // failures other than throttling: bounded by verify.restarts
-  let throttled = 0; // throttled failures: bounded by verify.throttledRetrySeconds
-  let throttledSince: number | null = null;
-  for (;;) {
+  const startedAt = Date.now();
+  for (let retries = 0; ; retries++) {
     const outcome = await waitForProvisioning({
       rootPath: root, logOffset: offset, failuresSince, timeoutMs: cfg.verify.timeoutSeconds * 1000, pollMs: cfg.verify.pollMs, signal,
       onWatchUnavailable: (why) => log.info({ why, pollMs: cfg.verify.pollMs }, 'cannot watch the nucleus files for changes; checking every verify.pollMs'),
@@ -139,29 +141,22 @@ async function verify(ctx: CommandContext, state: AgentState, root: string, firs
       log.info({ thingName: outcome.thingName }, 'the nucleus recorded system.thingName: provisioned');
       return outcome.thingName;
     }
+    const kind = outcome.status === 'failed' ? classifyPluginFailure(outcome.reason) : 'timeout';
+    if (outcome.status === 'failed' && kind === 'refused') {
+      throw new ConfigError(refusedMessage(thingName, outcome.reason), 'provisioning-refused');
+    }
     const reason = outcome.status === 'failed'
       ? `the provisioning plugin failed: ${outcome.reason}`
       : `provisioning was not confirmed within ${cfg.verify.timeoutSeconds} s (no system.thingName in ${tlogPath(root)})`;
-    const isThrottled = outcome.status === 'failed' && THROTTLED_RE.test(outcome.reason);
-    const delay = backoffDelay(throttled + restarts, cfg.backoff);
-    let err: TransientError;
-    if (isThrottled) {
-      throttledSince ??= Date.now();
-      const throttledFor = (Date.now() - throttledSince) / 1000;
-      err = new TransientError(reason, 'provisioning-throttled');
-      if (throttledFor >= cfg.verify.throttledRetrySeconds) {
-        throw new TransientError(`${reason} (still throttled after ${Math.round(throttledFor)} s and ${throttled} service restarts)`, err.reason);
-      }
-      throttled++;
-      log.warn({ reason: err.reason, retryInMs: delay, throttledRestarts: throttled }, `${reason}; AWS is throttling provisioning, retrying with backoff`);
-    } else {
-      err = new TransientError(reason, outcome.status === 'failed' ? 'provisioning-failed' : 'provisioning-timeout');
-      if (restarts >= cfg.verify.restarts) {
-        throw new TransientError(`${reason} (gave up after ${restarts} service restart${restarts === 1 ? '' : 's'})`, err.reason);
-      }
-      restarts++;
-      log.warn({ reason: err.reason, retryInMs: delay }, reason);
+    const err = new TransientError(reason, `provisioning-${kind}`);
+    const delay = backoffDelay(retries, cfg.backoff);
+    const spentMs = Date.now() - startedAt;
+    if (spentMs + delay > cfg.verify.retrySeconds * 1000) {
+      const restarts = `${retries} service restart${retries === 1 ? '' : 's'}`;
+      throw new TransientError(`${reason} (gave up after ${restarts} in ${Math.round(spentMs / 1000)} s, verify.retrySeconds ${cfg.verify.retrySeconds})`, err.reason);
     }
+    const why = kind === 'throttled' ? '; AWS is throttling provisioning,' : ';';
+    log.warn({ reason: err.reason, retryInMs: delay, retries: retries + 1 }, `${reason}${why} retrying with backoff`);
     recordError(cfg.state.stateFile, state, err);
     await sleep(delay, signal);
     offset = fileSize(nucleusLogPath(root));

@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * STAND-IN for the Greengrass nucleus installer (Main-Class of Greengrass.jar). Arguments, messages,
- * exit codes and the files it writes follow greengrass-nucleus-and-fleet-provisioning.md §1 and the
+ * exit codes and the files it writes follow docs/facts/nucleus-and-plugin.md and the
  * "Installer stand-in contract" in docs/architecture.md. It never provisions: with
  * --setup-system-service true it installs and starts the service, whose nucleus part (standin.Nucleus)
  * runs the plugin's provisioning later.
@@ -368,17 +368,22 @@ public final class Installer {
             + "exec " + sq(java) + " $JVM_OPTIONS -Droot=\"$GG_ROOT\" -cp \"$GG_ROOT/alts/current/distro/lib/Greengrass.jar\" standin.Nucleus --root \"$GG_ROOT\"\n";
     }
 
-    /** The unit, like the real scripts/greengrass.service.template (v2.18). */
-    static String unitFile(Path root) {
+    /**
+     * The unit the real installer writes: the nucleus's scripts/greengrass.service.template of the version baked,
+     * with the loader, pid file and loader log paths filled in. `After=time-sync.target` arrived in 2.18.0; the
+     * 2.16.0 template orders the service after network.target only (docs/facts/nucleus-and-plugin.md).
+     */
+    static String unitFile(Path root, String version) {
         String loader = root.resolve("alts/current/distro/bin/loader").toString();
         return "[Unit]\n"
             + "Description=Greengrass Core\n"
             + "After=network.target\n"
-            + "After=time-sync.target\n"
+            + (versionAtLeast(version, 2, 18) ? "After=time-sync.target\n" : "")
             + "\n"
             + "[Service]\n"
             + "Type=simple\n"
             + "PIDFile=" + root.resolve("alts/loader.pid") + "\n"
+            + "RemainAfterExit=no\n"
             + "Restart=on-failure\n"
             + "RestartSec=10\n"
             + "ExecStart=/bin/sh -c \"exec " + loader + " >> " + root.resolve("logs/loader.log") + " 2>&1\"\n"
@@ -386,6 +391,13 @@ public final class Installer {
             + "\n"
             + "[Install]\n"
             + "WantedBy=multi-user.target\n";
+    }
+
+    static boolean versionAtLeast(String version, int major, int minor) {
+        String[] p = version.split("\\.");
+        int ma = Integer.parseInt(p[0]);
+        int mi = p.length > 1 ? Integer.parseInt(p[1]) : 0;
+        return ma > major || (ma == major && mi >= minor);
     }
 
     private int run(String... cmd) throws IOException, InterruptedException {
@@ -423,7 +435,7 @@ public final class Installer {
         Path unit = unitDir.resolve(SERVICE);
         try {
             Files.createDirectories(unitDir);
-            Files.write(unit, unitFile(root).getBytes(StandardCharsets.UTF_8));
+            Files.write(unit, unitFile(root, VERSION).getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
             ctx.out.println("Unable to set up Nucleus as a system service");
             return;

@@ -55,7 +55,7 @@ final class Mqtt implements Closeable {
         this.out = sock.getOutputStream();
     }
 
-    /** SSL context from PEM files: client cert + PKCS#8 key, trusting the CA certificate(s) in rootCa. */
+    /** SSL context from PEM files: client cert + PKCS#1 RSA or PKCS#8 key, trusting the CA certificate(s) in rootCa. */
     static SSLSocketFactory tls(Path certPem, Path keyPem, Path rootCaPem) throws Exception {
         CertificateFactory cf = CertificateFactory.getInstance("X.509");
         Collection<? extends Certificate> chain;
@@ -85,23 +85,64 @@ final class Mqtt implements Closeable {
         return ctx.getSocketFactory();
     }
 
+    /**
+     * A PEM private key as the plugin's key files hold it: PKCS#1 RSA ("BEGIN RSA" label, what AWS IoT's
+     * CreateKeysAndCertificate returns) or PKCS#8 RSA/EC. SEC1 EC keys ("BEGIN EC") are refused by name.
+     */
     static PrivateKey readPrivateKey(Path p) throws Exception {
         String pem = new String(Files.readAllBytes(p), StandardCharsets.US_ASCII);
         // PEM labels built from parts: this file holds no key, and should not look as if it did.
         String label = "PRIVATE" + " KEY";
-        if (pem.contains("BEGIN EC " + label) || pem.contains("BEGIN RSA " + label)) {
-            throw new IllegalArgumentException("private key " + p + " is not PKCS#8 (BEGIN " + label + "); the stand-in reads PKCS#8 only");
+        if (pem.contains("BEGIN EC " + label)) {
+            throw new IllegalArgumentException("private key " + p + " is a SEC1 EC key (BEGIN EC " + label
+                + "); the stand-in reads PKCS#1 RSA and PKCS#8 keys");
         }
-        String begin = "-----BEGIN " + label + "-----";
+        boolean pkcs1 = pem.contains("-----BEGIN RSA " + label + "-----");
+        String kind = pkcs1 ? "RSA " + label : label;
+        String begin = "-----BEGIN " + kind + "-----";
         int b = pem.indexOf(begin);
-        int e = pem.indexOf("-----END " + label + "-----");
+        int e = pem.indexOf("-----END " + kind + "-----");
         if (b < 0 || e < 0) throw new IllegalArgumentException("private key " + p + " is not a PEM private key");
         byte[] der = Base64.getMimeDecoder().decode(pem.substring(b + begin.length(), e));
+        if (pkcs1) {
+            try {
+                return KeyFactory.getInstance("RSA").generatePrivate(new PKCS8EncodedKeySpec(pkcs1ToPkcs8(der)));
+            } catch (Exception x) {
+                throw new IllegalArgumentException("private key " + p + " cannot be parsed as a PKCS#1 RSA key");
+            }
+        }
         PKCS8EncodedKeySpec spec = new PKCS8EncodedKeySpec(der);
         for (String alg : new String[] {"EC", "RSA"}) {
             try { return KeyFactory.getInstance(alg).generatePrivate(spec); } catch (Exception ignored) { /* try the next */ }
         }
         throw new IllegalArgumentException("private key " + p + " cannot be parsed as an EC or RSA PKCS#8 key");
+    }
+
+    /** Wraps a PKCS#1 RSAPrivateKey in a PKCS#8 PrivateKeyInfo (version 0, rsaEncryption with NULL parameters). */
+    static byte[] pkcs1ToPkcs8(byte[] pkcs1) {
+        byte[] version = {0x02, 0x01, 0x00};
+        byte[] rsaAlgorithm = {0x30, 0x0d, 0x06, 0x09, 0x2a, (byte) 0x86, 0x48, (byte) 0x86, (byte) 0xf7, 0x0d, 0x01, 0x01,
+            0x01, 0x05, 0x00};
+        byte[] octets = derTlv(0x04, pkcs1);
+        byte[] body = new byte[version.length + rsaAlgorithm.length + octets.length];
+        System.arraycopy(version, 0, body, 0, version.length);
+        System.arraycopy(rsaAlgorithm, 0, body, version.length, rsaAlgorithm.length);
+        System.arraycopy(octets, 0, body, version.length + rsaAlgorithm.length, octets.length);
+        return derTlv(0x30, body);
+    }
+
+    private static byte[] derTlv(int tag, byte[] value) {
+        int n = value.length;
+        byte[] len;
+        if (n < 0x80) len = new byte[] {(byte) n};
+        else if (n < 0x100) len = new byte[] {(byte) 0x81, (byte) n};
+        else if (n < 0x10000) len = new byte[] {(byte) 0x82, (byte) (n >> 8), (byte) n};
+        else len = new byte[] {(byte) 0x83, (byte) (n >> 16), (byte) (n >> 8), (byte) n};
+        byte[] out = new byte[1 + len.length + n];
+        out[0] = (byte) tag;
+        System.arraycopy(len, 0, out, 1, len.length);
+        System.arraycopy(value, 0, out, 1 + len.length, n);
+        return out;
     }
 
     static Mqtt connect(String host, int port, String clientId, SSLSocketFactory f, int timeoutMs) throws ConnectFailed {
@@ -227,6 +268,18 @@ final class Mqtt implements Closeable {
         v.write(p, 0, p.length);
         send(0x32, v.toByteArray());
         await(4, id, System.currentTimeMillis() + timeoutMs, "PUBACK");
+    }
+
+    /** A QoS 1 PUBLISH whose PUBACK nobody waits for (it arrives, and is skipped, while awaiting the reply). */
+    void publishNoWait(String topic, String payload) throws IOException {
+        int id = nextId++;
+        ByteArrayOutputStream v = new ByteArrayOutputStream();
+        str(v, topic);
+        v.write(id >> 8);
+        v.write(id & 0xff);
+        byte[] p = payload.getBytes(StandardCharsets.UTF_8);
+        v.write(p, 0, p.length);
+        send(0x32, v.toByteArray());
     }
 
     /** The next message on one of `topics`: {topic, payload}. */

@@ -15,30 +15,19 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
-import javax.net.ssl.SSLSocketFactory;
+import standin.RealFaults.DeviceProvisioningRuntimeException;
+import standin.RealFaults.RetryableProvisioningException;
 
 /**
  * STAND-IN for the Greengrass nucleus as run by the service (alts/current/distro/bin/loader), reduced to
  * what matters here: it runs the FleetProvisioningByClaim plugin's behaviour once at start when the
  * device has no thing name yet, records the result in config/config.tlog, then keeps running.
- * Facts: greengrass-nucleus-and-fleet-provisioning.md §1 (KernelLifecycle) and §2 (plugin).
+ * Facts: docs/facts/nucleus-and-plugin.md (KernelLifecycle, the plugin, the log layout).
  */
 public final class Nucleus {
     static final String NUCLEUS = "aws.greengrass.Nucleus";
-    static final String PLUGIN = "aws.greengrass.FleetProvisioningByClaim";
-    static final String[] REQUIRED = {"rootPath", "provisioningTemplate", "claimCertificatePath", "claimCertificatePrivateKeyPath", "rootCaPath", "iotDataEndpoint"};
-
-    /** Timeouts and MqttExceptions: the nucleus retries the whole plugin (3 attempts in total). */
-    static final class RetryableProvisioningException extends Exception {
-        RetryableProvisioningException(String m, Throwable c) { super(m, c); }
-    }
-
-    /** A /rejected reply and the like: not retried, the device runs unprovisioned. */
-    static final class DeviceProvisioningRuntimeException extends RuntimeException {
-        DeviceProvisioningRuntimeException(String m) { super(m); }
-    }
+    static final String PLUGIN = Plugin.NAME;
 
     /** Host mode: "systemctl stop" was asked for; nothing more is logged or recorded (like a SIGTERMed JVM). */
     static final class Stopped extends RuntimeException {
@@ -75,15 +64,31 @@ public final class Nucleus {
         new Nucleus(Ctx.process(), Paths.get(r).toAbsolutePath().normalize()).run();
     }
 
-    synchronized void log(String level, String logger, String msg) {
+    /**
+     * One greengrass.log entry in the nucleus's text layout: `<instant, ms> [LEVEL] (thread) logger: message. {ctx}`,
+     * then, with a cause, its stack trace as printStackTrace writes it (the cause lines a reader of the log sees).
+     */
+    synchronized void log(String level, String logger, String msg, Throwable cause) {
         if (stopped) return;
-        String line = Instant.now() + " [" + level + "] (" + Thread.currentThread().getName() + ") " + logger + ": " + msg + "\n";
+        StringBuilder line = new StringBuilder();
+        line.append(Instant.ofEpochMilli(System.currentTimeMillis())).append(" [").append(level).append("] (")
+            .append(Thread.currentThread().getName()).append(") ").append(logger).append(": ").append(msg).append('\n');
+        if (cause != null) {
+            java.io.StringWriter sw = new java.io.StringWriter();
+            cause.printStackTrace(new java.io.PrintWriter(sw));
+            line.append(sw);
+        }
         try {
             Files.createDirectories(logFile.getParent());
-            Files.write(logFile, line.getBytes(StandardCharsets.UTF_8), StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE);
+            Files.write(logFile, line.toString().getBytes(StandardCharsets.UTF_8), StandardOpenOption.CREATE,
+                StandardOpenOption.APPEND, StandardOpenOption.WRITE);
         } catch (IOException e) {
             ctx.err.print(line);
         }
+    }
+
+    synchronized void log(String level, String logger, String msg) {
+        log(level, logger, msg, null);
     }
 
     private String env(String name) {
@@ -196,7 +201,7 @@ public final class Nucleus {
         return stopped;
     }
 
-    private void checkStopped() {
+    void checkStopped() {
         if (stopped) throw new Stopped();
     }
 
@@ -218,42 +223,73 @@ public final class Nucleus {
         Files.move(tmp, p, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
+    /**
+     * The nucleus's side (KernelLifecycle with RetryUtils): the plugin runs up to 3 times while it fails with
+     * RetryableProvisioningException, after a jittered 0.5-1 s, then 1-2 s; only the first retry is logged at INFO.
+     * Any other failure, or the third retryable one, is logged with its cause and the nucleus runs on unprovisioned.
+     * Success writes no INFO line (the real "Updated provisioning configuration" is DEBUG).
+     */
     void runProvisioningPlugin(Config cfg, Path tlog) {
         String k = "com.aws.greengrass.lifecyclemanager.KernelLifecycle";
-        log("INFO", k, "Running provisioning plugin. {pluginName=" + PLUGIN + "}");
+        log("INFO", k, "Running provisioning plugin: " + PLUGIN + ". {}");
+        Map<String, Object> c = pluginConfig(cfg);
+        Plugin plugin = new Plugin(this, seconds("GG_STANDIN_MQTT_TIMEOUT_SECONDS", 30), seconds("GG_STANDIN_CONNECT_RETRY_SECONDS", 5));
         try {
             injectedProvisionFailure();
-            int attempt = 0;
-            long backoff = 1000;
-            while (true) {
-                attempt++;
+            long interval = 0;
+            Plugin.Result result;
+            for (int attempt = 1; ; attempt++) {
                 try {
-                    provision(cfg, tlog);
-                    return;
+                    result = plugin.updateIdentityConfiguration(c);
+                    break;
                 } catch (RetryableProvisioningException e) {
-                    if (attempt >= 3) throw new DeviceProvisioningRuntimeException("Provisioning failed after " + attempt + " attempts: " + e.getMessage());
-                    long wait = ThreadLocalRandom.current().nextLong(backoff / 2, backoff + 1);
-                    log("WARN", k, "Retrying provisioning plugin. {attempt=" + attempt + ", waitMs=" + wait + ", reason=" + e.getMessage() + "}");
-                    Thread.sleep(wait);
-                    backoff = Math.min(backoff * 2, 60_000);
+                    if (attempt >= 3) throw e;
+                    if (attempt == 1) log("INFO", k, "Running provisioning plugin. task failed and will be retried. {task-attempt=" + attempt + "}", e);
+                    if (interval == 0) interval = 1000;
+                    Thread.sleep(interval / 2 + ThreadLocalRandom.current().nextLong(interval / 2 + 1));
+                    interval = Math.min(interval * 2, 60_000);
                 }
             }
+            record(cfg, tlog, c, result);
+        } catch (Stopped e) {
+            return; // host mode: stopped mid-provisioning, like a SIGTERMed JVM it says nothing more
         } catch (Exception e) {
-            if (stopped) return; // host mode: stopped mid-provisioning, like a SIGTERMed JVM it says nothing more
-            log("ERROR", k, "Caught exception while running provisioning plugin. Moving on to run Greengrass without provisioning. {reason=" + e.getClass().getSimpleName() + ": " + e.getMessage() + "}");
+            if (stopped) return;
+            log("ERROR", k, "Caught exception while running provisioning plugin. Moving on to run Greengrass without provisioning. {}", e);
+        }
+    }
+
+    /** What the nucleus merges from the plugin's answer: the identity under system, endpoints/region/role alias. */
+    private void record(Config cfg, Path tlog, Map<String, Object> c, Plugin.Result r) throws IOException {
+        long now = System.currentTimeMillis();
+        List<String> lines = new ArrayList<>();
+        set(cfg, lines, now, new String[] {"system", "thingName"}, r.thingName);
+        set(cfg, lines, now, new String[] {"system", "certificateFilePath"}, r.certificatePath.toString());
+        set(cfg, lines, now, new String[] {"system", "privateKeyPath"}, r.privateKeyPath.toString());
+        set(cfg, lines, now, new String[] {"system", "rootCaPath"}, Plugin.str(c, "rootCaPath"));
+        set(cfg, lines, now, new String[] {"services", NUCLEUS, "configuration", "iotDataEndpoint"}, Plugin.str(c, "iotDataEndpoint"));
+        String[][] optional = {{"awsRegion", "awsRegion"}, {"iotCredentialEndpoint", "iotCredEndpoint"}, {"iotRoleAlias", "iotRoleAlias"}};
+        for (String[] nk : optional) {
+            String v = Plugin.str(c, nk[0]);
+            if (v != null) set(cfg, lines, now, new String[] {"services", NUCLEUS, "configuration", nk[1]}, v);
+        }
+        synchronized (this) {
+            checkStopped(); // a stopped nucleus records nothing (stop() holds this lock while it stops)
+            Config.appendTlog(tlog, lines);
         }
     }
 
     private void injectedProvisionFailure() throws IOException {
         if ("provision".equals(setting("GG_STANDIN_FAIL"))) {
-            throw new DeviceProvisioningRuntimeException("GG_STANDIN_FAIL=provision: injected RegisterThing rejection (stand-in)");
+            throw new DeviceProvisioningRuntimeException(new RuntimeException("GG_STANDIN_FAIL=provision: injected RegisterThing rejection (stand-in)"));
         }
         String until = setting("GG_STANDIN_FAIL_UNTIL_PROVISION");
         if (until != null) {
             int n = Integer.parseInt(until.trim());
             int attempts = Installer.bumpCounter(root.resolve(".standin-provision-attempts"));
             if (attempts < n) {
-                throw new DeviceProvisioningRuntimeException("GG_STANDIN_FAIL_UNTIL_PROVISION=" + n + ": injected RegisterThing rejection on provisioning run " + attempts + " (stand-in)");
+                throw new DeviceProvisioningRuntimeException(new RuntimeException("GG_STANDIN_FAIL_UNTIL_PROVISION=" + n
+                    + ": injected RegisterThing rejection on provisioning run " + attempts + " (stand-in)"));
             }
         }
     }
@@ -270,134 +306,17 @@ public final class Nucleus {
         return out;
     }
 
-    private static String str(Map<String, Object> c, String key) {
-        Object v = c.get(key.toLowerCase(Locale.ROOT));
-        if (v == null || v instanceof Map || v instanceof List) return null;
-        if (v instanceof Double && (Double) v == Math.rint((Double) v)) return Long.toString(((Double) v).longValue());
-        String s = v.toString();
-        return s.isEmpty() ? null : s;
-    }
-
-    private void provision(Config cfg, Path tlog) throws Exception {
-        String plog = "com.aws.greengrass.FleetProvisioningByClaimPlugin";
-        Map<String, Object> c = pluginConfig(cfg);
-        for (String r : REQUIRED) {
-            if (str(c, r) == null) throw new IllegalArgumentException("Required parameter " + r + " missing for the provisioning plugin");
-        }
-        String rootPath = str(c, "rootPath").replaceAll("/+$", "");
-        String template = str(c, "provisioningTemplate");
-        Path claimCert = Paths.get(str(c, "claimCertificatePath"));
-        Path claimKey = Paths.get(str(c, "claimCertificatePrivateKeyPath"));
-        String rootCa = str(c, "rootCaPath");
-        String endpoint = str(c, "iotDataEndpoint");
-        int port = str(c, "mqttPort") == null ? 8883 : Integer.parseInt(str(c, "mqttPort"));
-        String clientId = str(c, "deviceId") != null ? str(c, "deviceId") : UUID.randomUUID().toString();
-        Path certOut = Paths.get(str(c, "certificatePath") != null ? str(c, "certificatePath") : rootPath + "/thingCert.crt");
-        Path keyOut = Paths.get(str(c, "privateKeyPath") != null ? str(c, "privateKeyPath") : rootPath + "/privKey.key");
-        Map<String, String> params = new LinkedHashMap<>();
-        Object tp = c.get("templateparameters");
-        if (tp instanceof Map) {
-            for (Map.Entry<?, ?> e : ((Map<?, ?>) tp).entrySet()) params.put(String.valueOf(e.getKey()), e.getValue() == null ? "" : scalarString(e.getValue()));
-        }
-        long timeout = seconds("GG_STANDIN_MQTT_TIMEOUT_SECONDS", 30);
-        long retry = seconds("GG_STANDIN_CONNECT_RETRY_SECONDS", 5);
-
-        SSLSocketFactory tls = Mqtt.tls(claimCert, claimKey, Paths.get(rootCa)); // unreadable/bad files: not retried
-        Mqtt mqtt;
-        while (true) {
-            try {
-                mqtt = Mqtt.connect(endpoint, port, clientId, tls, 30_000); // connect timeout: fixed 30 s
-                break;
-            } catch (Mqtt.ConnectFailed e) {
-                checkStopped();
-                // plugin >= 1.2.1: connection failures are retried forever, every 5 s
-                log("WARN", plog, "Failed to connect to IoT Core, retrying in " + (retry / 1000.0) + " seconds. {endpoint=" + endpoint + ":" + port + ", reason=" + e.getCause() + "}");
-                Thread.sleep(retry);
-            }
-        }
-        connection = mqtt;
-        if (stopped) {
-            mqtt.close();
-            throw new Stopped();
-        }
-        log("INFO", plog, "Connected to IoT Core. {endpoint=" + endpoint + ":" + port + ", clientId=" + clientId + "}");
-        try {
-            String create = "$aws/certificates/create/json";
-            mqtt.subscribe(timeout, create + "/accepted", create + "/rejected");
-            mqtt.publish(timeout, create, "");
-            String[] res = mqtt.awaitMessage(Set.of(create + "/accepted", create + "/rejected"), timeout, "the CreateKeysAndCertificate response");
-            if (res[0].endsWith("/rejected")) throw new DeviceProvisioningRuntimeException("CreateKeysAndCertificate rejected: " + describeError(res[1]));
-            @SuppressWarnings("unchecked")
-            Map<String, Object> keys = (Map<String, Object>) Json.parse(res[1]);
-            String certificateId = String.valueOf(keys.get("certificateId"));
-            try {
-                checkStopped();
-                writeSecret(certOut, String.valueOf(keys.get("certificatePem")));
-                writeSecret(keyOut, String.valueOf(keys.get("privateKey")));
-            } catch (IOException e) {
-                throw new DeviceProvisioningRuntimeException("Failed to write the device certificate or private key: " + e);
-            }
-            log("INFO", plog, "Received certificate and wrote it to disk. {certificateId=" + certificateId + ", certificatePath=" + certOut + ", privateKeyPath=" + keyOut + "}");
-
-            String provision = "$aws/provisioning-templates/" + template + "/provision/json";
-            mqtt.subscribe(timeout, provision + "/accepted", provision + "/rejected");
-            Map<String, Object> req = new LinkedHashMap<>();
-            req.put("certificateOwnershipToken", keys.get("certificateOwnershipToken"));
-            if (!params.isEmpty()) req.put("parameters", new LinkedHashMap<String, Object>(params));
-            mqtt.publish(timeout, provision, Json.write(req));
-            res = mqtt.awaitMessage(Set.of(provision + "/accepted", provision + "/rejected"), timeout, "the RegisterThing response");
-            if (res[0].endsWith("/rejected")) throw new DeviceProvisioningRuntimeException("RegisterThing rejected: " + describeError(res[1]));
-            @SuppressWarnings("unchecked")
-            Map<String, Object> reg = (Map<String, Object>) Json.parse(res[1]);
-            String thingName = String.valueOf(reg.get("thingName"));
-            log("INFO", plog, "Received register thing response for thing name " + thingName);
-            mqtt.disconnect();
-
-            long now = System.currentTimeMillis();
-            List<String> lines = new ArrayList<>();
-            set(cfg, lines, now, new String[] {"system", "thingName"}, thingName);
-            set(cfg, lines, now, new String[] {"system", "certificateFilePath"}, certOut.toString());
-            set(cfg, lines, now, new String[] {"system", "privateKeyPath"}, keyOut.toString());
-            set(cfg, lines, now, new String[] {"system", "rootCaPath"}, rootCa);
-            String[][] nucleusKeys = {{"awsRegion", "awsRegion"}, {"iotDataEndpoint", "iotDataEndpoint"}, {"iotCredentialEndpoint", "iotCredEndpoint"}, {"iotRoleAlias", "iotRoleAlias"}};
-            for (String[] nk : nucleusKeys) {
-                String v = str(c, nk[0]);
-                if (v != null) set(cfg, lines, now, new String[] {"services", NUCLEUS, "configuration", nk[1]}, v);
-            }
-            synchronized (this) {
-                checkStopped(); // a stopped nucleus records nothing (stop() holds this lock while it stops)
-                Config.appendTlog(tlog, lines);
-            }
-            log("INFO", "com.aws.greengrass.lifecyclemanager.KernelLifecycle", "Successfully provisioned the device; configuration updated. {thingName=" + thingName + "}");
-        } catch (Mqtt.Timeout e) {
-            mqtt.close();
-            throw new RetryableProvisioningException(e.getMessage(), e);
-        } catch (IOException e) {
-            mqtt.close();
-            throw new RetryableProvisioningException("MQTT error: " + e, e);
-        } catch (RuntimeException e) {
-            mqtt.disconnect();
-            throw e;
-        }
-    }
-
-    private static String scalarString(Object v) {
-        if (v instanceof Double && (Double) v == Math.rint((Double) v)) return Long.toString(((Double) v).longValue());
-        return v.toString();
-    }
-
     private static void set(Config cfg, List<String> lines, long ts, String[] path, Object v) {
         cfg.setIfNewer(path, v, ts);
         lines.add(Config.tlogLine(ts, path, v));
     }
 
-    private static String describeError(String payload) {
-        try {
-            @SuppressWarnings("unchecked")
-            Map<String, Object> m = (Map<String, Object>) Json.parse(payload);
-            return "statusCode=" + scalarString(m.get("statusCode")) + ", errorCode=" + m.get("errorCode") + ", errorMessage=" + m.get("errorMessage");
-        } catch (RuntimeException e) {
-            return payload.length() > 200 ? payload.substring(0, 200) : payload;
+    /** The plugin's MQTT connection, closed by a host-mode stop. */
+    void connected(Mqtt mqtt) {
+        connection = mqtt;
+        if (stopped) {
+            mqtt.close();
+            throw new Stopped();
         }
     }
 
