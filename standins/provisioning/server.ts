@@ -6,12 +6,10 @@
 //   $aws/provisioning-templates/<name>/provision/json       -> .../accepted | .../rejected
 // Responses go only to the connection that asked (like AWS IoT), and only if it subscribed first.
 // Facts: /work/shared/docs/aws-wire-and-cdf.md §3, greengrass-nucleus-and-fleet-provisioning.md §2–3.
-import tls from 'node:tls';
-import { X509Certificate, randomBytes, randomUUID } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import mqttPacket from 'mqtt-packet';
-import type { Packet, IPublishPacket, ISubscribePacket, IConnectPacket } from 'mqtt-packet';
+import { startBroker, type Broker, type Conn, type Refusal } from './broker.ts';
 import { issueCertificate, type KeyPair } from '../pki.ts';
 import { validateThingName, ThingNameError } from '../../common/thing-name.ts';
 import { createFastIssuer } from './fast-issuer.ts';
@@ -97,27 +95,7 @@ interface OwnershipToken {
   expiresAt: number;
   used: boolean;
 }
-interface Conn {
-  id: number;
-  socket: tls.TLSSocket;
-  clientId?: string;
-  connected: boolean;
-  peerFingerprint: string;
-  subscriptions: string[];
-}
-
-/** MQTT topic filter match (+ and #), 3.1.1 rules; `$` topics are not matched by a leading wildcard. */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+export { topicMatches } from './broker.ts';
 
 function fingerprintId(pem: string): string {
   return new X509Certificate(pem).fingerprint256.replace(/:/g, '').toLowerCase();
@@ -135,7 +113,6 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
   const host = o.host ?? '127.0.0.1';
   const requiredParameters = o.requiredParameters ?? ['ThingName'];
   const tokenTtlMs = (o.tokenTtlSeconds ?? 3600) * 1000;
-  const caFingerprint = new X509Certificate(o.ca.certificatePem).fingerprint256;
 
   const serverCert = issueCertificate(o.ca, {
     commonName: 'provisioning stand-in',
@@ -189,20 +166,8 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
     stop: async () => undefined,
   };
 
-  const conns = new Set<Conn>();
-  let nextConnId = 1;
-
-  const send = (conn: Conn, packet: Packet): void => {
-    if (conn.socket.destroyed || !conn.socket.writable) return;
-    conn.socket.write(mqttPacket.generate(packet));
-  };
-
-  /** Deliver to `conn` only, and only if it subscribed to a matching filter (AWS IoT semantics for the reply topics). */
-  const reply = (conn: Conn, topic: string, body: unknown): boolean => {
-    if (!conn.subscriptions.some((f) => topicMatches(f, topic))) return false;
-    send(conn, { cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(body)), qos: 0, retain: false, dup: false });
-    return true;
-  };
+  let broker: Broker | undefined;
+  const reply = (conn: Conn, topic: string, body: unknown): boolean => broker?.reply(conn, topic, body) ?? false;
 
   const reject = (conn: Conn, requestTopic: string, statusCode: number, errorCode: string, errorMessage: string): void => {
     const at = new Date().toISOString();
@@ -345,154 +310,42 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
     reply(conn, `${topic}/accepted`, { thingName, deviceConfiguration: {} });
   };
 
-  const onPublish = (conn: Conn, p: IPublishPacket): void => {
-    if (p.qos === 1 && p.messageId !== undefined) send(conn, { cmd: 'puback', messageId: p.messageId });
-    if (p.qos === 2 && p.messageId !== undefined) send(conn, { cmd: 'pubrec', messageId: p.messageId }); // QoS 2: PUBREC now, PUBCOMP on PUBREL
-    const payload = Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload);
-    if (p.topic === CREATE_TOPIC) return createKeysAndCertificate(conn, p.topic);
-    const m = PROVISION_RE.exec(p.topic);
-    if (m) return registerThing(conn, p.topic, m[1] as string, payload);
-    if (p.topic.startsWith('$aws/certificates/create-from-csr/')) {
-      return reject(conn, p.topic, 400, 'InvalidRequest', 'CreateCertificateFromCsr is not implemented by the provisioning stand-in');
+  const onPublish = (conn: Conn, topic: string, payload: Buffer): void => {
+    if (topic === CREATE_TOPIC) return createKeysAndCertificate(conn, topic);
+    const m = PROVISION_RE.exec(topic);
+    if (m) return registerThing(conn, topic, m[1] as string, payload);
+    if (topic.startsWith('$aws/certificates/create-from-csr/')) {
+      return reject(conn, topic, 400, 'InvalidRequest', 'CreateCertificateFromCsr is not implemented by the provisioning stand-in');
     }
-    if (p.topic.startsWith('$aws/')) return; // other reserved topics: nothing answers (not part of this stand-in)
-    // Plain broker behaviour for other topics: deliver to every matching subscriber.
-    for (const c of conns) {
-      if (c.connected && c.subscriptions.some((f) => topicMatches(f, p.topic))) {
-        send(c, { cmd: 'publish', topic: p.topic, payload, qos: 0, retain: false, dup: false });
-      }
-    }
+    if (topic.startsWith('$aws/')) return; // other reserved topics: nothing answers (not part of this stand-in)
+    broker?.fanOut(topic, payload);
   };
 
-  const onConnect = (conn: Conn, p: IConnectPacket): void => {
-    if (p.protocolVersion !== 4) {
-      send(conn, { cmd: 'connack', returnCode: 1, sessionPresent: false });
-      conn.socket.end();
-      return;
-    }
-    // A certificate this stand-in issued may only connect once activated by RegisterThing (AWS IoT policy semantics).
+  /** A certificate this stand-in issued may only connect once RegisterThing activated it (AWS IoT semantics). */
+  const admitConnect = (conn: Conn): Refusal | null => {
     const id = conn.peerFingerprint.replace(/:/g, '').toLowerCase();
     const issued = certs.get(id);
-    if (issued && issued.status !== 'ACTIVE') {
-      record({ event: 'refused', reason: 'certificate not active', certificateId: id });
-      send(conn, { cmd: 'connack', returnCode: 5, sessionPresent: false });
-      conn.socket.end();
-      return;
-    }
-    const clientId = p.clientId || `standin-${randomUUID()}`;
-    // AWS IoT disconnects the existing connection when another connects with the same client ID.
-    for (const other of conns) {
-      if (other !== conn && other.connected && other.clientId === clientId) {
-        record({ event: 'duplicate-client-id', clientId });
-        other.socket.destroy();
-      }
-    }
-    conn.clientId = clientId;
-    conn.connected = true;
-    record({ event: 'connect', clientId, peerFingerprint: conn.peerFingerprint });
-    send(conn, { cmd: 'connack', returnCode: 0, sessionPresent: false });
+    return issued && issued.status !== 'ACTIVE' ? { reason: `certificate ${id} is ${issued.status}` } : null;
   };
 
-  const onSubscribe = (conn: Conn, p: ISubscribePacket): void => {
-    const granted: number[] = [];
-    for (const s of p.subscriptions) {
-      if (!conn.subscriptions.includes(s.topic)) conn.subscriptions.push(s.topic);
-      granted.push(Math.min(s.qos, 1));
-    }
-    send(conn, { cmd: 'suback', messageId: p.messageId as number, granted });
-  };
-
-  const server = tls.createServer({
+  broker = await startBroker({
+    host,
+    port: o.port ?? 0,
     key: serverCert.privateKeyPem,
     cert: serverCert.certificatePem,
-    ca: [o.ca.certificatePem],
-    requestCert: true,
-    rejectUnauthorized: true,
-    minVersion: 'TLSv1.2',
+    ca: o.ca.certificatePem,
+    admitConnect,
+    onPublish,
+    record,
   });
-
-  server.on('tlsClientError', (err) => {
-    record({ event: 'tls-refused', reason: err.message });
-  });
-
-  server.on('secureConnection', (socket: tls.TLSSocket) => {
-    const peer = socket.getPeerCertificate();
-    const conn: Conn = {
-      id: nextConnId++,
-      socket,
-      connected: false,
-      peerFingerprint: peer && peer.fingerprint256 ? peer.fingerprint256 : '',
-      subscriptions: [],
-    };
-    if (!socket.authorized || !conn.peerFingerprint || conn.peerFingerprint === caFingerprint) {
-      socket.destroy();
-      return;
-    }
-    conns.add(conn);
-    const parser = mqttPacket.parser({ protocolVersion: 4 });
-    parser.on('packet', (packet: Packet) => {
-      try {
-        if (!conn.connected && packet.cmd !== 'connect') {
-          socket.destroy(); // MQTT: the first packet must be CONNECT
-          return;
-        }
-        switch (packet.cmd) {
-          case 'connect':
-            if (conn.connected) socket.destroy(); // a second CONNECT is a protocol violation
-            else onConnect(conn, packet);
-            break;
-          case 'publish':
-            onPublish(conn, packet);
-            break;
-          case 'subscribe':
-            onSubscribe(conn, packet);
-            break;
-          case 'unsubscribe':
-            conn.subscriptions = conn.subscriptions.filter((f) => !packet.unsubscriptions.includes(f));
-            send(conn, { cmd: 'unsuback', messageId: packet.messageId as number } as Packet);
-            break;
-          case 'pubrel':
-            send(conn, { cmd: 'pubcomp', messageId: packet.messageId as number });
-            break;
-          case 'pingreq':
-            send(conn, { cmd: 'pingresp' });
-            break;
-          case 'disconnect':
-            socket.end();
-            break;
-          default:
-            break; // puback etc. for QoS0 deliveries never come; ignore
-        }
-      } catch (err) {
-        record({ event: 'internal-error', message: (err as Error).message });
-        socket.destroy();
-      }
-    });
-    parser.on('error', () => socket.destroy());
-    socket.on('data', (d: Buffer) => parser.parse(d));
-    socket.on('error', () => undefined);
-    socket.on('close', () => conns.delete(conn));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  state.port = typeof addr === 'object' && addr ? addr.port : (o.port ?? 0);
+  state.port = broker.port;
   record({ event: 'listening', host, port: state.port, templateName: o.templateName });
 
   let stopped = false;
   state.stop = async () => {
     if (stopped) return;
     stopped = true;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const c of conns) c.socket.destroy();
-    conns.clear();
-    await closed;
+    await broker?.close();
     record({ event: 'stopped' });
   };
   return state;
