@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   process.stdout.write(`listening ${standin.host}:${standin.port}\n`);
   const shutdown = (sig: string) => {
     void standin.stop().then(() => {
-      process.stderr.write(`provisioning stand-in: stopped (${sig}); registrations=${standin.registrations.length} collisions=${standin.collisions.length} rejections=${standin.rejections.length}\n`);
+      process.stderr.write(`provisioning stand-in: stopped (${sig}); registrations=${standin.registrations.length} takeovers=${standin.takeovers.length} rejections=${standin.rejections.length}\n`);
       process.exit(0);
     });
   };

@@ -1,14 +1,13 @@
-// STAND-IN for the AWS IoT side of fleet provisioning by claim (the MQTT "device provisioning API").
-// Real MQTT 3.1.1 over TLS with client certificates (mTLS), spoken by a minimal broker written here
-// (mqtt-packet only encodes/decodes the packets). Implements the two request/response pairs the
-// FleetProvisioningByClaim plugin uses:
+// STAND-IN for the AWS IoT side of fleet provisioning by claim (the MQTT "device provisioning API"), over MQTT 3.1.1
+// or MQTT 5 with client certificates (broker.ts). Answers the request/response pairs the FleetProvisioningByClaim
+// plugin and AWS's SDK samples use:
 //   $aws/certificates/create/json                           -> .../accepted | .../rejected
 //   $aws/provisioning-templates/<name>/provision/json       -> .../accepted | .../rejected
-// Responses go only to the connection that asked (like AWS IoT), and only if it subscribed first.
-// Facts: /work/shared/docs/aws-wire-and-cdf.md §3, greengrass-nucleus-and-fleet-provisioning.md §2–3.
+// Replies go only to the connection that asked (like AWS IoT), and only if it subscribed first. What it knows
+// (certificates, tokens, Things) lives in registry.ts and survives a restart on the same records file.
+// Facts: docs/facts/provisioning-mqtt.md.
 import { X509Certificate, randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { Registry, tokenHash, type Registration, type Takeover } from './registry.ts';
 import { startBroker, type Broker, type Conn, type Refusal } from './broker.ts';
 import { issueCertificate, type KeyPair } from '../pki.ts';
 import { validateThingName, ThingNameError } from '../../common/thing-name.ts';
@@ -42,16 +41,16 @@ export interface ProvisioningStandinOptions {
    * (`"ThingName": {"Fn::Join": ["", ["<prefix>", {"Ref": "ThingName"}]]}`); RegisterThing answers that name.
    */
   thingNamePrefix?: string;
+  /**
+   * The template's OverrideSettings for its Thing resource, applied when the Thing already exists (IoT guide,
+   * provisioning templates): REPLACE (the stack's template; default), MERGE and DO_NOTHING accept the registration
+   * and attach the new certificate to the existing Thing, FAIL rejects it with ResourceConflictsException.
+   * They differ in what happens to the Thing's group memberships.
+   */
+  thingOverride?: 'REPLACE' | 'MERGE' | 'DO_NOTHING' | 'FAIL';
 }
 
-export interface Registration {
-  thingName: string;
-  certificateId: string;
-  parameters: Record<string, string>;
-  thingGroupName?: string;
-  claimFingerprint: string;
-  at: string;
-}
+export type { Registration, Takeover } from './registry.ts';
 
 export interface Rejection {
   topic: string;
@@ -65,7 +64,13 @@ export interface ProvisioningStandin {
   port: number;
   registrations: Registration[];
   rejections: Rejection[];
-  collisions: Registration[];
+  /**
+   * RegisterThing calls that named a Thing already holding another ACTIVE certificate, accepted as AWS does with
+   * the template's OverrideSettings REPLACE: the new certificate is attached beside the old one.
+   */
+  takeovers: Takeover[];
+  /** The certificates attached to a Thing (several after a takeover); [] for a Thing that does not exist. */
+  principalsOf(thingName: string): string[];
   certificatesIssued: number;
   /**
    * Test hook: a RegisterThing whose template parameters this accepts is never answered, as if the reply was lost
@@ -83,18 +88,6 @@ export function provisionTopic(templateName: string): string {
 const PROVISION_RE = /^\$aws\/provisioning-templates\/([^/]+)\/provision\/json$/;
 const GROUP_RE = /^[a-zA-Z0-9:_-]{1,128}$/;
 
-type CertStatus = 'PENDING_ACTIVATION' | 'ACTIVE';
-interface IssuedCert {
-  certificateId: string;
-  status: CertStatus;
-  claimFingerprint: string;
-}
-interface OwnershipToken {
-  certificateId: string;
-  claimFingerprint: string;
-  expiresAt: number;
-  used: boolean;
-}
 export { topicMatches } from './broker.ts';
 
 function fingerprintId(pem: string): string {
@@ -125,41 +118,19 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
 
   const registrations: Registration[] = [];
   const rejections: Rejection[] = [];
-  const collisions: Registration[] = [];
-  const certs = new Map<string, IssuedCert>();
-  const tokens = new Map<string, OwnershipToken>();
-  /** thingName -> the registration that owns it (its certificate is ACTIVE). */
-  const things = new Map<string, Registration>();
+  const takeovers: Takeover[] = [];
+  const registry = new Registry(o.recordsFile);
+  registry.replay(); // a restarted stand-in knows its certificates (PENDING or ACTIVE), tokens and Things
+  const record = (event: Record<string, unknown>): void => registry.record(event);
   const fastIssuer = o.deviceCertificateIssuer === 'in-process' ? createFastIssuer(o.ca) : undefined;
-
-  const record = (event: Record<string, unknown>): void => {
-    if (!o.recordsFile) return;
-    mkdirSync(dirname(o.recordsFile), { recursive: true });
-    appendFileSync(o.recordsFile, `${JSON.stringify({ at: new Date().toISOString(), ...event })}\n`);
-  };
-
-  // A restarted stand-in (same records file) remembers the Things and active certificates, like AWS would.
-  if (o.recordsFile && existsSync(o.recordsFile)) {
-    for (const line of readFileSync(o.recordsFile, 'utf8').split('\n')) {
-      if (!line.trim()) continue;
-      try {
-        const ev = JSON.parse(line) as { event?: string; registration?: Registration };
-        if (ev.event === 'registration' && ev.registration) {
-          things.set(ev.registration.thingName, ev.registration);
-          certs.set(ev.registration.certificateId, { certificateId: ev.registration.certificateId, status: 'ACTIVE', claimFingerprint: ev.registration.claimFingerprint });
-        }
-      } catch {
-        // a torn last line is ignored
-      }
-    }
-  }
 
   const state: ProvisioningStandin = {
     host,
     port: 0,
     registrations,
     rejections,
-    collisions,
+    takeovers,
+    principalsOf: (thingName) => [...(registry.things.get(thingName)?.certificateIds ?? [])],
     certificatesIssued: 0,
     holdRegisterThing: null,
     held: [],
@@ -186,10 +157,8 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
     }
     const id = fingerprintId(kp.certificatePem);
     const token = randomBytes(32).toString('base64url');
-    certs.set(id, { certificateId: id, status: 'PENDING_ACTIVATION', claimFingerprint: conn.peerFingerprint });
-    tokens.set(token, { certificateId: id, claimFingerprint: conn.peerFingerprint, expiresAt: Date.now() + tokenTtlMs, used: false });
+    registry.issued(id, token, conn.peerFingerprint, Date.now() + tokenTtlMs, conn.clientId);
     state.certificatesIssued++;
-    record({ event: 'certificate', certificateId: id, status: 'PENDING_ACTIVATION', claimFingerprint: conn.peerFingerprint, clientId: conn.clientId });
     reply(conn, `${topic}/accepted`, {
       certificateId: id,
       certificatePem: kp.certificatePem,
@@ -217,7 +186,8 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
       return;
     }
     const tokenValue = body.certificateOwnershipToken;
-    const tok = typeof tokenValue === 'string' ? tokens.get(tokenValue) : undefined;
+    const tokHash = typeof tokenValue === 'string' ? tokenHash(tokenValue) : '';
+    const tok = registry.tokens.get(tokHash);
     if (typeof tokenValue !== 'string' || tokenValue === '') {
       reject(conn, topic, 400, 'InvalidCertificateOwnershipToken', 'certificateOwnershipToken is missing');
       return;
@@ -288,25 +258,23 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
       claimFingerprint: conn.peerFingerprint,
       at: new Date(now).toISOString(),
     };
-    const owner = things.get(thingName);
-    if (owner && owner.certificateId !== tok.certificateId && certs.get(owner.certificateId)?.status === 'ACTIVE') {
-      collisions.push(reg);
-      record({ event: 'collision', registration: reg, existingCertificateId: owner.certificateId });
-      reject(
-        conn,
-        topic,
-        409,
-        'ResourceConflict',
-        `Thing ${thingName} already exists with an active certificate (${owner.certificateId.slice(0, 12)}…) from another device: clone collision`,
-      );
+    const existing = registry.things.get(thingName);
+    const override = o.thingOverride ?? 'REPLACE';
+    if (existing && override === 'FAIL') {
+      reject(conn, topic, 409, 'ResourceConflictsException', `Thing ${thingName} already exists and the template's OverrideSettings say FAIL`);
       return;
     }
-    tok.used = true;
-    const cert = certs.get(tok.certificateId);
-    if (cert) cert.status = 'ACTIVE';
-    things.set(thingName, reg);
+    const requested = thingGroupName !== undefined ? [thingGroupName] : [];
+    const groups = !existing || override === 'REPLACE'
+      ? requested
+      : override === 'MERGE' ? [...new Set([...existing.thingGroups, ...requested])] : existing.thingGroups;
+    const others = registry.otherActiveCertificates(thingName, tok.certificateId);
+    const takeover: Takeover | undefined = others.length
+      ? { thingName, certificateId: tok.certificateId, previousCertificateIds: others, claimFingerprint: conn.peerFingerprint, at: reg.at }
+      : undefined;
+    registry.registered(reg, tokHash, groups, takeover);
     registrations.push(reg);
-    record({ event: 'registration', registration: reg });
+    if (takeover) takeovers.push(takeover);
     reply(conn, `${topic}/accepted`, { thingName, deviceConfiguration: {} });
   };
 
@@ -324,7 +292,7 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
   /** A certificate this stand-in issued may only connect once RegisterThing activated it (AWS IoT semantics). */
   const admitConnect = (conn: Conn): Refusal | null => {
     const id = conn.peerFingerprint.replace(/:/g, '').toLowerCase();
-    const issued = certs.get(id);
+    const issued = registry.certs.get(id);
     return issued && issued.status !== 'ACTIVE' ? { reason: `certificate ${id} is ${issued.status}` } : null;
   };
 

@@ -106,3 +106,24 @@ t.test('rejected replies over MQTT 3.1.1: no token at all; throttling', async (t
   accepted(await id.registerThing(TEMPLATE, token, { ThingName: 'edge-t0' }));
   t.same(s.registrations.map((r) => r.thingName), ['edge-t0'], 'a throttled request registers nothing');
 });
+
+t.test('a second RegisterThing for the same ThingName (the stack template: REPLACE) is accepted, as by IoT Core', async (t) => {
+  const { s, at } = await standin(t);
+  const client = await connect5(at, claim, 'claim-dup');
+  const id = identity5(client);
+  t.teardown(async () => {
+    id.close();
+    await stop5(client);
+  });
+  const devices: KeyPair[] = [];
+  for (let i = 0; i < 2; i++) {
+    const created = accepted(await id.createKeysAndCertificate());
+    const reg = accepted(await id.registerThing(TEMPLATE, created.certificateOwnershipToken as string, { ThingName: 'twin' }));
+    t.equal(reg.thingName, 'twin', `registration ${i + 1} accepted`);
+    devices.push(deviceIdentity(created));
+  }
+  t.equal(s.principalsOf('twin').length, 2, 'the Thing holds two certificates');
+  t.equal(s.takeovers.length, 1, 'the stand-in records the takeover');
+  for (const [i, d] of devices.entries()) await stop5(await connect5(at, d, `twin-${i}`));
+  t.pass('both machines connect with their own certificate');
+});

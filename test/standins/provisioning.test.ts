@@ -86,7 +86,7 @@ t.test('a claim-signed client gets a certificate and registers its Thing', async
     t.equal(s.registrations[0]?.certificateId, created.body.certificateId);
     t.equal(s.registrations[0]?.claimFingerprint, new X509Certificate(claim.certificatePem).fingerprint256);
     t.equal(s.certificatesIssued, 1);
-    t.same(s.collisions, []);
+    t.same(s.takeovers, []);
     // the new device certificate (now ACTIVE) can connect on its own
     const dev = await connect(s, { certificatePem: created.body.certificatePem, privateKeyPem: created.body.privateKey });
     dev.end(true);
@@ -215,7 +215,7 @@ t.test('missing or invalid ThingName, unknown template, bad payload are rejected
   });
 });
 
-t.test('a second registration of a ThingName is a clone collision: 409, recorded', async (t) => {
+t.test('a second registration of a ThingName (template REPLACE) is accepted: the Thing holds both certificates', async (t) => {
   await withStandin(t, {}, async (s) => {
     const a = await connect(s, claim);
     const b = await connect(s, claim);
@@ -226,13 +226,29 @@ t.test('a second registration of a ThingName is a clone collision: 409, recorded
     const first = await provision(a, { ThingName: 'clone-name' });
     t.equal(first.reg.outcome, 'accepted');
     const second = await provision(b, { ThingName: 'clone-name' });
-    t.equal(second.reg.outcome, 'rejected');
-    t.equal(second.reg.body.statusCode, 409);
-    t.equal(second.reg.body.errorCode, 'ResourceConflict');
-    t.equal(s.collisions.length, 1);
-    t.equal(s.collisions[0]?.thingName, 'clone-name');
-    t.not(s.collisions[0]?.certificateId, first.created.body.certificateId);
-    t.equal(s.registrations.length, 1);
+    t.equal(second.reg.outcome, 'accepted', 'AWS accepts a RegisterThing for an existing Thing when the template says REPLACE');
+    t.equal(second.reg.body.thingName, 'clone-name');
+    t.same(s.principalsOf('clone-name'), [first.created.body.certificateId, second.created.body.certificateId]);
+    t.match(s.takeovers, [{ thingName: 'clone-name', certificateId: second.created.body.certificateId, previousCertificateIds: [first.created.body.certificateId] }]);
+    t.equal(s.registrations.length, 2);
+    for (const created of [first.created, second.created]) {
+      const dev = await connect(s, { certificatePem: created.body.certificatePem, privateKeyPem: created.body.privateKey });
+      dev.end(true);
+    }
+    t.pass('both certificates are ACTIVE: both machines can connect as the Thing');
+  });
+});
+
+t.test('with a FAIL template, a second registration of a ThingName is 409 ResourceConflictsException', async (t) => {
+  await withStandin(t, { thingOverride: 'FAIL' }, async (s) => {
+    const c = await connect(s, claim);
+    t.teardown(() => c.end(true));
+    t.equal((await provision(c, { ThingName: 'taken' })).reg.outcome, 'accepted');
+    const second = await provision(c, { ThingName: 'taken' });
+    t.match(second.reg, { outcome: 'rejected', body: { statusCode: 409, errorCode: 'ResourceConflictsException' } });
+    t.equal(s.principalsOf('taken').length, 1, 'nothing attached');
+    t.same(s.takeovers, []);
+    await t.rejects(connect(s, { certificatePem: second.created.body.certificatePem, privateKeyPem: second.created.body.privateKey }), 'the refused certificate stays PENDING');
   });
 });
 
@@ -328,7 +344,7 @@ t.test('a rate below 1/s spaces calls 1/R apart (R = 0.5: one per 2 s)', async (
   });
 });
 
-t.test('stop, then restart on the same port; a restarted stand-in remembers its Things', async (t) => {
+t.test('stop, then restart on the same port; a restarted stand-in remembers its Things and their certificates', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'prov-standin-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const records = join(dir, 'records.jsonl');
@@ -346,10 +362,33 @@ t.test('stop, then restart on the same port; a restarted stand-in remembers its 
   const c2 = await connect(s2, claim);
   t.teardown(() => c2.end(true));
   const dup = await provision(c2, { ThingName: 'keep-me' });
-  t.equal(dup.reg.outcome, 'rejected');
-  t.equal(dup.reg.body.errorCode, 'ResourceConflict');
+  t.equal(dup.reg.outcome, 'accepted');
+  t.match(s2.takeovers, [{ thingName: 'keep-me', previousCertificateIds: [r1.created.body.certificateId] }], 'the certificate from before the restart is still attached');
   const fresh = await provision(c2, { ThingName: 'new-one' });
   t.equal(fresh.reg.outcome, 'accepted');
+});
+
+t.test('a restarted stand-in still knows a certificate created but never registered, and its token', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'prov-standin-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const records = join(dir, 'records.jsonl');
+  const s1 = await startProvisioningStandin({ ca, templateName: TEMPLATE, recordsFile: records });
+  const c1 = await connect(s1, claim);
+  const created = await request(c1, CREATE_TOPIC, {});
+  c1.end(true);
+  await s1.stop();
+  t.notMatch(readFileSync(records, 'utf8'), created.body.certificateOwnershipToken, 'the records hold no token');
+  const s2 = await startProvisioningStandin({ ca, templateName: TEMPLATE, recordsFile: records });
+  t.teardown(() => s2.stop());
+  const device = { certificatePem: created.body.certificatePem, privateKeyPem: created.body.privateKey };
+  await t.rejects(connect(s2, device), 'a PENDING_ACTIVATION certificate is refused after the restart too');
+  const c2 = await connect(s2, claim);
+  t.teardown(() => c2.end(true));
+  const reg = await request(c2, provisionTopic(TEMPLATE), { certificateOwnershipToken: created.body.certificateOwnershipToken, parameters: { ThingName: 'late' } });
+  t.equal(reg.outcome, 'accepted', 'its unexpired token still registers it');
+  (await connect(s2, device)).end(true);
+  const spent = await request(c2, provisionTopic(TEMPLATE), { certificateOwnershipToken: created.body.certificateOwnershipToken, parameters: { ThingName: 'late' } });
+  t.match(spent.body, { errorCode: 'InvalidCertificateOwnershipToken' }, 'and only once');
 });
 
 t.test('CLI: prints "listening host:port", serves, stops on SIGTERM with exit 0; usage errors exit 2', async (t) => {
