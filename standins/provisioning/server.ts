@@ -48,6 +48,11 @@ export interface ProvisioningStandinOptions {
    * They differ in what happens to the Thing's group memberships.
    */
   thingOverride?: 'REPLACE' | 'MERGE' | 'DO_NOTHING' | 'FAIL';
+  /**
+   * The thing groups that exist in the account, read at each RegisterThing (a function sees groups created later).
+   * RegisterThing naming another group is rejected, as on AWS. Not given: every group name is taken to exist.
+   */
+  thingGroups?: Iterable<string> | (() => Iterable<string>);
 }
 
 export type { Registration, Takeover } from './registry.ts';
@@ -116,6 +121,8 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
     },
   });
 
+  const groupsOption = o.thingGroups;
+  const existingGroups = (): Set<string> => new Set(typeof groupsOption === 'function' ? groupsOption() : (groupsOption ?? []));
   const registrations: Registration[] = [];
   const rejections: Rejection[] = [];
   const takeovers: Takeover[] = [];
@@ -248,6 +255,11 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
     const thingGroupName = parameters.ThingGroupName ?? o.defaultThingGroup;
     if (thingGroupName !== undefined && !GROUP_RE.test(thingGroupName)) {
       reject(conn, topic, 400, 'InvalidParameters', `ThingGroupName ${JSON.stringify(thingGroupName)} is not a valid thing group name`);
+      return;
+    }
+    if (thingGroupName !== undefined && o.thingGroups && !existingGroups().has(thingGroupName)) {
+      // The template adds the Thing to an existing group; it does not create one (fleet-provisioning setup guide).
+      reject(conn, topic, 400, 'ResourceRegistrationFailureException', `Thing group ${thingGroupName} does not exist`);
       return;
     }
     const reg: Registration = {

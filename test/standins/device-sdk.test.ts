@@ -127,3 +127,16 @@ t.test('a second RegisterThing for the same ThingName (the stack template: REPLA
   for (const [i, d] of devices.entries()) await stop5(await connect5(at, d, `twin-${i}`));
   t.pass('both machines connect with their own certificate');
 });
+
+t.test('the SDK reads the rejection of a RegisterThing whose thing group does not exist', async (t) => {
+  const { s, at } = await standin(t, { thingGroups: ['golden-fleet'] });
+  const conn = await connect311(at, claim, 'claim-groups');
+  t.teardown(() => conn.disconnect());
+  const id = identity311(conn);
+  const created = accepted(await id.createKeysAndCertificate());
+  const token = created.certificateOwnershipToken as string;
+  const params = { ThingName: 'edge-g', ThingGroupName: 'NoSuchFleet' };
+  t.match(rejected(await id.registerThing(TEMPLATE, token, params)), { statusCode: 400, errorMessage: /NoSuchFleet/ });
+  t.same(s.registrations, []);
+  accepted(await id.registerThing(TEMPLATE, token, { ...params, ThingGroupName: 'golden-fleet' }));
+});

@@ -252,6 +252,21 @@ t.test('with a FAIL template, a second registration of a ThingName is 409 Resour
   });
 });
 
+t.test('RegisterThing naming a thing group that does not exist fails; the Thing is not created', async (t) => {
+  const groups = ['golden-fleet'];
+  await withStandin(t, { thingGroups: () => groups }, async (s) => {
+    const c = await connect(s, claim);
+    t.teardown(() => c.end(true));
+    const missing = await provision(c, { ThingName: 'edge-g', ThingGroupName: 'NoSuchFleet' });
+    t.match(missing.reg, { outcome: 'rejected', body: { statusCode: 400, errorCode: 'ResourceRegistrationFailureException', errorMessage: /NoSuchFleet does not exist/ } });
+    t.same(s.principalsOf('edge-g'), [], 'no Thing');
+    await t.rejects(connect(s, { certificatePem: missing.created.body.certificatePem, privateKeyPem: missing.created.body.privateKey }), 'certificate still PENDING');
+    t.equal((await provision(c, { ThingName: 'edge-g', ThingGroupName: 'golden-fleet' })).reg.outcome, 'accepted');
+    groups.push('made-later');
+    t.equal((await provision(c, { ThingName: 'edge-h', ThingGroupName: 'made-later' })).reg.outcome, 'accepted', 'a group created later exists at the next RegisterThing');
+  });
+});
+
 t.test('responses go only to the connection that asked', async (t) => {
   await withStandin(t, {}, async (s) => {
     const a = await connect(s, claim);
