@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
 
 export interface KeyPair {
   certificatePem: string;
@@ -88,4 +88,38 @@ export function loadOrCreateCa(dir: string): KeyPair {
   writeFileSync(key, ca.privateKeyPem, { mode: 0o600 });
   writeFileSync(crt, ca.certificatePem);
   return ca;
+}
+
+export class CsrError extends Error {}
+
+/** Key types AWS IoT accepts in a certificate signing request (RSA of 2048 bits or more, EC P-256/P-384/P-521). */
+function checkCsrKey(publicKeyPem: string): void {
+  const key = createPublicKey(publicKeyPem);
+  const d = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'rsa' && (d.modulusLength ?? 0) >= 2048) return;
+  if (key.asymmetricKeyType === 'ec' && ['prime256v1', 'secp384r1', 'secp521r1'].includes(d.namedCurve ?? '')) return;
+  throw new CsrError(`the CSR's key (${key.asymmetricKeyType} ${d.modulusLength ?? d.namedCurve ?? ''}) is not one AWS IoT accepts`);
+}
+
+/**
+ * A client certificate for the key in `csrPem`, signed by `ca` (CreateCertificateFromCsr). The CSR's own signature
+ * must verify; its subject is kept. Throws CsrError for a CSR that is not one.
+ */
+export function signCsr(ca: KeyPair, csrPem: string, days = 365 * 30): string {
+  return withTmp((dir) => {
+    writeFileSync(join(dir, 'req.csr'), csrPem);
+    try {
+      execFileSync('openssl', ['req', '-in', 'req.csr', '-noout', '-verify'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+      checkCsrKey(execFileSync('openssl', ['req', '-in', 'req.csr', '-noout', '-pubkey'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+    } catch (err) {
+      if (err instanceof CsrError) throw err;
+      throw new CsrError('the certificate signing request is not a valid PEM CSR with a verifiable signature');
+    }
+    writeFileSync(join(dir, 'ca.crt'), ca.certificatePem);
+    writeFileSync(join(dir, 'ca.key'), ca.privateKeyPem, { mode: 0o600 });
+    writeFileSync(join(dir, 'ext.cnf'), 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
+    const serial = `0x${randomBytes(16).toString('hex')}`;
+    openssl(['x509', '-req', '-in', 'req.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', serial, '-days', String(days), '-sha256', '-extfile', 'ext.cnf', '-out', 'leaf.crt'], dir);
+    return readFileSync(join(dir, 'leaf.crt'), 'utf8');
+  });
 }

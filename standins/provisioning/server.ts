@@ -2,6 +2,7 @@
 // or MQTT 5 with client certificates (broker.ts). Answers the request/response pairs the FleetProvisioningByClaim
 // plugin and AWS's SDK samples use:
 //   $aws/certificates/create/json                           -> .../accepted | .../rejected
+//   $aws/certificates/create-from-csr/json                  -> .../accepted | .../rejected
 //   $aws/provisioning-templates/<name>/provision/json       -> .../accepted | .../rejected
 // Replies go only to the connection that asked (like AWS IoT), and only if it subscribed first. What it knows
 // (certificates, tokens, Things) lives in registry.ts and survives a restart on the same records file.
@@ -9,7 +10,7 @@
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { Registry, tokenHash, type Registration, type Takeover } from './registry.ts';
 import { startBroker, type Broker, type Conn, type Refusal } from './broker.ts';
-import { issueCertificate, type KeyPair } from '../pki.ts';
+import { CsrError, issueCertificate, signCsr, type KeyPair } from '../pki.ts';
 import { validateThingName, ThingNameError } from '../../common/thing-name.ts';
 import { createFastIssuer } from './fast-issuer.ts';
 import { createRateLimiter, type RateLimiterKind } from './rate-limiter.ts';
@@ -87,6 +88,7 @@ export interface ProvisioningStandin {
 }
 
 export const CREATE_TOPIC = '$aws/certificates/create/json';
+export const CSR_TOPIC = '$aws/certificates/create-from-csr/json';
 export function provisionTopic(templateName: string): string {
   return `$aws/provisioning-templates/${templateName}/provision/json`;
 }
@@ -162,16 +164,41 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
       reject(conn, topic, 500, 'InternalFailure', `could not issue a certificate: ${(err as Error).message}`);
       return;
     }
-    const id = fingerprintId(kp.certificatePem);
+    const issued = pending(conn, kp.certificatePem);
+    reply(conn, `${topic}/accepted`, { ...issued, certificatePem: kp.certificatePem, privateKey: kp.privateKeyPem });
+  };
+
+  /** A new certificate is PENDING_ACTIVATION with a one-hour ownership token until RegisterThing (MQTT API guide). */
+  const pending = (conn: Conn, certificatePem: string): { certificateId: string; certificateOwnershipToken: string } => {
+    const certificateId = fingerprintId(certificatePem);
     const token = randomBytes(32).toString('base64url');
-    registry.issued(id, token, conn.peerFingerprint, Date.now() + tokenTtlMs, conn.clientId);
+    registry.issued(certificateId, token, conn.peerFingerprint, Date.now() + tokenTtlMs, conn.clientId);
     state.certificatesIssued++;
-    reply(conn, `${topic}/accepted`, {
-      certificateId: id,
-      certificatePem: kp.certificatePem,
-      privateKey: kp.privateKeyPem,
-      certificateOwnershipToken: token,
-    });
+    return { certificateId, certificateOwnershipToken: token };
+  };
+
+  /** The device keeps its own key: only the CSR travels, the reply has no private key. */
+  const createCertificateFromCsr = (conn: Conn, topic: string, payload: Buffer): void => {
+    let csr: unknown;
+    try {
+      csr = (JSON.parse(payload.toString('utf8')) as { certificateSigningRequest?: unknown }).certificateSigningRequest;
+    } catch {
+      reject(conn, topic, 400, 'InvalidPayload', 'The request payload is not a JSON object');
+      return;
+    }
+    if (typeof csr !== 'string' || !csr) {
+      reject(conn, topic, 400, 'InvalidPayload', 'certificateSigningRequest is missing');
+      return;
+    }
+    let certificatePem: string;
+    try {
+      certificatePem = signCsr(o.ca, csr);
+    } catch (err) {
+      if (!(err instanceof CsrError)) throw err;
+      reject(conn, topic, 400, 'InvalidCsr', err.message);
+      return;
+    }
+    reply(conn, `${topic}/accepted`, { ...pending(conn, certificatePem), certificatePem });
   };
 
   const registerThing = (conn: Conn, topic: string, templateName: string, payload: Buffer): void => {
@@ -294,9 +321,7 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
     if (topic === CREATE_TOPIC) return createKeysAndCertificate(conn, topic);
     const m = PROVISION_RE.exec(topic);
     if (m) return registerThing(conn, topic, m[1] as string, payload);
-    if (topic.startsWith('$aws/certificates/create-from-csr/')) {
-      return reject(conn, topic, 400, 'InvalidRequest', 'CreateCertificateFromCsr is not implemented by the provisioning stand-in');
-    }
+    if (topic === CSR_TOPIC) return createCertificateFromCsr(conn, topic, payload);
     if (topic.startsWith('$aws/')) return; // other reserved topics: nothing answers (not part of this stand-in)
     broker?.fanOut(topic, payload);
   };
