@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import { X509Certificate, randomUUID } from 'node:crypto';
 import mqttPacket from 'mqtt-packet';
 import type { Packet, IPublishPacket, ISubscribePacket, IConnectPacket } from 'mqtt-packet';
+import type { IotAction } from './policy.ts';
 
 export type MqttVersion = 4 | 5;
 
@@ -37,6 +38,11 @@ export interface BrokerOptions {
   admitConnect(conn: Conn): Refusal | null;
   onPublish(conn: Conn, topic: string, payload: Buffer): void;
   record(event: Record<string, unknown>): void;
+  /**
+   * IoT policy check (policy.ts) for a connected client: Connect on its client ID, Subscribe on each filter,
+   * Publish and Receive on each topic. Not given: everything is allowed.
+   */
+  authorize?(conn: Conn, action: IotAction, name: string): boolean;
 }
 
 export interface Broker {
@@ -63,8 +69,10 @@ export function topicMatches(filter: string, topic: string): boolean {
 
 const NOT_AUTHORIZED = { 4: 5, 5: 0x87 } as const;
 const SESSION_TAKEN_OVER = 0x8e;
+const SUBSCRIBE_REFUSED = { 4: 0x80, 5: 0x87 } as const;
 
 export async function startBroker(o: BrokerOptions): Promise<Broker> {
+  const allowed = (conn: Conn, action: IotAction, name: string): boolean => !o.authorize || o.authorize(conn, action, name);
   const conns = new Set<Conn>();
   let nextConnId = 1;
 
@@ -96,6 +104,12 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
     }
     const assigned = !p.clientId;
     const clientId = p.clientId || `standin-${randomUUID()}`;
+    conn.clientId = clientId;
+    if (!allowed(conn, 'iot:Connect', clientId)) {
+      o.record({ event: 'refused', reason: 'policy denies iot:Connect', clientId, peerFingerprint: conn.peerFingerprint });
+      refuse(conn, v, NOT_AUTHORIZED[v]);
+      return;
+    }
     // AWS IoT disconnects the existing connection when another connects with the same client ID.
     for (const other of conns) {
       if (other !== conn && other.connected && other.clientId === clientId) {
@@ -129,6 +143,11 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
   const onSubscribe = (conn: Conn, p: ISubscribePacket): void => {
     const granted: number[] = [];
     for (const s of p.subscriptions) {
+      if (!allowed(conn, 'iot:Subscribe', s.topic)) {
+        o.record({ event: 'denied', action: 'iot:Subscribe', name: s.topic, clientId: conn.clientId });
+        granted.push(SUBSCRIBE_REFUSED[conn.version]);
+        continue;
+      }
       if (!conn.subscriptions.includes(s.topic)) conn.subscriptions.push(s.topic);
       granted.push(Math.min(s.qos, 1)); // for MQTT 5 these are the reason codes 0x00/0x01 "granted QoS"
     }
@@ -136,6 +155,13 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
   };
 
   const onPublish = (conn: Conn, p: IPublishPacket): void => {
+    if (!allowed(conn, 'iot:Publish', p.topic)) {
+      // AWS IoT Core closes the connection of a client that publishes where its policy does not allow.
+      o.record({ event: 'denied', action: 'iot:Publish', name: p.topic, clientId: conn.clientId });
+      if (conn.version === 5) send(conn, { cmd: 'disconnect', reasonCode: NOT_AUTHORIZED[5] });
+      conn.socket.destroy();
+      return;
+    }
     if (p.qos === 1 && p.messageId !== undefined) send(conn, { cmd: 'puback', messageId: p.messageId });
     if (p.qos === 2 && p.messageId !== undefined) send(conn, { cmd: 'pubrec', messageId: p.messageId });
     o.onPublish(conn, p.topic, Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload));
@@ -232,12 +258,13 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
     port: typeof addr === 'object' && addr ? addr.port : o.port,
     reply(conn, topic, body) {
       if (!conn.subscriptions.some((f) => topicMatches(f, topic))) return false;
+      if (!allowed(conn, 'iot:Receive', topic)) return false;
       send(conn, { cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(body)), qos: 0, retain: false, dup: false });
       return true;
     },
     fanOut(topic, payload) {
       for (const c of conns) {
-        if (c.connected && c.subscriptions.some((f) => topicMatches(f, topic))) {
+        if (c.connected && c.subscriptions.some((f) => topicMatches(f, topic)) && allowed(c, 'iot:Receive', topic)) {
           send(c, { cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false });
         }
       }

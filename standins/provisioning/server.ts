@@ -10,6 +10,7 @@
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { Registry, tokenHash, type Registration, type Takeover } from './registry.ts';
 import { startBroker, type Broker, type Conn, type Refusal } from './broker.ts';
+import { isAllowed, type IotAction, type PolicyDocument } from './policy.ts';
 import { CsrError, issueCertificate, signCsr, type KeyPair } from '../pki.ts';
 import { validateThingName, ThingNameError } from '../../common/thing-name.ts';
 import { createFastIssuer } from './fast-issuer.ts';
@@ -54,6 +55,14 @@ export interface ProvisioningStandinOptions {
    * RegisterThing naming another group is rejected, as on AWS. Not given: every group name is taken to exist.
    */
   thingGroups?: Iterable<string> | (() => Iterable<string>);
+  /**
+   * The IoT policies the stack attaches: `claim` to the claim certificate, `core(thingName)` to a device
+   * certificate registered for that Thing. Given, every Connect/Publish/Subscribe/Receive is checked (policy.ts).
+   */
+  policies?: { claim: PolicyDocument; core(thingName: string): PolicyDocument };
+  /** Region and account of the ARNs in the policies' resources (default us-east-1, 123456789012). */
+  region?: string;
+  accountId?: string;
 }
 
 export type { Registration, Takeover } from './registry.ts';
@@ -333,7 +342,26 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
     return issued && issued.status !== 'ACTIVE' ? { reason: `certificate ${id} is ${issued.status}` } : null;
   };
 
+  /** The certificate's policies: the claim policy for a certificate this stand-in did not issue, else its Thing's. */
+  const authorize = (conn: Conn, action: IotAction, name: string): boolean => {
+    const policies = o.policies;
+    if (!policies) return true;
+    const certId = conn.peerFingerprint.replace(/:/g, '').toLowerCase();
+    const clientId = conn.clientId ?? '';
+    if (!registry.certs.has(certId)) {
+      return isAllowed([policies.claim], action, name, { region, accountId, clientId });
+    }
+    const holder = [...registry.things.values()].find((th) => th.certificateIds.includes(certId));
+    if (!holder) return false; // an issued certificate attached to no Thing has no policy
+    const attached = registry.things.get(clientId)?.certificateIds.includes(certId) ?? false;
+    const ctx = { region, accountId, clientId, ...(attached ? { thingName: clientId } : {}) };
+    return isAllowed([policies.core(holder.thingName)], action, name, ctx);
+  };
+  const region = o.region ?? 'us-east-1';
+  const accountId = o.accountId ?? '123456789012';
+
   broker = await startBroker({
+    authorize,
     host,
     port: o.port ?? 0,
     key: serverCert.privateKeyPem,
