@@ -98,7 +98,8 @@ function checkCsrKey(publicKeyPem: string): void {
   const d = key.asymmetricKeyDetails ?? {};
   if (key.asymmetricKeyType === 'rsa' && (d.modulusLength ?? 0) >= 2048) return;
   if (key.asymmetricKeyType === 'ec' && ['prime256v1', 'secp384r1', 'secp521r1'].includes(d.namedCurve ?? '')) return;
-  throw new CsrError(`the CSR's key (${key.asymmetricKeyType} ${d.modulusLength ?? d.namedCurve ?? ''}) is not one AWS IoT accepts`);
+  const size = d.modulusLength ?? d.namedCurve ?? '';
+  throw new CsrError(`the CSR's key (${key.asymmetricKeyType} ${size}) is not one AWS IoT accepts`);
 }
 
 /**
@@ -110,7 +111,12 @@ export function signCsr(ca: KeyPair, csrPem: string, days = 365 * 30): string {
     writeFileSync(join(dir, 'req.csr'), csrPem);
     try {
       execFileSync('openssl', ['req', '-in', 'req.csr', '-noout', '-verify'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-      checkCsrKey(execFileSync('openssl', ['req', '-in', 'req.csr', '-noout', '-pubkey'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+      const pub = execFileSync('openssl', ['req', '-in', 'req.csr', '-noout', '-pubkey'], {
+        cwd: dir,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      checkCsrKey(pub);
     } catch (err) {
       if (err instanceof CsrError) throw err;
       throw new CsrError('the certificate signing request is not a valid PEM CSR with a verifiable signature');
@@ -119,7 +125,8 @@ export function signCsr(ca: KeyPair, csrPem: string, days = 365 * 30): string {
     writeFileSync(join(dir, 'ca.key'), ca.privateKeyPem, { mode: 0o600 });
     writeFileSync(join(dir, 'ext.cnf'), 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
     const serial = `0x${randomBytes(16).toString('hex')}`;
-    openssl(['x509', '-req', '-in', 'req.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', serial, '-days', String(days), '-sha256', '-extfile', 'ext.cnf', '-out', 'leaf.crt'], dir);
+    const ca509 = ['-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', serial, '-days', String(days), '-sha256'];
+    openssl(['x509', '-req', '-in', 'req.csr', ...ca509, '-extfile', 'ext.cnf', '-out', 'leaf.crt'], dir);
     return readFileSync(join(dir, 'leaf.crt'), 'utf8');
   });
 }

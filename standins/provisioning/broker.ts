@@ -72,7 +72,8 @@ const SESSION_TAKEN_OVER = 0x8e;
 const SUBSCRIBE_REFUSED = { 4: 0x80, 5: 0x87 } as const;
 
 export async function startBroker(o: BrokerOptions): Promise<Broker> {
-  const allowed = (conn: Conn, action: IotAction, name: string): boolean => !o.authorize || o.authorize(conn, action, name);
+  const allowed = (conn: Conn, action: IotAction, name: string): boolean =>
+    !o.authorize || o.authorize(conn, action, name);
   const conns = new Set<Conn>();
   let nextConnId = 1;
 
@@ -83,7 +84,12 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
 
   const refuse = (conn: Conn, v: MqttVersion, code: number): void => {
     conn.version = v;
-    send(conn, v === 5 ? { cmd: 'connack', reasonCode: code, sessionPresent: false } : { cmd: 'connack', returnCode: code, sessionPresent: false });
+    send(
+      conn,
+      v === 5
+        ? { cmd: 'connack', reasonCode: code, sessionPresent: false }
+        : { cmd: 'connack', returnCode: code, sessionPresent: false },
+    );
     conn.socket.end();
   };
 
@@ -106,7 +112,12 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
     const clientId = p.clientId || `standin-${randomUUID()}`;
     conn.clientId = clientId;
     if (!allowed(conn, 'iot:Connect', clientId)) {
-      o.record({ event: 'refused', reason: 'policy denies iot:Connect', clientId, peerFingerprint: conn.peerFingerprint });
+      o.record({
+        event: 'refused',
+        reason: 'policy denies iot:Connect',
+        clientId,
+        peerFingerprint: conn.peerFingerprint,
+      });
       refuse(conn, v, NOT_AUTHORIZED[v]);
       return;
     }
@@ -174,7 +185,8 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
     }
     switch (packet.cmd) {
       case 'connect':
-        if (conn.connected) conn.socket.destroy(); // a second CONNECT is a protocol violation
+        if (conn.connected)
+          conn.socket.destroy(); // a second CONNECT is a protocol violation
         else onConnect(conn, packet, parser);
         break;
       case 'publish':
@@ -259,7 +271,14 @@ export async function startBroker(o: BrokerOptions): Promise<Broker> {
     reply(conn, topic, body) {
       if (!conn.subscriptions.some((f) => topicMatches(f, topic))) return false;
       if (!allowed(conn, 'iot:Receive', topic)) return false;
-      send(conn, { cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(body)), qos: 0, retain: false, dup: false });
+      send(conn, {
+        cmd: 'publish',
+        topic,
+        payload: Buffer.from(JSON.stringify(body)),
+        qos: 0,
+        retain: false,
+        dup: false,
+      });
       return true;
     },
     fanOut(topic, payload) {

@@ -80,9 +80,13 @@ async function main(): Promise<void> {
   }
   const issuer = values['device-cert-issuer'];
   if (issuer !== undefined && issuer !== 'openssl' && issuer !== 'in-process') usage(`--device-cert-issuer must be openssl or in-process, got ${JSON.stringify(issuer)}`);
-  if (values['thing-groups'] !== undefined && values['aws-state'] !== undefined) usage('give --thing-groups or --aws-state, not both');
+  if (values['thing-groups'] !== undefined && values['aws-state'] !== undefined) {
+    usage('give --thing-groups or --aws-state, not both');
+  }
   const override = values['thing-override'];
-  if (override !== undefined && !(OVERRIDES as readonly string[]).includes(override)) usage(`--thing-override must be one of ${OVERRIDES.join(', ')}, got ${JSON.stringify(override)}`);
+  if (override !== undefined && !(OVERRIDES as readonly string[]).includes(override)) {
+    usage(`--thing-override must be one of ${OVERRIDES.join(', ')}, got ${JSON.stringify(override)}`);
+  }
   const stateFile = values['aws-state'];
   const thingGroups = stateFile !== undefined ? () => groupsInAwsState(stateFile) : list(values['thing-groups']);
   const ca = loadOrCreateCa(values['ca-dir'] as string);
@@ -107,7 +111,8 @@ async function main(): Promise<void> {
   process.stdout.write(`listening ${standin.host}:${standin.port}\n`);
   const shutdown = (sig: string) => {
     void standin.stop().then(() => {
-      process.stderr.write(`provisioning stand-in: stopped (${sig}); registrations=${standin.registrations.length} takeovers=${standin.takeovers.length} rejections=${standin.rejections.length}\n`);
+      const counts = `registrations=${standin.registrations.length} takeovers=${standin.takeovers.length}`;
+      process.stderr.write(`provisioning stand-in: stopped (${sig}); ${counts} rejections=${standin.rejections.length}\n`);
       process.exit(0);
     });
   };

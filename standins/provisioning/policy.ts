@@ -36,7 +36,10 @@ const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.i
 
 /** An IAM-style wildcard pattern (`*`, `?`) as a RegExp; everything else is literal. */
 function wildcard(pattern: string, caseInsensitive = false): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\#]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\#]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, caseInsensitive ? 'i' : '');
 }
 

@@ -110,10 +110,18 @@ export class Registry {
         this.applyIssued(ev.certificateId, ev.tokenSha256, String(ev.claimFingerprint ?? ''), expiresAt);
       } else if (ev.event === 'certificate' && typeof ev.certificateId === 'string') {
         // Records written before tokens were kept: the certificate is known and PENDING, its token is not.
-        this.certs.set(ev.certificateId, { certificateId: ev.certificateId, status: 'PENDING_ACTIVATION', claimFingerprint: String(ev.claimFingerprint ?? '') });
+        this.certs.set(ev.certificateId, {
+          certificateId: ev.certificateId,
+          status: 'PENDING_ACTIVATION',
+          claimFingerprint: String(ev.claimFingerprint ?? ''),
+        });
       } else if (ev.event === 'registration' && ev.registration) {
         const reg = ev.registration as Registration;
-        const groups = Array.isArray(ev.thingGroups) ? (ev.thingGroups as string[]) : reg.thingGroupName ? [reg.thingGroupName] : [];
+        const groups = Array.isArray(ev.thingGroups)
+          ? (ev.thingGroups as string[])
+          : reg.thingGroupName
+            ? [reg.thingGroupName]
+            : [];
         this.applyRegistered(reg, typeof ev.tokenSha256 === 'string' ? ev.tokenSha256 : '', groups);
         registrations.push(reg);
       } else if (ev.event === 'takeover' && ev.takeover) {
@@ -124,14 +132,19 @@ export class Registry {
   }
 
   private applyIssued(certificateId: string, hash: string, claimFingerprint: string, expiresAt: number): void {
-    if (!this.certs.has(certificateId)) this.certs.set(certificateId, { certificateId, status: 'PENDING_ACTIVATION', claimFingerprint });
+    if (!this.certs.has(certificateId))
+      this.certs.set(certificateId, { certificateId, status: 'PENDING_ACTIVATION', claimFingerprint });
     this.tokens.set(hash, { certificateId, claimFingerprint, expiresAt, used: false });
   }
 
   private applyRegistered(reg: Registration, hash: string, thingGroups: string[]): void {
     const tok = this.tokens.get(hash);
     if (tok) tok.used = true;
-    this.certs.set(reg.certificateId, { certificateId: reg.certificateId, status: 'ACTIVE', claimFingerprint: reg.claimFingerprint });
+    this.certs.set(reg.certificateId, {
+      certificateId: reg.certificateId,
+      status: 'ACTIVE',
+      claimFingerprint: reg.claimFingerprint,
+    });
     const thing = this.things.get(reg.thingName) ?? { thingName: reg.thingName, certificateIds: [], thingGroups: [] };
     if (!thing.certificateIds.includes(reg.certificateId)) thing.certificateIds.push(reg.certificateId);
     thing.thingGroups = thingGroups;

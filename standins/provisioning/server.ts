@@ -133,7 +133,8 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
   });
 
   const groupsOption = o.thingGroups;
-  const existingGroups = (): Set<string> => new Set(typeof groupsOption === 'function' ? groupsOption() : (groupsOption ?? []));
+  const existingGroups = (): Set<string> =>
+    new Set(typeof groupsOption === 'function' ? groupsOption() : (groupsOption ?? []));
   const registrations: Registration[] = [];
   const rejections: Rejection[] = [];
   const takeovers: Takeover[] = [];
@@ -178,7 +179,8 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
   };
 
   /** A new certificate is PENDING_ACTIVATION with a one-hour ownership token until RegisterThing (MQTT API guide). */
-  const pending = (conn: Conn, certificatePem: string): { certificateId: string; certificateOwnershipToken: string } => {
+  type Pending = { certificateId: string; certificateOwnershipToken: string };
+  const pending = (conn: Conn, certificatePem: string): Pending => {
     const certificateId = fingerprintId(certificatePem);
     const token = randomBytes(32).toString('base64url');
     registry.issued(certificateId, token, conn.peerFingerprint, Date.now() + tokenTtlMs, conn.clientId);
@@ -309,7 +311,8 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
     const existing = registry.things.get(thingName);
     const override = o.thingOverride ?? 'REPLACE';
     if (existing && override === 'FAIL') {
-      reject(conn, topic, 409, 'ResourceConflictsException', `Thing ${thingName} already exists and the template's OverrideSettings say FAIL`);
+      const why = `Thing ${thingName} already exists and the template's OverrideSettings say FAIL`;
+      reject(conn, topic, 409, 'ResourceConflictsException', why);
       return;
     }
     const requested = thingGroupName !== undefined ? [thingGroupName] : [];
@@ -318,7 +321,13 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
       : override === 'MERGE' ? [...new Set([...existing.thingGroups, ...requested])] : existing.thingGroups;
     const others = registry.otherActiveCertificates(thingName, tok.certificateId);
     const takeover: Takeover | undefined = others.length
-      ? { thingName, certificateId: tok.certificateId, previousCertificateIds: others, claimFingerprint: conn.peerFingerprint, at: reg.at }
+      ? {
+          thingName,
+          certificateId: tok.certificateId,
+          previousCertificateIds: others,
+          claimFingerprint: conn.peerFingerprint,
+          at: reg.at,
+        }
       : undefined;
     registry.registered(reg, tokHash, groups, takeover);
     registrations.push(reg);

@@ -9,7 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCa, issueCertificate, type KeyPair } from '../../standins/pki.ts';
 import { startProvisioningStandin } from '../../standins/provisioning/server.ts';
-import { accepted, collectClosedClients, connect311, connect5, identity311, identity5, rejected, stop5 } from './sdk-clients.ts';
+import {
+  accepted,
+  collectClosedClients,
+  connect311,
+  connect5,
+  identity311,
+  identity5,
+  rejected,
+  stop5,
+} from './sdk-clients.ts';
 
 const ca = createCa();
 const claim = issueCertificate(ca, { commonName: 'claim' });
@@ -20,7 +29,11 @@ t.teardown(() => setTimeout(collectClosedClients, 50));
 function deviceCsr(keyArgs: string[]): { keyPem: string; csrPem: string } {
   const dir = mkdtempSync(join(tmpdir(), 'csr-'));
   try {
-    execFileSync('openssl', ['req', '-new', ...keyArgs, '-nodes', '-keyout', 'k.pem', '-subj', '/CN=device', '-out', 'r.csr'], { cwd: dir, stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      ['req', '-new', ...keyArgs, '-nodes', '-keyout', 'k.pem', '-subj', '/CN=device', '-out', 'r.csr'],
+      { cwd: dir, stdio: 'ignore' },
+    );
     return { keyPem: readFileSync(join(dir, 'k.pem'), 'utf8'), csrPem: readFileSync(join(dir, 'r.csr'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -61,12 +74,17 @@ t.test('CreateCertificateFromCsr over MQTT 3.1.1 with an RSA key; bad CSRs are r
   const { keyPem, csrPem } = deviceCsr(['-newkey', 'rsa:2048']);
   const created = accepted(await id.createCertificateFromCsr(csrPem));
   accepted(await id.registerThing(TEMPLATE, created.certificateOwnershipToken as string, { ThingName: 'edge-rsa' }));
-  await (await connect311(at, { certificatePem: created.certificatePem as string, privateKeyPem: keyPem }, 'edge-rsa')).disconnect();
+  await (
+    await connect311(at, { certificatePem: created.certificatePem as string, privateKeyPem: keyPem }, 'edge-rsa')
+  ).disconnect();
   t.pass('the RSA device connects with its own key');
   t.match(rejected(await id.createCertificateFromCsr('not a csr')), { statusCode: 400, errorCode: 'InvalidCsr' });
   const weak = deviceCsr(['-newkey', 'rsa:1024']);
   t.match(rejected(await id.createCertificateFromCsr(weak.csrPem)), { statusCode: 400, errorMessage: /rsa 1024/ });
-  const tampered = csrPem.replace(/(\n[A-Za-z0-9+/]{10})[A-Za-z0-9+/]/, (_, p: string) => `${p}${p.endsWith('A') ? 'B' : 'A'}`);
+  const tampered = csrPem.replace(
+    /(\n[A-Za-z0-9+/]{10})[A-Za-z0-9+/]/,
+    (_, p: string) => `${p}${p.endsWith('A') ? 'B' : 'A'}`,
+  );
   t.match(rejected(await id.createCertificateFromCsr(tampered)), { statusCode: 400, errorCode: 'InvalidCsr' });
   t.equal(s.certificatesIssued, 1, 'nothing issued for a refused CSR');
 });

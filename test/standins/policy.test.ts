@@ -21,17 +21,28 @@ t.test('rules: default deny, Deny wins, wildcards, policy variables', async (t) 
     ],
   };
   t.ok(isAllowed([doc], 'iot:Connect', 'edge-1', ctx));
-  t.notOk(isAllowed([doc], 'iot:Connect', 'edge-1#2', { ...ctx, clientId: 'edge-1#2', thingName: undefined }), 'a client ID that names no attached Thing: the thing variable does not resolve');
+  t.notOk(
+    isAllowed([doc], 'iot:Connect', 'edge-1#2', { ...ctx, clientId: 'edge-1#2', thingName: undefined }),
+    'a client ID that names no attached Thing: the thing variable does not resolve',
+  );
   t.notOk(isAllowed([doc], 'iot:Connect', 'edge-2', ctx), 'another client ID');
   t.ok(isAllowed([doc], 'iot:Publish', 'things/edge-1/telemetry', ctx));
   t.notOk(isAllowed([doc], 'iot:Publish', 'things/edge-2/telemetry', ctx), 'the variable pins the topic');
   t.notOk(isAllowed([doc], 'iot:Publish', 'things/edge-1/secret', ctx), 'an explicit Deny wins');
   t.ok(isAllowed([doc], 'iot:Subscribe', 'things/edge-1/#', ctx));
-  t.notOk(isAllowed([doc], 'iot:Subscribe', 'things/edge-1/+', ctx), '+ and # are literal characters in a policy resource');
+  t.notOk(
+    isAllowed([doc], 'iot:Subscribe', 'things/edge-1/+', ctx),
+    '+ and # are literal characters in a policy resource',
+  );
   t.notOk(isAllowed([doc], 'iot:Subscribe', 'things/edge-1/#', { ...ctx, region: 'eu-west-1' }), 'another region');
   t.notOk(isAllowed([], 'iot:Connect', 'edge-1', ctx), 'no policy: denied');
   const attached: PolicyDocument = {
-    Statement: { Effect: 'Allow', Action: 'iot:Connect', Resource: '*', Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } } },
+    Statement: {
+      Effect: 'Allow',
+      Action: 'iot:Connect',
+      Resource: '*',
+      Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } },
+    },
   };
   t.ok(isAllowed([attached], 'iot:Connect', 'edge-1', ctx));
   t.notOk(isAllowed([attached], 'iot:Connect', 'x', { ...ctx, clientId: 'x', thingName: undefined }));
@@ -46,27 +57,45 @@ const claimPolicy = (template: string): PolicyDocument => ({
     {
       Effect: 'Allow',
       Action: ['iot:Publish', 'iot:Receive'],
-      Resource: [`${ARN}:topic/$aws/certificates/create/*`, `${ARN}:topic/$aws/provisioning-templates/${template}/provision/*`],
+      Resource: [
+        `${ARN}:topic/$aws/certificates/create/*`,
+        `${ARN}:topic/$aws/provisioning-templates/${template}/provision/*`,
+      ],
     },
     {
       Effect: 'Allow',
       Action: 'iot:Subscribe',
-      Resource: [`${ARN}:topicfilter/$aws/certificates/create/*`, `${ARN}:topicfilter/$aws/provisioning-templates/${template}/provision/*`],
+      Resource: [
+        `${ARN}:topicfilter/$aws/certificates/create/*`,
+        `${ARN}:topicfilter/$aws/provisioning-templates/${template}/provision/*`,
+      ],
     },
   ],
 });
 const corePolicy = (): PolicyDocument => ({
   Statement: [
     { Effect: 'Allow', Action: 'iot:Connect', Resource: `${ARN}:client/\${iot:Connection.Thing.ThingName}` },
-    { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: `${ARN}:topic/things/\${iot:Connection.Thing.ThingName}/*` },
-    { Effect: 'Allow', Action: 'iot:Subscribe', Resource: `${ARN}:topicfilter/things/\${iot:Connection.Thing.ThingName}/*` },
+    {
+      Effect: 'Allow',
+      Action: ['iot:Publish', 'iot:Receive'],
+      Resource: `${ARN}:topic/things/\${iot:Connection.Thing.ThingName}/*`,
+    },
+    {
+      Effect: 'Allow',
+      Action: 'iot:Subscribe',
+      Resource: `${ARN}:topicfilter/things/\${iot:Connection.Thing.ThingName}/*`,
+    },
   ],
 });
 
 t.test('enforced: the guide claim policy provisions; the core connects only as its Thing', async (t) => {
   const ca = createCa();
   const claim = issueCertificate(ca, { commonName: 'claim' });
-  const s = await startProvisioningStandin({ ca, templateName: TEMPLATE, policies: { claim: claimPolicy(TEMPLATE), core: corePolicy } });
+  const s = await startProvisioningStandin({
+    ca,
+    templateName: TEMPLATE,
+    policies: { claim: claimPolicy(TEMPLATE), core: corePolicy },
+  });
   t.teardown(() => s.stop());
   const at = { port: s.port, ca: ca.certificatePem };
   const client = await connect5(at, claim, 'claim-policy');
@@ -80,16 +109,26 @@ t.test('enforced: the guide claim policy provisions; the core connects only as i
   const device = { certificatePem: created.certificatePem as string, privateKeyPem: created.privateKey as string };
   await stop5(await connect5(at, device, 'core-1'));
   t.pass('the core connects with its Thing name as client ID');
-  const second = await connect5(at, device, 'core-1#2').then(() => null, (e: Error & { reasonCode?: number }) => e);
+  const second = await connect5(at, device, 'core-1#2').then(
+    () => null,
+    (e: Error & { reasonCode?: number }) => e,
+  );
   t.equal(second?.reasonCode, 0x87, "the nucleus's second connection (core-1#2) is refused by a thing-variable policy");
-  const wrong = await connect5(at, device, 'core-2').then(() => null, (e: Error & { reasonCode?: number }) => e);
+  const wrong = await connect5(at, device, 'core-2').then(
+    () => null,
+    (e: Error & { reasonCode?: number }) => e,
+  );
   t.equal(wrong?.reasonCode, 0x87, 'another client ID is refused');
 });
 
 t.test('enforced: a claim policy for another template cannot register', async (t) => {
   const ca = createCa();
   const claim = issueCertificate(ca, { commonName: 'claim' });
-  const s = await startProvisioningStandin({ ca, templateName: TEMPLATE, policies: { claim: claimPolicy('OtherTemplate'), core: corePolicy } });
+  const s = await startProvisioningStandin({
+    ca,
+    templateName: TEMPLATE,
+    policies: { claim: claimPolicy('OtherTemplate'), core: corePolicy },
+  });
   t.teardown(() => s.stop());
   const client = await connect5({ port: s.port, ca: ca.certificatePem }, claim, 'claim-wrong');
   const id = identity5(client);
@@ -98,6 +137,9 @@ t.test('enforced: a claim policy for another template cannot register', async (t
     await stop5(client);
   });
   const created = accepted(await id.createKeysAndCertificate());
-  await t.rejects(id.registerThing(TEMPLATE, created.certificateOwnershipToken as string, { ThingName: 'core-x' }), 'the SDK request fails');
+  await t.rejects(
+    id.registerThing(TEMPLATE, created.certificateOwnershipToken as string, { ThingName: 'core-x' }),
+    'the SDK request fails',
+  );
   t.same(s.registrations, [], 'nothing registered');
 });

@@ -32,7 +32,11 @@ export async function connect311(at: Endpoint, id: KeyPair, clientId: string): P
 
 /** MQTT 5 over mTLS; resolves when connected, rejects with the CONNACK reason code of the first failed attempt. */
 export async function connect5(at: Endpoint, id: KeyPair, clientId: string): Promise<mqtt5.Mqtt5Client> {
-  const b = iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromMemory('localhost', id.certificatePem, id.privateKeyPem);
+  const b = iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromMemory(
+    'localhost',
+    id.certificatePem,
+    id.privateKeyPem,
+  );
   b.withCertificateAuthority(at.ca).withPort(at.port).withConnectProperties({ keepAliveIntervalSeconds: 7, clientId });
   const client = new mqtt5.Mqtt5Client(b.build());
   const outcome = Promise.race([
@@ -80,7 +84,10 @@ export type Outcome<T> = { accepted: T } | { rejected: ErrorResponse };
  * rejected (QoS 1), publish (QoS 1), take the first answer.
  */
 async function call311<T>(
-  subscribe: (onAccepted: (e?: Error, r?: T) => void, onRejected: (e?: Error, r?: ErrorResponse) => void) => Promise<unknown>,
+  subscribe: (
+    onAccepted: (e?: Error, r?: T) => void,
+    onRejected: (e?: Error, r?: ErrorResponse) => void,
+  ) => Promise<unknown>,
   publish: () => Promise<unknown>,
 ): Promise<Outcome<T>> {
   let settle!: (o: Outcome<T>) => void;
@@ -94,7 +101,9 @@ async function call311<T>(
     (e, r) => (e ? fail(e) : settle({ rejected: r ?? {} })),
   );
   await publish();
-  const timer = new Promise<never>((_, rej) => setTimeout(() => rej(new Error('no answer within 10 s')), 10_000).unref());
+  const timer = new Promise<never>((_, rej) =>
+    setTimeout(() => rej(new Error('no answer within 10 s')), 10_000).unref(),
+  );
   return Promise.race([answer, timer]);
 }
 
@@ -124,7 +133,8 @@ export function identity311(conn: mqtt.MqttClientConnection) {
           await c.subscribeToRegisterThingAccepted({ templateName }, q, ok);
           await c.subscribeToRegisterThingRejected({ templateName }, q, no);
         },
-        () => c.publishRegisterThing({ templateName, certificateOwnershipToken, ...(parameters ? { parameters } : {}) }, q),
+        () =>
+          c.publishRegisterThing({ templateName, certificateOwnershipToken, ...(parameters ? { parameters } : {}) }, q),
       ),
   };
 }
@@ -147,7 +157,8 @@ export function identity5(client: mqtt5.Mqtt5Client) {
   };
   return {
     createKeysAndCertificate: () => wrap(c.createKeysAndCertificate({})),
-    createCertificateFromCsr: (certificateSigningRequest: string) => wrap(c.createCertificateFromCsr({ certificateSigningRequest })),
+    createCertificateFromCsr: (certificateSigningRequest: string) =>
+      wrap(c.createCertificateFromCsr({ certificateSigningRequest })),
     registerThing: (templateName: string, certificateOwnershipToken: string, parameters?: Record<string, string>) =>
       wrap(c.registerThing({ templateName, certificateOwnershipToken, ...(parameters ? { parameters } : {}) })),
     close: () => c.close(),
