@@ -4,6 +4,7 @@
 // The SDK's parsers read every reply; a stand-in answer the SDK cannot read, or a divergence from what AWS IoT
 // does, fails here.
 import t from 'tap';
+import { createPrivateKey } from 'node:crypto';
 import { createCa, issueCertificate, type KeyPair } from '../../standins/pki.ts';
 import { startProvisioningStandin, type ProvisioningStandin } from '../../standins/provisioning/server.ts';
 import {
@@ -45,6 +46,8 @@ t.test('MQTT 3.1.1 + IotIdentityClient: keys and certificate, RegisterThing, the
   t.match(created.certificateId, /^[0-9a-f]{64}$/, 'certificateId: 64 hex digits');
   t.ok(created.certificateOwnershipToken, 'an ownership token');
   const device = deviceIdentity(created);
+  t.match(device.privateKeyPem, /^-----BEGIN RSA PRIVATE KEY-----\n/, 'a PKCS#1 RSA key, as AWS issues it');
+  t.equal(createPrivateKey(device.privateKeyPem).asymmetricKeyDetails?.modulusLength, 2048);
   await t.rejects(connect311(at, device, 'edge-311'), 'the new certificate cannot connect before RegisterThing');
   const reg = accepted(
     await id.registerThing(TEMPLATE, created.certificateOwnershipToken as string, { ThingName: 'edge-311' }),

@@ -103,7 +103,15 @@ t.test('a claim-signed client gets a certificate and registers its Thing', async
       cert.fingerprint256.replace(/:/g, '').toLowerCase(),
       'certificateId is the certificate fingerprint',
     );
-    t.match(created.body.privateKey, /BEGIN PRIVATE KEY/);
+    t.match(created.body.privateKey, /^-----BEGIN RSA PRIVATE KEY-----\n/, 'the key is PKCS#1 PEM, as AWS issues it');
+    const { createPrivateKey: parseKey } = await import('node:crypto');
+    const issuedKey = parseKey(created.body.privateKey);
+    t.equal(issuedKey.asymmetricKeyType, 'rsa');
+    t.equal(
+      issuedKey.asymmetricKeyDetails?.modulusLength,
+      2048,
+      'a 2048-bit RSA key pair, as CreateKeysAndCertificate makes',
+    );
     t.ok(
       cert.checkPrivateKey(await import('node:crypto').then((m) => m.createPrivateKey(created.body.privateKey))),
       'key matches cert',
