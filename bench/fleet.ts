@@ -48,7 +48,7 @@ import { buildInstallerStandin, nucleusPid, stopStandinNucleus } from '../harnes
 import { DEFAULT_HOST_JAVA_OPTS, startStandinHost, type StandinHost } from '../harness/standin-host.ts';
 import { EXE, SYSTEM_PATH, ensureBuilt } from '../harness/agent-exe.ts';
 import { TEMPLATE_NAME, standinRestartCommand } from '../harness/world.ts';
-import { startProvisioningStandin, type Registration } from '../standins/provisioning/server.ts';
+import { startProvisioningStandin, type Registration, type Takeover } from '../standins/provisioning/server.ts';
 import { startTsService } from '../offline/services.ts';
 import { RATE_LIMITER_KINDS } from '../standins/provisioning/rate-limiter.ts';
 import { createCa, issueCertificate } from '../standins/pki.ts';
@@ -179,7 +179,8 @@ interface StandinProcess {
   port: number;
   registrations: Registration[];
   rejections: Array<{ errorCode: string; at: string }>;
-  collisions: Registration[];
+  /** Things given a second certificate (takeover events). */
+  collisions: Takeover[];
   certificatesIssued: number;
   throttled: number;
   /** Read the events appended since the last call. */
@@ -223,9 +224,9 @@ async function startStandinProcess(o: { caDir: string; records: string; rate: nu
         partial = lines.pop() ?? '';
         for (const line of lines) {
           if (!line) continue;
-          const ev = JSON.parse(line) as { event: string; at: string; errorCode?: string; registration?: Registration };
+          const ev = JSON.parse(line) as { event: string; at: string; errorCode?: string; registration?: Registration; takeover?: Takeover };
           if (ev.event === 'registration' && ev.registration) s.registrations.push(ev.registration);
-          else if (ev.event === 'collision' && ev.registration) s.collisions.push(ev.registration);
+          else if (ev.event === 'takeover' && ev.takeover) s.collisions.push(ev.takeover);
           else if (ev.event === 'certificate') s.certificatesIssued++;
           else if (ev.event === 'rejection') {
             s.rejections.push({ errorCode: ev.errorCode ?? '', at: ev.at });

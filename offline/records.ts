@@ -1,5 +1,5 @@
 // Reading the provisioning stand-in's records file (standins/provisioning: JSON lines
-// {"at": ISO, "event": "registration" | "collision" | "rejection" | "certificate" | ..., ...}):
+// {"at": ISO, "event": "registration" | "takeover" | "rejection" | "certificate" | ..., ...}):
 // what a user would check on the AWS IoT side.
 import { existsSync, readFileSync } from 'node:fs';
 
@@ -35,7 +35,7 @@ export function readRegistrations(file: string): Registration[] {
     });
 }
 
-/** Counts of the other events a user would look at (collisions must be 0). */
+/** Counts of the other events a user would look at (takeovers must be 0). */
 export function eventCounts(file: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const e of readEvents(file)) out[e.event] = (out[e.event] ?? 0) + 1;

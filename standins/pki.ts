@@ -1,12 +1,13 @@
 // Test PKI for the offline stand-ins: one CA that signs the claim certificates (issued by the AWS
 // wire stand-in's CreateKeysAndCertificate), the device certificates (issued by the provisioning
-// stand-in) and the provisioning stand-in's own TLS server certificate. Uses the openssl CLI;
+// stand-in, from its own keys or from a device's CSR) and the provisioning stand-in's own TLS server
+// certificate. Keys a stand-in hands out as AWS would are RSA 2048 PKCS#1 (`keyType: 'rsa'`). Uses the openssl CLI;
 // private keys only ever pass through files in a 0700 temp dir, never process arguments.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 
 export interface KeyPair {
   certificatePem: string;
@@ -21,6 +22,11 @@ export interface CertOptions {
   /** DNS / IP subject alternative names (server certificates). */
   altNames?: { dns?: string[]; ip?: string[] };
   serverAuth?: boolean;
+  /**
+   * The leaf's key: 'ec' (P-256, PKCS#8 PEM; default, the test PKI's own certificates) or 'rsa' (2048 bits, PKCS#1
+   * PEM `BEGIN RSA PRIVATE KEY`: what AWS IoT's CreateKeysAndCertificate issues, docs/facts/provisioning-mqtt.md).
+   */
+  keyType?: 'ec' | 'rsa';
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -55,7 +61,12 @@ export function issueCertificate(ca: KeyPair, opts: CertOptions): KeyPair {
   return withTmp((dir) => {
     writeFileSync(join(dir, 'ca.crt'), ca.certificatePem);
     writeFileSync(join(dir, 'ca.key'), ca.privateKeyPem, { mode: 0o600 });
-    openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'leaf.key'], dir);
+    if (opts.keyType === 'rsa') {
+      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      writeFileSync(join(dir, 'leaf.key'), privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
+    } else {
+      openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'leaf.key'], dir);
+    }
     openssl(['req', '-new', '-key', 'leaf.key', '-subj', `/CN=${opts.commonName.replace(/[/=]/g, '_')}`, '-out', 'leaf.csr'], dir);
     const ext = ['basicConstraints=CA:FALSE', `extendedKeyUsage=${opts.serverAuth ? 'serverAuth' : 'clientAuth'}`];
     const san = [...(opts.altNames?.dns ?? []).map((d) => `DNS:${d}`), ...(opts.altNames?.ip ?? []).map((i) => `IP:${i}`)];
@@ -88,4 +99,45 @@ export function loadOrCreateCa(dir: string): KeyPair {
   writeFileSync(key, ca.privateKeyPem, { mode: 0o600 });
   writeFileSync(crt, ca.certificatePem);
   return ca;
+}
+
+export class CsrError extends Error {}
+
+/** Key types AWS IoT accepts in a certificate signing request (RSA of 2048 bits or more, EC P-256/P-384/P-521). */
+function checkCsrKey(publicKeyPem: string): void {
+  const key = createPublicKey(publicKeyPem);
+  const d = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'rsa' && (d.modulusLength ?? 0) >= 2048) return;
+  if (key.asymmetricKeyType === 'ec' && ['prime256v1', 'secp384r1', 'secp521r1'].includes(d.namedCurve ?? '')) return;
+  const size = d.modulusLength ?? d.namedCurve ?? '';
+  throw new CsrError(`the CSR's key (${key.asymmetricKeyType} ${size}) is not one AWS IoT accepts`);
+}
+
+/**
+ * A client certificate for the key in `csrPem`, signed by `ca` (CreateCertificateFromCsr). The CSR's own signature
+ * must verify; its subject is kept. Throws CsrError for a CSR that is not one.
+ */
+export function signCsr(ca: KeyPair, csrPem: string, days = 365 * 30): string {
+  return withTmp((dir) => {
+    writeFileSync(join(dir, 'req.csr'), csrPem);
+    try {
+      execFileSync('openssl', ['req', '-in', 'req.csr', '-noout', '-verify'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+      const pub = execFileSync('openssl', ['req', '-in', 'req.csr', '-noout', '-pubkey'], {
+        cwd: dir,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      checkCsrKey(pub);
+    } catch (err) {
+      if (err instanceof CsrError) throw err;
+      throw new CsrError('the certificate signing request is not a valid PEM CSR with a verifiable signature');
+    }
+    writeFileSync(join(dir, 'ca.crt'), ca.certificatePem);
+    writeFileSync(join(dir, 'ca.key'), ca.privateKeyPem, { mode: 0o600 });
+    writeFileSync(join(dir, 'ext.cnf'), 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
+    const serial = `0x${randomBytes(16).toString('hex')}`;
+    const ca509 = ['-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', serial, '-days', String(days), '-sha256'];
+    openssl(['x509', '-req', '-in', 'req.csr', ...ca509, '-extfile', 'ext.cnf', '-out', 'leaf.crt'], dir);
+    return readFileSync(join(dir, 'leaf.crt'), 'utf8');
+  });
 }

@@ -50,7 +50,7 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     pattern: /^\/keys-and-certificate$/,
     op: 'CreateKeysAndCertificate',
     handle(req, ctx) {
-      const issued = issueCertificate(ctx.ca, { commonName: 'AWS IoT Certificate', days: 365 * 30 });
+      const issued = issueCertificate(ctx.ca, { commonName: 'AWS IoT Certificate', days: 365 * 30, keyType: 'rsa' });
       const x = new X509Certificate(issued.certificatePem);
       const certificateId = createHash('sha256').update(x.raw).digest('hex');
       const now = nowSeconds();

@@ -80,7 +80,7 @@ async function main(): Promise<void> {
       installerExitSeconds: { median: r(median(exitS)), max: r(Math.max(...exitS)) },
       installToProvisionedSeconds: { median: r(median(provisionedS)), max: r(Math.max(...provisionedS)) },
       registrations: standin.registrations.length,
-      collisions: standin.collisions.length,
+      takeovers: standin.takeovers.length,
     })}\n`,
   );
 }

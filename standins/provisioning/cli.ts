@@ -4,7 +4,11 @@
 //        [--rate-limiter token-bucket|sliding-window] [--rate-burst B]   (see rate-limiter.ts; default token bucket of max(1, N))
 //        [--records FILE] [--group NAME] [--required-params ThingName,Serial] [--alt-dns a,b] [--alt-ip 1.2.3.4]
 //        [--device-cert-issuer openssl|in-process]   (in-process: node:crypto, ~1.7 ms per certificate; for fleet benchmarks)
+//        [--thing-groups a,b | --aws-state FILE]   the thing groups that exist (RegisterThing naming another fails);
+//        --aws-state reads them from the AWS stand-in's state file at each RegisterThing
+//        [--thing-override REPLACE|MERGE|DO_NOTHING|FAIL]   the template's OverrideSettings (default REPLACE)
 import { parseArgs } from 'node:util';
+import { existsSync, readFileSync } from 'node:fs';
 import { loadOrCreateCa } from '../pki.ts';
 import { startProvisioningStandin } from './server.ts';
 import { RATE_LIMITER_KINDS, createRateLimiter, type RateLimiterKind } from './rate-limiter.ts';
@@ -12,6 +16,15 @@ import { ExitCode } from '../../common/errors.ts';
 
 function list(v: string | undefined): string[] | undefined {
   return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+const OVERRIDES = ['REPLACE', 'MERGE', 'DO_NOTHING', 'FAIL'] as const;
+
+/** The thing groups in the AWS stand-in's state file (standins/aws/state.ts: `thingGroups` keyed by name). */
+function groupsInAwsState(file: string): string[] {
+  if (!existsSync(file)) return [];
+  const state = JSON.parse(readFileSync(file, 'utf8')) as { thingGroups?: Record<string, unknown> };
+  return Object.keys(state.thingGroups ?? {});
 }
 
 async function main(): Promise<void> {
@@ -32,6 +45,9 @@ async function main(): Promise<void> {
         'alt-dns': { type: 'string' },
         'alt-ip': { type: 'string' },
         'device-cert-issuer': { type: 'string' },
+        'thing-groups': { type: 'string' },
+        'aws-state': { type: 'string' },
+        'thing-override': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -64,6 +80,15 @@ async function main(): Promise<void> {
   }
   const issuer = values['device-cert-issuer'];
   if (issuer !== undefined && issuer !== 'openssl' && issuer !== 'in-process') usage(`--device-cert-issuer must be openssl or in-process, got ${JSON.stringify(issuer)}`);
+  if (values['thing-groups'] !== undefined && values['aws-state'] !== undefined) {
+    usage('give --thing-groups or --aws-state, not both');
+  }
+  const override = values['thing-override'];
+  if (override !== undefined && !(OVERRIDES as readonly string[]).includes(override)) {
+    usage(`--thing-override must be one of ${OVERRIDES.join(', ')}, got ${JSON.stringify(override)}`);
+  }
+  const stateFile = values['aws-state'];
+  const thingGroups = stateFile !== undefined ? () => groupsInAwsState(stateFile) : list(values['thing-groups']);
   const ca = loadOrCreateCa(values['ca-dir'] as string);
   const dns = list(values['alt-dns']);
   const ip = list(values['alt-ip']);
@@ -80,11 +105,14 @@ async function main(): Promise<void> {
     ...(values['required-params'] ? { requiredParameters: list(values['required-params']) } : {}),
     serverAltNames: { ...(dns ? { dns } : {}), ...(ip ? { ip } : {}) },
     ...(issuer ? { deviceCertificateIssuer: issuer as 'openssl' | 'in-process' } : {}),
+    ...(thingGroups ? { thingGroups } : {}),
+    ...(override ? { thingOverride: override as (typeof OVERRIDES)[number] } : {}),
   });
   process.stdout.write(`listening ${standin.host}:${standin.port}\n`);
   const shutdown = (sig: string) => {
     void standin.stop().then(() => {
-      process.stderr.write(`provisioning stand-in: stopped (${sig}); registrations=${standin.registrations.length} collisions=${standin.collisions.length} rejections=${standin.rejections.length}\n`);
+      const counts = `registrations=${standin.registrations.length} takeovers=${standin.takeovers.length}`;
+      process.stderr.write(`provisioning stand-in: stopped (${sig}); ${counts} rejections=${standin.rejections.length}\n`);
       process.exit(0);
     });
   };

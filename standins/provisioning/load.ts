@@ -117,7 +117,7 @@ async function main(): Promise<void> {
     registrationsPerSecond: Number((latencies.length / seconds).toFixed(1)),
     latencyMs: { p50: pct(latencies, 50), p95: pct(latencies, 95), max: latencies.at(-1) ?? 0 },
     rejected,
-    ...(standin ? { collisions: standin.collisions.length, certificatesIssued: standin.certificatesIssued } : {}),
+    ...(standin ? { takeovers: standin.takeovers.length, certificatesIssued: standin.certificatesIssued } : {}),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   await standin?.stop();

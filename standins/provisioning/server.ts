@@ -1,18 +1,17 @@
-// STAND-IN for the AWS IoT side of fleet provisioning by claim (the MQTT "device provisioning API").
-// Real MQTT 3.1.1 over TLS with client certificates (mTLS), spoken by a minimal broker written here
-// (mqtt-packet only encodes/decodes the packets). Implements the two request/response pairs the
-// FleetProvisioningByClaim plugin uses:
+// STAND-IN for the AWS IoT side of fleet provisioning by claim (the MQTT "device provisioning API"), over MQTT 3.1.1
+// or MQTT 5 with client certificates (broker.ts). Answers the request/response pairs the FleetProvisioningByClaim
+// plugin and AWS's SDK samples use:
 //   $aws/certificates/create/json                           -> .../accepted | .../rejected
+//   $aws/certificates/create-from-csr/json                  -> .../accepted | .../rejected
 //   $aws/provisioning-templates/<name>/provision/json       -> .../accepted | .../rejected
-// Responses go only to the connection that asked (like AWS IoT), and only if it subscribed first.
-// Facts: /work/shared/docs/aws-wire-and-cdf.md §3, greengrass-nucleus-and-fleet-provisioning.md §2–3.
-import tls from 'node:tls';
-import { X509Certificate, randomBytes, randomUUID } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import mqttPacket from 'mqtt-packet';
-import type { Packet, IPublishPacket, ISubscribePacket, IConnectPacket } from 'mqtt-packet';
-import { issueCertificate, type KeyPair } from '../pki.ts';
+// Replies go only to the connection that asked (like AWS IoT), and only if it subscribed first. What it knows
+// (certificates, tokens, Things) lives in registry.ts and survives a restart on the same records file.
+// Facts: docs/facts/provisioning-mqtt.md.
+import { X509Certificate, randomBytes } from 'node:crypto';
+import { Registry, tokenHash, type Registration, type Takeover } from './registry.ts';
+import { startBroker, type Broker, type Conn, type Refusal } from './broker.ts';
+import { isAllowed, type IotAction, type PolicyDocument } from './policy.ts';
+import { CsrError, issueCertificate, signCsr, type KeyPair } from '../pki.ts';
 import { validateThingName, ThingNameError } from '../../common/thing-name.ts';
 import { createFastIssuer } from './fast-issuer.ts';
 import { createRateLimiter, type RateLimiterKind } from './rate-limiter.ts';
@@ -40,6 +39,8 @@ export interface ProvisioningStandinOptions {
   /**
    * How device certificates are made: 'openssl' (default, the openssl CLI per certificate, ~4/s under load) or
    * 'in-process' (opt-in, standins/provisioning/fast-issuer.ts: node:crypto key + DER signing, ~1.7 ms; for fleet benchmarks).
+   * The openssl issuer hands out what AWS does, RSA 2048 with a PKCS#1 key; the in-process one keeps EC P-256 keys,
+   * as one RSA 2048 key costs ~0.6 s of CPU here and would make the stand-in, not the throttle, the fleet's limit.
    */
   deviceCertificateIssuer?: 'openssl' | 'in-process';
   /**
@@ -51,16 +52,29 @@ export interface ProvisioningStandinOptions {
   preProvisioningHook?: PreProvisioningHook;
   /** templateArn the hook is told (default arn:aws:iot:eu-west-1:123456789012:provisioningtemplate/<templateName>). */
   templateArn?: string;
+  /**
+   * The template's OverrideSettings for its Thing resource, applied when the Thing already exists (IoT guide,
+   * provisioning templates): REPLACE (the stack's template; default), MERGE and DO_NOTHING accept the registration
+   * and attach the new certificate to the existing Thing, FAIL rejects it with ResourceConflictsException.
+   * They differ in what happens to the Thing's group memberships.
+   */
+  thingOverride?: 'REPLACE' | 'MERGE' | 'DO_NOTHING' | 'FAIL';
+  /**
+   * The thing groups that exist in the account, read at each RegisterThing (a function sees groups created later).
+   * RegisterThing naming another group is rejected, as on AWS. Not given: every group name is taken to exist.
+   */
+  thingGroups?: Iterable<string> | (() => Iterable<string>);
+  /**
+   * The IoT policies the stack attaches: `claim` to the claim certificate, `core(thingName)` to a device
+   * certificate registered for that Thing. Given, every Connect/Publish/Subscribe/Receive is checked (policy.ts).
+   */
+  policies?: { claim: PolicyDocument; core(thingName: string): PolicyDocument };
+  /** Region and account of the ARNs in the policies' resources (default us-east-1, 123456789012). */
+  region?: string;
+  accountId?: string;
 }
 
-export interface Registration {
-  thingName: string;
-  certificateId: string;
-  parameters: Record<string, string>;
-  thingGroupName?: string;
-  claimFingerprint: string;
-  at: string;
-}
+export type { Registration, Takeover } from './registry.ts';
 
 export interface Rejection {
   topic: string;
@@ -74,7 +88,13 @@ export interface ProvisioningStandin {
   port: number;
   registrations: Registration[];
   rejections: Rejection[];
-  collisions: Registration[];
+  /**
+   * RegisterThing calls that named a Thing already holding another ACTIVE certificate, accepted as AWS does with
+   * the template's OverrideSettings REPLACE: the new certificate is attached beside the old one.
+   */
+  takeovers: Takeover[];
+  /** The certificates attached to a Thing (several after a takeover); [] for a Thing that does not exist. */
+  principalsOf(thingName: string): string[];
   certificatesIssued: number;
   /**
    * Test hook: a RegisterThing whose template parameters this accepts is never answered, as if the reply was lost
@@ -86,45 +106,14 @@ export interface ProvisioningStandin {
 }
 
 export const CREATE_TOPIC = '$aws/certificates/create/json';
+export const CSR_TOPIC = '$aws/certificates/create-from-csr/json';
 export function provisionTopic(templateName: string): string {
   return `$aws/provisioning-templates/${templateName}/provision/json`;
 }
 const PROVISION_RE = /^\$aws\/provisioning-templates\/([^/]+)\/provision\/json$/;
 const GROUP_RE = /^[a-zA-Z0-9:_-]{1,128}$/;
 
-type CertStatus = 'PENDING_ACTIVATION' | 'ACTIVE';
-interface IssuedCert {
-  certificateId: string;
-  status: CertStatus;
-  claimFingerprint: string;
-}
-interface OwnershipToken {
-  certificateId: string;
-  claimFingerprint: string;
-  expiresAt: number;
-  used: boolean;
-}
-interface Conn {
-  id: number;
-  socket: tls.TLSSocket;
-  clientId?: string;
-  connected: boolean;
-  peerFingerprint: string;
-  subscriptions: string[];
-}
-
-/** MQTT topic filter match (+ and #), 3.1.1 rules; `$` topics are not matched by a leading wildcard. */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+export { topicMatches } from './broker.ts';
 
 function fingerprintId(pem: string): string {
   return new X509Certificate(pem).fingerprint256.replace(/:/g, '').toLowerCase();
@@ -142,7 +131,6 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
   const host = o.host ?? '127.0.0.1';
   const requiredParameters = o.requiredParameters ?? ['ThingName'];
   const tokenTtlMs = (o.tokenTtlSeconds ?? 3600) * 1000;
-  const caFingerprint = new X509Certificate(o.ca.certificatePem).fingerprint256;
 
   const serverCert = issueCertificate(o.ca, {
     commonName: 'provisioning stand-in',
@@ -153,63 +141,32 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
     },
   });
 
+  const groupsOption = o.thingGroups;
+  const existingGroups = (): Set<string> =>
+    new Set(typeof groupsOption === 'function' ? groupsOption() : (groupsOption ?? []));
   const registrations: Registration[] = [];
   const rejections: Rejection[] = [];
-  const collisions: Registration[] = [];
-  const certs = new Map<string, IssuedCert>();
-  const tokens = new Map<string, OwnershipToken>();
-  /** thingName -> the registration that owns it (its certificate is ACTIVE). */
-  const things = new Map<string, Registration>();
+  const takeovers: Takeover[] = [];
+  const registry = new Registry(o.recordsFile);
+  registry.replay(); // a restarted stand-in knows its certificates (PENDING or ACTIVE), tokens and Things
+  const record = (event: Record<string, unknown>): void => registry.record(event);
   const fastIssuer = o.deviceCertificateIssuer === 'in-process' ? createFastIssuer(o.ca) : undefined;
-
-  const record = (event: Record<string, unknown>): void => {
-    if (!o.recordsFile) return;
-    mkdirSync(dirname(o.recordsFile), { recursive: true });
-    appendFileSync(o.recordsFile, `${JSON.stringify({ at: new Date().toISOString(), ...event })}\n`);
-  };
-
-  // A restarted stand-in (same records file) remembers the Things and active certificates, like AWS would.
-  if (o.recordsFile && existsSync(o.recordsFile)) {
-    for (const line of readFileSync(o.recordsFile, 'utf8').split('\n')) {
-      if (!line.trim()) continue;
-      try {
-        const ev = JSON.parse(line) as { event?: string; registration?: Registration };
-        if (ev.event === 'registration' && ev.registration) {
-          things.set(ev.registration.thingName, ev.registration);
-          certs.set(ev.registration.certificateId, { certificateId: ev.registration.certificateId, status: 'ACTIVE', claimFingerprint: ev.registration.claimFingerprint });
-        }
-      } catch {
-        // a torn last line is ignored
-      }
-    }
-  }
 
   const state: ProvisioningStandin = {
     host,
     port: 0,
     registrations,
     rejections,
-    collisions,
+    takeovers,
+    principalsOf: (thingName) => [...(registry.things.get(thingName)?.certificateIds ?? [])],
     certificatesIssued: 0,
     holdRegisterThing: null,
     held: [],
     stop: async () => undefined,
   };
 
-  const conns = new Set<Conn>();
-  let nextConnId = 1;
-
-  const send = (conn: Conn, packet: Packet): void => {
-    if (conn.socket.destroyed || !conn.socket.writable) return;
-    conn.socket.write(mqttPacket.generate(packet));
-  };
-
-  /** Deliver to `conn` only, and only if it subscribed to a matching filter (AWS IoT semantics for the reply topics). */
-  const reply = (conn: Conn, topic: string, body: unknown): boolean => {
-    if (!conn.subscriptions.some((f) => topicMatches(f, topic))) return false;
-    send(conn, { cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(body)), qos: 0, retain: false, dup: false });
-    return true;
-  };
+  let broker: Broker | undefined;
+  const reply = (conn: Conn, topic: string, body: unknown): boolean => broker?.reply(conn, topic, body) ?? false;
 
   const reject = (conn: Conn, requestTopic: string, statusCode: number, errorCode: string, errorMessage: string): void => {
     const at = new Date().toISOString();
@@ -221,24 +178,50 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
   const createKeysAndCertificate = (conn: Conn, topic: string): void => {
     let kp: KeyPair;
     try {
-      kp = fastIssuer ? fastIssuer.issue('AWS IoT Certificate', 365 * 30) : issueCertificate(o.ca, { commonName: 'AWS IoT Certificate', days: 365 * 30 });
+      kp = fastIssuer
+        ? fastIssuer.issue('AWS IoT Certificate', 365 * 30)
+        : issueCertificate(o.ca, { commonName: 'AWS IoT Certificate', days: 365 * 30, keyType: 'rsa' });
     } catch (err) {
       reject(conn, topic, 500, 'InternalFailure', `could not issue a certificate: ${(err as Error).message}`);
       return;
     }
-    const id = fingerprintId(kp.certificatePem);
-    issuedPems.set(id, kp.certificatePem);
+    const issued = pending(conn, kp.certificatePem);
+    reply(conn, `${topic}/accepted`, { ...issued, certificatePem: kp.certificatePem, privateKey: kp.privateKeyPem });
+  };
+
+  /** A new certificate is PENDING_ACTIVATION with a one-hour ownership token until RegisterThing (MQTT API guide). */
+  type Pending = { certificateId: string; certificateOwnershipToken: string };
+  const pending = (conn: Conn, certificatePem: string): Pending => {
+    const certificateId = fingerprintId(certificatePem);
+    issuedPems.set(certificateId, certificatePem);
     const token = randomBytes(32).toString('base64url');
-    certs.set(id, { certificateId: id, status: 'PENDING_ACTIVATION', claimFingerprint: conn.peerFingerprint });
-    tokens.set(token, { certificateId: id, claimFingerprint: conn.peerFingerprint, expiresAt: Date.now() + tokenTtlMs, used: false });
+    registry.issued(certificateId, token, conn.peerFingerprint, Date.now() + tokenTtlMs, conn.clientId);
     state.certificatesIssued++;
-    record({ event: 'certificate', certificateId: id, status: 'PENDING_ACTIVATION', claimFingerprint: conn.peerFingerprint, clientId: conn.clientId });
-    reply(conn, `${topic}/accepted`, {
-      certificateId: id,
-      certificatePem: kp.certificatePem,
-      privateKey: kp.privateKeyPem,
-      certificateOwnershipToken: token,
-    });
+    return { certificateId, certificateOwnershipToken: token };
+  };
+
+  /** The device keeps its own key: only the CSR travels, the reply has no private key. */
+  const createCertificateFromCsr = (conn: Conn, topic: string, payload: Buffer): void => {
+    let csr: unknown;
+    try {
+      csr = (JSON.parse(payload.toString('utf8')) as { certificateSigningRequest?: unknown }).certificateSigningRequest;
+    } catch {
+      reject(conn, topic, 400, 'InvalidPayload', 'The request payload is not a JSON object');
+      return;
+    }
+    if (typeof csr !== 'string' || !csr) {
+      reject(conn, topic, 400, 'InvalidPayload', 'certificateSigningRequest is missing');
+      return;
+    }
+    let certificatePem: string;
+    try {
+      certificatePem = signCsr(o.ca, csr);
+    } catch (err) {
+      if (!(err instanceof CsrError)) throw err;
+      reject(conn, topic, 400, 'InvalidCsr', err.message);
+      return;
+    }
+    reply(conn, `${topic}/accepted`, { ...pending(conn, certificatePem), certificatePem });
   };
 
   const issuedPems = new Map<string, string>();
@@ -264,7 +247,8 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
       return;
     }
     const tokenValue = body.certificateOwnershipToken;
-    const tok = typeof tokenValue === 'string' ? tokens.get(tokenValue) : undefined;
+    const tokHash = typeof tokenValue === 'string' ? tokenHash(tokenValue) : '';
+    const tok = registry.tokens.get(tokHash);
     if (typeof tokenValue !== 'string' || tokenValue === '') {
       reject(conn, topic, 400, 'InvalidCertificateOwnershipToken', 'certificateOwnershipToken is missing');
       return;
@@ -343,6 +327,11 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
       reject(conn, topic, 400, 'InvalidParameters', `ThingGroupName ${JSON.stringify(thingGroupName)} is not a valid thing group name`);
       return;
     }
+    if (thingGroupName !== undefined && o.thingGroups && !existingGroups().has(thingGroupName)) {
+      // The template adds the Thing to an existing group; it does not create one (fleet-provisioning setup guide).
+      reject(conn, topic, 400, 'ResourceRegistrationFailureException', `Thing group ${thingGroupName} does not exist`);
+      return;
+    }
     const reg: Registration = {
       thingName,
       certificateId: tok.certificateId,
@@ -351,176 +340,86 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
       claimFingerprint: conn.peerFingerprint,
       at: new Date(now).toISOString(),
     };
-    const owner = things.get(thingName);
-    if (owner && owner.certificateId !== tok.certificateId && certs.get(owner.certificateId)?.status === 'ACTIVE') {
-      collisions.push(reg);
-      record({ event: 'collision', registration: reg, existingCertificateId: owner.certificateId });
-      reject(
-        conn,
-        topic,
-        409,
-        'ResourceConflict',
-        `Thing ${thingName} already exists with an active certificate (${owner.certificateId.slice(0, 12)}…) from another device: clone collision`,
-      );
+    const existing = registry.things.get(thingName);
+    const override = o.thingOverride ?? 'REPLACE';
+    if (existing && override === 'FAIL') {
+      const why = `Thing ${thingName} already exists and the template's OverrideSettings say FAIL`;
+      reject(conn, topic, 409, 'ResourceConflictsException', why);
       return;
     }
-    tok.used = true;
-    const cert = certs.get(tok.certificateId);
-    if (cert) cert.status = 'ACTIVE';
-    things.set(thingName, reg);
+    const requested = thingGroupName !== undefined ? [thingGroupName] : [];
+    const groups = !existing || override === 'REPLACE'
+      ? requested
+      : override === 'MERGE' ? [...new Set([...existing.thingGroups, ...requested])] : existing.thingGroups;
+    const others = registry.otherActiveCertificates(thingName, tok.certificateId);
+    const takeover: Takeover | undefined = others.length
+      ? {
+          thingName,
+          certificateId: tok.certificateId,
+          previousCertificateIds: others,
+          claimFingerprint: conn.peerFingerprint,
+          at: reg.at,
+        }
+      : undefined;
+    registry.registered(reg, tokHash, groups, takeover);
     registrations.push(reg);
-    record({ event: 'registration', registration: reg });
+    if (takeover) takeovers.push(takeover);
     reply(conn, `${topic}/accepted`, { thingName, deviceConfiguration: {} });
   };
 
-  const onPublish = (conn: Conn, p: IPublishPacket): void => {
-    if (p.qos === 1 && p.messageId !== undefined) send(conn, { cmd: 'puback', messageId: p.messageId });
-    if (p.qos === 2 && p.messageId !== undefined) send(conn, { cmd: 'pubrec', messageId: p.messageId }); // QoS 2: PUBREC now, PUBCOMP on PUBREL
-    const payload = Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload);
-    if (p.topic === CREATE_TOPIC) return createKeysAndCertificate(conn, p.topic);
-    const m = PROVISION_RE.exec(p.topic);
-    if (m) return registerThing(conn, p.topic, m[1] as string, payload);
-    if (p.topic.startsWith('$aws/certificates/create-from-csr/')) {
-      return reject(conn, p.topic, 400, 'InvalidRequest', 'CreateCertificateFromCsr is not implemented by the provisioning stand-in');
-    }
-    if (p.topic.startsWith('$aws/')) return; // other reserved topics: nothing answers (not part of this stand-in)
-    // Plain broker behaviour for other topics: deliver to every matching subscriber.
-    for (const c of conns) {
-      if (c.connected && c.subscriptions.some((f) => topicMatches(f, p.topic))) {
-        send(c, { cmd: 'publish', topic: p.topic, payload, qos: 0, retain: false, dup: false });
-      }
-    }
+  const onPublish = (conn: Conn, topic: string, payload: Buffer): void => {
+    if (topic === CREATE_TOPIC) return createKeysAndCertificate(conn, topic);
+    const m = PROVISION_RE.exec(topic);
+    if (m) return registerThing(conn, topic, m[1] as string, payload);
+    if (topic === CSR_TOPIC) return createCertificateFromCsr(conn, topic, payload);
+    if (topic.startsWith('$aws/')) return; // other reserved topics: nothing answers (not part of this stand-in)
+    broker?.fanOut(topic, payload);
   };
 
-  const onConnect = (conn: Conn, p: IConnectPacket): void => {
-    if (p.protocolVersion !== 4) {
-      send(conn, { cmd: 'connack', returnCode: 1, sessionPresent: false });
-      conn.socket.end();
-      return;
-    }
-    // A certificate this stand-in issued may only connect once activated by RegisterThing (AWS IoT policy semantics).
+  /** A certificate this stand-in issued may only connect once RegisterThing activated it (AWS IoT semantics). */
+  const admitConnect = (conn: Conn): Refusal | null => {
     const id = conn.peerFingerprint.replace(/:/g, '').toLowerCase();
-    const issued = certs.get(id);
-    if (issued && issued.status !== 'ACTIVE') {
-      record({ event: 'refused', reason: 'certificate not active', certificateId: id });
-      send(conn, { cmd: 'connack', returnCode: 5, sessionPresent: false });
-      conn.socket.end();
-      return;
-    }
-    const clientId = p.clientId || `standin-${randomUUID()}`;
-    // AWS IoT disconnects the existing connection when another connects with the same client ID.
-    for (const other of conns) {
-      if (other !== conn && other.connected && other.clientId === clientId) {
-        record({ event: 'duplicate-client-id', clientId });
-        other.socket.destroy();
-      }
-    }
-    conn.clientId = clientId;
-    conn.connected = true;
-    record({ event: 'connect', clientId, peerFingerprint: conn.peerFingerprint });
-    send(conn, { cmd: 'connack', returnCode: 0, sessionPresent: false });
+    const issued = registry.certs.get(id);
+    return issued && issued.status !== 'ACTIVE' ? { reason: `certificate ${id} is ${issued.status}` } : null;
   };
 
-  const onSubscribe = (conn: Conn, p: ISubscribePacket): void => {
-    const granted: number[] = [];
-    for (const s of p.subscriptions) {
-      if (!conn.subscriptions.includes(s.topic)) conn.subscriptions.push(s.topic);
-      granted.push(Math.min(s.qos, 1));
+  /** The certificate's policies: the claim policy for a certificate this stand-in did not issue, else its Thing's. */
+  const authorize = (conn: Conn, action: IotAction, name: string): boolean => {
+    const policies = o.policies;
+    if (!policies) return true;
+    const certId = conn.peerFingerprint.replace(/:/g, '').toLowerCase();
+    const clientId = conn.clientId ?? '';
+    if (!registry.certs.has(certId)) {
+      return isAllowed([policies.claim], action, name, { region, accountId, clientId });
     }
-    send(conn, { cmd: 'suback', messageId: p.messageId as number, granted });
+    const holder = [...registry.things.values()].find((th) => th.certificateIds.includes(certId));
+    if (!holder) return false; // an issued certificate attached to no Thing has no policy
+    const attached = registry.things.get(clientId)?.certificateIds.includes(certId) ?? false;
+    const ctx = { region, accountId, clientId, ...(attached ? { thingName: clientId } : {}) };
+    return isAllowed([policies.core(holder.thingName)], action, name, ctx);
   };
+  const region = o.region ?? 'us-east-1';
+  const accountId = o.accountId ?? '123456789012';
 
-  const server = tls.createServer({
+  broker = await startBroker({
+    authorize,
+    host,
+    port: o.port ?? 0,
     key: serverCert.privateKeyPem,
     cert: serverCert.certificatePem,
-    ca: [o.ca.certificatePem],
-    requestCert: true,
-    rejectUnauthorized: true,
-    minVersion: 'TLSv1.2',
+    ca: o.ca.certificatePem,
+    admitConnect,
+    onPublish,
+    record,
   });
-
-  server.on('tlsClientError', (err) => {
-    record({ event: 'tls-refused', reason: err.message });
-  });
-
-  server.on('secureConnection', (socket: tls.TLSSocket) => {
-    const peer = socket.getPeerCertificate();
-    const conn: Conn = {
-      id: nextConnId++,
-      socket,
-      connected: false,
-      peerFingerprint: peer && peer.fingerprint256 ? peer.fingerprint256 : '',
-      subscriptions: [],
-    };
-    if (!socket.authorized || !conn.peerFingerprint || conn.peerFingerprint === caFingerprint) {
-      socket.destroy();
-      return;
-    }
-    conns.add(conn);
-    const parser = mqttPacket.parser({ protocolVersion: 4 });
-    parser.on('packet', (packet: Packet) => {
-      try {
-        if (!conn.connected && packet.cmd !== 'connect') {
-          socket.destroy(); // MQTT: the first packet must be CONNECT
-          return;
-        }
-        switch (packet.cmd) {
-          case 'connect':
-            if (conn.connected) socket.destroy(); // a second CONNECT is a protocol violation
-            else onConnect(conn, packet);
-            break;
-          case 'publish':
-            onPublish(conn, packet);
-            break;
-          case 'subscribe':
-            onSubscribe(conn, packet);
-            break;
-          case 'unsubscribe':
-            conn.subscriptions = conn.subscriptions.filter((f) => !packet.unsubscriptions.includes(f));
-            send(conn, { cmd: 'unsuback', messageId: packet.messageId as number } as Packet);
-            break;
-          case 'pubrel':
-            send(conn, { cmd: 'pubcomp', messageId: packet.messageId as number });
-            break;
-          case 'pingreq':
-            send(conn, { cmd: 'pingresp' });
-            break;
-          case 'disconnect':
-            socket.end();
-            break;
-          default:
-            break; // puback etc. for QoS0 deliveries never come; ignore
-        }
-      } catch (err) {
-        record({ event: 'internal-error', message: (err as Error).message });
-        socket.destroy();
-      }
-    });
-    parser.on('error', () => socket.destroy());
-    socket.on('data', (d: Buffer) => parser.parse(d));
-    socket.on('error', () => undefined);
-    socket.on('close', () => conns.delete(conn));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  state.port = typeof addr === 'object' && addr ? addr.port : (o.port ?? 0);
+  state.port = broker.port;
   record({ event: 'listening', host, port: state.port, templateName: o.templateName });
 
   let stopped = false;
   state.stop = async () => {
     if (stopped) return;
     stopped = true;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const c of conns) c.socket.destroy();
-    conns.clear();
-    await closed;
+    await broker?.close();
     record({ event: 'stopped' });
   };
   return state;

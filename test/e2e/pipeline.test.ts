@@ -75,12 +75,12 @@ t.test('offline pipeline: bake, five clone boots, each clone provisions itself e
   t.ok(existsSync(join(runDir, 'report.json')), 'report.json kept in the run dir');
   t.ok(lines.some((l) => /still running|waiting for greengrass-firstboot/.test(l)), 'progress lines during long steps');
 
-  // The AWS IoT side: exactly one registration per clone name, none for the template, no collisions.
+  // The AWS IoT side: exactly one registration per clone name, none for the template, no takeovers.
   const regs = readRegistrations(report.recordsFile);
   t.same(regs.map((r) => r.thingName).sort(), ['branch-017', 'branch-018', 'branch-019'], 'ThingNames registered');
   t.equal(new Set(regs.map((r) => r.certificateId)).size, 3, 'each Thing has its own certificate');
   const events = readEvents(report.recordsFile);
-  t.equal(events.filter((e) => e.event === 'collision').length, 0, 'no clone collision');
+  t.equal(events.filter((e) => e.event === 'takeover').length, 0, 'no Thing got a second certificate');
   t.ok(regs.every((r) => r.parameters.ThingName === r.thingName), 'templateParameters.ThingName is the clone hostname');
 
   // Each clone's disk, read again here (not from the pipeline's own summary).

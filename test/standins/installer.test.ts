@@ -192,7 +192,7 @@ t.test('a valid run writes the layout, unit and link, and its nucleus provisions
   t.equal(s.registrations.length, 1);
   t.equal(s.registrations[0]?.thingName, 'edge-0042');
   t.equal(s.registrations[0]?.certificateId, cert.fingerprint256.replace(/:/g, '').toLowerCase(), 'the registered cert is the one on disk');
-  t.same(s.collisions, []);
+  t.same(s.takeovers, []);
   const text = log(d);
   t.match(text, /Running provisioning plugin/);
   t.match(text, /Received register thing response for thing name edge-0042/);
@@ -234,7 +234,7 @@ t.test('re-run on a provisioned device: service restarted, no second registratio
   t.equal(tlogValue(d, 'system', 'thingName'), 'edge-rerun', 'identity kept');
 });
 
-t.test('-i/--config replaces the config: the identity is dropped and the next start provisions again (a collision)', async (t) => {
+t.test('-i/--config replaces the config: the identity is dropped and the next start provisions again (a takeover)', async (t) => {
   const s = await standin(t);
   const d = makeDevice(t, s.port, 'edge-replaced');
   t.equal((await install(d)).code, 0);
@@ -242,10 +242,11 @@ t.test('-i/--config replaces the config: the identity is dropped and the next st
   const r = await java([`-Droot=${d.root}`, '-jar', jars.installerJar, '-i', d.configPath, '--setup-system-service', 'true'], { GG_STANDIN_SYSTEMD_DIR: d.systemd });
   t.equal(r.code, 0, r.stderr);
   t.equal(tlogValue(d, 'system', 'thingName'), undefined, 'config.tlog rewritten from the file alone');
-  await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(d)));
-  t.equal(s.collisions.length, 1, 'the same device registering its name again is a collision');
-  t.match(log(d), /without provisioning\. \{\}\ncom\.aws\.greengrass\.DeviceProvisioningRuntimeException: java\.lang\.RuntimeException: /,
-    'the rejection as the plugin reports it (its errorMessage only)');
+  // With the stack's template (OverrideSettings REPLACE) AWS accepts the second RegisterThing for the same name and
+  // attaches the new certificate beside the first.
+  await waitFor('provisioned again', () => tlogValue(d, 'system', 'thingName'));
+  t.equal(s.takeovers.length, 1, 'the same device registering its name again attaches a second certificate');
+  t.equal(s.principalsOf('edge-replaced').length, 2);
 });
 
 t.test('a missing --init-config file is silently ignored; the plugin then fails for lack of config', async (t) => {
@@ -318,18 +319,19 @@ t.test('GG_STANDIN_FAIL_UNTIL_PROVISION=2: first service start fails to provisio
   t.equal(s.registrations.length, 1);
 });
 
-t.test('a RegisterThing rejection (clone collision) is logged, not retried; cert files exist without a thing name', async (t) => {
-  const s = await standin(t);
+t.test('a RegisterThing rejection (FAIL template, name taken) is logged, not retried; cert files exist without a thing name', async (t) => {
+  const s = await standin(t, { thingOverride: 'FAIL' });
   const a = makeDevice(t, s.port, 'same-name');
   const b = makeDevice(t, s.port, 'same-name');
   t.equal((await install(a)).code, 0);
   await waitFor('first provisioned', () => tlogValue(a, 'system', 'thingName'));
   t.equal((await install(b)).code, 0);
   await waitFor('failure line', () => /Caught exception while running provisioning plugin/.test(log(b)));
-  t.match(log(b), /Moving on to run Greengrass without provisioning\. \{\}\ncom\.aws\.greengrass\.DeviceProvisioningRuntimeException: java\.lang\.RuntimeException: /);
+  t.match(log(b), /Moving on to run Greengrass without provisioning\. \{\}\ncom\.aws\.greengrass\.DeviceProvisioningRuntimeException: java\.lang\.RuntimeException: .*Thing same-name already exists/,
+    'the rejection as the plugin reports it (its errorMessage only)');
   t.equal(tlogValue(b, 'system', 'thingName'), undefined);
   t.ok(existsSync(join(b.root, 'thingCert.crt')), 'device cert written before RegisterThing, like the plugin');
-  t.equal(s.collisions.length, 1);
+  t.equal(s.rejections.filter((r) => r.errorCode === 'ResourceConflictsException').length, 1);
   t.equal(s.certificatesIssued, 2, 'a rejection is not retried');
   t.notMatch(log(b), /task failed and will be retried/);
 });
