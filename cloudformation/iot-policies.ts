@@ -48,9 +48,18 @@ export function evaluateProvisioning(
 
 // ---- the stack's IoT policies, resolved -----------------------------------------------------------
 
+/** An AWS IoT policy document (IoT guide, "AWS IoT Core policies"): the one shape the builder, the stack tests and
+ * the provisioning stand-in's evaluator share. */
+export interface PolicyStatement {
+  Effect: 'Allow' | 'Deny';
+  Action: string | string[];
+  Resource: string | string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
 export interface PolicyDocument {
   Version: string;
-  Statement: { Effect: string; Action: string | string[]; Resource: string | string[]; Condition?: unknown }[];
+  Statement: PolicyStatement[];
 }
 
 export interface StackIotPolicies {

@@ -12,14 +12,12 @@
 
 export type IotAction = 'iot:Connect' | 'iot:Publish' | 'iot:Subscribe' | 'iot:Receive';
 
-export interface PolicyStatement {
-  Effect: 'Allow' | 'Deny';
-  Action: string | string[];
-  Resource: string | string[];
-  Condition?: Record<string, Record<string, string | string[]>>;
-}
+import type { PolicyDocument, PolicyStatement } from '../../cloudformation/iot-policies.ts';
 
-export interface PolicyDocument {
+export type { PolicyDocument, PolicyStatement };
+
+/** What the evaluator reads: a policy document as IoT accepts it (one statement may stand alone). */
+export interface PolicyInput {
   Version?: string;
   Statement: PolicyStatement | PolicyStatement[];
 }
@@ -98,7 +96,7 @@ function statementMatches(st: PolicyStatement, action: IotAction, arn: string, c
 }
 
 /** Whether `policies` allow `action` on `name` (a client ID, topic or topic filter). */
-export function isAllowed(policies: PolicyDocument[], action: IotAction, name: string, ctx: PolicyContext): boolean {
+export function isAllowed(policies: PolicyInput[], action: IotAction, name: string, ctx: PolicyContext): boolean {
   const arn = resourceArn(action, name, ctx);
   const statements = policies.flatMap((p) => list(p.Statement));
   if (statements.some((st) => st.Effect === 'Deny' && statementMatches(st, action, arn, ctx))) return false;

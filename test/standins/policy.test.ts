@@ -4,7 +4,7 @@
 import t from 'tap';
 import { createCa, issueCertificate } from '../../standins/pki.ts';
 import { startProvisioningStandin } from '../../standins/provisioning/server.ts';
-import { isAllowed, type PolicyDocument } from '../../standins/provisioning/policy.ts';
+import { isAllowed, type PolicyInput } from '../../standins/provisioning/policy.ts';
 import { accepted, collectClosedClients, connect5, identity5, stop5 } from './sdk-clients.ts';
 
 const ARN = 'arn:aws:iot:us-east-1:123456789012';
@@ -12,7 +12,7 @@ const ctx = { region: 'us-east-1', accountId: '123456789012', clientId: 'edge-1'
 t.teardown(() => setTimeout(collectClosedClients, 50));
 
 t.test('rules: default deny, Deny wins, wildcards, policy variables', async (t) => {
-  const doc: PolicyDocument = {
+  const doc: PolicyInput = {
     Statement: [
       { Effect: 'Allow', Action: 'iot:Connect', Resource: `${ARN}:client/\${iot:Connection.Thing.ThingName}` },
       { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: `${ARN}:topic/things/\${iot:ClientId}/*` },
@@ -36,7 +36,7 @@ t.test('rules: default deny, Deny wins, wildcards, policy variables', async (t) 
   );
   t.notOk(isAllowed([doc], 'iot:Subscribe', 'things/edge-1/#', { ...ctx, region: 'eu-west-1' }), 'another region');
   t.notOk(isAllowed([], 'iot:Connect', 'edge-1', ctx), 'no policy: denied');
-  const attached: PolicyDocument = {
+  const attached: PolicyInput = {
     Statement: {
       Effect: 'Allow',
       Action: 'iot:Connect',
@@ -50,7 +50,7 @@ t.test('rules: default deny, Deny wins, wildcards, policy variables', async (t) 
 
 const TEMPLATE = 'GoldenImageFleetTemplate';
 /** The claim policy of the Greengrass fleet-provisioning setup guide, for one template. */
-const claimPolicy = (template: string): PolicyDocument => ({
+const claimPolicy = (template: string): PolicyInput => ({
   Version: '2012-10-17',
   Statement: [
     { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
@@ -72,7 +72,7 @@ const claimPolicy = (template: string): PolicyDocument => ({
     },
   ],
 });
-const corePolicy = (): PolicyDocument => ({
+const corePolicy = (): PolicyInput => ({
   Statement: [
     { Effect: 'Allow', Action: 'iot:Connect', Resource: `${ARN}:client/\${iot:Connection.Thing.ThingName}` },
     {
