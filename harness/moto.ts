@@ -90,7 +90,11 @@ export async function startMoto(o: MotoOptions = {}): Promise<MotoServer> {
       resolve();
     }),
   );
+  // A test process that ends without stop() (a crash, tap's timeout) must not leave the server behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const stop = async () => {
+    process.off('exit', killOnExit);
     if (exited) return;
     child.kill('SIGTERM');
     const t = setTimeout(() => child.kill('SIGKILL'), 5000);
