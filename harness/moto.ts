@@ -25,15 +25,19 @@ export interface MotoOptions {
   startTimeoutMs?: number;
 }
 
-export const SETUP_HINT = 'run scripts/setup.sh on this machine (it checks the Python tools the independent checks need)';
+export const SETUP_HINT = 'run scripts/setup.sh on this machine (it checks the Python tools of the independent checks)';
 
 /** moto's version, or an Error saying what is missing and pointing at setup.sh. */
 export function motoVersion(python = 'python3'): string {
   const r = spawnSync(python, ['-c', 'import moto, moto.server; print(moto.__version__)'], { encoding: 'utf8' });
-  if (r.error) throw new Error(`${python} not found (${(r.error as NodeJS.ErrnoException).code}): moto needs it; ${SETUP_HINT}`);
-  if (r.status !== 0) throw new Error(`${python} has no moto with moto.server (${r.stderr.trim().split('\n').pop()}); ${SETUP_HINT}`);
+  if (r.error) {
+    throw new Error(`${python} not found (${(r.error as NodeJS.ErrnoException).code}): moto needs it; ${SETUP_HINT}`);
+  }
+  if (r.status !== 0) {
+    throw new Error(`${python} has no moto with moto.server (${r.stderr.trim().split('\n').pop()}); ${SETUP_HINT}`);
+  }
   const v = r.stdout.trim();
-  if (!/^5\./.test(v)) throw new Error(`${python} has moto ${v}, these checks are written against moto 5.x; ${SETUP_HINT}`);
+  if (!/^5\./.test(v)) throw new Error(`${python} has moto ${v}; these checks are written for moto 5.x; ${SETUP_HINT}`);
   return v;
 }
 
@@ -70,7 +74,8 @@ export async function startMoto(o: MotoOptions = {}): Promise<MotoServer> {
   const version = motoVersion();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn('python3', ['-c', LAUNCHER, o.validCertIds === false ? 'pem' : 'valid', String(port)], {
+  const idMode = o.validCertIds === false ? 'pem' : 'valid';
+  const child: ChildProcess = spawn('python3', ['-c', LAUNCHER, idMode, String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
   });
@@ -85,19 +90,25 @@ export async function startMoto(o: MotoOptions = {}): Promise<MotoServer> {
       resolve();
     }),
   );
+  // A test process that ends without stop() (a crash, tap's timeout) must not leave the server behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const stop = async () => {
+    process.off('exit', killOnExit);
     if (exited) return;
     child.kill('SIGTERM');
     const t = setTimeout(() => child.kill('SIGKILL'), 5000);
     await gone;
     clearTimeout(t);
   };
-  const end = Date.now() + (o.startTimeoutMs ?? 30_000);
+  const timeout = o.startTimeoutMs ?? 30_000;
+  const end = Date.now() + timeout;
+  const tail = () => stderr.trim().split('\n').slice(-3).join(' | ');
   while (!(await answers(url))) {
-    if (exited) throw new Error(`moto.server ended before answering (${exited}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    if (exited) throw new Error(`moto.server ended before answering (${exited}): ${tail()}`);
     if (Date.now() > end) {
       await stop();
-      throw new Error(`moto.server did not answer on ${url} within ${o.startTimeoutMs ?? 30_000} ms: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      throw new Error(`moto.server did not answer on ${url} within ${timeout} ms: ${tail()}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -1,8 +1,8 @@
 // IoT account-wide list operations (restJson1) for the AWS wire STAND-IN: what a test reads back to see the whole
 // end state (every thing, certificate, group and policy, not only the ones a scenario names). Paths, query names and
 // response shapes from @aws-sdk/client-iot's schema (ListThings$, ListCertificates$, ...):
-//   ListThings       GET /things        maxResults / nextToken  -> {things[{thingName, thingArn, attributes, version}], nextToken}
-//   ListCertificates GET /certificates  pageSize / marker       -> {certificates[{certificateArn, certificateId, status, ...}], nextMarker}
+//   ListThings       GET /things        maxResults / nextToken -> {things[{thingName, thingArn, ...}], nextToken}
+//   ListCertificates GET /certificates  pageSize / marker      -> {certificates[{certificateId, ...}], nextMarker}
 //   ListThingGroups  GET /thing-groups  maxResults / nextToken  -> {thingGroups[{groupName, groupArn}], nextToken}
 //   ListPolicies     GET /policies      pageSize / marker       -> {policies[{policyName, policyArn}], nextMarker}
 import type { HandlerContext, Route, ServiceRequest, ServiceResponse } from './server.ts';
@@ -16,7 +16,12 @@ const routes: Record<string, { op: string; handle: Handler }> = {
   '/things': {
     op: 'ListThings',
     handle(req, ctx) {
-      const all = Object.values(withThings(ctx.state).things).map((t) => ({ thingName: t.thingName, thingArn: t.thingArn, attributes: t.attributes, version: t.version }));
+      const all = Object.values(withThings(ctx.state).things).map((t) => ({
+        thingName: t.thingName,
+        thingArn: t.thingArn,
+        attributes: t.attributes,
+        version: t.version,
+      }));
       const p = page(all, req, 100);
       return { status: 200, body: { things: p.items, ...(p.nextToken ? { nextToken: p.nextToken } : {}) } };
     },
@@ -24,7 +29,13 @@ const routes: Record<string, { op: string; handle: Handler }> = {
   '/certificates': {
     op: 'ListCertificates',
     handle(req, ctx) {
-      const all = Object.values(ctx.state.certificates).map((c) => ({ certificateArn: c.certificateArn, certificateId: c.certificateId, status: c.status, certificateMode: 'DEFAULT', creationDate: c.creationDate }));
+      const all = Object.values(ctx.state.certificates).map((c) => ({
+        certificateArn: c.certificateArn,
+        certificateId: c.certificateId,
+        status: c.status,
+        certificateMode: 'DEFAULT',
+        creationDate: c.creationDate,
+      }));
       const p = page(all, req, 25, MARKER);
       return { status: 200, body: { certificates: p.items, ...(p.nextToken ? { nextMarker: p.nextToken } : {}) } };
     },
@@ -32,7 +43,10 @@ const routes: Record<string, { op: string; handle: Handler }> = {
   '/thing-groups': {
     op: 'ListThingGroups',
     handle(req, ctx) {
-      const all = Object.values(ctx.state.thingGroups).map((g) => ({ groupName: g.thingGroupName, groupArn: g.thingGroupArn }));
+      const all = Object.values(ctx.state.thingGroups).map((g) => ({
+        groupName: g.thingGroupName,
+        groupArn: g.thingGroupArn,
+      }));
       const p = page(all, req, 100);
       return { status: 200, body: { thingGroups: p.items, ...(p.nextToken ? { nextToken: p.nextToken } : {}) } };
     },

@@ -51,12 +51,17 @@ function env(url: string, ggUrl: string): NodeJS.ProcessEnv {
 }
 
 /** The policies the CloudFormation stack would have made (the builder requires them, it does not create them). */
-export const POLICIES = ['GreengrassProvisioningClaimPolicy', 'GreengrassV2IoTThingPolicy', 'GreengrassClientDevicePolicy'];
+export const POLICIES = [
+  'GreengrassProvisioningClaimPolicy',
+  'GreengrassV2IoTThingPolicy',
+  'GreengrassClientDevicePolicy',
+];
+const EMPTY_POLICY = '{"Version":"2012-10-17","Statement":[]}';
 
-async function make(name: Backend['name'], url: string, gg: AwsStandin, extraClose: () => Promise<void>): Promise<Backend> {
+async function make(name: Backend['name'], url: string, gg: AwsStandin): Promise<Backend> {
   const iot = new IoTClient({ endpoint: url, region: REGION, credentials });
   const sm = new SecretsManagerClient({ endpoint: url, region: REGION, credentials });
-  for (const p of POLICIES) await iot.send(new CreatePolicyCommand({ policyName: p, policyDocument: '{"Version":"2012-10-17","Statement":[]}' }));
+  for (const p of POLICIES) await iot.send(new CreatePolicyCommand({ policyName: p, policyDocument: EMPTY_POLICY }));
   const e = env(url, gg.url);
   return {
     name,
@@ -71,27 +76,30 @@ async function make(name: Backend['name'], url: string, gg: AwsStandin, extraClo
       // The Greengrass v2 stand-in checks client devices against its own thing table; beside moto that table is empty.
       if (name === 'stand-in') return;
       const things = withThings(gg.state).things;
-      for (const n of names) things[n] ??= { thingName: n, thingArn: `arn:aws:iot:${REGION}:123456789012:thing/${n}`, thingId: n, attributes: {}, version: 1, principals: [], creationDate: 0 };
+      for (const n of names) {
+        const thingArn = `arn:aws:iot:${REGION}:123456789012:thing/${n}`;
+        const bare = { thingName: n, thingArn, thingId: n, attributes: {}, version: 1, principals: [] };
+        things[n] ??= { ...bare, creationDate: 0 };
+      }
     },
     async close() {
       iot.destroy();
       sm.destroy();
       await gg.close();
-      await extraClose();
     },
   };
 }
 
 export async function standinBackend(): Promise<Backend> {
   const s = await startAwsStandin({ ca, endpoints: { region: REGION } });
-  return make('stand-in', s.url, s, async () => undefined);
+  return make('stand-in', s.url, s);
 }
 
 /** A moto backend on a shared server, reset first; the caller stops the server. */
 export async function motoBackend(moto: MotoServer): Promise<Backend> {
   await moto.reset();
   const gg = await startAwsStandin({ ca, endpoints: { region: REGION } });
-  return make('moto', moto.url, gg, async () => undefined);
+  return make('moto', moto.url, gg);
 }
 
 export { startMoto, type MotoServer };

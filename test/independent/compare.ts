@@ -34,7 +34,8 @@ export async function runSteps(b: Backend, steps: Step[], keepStdout = false): P
         const args = typeof s.cli === 'function' ? s.cli(b) : s.cli;
         const r = await b.cli(args);
         run.log.push(`$ ${args.join(' ')} -> ${r.code}\n${r.stderr}`);
-        run.results.push({ label: s.label ?? args.slice(0, 2).join(' '), code: r.code, ...(keepStdout ? { stdout: normaliseEndpoints(r.stdout) } : {}) });
+        const out = keepStdout ? { stdout: normaliseEndpoints(r.stdout) } : {};
+        run.results.push({ label: s.label ?? args.slice(0, 2).join(' '), code: r.code, ...out });
       } else if ('act' in s) {
         await s.act(b);
       } else {
@@ -48,9 +49,17 @@ export async function runSteps(b: Backend, steps: Step[], keepStdout = false): P
 }
 
 /** The scenario on both backends; every step's result compared; returns both runs for further checks. */
-export async function bothBackends(t: Test, moto: MotoServer, steps: Step[], o: { keepStdout?: boolean } = {}): Promise<{ standin: Run; moto: Run }> {
+export async function bothBackends(
+  t: Test,
+  moto: MotoServer,
+  steps: Step[],
+  o: { keepStdout?: boolean } = {},
+): Promise<{ standin: Run; moto: Run }> {
   // Both at once: they share nothing but the builder's code.
-  const [standin, other] = await Promise.all([standinBackend().then((b) => runSteps(b, steps, o.keepStdout)), motoBackend(moto).then((b) => runSteps(b, steps, o.keepStdout))]);
+  const [standin, other] = await Promise.all([
+    standinBackend().then((b) => runSteps(b, steps, o.keepStdout)),
+    motoBackend(moto).then((b) => runSteps(b, steps, o.keepStdout)),
+  ]);
   standin.results.forEach((r, i) => {
     t.same(other.results[i], r, `${r.label}: moto and the stand-in agree`, { diagnostic: true });
   });

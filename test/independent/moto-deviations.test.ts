@@ -23,6 +23,8 @@ import { startMoto, type MotoServer } from '../../harness/moto.ts';
 import { MOTO_DEVIATIONS as D } from './moto-deviations.ts';
 
 const credentials = { accessKeyId: 'AKIDDEVIATION', secretAccessKey: 'deviation' };
+const EMPTY_POLICY = '{"Version":"2012-10-17","Statement":[]}';
+const TEMPLATE = { templateName: 'T', templateBody: '{}', provisioningRoleArn: 'arn:aws:iam::123456789012:role/R' };
 let moto: MotoServer;
 let standinUrl: string;
 let closeStandin: () => Promise<void>;
@@ -48,7 +50,8 @@ t.test(`certificateIdIsPemHash: ${D.certificateIdIsPemHash.moto}`, async (t) => 
   const c = both();
   const m = await c.moto.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
   t.not(m.certificateId, derId(m.certificatePem!), 'moto: not the SHA-256 of the DER');
-  t.equal(m.certificateId, createHash('sha256').update(m.certificatePem!).digest('hex'), 'moto: the SHA-256 of the PEM text');
+  const pemHash = createHash('sha256').update(m.certificatePem!).digest('hex');
+  t.equal(m.certificateId, pemHash, 'moto: the SHA-256 of the PEM text');
   const s = await c.standin.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
   t.equal(s.certificateId, derId(s.certificatePem!), `stand-in: ${D.certificateIdIsPemHash.aws}`);
 });
@@ -57,7 +60,7 @@ t.test(`noPagination: ${D.noPagination.moto}`, async (t) => {
   for (const [name, client] of Object.entries(both())) {
     for (let i = 0; i < 3; i++) {
       await client.send(new CreateKeysAndCertificateCommand({ setAsActive: false }));
-      await client.send(new CreatePolicyCommand({ policyName: unique('p'), policyDocument: '{"Version":"2012-10-17","Statement":[]}' }));
+      await client.send(new CreatePolicyCommand({ policyName: unique('p'), policyDocument: EMPTY_POLICY }));
       await client.send(new CreateThingGroupCommand({ thingGroupName: unique('g') }));
     }
     const certs = await client.send(new ListCertificatesCommand({ pageSize: 1 }));
@@ -77,20 +80,24 @@ t.test(`noPagination: ${D.noPagination.moto}`, async (t) => {
 
 t.test(`createThingReplaces: ${D.createThingReplaces.moto}`, async (t) => {
   const c = both();
-  const m1 = await c.moto.send(new CreateThingCommand({ thingName: 'x', attributePayload: { attributes: { site: 'a' } } }));
+  const withSite = { thingName: 'x', attributePayload: { attributes: { site: 'a' } } };
+  const m1 = await c.moto.send(new CreateThingCommand(withSite));
   const m2 = await c.moto.send(new CreateThingCommand({ thingName: 'x' }));
   t.not(m2.thingId, m1.thingId, 'moto: a new thing under the old name');
   t.same((await c.moto.send(new DescribeThingCommand({ thingName: 'x' }))).attributes, {}, 'moto: attributes dropped');
-  await c.standin.send(new CreateThingCommand({ thingName: 'x', attributePayload: { attributes: { site: 'a' } } }));
-  await t.rejects(c.standin.send(new CreateThingCommand({ thingName: 'x' })), { name: 'ResourceAlreadyExistsException' }, `stand-in: ${D.createThingReplaces.aws}`);
-  const again = await c.standin.send(new CreateThingCommand({ thingName: 'x', attributePayload: { attributes: { site: 'a' } } }));
+  await c.standin.send(new CreateThingCommand(withSite));
+  const conflict = { name: 'ResourceAlreadyExistsException' };
+  const bare = new CreateThingCommand({ thingName: 'x' });
+  await t.rejects(c.standin.send(bare), conflict, `stand-in: ${D.createThingReplaces.aws}`);
+  const again = await c.standin.send(new CreateThingCommand(withSite));
   t.ok(again.thingId, 'stand-in: the same configuration succeeds');
 });
 
 t.test(`deleteMissingThing404: ${D.deleteMissingThing404.moto}`, async (t) => {
   const c = both();
-  await t.rejects(c.moto.send(new DeleteThingCommand({ thingName: 'never-made' })), { name: 'ResourceNotFoundException' }, 'moto: 404');
-  await t.resolves(c.standin.send(new DeleteThingCommand({ thingName: 'never-made' })), `stand-in: ${D.deleteMissingThing404.aws}`);
+  const missing = new DeleteThingCommand({ thingName: 'never-made' });
+  await t.rejects(c.moto.send(missing), { name: 'ResourceNotFoundException' }, 'moto: 404');
+  await t.resolves(c.standin.send(missing), `stand-in: ${D.deleteMissingThing404.aws}`);
 });
 
 t.test(`describeEndpointRandom: ${D.describeEndpointRandom.moto}`, async (t) => {
@@ -105,18 +112,22 @@ t.test(`describeEndpointRandom: ${D.describeEndpointRandom.moto}`, async (t) => 
 t.test(`createThingGroupSameConflict: ${D.createThingGroupSameConflict.moto}`, async (t) => {
   const c = both();
   await c.moto.send(new CreateThingGroupCommand({ thingGroupName: 'same' }));
-  await t.rejects(c.moto.send(new CreateThingGroupCommand({ thingGroupName: 'same' })), { name: 'ResourceAlreadyExistsException' }, 'moto: 409');
+  const same = new CreateThingGroupCommand({ thingGroupName: 'same' });
+  await t.rejects(c.moto.send(same), { name: 'ResourceAlreadyExistsException' }, 'moto: 409');
   await c.standin.send(new CreateThingGroupCommand({ thingGroupName: 'same' }));
-  await t.resolves(c.standin.send(new CreateThingGroupCommand({ thingGroupName: 'same' })), `stand-in: ${D.createThingGroupSameConflict.aws}`);
+  await t.resolves(c.standin.send(same), `stand-in: ${D.createThingGroupSameConflict.aws}`);
 });
 
 t.test(`noGreengrassV2 / noFleetProvisioning: ${D.noGreengrassV2.moto}; ${D.noFleetProvisioning.moto}`, async (t) => {
   const gg = new GreengrassV2Client({ endpoint: moto.url, region: 'eu-west-1', credentials, maxAttempts: 1 });
-  const err = await gg.send(new GetCoreDeviceCommand({ coreDeviceThingName: 'core' })).then(() => null, (e: Error) => e);
+  const err = await gg.send(new GetCoreDeviceCommand({ coreDeviceThingName: 'core' })).then(
+    () => null,
+    (e: Error) => e,
+  );
   t.ok(err, 'moto: GetCoreDevice fails');
   t.not(err?.name, 'ResourceNotFoundException', 'moto: not the modelled "no such core" answer, the API is missing');
   await t.rejects(
-    iot(moto.url).send(new CreateProvisioningTemplateCommand({ templateName: 'T', templateBody: '{}', provisioningRoleArn: 'arn:aws:iam::123456789012:role/R' })),
+    iot(moto.url).send(new CreateProvisioningTemplateCommand(TEMPLATE)),
     'moto: CreateProvisioningTemplate fails',
   );
 });

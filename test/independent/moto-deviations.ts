@@ -9,21 +9,27 @@ export interface MotoDeviation {
 
 export const MOTO_DEVIATIONS = {
   certificateIdIsPemHash: {
-    moto: 'a certificate id is the SHA-256 of the PEM text unless its iot.use_valid_cert option is on (harness/moto.ts turns it on)',
-    aws: 'the certificate id is the SHA-256 of the certificate DER (64 hex characters); the builder finds a certificate it wrote to disk by that id',
+    moto: 'a certificate id is the SHA-256 of the PEM text unless iot.use_valid_cert is on (the harness sets it)',
+    aws:
+      'the certificate id is the SHA-256 of the certificate DER (64 hex characters); the builder finds a certificate ' +
+      'it wrote to disk by that id',
     source:
-      'IoT API reference, CertificateDescription (certificateId: fixed length 64, hex); the DER relation is not on that page: it is what AWS ' +
-      'answers (the SHA-256 fingerprint, `openssl x509 -noout -fingerprint -sha256`), and moto\'s own iot/models.py calls its PEM hash incorrect',
+      'IoT API reference, CertificateDescription (certificateId: fixed length 64, hex); the DER relation is not ' +
+      'on that page: it is what AWS answers (the SHA-256 fingerprint, ' +
+      '`openssl x509 -noout -fingerprint -sha256`), and ' +
+      "moto's own iot/models.py calls its PEM hash incorrect",
   },
   noPagination: {
-    moto: 'ListCertificates, ListPolicies (pageSize), ListThingGroups, ListThingPrincipals, ListThingsInThingGroup (maxResults), ListAttachedPolicies ' +
-      '(pageSize) return every item and no nextToken/nextMarker',
+    moto:
+      'ListCertificates, ListPolicies (pageSize), ListThingGroups, ListThingPrincipals, ListThingsInThingGroup ' +
+      '(maxResults), ListAttachedPolicies (pageSize) return every item and no nextToken/nextMarker',
     aws: 'each returns at most the page size asked for and a nextToken or nextMarker for the rest',
-    source: 'IoT API reference: ListCertificates, ListPolicies, ListAttachedPolicies (pageSize, marker, nextMarker); ListThingGroups, ListThingPrincipals, ' +
-      'ListThingsInThingGroup (maxResults, nextToken)',
+    source:
+      'IoT API reference: ListCertificates, ListPolicies, ListAttachedPolicies (pageSize, marker, nextMarker); ' +
+      'ListThingGroups, ListThingPrincipals, ListThingsInThingGroup (maxResults, nextToken)',
   },
   createThingReplaces: {
-    moto: 'CreateThing with a name that exists and a different configuration replaces the thing (new thingId, attributes dropped)',
+    moto: 'CreateThing of an existing name with another configuration replaces it (new thingId, attributes dropped)',
     aws: 'same name and configuration succeeds; same name, different configuration: ResourceAlreadyExistsException',
     source: 'IoT API reference, CreateThing',
   },
@@ -44,12 +50,14 @@ export const MOTO_DEVIATIONS = {
   },
   noGreengrassV2: {
     moto: 'no Greengrass v2 API (moto has Greengrass v1 only)',
-    aws: 'GetCoreDevice, ListClientDevicesAssociatedWithCoreDevice, Batch(Dis)AssociateClientDevice..., DeleteCoreDevice, CreateDeployment exist',
+    aws: 'GetCoreDevice, ListClientDevicesAssociatedWithCoreDevice, BatchAssociateClientDevice..., CreateDeployment',
     source: 'Greengrass v2 API reference; moto IMPLEMENTATION_COVERAGE.md (no greengrassv2 section)',
   },
   noFleetProvisioning: {
-    moto: 'no provisioning templates (CreateProvisioningTemplate not implemented) and no MQTT broker, so no fleet provisioning by claim',
-    aws: 'CreateProvisioningTemplate, and the $aws/certificates/create and $aws/provisioning-templates/<name>/provision MQTT topics',
-    source: 'IoT API reference, CreateProvisioningTemplate; IoT developer guide, "Device provisioning MQTT API"; moto IMPLEMENTATION_COVERAGE.md',
+    moto: 'no provisioning templates (CreateProvisioningTemplate not implemented), no MQTT broker',
+    aws: 'CreateProvisioningTemplate; topics $aws/certificates/create, $aws/provisioning-templates/<name>/provision',
+    source:
+      'IoT API reference, CreateProvisioningTemplate; IoT developer guide, "Device provisioning MQTT API"; ' +
+      'moto IMPLEMENTATION_COVERAGE.md',
   },
 } as const satisfies Record<string, MotoDeviation>;

@@ -18,13 +18,17 @@ t.before(async () => {
 t.teardown(() => moto?.stop());
 
 const CERT_ARN = 'arn:aws:iot:eu-west-1:123456789012:cert/';
-const NAMES = ['--names', 'site-core-a,site-core-b', '--thing-group', 'SiteCores'];
+const GROUP = ['--thing-group', 'SiteCores'];
+const NAMES = ['--names', 'site-core-a,site-core-b', ...GROUP];
+const CORE_A = ['--core', 'site-core-a'];
+const DEPROVISION = ['--deprovision', '--yes'];
+const DEVICES = ['--names', 'dev-1,dev-2'];
 
 t.test('cores create, re-run, resume a cut-off core; devices create/delete; cores delete --deprovision', async (t) => {
   const steps: Step[] = [
     { label: 'cores create', cli: (b) => ['cores', 'create', ...NAMES, '-o', join(b.dir, 'cores'), '--json'] },
     { checkpoint: 'cores created' },
-    { label: 'cores create again (nothing to do)', cli: (b) => ['cores', 'create', ...NAMES, '-o', join(b.dir, 'cores')] },
+    { label: 'cores create again', cli: (b) => ['cores', 'create', ...NAMES, '-o', join(b.dir, 'cores')] },
     {
       label: 'cut site-core-b off after its key and certificate were written',
       act: (b) => {
@@ -37,14 +41,14 @@ t.test('cores create, re-run, resume a cut-off core; devices create/delete; core
     { checkpoint: 'resumed' },
     { label: 'site-core-a connects to Greengrass', act: (b) => b.coreConnected('site-core-a') },
     { label: 'the Greengrass v2 side knows the device things', act: (b) => b.mirrorThings(['dev-1', 'dev-2']) },
-    { label: 'devices create', cli: (b) => ['devices', 'create', '--core', 'site-core-a', '--names', 'dev-1,dev-2', '-o', join(b.dir, 'devices')] },
+    { label: 'devices create', cli: (b) => ['devices', 'create', ...CORE_A, ...DEVICES, '-o', join(b.dir, 'devices')] },
     { checkpoint: 'devices created' },
-    { label: 'devices delete dev-1 --deprovision', cli: (b) => ['devices', 'delete', '--core', 'site-core-a', '--names', 'dev-1', '--deprovision', '--yes'] },
+    { label: 'devices delete dev-1', cli: ['devices', 'delete', ...CORE_A, '--names', 'dev-1', ...DEPROVISION] },
     { checkpoint: 'device deleted' },
-    { label: 'cores delete site-core-b --deprovision (never connected)', cli: (b) => ['cores', 'delete', 'site-core-b', '--deprovision', '--yes'] },
-    { label: 'cores delete site-core-a --deprovision', cli: (b) => ['cores', 'delete', 'site-core-a', '--deprovision', '--yes'] },
+    { label: 'cores delete site-core-b (never connected)', cli: ['cores', 'delete', 'site-core-b', ...DEPROVISION] },
+    { label: 'cores delete site-core-a', cli: ['cores', 'delete', 'site-core-a', ...DEPROVISION] },
     { checkpoint: 'cores deleted' },
-    { label: 'cores delete again (already gone)', cli: (b) => ['cores', 'delete', 'site-core-a', 'site-core-b', '--deprovision', '--yes'] },
+    { label: 'cores delete again', cli: ['cores', 'delete', 'site-core-a', 'site-core-b', ...DEPROVISION] },
     { checkpoint: 'deleted again' },
   ];
   const { standin, moto: m } = await bothBackends(t, moto, steps);
@@ -54,22 +58,24 @@ t.test('cores create, re-run, resume a cut-off core; devices create/delete; core
     t.same(Object.keys(created.things).sort(), ['site-core-a', 'site-core-b'], `${run.backend}: two core things`);
     t.same(created.thingGroups.SiteCores?.members, ['site-core-a', 'site-core-b'], `${run.backend}: both in the group`);
     for (const core of ['site-core-a', 'site-core-b']) {
-      t.same(created.things[core]?.principals, [`${CERT_ARN}<cert-of-thing:${core}>`], `${run.backend}: ${core} has one certificate`);
-      t.same(created.certificates[`<cert-of-thing:${core}>`], { status: 'ACTIVE', policies: ['GreengrassV2IoTThingPolicy'] });
+      const cert = `<cert-of-thing:${core}>`;
+      t.same(created.things[core]?.principals, [`${CERT_ARN}${cert}`], `${run.backend}: ${core} has one certificate`);
+      t.same(created.certificates[cert], { status: 'ACTIVE', policies: ['GreengrassV2IoTThingPolicy'] });
     }
-    t.same(at(run, 'resumed').certificates, created.certificates, `${run.backend}: the resumed core kept its certificate, no second one`);
+    const kept = `${run.backend}: the resumed core kept its certificate, no second one`;
+    t.same(at(run, 'resumed').certificates, created.certificates, kept);
     const dev = at(run, 'devices created');
     t.same(dev.certificates['<cert-of-thing:dev-2>'], { status: 'ACTIVE', policies: ['GreengrassClientDevicePolicy'] });
     t.notOk(at(run, 'device deleted').things['dev-1'], `${run.backend}: dev-1 deprovisioned`);
     const gone = at(run, 'cores deleted');
     t.same(Object.keys(gone.things), ['dev-2'], `${run.backend}: only the client device dev-2 is left`);
-    t.same(Object.keys(gone.certificates), ['<cert-of-thing:dev-2>'], `${run.backend}: the cores' certificates are deleted`);
+    t.same(Object.keys(gone.certificates), ['<cert-of-thing:dev-2>'], `${run.backend}: core certificates deleted`);
     t.same(gone.thingGroups.SiteCores?.members, [], `${run.backend}: the group is empty`);
     t.same(at(run, 'deleted again'), gone, `${run.backend}: a second delete changes nothing`);
   }
 });
 
-t.test("cores create refuses a name that is another machine's identity (a thing with a certificate it does not hold)", async (t) => {
+t.test("cores create refuses a name that is another machine's identity (a certificate it does not hold)", async (t) => {
   const steps: Step[] = [
     {
       label: 'another machine registered as site-core-x',
@@ -79,12 +85,13 @@ t.test("cores create refuses a name that is another machine's identity (a thing 
         await b.iot.send(new AttachThingPrincipalCommand({ thingName: 'site-core-x', principal: c.certificateArn }));
       },
     },
-    { label: 'cores create site-core-x', cli: (b) => ['cores', 'create', '--names', 'site-core-x', '--thing-group', 'SiteCores', '-o', b.dir] },
+    { label: 'create site-core-x', cli: (b) => ['cores', 'create', '--names', 'site-core-x', ...GROUP, '-o', b.dir] },
     { checkpoint: 'refused' },
   ];
   const { standin } = await bothBackends(t, moto, steps);
   t.equal(standin.results[0]?.code, 3, 'refused as a configuration error (3)');
   const snap = at(standin, 'refused');
-  t.same(snap.things['site-core-x']?.principals, [`${CERT_ARN}<cert-of-thing:site-core-x>`], 'the other machine keeps its one certificate');
+  const other = [`${CERT_ARN}<cert-of-thing:site-core-x>`];
+  t.same(snap.things['site-core-x']?.principals, other, 'the other machine keeps its one certificate');
   t.same(snap.thingGroups.SiteCores?.members ?? [], [], 'not added to the group');
 });

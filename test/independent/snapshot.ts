@@ -23,20 +23,34 @@ export const NORMALISATIONS = {
   certificateIds:
     'certificate ids and ARNs: each backend issues its own key pair, so ids differ; a certificate is named by what ' +
     'holds it (the things it is attached to, else the secret version that stores it, else its rank by creation)',
-  generatedIds: 'thingId, thingGroupId, secret VersionIds: random per backend; left out, versions kept as their stage lists',
+  generatedIds: 'thingId, thingGroupId, secret VersionIds: random per backend; left out (versions kept as stage lists)',
   timestamps: 'creation and modification dates: left out',
   secretArnSuffix: 'a secret ARN ends in -<6 random characters> (Secrets Manager adds them); replaced by -XXXXXX',
-  keyMaterial: 'certificate PEM and private key: compared as "the stored key matches the stored certificate" and "the PEM is the one IoT holds"',
-  endpointHostnames: 'DescribeEndpoint answers an account-specific prefix (<prefix>-ats.iot.<region>.amazonaws.com); the prefix is replaced by <prefix>',
+  keyMaterial:
+    'certificate PEM and private key: compared as "the stored key matches the stored certificate" and ' +
+    '"the PEM is the one IoT holds"',
+  endpointHostnames:
+    'DescribeEndpoint answers an account-specific prefix (<prefix>-ats.iot.<region>.amazonaws.com); ' +
+    'the prefix is replaced by <prefix>',
 } as const;
 
 export interface Snapshot {
-  things: Record<string, { thingArn: string; attributes: Record<string, string>; principals: string[]; groups: string[] }>;
+  things: Record<string, Thing>;
   certificates: Record<string, { status: string; policies: string[] }>;
   thingGroups: Record<string, { thingGroupArn: string; members: string[] }>;
   policies: string[];
-  secrets: Record<string, { arn: string; versions: string[][]; current: SecretClaim | string; previous?: SecretClaim | string }>;
+  secrets: Record<string, { arn: string; versions: string[][]; current: Claim; previous?: Claim }>;
 }
+
+interface Thing {
+  thingArn: string;
+  attributes: Record<string, string>;
+  principals: string[];
+  groups: string[];
+}
+
+/** A claim secret's value as compared, or what is wrong with it. */
+type Claim = SecretClaim | string;
 
 interface SecretClaim {
   fields: string[];
@@ -59,7 +73,7 @@ async function pages<T>(first: (token?: string) => Promise<{ items: T[]; next?: 
 
 const sorted = (xs: string[]) => [...xs].sort();
 
-async function claimOf(b: Backend, text: string | undefined, pems: Map<string, string>): Promise<SecretClaim | string> {
+async function claimOf(b: Backend, text: string | undefined, pems: Map<string, string>): Promise<Claim> {
   let v: Record<string, unknown>;
   try {
     v = JSON.parse(text ?? '') as Record<string, unknown>;
@@ -69,7 +83,10 @@ async function claimOf(b: Backend, text: string | undefined, pems: Map<string, s
   const id = String(v.certificateId ?? '');
   let iotPem = pems.get(id);
   if (iotPem === undefined && id) {
-    iotPem = await b.iot.send(new DescribeCertificateCommand({ certificateId: id })).then((d) => d.certificateDescription?.certificatePem ?? '', () => '');
+    iotPem = await b.iot.send(new DescribeCertificateCommand({ certificateId: id })).then(
+      (d) => d.certificateDescription?.certificatePem ?? '',
+      () => '',
+    );
   }
   let keyMatches = false;
   try {
@@ -77,7 +94,13 @@ async function claimOf(b: Backend, text: string | undefined, pems: Map<string, s
   } catch {
     keyMatches = false;
   }
-  return { fields: sorted(Object.keys(v)), certificateId: id, certificateArn: String(v.certificateArn ?? ''), pemIsIotCertificate: !!iotPem && iotPem.trim() === String(v.certificatePem).trim(), keyMatchesCertificate: keyMatches };
+  return {
+    fields: sorted(Object.keys(v)),
+    certificateId: id,
+    certificateArn: String(v.certificateArn ?? ''),
+    pemIsIotCertificate: !!iotPem && iotPem.trim() === String(v.certificatePem).trim(),
+    keyMatchesCertificate: keyMatches,
+  };
 }
 
 /** The raw state through the APIs (certificate ids still in). */
@@ -98,11 +121,19 @@ async function read(b: Backend): Promise<{ snap: Snapshot; certs: { id: string; 
       const r = await iot.send(new ListThingGroupsForThingCommand({ thingName: name, nextToken: t }));
       return { items: (r.thingGroups ?? []).map((g) => g.groupName ?? ''), next: r.nextToken };
     });
-    snap.things[name] = { thingArn: d.thingArn ?? '', attributes: d.attributes ?? {}, principals: sorted(principals), groups: sorted(groups) };
+    const thingArn = d.thingArn ?? '';
+    const attributes = d.attributes ?? {};
+    snap.things[name] = { thingArn, attributes, principals: sorted(principals), groups: sorted(groups) };
   }
   const certs = await pages(async (m) => {
     const r = await iot.send(new ListCertificatesCommand({ marker: m }));
-    return { items: (r.certificates ?? []).map((c) => ({ id: c.certificateId ?? '', arn: c.certificateArn ?? '', status: c.status ?? '', created: Number(c.creationDate ?? 0) })), next: r.nextMarker };
+    const items = (r.certificates ?? []).map((c) => ({
+      id: c.certificateId ?? '',
+      arn: c.certificateArn ?? '',
+      status: c.status ?? '',
+      created: Number(c.creationDate ?? 0),
+    }));
+    return { items, next: r.nextMarker };
   });
   for (const c of certs) {
     const policies = await pages(async (m) => {
@@ -136,7 +167,8 @@ async function read(b: Backend): Promise<{ snap: Snapshot; certs: { id: string; 
   for (const name of secrets) {
     const d = await sm.send(new DescribeSecretCommand({ SecretId: name }));
     const versions = Object.values(d.VersionIdsToStages ?? {}).map((st) => sorted(st)).filter((st) => st.length > 0);
-    const value = async (stage: string) => (await sm.send(new GetSecretValueCommand({ SecretId: name, VersionStage: stage }))).SecretString;
+    const value = async (stage: string) =>
+      (await sm.send(new GetSecretValueCommand({ SecretId: name, VersionStage: stage }))).SecretString;
     const hasPrevious = versions.some((v) => v.includes('AWSPREVIOUS'));
     snap.secrets[name] = {
       arn: d.ARN ?? '',
@@ -159,11 +191,15 @@ function certificateLabels(snap: Snapshot, certs: { id: string; created: number 
   }
   for (const [name, s] of Object.entries(snap.secrets)) {
     for (const [stage, claim] of [['current', s.current], ['previous', s.previous]] as const) {
-      if (claim && typeof claim === 'object' && !labels.has(claim.certificateId)) labels.set(claim.certificateId, `cert-in-secret:${name}:${stage}`);
+      if (claim && typeof claim === 'object' && !labels.has(claim.certificateId)) {
+        labels.set(claim.certificateId, `cert-in-secret:${name}:${stage}`);
+      }
     }
   }
   let n = 0;
-  for (const c of [...certs].sort((a, b) => a.created - b.created)) if (!labels.has(c.id)) labels.set(c.id, `unreferenced-cert:${++n}`);
+  for (const c of [...certs].sort((a, b) => a.created - b.created)) {
+    if (!labels.has(c.id)) labels.set(c.id, `unreferenced-cert:${++n}`);
+  }
   return labels;
 }
 
@@ -178,5 +214,6 @@ export async function snapshot(b: Backend): Promise<Snapshot> {
 
 /** NORMALISATIONS.endpointHostnames on any text. */
 export function normaliseEndpoints(text: string): string {
-  return text.replace(/\b[a-z0-9]{1,32}((-ats)?\.iot|\.credentials\.iot|\.jobs\.iot)\.([a-z0-9-]+)\.amazonaws\.com\b/g, '<prefix>$1.$3.amazonaws.com');
+  const host = /\b[a-z0-9]{1,32}((-ats)?\.iot|\.credentials\.iot|\.jobs\.iot)\.([a-z0-9-]+)\.amazonaws\.com\b/g;
+  return text.replace(host, '<prefix>$1.$3.amazonaws.com');
 }

@@ -1,7 +1,14 @@
 // The AWS wire STAND-IN where it once parted from the AWS API reference (found by the moto comparison or listed in
 // issue 17), driven by the real @aws-sdk v3 clients. Sources: docs/facts/aws-wire.md.
 import t from 'tap';
-import { AddThingToThingGroupCommand, CreateThingCommand, CreateThingGroupCommand, DescribeEndpointCommand, IoTClient, ListThingsInThingGroupCommand } from '@aws-sdk/client-iot';
+import {
+  AddThingToThingGroupCommand,
+  CreateThingCommand,
+  CreateThingGroupCommand,
+  DescribeEndpointCommand,
+  IoTClient,
+  ListThingsInThingGroupCommand,
+} from '@aws-sdk/client-iot';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createCa } from '../../standins/pki.ts';
 import { startAwsStandin, type AwsStandin } from '../../standins/aws/server.ts';
@@ -13,6 +20,9 @@ import { join } from 'node:path';
 const ca = createCa();
 const credentials = { accessKeyId: 'AKIDFIDELITY', secretAccessKey: 'fidelity' };
 const iotIn = (s: AwsStandin, region: string) => new IoTClient({ endpoint: s.url, region, credentials });
+/** DescribeEndpoint's answer for one type. */
+const endpointOf = async (iot: IoTClient, endpointType: string) =>
+  (await iot.send(new DescribeEndpointCommand({ endpointType }))).endpointAddress ?? '';
 
 let s: AwsStandin;
 t.beforeEach(async () => {
@@ -37,12 +47,13 @@ t.test('DescribeEndpoint answers for the region the request was signed for, stab
   for (const region of ['eu-west-1', 'us-west-2', 'ap-southeast-2']) {
     const iot = iotIn(s, region);
     for (const type of ['iot:Data-ATS', 'iot:Data-ATS', 'iot:CredentialProvider', 'iot:Data', 'iot:Jobs']) {
-      (answers[region] ??= []).push((await iot.send(new DescribeEndpointCommand({ endpointType: type }))).endpointAddress ?? '');
+      (answers[region] ??= []).push(await endpointOf(iot, type));
     }
     iot.destroy();
   }
   for (const [region, [ats, again, cred, data, jobs]] of Object.entries(answers)) {
-    t.match(ats, new RegExp(`^[a-z0-9]{14}-ats\\.iot\\.${region}\\.amazonaws\\.com$`), `${region}: iot:Data-ATS names the region`);
+    const atsRe = new RegExp(`^[a-z0-9]{14}-ats\\.iot\\.${region}\\.amazonaws\\.com$`);
+    t.match(ats, atsRe, `${region}: iot:Data-ATS names the region`);
     t.equal(again, ats, `${region}: the same endpoint on every call`);
     t.match(cred, new RegExp(`^[a-z0-9]{14}\\.credentials\\.iot\\.${region}\\.amazonaws\\.com$`));
     t.match(data, new RegExp(`^[a-z0-9]{14}\\.iot\\.${region}\\.amazonaws\\.com$`));
@@ -51,14 +62,15 @@ t.test('DescribeEndpoint answers for the region the request was signed for, stab
   t.not(answers['eu-west-1']![0], answers['us-west-2']![0], 'regions have different endpoints');
 });
 
-t.test('DescribeEndpoint: configured endpoints (the offline pipeline 10.0.2.2) belong to the configured region', async (t) => {
-  const c = await startAwsStandin({ ca, endpoints: { region: 'us-east-1', iotDataEndpoint: '10.0.2.2', iotCredEndpoint: '10.0.2.3' } });
+t.test('DescribeEndpoint: configured endpoints (the pipeline 10.0.2.2) belong to the configured region', async (t) => {
+  const endpoints = { region: 'us-east-1', iotDataEndpoint: '10.0.2.2', iotCredEndpoint: '10.0.2.3' };
+  const c = await startAwsStandin({ ca, endpoints });
   t.teardown(() => c.close());
   const east = iotIn(c, 'us-east-1');
   const west = iotIn(c, 'us-west-2');
-  t.equal((await east.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }))).endpointAddress, '10.0.2.2');
-  t.equal((await east.send(new DescribeEndpointCommand({ endpointType: 'iot:CredentialProvider' }))).endpointAddress, '10.0.2.3');
-  t.match((await west.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }))).endpointAddress, /-ats\.iot\.us-west-2\.amazonaws\.com$/);
+  t.equal(await endpointOf(east, 'iot:Data-ATS'), '10.0.2.2');
+  t.equal(await endpointOf(east, 'iot:CredentialProvider'), '10.0.2.3');
+  t.match(await endpointOf(west, 'iot:Data-ATS'), /-ats\.iot\.us-west-2\.amazonaws\.com$/);
   east.destroy();
   west.destroy();
 });
@@ -66,19 +78,23 @@ t.test('DescribeEndpoint: configured endpoints (the offline pipeline 10.0.2.2) b
 t.test('DescribeEndpoint answers survive a restart on the saved state', async (t) => {
   const file = join(mkdtempSync(join(tmpdir(), 'gg-aws-state-')), 'state.json');
   const a = await startAwsStandin({ ca, state: loadState(file, { region: 'eu-west-1' }), stateFile: file });
-  const first = (await iotIn(a, 'sa-east-1').send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }))).endpointAddress;
-  await iotIn(a, 'eu-west-1').send(new CreateThingGroupCommand({ thingGroupName: 'g' })); // a change, so the state is saved
+  const first = await endpointOf(iotIn(a, 'sa-east-1'), 'iot:Data-ATS');
+  // A change, so the state is saved.
+  await iotIn(a, 'eu-west-1').send(new CreateThingGroupCommand({ thingGroupName: 'g' }));
   await a.close();
   const b = await startAwsStandin({ ca, state: loadState(file, { region: 'eu-west-1' }), stateFile: file });
-  t.equal((await iotIn(b, 'sa-east-1').send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }))).endpointAddress, first);
+  t.equal(await endpointOf(iotIn(b, 'sa-east-1'), 'iot:Data-ATS'), first);
   await b.close();
 });
 
-t.test('AddThingToThingGroup with a thing that does not exist: ResourceNotFoundException, no ghost member', async (t) => {
+t.test('AddThingToThingGroup of a thing that does not exist: ResourceNotFoundException, no ghost member', async (t) => {
   const iot = iotIn(s, 'eu-west-1');
   await iot.send(new CreateThingGroupCommand({ thingGroupName: 'Cores' }));
-  await t.rejects(iot.send(new AddThingToThingGroupCommand({ thingGroupName: 'Cores', thingName: 'ghost-core' })), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 404 } });
-  await t.rejects(iot.send(new AddThingToThingGroupCommand({ thingGroupName: 'Cores', thingArn: 'arn:aws:iot:eu-west-1:123456789012:thing/ghost-core' })), { name: 'ResourceNotFoundException' });
+  const notFound = { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 404 } };
+  const ghost = new AddThingToThingGroupCommand({ thingGroupName: 'Cores', thingName: 'ghost-core' });
+  await t.rejects(iot.send(ghost), notFound);
+  const thingArn = 'arn:aws:iot:eu-west-1:123456789012:thing/ghost-core';
+  await t.rejects(iot.send(new AddThingToThingGroupCommand({ thingGroupName: 'Cores', thingArn })), notFound);
   t.same((await iot.send(new ListThingsInThingGroupCommand({ thingGroupName: 'Cores' }))).things, []);
   await iot.send(new CreateThingCommand({ thingName: 'real-core' }));
   await iot.send(new AddThingToThingGroupCommand({ thingGroupName: 'Cores', thingName: 'real-core' }));
