@@ -58,7 +58,16 @@ function makeDevice(dir: string, endpointPort: number): { configPath: string; se
   const enabledLink = join(dir, 'etc', 'systemd', 'system', 'multi-user.target.wants', 'greengrass.service');
   const device = deviceCredentialPaths(settings);
   const tlog = join(gg, 'config', 'config.tlog');
-  const tlogLine = JSON.stringify({ TS: 0, TP: ['system', 'thingName'], W: 'changed', V: THING_NAME });
+  // What the nucleus records on success: the identity and the Nucleus endpoints/region (a ThingName alone is not
+  // "provisioned" to the nucleus, nor to the agent).
+  const nucleus = ['services', 'aws.greengrass.Nucleus', 'configuration'];
+  const tlogLines: Array<[string[], string]> = [
+    [['system', 'thingName'], THING_NAME], [['system', 'certificateFilePath'], device.certificatePath],
+    [['system', 'privateKeyPath'], device.privateKeyPath], [['system', 'rootCaPath'], rootCa],
+    [[...nucleus, 'iotDataEndpoint'], settings.iotDataEndpoint], [[...nucleus, 'iotCredEndpoint'], settings.iotCredentialEndpoint],
+    [[...nucleus, 'awsRegion'], settings.awsRegion],
+  ];
+  const tlogLine = tlogLines.map(([TP, V]) => JSON.stringify({ TS: 0, TP, W: 'changed', V })).join('\n');
   // `java`: -version answers like a JDK 17; otherwise it plays the installer + plugin, instantly.
   writeFileSync(join(jdk, 'release'), 'JAVA_VERSION="17.0.13"\n');
   writeFileSync(join(jdk, 'bin', 'java'), [
