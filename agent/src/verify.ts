@@ -1,9 +1,10 @@
 // Installer exit 0 does not mean provisioned: the plugin runs later inside the nucleus, and on
 // failure the nucleus logs it and runs on unprovisioned. So we watch the nucleus's own record
-// (config/config.tlog gaining system.thingName) and its log for the plugin's failure line.
+// (config/config.tlog gaining the identity it counts as provisioned) and its log for the plugin's failure line.
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { scrubSecrets } from './log.ts';
+import { identityFromTlog, type NucleusIdentity } from './provisioned.ts';
 
 export const PLUGIN_FAILURE_LINE = 'Caught exception while running provisioning plugin';
 
@@ -45,6 +46,17 @@ export function readTlog(path: string): Map<string, unknown> {
 export function recordedThingName(rootPath: string): string | null {
   const v = readTlog(tlogPath(rootPath)).get('system.thingName');
   return typeof v === 'string' && v !== '' ? v : null;
+}
+
+/** What the nucleus holds: the recorded ThingName and why, if at all, it would run the provisioning plugin again. */
+export function nucleusIdentity(rootPath: string): NucleusIdentity {
+  return identityFromTlog(readTlog(tlogPath(rootPath)));
+}
+
+/** The recorded ThingName if the nucleus counts the device as provisioned (docs/facts/nucleus-and-plugin.md), else null. */
+export function provisionedThingName(rootPath: string): string | null {
+  const id = nucleusIdentity(rootPath);
+  return id.thingName !== null && id.problems.length === 0 ? id.thingName : null;
 }
 
 export function fileSize(path: string): number {
@@ -237,12 +249,12 @@ export async function waitForProvisioning(o: VerifyOptions): Promise<VerifyOutco
         o.onWatchUnavailable?.(waker.unavailable);
       }
       const checkedAt = Date.now();
-      const name = recordedThingName(o.rootPath);
+      const name = provisionedThingName(o.rootPath);
       if (name) return { status: 'provisioned', thingName: name };
       const failure = pluginFailure(nucleusLogPath(o.rootPath), o.logOffset, o.failuresSince);
       if (failure) {
         // The nucleus may still record the name right after a retried attempt; look once more.
-        const again = recordedThingName(o.rootPath);
+        const again = provisionedThingName(o.rootPath);
         if (again) return { status: 'provisioned', thingName: again };
         return { status: 'failed', reason: failure };
       }

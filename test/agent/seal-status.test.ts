@@ -4,6 +4,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, wr
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createDeviceRoot } from '../../harness/device-root.ts';
+import { identityTlogLines } from '../../harness/nucleus-identity.ts';
 import { EXE, REPO, ensureBuilt, runAgent } from '../../harness/agent-exe.ts';
 
 ensureBuilt();
@@ -223,7 +224,7 @@ t.test('a clone carrying another machine\'s identity: check fails as run does, a
   const root = createDeviceRoot({ hostname: 'branch-017' });
   t.teardown(() => root.cleanup());
   mkdirSync(join(root.ggRoot, 'config'), { recursive: true });
-  writeFileSync(join(root.ggRoot, 'config', 'config.tlog'), `${JSON.stringify({ TS: Date.now(), TP: ['system', 'thingName'], W: 'changed', V: 'golden-was-provisioned' })}\n`);
+  writeFileSync(join(root.ggRoot, 'config', 'config.tlog'), identityTlogLines('golden-was-provisioned', root.ggRoot));
   const check = await runAgent(root, ['check']);
   const run = await runAgent(root, ['run']);
   t.equal(run.code, 3);

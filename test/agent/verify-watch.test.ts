@@ -8,6 +8,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PLUGIN_FAILURE_LINE, bootTimeMs, pluginFailure, waitForProvisioning } from '../../agent/src/verify.ts';
+import { identityTlogLines } from '../../harness/nucleus-identity.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Open fs.watch handles of this process (a closed handle is gone once the loop has run its close callbacks). */
@@ -15,7 +16,8 @@ const watchers = async () => {
   await sleep(20);
   return process.getActiveResourcesInfo().filter((r) => r === 'FSEventWrap').length;
 };
-const tlogLine = (name: string) => `${JSON.stringify({ TS: Date.now(), TP: ['system', 'thingName'], W: 'changed', V: name })}\n`;
+/** What the nucleus records when the plugin succeeds (a ThingName alone does not count as provisioned). */
+const tlogLine = (name: string) => identityTlogLines(name, '/greengrass/v2');
 
 function tmpRoot(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'gg-verify-watch-'));

@@ -9,6 +9,7 @@ import { createDeviceRoot } from '../../harness/device-root.ts';
 import { closedPort, ensureBuilt, logLines, runAgent, startAgent, tcpListener } from '../../harness/agent-exe.ts';
 import { PLUGIN_FAILURE_LINE, bootTimeMs } from '../../agent/src/verify.ts';
 import { recordedNames, startWorld, stopDevice, worldRoot, type World } from '../../harness/world.ts';
+import { identityTlogLines } from '../../harness/nucleus-identity.ts';
 
 ensureBuilt();
 const world: World = await startWorld();
@@ -144,7 +145,7 @@ t.test('service already enabled (an earlier boot installed it): a failure the nu
   writeFileSync(join(root.ggRoot, 'thingCert.crt'), 'device cert');
   writeFileSync(join(root.ggRoot, 'privKey.key'), 'device key', { mode: 0o600 });
   mkdirSync(join(root.ggRoot, 'config'), { recursive: true });
-  writeFileSync(root.tlogPath, `${JSON.stringify({ TS: Date.now(), TP: ['system', 'thingName'], W: 'changed', V: 'gg-old-log-1' })}\n`);
+  writeFileSync(root.tlogPath, identityTlogLines('gg-old-log-1', root.ggRoot));
   const r = await done;
   t.equal(r.code, 0, r.stderr.slice(-1500));
   t.match(r.stderr, /already enabled: an earlier run installed it/, 'the run took the already-installed path');

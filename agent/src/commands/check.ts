@@ -6,7 +6,7 @@ import { checkClaim, checkJars, checkJava, step, waitForClock, waitForEndpoint, 
 import { acceptRecordedName } from '../identity-name.ts';
 import { readSentinel } from '../state.ts';
 import { fqdnRewrite, resolveThingName } from '../thing-name-source.ts';
-import { recordedThingName } from '../verify.ts';
+import { nucleusIdentity } from '../verify.ts';
 import type { CommandContext } from './context.ts';
 
 export async function checkCommand(ctx: CommandContext, opts: { wait: boolean; json: boolean }): Promise<number> {
@@ -44,7 +44,11 @@ export async function checkCommand(ctx: CommandContext, opts: { wait: boolean; j
   results.push(await step('identity', () => {
     if (provisioned) return provisioned;
     if (!tpl) return skip('needs the installer config');
-    recorded = recordedThingName(tpl.fleet.rootPath);
+    const held = nucleusIdentity(tpl.fleet.rootPath);
+    if (held.thingName !== null && held.problems.length > 0) {
+      return `ThingName ${held.thingName} recorded, but the nucleus is not configured to talk to the cloud (${held.problems.join('; ')}): it provisions again`;
+    }
+    recorded = held.thingName;
     if (recorded && thingName) acceptRecordedName(cfg, recorded, thingName, 'before');
     return recorded ? `the nucleus already holds identity ${recorded}` : 'none recorded yet';
   }));

@@ -1,7 +1,7 @@
 // `greengrass-firstboot run`: turn this clone into a provisioned Greengrass core, exactly once.
 //   sentinel present → done. Resolve + validate the ThingName and the template (permanent errors:
 //   nothing contacted, no rendered config, installer never started). If the nucleus already
-//   recorded an identity, only finish. Otherwise preflight → render (clock sane, mtime now) →
+//   counts as provisioned (its own rule: identity, endpoints, region), only finish. Otherwise preflight → render (clock sane, mtime now) →
 //   install (retries, backoff) → verify (restart the service on a plugin failure, within a time budget; a
 //   refusal is permanent) → finish:
 //   device cert/key present, service enabled, remove claim cert+key, sentinel.
@@ -17,7 +17,7 @@ import { restartService, serviceEnabled } from '../service.ts';
 import { acceptRecordedName } from '../identity-name.ts';
 import { readSentinel, readState, recordError, removeFiles, writeSentinel, writeState, type AgentState } from '../state.ts';
 import { fqdnRewrite, resolveThingName } from '../thing-name-source.ts';
-import { bootTimeMs, fileSize, nucleusLogPath, readTlog, recordedThingName, tlogPath, waitForProvisioning } from '../verify.ts';
+import { bootTimeMs, fileSize, nucleusIdentity, nucleusLogPath, readTlog, tlogPath, waitForProvisioning } from '../verify.ts';
 import { AGENT_VERSION } from '../version.ts';
 import type { CommandContext } from './context.ts';
 
@@ -51,7 +51,12 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
   state.thingName = thingName;
   log.info({ thingName, source: cfg.thingName.source, ...fqdnRewrite(cfg) }, 'ThingName resolved');
 
-  const existing = recordedThingName(root);
+  const held = nucleusIdentity(root);
+  const existing = held.problems.length === 0 ? held.thingName : null;
+  if (held.thingName !== null && existing === null) {
+    log.warn({ recorded: held.thingName, problems: held.problems },
+      'the nucleus records a ThingName but is not configured to talk to the cloud; it runs the provisioning plugin again at its next start, so this run provisions');
+  }
   if (existing) {
     acceptRecordedName(cfg, existing, thingName, 'before');
     if (existing !== thingName) {
@@ -145,6 +150,7 @@ async function verify(ctx: CommandContext, state: AgentState, root: string, thin
     if (outcome.status === 'failed' && kind === 'refused') {
       throw new ConfigError(refusedMessage(thingName, outcome.reason), 'provisioning-refused');
     }
+    if (outcome.status === 'timeout') refuseIncompleteIdentity(root);
     const reason = outcome.status === 'failed'
       ? `the provisioning plugin failed: ${outcome.reason}`
       : `provisioning was not confirmed within ${cfg.verify.timeoutSeconds} s (no system.thingName in ${tlogPath(root)})`;
@@ -165,6 +171,20 @@ async function verify(ctx: CommandContext, state: AgentState, root: string, thin
     writeState(cfg.state.stateFile, state);
     await restartService(cfg, log, signal);
   }
+}
+
+/**
+ * A ThingName recorded without the rest of what the nucleus needs (endpoints, region, certificate paths) after a
+ * whole wait: the plugin's result lacks it, so the nucleus would register again at every start. Permanent.
+ */
+function refuseIncompleteIdentity(root: string): void {
+  const held = nucleusIdentity(root);
+  if (held.thingName === null || held.problems.length === 0) return;
+  throw new ConfigError(
+    `the nucleus recorded ThingName ${JSON.stringify(held.thingName)} but is not configured to talk to the cloud (${held.problems.join('; ')}): `
+      + `it would run the provisioning plugin again at every start. Set the missing values in the installer config template (${tlogPath(root)} shows what the nucleus holds). Claim kept, no sentinel written`,
+    'nucleus-config-incomplete',
+  );
 }
 
 async function finish(ctx: CommandContext, state: AgentState, fleet: FleetProvisioningConfig, thingName: string): Promise<number> {
