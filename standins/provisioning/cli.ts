@@ -7,9 +7,16 @@
 //        [--thing-groups a,b | --aws-state FILE]   the thing groups that exist (RegisterThing naming another fails);
 //        --aws-state reads them from the AWS stand-in's state file at each RegisterThing
 //        [--thing-override REPLACE|MERGE|DO_NOTHING|FAIL]   the template's OverrideSettings (default REPLACE)
+//        [--account URL]   the AWS stand-in of the same account: registrations and core status reports go there
+//        [--stack-hook]    call the stack's pre-provisioning hook, its AWS clients pointed at --account
+//        [--stack-policies]   evaluate the stack's claim and per-core IoT policies on every Connect/Publish/Subscribe
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
 import { loadOrCreateCa } from '../pki.ts';
+import { accountFeed } from './account-feed.ts';
+import type { PreProvisioningHook } from './pre-provisioning-hook.ts';
+import { loadStackHook } from '../../harness/stack-hook.ts';
+import { stackIotPolicies } from '../../cloudformation/template.ts';
 import { startProvisioningStandin } from './server.ts';
 import { RATE_LIMITER_KINDS, createRateLimiter, type RateLimiterKind } from './rate-limiter.ts';
 import { ExitCode } from '../../common/errors.ts';
@@ -25,6 +32,16 @@ function groupsInAwsState(file: string): string[] {
   if (!existsSync(file)) return [];
   const state = JSON.parse(readFileSync(file, 'utf8')) as { thingGroups?: Record<string, unknown> };
   return Object.keys(state.thingGroups ?? {});
+}
+
+/** Where the offline account lives: the AWS stand-in's default region and account. */
+const STACK = { region: 'us-east-1', accountId: '123456789012' };
+const CREDENTIALS = { accessKeyId: 'AKIASTANDINOFFLINE00', secretAccessKey: 'stand-in-secret-not-a-real-key' };
+
+/** The stack's hook, as Lambda would run it, reading the account at `url`. */
+function stackHook(url: string): PreProvisioningHook {
+  const { hook } = loadStackHook();
+  return hook.createHandler({ clientConfig: { endpoint: url, region: STACK.region, credentials: CREDENTIALS } });
 }
 
 async function main(): Promise<void> {
@@ -48,6 +65,9 @@ async function main(): Promise<void> {
         'thing-groups': { type: 'string' },
         'aws-state': { type: 'string' },
         'thing-override': { type: 'string' },
+        account: { type: 'string' },
+        'stack-hook': { type: 'boolean' },
+        'stack-policies': { type: 'boolean' },
       },
       strict: true,
       allowPositionals: false,
@@ -87,6 +107,7 @@ async function main(): Promise<void> {
   if (override !== undefined && !(OVERRIDES as readonly string[]).includes(override)) {
     usage(`--thing-override must be one of ${OVERRIDES.join(', ')}, got ${JSON.stringify(override)}`);
   }
+  if (values['stack-hook'] && !values.account) usage('--stack-hook needs --account URL (the hook reads the account there)');
   const stateFile = values['aws-state'];
   const thingGroups = stateFile !== undefined ? () => groupsInAwsState(stateFile) : list(values['thing-groups']);
   const ca = loadOrCreateCa(values['ca-dir'] as string);
@@ -107,6 +128,9 @@ async function main(): Promise<void> {
     ...(issuer ? { deviceCertificateIssuer: issuer as 'openssl' | 'in-process' } : {}),
     ...(thingGroups ? { thingGroups } : {}),
     ...(override ? { thingOverride: override as (typeof OVERRIDES)[number] } : {}),
+    ...(values.account ? { account: accountFeed(values.account, STACK.region, STACK.accountId) } : {}),
+    ...(values['stack-hook'] ? { preProvisioningHook: stackHook(values.account as string) } : {}),
+    ...(values['stack-policies'] ? { policies: stackIotPolicies(STACK), region: STACK.region, accountId: STACK.accountId } : {}),
   });
   process.stdout.write(`listening ${standin.host}:${standin.port}\n`);
   const shutdown = (sig: string) => {

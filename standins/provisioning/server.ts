@@ -10,7 +10,7 @@
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { Registry, tokenHash, type Registration, type Takeover } from './registry.ts';
 import { startBroker, type Broker, type Conn, type Refusal } from './broker.ts';
-import { isAllowed, type IotAction, type PolicyDocument } from './policy.ts';
+import { isAllowed, type IotAction, type PolicyInput } from './policy.ts';
 import { CsrError, issueCertificate, signCsr, type KeyPair } from '../pki.ts';
 import { validateThingName, ThingNameError } from '../../common/thing-name.ts';
 import { createFastIssuer } from './fast-issuer.ts';
@@ -68,7 +68,16 @@ export interface ProvisioningStandinOptions {
    * The IoT policies the stack attaches: `claim` to the claim certificate, `core(thingName)` to a device
    * certificate registered for that Thing. Given, every Connect/Publish/Subscribe/Receive is checked (policy.ts).
    */
-  policies?: { claim: PolicyDocument; core(thingName: string): PolicyDocument };
+  policies?: { claim: PolicyInput; core(thingName: string): PolicyInput };
+  /**
+   * The account's registry outside this process (the AWS stand-in): told of every accepted registration (with the
+   * certificate and the per-core policy the template creates) and of every core status a nucleus publishes, as
+   * AWS's own services write them into the account.
+   */
+  account?: {
+    registered(r: Registration & { certificatePem: string; thingGroups: string[] }): void;
+    coreStatus(thingName: string, status: Record<string, unknown>): void;
+  };
   /** Region and account of the ARNs in the policies' resources (default us-east-1, 123456789012). */
   region?: string;
   accountId?: string;
@@ -107,6 +116,8 @@ export interface ProvisioningStandin {
 
 export const CREATE_TOPIC = '$aws/certificates/create/json';
 export const CSR_TOPIC = '$aws/certificates/create-from-csr/json';
+/** Where the nucleus's FleetStatusService publishes (nucleus FleetStatusService.java, DEFAULT_FLEET_STATUS_SERVICE_PUBLISH_TOPIC). */
+const HEALTH_RE = /^\$aws\/things\/([a-zA-Z0-9:_-]{1,128})\/greengrassv2\/health\/json$/;
 export function provisionTopic(templateName: string): string {
   return `$aws/provisioning-templates/${templateName}/provision/json`;
 }
@@ -363,6 +374,7 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
       : undefined;
     registry.registered(reg, tokHash, groups, takeover);
     registrations.push(reg);
+    o.account?.registered({ ...reg, certificatePem: issuedPems.get(tok.certificateId) ?? '', thingGroups: groups });
     if (takeover) takeovers.push(takeover);
     reply(conn, `${topic}/accepted`, { thingName, deviceConfiguration: {} });
   };
@@ -372,8 +384,23 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
     const m = PROVISION_RE.exec(topic);
     if (m) return registerThing(conn, topic, m[1] as string, payload);
     if (topic === CSR_TOPIC) return createCertificateFromCsr(conn, topic, payload);
+    const health = HEALTH_RE.exec(topic);
+    if (health) return coreStatus(health[1] as string, payload);
     if (topic.startsWith('$aws/')) return; // other reserved topics: nothing answers (not part of this stand-in)
     broker?.fanOut(topic, payload);
+  };
+
+  /** A nucleus's fleet status message: Greengrass records the core device from it (the policy allowed the publish). */
+  const coreStatus = (thingName: string, payload: Buffer): void => {
+    let status: unknown;
+    try {
+      status = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return; // Greengrass drops what it cannot read
+    }
+    if (!status || typeof status !== 'object') return;
+    record({ event: 'core-status', thingName, overallDeviceStatus: (status as Record<string, unknown>).overallDeviceStatus });
+    o.account?.coreStatus(thingName, status as Record<string, unknown>);
   };
 
   /** A certificate this stand-in issued may only connect once RegisterThing activated it (AWS IoT semantics). */
