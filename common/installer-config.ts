@@ -4,6 +4,7 @@
 import yaml from 'js-yaml';
 import { ConfigError } from './errors.ts';
 import { renderTokens, templateTokens } from './thing-name.ts';
+import { nucleusReadingDifferences } from './yaml11.ts';
 
 export const NUCLEUS_COMPONENT = 'aws.greengrass.Nucleus';
 export const FLEET_PLUGIN_COMPONENT = 'aws.greengrass.FleetProvisioningByClaim';
@@ -185,8 +186,20 @@ export function buildInstallerConfig(settings: InstallerSettings): InstallerConf
   return doc;
 }
 
+/**
+ * Installer YAML as the nucleus must read it. Jackson types plain scalars by YAML 1.1 rules (`123_456` is a
+ * number there, `off` a boolean), so every string is written double-quoted; the text is then read back
+ * under those rules, and anything that would still come out different is a bug, not a config to ship.
+ */
+export function dumpInstallerYaml(doc: object): string {
+  const text = `---\n${yaml.dump(doc, { noRefs: true, lineWidth: -1, quotingType: '"', forceQuotes: true })}`;
+  const diff = nucleusReadingDifferences(doc, text);
+  if (diff.length > 0) throw new Error(`installer YAML would be read differently by the nucleus: ${diff.join('; ')}`);
+  return text;
+}
+
 export function dumpInstallerConfig(doc: InstallerConfigDocument): string {
-  return `---\n${yaml.dump(doc, { noRefs: true, lineWidth: -1, quotingType: '"', forceQuotes: false })}`;
+  return dumpInstallerYaml(doc);
 }
 
 /** Render settings to YAML text (builder side). */
@@ -299,5 +312,5 @@ export function renderManualInstallerConfig(s: ManualInstallerSettings): string 
       [NUCLEUS_COMPONENT]: { componentType: 'NUCLEUS', version: s.nucleusVersion, configuration: nucleusCfg },
     },
   };
-  return `---\n${yaml.dump(doc, { noRefs: true, lineWidth: -1, quotingType: '"', forceQuotes: false })}`;
+  return dumpInstallerYaml(doc);
 }

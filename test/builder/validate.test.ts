@@ -59,6 +59,21 @@ t.test('validate catches a bad config, extra template parameters, bad site vars;
   t.same(JSON.parse(r.stdout), { error: { reason: 'packer-missing', exitCode: ExitCode.TOOL, message: `packer not found at ${join(dir, 'no-packer')} (--packer)` } }, '--json: one error document');
 });
 
+t.test('validate --config: a plain scalar the nucleus reads as a number (YAML 1.1) fails with the key to quote', async (t) => {
+  const dir = tmp('gg-validate-yaml11-');
+  const render = await runCli(['config', 'render', '--iot-data-endpoint', 'a-ats.iot.eu-west-1.amazonaws.com', '--iot-cred-endpoint', 'c.credentials.iot.eu-west-1.amazonaws.com', '--thing-group', 'G123_456'], cliEnv(s));
+  t.equal(render.code, 0, render.stderr);
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, render.stdout.replace('"G123_456"', '123_456'));
+  const r = await runCli(['validate', '--config', file, '--json'], cliEnv(s));
+  t.equal(r.code, ExitCode.CONFIG, r.stderr);
+  const checks = (JSON.parse(r.stdout) as { checks: Check[] }).checks;
+  t.match(checks.find((c) => c.name === 'installer config as the nucleus reads it (YAML 1.1)'), {
+    ok: false,
+    detail: /templateParameters\.ThingGroupName: "123_456" is read as 123456/,
+  });
+});
+
 t.test('validate --config that does not exist: config error (3), not an internal error', async (t) => {
   const missing = join(tmp('gg-validate-missing-'), 'missing.yaml');
   const r = await runCli(['validate', '--config', missing], cliEnv(s));

@@ -12,6 +12,7 @@ import { detectPacker, PACKER_SRC, REPO_ROOT, runPackerSync, stageTemplates } fr
 import { loadSettings } from '../settings.ts';
 import { TARGETS } from './build.ts';
 import { UsageError } from '../../../common/errors.ts';
+import { nucleusReadingDifferences } from '../../../common/yaml11.ts';
 import { fleetConfigStackProblems, provisioningTemplateParameters } from '../../../cloudformation/template.ts';
 
 export interface Check {
@@ -109,6 +110,11 @@ export async function validate(argv: Record<string, unknown>, ctx: Context): Pro
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       add({ name: 'installer config schema', ok: false, detail: err.message.replace(/\n\s*/g, ' ') });
+    }
+    if (doc && configFile) {
+      // A hand-written config may hold plain scalars the nucleus (YAML 1.1) types differently, e.g. `ThingGroupName: 123_456`.
+      const diff = nucleusReadingDifferences(doc, configText ?? '');
+      add({ name: 'installer config as the nucleus reads it (YAML 1.1)', ok: diff.length === 0, detail: diff.length === 0 ? 'same values' : `quote these: ${diff.join('; ')}` });
     }
     if (doc) add(await cfnProblems(doc));
   } finally {
