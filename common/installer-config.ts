@@ -5,6 +5,7 @@ import yaml from 'js-yaml';
 import { ConfigError } from './errors.ts';
 import { renderTokens, templateTokens } from './thing-name.ts';
 import { nucleusReadingDifferences } from './yaml11.ts';
+import { httpsProxy, nucleusNetworkConfig } from './installer-network.ts';
 
 export const NUCLEUS_COMPONENT = 'aws.greengrass.Nucleus';
 export const FLEET_PLUGIN_COMPONENT = 'aws.greengrass.FleetProvisioningByClaim';
@@ -168,6 +169,7 @@ export function buildInstallerConfig(settings: InstallerSettings): InstallerConf
     if (plugin[k] === undefined) delete plugin[k];
   }
   const doc: InstallerConfigDocument = {
+    ...(httpsProxy(plugin.proxyUrl) ? { system: { rootCaPath: plugin.rootCaPath } } : {}),
     services: {
       [NUCLEUS_COMPONENT]: {
         version: nucleusVersion,
@@ -176,6 +178,7 @@ export function buildInstallerConfig(settings: InstallerSettings): InstallerConf
           iotRoleAlias: settings.iotRoleAlias,
           iotDataEndpoint: settings.iotDataEndpoint,
           iotCredEndpoint: settings.iotCredentialEndpoint,
+          ...nucleusNetworkConfig(plugin),
         },
       },
       [FLEET_PLUGIN_COMPONENT]: { configuration: plugin },

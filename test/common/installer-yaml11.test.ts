@@ -28,6 +28,9 @@ const settings: InstallerSettings = {
   mqttPort: 443,
 };
 
+/** The keys whose values are numbers (ports). */
+const NUMERIC = ['mqttPort', 'port', 'greengrassDataPlanePort'];
+
 type Doc = { services: Record<string, { configuration?: Record<string, unknown>; version?: unknown }>; system?: Record<string, unknown> };
 const plugin = (text: string) => (loadAsNucleus(text) as Doc).services[FLEET_PLUGIN_COMPONENT].configuration!;
 
@@ -54,7 +57,7 @@ t.test('the YAML 1.1 reader the checks use types plain scalars as the nucleus do
 t.test('builder: every string in the rendered installer config is quoted; YAML 1.1 names stay strings', async (t) => {
   for (const name of YAML11_NAMES) {
     const text = renderInstallerConfig({ ...settings, templateParameters: { ThingGroupName: name }, proxyUrl: 'http://proxy:3128', proxyUsername: name });
-    t.same(unquotedStrings(text, ['mqttPort', 'port', 'greengrassDataPlanePort']), [], `${name}: no plain string scalar`);
+    t.same(unquotedStrings(text, NUMERIC), [], `${name}: no plain string scalar`);
     const cfg = plugin(text);
     t.equal((cfg.templateParameters as Record<string, unknown>).ThingGroupName, name, `${name}: ThingGroupName read as the string`);
     t.equal(cfg.proxyUsername, name, `${name}: proxyUsername read as the string`);
@@ -67,7 +70,7 @@ t.test('builder: the filled config (dumpInstallerConfig) keeps every YAML 1.1 Th
   for (const name of YAML11_NAMES) {
     const text = dumpInstallerConfig(fillTemplateParameters(template, { thingName: name }));
     t.equal((plugin(text).templateParameters as Record<string, unknown>).ThingName, name, `${name}`);
-    t.same(unquotedStrings(text, ['mqttPort']), [], `${name}: no plain string scalar`);
+    t.same(unquotedStrings(text, NUMERIC), [], `${name}: no plain string scalar`);
   }
 });
 
@@ -78,7 +81,7 @@ t.test('cores create: the MANUAL installer config keeps a YAML 1.1 thing name a 
       iotCredentialEndpoint: settings.iotCredentialEndpoint, iotRoleAlias: 'GreengrassCoreTokenExchangeRoleAlias', mqttPort: 443, greengrassDataPlanePort: 443,
     });
     t.equal((loadAsNucleus(text) as Doc).system?.thingName, name, `${name}`);
-    t.same(unquotedStrings(text, ['port', 'greengrassDataPlanePort']), [], `${name}: no plain string scalar`);
+    t.same(unquotedStrings(text, NUMERIC), [], `${name}: no plain string scalar`);
   }
 });
 
@@ -90,6 +93,6 @@ t.test('agent: the config it fills for hostname 123_456 is read by the nucleus w
     writeRenderedConfig(root.agent, tpl.filled);
     const text = readFileSync(root.renderedConfig, 'utf8');
     t.equal((plugin(text).templateParameters as Record<string, unknown>).ThingName, name, `${name}: a string under YAML 1.1 rules`);
-    t.same(unquotedStrings(text, ['mqttPort']), [], `${name}: no plain string scalar`);
+    t.same(unquotedStrings(text, NUMERIC), [], `${name}: no plain string scalar`);
   }
 });

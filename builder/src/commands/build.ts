@@ -43,6 +43,7 @@ export const BUILD_OPTIONS = {
   'plugin-source': { type: 'string', describe: 'plugin jar: local path, file:// URL, URL, or mirror base URL' },
   'plugin-sha256': { type: 'string', describe: 'pinned SHA-256 of the plugin jar (default: the pin for 1.2.2)' },
   'root-ca': { type: 'string', describe: `root CA PEM for the device (default: download ${AMAZON_ROOT_CA1_URL})` },
+  'proxy-ca': { type: 'string', describe: 'CA certificate (PEM) of an https:// --proxy-url, appended to the device root CA file' },
   'skip-agent-build': { type: 'boolean', describe: 'reuse dist/greengrass-firstboot instead of running scripts/build.mjs' },
   'cache-dir': { type: 'string', describe: 'download cache (default $XDG_CACHE_HOME/greengrass-image)' },
 } as const;
@@ -165,6 +166,19 @@ async function rootCa(opt: string | undefined, cacheDir: string, progress: (m: s
   return { pem, origin };
 }
 
+/** The proxy's CA: the Greengrass guide has it appended to the core's root CA file for an HTTPS proxy. */
+function readProxyCa(path: string): string {
+  const pem = readFileSync(path, 'utf8');
+  const cert = parseCertificate(pem, `--proxy-ca ${path}`);
+  if (!cert.ca) throw new ConfigError(`--proxy-ca ${path} is not a CA certificate`, 'proxy-ca-invalid');
+  return pem;
+}
+
+function withProxyCa(ca: { pem: string; origin: string }, proxyCa: string | undefined): { pem: string; origin: string } {
+  if (!proxyCa) return ca;
+  return { pem: `${ca.pem.replace(/\n*$/, '\n')}${proxyCa.replace(/\n*$/, '\n')}`, origin: `${ca.origin} + --proxy-ca` };
+}
+
 function assertNucleusZip(path: string): void {
   const buf = readFileSync(path);
   if (buf.subarray(0, 4).toString('binary') !== 'PK\u0003\u0004' || !buf.includes('lib/Greengrass.jar')) {
@@ -205,6 +219,11 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
   const agentExe = join(REPO_ROOT, 'dist', 'greengrass-firstboot');
   for (const f of ['agent/agent.yaml', 'systemd/greengrass-firstboot.service', `packer/${target}.pkrvars.hcl`]) fileOrFail(join(REPO_ROOT, f), 'repository file');
 
+  const proxyCa = p('proxy-ca') === undefined ? undefined : readProxyCa(fileOrFail(p('proxy-ca')!, '--proxy-ca'));
+  const proxyUrl = p('proxy-url');
+  if (proxyUrl?.startsWith('https://') && !proxyCa) {
+    throw new UsageError(`--proxy-url ${proxyUrl} is an HTTPS proxy: pass --proxy-ca PATH (the core trusts only the CAs in its root CA file)`);
+  }
   const packer = detectPacker(p('packer') ?? 'packer');
   step(1, `packer ${packer.version} (${packer.bin}); target ${target} -> ${source}`);
 
@@ -236,7 +255,7 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     const nucleus = await fetchArtifact({ kind: 'nucleus', version: nucleusVersion, source: p('nucleus-source'), sha256: p('nucleus-sha256'), cacheDir }, ctx.progress);
     assertNucleusZip(nucleus.path);
     const plugin = await fetchArtifact({ kind: 'plugin', version: pluginVersion, source: p('plugin-source'), sha256: p('plugin-sha256'), cacheDir }, ctx.progress);
-    const ca = await rootCa(p('root-ca'), cacheDir, ctx.progress);
+    const ca = withProxyCa(await rootCa(p('root-ca'), cacheDir, ctx.progress), proxyCa);
 
     // packer init runs to completion in this process (no signal handler runs meanwhile): before any secret is staged.
     const packerRoot = stageTemplates(stage.dir, packer);
@@ -251,7 +270,7 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     const builtAt = new Date().toISOString();
     copyFileSync(nucleus.path, join(files, 'greengrass-nucleus.zip'));
     copyFileSync(plugin.path, join(files, 'fleetprovisioningbyclaim.jar'));
-    writeFileSync(join(files, 'config.yaml'), configText, { mode: 0o644 });
+    writeFileSync(join(files, 'config.yaml'), configText, { mode: 0o600 }); // may hold the proxy password
     writeFileSync(join(files, 'claim.pem.crt'), secret.certificatePem, { mode: 0o644 });
     writeFileAtomic(join(files, 'claim.private.pem.key'), secret.privateKey, 0o600);
     writeFileSync(join(files, 'AmazonRootCA1.pem'), ca.pem, { mode: 0o644 });

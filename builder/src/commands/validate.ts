@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../../../common/errors.ts';
-import { fleetConfig, parseInstallerConfig, type InstallerConfigDocument } from '../../../common/installer-config.ts';
+import { fleetConfig, NUCLEUS_COMPONENT, parseInstallerConfig, type InstallerConfigDocument } from '../../../common/installer-config.ts';
+import { nucleusMirrorProblems } from '../../../common/installer-network.ts';
 import type { Context } from '../context.ts';
 import { CONFIG_SETTINGS, renderInstallerConfig, resolveInstallerSettings } from '../installer-settings.ts';
 import { detectPacker, PACKER_SRC, REPO_ROOT, runPackerSync, stageTemplates } from '../packer.ts';
@@ -116,7 +117,12 @@ export async function validate(argv: Record<string, unknown>, ctx: Context): Pro
       const diff = nucleusReadingDifferences(doc, configText ?? '');
       add({ name: 'installer config as the nucleus reads it (YAML 1.1)', ok: diff.length === 0, detail: diff.length === 0 ? 'same values' : `quote these: ${diff.join('; ')}` });
     }
-    if (doc) add(await cfnProblems(doc));
+    if (doc) {
+      const nucleusPath = `services."${NUCLEUS_COMPONENT}".configuration`;
+      const mirror = nucleusMirrorProblems(fleetConfig(doc), doc.services[NUCLEUS_COMPONENT].configuration, nucleusPath);
+      add({ name: 'nucleus port and proxy match the plugin', ok: mirror.length === 0, detail: mirror.length === 0 ? 'consistent' : mirror.join('; ') });
+      add(await cfnProblems(doc));
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
