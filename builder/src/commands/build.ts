@@ -17,6 +17,7 @@ import type { Context } from '../context.ts';
 import { CONFIG_SETTINGS, renderInstallerConfig, resolveInstallerSettings, templateParameters, withSettingsRegion } from '../installer-settings.ts';
 import { DEFAULT_PLUGIN_VERSION, defaultCacheDir, fetchArtifact, sha256File } from '../artifacts.ts';
 import { detectPacker, REPO_ROOT, runPackerSync, stageTemplates, startPacker } from '../packer.ts';
+import { httpGet } from '../proxy.ts';
 import { keyValues, loadSettings, pick, settingKinds, type SettingKinds } from '../settings.ts';
 import { readClaimSecret } from './claim.ts';
 
@@ -147,14 +148,14 @@ async function rootCa(opt: string | undefined, cacheDir: string, progress: (m: s
     if (existsSync(cached)) pem = readFileSync(cached, 'utf8');
     else {
       progress(`downloading ${AMAZON_ROOT_CA1_URL}`);
-      let res: Response;
+      let res: { status: number; body: Buffer };
       try {
-        res = await fetch(AMAZON_ROOT_CA1_URL);
+        res = await httpGet(AMAZON_ROOT_CA1_URL);
       } catch (err) {
-        throw new TransientError(`cannot download ${AMAZON_ROOT_CA1_URL} (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}); pass --root-ca PATH`, 'download-failed', { cause: err });
+        throw new TransientError(`cannot download ${AMAZON_ROOT_CA1_URL} (${(err as Error).message}); pass --root-ca PATH`, 'download-failed', { cause: err });
       }
-      if (!res.ok) throw new TransientError(`download ${AMAZON_ROOT_CA1_URL} failed: HTTP ${res.status}; pass --root-ca PATH`, 'download-failed');
-      pem = await res.text();
+      if (res.status !== 200) throw new TransientError(`download ${AMAZON_ROOT_CA1_URL} failed: HTTP ${res.status}; pass --root-ca PATH`, 'download-failed');
+      pem = res.body.toString('utf8');
     }
     const cert = parseCertificate(pem, 'AmazonRootCA1.pem');
     if (!/CN=Amazon Root CA 1/.test(cert.subject)) throw new ConfigError(`${AMAZON_ROOT_CA1_URL} is not Amazon Root CA 1 (${cert.subject})`, 'root-ca-invalid');
