@@ -4,7 +4,7 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode } from '../../common/errors.ts';
-import { ca, cliEnv, runCli, startAwsStandin, tmp, type AwsStandin } from './helpers.ts';
+import { ca, cliEnv, makePluginJar, runCli, seedClaim, startAwsStandin, tmp, type AwsStandin } from './helpers.ts';
 
 let s: AwsStandin;
 t.before(async () => {
@@ -72,6 +72,28 @@ t.test('validate --config: a plain scalar the nucleus reads as a number (YAML 1.
     ok: false,
     detail: /templateParameters\.ThingGroupName: "123_456" is read as 123456/,
   });
+});
+
+t.test('validate --env --plugin-source: the claim, the thing group and the plugin jar as build checks them', async (t) => {
+  const dir = tmp('gg-validate-bake-');
+  await seedClaim(s, 'vdev');
+  await seedClaim(s, 'vnopolicy', { policy: false });
+  const jar = makePluginJar(dir);
+  let r = await runCli(['validate', '--env', 'vdev', '--plugin-source', jar, '--json'], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  let checks = (JSON.parse(r.stdout) as { checks: Check[] }).checks;
+  t.match(checks.find((c) => c.name === 'claim certificate (greengrass/vdev/claims-certificate)'), { ok: true, detail: /ACTIVE, policy GreengrassClaimPolicy/ });
+  t.match(checks.find((c) => c.name === 'thing group GreengrassGoldenImageCores'), { ok: true });
+  t.match(checks.find((c) => c.name === `plugin jar ${jar}`), { ok: true });
+
+  const notJar = join(dir, 'plugin.jar');
+  writeFileSync(notJar, 'not a jar');
+  r = await runCli(['validate', '--env', 'vnopolicy', '--thing-group', 'NoSuchFleet', '--plugin-source', notJar, '--json'], cliEnv(s));
+  t.equal(r.code, ExitCode.CONFIG, r.stderr);
+  checks = (JSON.parse(r.stdout) as { checks: Check[] }).checks;
+  t.match(checks.find((c) => c.name === 'claim certificate (greengrass/vnopolicy/claims-certificate)'), { ok: false, detail: /has no IoT policy.*claim create --env vnopolicy --policy/ });
+  t.match(checks.find((c) => c.name === 'thing group NoSuchFleet'), { ok: false, detail: /does not exist: every clone's RegisterThing would fail/ });
+  t.match(checks.find((c) => c.name === `plugin jar ${notJar}`), { ok: false, detail: /is not a jar/ });
 });
 
 t.test('validate --config that does not exist: config error (3), not an internal error', async (t) => {

@@ -18,6 +18,7 @@ import { CONFIG_SETTINGS, renderInstallerConfig, resolveInstallerSettings, templ
 import { DEFAULT_PLUGIN_VERSION, defaultCacheDir, fetchArtifact, sha256File } from '../artifacts.ts';
 import { detectPacker, REPO_ROOT, runPackerSync, stageTemplates, startPacker } from '../packer.ts';
 import { httpGet } from '../proxy.ts';
+import { assertClaimProvisionable, assertPluginJar, assertThingGroupExists } from '../bake-checks.ts';
 import { keyValues, loadSettings, pick, settingKinds, type SettingKinds } from '../settings.ts';
 import { readClaimSecret } from './claim.ts';
 
@@ -204,7 +205,7 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
   const varFiles = (varFilesRaw === undefined ? [] : Array.isArray(varFilesRaw) ? varFilesRaw : [varFilesRaw]).map((f) => fileOrFail(f, '--var-file'));
   const vars = keyValues(p('var'), '--var');
   for (const k of ['staging_dir', 'output_directory']) if (k in vars) throw new UsageError(`--var ${k} is set by the builder; use --output-dir for the output`);
-  templateParameters(argv, settings); // its ThingGroupName is baked into the image: checked before any AWS call
+  const thingGroup = templateParameters(argv, settings).ThingGroupName; // baked into the image: checked before any AWS call
   // The image's scripts (packer/scripts) and the agent's config (agent/agent.yaml) lay Greengrass out under the default
   // root; a config.yaml pointing elsewhere would name claim files that are not there, and every clone would stop at exit 3.
   const rootPath = p('root-path');
@@ -241,6 +242,10 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     if (raw === undefined) throw new AwsError(`secret ${name} not found: run greengrass-image claim create --env ${env} first`, 'secret-not-found');
     const { secret, info } = parseClaimSecret(raw.text, name);
     ctx.progress(`claim certificate ${secret.certificateId} (valid until ${info.notAfter.toISOString()}), key matches`);
+    const claimPolicies = await assertClaimProvisionable(getClients(), secret, name, env);
+    ctx.progress(`claim certificate ACTIVE in IoT with policy ${claimPolicies.join(', ')}`);
+    await assertThingGroupExists(getClients(), thingGroup, env);
+    ctx.progress(`thing group ${thingGroup} exists`);
 
     step(3, 'rendering the installer config');
     const installer = await resolveInstallerSettings({ ...argv, nucleusVersion }, settings, ctx, getClients);
@@ -256,6 +261,7 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     const nucleus = await fetchArtifact({ kind: 'nucleus', version: nucleusVersion, source: p('nucleus-source'), sha256: p('nucleus-sha256'), cacheDir }, ctx.progress);
     assertNucleusZip(nucleus.path);
     const plugin = await fetchArtifact({ kind: 'plugin', version: pluginVersion, source: p('plugin-source'), sha256: p('plugin-sha256'), cacheDir }, ctx.progress);
+    assertPluginJar(plugin.path);
     const ca = withProxyCa(await rootCa(p('root-ca'), cacheDir, ctx.progress), proxyCa);
 
     // packer init runs to completion in this process (no signal handler runs meanwhile): before any secret is staged.
