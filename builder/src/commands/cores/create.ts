@@ -84,10 +84,12 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
     ctx.result({ created: 0, alreadyComplete: already, output: out, thingGroup: group }, [`all ${names.length} cores already complete in ${out}; nothing to do`]);
     return;
   }
-  await requirePolicy(c, policy);
-  const groupArn = await ensureThingGroup(c, group);
   if (!a.iotDataEndpoint) base.iotDataEndpoint = await endpoint(c, 'iot:Data-ATS');
   if (!a.iotCredEndpoint) base.iotCredentialEndpoint = await endpoint(c, 'iot:CredentialProvider');
+  // The discovered endpoints must be in the clients' region (the nucleus refuses others): checked before anything is made.
+  renderManualInstallerConfig({ ...base, thingName: pending[0] as string });
+  await requirePolicy(c, policy);
+  const groupArn = await ensureThingGroup(c, group);
   ctx.progress(`creating ${pending.length} core(s) in thing group ${group} (${already} already complete), concurrency ${concurrency}${a.rate ? `, at most ${a.rate} calls/s` : ''}`);
 
   const bar = progressBar('cores create', pending.length);
