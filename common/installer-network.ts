@@ -46,16 +46,20 @@ export function nucleusMirrorProblems(plugin: unknown, nucleus: unknown, nucleus
   const n = lower(nucleus);
   const problems: string[] = [];
   if (p.mqttport !== undefined && lower(n.mqtt).port !== p.mqttport) {
-    problems.push(`${nucleusPath}.mqtt.port must be ${JSON.stringify(p.mqttport)} like the plugin's mqttPort (the core connects on 8883 otherwise)`);
+    const want = JSON.stringify(p.mqttport);
+    problems.push(`${nucleusPath}.mqtt.port must be ${want} like the plugin's mqttPort (the core uses 8883 otherwise)`);
   }
   if (p.mqttport === 443 && n.greengrassdataplaneport !== 443) {
-    problems.push(`${nucleusPath}.greengrassDataPlanePort must be 443 with MQTT on 443 (the core uses 8443 for HTTPS otherwise)`);
+    problems.push(
+      `${nucleusPath}.greengrassDataPlanePort must be 443 with MQTT on 443 (the core uses 8443 for HTTPS otherwise)`,
+    );
   }
   const proxy = lower(lower(n.networkproxy).proxy);
   for (const [key, nucleusKey] of [['proxyUrl', 'url'], ['proxyUsername', 'username'], ['proxyPassword', 'password']]) {
     const want = p[key.toLowerCase()];
     if (want !== undefined && proxy[nucleusKey] !== want) {
-      problems.push(`${nucleusPath}.networkProxy.proxy.${nucleusKey} must match the plugin's ${key} (the core bypasses the proxy otherwise)`);
+      const where = `${nucleusPath}.networkProxy.proxy.${nucleusKey}`;
+      problems.push(`${where} must match the plugin's ${key} (the core bypasses the proxy otherwise)`);
     }
   }
   return problems;

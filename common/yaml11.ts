@@ -9,9 +9,20 @@ import yaml from 'js-yaml';
 const FIRST = { bool: 'yYnNtTfFoO', int: '-+0123456789', float: '-+0123456789.', null: '~nN' };
 const BOOL = /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
 const TRUE = /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/;
-const INT = /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/;
-const FLOAT =
-  /^(?:[-+]?(?:\.[0-9]+|[0-9_]+(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+const alt = (...parts: string[]) => new RegExp(`^(?:${parts.join('|')})$`);
+const INT = alt(
+  '[-+]?0b[0-1_]+',
+  '[-+]?0[0-7_]+',
+  '[-+]?(?:0|[1-9][0-9_]*)',
+  '[-+]?0x[0-9a-fA-F_]+',
+  '[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+',
+);
+const FLOAT = alt(
+  '[-+]?(?:\\.[0-9]+|[0-9_]+(?:\\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?',
+  '[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*',
+  '[-+]?\\.(?:inf|Inf|INF)',
+  '\\.(?:nan|NaN|NAN)',
+);
 const NULL = /^(?:~|null|Null|NULL)$/;
 
 const starts = (s: string, chars: string) => s.length > 0 && chars.includes(s[0]);
@@ -79,7 +90,8 @@ export function nucleusReadingDifferences(expected: unknown, text: string): stri
         out.push(`${path || '(document)'} is read as ${JSON.stringify(got)}`);
         return;
       }
-      for (const [k, v] of Object.entries(want)) walk(v, (got as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+      const g = got as Record<string, unknown>;
+      for (const [k, v] of Object.entries(want)) walk(v, g[k], path ? `${path}.${k}` : k);
       return;
     }
     if (!Object.is(want, got)) out.push(`${path}: ${JSON.stringify(want)} is read as ${JSON.stringify(got)}`);

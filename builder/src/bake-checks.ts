@@ -21,7 +21,10 @@ export function pluginJarProblems(path: string): string[] {
   const manifest = zip.read('META-INF/MANIFEST.MF');
   if (!manifest) return [`${path} has no META-INF/MANIFEST.MF`];
   const named = manifestAttributes(manifest.toString('utf8'))['GG-Plugin-Class'];
-  if (named !== PLUGIN_CLASS) return [`${path}: its manifest names GG-Plugin-Class ${named === undefined ? '(none)' : JSON.stringify(named)}, not ${PLUGIN_CLASS}`];
+  if (named !== PLUGIN_CLASS) {
+    const shown = named === undefined ? '(none)' : JSON.stringify(named);
+    return [`${path}: its manifest names GG-Plugin-Class ${shown}, not ${PLUGIN_CLASS}`];
+  }
   const entry = `${PLUGIN_CLASS.replace(/\./g, '/')}.class`;
   const cls = zip.read(entry);
   if (!cls || cls.length < 4 || cls.readUInt32BE(0) !== CLASS_MAGIC) return [`${path} has no class file ${entry}`];
@@ -32,7 +35,8 @@ export function assertPluginJar(path: string): void {
   const problems = pluginJarProblems(path);
   if (problems.length > 0) {
     throw new ConfigError(
-      `the plugin ${problems[0]}: pass the FleetProvisioningByClaim jar (fleetprovisioningbyclaim-<version>.jar from the Greengrass releases) as --plugin-source`,
+      `the plugin ${problems[0]}: pass the FleetProvisioningByClaim jar ` +
+        '(fleetprovisioningbyclaim-<version>.jar from the Greengrass releases) as --plugin-source',
       'plugin-invalid',
     );
   }
@@ -45,7 +49,8 @@ export async function assertThingGroupExists(c: Clients, group: string, env: str
   } catch (err) {
     if (!isAwsErrorNamed(err, 'ResourceNotFoundException')) throw toAwsError('DescribeThingGroup', err);
     throw new ConfigError(
-      `thing group ${group} does not exist: every clone's RegisterThing would fail. Create it (greengrass-image claim create --env ${env ?? '<env>'} --thing-group ${group}, ` +
+      `thing group ${group} does not exist: every clone's RegisterThing would fail. ` +
+        `Create it (greengrass-image claim create --env ${env ?? '<env>'} --thing-group ${group}, ` +
         `or aws iot create-thing-group --thing-group-name ${group}) or pass the existing group as --thing-group`,
       'thing-group-missing',
     );
@@ -53,11 +58,18 @@ export async function assertThingGroupExists(c: Clients, group: string, env: str
 }
 
 /** The claim certificate must exist in IoT, be ACTIVE and have at least one policy attached. */
-export async function assertClaimProvisionable(c: Clients, secret: ClaimSecret, secretName: string, env: string): Promise<string[]> {
-  const described = await call('DescribeCertificate', () => c.iot.send(new DescribeCertificateCommand({ certificateId: secret.certificateId }))).catch((err: unknown) => {
+export async function assertClaimProvisionable(
+  c: Clients,
+  secret: ClaimSecret,
+  secretName: string,
+  env: string,
+): Promise<string[]> {
+  const describe = () => c.iot.send(new DescribeCertificateCommand({ certificateId: secret.certificateId }));
+  const described = await call('DescribeCertificate', describe).catch((err: unknown) => {
     if (isAwsErrorNamed((err as { cause?: unknown }).cause, 'ResourceNotFoundException')) {
       throw new ConfigError(
-        `the claim certificate ${secret.certificateId} in secret ${secretName} does not exist in IoT: no clone could provision. ` +
+        `the claim certificate ${secret.certificateId} in secret ${secretName} does not exist in IoT: ` +
+          'no clone could provision. ' +
           `Make a new one: greengrass-image claim rotate --env ${env} --policy <claim policy>`,
         'claim-cert-missing',
       );
@@ -80,7 +92,8 @@ export async function assertClaimProvisionable(c: Clients, secret: ClaimSecret, 
   }
   if (policies.length === 0) {
     throw new ConfigError(
-      `the claim certificate ${secret.certificateId} in secret ${secretName} has no IoT policy: no clone could connect to provision. ` +
+      `the claim certificate ${secret.certificateId} in secret ${secretName} has no IoT policy: ` +
+        'no clone could connect to provision. ' +
         `Attach the claim policy: greengrass-image claim create --env ${env} --policy <claim policy>`,
       'claim-cert-no-policy',
     );

@@ -34,7 +34,9 @@ export function httpsProxyFor(host: string, port: number, env: Env = process.env
   } catch {
     throw new Error(`HTTPS_PROXY ${JSON.stringify(raw)} is not a URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`HTTPS_PROXY scheme ${url.protocol} is not supported (http or https)`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`HTTPS_PROXY scheme ${url.protocol} is not supported (http or https)`);
+  }
   return url;
 }
 
@@ -42,12 +44,12 @@ export function httpsProxyFor(host: string, port: number, env: Env = process.env
 export function openTunnel(proxy: URL, host: string, port: number): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     const proxyPort = Number(proxy.port) || (proxy.protocol === 'https:' ? 443 : 80);
+    const at = { host: proxy.hostname, port: proxyPort };
     const sock: Socket =
-      proxy.protocol === 'https:' ? tlsConnect({ host: proxy.hostname, port: proxyPort, servername: proxy.hostname }) : netConnect({ host: proxy.hostname, port: proxyPort });
+      proxy.protocol === 'https:' ? tlsConnect({ ...at, servername: proxy.hostname }) : netConnect(at);
     const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-    const auth = proxy.username
-      ? `Proxy-Authorization: Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}\r\n`
-      : '';
+    const credentials = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+    const auth = proxy.username ? `Proxy-Authorization: Basic ${Buffer.from(credentials).toString('base64')}\r\n` : '';
     let head = Buffer.alloc(0);
     const fail = (err: Error) => {
       sock.destroy();
@@ -60,7 +62,9 @@ export function openTunnel(proxy: URL, host: string, port: number): Promise<Dupl
       sock.off('data', onData);
       sock.off('error', fail);
       const status = /^HTTP\/1\.[01] (\d{3})/.exec(head.subarray(0, end).toString('latin1'))?.[1];
-      if (status !== '200') return fail(new Error(`proxy ${proxy.host} refused CONNECT ${target}: HTTP ${status ?? '(no status)'}`));
+      if (status !== '200') {
+        return fail(new Error(`proxy ${proxy.host} refused CONNECT ${target}: HTTP ${status ?? '(no status)'}`));
+      }
       const rest = head.subarray(end + 4);
       if (rest.length > 0) sock.unshift(rest);
       resolve(sock);
@@ -79,7 +83,10 @@ export class EnvProxyAgent extends HttpsAgent {
     super(opts);
   }
 
-  override createConnection(options: RequestOptions, cb?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+  override createConnection(
+    options: RequestOptions,
+    cb?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
     const host = options.host ?? options.hostname ?? 'localhost';
     const port = Number(options.port ?? 443);
     const failed = (err: Error) => (cb as unknown as (e: Error) => void)?.(err);
@@ -93,7 +100,8 @@ export class EnvProxyAgent extends HttpsAgent {
     if (!proxy) return super.createConnection(options, cb);
     openTunnel(proxy, host, port).then(
       (tunnel) => {
-        const tlsOptions = { ...(options as ConnectionOptions), socket: tunnel as Socket, servername: (options as ConnectionOptions).servername ?? host };
+        const tlsIn = options as ConnectionOptions;
+        const tlsOptions = { ...tlsIn, socket: tunnel as Socket, servername: tlsIn.servername ?? host };
         const secure = tlsConnect(tlsOptions);
         secure.once('error', failed);
         secure.once('secureConnect', () => {
