@@ -4,6 +4,8 @@
 import yaml from 'js-yaml';
 import { ConfigError } from './errors.ts';
 import { renderTokens, templateTokens } from './thing-name.ts';
+import { nucleusReadingDifferences } from './yaml11.ts';
+import { httpsProxy, nucleusNetworkConfig } from './installer-network.ts';
 
 export const NUCLEUS_COMPONENT = 'aws.greengrass.Nucleus';
 export const FLEET_PLUGIN_COMPONENT = 'aws.greengrass.FleetProvisioningByClaim';
@@ -167,6 +169,7 @@ export function buildInstallerConfig(settings: InstallerSettings): InstallerConf
     if (plugin[k] === undefined) delete plugin[k];
   }
   const doc: InstallerConfigDocument = {
+    ...(httpsProxy(plugin.proxyUrl) ? { system: { rootCaPath: plugin.rootCaPath } } : {}),
     services: {
       [NUCLEUS_COMPONENT]: {
         version: nucleusVersion,
@@ -175,6 +178,7 @@ export function buildInstallerConfig(settings: InstallerSettings): InstallerConf
           iotRoleAlias: settings.iotRoleAlias,
           iotDataEndpoint: settings.iotDataEndpoint,
           iotCredEndpoint: settings.iotCredentialEndpoint,
+          ...nucleusNetworkConfig(plugin),
         },
       },
       [FLEET_PLUGIN_COMPONENT]: { configuration: plugin },
@@ -185,8 +189,20 @@ export function buildInstallerConfig(settings: InstallerSettings): InstallerConf
   return doc;
 }
 
+/**
+ * Installer YAML as the nucleus must read it. Jackson types plain scalars by YAML 1.1 rules (`123_456` is a
+ * number there, `off` a boolean), so every string is written double-quoted; the text is then read back
+ * under those rules, and anything that would still come out different is a bug, not a config to ship.
+ */
+export function dumpInstallerYaml(doc: object): string {
+  const text = `---\n${yaml.dump(doc, { noRefs: true, lineWidth: -1, quotingType: '"', forceQuotes: true })}`;
+  const diff = nucleusReadingDifferences(doc, text);
+  if (diff.length > 0) throw new Error(`installer YAML would be read differently by the nucleus: ${diff.join('; ')}`);
+  return text;
+}
+
 export function dumpInstallerConfig(doc: InstallerConfigDocument): string {
-  return `---\n${yaml.dump(doc, { noRefs: true, lineWidth: -1, quotingType: '"', forceQuotes: false })}`;
+  return dumpInstallerYaml(doc);
 }
 
 /** Render settings to YAML text (builder side). */
@@ -299,5 +315,5 @@ export function renderManualInstallerConfig(s: ManualInstallerSettings): string 
       [NUCLEUS_COMPONENT]: { componentType: 'NUCLEUS', version: s.nucleusVersion, configuration: nucleusCfg },
     },
   };
-  return `---\n${yaml.dump(doc, { noRefs: true, lineWidth: -1, quotingType: '"', forceQuotes: false })}`;
+  return dumpInstallerYaml(doc);
 }

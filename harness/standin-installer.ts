@@ -85,7 +85,18 @@ async function build(): Promise<InstallerStandinJars> {
       join(plugin, 'standin', 'FLEET-PROVISIONING-PLUGIN-STANDIN.txt'),
       'STAND-IN for fleetprovisioningbyclaim.jar: the installer only copies it to plugins/trusted/; standin.Nucleus provides the behaviour.\n',
     );
-    await run('jar', ['--create', '--file', join(out, 'fleetprovisioningbyclaim-standin.jar'), '-C', plugin, '.']);
+    // The builder bakes only a jar with the real plugin's layout: a manifest naming GG-Plugin-Class and that class.
+    const pluginSrc = join(work, 'plugin-src', 'com', 'aws', 'greengrass');
+    mkdirSync(pluginSrc, { recursive: true });
+    writeFileSync(
+      join(pluginSrc, 'FleetProvisioningByClaimPlugin.java'),
+      'package com.aws.greengrass;\n/** STAND-IN: the layout of the real plugin class; standin.Nucleus provides the behaviour. */\n' +
+        'public final class FleetProvisioningByClaimPlugin {}\n',
+    );
+    await run('javac', ['--release', '11', '-d', plugin, join(pluginSrc, 'FleetProvisioningByClaimPlugin.java')]);
+    const manifest = join(work, 'plugin.mf');
+    writeFileSync(manifest, 'GG-Plugin-Class: com.aws.greengrass.FleetProvisioningByClaimPlugin\n');
+    await run('jar', ['--create', '--file', join(out, 'fleetprovisioningbyclaim-standin.jar'), '--manifest', manifest, '-C', plugin, '.']);
     writeFileSync(join(out, '.complete'), `${new Date().toISOString()}\n`);
     try {
       renameSync(out, dir);

@@ -1,12 +1,14 @@
 // Nucleus zip and FleetProvisioningByClaim jar: from the versioned AWS URLs, a local path, a
 // file:// URL or an internal mirror; SHA-256 verified against a pinned value (mismatch =
-// IntegrityError, exit 6); downloads cached by checksum so a re-run does not fetch again.
+// IntegrityError, exit 6); downloads cached by checksum so a re-run does not fetch again; https downloads
+// go through HTTPS_PROXY unless NO_PROXY lists the host (proxy.ts).
 import { createHash } from 'node:crypto';
 import { copyFileSync, createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, IntegrityError, TransientError, UsageError } from '../../common/errors.ts';
+import { httpGet } from './proxy.ts';
 
 export const RELEASES_BASE = 'https://d2s8p88vqu9w66.cloudfront.net/releases';
 
@@ -113,16 +115,16 @@ export async function fetchArtifact(r: ArtifactRequest, progress: (m: string) =>
     return { kind: r.kind, version: r.version, origin: url, sha256: want, path: cached, bytes: statSync(cached).size, cached: true };
   }
   progress(`${label}: downloading ${url}`);
-  let res: Response;
+  let res: { status: number; body: Buffer };
   try {
-    res = await fetch(url);
+    res = await httpGet(url);
   } catch (err) {
-    throw new TransientError(`${label}: cannot download ${url}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`, 'download-failed', { cause: err });
+    throw new TransientError(`${label}: cannot download ${url}: ${(err as Error).message}`, 'download-failed', { cause: err });
   }
-  if (!res.ok) throw new TransientError(`${label}: download ${url} failed: HTTP ${res.status}`, 'download-failed');
+  if (res.status !== 200) throw new TransientError(`${label}: download ${url} failed: HTTP ${res.status}`, 'download-failed');
   const tmp = `${cached}.${process.pid}.part`;
   try {
-    writeFileSync(tmp, Buffer.from(await res.arrayBuffer()));
+    writeFileSync(tmp, res.body);
     const got = await sha256File(tmp);
     if (got !== want) throw new IntegrityError(`${label} from ${url}: SHA-256 ${got} does not match the pinned ${want}`, 'checksum-mismatch');
     renameSync(tmp, cached);

@@ -7,6 +7,7 @@ import { GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
 import { AwsError, UsageError } from '../../common/errors.ts';
 import type { Context } from './context.ts';
 import { RateLimiter } from './fleet/batch.ts';
+import { proxyAgent } from './proxy.ts';
 
 export interface Clients {
   iot: IoTClient;
@@ -21,7 +22,12 @@ export interface Clients {
  * under the account's API rate instead of leaning on throttling retries.
  */
 export function makeClients(ctx: Pick<Context, 'profile' | 'region'>, o: { rate?: number } = {}): Clients {
-  const cfg = { ...(ctx.region ? { region: ctx.region } : {}), ...(ctx.profile ? { profile: ctx.profile } : {}) };
+  const cfg = {
+    ...(ctx.region ? { region: ctx.region } : {}),
+    ...(ctx.profile ? { profile: ctx.profile } : {}),
+    // The SDK's https connections through HTTPS_PROXY unless NO_PROXY lists the endpoint (proxy.ts).
+    requestHandler: { httpsAgent: proxyAgent() },
+  };
   const iot = new IoTClient(cfg);
   const sm = new SecretsManagerClient(cfg);
   const gg = new GreengrassV2Client(cfg);

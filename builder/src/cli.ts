@@ -122,6 +122,9 @@ export async function main(argv: string[]): Promise<number> {
             .option('packer', { type: 'string', describe: 'packer binary (default: packer on PATH)' })
             .option('var-file', { type: 'string', array: true, describe: 'site var-file for the full validate' })
             .option('config', { type: 'string', describe: 'installer config.yaml to check (default: rendered from the flags with placeholder endpoints)' })
+            .option('env', { type: 'string', describe: 'also check the claim of this environment and the thing group in AWS (as build does)' })
+            .option('secret-prefix', { type: 'string', describe: 'claim secret prefix (default greengrass)' })
+            .option('plugin-source', { type: 'string', describe: 'also check this local plugin jar has the FleetProvisioningByClaim layout' })
             .options(CONFIG_OPTIONS)
             .option('settings', { type: 'string', describe: 'YAML settings file with the same keys as the flags' }),
         async (a) => {

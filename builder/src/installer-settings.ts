@@ -24,7 +24,7 @@ export const CONFIG_OPTIONS = {
   'nucleus-version': { type: 'string', describe: `nucleus version pinned in the config (default ${DEFAULT_NUCLEUS_VERSION})` },
   'mqtt-port': { type: 'number', describe: 'MQTT port for provisioning (default: the plugin default 8883)' },
   'proxy-url': { type: 'string', describe: 'http(s) proxy URL for the plugin' },
-  'proxy-username': { type: 'string', describe: 'proxy user name' },
+  'proxy-username': { type: 'string', describe: 'proxy user name (the password: environment variable GREENGRASS_IMAGE_PROXY_PASSWORD)' },
   'root-path': { type: 'string', describe: `Greengrass root (default ${DEFAULT_PATHS.rootPath})` },
 } as const;
 
@@ -66,6 +66,7 @@ export async function resolveInstallerSettings(
   const mqttPort = pick<number | string>(argv, settings, 'mqtt-port');
   const port = mqttPort === undefined ? undefined : Number(mqttPort);
   if (port !== undefined && !Number.isInteger(port)) throw new UsageError(`--mqtt-port must be a number, got ${JSON.stringify(mqttPort)}`);
+  const proxy = proxySettings(argv, settings);
   const rootPath = pick<string>(argv, settings, 'root-path') ?? DEFAULT_PATHS.rootPath;
   const under = (p: string) => (rootPath === DEFAULT_PATHS.rootPath ? p : p.replace(DEFAULT_PATHS.rootPath, rootPath.replace(/\/+$/, '')));
   return {
@@ -81,9 +82,32 @@ export async function resolveInstallerSettings(
     rootCaPath: under(DEFAULT_PATHS.rootCaPath),
     templateParameters: params,
     ...(port !== undefined ? { mqttPort: port } : {}),
-    ...(pick<string>(argv, settings, 'proxy-url') ? { proxyUrl: pick<string>(argv, settings, 'proxy-url') } : {}),
-    ...(pick<string>(argv, settings, 'proxy-username') ? { proxyUsername: pick<string>(argv, settings, 'proxy-username') } : {}),
+    ...proxy,
   };
+}
+
+/** Where the proxy password comes from: never argv (other users see it in the process list). */
+export const PROXY_PASSWORD_ENV = 'GREENGRASS_IMAGE_PROXY_PASSWORD';
+
+function proxySettings(argv: Record<string, unknown>, settings: Settings): { proxyUrl?: string; proxyUsername?: string; proxyPassword?: string } {
+  const proxyUrl = pick<string>(argv, settings, 'proxy-url');
+  const proxyUsername = pick<string>(argv, settings, 'proxy-username');
+  const proxyPassword = process.env[PROXY_PASSWORD_ENV] || undefined;
+  if (!proxyUrl) {
+    if (proxyUsername || proxyPassword) throw new UsageError(`--proxy-username and ${PROXY_PASSWORD_ENV} need --proxy-url`);
+    return {};
+  }
+  let url: URL;
+  try {
+    url = new URL(proxyUrl);
+  } catch {
+    throw new UsageError(`--proxy-url ${JSON.stringify(proxyUrl)} is not a URL (http://host:port or https://host:port)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--proxy-url scheme ${url.protocol} is not supported: use http:// or https://`);
+  if (url.password && typeof argv.proxyUrl === 'string') {
+    throw new UsageError(`--proxy-url carries a password: put it in ${PROXY_PASSWORD_ENV} instead (a command line is visible to every user)`);
+  }
+  return { proxyUrl, ...(proxyUsername ? { proxyUsername } : {}), ...(proxyPassword ? { proxyPassword } : {}) };
 }
 
 export { renderInstallerConfig };

@@ -11,7 +11,9 @@ import { execFileSync } from 'node:child_process';
 import { SecretsManagerClient, CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { ExitCode } from '../../common/errors.ts';
 import { fleetConfig, parseInstallerConfig } from '../../common/installer-config.ts';
-import { ca, cliEnv, issueCertificate, leftoverStages, runCli, startAwsStandin, startCli, tmp, waitFor, REPO, type AwsStandin } from './helpers.ts';
+import {
+  ca, cliEnv, issueCertificate, leftoverStages, makePluginJar, runCli, seedClaim, startAwsStandin, startCli, tmp, waitFor, REPO, type AwsStandin, type SeededClaim,
+} from './helpers.ts';
 
 const work = tmp('gg-build-test-');
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -22,24 +24,26 @@ mkdirSync(join(work, 'nz', 'lib'), { recursive: true });
 writeFileSync(join(work, 'nz', 'lib', 'Greengrass.jar'), 'stand-in nucleus jar');
 execFileSync('zip', ['-q', '-r', nucleusZip, 'lib'], { cwd: join(work, 'nz') });
 const nucleusSha = sha(readFileSync(nucleusZip));
-const pluginBytes = Buffer.from('stand-in FleetProvisioningByClaim jar');
-const pluginJar = join(work, 'fleetprovisioningbyclaim-standin.jar');
-writeFileSync(pluginJar, pluginBytes);
+const pluginJar = makePluginJar(work);
+const pluginBytes = readFileSync(pluginJar);
 const pluginSha = sha(pluginBytes);
 const rootCa = join(work, 'root-ca.pem');
 writeFileSync(rootCa, ca.certificatePem);
 
-const claim = issueCertificate(ca, { commonName: 'AWS IoT Certificate' });
 const other = issueCertificate(ca, { commonName: 'other' });
 
 let s: AwsStandin;
+let claim: SeededClaim;
 t.before(async () => {
   s = await startAwsStandin({ ca, endpoints: { region: 'eu-west-1', iotDataEndpoint: '10.0.2.2', iotCredEndpoint: '10.0.2.2' } });
+  claim = await seedClaim(s, 'dev', { groups: ['GreengrassGoldenImageCores', 'Branches'] });
+  await seedClaim(s, 'nopolicy', { policy: false });
+  await seedClaim(s, 'inactive', { status: 'INACTIVE' });
+  await seedClaim(s, 'deleted', { deleted: true });
   const sm = new SecretsManagerClient({ endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
   const put = (env: string, value: string) => sm.send(new CreateSecretCommand({ Name: `greengrass/${env}/claims-certificate`, SecretString: value }));
-  const arn = 'arn:aws:iot:eu-west-1:123456789012:cert/abc';
-  await put('dev', JSON.stringify({ certificatePem: claim.certificatePem, privateKey: claim.privateKeyPem, certificateArn: arn, certificateId: 'abc' }));
-  await put('mismatch', JSON.stringify({ certificatePem: claim.certificatePem, privateKey: other.privateKeyPem, certificateArn: arn, certificateId: 'abc' }));
+  const arn = claim.certificateArn;
+  await put('mismatch', JSON.stringify({ certificatePem: claim.certificatePem, privateKey: other.privateKeyPem, certificateArn: arn, certificateId: claim.certificateId }));
   await put('legacy', `${claim.certificatePem.replace(/\n/g, ';')}|${claim.privateKeyPem.replace(/\n/g, ';')}`);
   await put('partial', JSON.stringify({ certificatePem: claim.certificatePem }));
 });
@@ -135,6 +139,27 @@ t.test('wrong secret (old cert|key format, missing fields): exit 3', async (t) =
 
 t.test('key does not match the certificate: IntegrityError, exit 6', async (t) => {
   await badBuild(t, { env: 'mismatch' }, ExitCode.INTEGRITY, /private key does not match/, { staged: true });
+});
+
+t.test('the thing group the config names does not exist: exit 3 saying how to create it, nothing baked', async (t) => {
+  await badBuild(t, { 'thing-group': 'NoSuchFleet' }, ExitCode.CONFIG, /thing group NoSuchFleet does not exist: every clone's RegisterThing would fail\. Create it \(greengrass-image claim create --env dev --thing-group NoSuchFleet/, { staged: true });
+});
+
+t.test('the claim certificate is deleted, INACTIVE, or has no policy: exit 3 saying what to do, nothing baked', async (t) => {
+  await badBuild(t, { env: 'deleted' }, ExitCode.CONFIG, /claim certificate \S+ in secret greengrass\/deleted\/claims-certificate does not exist in IoT: .*claim rotate --env deleted --policy <claim policy>/, { staged: true });
+  await badBuild(t, { env: 'inactive' }, ExitCode.CONFIG, /claim certificate \S+ in secret greengrass\/inactive\/claims-certificate is INACTIVE: .*claim rotate --env inactive --policy/, { staged: true });
+  await badBuild(t, { env: 'nopolicy' }, ExitCode.CONFIG, /has no IoT policy: no clone could connect to provision\. Attach the claim policy: greengrass-image claim create --env nopolicy --policy/, { staged: true });
+});
+
+t.test('a --plugin-source that matches its pinned SHA-256 but is not the plugin jar: exit 3, nothing baked', async (t) => {
+  const dir = tmp('gg-build-badplugin-');
+  const notJar = join(dir, 'not-a-jar.jar');
+  writeFileSync(notJar, 'stand-in FleetProvisioningByClaim jar');
+  await badBuild(t, { 'plugin-source': notJar, 'plugin-sha256': sha(readFileSync(notJar)) }, ExitCode.CONFIG, /the plugin .*not-a-jar\.jar is not a jar .*pass the FleetProvisioningByClaim jar/, { staged: true });
+  const noManifest = makePluginJar(dir, { pluginClass: null });
+  await badBuild(t, { 'plugin-source': noManifest, 'plugin-sha256': sha(readFileSync(noManifest)) }, ExitCode.CONFIG, /manifest names GG-Plugin-Class \(none\), not com\.aws\.greengrass\.FleetProvisioningByClaimPlugin/, { staged: true });
+  const noClass = makePluginJar(dir, { classFile: false });
+  await badBuild(t, { 'plugin-source': noClass, 'plugin-sha256': sha(readFileSync(noClass)) }, ExitCode.CONFIG, /has no class file com\/aws\/greengrass\/FleetProvisioningByClaimPlugin\.class/, { staged: true });
 });
 
 t.test('checksum mismatch (local file and mirror download): exit 6, nothing cached', async (t) => {
@@ -245,7 +270,7 @@ t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit
   t.equal(cfg.iotDataEndpoint, '10.0.2.2', 'endpoint discovered from the stand-in');
   t.same(cfg.templateParameters, { ThingName: '{{thingName}}', ThingGroupName: 'Branches' });
   const info = JSON.parse(readFileSync(join(dir, 'build-info.json'), 'utf8'));
-  t.match(info, { nucleusVersion: '2.16.0', pluginVersion: '1.2.2', claimCertificateId: 'abc', packerVersion: '1.6.6' });
+  t.match(info, { nucleusVersion: '2.16.0', pluginVersion: '1.2.2', claimCertificateId: claim.certificateId, packerVersion: '1.6.6' });
   t.ok(!Number.isNaN(Date.parse(info.builtAt)));
   t.equal(readFileSync(join(dir, 'agent.yaml'), 'utf8'), readFileSync(join(REPO, 'agent/agent.yaml'), 'utf8'));
   const pargs = readFileSync(`${log}.args`, 'utf8').trim().split('\n');

@@ -190,6 +190,26 @@ t.test('config render: the settings file region signs the AWS calls; wrong types
   t.equal(s.requests.length, 0);
 });
 
+t.test('claim rotate without --policy when the old certificate is deleted or has no policy: refused, nothing created', async (t) => {
+  t.equal((await runCli(['claim', 'create', '--env', 'dev'], cliEnv(s))).code, 0, 'a claim made without --policy');
+  const first = storedSecret();
+  s.requests.length = 0;
+  let r = await runCli(['claim', 'rotate', '--env', 'dev'], cliEnv(s));
+  t.equal(r.code, ExitCode.USAGE, r.stderr);
+  t.match(r.stderr, new RegExp(`claim rotate: the previous certificate ${first.certificateId} has no policy attached, so there is no policy to carry over: pass --policy`));
+  t.equal(s.calls('CreateKeysAndCertificate').length, 0);
+
+  delete s.state.certificates[first.certificateId];
+  const create = await runCli(['claim', 'create', '--env', 'dev'], cliEnv(s));
+  t.equal(create.code, ExitCode.CONFIG);
+  t.match(create.stderr, new RegExp(`names certificate ${first.certificateId}, which does not exist in IoT: run greengrass-image claim rotate --env dev --policy <claim policy>`));
+  r = await runCli(['claim', 'rotate', '--env', 'dev'], cliEnv(s));
+  t.equal(r.code, ExitCode.USAGE, r.stderr);
+  t.match(r.stderr, /pass --policy <claim policy>/);
+  t.equal(s.calls('CreateKeysAndCertificate').length, 0, 'no claim certificate without a policy');
+  t.equal(storedSecret().certificateId, first.certificateId, 'the secret is unchanged');
+});
+
 t.test('rollback that fails: the error says which certificate is left and what to clean up', async (t) => {
   s.failWith('CreateSecret', 500, 3);
   s.failWith('DeleteCertificate', 500, 3);
@@ -210,15 +230,21 @@ t.test('claim rotate replaces a secret whose value is JSON null or binary; claim
   await sm.send(new CreateSecretCommand({ Name: SECRET, SecretString: 'null' }));
   await sm.send(new CreateSecretCommand({ Name: 'greengrass/bin/claims-certificate', SecretBinary: Buffer.from([1, 2, 3]) }));
   sm.destroy();
-  const r = await runCli(['claim', 'rotate', '--env', 'dev', '--json'], cliEnv(s));
+  const refused = await runCli(['claim', 'rotate', '--env', 'dev'], cliEnv(s));
+  t.equal(refused.code, ExitCode.USAGE, refused.stderr);
+  t.match(refused.stderr, /claim rotate: the current value of greengrass\/dev\/claims-certificate names no certificate, so there is no policy to carry over: pass --policy <claim policy>/);
+  t.equal(s.calls('CreateKeysAndCertificate').length, 0, 'no claim certificate without a policy');
+  const r = await runCli(['claim', 'rotate', '--env', 'dev', '--policy', 'GreengrassProvisioningClaimPolicy', '--json'], cliEnv(s));
   t.equal(r.code, 0, r.stderr);
   t.match(r.stderr, /not a JSON claim document; rotating replaces it/);
   t.equal(storedSecret().certificateId, JSON.parse(r.stdout).certificateId);
+  t.same(s.state.certificates[JSON.parse(r.stdout).certificateId].policies, ['GreengrassProvisioningClaimPolicy']);
 
   const c = await runCli(['claim', 'create', '--env', 'bin'], cliEnv(s));
   t.equal(c.code, ExitCode.CONFIG, c.stderr);
   t.match(c.stderr, /secret greengrass\/bin\/claims-certificate has no SecretString \(binary secrets are not claim secrets\)/);
-  const b = await runCli(['claim', 'rotate', '--env', 'bin'], cliEnv(s));
+  t.equal((await runCli(['claim', 'rotate', '--env', 'bin'], cliEnv(s))).code, ExitCode.USAGE, 'binary: nothing to carry over either');
+  const b = await runCli(['claim', 'rotate', '--env', 'bin', '--policy', 'GreengrassProvisioningClaimPolicy'], cliEnv(s));
   t.equal(b.code, 0, b.stderr);
   t.match(b.stderr, /is binary; rotating replaces it/);
 });

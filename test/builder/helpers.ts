@@ -1,7 +1,12 @@
 // Shared by the builder tests: the AWS wire STAND-IN started in-process, and the real CLI
 // (bin/greengrass-image.js) run as a child process pointed at it through AWS_ENDPOINT_URL.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  AttachPolicyCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand, CreateThingGroupCommand, DeleteCertificateCommand, DetachPolicyCommand,
+  IoTClient, UpdateCertificateCommand,
+} from '@aws-sdk/client-iot';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,4 +69,67 @@ export async function waitFor(cond: () => boolean, ms: number, what: string): Pr
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A jar with the FleetProvisioningByClaim layout (manifest GG-Plugin-Class + that class file), built with `zip`. */
+export function makePluginJar(dir: string, opts: { pluginClass?: string | null; classFile?: boolean } = {}): string {
+  const root = mkdtempSync(join(dir, 'plugin-jar-'));
+  const cls = opts.pluginClass === undefined ? 'com.aws.greengrass.FleetProvisioningByClaimPlugin' : opts.pluginClass;
+  mkdirSync(join(root, 'META-INF'));
+  writeFileSync(join(root, 'META-INF', 'MANIFEST.MF'), `Manifest-Version: 1.0\r\n${cls ? `GG-Plugin-Class: ${cls}\r\n` : ''}\r\n`);
+  if (opts.classFile !== false) {
+    mkdirSync(join(root, 'com', 'aws', 'greengrass'), { recursive: true });
+    writeFileSync(join(root, 'com', 'aws', 'greengrass', 'FleetProvisioningByClaimPlugin.class'), Buffer.concat([Buffer.from('cafebabe00000037', 'hex'), Buffer.from('stand-in class')]));
+  }
+  const jar = `${root}.jar`;
+  execFileSync('zip', ['-q', '-r', jar, '.'], { cwd: root });
+  return jar;
+}
+
+export interface SeededClaim {
+  secretName: string;
+  certificateId: string;
+  certificateArn: string;
+  certificatePem: string;
+  privateKeyPem: string;
+}
+
+/**
+ * A claim in the AWS stand-in as `claim create` leaves it: an ACTIVE certificate (CreateKeysAndCertificate) with a
+ * policy attached, the thing groups, and the secret <prefix>/<env>/claims-certificate. `policy: false` attaches
+ * none; `status` sets the certificate's status; `deleted` deletes the certificate after storing the secret.
+ */
+export async function seedClaim(
+  s: AwsStandin,
+  env: string,
+  opts: { policy?: boolean; status?: 'INACTIVE' | 'REVOKED'; deleted?: boolean; groups?: string[] } = {},
+): Promise<SeededClaim> {
+  const cfg = { endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } };
+  const iot = new IoTClient(cfg);
+  const c = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+  const claim: SeededClaim = {
+    secretName: `greengrass/${env}/claims-certificate`,
+    certificateId: c.certificateId!,
+    certificateArn: c.certificateArn!,
+    certificatePem: c.certificatePem!,
+    privateKeyPem: c.keyPair!.PrivateKey!,
+  };
+  if (opts.policy !== false) {
+    const policyName = 'GreengrassClaimPolicy';
+    await iot.send(new CreatePolicyCommand({ policyName, policyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }] }) })).catch(() => undefined);
+    await iot.send(new AttachPolicyCommand({ policyName, target: claim.certificateArn }));
+  }
+  for (const g of opts.groups ?? ['GreengrassGoldenImageCores']) await iot.send(new CreateThingGroupCommand({ thingGroupName: g })).catch(() => undefined);
+  await new SecretsManagerClient(cfg).send(
+    new CreateSecretCommand({
+      Name: claim.secretName,
+      SecretString: JSON.stringify({ certificatePem: claim.certificatePem, privateKey: claim.privateKeyPem, certificateArn: claim.certificateArn, certificateId: claim.certificateId }),
+    }),
+  );
+  if (opts.status || opts.deleted) await iot.send(new UpdateCertificateCommand({ certificateId: claim.certificateId, newStatus: opts.status ?? 'INACTIVE' }));
+  if (opts.deleted) {
+    if (opts.policy !== false) await iot.send(new DetachPolicyCommand({ policyName: 'GreengrassClaimPolicy', target: claim.certificateArn }));
+    await iot.send(new DeleteCertificateCommand({ certificateId: claim.certificateId }));
+  }
+  return claim;
 }

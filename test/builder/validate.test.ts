@@ -4,7 +4,7 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode } from '../../common/errors.ts';
-import { ca, cliEnv, runCli, startAwsStandin, tmp, type AwsStandin } from './helpers.ts';
+import { ca, cliEnv, makePluginJar, runCli, seedClaim, startAwsStandin, tmp, type AwsStandin } from './helpers.ts';
 
 let s: AwsStandin;
 t.before(async () => {
@@ -57,6 +57,43 @@ t.test('validate catches a bad config, extra template parameters, bad site vars;
   t.equal(r.code, ExitCode.TOOL);
   t.match(r.stderr, /packer not found at/);
   t.same(JSON.parse(r.stdout), { error: { reason: 'packer-missing', exitCode: ExitCode.TOOL, message: `packer not found at ${join(dir, 'no-packer')} (--packer)` } }, '--json: one error document');
+});
+
+t.test('validate --config: a plain scalar the nucleus reads as a number (YAML 1.1) fails with the key to quote', async (t) => {
+  const dir = tmp('gg-validate-yaml11-');
+  const render = await runCli(['config', 'render', '--iot-data-endpoint', 'a-ats.iot.eu-west-1.amazonaws.com', '--iot-cred-endpoint', 'c.credentials.iot.eu-west-1.amazonaws.com', '--thing-group', 'G123_456'], cliEnv(s));
+  t.equal(render.code, 0, render.stderr);
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, render.stdout.replace('"G123_456"', '123_456'));
+  const r = await runCli(['validate', '--config', file, '--json'], cliEnv(s));
+  t.equal(r.code, ExitCode.CONFIG, r.stderr);
+  const checks = (JSON.parse(r.stdout) as { checks: Check[] }).checks;
+  t.match(checks.find((c) => c.name === 'installer config as the nucleus reads it (YAML 1.1)'), {
+    ok: false,
+    detail: /templateParameters\.ThingGroupName: "123_456" is read as 123456/,
+  });
+});
+
+t.test('validate --env --plugin-source: the claim, the thing group and the plugin jar as build checks them', async (t) => {
+  const dir = tmp('gg-validate-bake-');
+  await seedClaim(s, 'vdev');
+  await seedClaim(s, 'vnopolicy', { policy: false });
+  const jar = makePluginJar(dir);
+  let r = await runCli(['validate', '--env', 'vdev', '--plugin-source', jar, '--json'], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  let checks = (JSON.parse(r.stdout) as { checks: Check[] }).checks;
+  t.match(checks.find((c) => c.name === 'claim certificate (greengrass/vdev/claims-certificate)'), { ok: true, detail: /ACTIVE, policy GreengrassClaimPolicy/ });
+  t.match(checks.find((c) => c.name === 'thing group GreengrassGoldenImageCores'), { ok: true });
+  t.match(checks.find((c) => c.name === `plugin jar ${jar}`), { ok: true });
+
+  const notJar = join(dir, 'plugin.jar');
+  writeFileSync(notJar, 'not a jar');
+  r = await runCli(['validate', '--env', 'vnopolicy', '--thing-group', 'NoSuchFleet', '--plugin-source', notJar, '--json'], cliEnv(s));
+  t.equal(r.code, ExitCode.CONFIG, r.stderr);
+  checks = (JSON.parse(r.stdout) as { checks: Check[] }).checks;
+  t.match(checks.find((c) => c.name === 'claim certificate (greengrass/vnopolicy/claims-certificate)'), { ok: false, detail: /has no IoT policy.*claim create --env vnopolicy --policy/ });
+  t.match(checks.find((c) => c.name === 'thing group NoSuchFleet'), { ok: false, detail: /does not exist: every clone's RegisterThing would fail/ });
+  t.match(checks.find((c) => c.name === `plugin jar ${notJar}`), { ok: false, detail: /is not a jar/ });
 });
 
 t.test('validate --config that does not exist: config error (3), not an internal error', async (t) => {

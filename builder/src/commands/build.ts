@@ -17,6 +17,8 @@ import type { Context } from '../context.ts';
 import { CONFIG_SETTINGS, renderInstallerConfig, resolveInstallerSettings, templateParameters, withSettingsRegion } from '../installer-settings.ts';
 import { DEFAULT_PLUGIN_VERSION, defaultCacheDir, fetchArtifact, sha256File } from '../artifacts.ts';
 import { detectPacker, REPO_ROOT, runPackerSync, stageTemplates, startPacker } from '../packer.ts';
+import { httpGet } from '../proxy.ts';
+import { assertClaimProvisionable, assertPluginJar, assertThingGroupExists } from '../bake-checks.ts';
 import { keyValues, loadSettings, pick, settingKinds, type SettingKinds } from '../settings.ts';
 import { readClaimSecret } from './claim.ts';
 
@@ -43,6 +45,7 @@ export const BUILD_OPTIONS = {
   'plugin-source': { type: 'string', describe: 'plugin jar: local path, file:// URL, URL, or mirror base URL' },
   'plugin-sha256': { type: 'string', describe: 'pinned SHA-256 of the plugin jar (default: the pin for 1.2.2)' },
   'root-ca': { type: 'string', describe: `root CA PEM for the device (default: download ${AMAZON_ROOT_CA1_URL})` },
+  'proxy-ca': { type: 'string', describe: 'CA certificate (PEM) of an https:// --proxy-url, appended to the device root CA file' },
   'skip-agent-build': { type: 'boolean', describe: 'reuse dist/greengrass-firstboot instead of running scripts/build.mjs' },
   'cache-dir': { type: 'string', describe: 'download cache (default $XDG_CACHE_HOME/greengrass-image)' },
 } as const;
@@ -146,14 +149,14 @@ async function rootCa(opt: string | undefined, cacheDir: string, progress: (m: s
     if (existsSync(cached)) pem = readFileSync(cached, 'utf8');
     else {
       progress(`downloading ${AMAZON_ROOT_CA1_URL}`);
-      let res: Response;
+      let res: { status: number; body: Buffer };
       try {
-        res = await fetch(AMAZON_ROOT_CA1_URL);
+        res = await httpGet(AMAZON_ROOT_CA1_URL);
       } catch (err) {
-        throw new TransientError(`cannot download ${AMAZON_ROOT_CA1_URL} (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}); pass --root-ca PATH`, 'download-failed', { cause: err });
+        throw new TransientError(`cannot download ${AMAZON_ROOT_CA1_URL} (${(err as Error).message}); pass --root-ca PATH`, 'download-failed', { cause: err });
       }
-      if (!res.ok) throw new TransientError(`download ${AMAZON_ROOT_CA1_URL} failed: HTTP ${res.status}; pass --root-ca PATH`, 'download-failed');
-      pem = await res.text();
+      if (res.status !== 200) throw new TransientError(`download ${AMAZON_ROOT_CA1_URL} failed: HTTP ${res.status}; pass --root-ca PATH`, 'download-failed');
+      pem = res.body.toString('utf8');
     }
     const cert = parseCertificate(pem, 'AmazonRootCA1.pem');
     if (!/CN=Amazon Root CA 1/.test(cert.subject)) throw new ConfigError(`${AMAZON_ROOT_CA1_URL} is not Amazon Root CA 1 (${cert.subject})`, 'root-ca-invalid');
@@ -163,6 +166,19 @@ async function rootCa(opt: string | undefined, cacheDir: string, progress: (m: s
   const cert = parseCertificate(pem, `root CA ${origin}`);
   if (!cert.ca) throw new ConfigError(`root CA ${origin} is not a CA certificate`, 'root-ca-invalid');
   return { pem, origin };
+}
+
+/** The proxy's CA: the Greengrass guide has it appended to the core's root CA file for an HTTPS proxy. */
+function readProxyCa(path: string): string {
+  const pem = readFileSync(path, 'utf8');
+  const cert = parseCertificate(pem, `--proxy-ca ${path}`);
+  if (!cert.ca) throw new ConfigError(`--proxy-ca ${path} is not a CA certificate`, 'proxy-ca-invalid');
+  return pem;
+}
+
+function withProxyCa(ca: { pem: string; origin: string }, proxyCa: string | undefined): { pem: string; origin: string } {
+  if (!proxyCa) return ca;
+  return { pem: `${ca.pem.replace(/\n*$/, '\n')}${proxyCa.replace(/\n*$/, '\n')}`, origin: `${ca.origin} + --proxy-ca` };
 }
 
 function assertNucleusZip(path: string): void {
@@ -189,7 +205,7 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
   const varFiles = (varFilesRaw === undefined ? [] : Array.isArray(varFilesRaw) ? varFilesRaw : [varFilesRaw]).map((f) => fileOrFail(f, '--var-file'));
   const vars = keyValues(p('var'), '--var');
   for (const k of ['staging_dir', 'output_directory']) if (k in vars) throw new UsageError(`--var ${k} is set by the builder; use --output-dir for the output`);
-  templateParameters(argv, settings); // its ThingGroupName is baked into the image: checked before any AWS call
+  const thingGroup = templateParameters(argv, settings).ThingGroupName; // baked into the image: checked before any AWS call
   // The image's scripts (packer/scripts) and the agent's config (agent/agent.yaml) lay Greengrass out under the default
   // root; a config.yaml pointing elsewhere would name claim files that are not there, and every clone would stop at exit 3.
   const rootPath = p('root-path');
@@ -205,6 +221,11 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
   const agentExe = join(REPO_ROOT, 'dist', 'greengrass-firstboot');
   for (const f of ['agent/agent.yaml', 'systemd/greengrass-firstboot.service', 'docs/agent.md', `packer/${target}.pkrvars.hcl`]) fileOrFail(join(REPO_ROOT, f), 'repository file');
 
+  const proxyCa = p('proxy-ca') === undefined ? undefined : readProxyCa(fileOrFail(p('proxy-ca')!, '--proxy-ca'));
+  const proxyUrl = p('proxy-url');
+  if (proxyUrl?.startsWith('https://') && !proxyCa) {
+    throw new UsageError(`--proxy-url ${proxyUrl} is an HTTPS proxy: pass --proxy-ca PATH (the core trusts only the CAs in its root CA file)`);
+  }
   const packer = detectPacker(p('packer') ?? 'packer');
   step(1, `packer ${packer.version} (${packer.bin}); target ${target} -> ${source}`);
 
@@ -221,6 +242,10 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     if (raw === undefined) throw new AwsError(`secret ${name} not found: run greengrass-image claim create --env ${env} first`, 'secret-not-found');
     const { secret, info } = parseClaimSecret(raw.text, name);
     ctx.progress(`claim certificate ${secret.certificateId} (valid until ${info.notAfter.toISOString()}), key matches`);
+    const claimPolicies = await assertClaimProvisionable(getClients(), secret, name, env);
+    ctx.progress(`claim certificate ACTIVE in IoT with policy ${claimPolicies.join(', ')}`);
+    await assertThingGroupExists(getClients(), thingGroup, env);
+    ctx.progress(`thing group ${thingGroup} exists`);
 
     step(3, 'rendering the installer config');
     const installer = await resolveInstallerSettings({ ...argv, nucleusVersion }, settings, ctx, getClients);
@@ -236,7 +261,8 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     const nucleus = await fetchArtifact({ kind: 'nucleus', version: nucleusVersion, source: p('nucleus-source'), sha256: p('nucleus-sha256'), cacheDir }, ctx.progress);
     assertNucleusZip(nucleus.path);
     const plugin = await fetchArtifact({ kind: 'plugin', version: pluginVersion, source: p('plugin-source'), sha256: p('plugin-sha256'), cacheDir }, ctx.progress);
-    const ca = await rootCa(p('root-ca'), cacheDir, ctx.progress);
+    assertPluginJar(plugin.path);
+    const ca = withProxyCa(await rootCa(p('root-ca'), cacheDir, ctx.progress), proxyCa);
 
     // packer init runs to completion in this process (no signal handler runs meanwhile): before any secret is staged.
     const packerRoot = stageTemplates(stage.dir, packer);
@@ -251,7 +277,7 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     const builtAt = new Date().toISOString();
     copyFileSync(nucleus.path, join(files, 'greengrass-nucleus.zip'));
     copyFileSync(plugin.path, join(files, 'fleetprovisioningbyclaim.jar'));
-    writeFileSync(join(files, 'config.yaml'), configText, { mode: 0o644 });
+    writeFileSync(join(files, 'config.yaml'), configText, { mode: 0o600 }); // may hold the proxy password
     writeFileSync(join(files, 'claim.pem.crt'), secret.certificatePem, { mode: 0o644 });
     writeFileAtomic(join(files, 'claim.private.pem.key'), secret.privateKey, 0o600);
     writeFileSync(join(files, 'AmazonRootCA1.pem'), ca.pem, { mode: 0o644 });

@@ -10,7 +10,7 @@ import {
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { AwsError, CliError, ConfigError } from '../../../common/errors.ts';
+import { AwsError, CliError, ConfigError, UsageError } from '../../../common/errors.ts';
 import { call, isAwsErrorNamed, makeClients, toAwsError, type Clients } from '../aws.ts';
 import { DEFAULT_SECRET_PREFIX, DEFAULT_THING_GROUP, parseClaimSecret, secretName, type ClaimSecret } from '../claim-secret.ts';
 import type { Context } from '../context.ts';
@@ -105,7 +105,11 @@ export async function claimCreate(args: ClaimArgs, ctx: Context): Promise<void> 
     const { secret, info } = parseClaimSecret(existing.text, name);
     const described = await call('DescribeCertificate', () => c.iot.send(new DescribeCertificateCommand({ certificateId: secret.certificateId }))).catch((err: unknown) => {
       if (err instanceof AwsError && err.reason === 'not-found') {
-        throw new ConfigError(`secret ${name} names certificate ${secret.certificateId}, which does not exist in IoT: run greengrass-image claim rotate --env ${args.env}`, 'claim-cert-missing');
+        throw new ConfigError(
+          `secret ${name} names certificate ${secret.certificateId}, which does not exist in IoT: run greengrass-image claim rotate --env ${args.env} --policy <claim policy> ` +
+            '(nothing is left to carry the policy over from)',
+          'claim-cert-missing',
+        );
       }
       throw err;
     });
@@ -157,13 +161,20 @@ export async function claimRotate(args: ClaimArgs, ctx: Context): Promise<void> 
   if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) old = parsed as Partial<ClaimSecret>;
   else ctx.progress(`the current value of ${name} is ${existing.text === undefined ? 'binary' : 'not a JSON claim document'}; rotating replaces it`);
   let policies = args.policy ?? [];
-  if (policies.length === 0 && old.certificateArn) {
-    try {
-      policies = await attachedPolicies(c, old.certificateArn);
-      ctx.progress(`carrying over the old certificate's policies: ${policies.join(', ') || '(none)'}`);
-    } catch (err) {
-      if (!isAwsErrorNamed(err, 'ResourceNotFoundException')) throw toAwsError('ListAttachedPolicies', err);
+  if (policies.length === 0) {
+    let why = `the current value of ${name} names no certificate`;
+    if (old.certificateArn) {
+      why = `the previous certificate ${old.certificateId ?? old.certificateArn} has no policy attached`;
+      try {
+        policies = await attachedPolicies(c, old.certificateArn);
+        ctx.progress(`carrying over the old certificate's policies: ${policies.join(', ') || '(none)'}`);
+      } catch (err) {
+        if (!isAwsErrorNamed(err, 'ResourceNotFoundException')) throw toAwsError('ListAttachedPolicies', err);
+        why = `the previous certificate ${old.certificateId ?? old.certificateArn} no longer exists in IoT`;
+      }
     }
+    // A claim certificate without a policy cannot even connect: every clone baked with it would fail to provision.
+    if (policies.length === 0) throw new UsageError(`claim rotate: ${why}, so there is no policy to carry over: pass --policy <claim policy>`);
   }
   const { cert, undo } = await newCertificate(c, ctx, policies);
   try {

@@ -13,17 +13,18 @@ export async function configRender(argv: Record<string, unknown>, ctx: Context):
   let clients: Clients | undefined;
   const s = await resolveInstallerSettings(argv, settings, ctx, () => (clients ??= makeClients(withSettingsRegion(ctx, settings))));
   const text = renderInstallerConfig(s);
+  const shown = s.proxyPassword ? { ...s, proxyPassword: '(set)' } : s;
   const out = (argv.output as string | undefined) ?? (settings.output as string | undefined);
   if (out) {
     try {
-      writeFileAtomic(out, text, 0o644);
+      writeFileAtomic(out, text, s.proxyPassword ? 0o600 : 0o644);
     } catch (err) {
       throw new ConfigError(`cannot write --output ${out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'output-unwritable', { cause: err });
     }
     ctx.progress(`wrote ${out}`);
-    ctx.result({ output: out, settings: s }, [`installer config written to ${out}`]);
+    ctx.result({ output: out, settings: shown }, [`installer config written to ${out}`]);
   } else if (ctx.json) {
-    ctx.result({ config: text, settings: s }, []);
+    ctx.result({ config: text, settings: shown }, []);
   } else {
     process.stdout.write(text);
   }

@@ -1,17 +1,24 @@
 // `validate`: the templates (packer validate -syntax-only, a full validate per target with dummy
 // or the user's site vars, packer fmt -check), the installer config against its schema, and the
-// provisioning template's parameters (cloudformation/) against the config's templateParameters.
+// provisioning template's parameters (cloudformation/) against the config's templateParameters; with --env the
+// claim certificate and thing group in AWS, with --plugin-source the plugin jar's layout (bake-checks.ts).
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError } from '../../../common/errors.ts';
-import { fleetConfig, parseInstallerConfig, type InstallerConfigDocument } from '../../../common/installer-config.ts';
+import { ConfigError, IntegrityError } from '../../../common/errors.ts';
+import { fleetConfig, NUCLEUS_COMPONENT, parseInstallerConfig, type InstallerConfigDocument } from '../../../common/installer-config.ts';
+import { nucleusMirrorProblems } from '../../../common/installer-network.ts';
 import type { Context } from '../context.ts';
-import { CONFIG_SETTINGS, renderInstallerConfig, resolveInstallerSettings } from '../installer-settings.ts';
+import { CONFIG_SETTINGS, renderInstallerConfig, resolveInstallerSettings, templateParameters, withSettingsRegion } from '../installer-settings.ts';
 import { detectPacker, PACKER_SRC, REPO_ROOT, runPackerSync, stageTemplates } from '../packer.ts';
-import { loadSettings } from '../settings.ts';
+import { loadSettings, pick, type Settings } from '../settings.ts';
+import { makeClients } from '../aws.ts';
+import { assertClaimProvisionable, assertPluginJar, assertThingGroupExists, PLUGIN_CLASS } from '../bake-checks.ts';
+import { DEFAULT_SECRET_PREFIX, parseClaimSecret, secretName } from '../claim-secret.ts';
+import { readClaimSecret } from './claim.ts';
 import { TARGETS } from './build.ts';
 import { UsageError } from '../../../common/errors.ts';
+import { nucleusReadingDifferences } from '../../../common/yaml11.ts';
 import { fleetConfigStackProblems, provisioningTemplateParameters } from '../../../cloudformation/template.ts';
 
 export interface Check {
@@ -51,8 +58,63 @@ async function cfnProblems(doc: InstallerConfigDocument): Promise<Check> {
   };
 }
 
+/** A check that passes, or fails with the ConfigError's message (what to do); other errors propagate. */
+async function asCheck(name: string, run: () => Promise<string>): Promise<Check> {
+  try {
+    return { name, ok: true, detail: await run() };
+  } catch (err) {
+    if (!(err instanceof ConfigError || err instanceof IntegrityError)) throw err;
+    return { name, ok: false, detail: err.message };
+  }
+}
+
+/**
+ * With --env: the claim in Secrets Manager and IoT and the thing group the config names (AWS calls).
+ * With --plugin-source (a local jar): the plugin's layout. What `build` refuses to bake.
+ */
+async function bakeChecks(argv: Record<string, unknown>, settings: Settings, ctx: Context, doc: InstallerConfigDocument | undefined): Promise<Check[]> {
+  const out: Check[] = [];
+  const env = pick<string>(argv, settings, 'env');
+  if (env) {
+    const name = secretName(pick<string>(argv, settings, 'secret-prefix') ?? DEFAULT_SECRET_PREFIX, env);
+    const c = makeClients(withSettingsRegion(ctx, settings));
+    out.push(
+      await asCheck(`claim certificate (${name})`, async () => {
+        const raw = await readClaimSecret(c, name);
+        if (raw === undefined) throw new ConfigError(`secret ${name} not found: run greengrass-image claim create --env ${env} --policy <claim policy>`, 'secret-not-found');
+        const { secret } = parseClaimSecret(raw.text, name);
+        const policies = await assertClaimProvisionable(c, secret, name, env);
+        return `${secret.certificateId} ACTIVE, policy ${policies.join(', ')}`;
+      }),
+    );
+    const group = doc ? String(fleetConfig(doc).templateParameters?.ThingGroupName ?? '') : templateParameters(argv, settings).ThingGroupName;
+    if (group) {
+      out.push(
+        await asCheck(`thing group ${group}`, async () => {
+          await assertThingGroupExists(c, group, env);
+          return 'exists';
+        }),
+      );
+    }
+  }
+  const plugin = pick<string>(argv, settings, 'plugin-source');
+  if (plugin) {
+    const path = resolve(plugin);
+    out.push(
+      await asCheck(`plugin jar ${path}`, async () => {
+        if (!existsSync(path)) throw new ConfigError(`--plugin-source ${path} does not exist`, 'artifact-missing');
+        assertPluginJar(path);
+        return `manifest GG-Plugin-Class ${PLUGIN_CLASS}, class present`;
+      }),
+    );
+  }
+  return out;
+}
+
 export async function validate(argv: Record<string, unknown>, ctx: Context): Promise<void> {
-  const settings = loadSettings(argv.settings as string | undefined, { ...CONFIG_SETTINGS, packer: 'string', 'var-file': 'strings', config: 'string' });
+  const settings = loadSettings(argv.settings as string | undefined, {
+    ...CONFIG_SETTINGS, packer: 'string', 'var-file': 'strings', config: 'string', env: 'string', 'secret-prefix': 'string', 'plugin-source': 'string',
+  });
   const configFile = (argv.config ?? settings.config) as string | undefined;
   let configText: string | undefined;
   try {
@@ -110,7 +172,18 @@ export async function validate(argv: Record<string, unknown>, ctx: Context): Pro
       if (!(err instanceof ConfigError)) throw err;
       add({ name: 'installer config schema', ok: false, detail: err.message.replace(/\n\s*/g, ' ') });
     }
-    if (doc) add(await cfnProblems(doc));
+    if (doc && configFile) {
+      // A hand-written config may hold plain scalars the nucleus (YAML 1.1) types differently, e.g. `ThingGroupName: 123_456`.
+      const diff = nucleusReadingDifferences(doc, configText ?? '');
+      add({ name: 'installer config as the nucleus reads it (YAML 1.1)', ok: diff.length === 0, detail: diff.length === 0 ? 'same values' : `quote these: ${diff.join('; ')}` });
+    }
+    if (doc) {
+      const nucleusPath = `services."${NUCLEUS_COMPONENT}".configuration`;
+      const mirror = nucleusMirrorProblems(fleetConfig(doc), doc.services[NUCLEUS_COMPONENT].configuration, nucleusPath);
+      add({ name: 'nucleus port and proxy match the plugin', ok: mirror.length === 0, detail: mirror.length === 0 ? 'consistent' : mirror.join('; ') });
+      add(await cfnProblems(doc));
+    }
+    for (const c of await bakeChecks(argv, settings, ctx, doc)) add(c);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

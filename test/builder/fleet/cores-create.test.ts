@@ -256,3 +256,13 @@ t.test("a name that is already another machine's identity (a Thing with a certif
   t.same(withThings(s.state).things['branch-017'].principals.length, 1);
   t.notOk(existsSync(join(out, 'o', 'branch-017', 'config.yaml')));
 });
+
+t.test('discovered endpoints of another region: refused before any Thing, certificate, policy or group is made', async (t) => {
+  const out = tmp('gg-cores-region-');
+  const r = await runCli(['cores', 'create', '--names', 'site9-core-a', '--thing-group', 'Site9Cores', '--output', join(out, 'o'), '--region', 'us-west-2'], cliEnv(s));
+  t.equal(r.code, ExitCode.CONFIG, r.stderr);
+  t.match(r.stderr, /iotDataEndpoint "a1-ats\.iot\.eu-west-1\.amazonaws\.com" is not in region us-west-2/);
+  for (const op of ['CreateThing', 'CreateKeysAndCertificate', 'CreateThingGroup', 'AttachPolicy', 'AddThingToThingGroup']) t.equal(s.calls(op).length, 0, `no ${op}`);
+  t.same(Object.keys(things(s)), [], 'no Thing exists');
+  t.notOk(existsSync(join(out, 'o', 'site9-core-a')), 'no core folder');
+});

@@ -89,14 +89,16 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
     ctx.result({ created: 0, alreadyComplete: already, output: out, thingGroup: group }, [`all ${names.length} cores already complete in ${out}; nothing to do`]);
     return;
   }
+  if (!a.iotDataEndpoint) base.iotDataEndpoint = await endpoint(c, 'iot:Data-ATS');
+  if (!a.iotCredEndpoint) base.iotCredentialEndpoint = await endpoint(c, 'iot:CredentialProvider');
+  // The discovered endpoints must be in the clients' region (the nucleus refuses others): checked before anything is made.
+  renderManualInstallerConfig({ ...base, thingName: pending[0] as string });
   if (policy) await requirePolicy(c, policy);
   const groupArn = await ensureThingGroup(c, group);
   // The per-core policy's partition and account, from the group's ARN (arn:<partition>:iot:<region>:<account>:...).
   const [, partition = 'aws', , , accountId = ''] = groupArn.split(':');
   const stackParameters = { TokenExchangeRoleAliasName: base.iotRoleAlias };
   const corePolicies = stackIotPolicies({ partition, region, accountId, parameters: stackParameters });
-  if (!a.iotDataEndpoint) base.iotDataEndpoint = await endpoint(c, 'iot:Data-ATS');
-  if (!a.iotCredEndpoint) base.iotCredentialEndpoint = await endpoint(c, 'iot:CredentialProvider');
   ctx.progress(`creating ${pending.length} core(s) in thing group ${group} (${already} already complete), concurrency ${concurrency}${a.rate ? `, at most ${a.rate} calls/s` : ''}`);
 
   const bar = progressBar('cores create', pending.length);
