@@ -121,6 +121,7 @@ export async function main(argv: string[]): Promise<number> {
           y
             .option('packer', { type: 'string', describe: 'packer binary (default: packer on PATH)' })
             .option('var-file', { type: 'string', array: true, describe: 'site var-file for the full validate' })
+            .option('target', { type: 'string', describe: `validate this Packer source only (${Object.keys(TARGETS).join(', ')}); default all` })
             .option('config', { type: 'string', describe: 'installer config.yaml to check (default: rendered from the flags with placeholder endpoints)' })
             .options(CONFIG_OPTIONS)
             .option('settings', { type: 'string', describe: 'YAML settings file with the same keys as the flags' }),
