@@ -19,6 +19,7 @@ import { DEFAULT_PLUGIN_VERSION, defaultCacheDir, fetchArtifact, sha256File } fr
 import { detectPacker, REPO_ROOT, runPackerSync, stageTemplates, startPacker } from '../packer.ts';
 import { keyValues, loadSettings, pick, settingKinds, type SettingKinds } from '../settings.ts';
 import { readClaimSecret } from './claim.ts';
+import { agentSource } from '../agent-exe.ts';
 
 export const TARGETS = {
   vsphere: 'vsphere-iso.ubuntu',
@@ -44,6 +45,7 @@ export const BUILD_OPTIONS = {
   'plugin-sha256': { type: 'string', describe: 'pinned SHA-256 of the plugin jar (default: the pin for 1.2.2)' },
   'root-ca': { type: 'string', describe: `root CA PEM for the device (default: download ${AMAZON_ROOT_CA1_URL})` },
   'skip-agent-build': { type: 'boolean', describe: 'reuse dist/greengrass-firstboot instead of running scripts/build.mjs' },
+  'agent-exe': { type: 'string', describe: 'prebuilt agent executable (Linux x86-64, from `npm run build` in a checkout): no agent build' },
   'cache-dir': { type: 'string', describe: 'download cache (default $XDG_CACHE_HOME/greengrass-image)' },
 } as const;
 
@@ -202,7 +204,8 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
   const cacheDir = resolve(p('cache-dir') ?? defaultCacheDir());
   const nucleusVersion = p('nucleus-version') ?? '2.16.0';
   const pluginVersion = p('plugin-version') ?? DEFAULT_PLUGIN_VERSION;
-  const agentExe = join(REPO_ROOT, 'dist', 'greengrass-firstboot');
+  const agent = agentSource(p('agent-exe'), p<boolean>('skip-agent-build'));
+  const agentExe = agent.exe;
   for (const f of ['agent/agent.yaml', 'systemd/greengrass-firstboot.service', 'docs/agent.md', `packer/${target}.pkrvars.hcl`]) fileOrFail(join(REPO_ROOT, f), 'repository file');
 
   const packer = detectPacker(p('packer') ?? 'packer');
@@ -227,8 +230,8 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     const configText = renderInstallerConfig(installer);
 
     step(4, 'agent executable');
-    if (!(p<boolean>('skip-agent-build') && existsSync(agentExe))) runAgentBuild(ctx.progress);
-    else ctx.progress(`reusing ${agentExe} (--skip-agent-build)`);
+    if (agent.build) runAgentBuild(ctx.progress);
+    else ctx.progress(`using ${agentExe} (${agent.via})`);
     if (!existsSync(agentExe)) throw new ToolError(`${agentExe} was not built`, 'agent-build-failed');
     const agentVer = agentVersion(agentExe);
 
