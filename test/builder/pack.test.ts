@@ -4,7 +4,7 @@
 // installed package cannot build itself (it takes --agent-exe).
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { ExitCode } from '../../common/errors.ts';
@@ -28,24 +28,31 @@ let s: AwsStandin;
 let bin: string;
 let installed: string;
 let work: string;
+const scratch: string[] = [];
 const cli = (args: string[]) => run(bin, args, work, cliEnv(s));
 
 t.before(async () => {
   s = await startAwsStandin({ ca });
   const packDir = tmp('gg-pack-');
+  scratch.push(packDir);
   const packed = await run('npm', ['pack', '--pack-destination', packDir], REPO, process.env);
   if (packed.code !== 0) throw new Error(`npm pack failed: ${packed.stderr}`);
   const tarball = readdirSync(packDir).find((f) => f.endsWith('.tgz'));
   if (!tarball) throw new Error(`npm pack left no tarball in ${packDir}: ${packed.stdout}`);
   const app = tmp('gg-install-');
+  scratch.push(app);
   writeFileSync(join(app, 'package.json'), '{ "name": "platform-team", "private": true }\n');
   const inst = await run('npm', ['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', join(packDir, tarball)], app, process.env);
   if (inst.code !== 0) throw new Error(`npm install of the tarball failed: ${inst.stderr}`);
   installed = join(app, 'node_modules', 'greengrass-golden-image');
   bin = join(app, 'node_modules', '.bin', 'greengrass-image');
   work = tmp('gg-installed-work-');
+  scratch.push(work);
 });
-t.teardown(() => s.close());
+t.teardown(() => {
+  s.close();
+  for (const d of scratch) rmSync(d, { recursive: true, force: true }); // an install is tens of MB
+});
 
 t.test('the package ships JavaScript and run-time files, and installs without dev dependencies', async (t) => {
   const modules = readdirSync(join(installed, '..'));
