@@ -121,6 +121,7 @@ export async function main(argv: string[]): Promise<number> {
           y
             .option('packer', { type: 'string', describe: 'packer binary (default: packer on PATH)' })
             .option('var-file', { type: 'string', array: true, describe: 'site var-file for the full validate' })
+            .option('target', { type: 'string', describe: `validate this Packer source only (${Object.keys(TARGETS).join(', ')}); default all` })
             .option('config', { type: 'string', describe: 'installer config.yaml to check (default: rendered from the flags with placeholder endpoints)' })
             .option('env', { type: 'string', describe: 'also check the claim of this environment and the thing group in AWS (as build does)' })
             .option('secret-prefix', { type: 'string', describe: 'claim secret prefix (default greengrass)' })

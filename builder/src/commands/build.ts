@@ -21,6 +21,7 @@ import { httpGet } from '../proxy.ts';
 import { assertClaimProvisionable, assertPluginJar, assertThingGroupExists } from '../bake-checks.ts';
 import { keyValues, loadSettings, pick, settingKinds, type SettingKinds } from '../settings.ts';
 import { readClaimSecret } from './claim.ts';
+import { agentSource } from '../agent-exe.ts';
 
 export const TARGETS = {
   vsphere: 'vsphere-iso.ubuntu',
@@ -47,6 +48,7 @@ export const BUILD_OPTIONS = {
   'root-ca': { type: 'string', describe: `root CA PEM for the device (default: download ${AMAZON_ROOT_CA1_URL})` },
   'proxy-ca': { type: 'string', describe: 'CA certificate (PEM) of an https:// --proxy-url, appended to the device root CA file' },
   'skip-agent-build': { type: 'boolean', describe: 'reuse dist/greengrass-firstboot instead of running scripts/build.mjs' },
+  'agent-exe': { type: 'string', describe: 'prebuilt agent executable (Linux x86-64, from `npm run build` in a checkout): no agent build' },
   'cache-dir': { type: 'string', describe: 'download cache (default $XDG_CACHE_HOME/greengrass-image)' },
 } as const;
 
@@ -218,7 +220,8 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
   const cacheDir = resolve(p('cache-dir') ?? defaultCacheDir());
   const nucleusVersion = p('nucleus-version') ?? '2.16.0';
   const pluginVersion = p('plugin-version') ?? DEFAULT_PLUGIN_VERSION;
-  const agentExe = join(REPO_ROOT, 'dist', 'greengrass-firstboot');
+  const agent = agentSource(p('agent-exe'), p<boolean>('skip-agent-build'));
+  const agentExe = agent.exe;
   for (const f of ['agent/agent.yaml', 'systemd/greengrass-firstboot.service', 'docs/agent.md', `packer/${target}.pkrvars.hcl`]) fileOrFail(join(REPO_ROOT, f), 'repository file');
 
   const proxyCa = p('proxy-ca') === undefined ? undefined : readProxyCa(fileOrFail(p('proxy-ca')!, '--proxy-ca'));
@@ -252,8 +255,8 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     const configText = renderInstallerConfig(installer);
 
     step(4, 'agent executable');
-    if (!(p<boolean>('skip-agent-build') && existsSync(agentExe))) runAgentBuild(ctx.progress);
-    else ctx.progress(`reusing ${agentExe} (--skip-agent-build)`);
+    if (agent.build) runAgentBuild(ctx.progress);
+    else ctx.progress(`using ${agentExe} (${agent.via})`);
     if (!existsSync(agentExe)) throw new ToolError(`${agentExe} was not built`, 'agent-build-failed');
     const agentVer = agentVersion(agentExe);
 

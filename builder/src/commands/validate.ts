@@ -49,6 +49,13 @@ function dummySiteVars(dir: string): string {
   return file;
 }
 
+/** --target: that one Packer source (a site var file often sets one platform's variables only); else all four. */
+function targetsToValidate(target: unknown): [string, string][] {
+  if (target === undefined) return Object.entries(TARGETS);
+  if (typeof target !== 'string' || !(target in TARGETS)) throw new UsageError(`unknown target ${JSON.stringify(target)}: use one of ${Object.keys(TARGETS).join(', ')}`);
+  return [[target, TARGETS[target as keyof typeof TARGETS]]];
+}
+
 async function cfnProblems(doc: InstallerConfigDocument): Promise<Check> {
   const problems = fleetConfigStackProblems(fleetConfig(doc));
   return {
@@ -116,6 +123,7 @@ export async function validate(argv: Record<string, unknown>, ctx: Context): Pro
     ...CONFIG_SETTINGS, packer: 'string', 'var-file': 'strings', config: 'string', env: 'string', 'secret-prefix': 'string', 'plugin-source': 'string',
   });
   const configFile = (argv.config ?? settings.config) as string | undefined;
+  const targets = targetsToValidate(argv.target);
   let configText: string | undefined;
   try {
     if (configFile) configText = readFileSync(resolve(configFile), 'utf8');
@@ -140,7 +148,7 @@ export async function validate(argv: Record<string, unknown>, ctx: Context): Pro
     const site = varFiles.length > 0 ? varFiles : [dummySiteVars(work)];
     const files = join(work, 'files');
     mkdirSync(files);
-    for (const [target, source] of Object.entries(TARGETS)) {
+    for (const [target, source] of targets) {
       r = runPackerSync(
         packer,
         ['validate', `-only=${source}`, '-var', `staging_dir=${files}`, `-var-file=${target}.pkrvars.hcl`, ...site.map((f) => `-var-file=${f}`), '-var', `output_directory=${join(work, 'out')}`, '.'],
