@@ -3,14 +3,18 @@
 // schema (DeletePolicy$, ListTargetsForPolicy$, ...):
 //   DeletePolicy          DELETE /policies/{name}                     -> 200, empty
 //   ListTargetsForPolicy  POST   /policy-targets/{name}  marker / pageSize -> {targets[], nextMarker}
-//   ListPolicyVersions    GET    /policies/{name}/version              -> {policyVersions[{versionId, isDefaultVersion, createDate}]}
-//   CreatePolicyVersion   POST   /policies/{name}/version?setAsDefault -> {policyArn, policyDocument, policyVersionId, isDefaultVersion}
+//   ListPolicyVersions    GET    /policies/{name}/version
+//                                  -> {policyVersions[{versionId, isDefaultVersion, createDate}]}
+//   CreatePolicyVersion   POST   /policies/{name}/version?setAsDefault
+//                                  -> {policyArn, policyDocument, policyVersionId, isDefaultVersion}
 //   DeletePolicyVersion   DELETE /policies/{name}/version/{id}         -> 200, empty
 // Errors as the API reference lists them: a missing policy or version 404 ResourceNotFoundException; DeletePolicy
 // of a policy attached to a target, or with versions besides the default, 409 DeleteConflictException; a sixth
 // version 409 VersionsLimitExceededException. DeletePolicyVersion of the default version: the reference only says it
 // cannot be done; the stand-in answers 400 InvalidRequestException as moto does.
-import { AwsServiceError, jsonBody, type HandlerContext, type Route, type ServiceRequest, type ServiceResponse } from './server.ts';
+import {
+  AwsServiceError, jsonBody, type HandlerContext, type Route, type ServiceRequest, type ServiceResponse,
+} from './server.ts';
 import { nowSeconds, type Policy, type PolicyVersion } from './state.ts';
 import { page } from './iot-fleet.ts';
 
@@ -40,10 +44,14 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     handle(_req, ctx, [name]) {
       const p = policy(ctx, name);
       if (targets(ctx, name).length > 0) {
-        throw new AwsServiceError('DeleteConflictException', 409, `The policy cannot be deleted as the policy is attached to one or more principals (name=${name})`);
+        const message = `The policy cannot be deleted as the policy is attached to one or more principals `
+          + `(name=${name})`;
+        throw new AwsServiceError('DeleteConflictException', 409, message);
       }
       if (versionsOf(p).length > 1) {
-        throw new AwsServiceError('DeleteConflictException', 409, `Cannot delete the policy because it has one or more policy versions attached to it (name=${name})`);
+        const message = `Cannot delete the policy because it has one or more policy versions attached to it `
+          + `(name=${name})`;
+        throw new AwsServiceError('DeleteConflictException', 409, message);
       }
       delete ctx.state.policies[name];
       ctx.changed();
@@ -66,7 +74,9 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     op: 'ListPolicyVersions',
     handle(_req, ctx, [name]) {
       const p = policy(ctx, name);
-      const policyVersions = versionsOf(p).map((v) => ({ versionId: v.versionId, isDefaultVersion: v.versionId === p.defaultVersionId, createDate: v.createDate }));
+      const policyVersions = versionsOf(p).map((v) => ({
+        versionId: v.versionId, isDefaultVersion: v.versionId === p.defaultVersionId, createDate: v.createDate,
+      }));
       return { status: 200, body: { policyVersions } };
     },
   },
@@ -77,7 +87,9 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     handle(req, ctx, [name]) {
       const p = policy(ctx, name);
       const b = jsonBody(req, 'InvalidRequestException');
-      if (typeof b.policyDocument !== 'string') throw new AwsServiceError('InvalidRequestException', 400, 'policyDocument is required');
+      if (typeof b.policyDocument !== 'string') {
+        throw new AwsServiceError('InvalidRequestException', 400, 'policyDocument is required');
+      }
       try {
         JSON.parse(b.policyDocument);
       } catch {
@@ -85,7 +97,8 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       }
       const versions = versionsOf(p);
       if (versions.length >= MAX_VERSIONS) {
-        throw new AwsServiceError('VersionsLimitExceededException', 409, `The policy ${name} already has the maximum number of versions (${MAX_VERSIONS})`);
+        const message = `The policy ${name} already has the maximum number of versions (${MAX_VERSIONS})`;
+        throw new AwsServiceError('VersionsLimitExceededException', 409, message);
       }
       const versionId = String(Math.max(...versions.map((v) => Number(v.versionId))) + 1);
       const now = nowSeconds();
@@ -97,7 +110,13 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       }
       p.lastModifiedDate = now;
       ctx.changed();
-      return { status: 200, body: { policyArn: p.policyArn, policyDocument: b.policyDocument, policyVersionId: versionId, isDefaultVersion: isDefault } };
+      const body = {
+        policyArn: p.policyArn,
+        policyDocument: b.policyDocument,
+        policyVersionId: versionId,
+        isDefaultVersion: isDefault,
+      };
+      return { status: 200, body };
     },
   },
   {
@@ -111,7 +130,8 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
         throw new AwsServiceError('ResourceNotFoundException', 404, `Policy version not found: ${name} version ${id}`);
       }
       if (id === p.defaultVersionId) {
-        throw new AwsServiceError('InvalidRequestException', 400, `Cannot delete the default version of a policy (${name} version ${id})`);
+        const message = `Cannot delete the default version of a policy (${name} version ${id})`;
+        throw new AwsServiceError('InvalidRequestException', 400, message);
       }
       p.versions = versions.filter((v) => v.versionId !== id);
       ctx.changed();

@@ -9,7 +9,8 @@
 //               DeletePolicy, retried while IoT still reports the detach (it can take up to five minutes).
 import { isDeepStrictEqual } from 'node:util';
 import {
-  DeletePolicyCommand, DeletePolicyVersionCommand, GetPolicyCommand, ListPolicyVersionsCommand, ListTargetsForPolicyCommand,
+  DeletePolicyCommand, DeletePolicyVersionCommand, GetPolicyCommand, ListPolicyVersionsCommand,
+  ListTargetsForPolicyCommand,
 } from '@aws-sdk/client-iot';
 import { AwsError } from '../../../common/errors.ts';
 import { stackIotPolicies } from '../../../cloudformation/template.ts';
@@ -110,7 +111,8 @@ async function deleteNonDefaultVersions(c: Clients, name: string): Promise<void>
     try {
       await c.iot.send(new DeletePolicyVersionCommand({ policyName: name, policyVersionId: v.versionId }));
     } catch (err) {
-      if (!isAwsErrorNamed(err, 'ResourceNotFoundException')) throw toAwsError(`DeletePolicyVersion ${name} ${v.versionId}`, err);
+      if (isAwsErrorNamed(err, 'ResourceNotFoundException')) continue;
+      throw toAwsError(`DeletePolicyVersion ${name} ${v.versionId}`, err);
     }
   }
 }
@@ -130,7 +132,8 @@ async function deleteOwnPolicy(c: Clients, name: string, ourCerts: string[]): Pr
       const wait = POLICY_DELETE_RETRY_SECONDS[attempt];
       if (!isAwsErrorNamed(err, 'DeleteConflictException')) throw toAwsError(`DeletePolicy ${name}`, err);
       if (wait === undefined) {
-        throw new AwsError(`DeletePolicy ${name}: IoT still reports it attached after about five minutes; re-run later`, 'policy-delete-conflict', { cause: err });
+        const message = `DeletePolicy ${name}: IoT still reports it attached after about five minutes; re-run later`;
+        throw new AwsError(message, 'policy-delete-conflict', { cause: err });
       }
       await new Promise((r) => setTimeout(r, wait * 1000));
     }

@@ -249,7 +249,9 @@ export const DECOMMISSION_ATTRIBUTE = 'greengrass-image-decommission';
  * deactivate it, delete it; delete the core's own policy unless it is shared (core-policy.ts); leave each
  * group; delete the thing. Each step tolerates "already gone".
  */
-export async function thingRemovalSteps(c: Clients, thing: string, opts: { ownPolicy?: boolean } = {}): Promise<Step[]> {
+export async function thingRemovalSteps(
+  c: Clients, thing: string, opts: { ownPolicy?: boolean } = {},
+): Promise<Step[]> {
   let desc;
   try {
     desc = await c.iot.send(new DescribeThingCommand({ thingName: thing }));
@@ -261,7 +263,8 @@ export async function thingRemovalSteps(c: Clients, thing: string, opts: { ownPo
   const certPrefix = (desc.thingArn ?? '').replace(/:thing\/.*$/, ':cert/');
   const entries = (desc.attributes?.[DECOMMISSION_ATTRIBUTE] ?? '').split(',').filter(Boolean);
   const recorded = entries.filter((e) => !e.startsWith(RECORDED_POLICY));
-  const recordedPolicies = entries.filter((e) => e.startsWith(RECORDED_POLICY)).map((e) => e.slice(RECORDED_POLICY.length));
+  const recordedPolicies = entries.filter((e) => e.startsWith(RECORDED_POLICY))
+    .map((e) => e.slice(RECORDED_POLICY.length));
   const ids = [...new Set([...principals.map(certIdFromArn), ...recorded])];
   const certs: { id: string; arn: string; policies: string[] }[] = [];
   for (const id of ids) {
@@ -283,10 +286,12 @@ export async function thingRemovalSteps(c: Clients, thing: string, opts: { ownPo
   const steps: Step[] = [];
   const record = [...ids, ...toDelete.filter(recordable).map((n) => `${RECORDED_POLICY}${n}`)];
   if (record.some((e) => !entries.includes(e))) {
-    const value = record.join(',');
+    const attributePayload = { attributes: { [DECOMMISSION_ATTRIBUTE]: record.join(',') }, merge: true };
+    const policies = toDelete.length ? ` and policy ${toDelete.join(', ')}` : '';
     steps.push({
-      describe: `record certificate(s) ${ids.join(', ') || '(none)'}${toDelete.length ? ` and policy ${toDelete.join(', ')}` : ''} on thing ${thing} (attribute ${DECOMMISSION_ATTRIBUTE}, for a resumed run)`,
-      run: () => ignoreNotFound('UpdateThing', () => c.iot.send(new UpdateThingCommand({ thingName: thing, attributePayload: { attributes: { [DECOMMISSION_ATTRIBUTE]: value }, merge: true } }))),
+      describe: `record certificate(s) ${ids.join(', ') || '(none)'}${policies} on thing ${thing} `
+        + `(attribute ${DECOMMISSION_ATTRIBUTE}, for a resumed run)`,
+      run: () => ignoreNotFound('UpdateThing', () => c.iot.send(new UpdateThingCommand({ thingName: thing, attributePayload }))),
     });
   }
   for (const { id, arn, policies } of certs) {

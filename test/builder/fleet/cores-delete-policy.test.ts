@@ -130,3 +130,12 @@ t.test('DeletePolicy failing (500 x3): exit 4, the thing remembers the policy, t
   t.notOk(s.state.policies[own], 'deleted by the re-run');
   t.notOk(things(s)['branch-020']);
 });
+
+t.test('DeletePolicy answered 409 while the detach propagates (no targets left) is retried, then passes', async (t) => {
+  await createCores('core-a');
+  faultOnNth(s, 'DeletePolicy', 1, { kind: 'error', status: 409, code: 'DeleteConflictException' });
+  const r = await runCli(['cores', 'delete', 'core-a', '--deprovision', '--yes'], cliEnv(s));
+  t.equal(r.code, 0, r.stderr);
+  t.same(s.calls('DeletePolicy').map((q) => q.status), [409, 200], 'one conflict, then deleted');
+  t.notOk(s.state.policies['GreengrassCorePolicy-core-a']);
+});
