@@ -17,7 +17,8 @@ const DOC2 = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"i
 let s: AwsStandin;
 let iot: IoTClient;
 t.beforeEach(async () => {
-  s = await startAwsStandin({ ca, endpoints: { iotDataEndpoint: '10.0.2.2', iotCredEndpoint: '10.0.2.2', region: 'eu-west-1' } });
+  const endpoints = { iotDataEndpoint: '10.0.2.2', iotCredEndpoint: '10.0.2.2', region: 'eu-west-1' };
+  s = await startAwsStandin({ ca, endpoints });
   iot = new IoTClient({
     endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
     retryStrategy: new ConfiguredRetryStrategy(1, () => 0),
@@ -28,26 +29,29 @@ t.afterEach(() => {
   return s.close();
 });
 
-const newCert = async () => (await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }))).certificateArn!;
+const newCert = async () =>
+  (await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }))).certificateArn!;
+const NOT_FOUND = { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 404 } };
+const CONFLICT = { name: 'DeleteConflictException', $metadata: { httpStatusCode: 409 } };
+const INVALID = { name: 'InvalidRequestException', $metadata: { httpStatusCode: 400 } };
+const LIMIT = { name: 'VersionsLimitExceededException', $metadata: { httpStatusCode: 409 } };
 
 t.test('DeletePolicy: 409 while attached to any certificate, 200 once detached, then 404', async (t) => {
   await iot.send(new CreatePolicyCommand({ policyName: 'P', policyDocument: DOC }));
   const [a, b] = [await newCert(), await newCert()];
   for (const target of [a, b]) await iot.send(new AttachPolicyCommand({ policyName: 'P', target }));
   await iot.send(new DetachPolicyCommand({ policyName: 'P', target: a }));
-  const conflict = { name: 'DeleteConflictException', $metadata: { httpStatusCode: 409 } };
-  await t.rejects(iot.send(new DeletePolicyCommand({ policyName: 'P' })), conflict, 'still attached to b');
+  await t.rejects(iot.send(new DeletePolicyCommand({ policyName: 'P' })), CONFLICT, 'still attached to b');
   t.ok(s.state.policies.P, 'kept');
   await iot.send(new DetachPolicyCommand({ policyName: 'P', target: b }));
   await iot.send(new DeletePolicyCommand({ policyName: 'P' }));
   t.equal(s.calls('DeletePolicy').at(-1)!.method, 'DELETE');
   t.equal(s.calls('DeletePolicy').at(-1)!.path, '/policies/P');
   await t.rejects(iot.send(new GetPolicyCommand({ policyName: 'P' })), { name: 'ResourceNotFoundException' });
-  const missing = { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 404 } };
-  await t.rejects(iot.send(new DeletePolicyCommand({ policyName: 'P' })), missing, 'deleting again: 404');
+  await t.rejects(iot.send(new DeletePolicyCommand({ policyName: 'P' })), NOT_FOUND, 'deleting again: 404');
 });
 
-t.test('ListTargetsForPolicy: the certificates it is attached to, paged with pageSize / marker / nextMarker', async (t) => {
+t.test('ListTargetsForPolicy: the certificates it is attached to, paged with pageSize / marker', async (t) => {
   await iot.send(new CreatePolicyCommand({ policyName: 'Shared', policyDocument: DOC }));
   const certs: string[] = [];
   for (let i = 0; i < 5; i++) certs.push(await newCert());
@@ -69,31 +73,38 @@ t.test('ListTargetsForPolicy: the certificates it is attached to, paged with pag
   const none = await iot.send(new ListTargetsForPolicyCommand({ policyName: 'Lonely' }));
   t.same(none.targets, []);
   t.notOk(none.nextMarker);
-  await t.rejects(iot.send(new ListTargetsForPolicyCommand({ policyName: 'Nope' })), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 404 } });
+  await t.rejects(iot.send(new ListTargetsForPolicyCommand({ policyName: 'Nope' })), NOT_FOUND);
 });
 
-t.test('policy versions: DeletePolicy refuses non-default versions until DeletePolicyVersion removes them', async (t) => {
+t.test('policy versions: DeletePolicy refuses non-default versions until they are deleted', async (t) => {
   await iot.send(new CreatePolicyCommand({ policyName: 'V', policyDocument: DOC }));
-  const v2 = await iot.send(new CreatePolicyVersionCommand({ policyName: 'V', policyDocument: DOC2, setAsDefault: true }));
+  const v2 = await iot.send(
+    new CreatePolicyVersionCommand({ policyName: 'V', policyDocument: DOC2, setAsDefault: true }),
+  );
   t.equal(v2.policyVersionId, '2');
   t.equal(v2.isDefaultVersion, true);
   t.same(s.calls('CreatePolicyVersion').at(-1)!.query, { setAsDefault: 'true' });
-  t.equal((await iot.send(new GetPolicyCommand({ policyName: 'V' }))).policyDocument, DOC2, 'the default is the new one');
+  const now = await iot.send(new GetPolicyCommand({ policyName: 'V' }));
+  t.equal(now.policyDocument, DOC2, 'the default is the new one');
   const list = await iot.send(new ListPolicyVersionsCommand({ policyName: 'V' }));
   t.same(list.policyVersions?.map((v) => [v.versionId, v.isDefaultVersion]), [['1', false], ['2', true]]);
   t.type(list.policyVersions?.[0]?.createDate, Date);
-  await t.rejects(iot.send(new DeletePolicyCommand({ policyName: 'V' })), { name: 'DeleteConflictException', $metadata: { httpStatusCode: 409 } });
-  await t.rejects(iot.send(new DeletePolicyVersionCommand({ policyName: 'V', policyVersionId: '2' })), { name: 'InvalidRequestException', $metadata: { httpStatusCode: 400 } }, 'not the default');
-  await iot.send(new DeletePolicyVersionCommand({ policyName: 'V', policyVersionId: '1' }));
+  await t.rejects(iot.send(new DeletePolicyCommand({ policyName: 'V' })), CONFLICT);
+  const deleteVersion = (policyVersionId: string) =>
+    iot.send(new DeletePolicyVersionCommand({ policyName: 'V', policyVersionId }));
+  await t.rejects(deleteVersion('2'), INVALID, 'not the default');
+  await deleteVersion('1');
   t.equal(s.calls('DeletePolicyVersion').at(-1)!.path, '/policies/V/version/1');
-  await t.rejects(iot.send(new DeletePolicyVersionCommand({ policyName: 'V', policyVersionId: '1' })), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 404 } });
+  await t.rejects(deleteVersion('1'), NOT_FOUND);
   await iot.send(new DeletePolicyCommand({ policyName: 'V' }));
   t.notOk(s.state.policies.V);
 });
 
 t.test('CreatePolicyVersion: at most five versions (409 VersionsLimitExceededException)', async (t) => {
   await iot.send(new CreatePolicyCommand({ policyName: 'Five', policyDocument: DOC }));
-  for (let i = 0; i < 4; i++) await iot.send(new CreatePolicyVersionCommand({ policyName: 'Five', policyDocument: DOC2 }));
-  await t.rejects(iot.send(new CreatePolicyVersionCommand({ policyName: 'Five', policyDocument: DOC2 })), { name: 'VersionsLimitExceededException', $metadata: { httpStatusCode: 409 } });
-  t.equal((await iot.send(new GetPolicyCommand({ policyName: 'Five' }))).policyDocument, DOC, 'setAsDefault absent: default unchanged');
+  const version = () => iot.send(new CreatePolicyVersionCommand({ policyName: 'Five', policyDocument: DOC2 }));
+  for (let i = 0; i < 4; i++) await version();
+  await t.rejects(version(), LIMIT);
+  const now = await iot.send(new GetPolicyCommand({ policyName: 'Five' }));
+  t.equal(now.policyDocument, DOC, 'setAsDefault absent: default unchanged');
 });
