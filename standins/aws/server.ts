@@ -15,6 +15,7 @@ import * as iot from './iot.ts';
 import * as greengrassv2 from './greengrassv2.ts';
 import * as iotFleet from './iot-fleet.ts';
 import * as iotLists from './iot-lists.ts';
+import * as iotPolicies from './iot-policies.ts';
 
 export type ServiceName = 'secretsmanager' | 'iot' | 'greengrassv2';
 
@@ -133,7 +134,7 @@ function resolveRoute(method: string, path: string, headers: IncomingMessage['he
   const target = headers['x-amz-target'];
   if (typeof target === 'string' && target.startsWith('secretsmanager.')) return secretsmanager.route(target.slice('secretsmanager.'.length));
   if (path.startsWith('/greengrass/v2/')) return greengrassv2.route(method, path);
-  return iotFleet.route(method, path) ?? iotLists.route(method, path) ?? iot.route(method, path);
+  return iotFleet.route(method, path) ?? iotLists.route(method, path) ?? iotPolicies.route(method, path) ?? iot.route(method, path);
 }
 
 function throttleError(service: ServiceName | 'unknown', f: Fault): AwsServiceError {

@@ -48,6 +48,14 @@ export interface Policy {
   defaultVersionId: string;
   creationDate: number;
   lastModifiedDate: number;
+  /** Every version, the default one included (absent: only version 1 with policyDocument, as CreatePolicy makes). */
+  versions?: PolicyVersion[];
+}
+
+export interface PolicyVersion {
+  versionId: string;
+  policyDocument: string;
+  createDate: number;
 }
 
 export interface ThingGroup {

@@ -32,6 +32,7 @@ import { ConfigError } from '../../../common/errors.ts';
 import { parseCertificate } from '../../../common/pem.ts';
 import { call, isAwsErrorNamed, toAwsError } from '../aws.ts';
 import type { Clients } from '../aws.ts';
+import { deleteOwnPolicyStep, ownPolicies, RECORDED_POLICY } from './core-policy.ts';
 
 /** Name of a manual core's own policy: readable while it fits IoT's 128 characters, else hashed. */
 export function corePolicyName(thing: string): string {
@@ -243,11 +244,14 @@ export const DECOMMISSION_ATTRIBUTE = 'greengrass-image-decommission';
 
 /**
  * Steps that remove a thing and everything attached to it, in the only order IoT accepts: record the
- * certificate ids on the thing (a re-run after a failure finds a certificate that is already
- * detached from it), then per certificate detach its policies, detach it from the thing, deactivate
- * it, delete it; leave each group; delete the thing. Each step tolerates "already gone".
+ * certificate ids (and, with `ownPolicy`, the core's own policies) on the thing, so a re-run after a failure
+ * finds what is already detached from it; then per certificate detach its policies, detach it from the thing,
+ * deactivate it, delete it; delete the core's own policy unless it is shared (core-policy.ts); leave each
+ * group; delete the thing. Each step tolerates "already gone".
  */
-export async function thingRemovalSteps(c: Clients, thing: string): Promise<Step[]> {
+export async function thingRemovalSteps(
+  c: Clients, thing: string, opts: { ownPolicy?: boolean } = {},
+): Promise<Step[]> {
   let desc;
   try {
     desc = await c.iot.send(new DescribeThingCommand({ thingName: thing }));
@@ -257,16 +261,12 @@ export async function thingRemovalSteps(c: Clients, thing: string): Promise<Step
   }
   const principals = (await thingPrincipals(c, thing)) ?? [];
   const certPrefix = (desc.thingArn ?? '').replace(/:thing\/.*$/, ':cert/');
-  const recorded = (desc.attributes?.[DECOMMISSION_ATTRIBUTE] ?? '').split(',').filter(Boolean);
+  const entries = (desc.attributes?.[DECOMMISSION_ATTRIBUTE] ?? '').split(',').filter(Boolean);
+  const recorded = entries.filter((e) => !e.startsWith(RECORDED_POLICY));
+  const recordedPolicies = entries.filter((e) => e.startsWith(RECORDED_POLICY))
+    .map((e) => e.slice(RECORDED_POLICY.length));
   const ids = [...new Set([...principals.map(certIdFromArn), ...recorded])];
-  const steps: Step[] = [];
-  if (ids.some((id) => !recorded.includes(id))) {
-    const value = ids.join(',');
-    steps.push({
-      describe: `record certificate(s) ${ids.join(', ')} on thing ${thing} (attribute ${DECOMMISSION_ATTRIBUTE}, for a resumed run)`,
-      run: () => ignoreNotFound('UpdateThing', () => c.iot.send(new UpdateThingCommand({ thingName: thing, attributePayload: { attributes: { [DECOMMISSION_ATTRIBUTE]: value }, merge: true } }))),
-    });
-  }
+  const certs: { id: string; arn: string; policies: string[] }[] = [];
   for (const id of ids) {
     const arn = principals.find((p) => certIdFromArn(p) === id) ?? `${certPrefix}${id}`;
     let policies: string[] = [];
@@ -276,6 +276,25 @@ export async function thingRemovalSteps(c: Clients, thing: string): Promise<Step
       if (!isAwsErrorNamed(err, 'ResourceNotFoundException')) throw toAwsError('ListAttachedPolicies', err);
       if (!principals.includes(arn)) continue; // recorded earlier and already deleted
     }
+    certs.push({ id, arn, policies });
+  }
+  const ourCerts = certs.map((x) => x.arn);
+  const own = opts.ownPolicy
+    ? await ownPolicies(c, thing, desc.thingArn ?? '', certs.flatMap((x) => x.policies), recordedPolicies, ourCerts)
+    : [];
+  const toDelete = own.filter((p) => p.others.length === 0).map((p) => p.name);
+  const steps: Step[] = [];
+  const record = [...ids, ...toDelete.filter(recordable).map((n) => `${RECORDED_POLICY}${n}`)];
+  if (record.some((e) => !entries.includes(e))) {
+    const attributePayload = { attributes: { [DECOMMISSION_ATTRIBUTE]: record.join(',') }, merge: true };
+    const policies = toDelete.length ? ` and policy ${toDelete.join(', ')}` : '';
+    steps.push({
+      describe: `record certificate(s) ${ids.join(', ') || '(none)'}${policies} on thing ${thing} `
+        + `(attribute ${DECOMMISSION_ATTRIBUTE}, for a resumed run)`,
+      run: () => ignoreNotFound('UpdateThing', () => c.iot.send(new UpdateThingCommand({ thingName: thing, attributePayload }))),
+    });
+  }
+  for (const { id, arn, policies } of certs) {
     for (const p of policies) {
       steps.push({ describe: `detach policy ${p} from certificate ${id}`, run: () => ignoreNotFound(`DetachPolicy ${p}`, () => c.iot.send(new DetachPolicyCommand({ policyName: p, target: arn }))) });
     }
@@ -285,12 +304,16 @@ export async function thingRemovalSteps(c: Clients, thing: string): Promise<Step
     steps.push({ describe: `deactivate certificate ${id}`, run: () => ignoreNotFound('UpdateCertificate', () => c.iot.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'INACTIVE' }))) });
     steps.push({ describe: `delete certificate ${id}`, run: () => deleteCertificateAfterDetach(c, id) });
   }
+  for (const name of toDelete) steps.push(deleteOwnPolicyStep(c, thing, name, ourCerts));
   for (const g of await thingGroups(c, thing)) {
     steps.push({ describe: `remove thing ${thing} from thing group ${g}`, run: () => ignoreNotFound('RemoveThingFromThingGroup', () => c.iot.send(new RemoveThingFromThingGroupCommand({ thingName: thing, thingGroupName: g }))) });
   }
   steps.push({ describe: `delete thing ${thing}`, run: () => ignoreNotFound('DeleteThing', () => c.iot.send(new DeleteThingCommand({ thingName: thing }))) });
   return steps;
 }
+
+/** A policy name that fits a thing attribute value (no ',' or '+'); others are found again by name or document. */
+const recordable = (name: string) => /^[A-Za-z0-9_.@=:-]+$/.test(name);
 
 /**
  * Seconds between DeleteCertificate attempts while IoT still reports the certificate attached: DetachThingPrincipal

@@ -92,23 +92,25 @@ t.test('cores delete: dry run by default changes nothing; --yes disassociates an
   t.same(plan.plan[0].steps, [
     'disassociate client device(s) sensor-1 from core core-a',
     'delete Greengrass core device core-a',
-    `record certificate(s) ${certId} on thing core-a (attribute greengrass-image-decommission, for a resumed run)`,
+    `record certificate(s) ${certId} and policy GreengrassCorePolicy-core-a on thing core-a (attribute greengrass-image-decommission, for a resumed run)`,
     `detach policy GreengrassCorePolicy-core-a from certificate ${certId}`,
     `detach certificate ${certId} from thing core-a`,
     `deactivate certificate ${certId}`,
     `delete certificate ${certId}`,
+    "delete policy GreengrassCorePolicy-core-a (core core-a's own)",
     'remove thing core-a from thing group Fleet',
     'delete thing core-a',
   ]);
-  t.equal(s.requests.filter((q) => !['GET'].includes(q.method) && q.op !== 'ListAttachedPolicies').length, 0, 'dry run only reads');
+  const reads = ['ListAttachedPolicies', 'ListTargetsForPolicy']; // POSTs that only read
+  t.equal(s.requests.filter((q) => !['GET'].includes(q.method) && !reads.includes(q.op)).length, 0, 'dry run only reads');
   t.ok(s.state.coreDevices['core-a'] && things(s)['core-a'] && s.state.certificates[certId]);
   t.same(events(ev), []);
 
   s.requests.length = 0;
   const r = await runCli(['cores', 'delete', 'core-a', '--deprovision', '--yes', '--events', ev], cliEnv(s));
   t.equal(r.code, 0, r.stderr);
-  const writes = s.requests.filter((q) => q.method !== 'GET' && q.op !== 'ListAttachedPolicies').map((q) => q.op);
-  t.same(writes, ['BatchDisassociateClientDeviceFromCoreDevice', 'DeleteCoreDevice', 'UpdateThing', 'DetachPolicy', 'DetachThingPrincipal', 'UpdateCertificate', 'DeleteCertificate', 'RemoveThingFromThingGroup', 'DeleteThing']);
+  const writes = s.requests.filter((q) => q.method !== 'GET' && !reads.includes(q.op)).map((q) => q.op);
+  t.same(writes, ['BatchDisassociateClientDeviceFromCoreDevice', 'DeleteCoreDevice', 'UpdateThing', 'DetachPolicy', 'DetachThingPrincipal', 'UpdateCertificate', 'DeleteCertificate', 'DeletePolicy', 'RemoveThingFromThingGroup', 'DeleteThing']);
   t.same(s.calls('UpdateCertificate')[0].query, { newStatus: 'INACTIVE' });
   t.notOk(s.state.coreDevices['core-a']);
   t.notOk(things(s)['core-a']);
@@ -136,7 +138,9 @@ t.test('cores delete failing half-way (500 x3 on DeleteCertificate): exit 4, the
   const r2 = await runCli(['cores', 'delete', 'core-a', '--deprovision', '--yes'], cliEnv(s));
   t.equal(r2.code, 0, r2.stderr);
   // The certificate is already detached from the Thing: the re-run finds it through the recorded attribute.
-  t.same(s.requests.filter((q) => q.method !== 'GET' && q.op !== 'ListAttachedPolicies').map((q) => q.op), ['UpdateCertificate', 'DeleteCertificate', 'RemoveThingFromThingGroup', 'DeleteThing']);
+  const reads = ['ListAttachedPolicies', 'ListTargetsForPolicy'];
+  const writes = s.requests.filter((q) => q.method !== 'GET' && !reads.includes(q.op)).map((q) => q.op);
+  t.same(writes, ['UpdateCertificate', 'DeleteCertificate', 'DeletePolicy', 'RemoveThingFromThingGroup', 'DeleteThing']);
   t.notOk(things(s)['core-a']);
   t.same(Object.keys(s.state.certificates), []);
 });

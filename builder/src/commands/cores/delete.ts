@@ -1,8 +1,9 @@
 // `cores delete NAME... [--deprovision] [--yes]`: decommission. Greengrass side: disassociate the
 // core's client devices, DeleteCoreDevice. With --deprovision, the IoT side too: detach and delete
-// its certificates (policies detached, deactivated, deleted), remove it from its groups, delete the
-// Thing. Every step tolerates "already gone", so a re-run after a failure converges. Without --yes
-// it is a dry run: the plan is printed and nothing changes.
+// its certificates (policies detached, deactivated, deleted), delete the core's own IoT policy unless
+// it is shared (fleet/core-policy.ts), remove it from its groups, delete the Thing. Every step
+// tolerates "already gone", so a re-run after a failure converges. Without --yes it is a dry run:
+// the plan is printed and nothing changes.
 import { BatchDisassociateClientDeviceFromCoreDeviceCommand, DeleteCoreDeviceCommand, GetCoreDeviceCommand, ListClientDevicesAssociatedWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
 import { isAwsErrorNamed, toAwsError } from '../../aws.ts';
 import { AwsError } from '../../../../common/errors.ts';
@@ -81,7 +82,7 @@ export async function coresDelete(a: CoresDeleteArgs, ctx: Context): Promise<voi
       steps.push(...disassociateSteps(c, core, devices));
       steps.push({ describe: `delete Greengrass core device ${core}`, run: () => ignoreNotFound('DeleteCoreDevice', () => c.gg.send(new DeleteCoreDeviceCommand({ coreDeviceThingName: core }))) });
     }
-    if (a.deprovision) steps.push(...(await thingRemovalSteps(c, core)));
+    if (a.deprovision) steps.push(...(await thingRemovalSteps(c, core, { ownPolicy: true })));
     plans.push({ core, steps });
   }
   const plan = plans.map((p) => ({ core: p.core, steps: p.steps.map((s) => s.describe) }));
