@@ -61,7 +61,7 @@ t.test('config render: another port leaves the data plane; an https proxy sets s
   t.same(nucleus.mqtt, { port: 8883 });
   t.equal(nucleus.greengrassDataPlanePort, undefined, 'data plane stays on its default unless MQTT is on 443');
   t.same(nucleus.networkProxy, { proxy: { url: 'https://proxy.branch.example:3129' } });
-  t.same(doc.system, { rootCaPath: '/greengrass/v2/AmazonRootCA1.pem' }, 'the root CA file (+ proxy CA) is the trust store');
+  t.same(doc.system, { rootCaPath: '/greengrass/v2/AmazonRootCA1.pem' }, 'root CA file (+ proxy CA) trusted');
 });
 
 t.test('a proxy password on the command line is refused; a username without a proxy is refused', async (t) => {
