@@ -49,7 +49,12 @@ t.teardown(async () => {
 });
 
 const proxied = (extra: NodeJS.ProcessEnv = {}) =>
-  cliEnv(s, { AWS_ENDPOINT_URL: `https://localhost:${frontPort}`, NODE_EXTRA_CA_CERTS: caFile, HTTPS_PROXY: `http://branch:p%40ss@127.0.0.1:${proxy.port}`, ...extra });
+  cliEnv(s, {
+    AWS_ENDPOINT_URL: `https://localhost:${frontPort}`,
+    NODE_EXTRA_CA_CERTS: caFile,
+    HTTPS_PROXY: `http://branch:p%40ss@127.0.0.1:${proxy.port}`,
+    ...extra,
+  });
 
 t.test('AWS SDK calls go through HTTPS_PROXY with its credentials', async (t) => {
   proxy.requests.length = 0;
@@ -57,7 +62,8 @@ t.test('AWS SDK calls go through HTTPS_PROXY with its credentials', async (t) =>
   t.equal(r.code, 0, r.stderr);
   t.equal(JSON.parse(r.stdout).region, 'eu-west-1');
   t.ok(proxy.requests.length >= 1, 'the proxy was asked');
-  for (const q of proxy.requests) t.same(q, { target: `localhost:${frontPort}`, authorization: basic('branch', 'p@ss') });
+  const want = { target: `localhost:${frontPort}`, authorization: basic('branch', 'p@ss') };
+  for (const q of proxy.requests) t.same(q, want);
 });
 
 t.test('NO_PROXY lists the endpoint: direct connection, the proxy is not asked', async (t) => {
@@ -82,11 +88,22 @@ t.test('downloads (httpGet: artifacts, root CA) go through HTTPS_PROXY; NO_PROXY
   t.teardown(() => mirror.close());
   const url = `https://localhost:${(mirror.address() as AddressInfo).port}/redirect`;
   const script = join(dir, 'get.mts');
-  writeFileSync(script, `import { httpGet } from ${JSON.stringify(join(REPO, 'builder/src/proxy.ts'))};\nconst r = await httpGet(process.argv[2]);\nconsole.log(JSON.stringify({ status: r.status, body: r.body.toString() }));\nprocess.exit(0);\n`);
+  writeFileSync(
+    script,
+    [
+      `import { httpGet } from ${JSON.stringify(join(REPO, 'builder/src/proxy.ts'))};`,
+      'const r = await httpGet(process.argv[2]);',
+      'console.log(JSON.stringify({ status: r.status, body: r.body.toString() }));',
+      'process.exit(0);',
+      '',
+    ].join('\n'),
+  );
   // Asynchronous: the proxy and the mirror run in this process.
   const run = (env: NodeJS.ProcessEnv) =>
     new Promise<{ status: number | null; stdout: string; stderr: string }>((res) => {
-      const child = execFile(process.execPath, ['--import', 'tsx', script, url], { cwd: REPO, timeout: 60_000, env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile, NO_PROXY: '', ...env } }, (_e, stdout, stderr) =>
+      const childEnv = { ...process.env, NODE_EXTRA_CA_CERTS: caFile, NO_PROXY: '', ...env };
+      const opts = { cwd: REPO, timeout: 60_000, env: childEnv };
+      const child = execFile(process.execPath, ['--import', 'tsx', script, url], opts, (_e, stdout, stderr) =>
         res({ status: child.exitCode, stdout, stderr }),
       );
     });
@@ -94,7 +111,8 @@ t.test('downloads (httpGet: artifacts, root CA) go through HTTPS_PROXY; NO_PROXY
   let r = await run({ HTTPS_PROXY: `http://branch:p%40ss@127.0.0.1:${proxy.port}` });
   t.equal(r.status, 0, r.stderr);
   t.same(JSON.parse(r.stdout), { status: 200, body: 'served /jar' }, 'redirect followed');
-  t.ok(proxy.requests.length >= 1 && proxy.requests.every((q) => q.target.startsWith('localhost:')), 'through the proxy');
+  const viaProxy = proxy.requests.length >= 1 && proxy.requests.every((q) => q.target.startsWith('localhost:'));
+  t.ok(viaProxy, 'through the proxy');
   proxy.requests.length = 0;
   r = await run({ HTTPS_PROXY: `http://branch:p%40ss@127.0.0.1:${proxy.port}`, NO_PROXY: '.localhost,localhost' });
   t.equal(r.status, 0, r.stderr);

@@ -15,14 +15,18 @@ t.before(async () => {
 });
 t.teardown(() => s.close());
 
-const ENDPOINTS = ['--iot-data-endpoint', 'a1-ats.iot.eu-west-1.amazonaws.com', '--iot-cred-endpoint', 'c1.credentials.iot.eu-west-1.amazonaws.com'];
+const ENDPOINTS = [
+  '--iot-data-endpoint', 'a1-ats.iot.eu-west-1.amazonaws.com',
+  '--iot-cred-endpoint', 'c1.credentials.iot.eu-west-1.amazonaws.com',
+];
 type Doc = { system?: Record<string, unknown>; services: Record<string, { configuration: Record<string, unknown> }> };
 
-t.test('config render --mqtt-port 443 --proxy-url: the nucleus block gets mqtt.port, data plane 443 and networkProxy', async (t) => {
+t.test('config render --mqtt-port 443 --proxy-url: nucleus mqtt.port, data plane 443, networkProxy', async (t) => {
   const dir = tmp('gg-port-proxy-');
   const out = join(dir, 'config.yaml');
   const r = await runCli(
-    ['config', 'render', ...ENDPOINTS, '--mqtt-port', '443', '--proxy-url', 'http://proxy.branch.example:3128', '--proxy-username', 'gg', '-o', out],
+    ['config', 'render', ...ENDPOINTS, '--mqtt-port', '443', '--proxy-url', 'http://proxy.branch.example:3128',
+      '--proxy-username', 'gg', '-o', out],
     cliEnv(s, { GREENGRASS_IMAGE_PROXY_PASSWORD: 'pa:ss@word' }),
   );
   t.equal(r.code, 0, r.stderr);
@@ -38,21 +42,26 @@ t.test('config render --mqtt-port 443 --proxy-url: the nucleus block gets mqtt.p
     networkProxy: { proxy: { url: 'http://proxy.branch.example:3128', username: 'gg', password: 'pa:ss@word' } },
   });
   const plugin = fleetConfig(parseInstallerConfig(text));
-  t.match(plugin, { mqttPort: 443, proxyUrl: 'http://proxy.branch.example:3128', proxyUsername: 'gg', proxyPassword: 'pa:ss@word' }, 'the plugin keeps them too');
+  const want = {
+    mqttPort: 443, proxyUrl: 'http://proxy.branch.example:3128', proxyUsername: 'gg', proxyPassword: 'pa:ss@word',
+  };
+  t.match(plugin, want, 'the plugin keeps them too');
   t.notOk(doc.system, 'an http proxy needs no system.rootCaPath');
   t.equal(statSync(out).mode & 0o777, 0o600, 'a config holding the proxy password is 0600');
   t.notMatch(r.stdout + r.stderr, /pa:ss@word/, 'the password is not echoed');
 });
 
-t.test('config render: another MQTT port is mirrored without moving the data plane; an https proxy sets system.rootCaPath', async (t) => {
-  const r = await runCli(['config', 'render', ...ENDPOINTS, '--mqtt-port', '8883', '--proxy-url', 'https://proxy.branch.example:3129'], cliEnv(s));
+t.test('config render: another port leaves the data plane; an https proxy sets system.rootCaPath', async (t) => {
+  const proxyUrl = 'https://proxy.branch.example:3129';
+  const args = ['config', 'render', ...ENDPOINTS, '--mqtt-port', '8883', '--proxy-url', proxyUrl];
+  const r = await runCli(args, cliEnv(s));
   t.equal(r.code, 0, r.stderr);
   const doc = yaml.load(r.stdout) as Doc;
   const nucleus = doc.services['aws.greengrass.Nucleus'].configuration;
   t.same(nucleus.mqtt, { port: 8883 });
   t.equal(nucleus.greengrassDataPlanePort, undefined, 'data plane stays on its default unless MQTT is on 443');
   t.same(nucleus.networkProxy, { proxy: { url: 'https://proxy.branch.example:3129' } });
-  t.same(doc.system, { rootCaPath: '/greengrass/v2/AmazonRootCA1.pem' }, 'the root CA file (with the proxy CA in it) is the trust store');
+  t.same(doc.system, { rootCaPath: '/greengrass/v2/AmazonRootCA1.pem' }, 'root CA file (+ proxy CA) trusted');
 });
 
 t.test('a proxy password on the command line is refused; a username without a proxy is refused', async (t) => {
@@ -68,7 +77,8 @@ t.test('build with an https proxy and no --proxy-ca: usage error before any AWS 
   const before = s.requests.length;
   const dir = tmp('gg-port-proxy-build-');
   const r = await runCli(
-    ['build', '--target', 'qemu', '--env', 'dev', '--proxy-url', 'https://proxy:3129', '--output-dir', join(dir, 'out')],
+    ['build', '--target', 'qemu', '--env', 'dev', '--proxy-url', 'https://proxy:3129',
+      '--output-dir', join(dir, 'out')],
     cliEnv(s, { TMPDIR: dir }),
   );
   t.equal(r.code, ExitCode.USAGE, r.stderr);
@@ -78,7 +88,8 @@ t.test('build with an https proxy and no --proxy-ca: usage error before any AWS 
 
 t.test('validate --config: a port or proxy set for the plugin only fails, naming the nucleus key', async (t) => {
   const dir = tmp('gg-port-proxy-validate-');
-  const r = await runCli(['config', 'render', ...ENDPOINTS, '--mqtt-port', '443', '--proxy-url', 'http://proxy:3128'], cliEnv(s));
+  const args = ['config', 'render', ...ENDPOINTS, '--mqtt-port', '443', '--proxy-url', 'http://proxy:3128'];
+  const r = await runCli(args, cliEnv(s));
   t.equal(r.code, 0, r.stderr);
   const doc = yaml.load(r.stdout) as Doc;
   doc.services['aws.greengrass.Nucleus'].configuration = { awsRegion: 'eu-west-1' };
@@ -86,7 +97,8 @@ t.test('validate --config: a port or proxy set for the plugin only fails, naming
   writeFileSync(file, yaml.dump(doc, { forceQuotes: true }));
   const v = await runCli(['validate', '--config', file, '--json'], cliEnv(s));
   t.equal(v.code, ExitCode.CONFIG, v.stderr);
-  const check = (JSON.parse(v.stdout) as { checks: { name: string; ok: boolean; detail: string }[] }).checks.find((c) => c.name === 'nucleus port and proxy match the plugin');
+  const checks = (JSON.parse(v.stdout) as { checks: { name: string; ok: boolean; detail: string }[] }).checks;
+  const check = checks.find((c) => c.name === 'nucleus port and proxy match the plugin');
   t.equal(check?.ok, false);
   t.match(check?.detail, /mqtt\.port must be 443/);
   t.match(check?.detail, /greengrassDataPlanePort must be 443/);

@@ -31,7 +31,11 @@ const settings: InstallerSettings = {
 /** The keys whose values are numbers (ports). */
 const NUMERIC = ['mqttPort', 'port', 'greengrassDataPlanePort'];
 
-type Doc = { services: Record<string, { configuration?: Record<string, unknown>; version?: unknown }>; system?: Record<string, unknown> };
+type Doc = {
+  services: Record<string, { configuration?: Record<string, unknown>; version?: unknown }>;
+  system?: Record<string, unknown>;
+};
+const param = (cfg: Record<string, unknown>, k: string) => (cfg.templateParameters as Record<string, unknown>)[k];
 const plugin = (text: string) => (loadAsNucleus(text) as Doc).services[FLEET_PLUGIN_COMPONENT].configuration!;
 
 /** Every `key: value` line whose value is a scalar: the value is double-quoted unless it is one of `numeric`. */
@@ -47,19 +51,24 @@ function unquotedStrings(text: string, numeric: string[]): string[] {
   return out;
 }
 
-t.test('the YAML 1.1 reader the checks use types plain scalars as the nucleus does, quoted ones as strings', async (t) => {
+t.test('the YAML 1.1 reader of the checks types plain scalars as the nucleus does, quoted as strings', async (t) => {
   const read = loadAsNucleus(
-    'a: 123_456\nb: 0x1F\nc: 1e3\nd: yes\ne: off\nf: null\ng: ~\nh: "123_456"\ni: 1:20\nj: gg-clone-7\nk: 012\nl: On\nm: 0b101\n',
+    'a: 123_456\nb: 0x1F\nc: 1e3\nd: yes\ne: off\nf: null\ng: ~\n' +
+      'h: "123_456"\ni: 1:20\nj: gg-clone-7\nk: 012\nl: On\nm: 0b101\n',
   );
-  t.same(read, { a: 123456, b: 31, c: 1000, d: true, e: false, f: null, g: null, h: '123_456', i: '1:20', j: 'gg-clone-7', k: 10, l: true, m: 5 });
+  t.same(read, {
+    a: 123456, b: 31, c: 1000, d: true, e: false, f: null, g: null,
+    h: '123_456', i: '1:20', j: 'gg-clone-7', k: 10, l: true, m: 5,
+  });
 });
 
 t.test('builder: every string in the rendered installer config is quoted; YAML 1.1 names stay strings', async (t) => {
   for (const name of YAML11_NAMES) {
-    const text = renderInstallerConfig({ ...settings, templateParameters: { ThingGroupName: name }, proxyUrl: 'http://proxy:3128', proxyUsername: name });
+    const proxy = { proxyUrl: 'http://proxy:3128', proxyUsername: name };
+    const text = renderInstallerConfig({ ...settings, templateParameters: { ThingGroupName: name }, ...proxy });
     t.same(unquotedStrings(text, NUMERIC), [], `${name}: no plain string scalar`);
     const cfg = plugin(text);
-    t.equal((cfg.templateParameters as Record<string, unknown>).ThingGroupName, name, `${name}: ThingGroupName read as the string`);
+    t.equal(param(cfg, 'ThingGroupName'), name, `${name}: ThingGroupName read as the string`);
     t.equal(cfg.proxyUsername, name, `${name}: proxyUsername read as the string`);
     t.equal(cfg.mqttPort, 443, 'numbers stay numbers');
   }
@@ -78,7 +87,8 @@ t.test('cores create: the MANUAL installer config keeps a YAML 1.1 thing name a 
   for (const name of ['123_456', '1e3', 'yes', 'null']) {
     const text = renderManualInstallerConfig({
       thingName: name, nucleusVersion: '2.16.0', awsRegion: 'eu-west-1', iotDataEndpoint: settings.iotDataEndpoint,
-      iotCredentialEndpoint: settings.iotCredentialEndpoint, iotRoleAlias: 'GreengrassCoreTokenExchangeRoleAlias', mqttPort: 443, greengrassDataPlanePort: 443,
+      iotCredentialEndpoint: settings.iotCredentialEndpoint, iotRoleAlias: 'GreengrassCoreTokenExchangeRoleAlias',
+      mqttPort: 443, greengrassDataPlanePort: 443,
     });
     t.equal((loadAsNucleus(text) as Doc).system?.thingName, name, `${name}`);
     t.same(unquotedStrings(text, NUMERIC), [], `${name}: no plain string scalar`);
@@ -92,7 +102,7 @@ t.test('agent: the config it fills for hostname 123_456 is read by the nucleus w
     const tpl = loadTemplate(root.agent, name);
     writeRenderedConfig(root.agent, tpl.filled);
     const text = readFileSync(root.renderedConfig, 'utf8');
-    t.equal((plugin(text).templateParameters as Record<string, unknown>).ThingName, name, `${name}: a string under YAML 1.1 rules`);
+    t.equal(param(plugin(text), 'ThingName'), name, `${name}: a string under YAML 1.1 rules`);
     t.same(unquotedStrings(text, NUMERIC), [], `${name}: no plain string scalar`);
   }
 });
