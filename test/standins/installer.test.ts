@@ -559,3 +559,17 @@ t.test('no stray nucleus processes are left by these tests', async (t) => {
     });
   t.same(stray, [], 'no standin.Nucleus process from this file is still running');
 });
+
+t.test('once provisioned, the nucleus connects as its thing name and publishes its fleet status, as Greengrass needs', async (t) => {
+  const reports: { thingName: string; status: Record<string, unknown> }[] = [];
+  const s = await standin(t, {
+    defaultThingGroup: 'golden-fleet',
+    account: { registered: () => {}, coreStatus: (thingName, status) => reports.push({ thingName, status }) },
+  });
+  const d = makeDevice(t, s.port, 'edge-status-1');
+  t.equal((await install(d)).code, 0);
+  await waitFor('the fleet status report', () => reports.length > 0);
+  t.match(reports[0], { thingName: 'edge-status-1', status: { thing: 'edge-status-1', overallDeviceStatus: 'HEALTHY', trigger: 'NUCLEUS_LAUNCH' } });
+  t.match(log(d), /Published the fleet status/);
+  t.equal(s.registrations.length, 1, 'the status connection registers nothing');
+});

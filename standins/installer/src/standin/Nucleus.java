@@ -16,6 +16,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
+import javax.net.ssl.SSLSocketFactory;
 import standin.RealFaults.DeviceProvisioningRuntimeException;
 import standin.RealFaults.RetryableProvisioningException;
 
@@ -151,6 +152,7 @@ public final class Nucleus {
                 runProvisioningPlugin(cfg, tlog);
             }
         }
+        reportFleetStatus(tlog);
         while (!stopped) {
             try {
                 Thread.sleep(60_000);
@@ -158,6 +160,43 @@ public final class Nucleus {
                 if (stopped) return;
                 throw e;
             }
+        }
+    }
+
+    /**
+     * Once configured to talk to cloud, the real nucleus connects as its thing name with the device certificate
+     * (iotDataEndpoint, Nucleus mqtt.port, default 8883) and its FleetStatusService publishes the device's status to
+     * $aws/things/<thing>/greengrassv2/health/json at launch (trigger NUCLEUS_LAUNCH); Greengrass makes the core
+     * device from it. The stand-in sends that one message and disconnects; a failure is a warning, never fatal.
+     */
+    private void reportFleetStatus(Path tlog) {
+        Config cfg;
+        try {
+            cfg = Config.readTlog(tlog);
+        } catch (Exception e) {
+            return;
+        }
+        if (stopped || !configuredToTalkToCloud(cfg)) return;
+        String thing = cfg.getString("system", "thingName");
+        String endpoint = cfg.getString("services", NUCLEUS, "configuration", "iotDataEndpoint");
+        String portText = cfg.getString("services", NUCLEUS, "configuration", "mqtt", "port");
+        String fss = "com.aws.greengrass.status.FleetStatusService";
+        try {
+            int port = blank(portText) ? 8883 : Integer.parseInt(portText.trim().replaceAll("\\.0$", ""));
+            SSLSocketFactory tls = Mqtt.tls(Paths.get(cfg.getString("system", "certificateFilePath")),
+                Paths.get(cfg.getString("system", "privateKeyPath")), Paths.get(cfg.getString("system", "rootCaPath")));
+            Mqtt mqtt = Mqtt.connect(endpoint, port, thing, tls, 30_000);
+            try {
+                String status = "{\"ggcVersion\":\"2.16.0\",\"platform\":\"linux\",\"architecture\":\"amd64\",\"thing\":"
+                    + Json.write(thing) + ",\"overallDeviceStatus\":\"HEALTHY\",\"sequenceNumber\":1,\"timestamp\":"
+                    + System.currentTimeMillis() + ",\"messageType\":\"COMPLETE\",\"trigger\":\"NUCLEUS_LAUNCH\",\"components\":[]}";
+                mqtt.publish(30_000, "$aws/things/" + thing + "/greengrassv2/health/json", status);
+                log("INFO", fss, "Published the fleet status (STAND-IN). {thingName=" + thing + ", trigger=NUCLEUS_LAUNCH}");
+            } finally {
+                mqtt.disconnect();
+            }
+        } catch (Exception e) {
+            log("WARN", fss, "Could not publish the fleet status (STAND-IN). {endpoint=" + endpoint + ", reason=" + e + "}");
         }
     }
 
