@@ -1,6 +1,7 @@
 // One clone boot: boot the clone's disk under QEMU, wait for greengrass-firstboot.service's outcome on the
 // serial console (journald forwards to it), power off cleanly, then read what a user would check from the
 // disk: sentinel, claim key, greengrass.service enablement, config.tlog's system.thingName, the journal.
+import { createHash, X509Certificate } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Vm, diskToRaw, guestJournal, guestPathExists, readGuestFile, sleep } from './qemu.ts';
@@ -14,6 +15,8 @@ export interface GuestPaths {
   greengrassWantsLink: string;
   configTlog: string;
   templateHostnameFile: string;
+  /** The device certificate the provisioning plugin wrote (the plugin's default path under the root). */
+  deviceCert: string;
 }
 
 export interface CloneSpec {
@@ -59,6 +62,8 @@ export interface CloneBoot {
     machineId: string | null;
     /** /etc/greengrass-firstboot/template-hostname (written by the seal). */
     templateHostname: string | null;
+    /** IoT's id of the device certificate on the disk (SHA-256 of its DER), null if there is none. */
+    deviceCertificateId: string | null;
   };
   /** Exit statuses of greengrass-firstboot.service runs that failed, from the journal (3 = permanent refusal). */
   unitExitStatuses: number[];
@@ -172,12 +177,22 @@ export async function bootClone(spec: CloneSpec, paths: GuestPaths, runDir: stri
       guestHostname: (await readGuestFile(raw, '/etc/hostname', log))?.trim() ?? null,
       machineId: (await readGuestFile(raw, '/etc/machine-id', log))?.trim() || null,
       templateHostname: (await readGuestFile(raw, paths.templateHostnameFile, log))?.trim() || null,
+      deviceCertificateId: certificateId(await readGuestFile(raw, paths.deviceCert, log)),
     },
     unitExitStatuses: [...lastBootJournal(journal).matchAll(/greengrass-firstboot\.service: Main process exited, code=exited, status=(\d+)/g)].map((m) => Number(m[1])),
     journalFile,
   };
   rmSync(work, { recursive: true, force: true });
   return result;
+}
+
+function certificateId(pem: string | null): string | null {
+  if (!pem) return null;
+  try {
+    return createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
+  } catch {
+    return null;
+  }
 }
 
 /** The journal lines of the last boot on the disk (journalctl prints "-- Boot <id> --" between boots). */

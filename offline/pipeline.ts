@@ -6,11 +6,14 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, wri
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
+import { IoTClient, ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
 import { CliError, ExitCode, ToolError, UsageError } from '../common/errors.ts';
 import { REPO_ROOT, cacheRoot, ensureBaseImage, type BaseImage } from './base-image.ts';
 import { bootClone, type CloneBoot, type GuestPaths } from './clone.ts';
 import { killAllChildren, run, stderrProgress, type Progress } from './proc.ts';
 import { readRegistrations, type Registration } from './records.ts';
+import { formatReport, journalQuote } from './report.ts';
+export { formatReport };
 import { freePort, startTsService, type Service } from './services.ts';
 import { resolveAgentConfig } from '../agent/src/agent-config.ts';
 import { buildInstallerStandin } from '../harness/standin-installer.ts';
@@ -54,6 +57,8 @@ export interface PipelineReport {
   registrations: Registration[];
   checks: ScenarioCheck[];
   recordsFile: string;
+  /** First-boot journals quoted in the report: a provisioned clone's and the refused ones'. */
+  journalQuotes?: { clone: string; why: string; lines: string[] }[];
 }
 
 export class StageError extends CliError {
@@ -70,6 +75,19 @@ function stamp(): string {
   return new Date().toISOString().replace(/[:.]/g, '-').replace('Z', '');
 }
 
+/** The certificate ids attached to a Thing in the AWS stand-in's IoT registry (what the hook and fleet commands read). */
+async function thingPrincipals(endpoint: string, thingName: string): Promise<string[]> {
+  const iot = new IoTClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIASTANDINOFFLINE00', secretAccessKey: 'stand-in-secret-not-a-real-key' } });
+  try {
+    const out = await iot.send(new ListThingPrincipalsCommand({ thingName }));
+    return (out.principals ?? []).map((p) => p.split('/').pop() ?? p);
+  } catch {
+    return [];
+  } finally {
+    iot.destroy();
+  }
+}
+
 function sha256File(f: string): string {
   return createHash('sha256').update(readFileSync(f)).digest('hex');
 }
@@ -84,6 +102,7 @@ async function guestPaths(): Promise<GuestPaths> {
     greengrassWantsLink: cfg.service.enabledLink,
     configTlog: '/greengrass/v2/config/config.tlog',
     templateHostnameFile: cfg.thingName.templateHostnameFile,
+    deviceCert: '/greengrass/v2/thingCert.crt',
   };
 }
 
@@ -180,18 +199,24 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
 
     // 3. Stand-ins on loopback (the guest reaches them at 10.0.2.2).
     const mqttPort = reused?.mqttPort ?? (await freePort());
+    const awsState = join(runDir, 'aws-state.json');
     const startProvisioning = () =>
       startTsService(
         'provisioning stand-in',
         'standins/provisioning/cli.ts',
-        ['--ca-dir', caDir, '--host', '127.0.0.1', '--port', String(mqttPort), '--template', PROVISIONING_TEMPLATE, '--rate', '10', '--records', recordsFile],
+        [
+          '--ca-dir', caDir, '--host', '127.0.0.1', '--port', String(mqttPort), '--template', PROVISIONING_TEMPLATE, '--rate', '10', '--records', recordsFile,
+          // One account with the AWS stand-in, as on AWS: its thing groups, the stack's pre-provisioning hook reading
+          // its registry, the stack's IoT policies enforced, registrations and core status written back.
+          '--aws-state', awsState, '--account', aws.address, '--stack-hook', '--stack-policies',
+        ],
         join(logs, 'provisioning-standin.log'),
       );
     const aws = await stage('aws-standin', async () => {
       const s = await startTsService(
         'AWS wire stand-in',
         'standins/aws/cli.ts',
-        ['--port', '0', '--ca-dir', caDir, '--state', join(runDir, 'aws-state.json'), '--iot-data-endpoint', '10.0.2.2', '--iot-cred-endpoint', '10.0.2.2', '--policy', CLAIM_POLICY],
+        ['--port', '0', '--ca-dir', caDir, '--state', awsState, '--iot-data-endpoint', '10.0.2.2', '--iot-cred-endpoint', '10.0.2.2', '--policy', CLAIM_POLICY],
         join(logs, 'aws-standin.log'),
       );
       services.push(s);
@@ -345,19 +370,23 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
           const a2 = await bootClone(spec('clone-a', 'branch-017', 2, uuidA), paths, runDir, progress);
           await back;
           const tb = await bootClone(spec('clone-template', templateHost), paths, runDir, progress);
-          return [a2, tb] as const;
+          // Another branch names its VM like clone-a, which has provisioned and reported: the stack's
+          // pre-provisioning hook must refuse it, or both machines would hold one identity.
+          const dup = await bootClone(spec('clone-dup', 'branch-017'), paths, runDir, progress);
+          return [a2, tb, dup] as const;
         })();
-        const [c, [a2, tb]] = await Promise.all([slotC, slot1]);
+        const [c, [a2, tb, dup]] = await Promise.all([slotC, slot1]);
         const fresh = readRegistrations(recordsFile).slice(before.length);
         return {
           a2: { ...withRegs(a2, before), registered: fresh.filter((r) => r.thingName === 'branch-017').map((r) => r.thingName) },
           t: { ...withRegs(tb, before), registered: fresh.filter((r) => r.thingName !== 'branch-019').map((r) => r.thingName) },
+          dup: { ...withRegs(dup, before), registered: fresh.filter((r) => r.thingName === 'branch-017').map((r) => r.thingName) },
           c: withRegs(c, before),
           cRegisteredAfterBack: fresh.filter((r) => r.thingName === 'branch-019').every((r) => Date.parse(r.time) >= backAt),
         };
       });
-      const { a2, t, c } = round;
-      report.clones.push(a2, t, c);
+      const { a2, t, c, dup } = round;
+      report.clones.push(a2, t, c, dup);
       check(
         'second boot of clone-a skips the unit and registers nothing',
         a2.outcome === 'skipped' && a2.registered.length === 0 && a2.disk.configTlogThingName === 'branch-017' && a2.disk.sentinel !== null,
@@ -369,6 +398,20 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
           t.disk.sentinel === null && t.disk.configTlogThingName === null && t.disk.templateHostname === templateHost,
         `${describe(t)}, exit statuses [${t.unitExitStatuses.join(', ')}], recorded template hostname ${t.disk.templateHostname ?? '-'}`,
       );
+      const holders = await thingPrincipals(aws.address, 'branch-017');
+      const dupJournal = journalQuote(dup.journalFile);
+      check(
+        'clone named like a working core (branch-017) is refused by the pre-provisioning hook; clone-a keeps the name alone',
+        dup.outcome === 'failed' && dup.unitExitStatuses.length > 0 && dup.unitExitStatuses.every((x) => x === ExitCode.CONFIG) && dup.registered.length === 0 &&
+          dup.disk.sentinel === null && dup.disk.claimKeyPresent && holders.length === 1 && holders[0] === a.disk.deviceCertificateId &&
+          dupJournal.some((l) => /pre-provisioning hook/i.test(l)),
+        `${describe(dup)}, exit statuses [${dup.unitExitStatuses.join(', ')}], certificates holding branch-017 in IoT: ${holders.length}`,
+      );
+      report.journalQuotes = [
+        { clone: 'clone-a', why: 'provisioned', lines: journalQuote(a.journalFile) },
+        { clone: 'clone-template', why: 'refused: the template hostname', lines: journalQuote(t.journalFile) },
+        { clone: 'clone-dup', why: 'refused by the pre-provisioning hook', lines: dupJournal },
+      ];
       check(
         'clone booted while the provisioning stand-in was down provisions once it is back',
         provisionedOk(c, 'branch-019') && round.cRegisteredAfterBack,
@@ -418,31 +461,6 @@ function findQcow2(dir: string): string | null {
   if (!existsSync(dir)) return null;
   const f = readdirSync(dir).find((n) => n.endsWith('.qcow2') && statSync(join(dir, n)).isFile());
   return f ? join(dir, f) : null;
-}
-
-export function formatReport(r: PipelineReport): string {
-  const lines: string[] = [];
-  lines.push(`offline pipeline: ${r.ok ? 'OK' : `FAILED at stage "${r.failedStage}"`}`);
-  if (r.error) lines.push(`  error: ${r.error}`);
-  if (r.baseImage) lines.push(`  base image: ${r.baseImage.dir} (${r.baseImage.cached ? 'cached' : `built in ${r.baseImage.buildSeconds} s`})`);
-  if (r.sealedImage) lines.push(`  sealed image: ${r.sealedImage}`);
-  lines.push(`  stages: ${r.stages.map((s) => `${s.name} ${s.seconds}s${s.ok ? '' : ' FAILED'}`).join(', ')}`);
-  if (r.clones.length) {
-    const row = (cols: string[]) => '  ' + cols.map((c, i) => c.padEnd([16, 5, 18, 10, 14, 13, 10][i] ?? 0)).join(' ').trimEnd();
-    lines.push(row(['clone', 'boot', 'hostname', 'unit', 'registered', 'provisioned', 'multi-user']));
-    for (const c of r.clones) {
-      lines.push(
-        row([
-          c.id, String(c.boot), c.hostname ?? '<template>', c.outcome, c.registered.join(',') || '-',
-          c.provisionedSeconds === null ? '-' : `${c.provisionedSeconds} s`, c.multiUserMs === null ? '-' : `${Math.round(c.multiUserMs / 1000)} s`,
-        ]),
-      );
-    }
-  }
-  lines.push(`  ThingNames registered: ${r.registrations.map((x) => x.thingName).join(', ') || '(none)'}`);
-  for (const c of r.checks) lines.push(`  ${c.ok ? 'PASS' : 'FAIL'} ${c.name}`);
-  lines.push(`  logs: ${r.runDir}`);
-  return lines.join('\n');
 }
 
 function parseArgs(argv: string[]): PipelineOptions {

@@ -57,7 +57,7 @@ t.test('a failing stage is named, keeps its logs, and the stand-ins are stopped'
   t.match(formatReport(report), /FAILED at stage "clones-first-boot"/);
 });
 
-t.test('offline pipeline: bake, five clone boots, each clone provisions itself exactly once', async (t) => {
+t.test('offline pipeline: bake, six clone boots, each clone provisions itself exactly once', async (t) => {
   mkdirSync(join(cacheRoot(), 'pipeline-runs'), { recursive: true });
   const runDir = mkdtempSync(join(cacheRoot(), 'pipeline-runs', 'e2e-'));
   const lines: string[] = [];
@@ -119,6 +119,18 @@ t.test('offline pipeline: bake, five clone boots, each clone provisions itself e
   t.match(jT, /greengrass-firstboot\.service: Main process exited, code=exited, status=3/, 'template clone: permanent refusal (exit 3)');
   t.notMatch(jT, /greengrass-firstboot\.service: Scheduled restart job/, 'template clone: no restart loop');
   t.match(jT, /golden-template/, 'template clone: the refusal names the template hostname');
+
+  // A second VM named like clone-a (a working core) was refused by the stack's pre-provisioning hook, as IoT
+  // would refuse it: nothing registered under its name, its claim kept, and its journal says why.
+  const rawD = await disk('clone-dup');
+  t.notOk(await readGuestFile(rawD, '/var/lib/greengrass-firstboot/provisioned.json', inspect), 'duplicate-name clone: no sentinel');
+  t.ok(await guestPathExists(rawD, '/greengrass/v2/claim-certs/claim.private.pem.key', inspect), 'duplicate-name clone: claim kept');
+  const jD = readFileSync(join(runDir, 'clones', 'clone-dup.boot1.journal.txt'), 'utf8');
+  t.match(jD, /greengrass-firstboot\.service: Main process exited, code=exited, status=3/, 'duplicate-name clone: permanent refusal (exit 3)');
+  t.notMatch(jD, /greengrass-firstboot\.service: Scheduled restart job/, 'duplicate-name clone: no retry loop');
+  t.match(jD, /greengrass-firstboot\[\d+\]: .*pre-provisioning hook/i, 'duplicate-name clone: the journal names the hook refusal');
+  t.equal(regs.filter((r) => r.thingName === 'branch-017').length, 1, 'branch-017 registered once: the duplicate took nothing');
+  t.match(formatReport(report), /journalctl -u greengrass-firstboot on clone-dup/, 'the report quotes the refused clone\'s journal');
 
   // The clone booted while the provisioning stand-in was down registered only after it was back.
   const restart = events.filter((e) => e.event === 'listening').map((e) => Date.parse(e.at));
