@@ -12,7 +12,7 @@ import { httpGet } from './proxy.ts';
 
 export const RELEASES_BASE = 'https://d2s8p88vqu9w66.cloudfront.net/releases';
 
-/** Pinned SHA-256 per version (aws4embeddedlinux/meta-aws recipes; /work/shared/docs/greengrass-nucleus-and-fleet-provisioning.md §4). */
+/** Pinned SHA-256 per version (aws4embeddedlinux/meta-aws recipes; docs/facts/artifacts.md). */
 export const PINNED = {
   nucleus: { '2.16.0': 'f07742c76eca868617127b5c6c9028e41c45c2b4ec25dd0db6f3b40ef7638b4e' } as Record<string, string>,
   plugin: { '1.2.2': '1e7fdc625d4e1e7795d63f0e97981feecad526277bf211154505de145009e8c1' } as Record<string, string>,
