@@ -573,3 +573,18 @@ t.test('once provisioned, the nucleus connects as its thing name and publishes i
   t.match(log(d), /Published the fleet status/);
   t.equal(s.registrations.length, 1, 'the status connection registers nothing');
 });
+
+t.test('the init config is read with YAML 1.1 rules, as the nucleus reads it: an unquoted 123_456 is a number', async (t) => {
+  const s = await standin(t);
+  const quoted = makeDevice(t, s.port, '123_456');
+  const text = readFileSync(quoted.configPath, 'utf8');
+  t.match(text, /ThingName: "123_456"/, 'the product writes it quoted');
+  const bare = makeDevice(t, s.port, '123_456');
+  writeFileSync(bare.configPath, text.replace(/ThingName: "123_456"/, 'ThingName: 123_456'));
+  t.equal((await install(bare)).code, 0);
+  await waitFor('the unquoted device registered', () => s.registrations.length === 1);
+  t.equal(s.registrations[0]?.thingName, '123456', 'YAML 1.1 reads 123_456 as the integer 123456 (the name a real nucleus would send)');
+  t.equal((await install(quoted)).code, 0);
+  await waitFor('the quoted device registered', () => s.registrations.length === 2);
+  t.equal(s.registrations[1]?.thingName, '123_456', 'quoted, it stays the string');
+});

@@ -253,15 +253,29 @@ final class Yaml {
         return parts;
     }
 
-    /** YAML 1.2 core schema resolution, like the real installer's Jackson YAML reader. */
+    /**
+     * YAML 1.1 resolution of a plain (unquoted) scalar, as the nucleus's Jackson YAML parser types it (SnakeYAML's
+     * resolver; docs/facts/installer-config.md): yes/no/on/off are booleans, `123_456`, `0x1F`, `0o17`-style octal
+     * `017` and `0b101` are integers, `1e3` is a float. Quoted scalars never come here: they are strings.
+     */
     static Object plain(String t) {
-        if (t.isEmpty() || t.equals("~") || t.equals("null") || t.equals("Null") || t.equals("NULL")) return null;
-        if (t.equals("true") || t.equals("True") || t.equals("TRUE")) return Boolean.TRUE;
-        if (t.equals("false") || t.equals("False") || t.equals("FALSE")) return Boolean.FALSE;
-        if (t.matches("[-+]?[0-9]+")) {
-            try { return Long.parseLong(t.startsWith("+") ? t.substring(1) : t); } catch (NumberFormatException e) { return t; }
+        if (t.isEmpty() || t.matches("~|null|Null|NULL")) return null;
+        if (t.matches("yes|Yes|YES|true|True|TRUE|on|On|ON")) return Boolean.TRUE;
+        if (t.matches("no|No|NO|false|False|FALSE|off|Off|OFF")) return Boolean.FALSE;
+        if (t.matches("[-+]?(0b[0-1_]+|0[0-7_]+|0|[1-9][0-9_]*|0x[0-9a-fA-F_]+)")) {
+            boolean neg = t.startsWith("-");
+            String body = t.replaceFirst("^[-+]", "").replace("_", "");
+            int radix = 10;
+            if (body.startsWith("0b")) { radix = 2; body = body.substring(2); }
+            else if (body.startsWith("0x")) { radix = 16; body = body.substring(2); }
+            else if (body.length() > 1 && body.startsWith("0")) { radix = 8; body = body.substring(1); }
+            java.math.BigInteger n = new java.math.BigInteger(body.isEmpty() ? "0" : body, radix);
+            if (neg) n = n.negate();
+            return n.bitLength() < 64 ? (Object) n.longValue() : n;
         }
-        if (t.matches("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?")) return Double.parseDouble(t);
+        if (t.matches("[-+]?(\\.[0-9]+|[0-9][0-9_]*(\\.[0-9_]*)?)([eE][-+]?[0-9]+)?")) return Double.parseDouble(t.replace("_", ""));
+        if (t.matches("[-+]?\\.(inf|Inf|INF)")) return t.startsWith("-") ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY;
+        if (t.matches("\\.(nan|NaN|NAN)")) return Double.NaN;
         return t;
     }
 
