@@ -67,9 +67,19 @@ function readJson(path: string, what: string): unknown {
   }
 }
 
-export function readState(path: string): AgentState {
+/**
+ * `strict` (status): a state file that cannot be read is an error. Otherwise (run) it reads as a fresh state: it is
+ * bookkeeping, and the run's own error must stay the one reported (writing it back fails with its own message).
+ */
+export function readState(path: string, opts: { strict?: boolean } = {}): AgentState {
   // Not JSON (an empty file after a power loss: it is not fsynced) reads as a fresh state.
-  const v = readJson(path, 'state');
+  let v: unknown;
+  try {
+    v = readJson(path, 'state');
+  } catch (err) {
+    if (opts.strict) throw err;
+    v = undefined;
+  }
   const state = emptyState();
   if (!v || typeof v !== 'object') return state;
   // Field by field: a hand-edited or foreign file must not turn a counter into a string ("2" + 1 = "21").

@@ -294,7 +294,7 @@ for (const c of cases) {
     await expectRefused(t, root, spy, c);
     if (c.reason !== 'agent-config-invalid' && c.reason !== 'state-unwritable') { // (no state.json to show it in)
       const st = await runAgent(root, ['status', '--json']);
-      t.equal(st.code, 0);
+      t.equal(st.code, c.code === CONFIG || c.code === 2 ? CONFIG : 75, 'status: stopped (3) or not yet done (75), as the run ended');
       const s = JSON.parse(st.stdout);
       t.equal(s.provisioned, false, 'status: not provisioned');
       t.equal(s.lastError?.reason, c.reason, 'status shows the last error');

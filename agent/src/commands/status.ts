@@ -23,7 +23,7 @@ export interface StatusReport {
 
 export function statusReport(ctx: Pick<CommandContext, 'cfg'>): StatusReport {
   const s = readSentinel(ctx.cfg.state.sentinel);
-  const st = readState(ctx.cfg.state.stateFile);
+  const st = readState(ctx.cfg.state.stateFile, { strict: true });
   return {
     provisioned: !!s,
     thingName: s?.thingName ?? st.thingName,
