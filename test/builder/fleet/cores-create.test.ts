@@ -77,7 +77,7 @@ t.test('bad input is refused before any AWS call, nothing written', async (t) =>
     [['--thing-group', 'G'], /--names a,b,c or --count/],
     [['--count', '2', '--prefix', 'p', '--start', 'abc', '--thing-group', 'G'], /--start must be a whole number >= 0, got NaN/],
     [['--count', '2', '--prefix', 'p', '--start=-1', '--thing-group', 'G'], /--start must be a whole number >= 0, got -1/],
-    [['--names', 'a', '--thing-group', 'G', '-o', join(out, 'o2')], /--output is given 2 times; give it once/],
+    [['--names', 'a', '--thing-group', 'G', '-o', join(out, 'o2')], /--output was given 2 times \(.*\): give it once/],
     [['--names', 'a', '--thing-group', 'G', '--concurrency', 'abc'], /--concurrency must be a whole number from 1 to 64/],
   ];
   for (const [args, re] of cases) {
@@ -257,9 +257,11 @@ t.test("a name that is already another machine's identity (a Thing with a certif
   t.notOk(existsSync(join(out, 'o', 'branch-017', 'config.yaml')));
 });
 
-t.test('discovered endpoints of another region: refused before any Thing, certificate, policy or group is made', async (t) => {
+t.test('an endpoint of another region: refused before any Thing, certificate, policy or group is made', async (t) => {
+  // DescribeEndpoint answers for the region a request is signed for, so the mismatch comes from a given endpoint.
   const out = tmp('gg-cores-region-');
-  const r = await runCli(['cores', 'create', '--names', 'site9-core-a', '--thing-group', 'Site9Cores', '--output', join(out, 'o'), '--region', 'us-west-2'], cliEnv(s));
+  const args = ['--names', 'site9-core-a', '--thing-group', 'Site9Cores', '--output', join(out, 'o'), '--region', 'us-west-2'];
+  const r = await runCli(['cores', 'create', ...args, '--iot-data-endpoint', 'a1-ats.iot.eu-west-1.amazonaws.com'], cliEnv(s));
   t.equal(r.code, ExitCode.CONFIG, r.stderr);
   t.match(r.stderr, /iotDataEndpoint "a1-ats\.iot\.eu-west-1\.amazonaws\.com" is not in region us-west-2/);
   for (const op of ['CreateThing', 'CreateKeysAndCertificate', 'CreateThingGroup', 'AttachPolicy', 'AddThingToThingGroup']) t.equal(s.calls(op).length, 0, `no ${op}`);
