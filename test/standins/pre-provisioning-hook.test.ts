@@ -3,7 +3,8 @@
 // whose AWS clients look at the AWS stand-in; a refusal comes back on /rejected as ACCESS_DENIED and
 // nothing is registered.
 import t from 'tap';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import { connectDevice, request } from '../../harness/mqtt-device.ts';
 import {
   AttachThingPrincipalCommand,
   CreateKeysAndCertificateCommand,
@@ -33,40 +34,7 @@ const credentials = { accessKeyId: 'AKIDHOOK', secretAccessKey: 'hook' };
 const { hook: stackHook, cleanup } = loadStackHook();
 t.teardown(cleanup);
 
-function connect(s: ProvisioningStandin, id: KeyPair): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const c = mqtt.connect(`mqtts://${s.host}:${s.port}`, {
-      key: id.privateKeyPem,
-      cert: id.certificatePem,
-      ca: ca.certificatePem,
-      rejectUnauthorized: true,
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      clean: true,
-    });
-    c.once('connect', () => resolve(c));
-    c.once('error', (e) => {
-      c.end(true);
-      reject(e);
-    });
-  });
-}
-
-async function request(c: MqttClient, topic: string, body: unknown): Promise<{ outcome: string; body: any }> {
-  await c.subscribeAsync([`${topic}/accepted`, `${topic}/rejected`], { qos: 1 });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer on ${topic}`)), 15_000);
-    const onMsg = (tp: string, payload: Buffer) => {
-      if (tp !== `${topic}/accepted` && tp !== `${topic}/rejected`) return;
-      clearTimeout(timer);
-      c.off('message', onMsg);
-      resolve({ outcome: tp.slice(topic.length + 1), body: JSON.parse(payload.toString()) });
-    };
-    c.on('message', onMsg);
-    c.publish(topic, JSON.stringify(body), { qos: 1 });
-  });
-}
+const connect = (s: ProvisioningStandin, id: KeyPair): Promise<MqttClient> => connectDevice(s, id, { trust: ca.certificatePem });
 
 /** CreateKeysAndCertificate then RegisterThing, as the FleetProvisioningByClaim plugin does. */
 async function provision(s: ProvisioningStandin, params: Record<string, string>) {

@@ -3,10 +3,11 @@
 // registry the hook reads. A core that provisioned and reported keeps its name; a second machine asking for it is
 // refused, and the registry shows one certificate on the Thing.
 import t from 'tap';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import { connectDevice, request, type TlsIdentity } from '../../harness/mqtt-device.ts';
 import { CreateThingGroupCommand, IoTClient, ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
 import { GetCoreDeviceCommand, GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
-import { createCa, issueCertificate, type KeyPair } from '../../standins/pki.ts';
+import { createCa, issueCertificate } from '../../standins/pki.ts';
 import { startAwsStandin } from '../../standins/aws/server.ts';
 import { startProvisioningStandin, CREATE_TOPIC, provisionTopic, type ProvisioningStandin } from '../../standins/provisioning/server.ts';
 import { accountFeed } from '../../standins/provisioning/account-feed.ts';
@@ -21,32 +22,7 @@ const credentials = { accessKeyId: 'AKIDACCOUNT', secretAccessKey: 'account' };
 const { hook, cleanup } = loadStackHook();
 t.teardown(cleanup);
 
-function connect(s: ProvisioningStandin, id: { privateKeyPem: string; certificatePem: string }, clientId: string): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const c = mqtt.connect(`mqtts://${s.host}:${s.port}`, {
-      key: id.privateKeyPem, cert: id.certificatePem, ca: ca.certificatePem, rejectUnauthorized: true,
-      protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, clean: true, clientId,
-    });
-    c.once('connect', () => resolve(c));
-    c.once('error', (e) => {
-      c.end(true);
-      reject(e);
-    });
-  });
-}
-
-async function request(c: MqttClient, topic: string, body: unknown): Promise<{ outcome: string; body: any }> {
-  await c.subscribeAsync([`${topic}/accepted`, `${topic}/rejected`], { qos: 1 });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer on ${topic}`)), 15_000);
-    c.on('message', (tp, payload) => {
-      if (tp !== `${topic}/accepted` && tp !== `${topic}/rejected`) return;
-      clearTimeout(timer);
-      resolve({ outcome: tp.slice(topic.length + 1), body: JSON.parse(payload.toString()) });
-    });
-    c.publish(topic, JSON.stringify(body), { qos: 1 });
-  });
-}
+const connect = (s: ProvisioningStandin, id: TlsIdentity, clientId: string): Promise<MqttClient> => connectDevice(s, id, { trust: ca.certificatePem, clientId });
 
 async function provision(s: ProvisioningStandin, thingName: string) {
   const c = await connect(s, claim, `claim-${thingName}-${Math.random().toString(36).slice(2)}`);

@@ -1,6 +1,7 @@
 // The provisioning STAND-IN, driven by the real `mqtt` npm client over mTLS.
 import t from 'tap';
 import mqtt, { type MqttClient } from 'mqtt';
+import { connectDevice, request } from '../../harness/mqtt-device.ts';
 import { readFileSync, mkdtempSync, statSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,49 +18,8 @@ const ca = createCa();
 const claim = issueCertificate(ca, { commonName: 'claim' });
 const TEMPLATE = 'GoldenImageFleetTemplate';
 
-function connect(
-  s: { host: string; port: number },
-  id: KeyPair | null,
-  trust = ca.certificatePem,
-): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const c = mqtt.connect(`mqtts://${s.host}:${s.port}`, {
-      ...(id ? { key: id.privateKeyPem, cert: id.certificatePem } : {}),
-      ca: trust,
-      rejectUnauthorized: true,
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      clean: true,
-    });
-    c.once('connect', () => resolve(c));
-    c.once('error', (e) => {
-      c.end(true);
-      reject(e);
-    });
-    c.once('close', () => reject(new Error('closed before CONNACK')));
-  });
-}
-
-/** Subscribe to accepted+rejected, publish, resolve with whichever answers first. */
-async function request(
-  c: MqttClient,
-  topic: string,
-  body: unknown,
-): Promise<{ outcome: 'accepted' | 'rejected'; body: any }> {
-  await c.subscribeAsync([`${topic}/accepted`, `${topic}/rejected`], { qos: 1 });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer on ${topic}`)), 10_000);
-    const onMsg = (tp: string, payload: Buffer) => {
-      if (tp !== `${topic}/accepted` && tp !== `${topic}/rejected`) return;
-      clearTimeout(timer);
-      c.off('message', onMsg);
-      resolve({ outcome: tp.endsWith('/accepted') ? 'accepted' : 'rejected', body: JSON.parse(payload.toString()) });
-    };
-    c.on('message', onMsg);
-    c.publish(topic, body === undefined ? '' : JSON.stringify(body), { qos: 1 });
-  });
-}
+const connect = (s: { host: string; port: number }, id: KeyPair | null, trust = ca.certificatePem): Promise<MqttClient> =>
+  connectDevice(s, id, { trust });
 
 async function provision(c: MqttClient, params: Record<string, string>, template = TEMPLATE) {
   const created = await request(c, CREATE_TOPIC, {});
