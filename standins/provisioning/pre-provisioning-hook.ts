@@ -4,20 +4,11 @@
 // `allowProvisioning: true` within 5 s lets it go on, and parameterOverrides are merged into the
 // parameters. A refusal, a throw or no answer in time fails the request with ACCESS_DENIED.
 
-/** The input AWS IoT gives the hook (payload version 2020-04-01). */
-export interface PreProvisioningHookEvent {
-  claimCertificateId: string;
-  certificateId: string;
-  certificatePem: string;
-  templateArn: string;
-  clientId: string;
-  parameters: Record<string, string>;
-}
+import type { HookAnswer, HookEvent } from '../../cloudformation/pre-provisioning-hook/handler.ts';
 
-export interface PreProvisioningHookAnswer {
-  allowProvisioning: boolean;
-  parameterOverrides?: Record<string, string>;
-}
+/** The input AWS IoT gives the hook and its answer: one definition, the hook's own (payload version 2020-04-01). */
+export type PreProvisioningHookEvent = HookEvent;
+export type PreProvisioningHookAnswer = HookAnswer;
 
 export type PreProvisioningHook = (event: PreProvisioningHookEvent) => Promise<PreProvisioningHookAnswer>;
 
