@@ -86,5 +86,5 @@ t.test('endpoints and config render: the same output, endpoint prefixes aside', 
     iotDataEndpoint: '<prefix>-ats.iot.eu-west-1.amazonaws.com',
     iotCredentialEndpoint: '<prefix>.credentials.iot.eu-west-1.amazonaws.com',
   });
-  t.match(m.results[1]!.stdout, /iotDataEndpoint: <prefix>-ats\.iot\.eu-west-1\.amazonaws\.com/);
+  t.match(m.results[1]!.stdout, /iotDataEndpoint: "<prefix>-ats\.iot\.eu-west-1\.amazonaws\.com"/);
 });

@@ -143,7 +143,9 @@ t.test('an install through the java shim writes what the process mode writes, an
   const cert = new X509Certificate(readFileSync(join(h.root, 'thingCert.crt')));
   t.ok(cert.checkPrivateKey(createPrivateKey(readFileSync(join(h.root, 'privKey.key')))), 'device key matches device cert');
   t.equal(prov.registrations.find((r) => r.thingName === 'same-host')?.certificateId, cert.fingerprint256.replace(/:/g, '').toLowerCase(), 'the registered cert is the one on disk');
-  await waitFor('greengrass.log complete', () => /Received register thing response/.test(log(h)) && /Received register thing response/.test(log(p)));
+  // Complete once the nucleus has reported (or failed to report) its fleet status after provisioning.
+  const done = (l: string) => /Received register thing response/.test(l) && /the fleet status \(STAND-IN\)/.test(l);
+  await waitFor('greengrass.log complete', () => done(log(h)) && done(log(p)));
   t.same(messages(log(h).replaceAll('same-host', '<name>')), messages(log(p).replaceAll('same-process', '<name>')), 'the nucleus logs the same lines');
   t.equal(read(join(h.root, 'logs', 'loader.log')), 'Launched Nucleus successfully.\n', 'loader.log: the nucleus stdout');
   t.ok(await host.active(h.root), 'its nucleus runs on in the host');
