@@ -81,6 +81,13 @@ export const MULTI_USER = /Reached target multi-user\.target|Reached target Mult
 export interface BootHooks {
   /** Called once the unit has started (the console shows "Starting greengrass-firstboot.service"). */
   onUnitStarting?: (vm: Vm) => Promise<void>;
+  /**
+   * After the unit's outcome, the VM keeps running until this holds (polled, at most `keepRunningMs`, default
+   * 180 s): a real machine stays up, so what its services do after first boot (the nucleus reporting its status)
+   * happens; the pipeline powers clones off early only to save time.
+   */
+  keepRunningUntil?: () => boolean;
+  keepRunningMs?: number;
 }
 
 export async function bootClone(spec: CloneSpec, paths: GuestPaths, runDir: string, progress: Progress, hooks: BootHooks = {}): Promise<CloneBoot> {
@@ -143,6 +150,11 @@ export async function bootClone(spec: CloneSpec, paths: GuestPaths, runDir: stri
   if (!vm.running && outcome === 'timeout') {
     const ex = await vm.exited;
     outcome = ex.timedOut ? 'timeout' : 'vm-exited';
+  }
+  if (hooks.keepRunningUntil && vm.running) {
+    const until = Date.now() + (hooks.keepRunningMs ?? 180_000);
+    while (vm.running && !hooks.keepRunningUntil() && Date.now() < until) await sleep(1000);
+    progress(`clone ${tag}: ${hooks.keepRunningUntil() ? 'kept running until its services reported' : 'gave up waiting for its services to report'}`);
   }
   // Let the journal reach the disk, then power off cleanly (ACPI).
   await sleep(2000);

@@ -11,7 +11,7 @@ import { CliError, ExitCode, ToolError, UsageError } from '../common/errors.ts';
 import { REPO_ROOT, cacheRoot, ensureBaseImage, type BaseImage } from './base-image.ts';
 import { bootClone, type CloneBoot, type GuestPaths } from './clone.ts';
 import { killAllChildren, run, stderrProgress, type Progress } from './proc.ts';
-import { readRegistrations, type Registration } from './records.ts';
+import { readEvents, readRegistrations, type Registration } from './records.ts';
 import { formatReport, journalQuote } from './report.ts';
 export { formatReport };
 import { freePort, startTsService, type Service } from './services.ts';
@@ -73,6 +73,11 @@ export class StageError extends CliError {
 
 function stamp(): string {
   return new Date().toISOString().replace(/[:.]/g, '-').replace('Z', '');
+}
+
+/** Whether the provisioning stand-in recorded a fleet status message from this core (Greengrass then knows it). */
+function coreReported(recordsFile: string, thingName: string): boolean {
+  return readEvents(recordsFile).some((e) => e.event === 'core-status' && e.thingName === thingName);
 }
 
 /** The certificate ids attached to a Thing in the AWS stand-in's IoT registry (what the hook and fleet commands read). */
@@ -328,7 +333,9 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     const [a, b] = await stage('clones-first-boot', async () => {
       const before = readRegistrations(recordsFile);
       const boots = await Promise.all([
-        bootClone(spec('clone-a', 'branch-017', 1, uuidA), paths, runDir, progress),
+        // clone-a stays up until its nucleus has reported its status: the core "seen working" that the
+        // pre-provisioning hook protects from clone-dup below.
+        bootClone(spec('clone-a', 'branch-017', 1, uuidA), paths, runDir, progress, { keepRunningUntil: () => coreReported(recordsFile, 'branch-017') }),
         bootClone(spec('clone-b', 'branch-018'), paths, runDir, progress),
       ]);
       // Registrations from the two parallel boots are attributed by ThingName.
