@@ -2,7 +2,7 @@
 // stand-ins on loopback → claim create → bake with Packer (qemu target) → boot clones → report.
 // Every run keeps its logs under .cache/pipeline-runs/<ts>/; a failure names its stage.
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
@@ -205,6 +205,10 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     // 3. Stand-ins on loopback (the guest reaches them at 10.0.2.2).
     const mqttPort = reused?.mqttPort ?? (await freePort());
     const awsState = join(runDir, 'aws-state.json');
+    // A reused bake keeps its account: the claim and the thing group it made are what the baked clones provision into.
+    if (opts.reuseBake && existsSync(join(opts.reuseBake, 'aws-state.json')) && !existsSync(awsState)) {
+      copyFileSync(join(opts.reuseBake, 'aws-state.json'), awsState);
+    }
     const startProvisioning = () =>
       startTsService(
         'provisioning stand-in',
