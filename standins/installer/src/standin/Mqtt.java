@@ -259,19 +259,12 @@ final class Mqtt implements Closeable {
     }
 
     void publish(long timeoutMs, String topic, String payload) throws IOException {
-        int id = nextId++;
-        ByteArrayOutputStream v = new ByteArrayOutputStream();
-        str(v, topic);
-        v.write(id >> 8);
-        v.write(id & 0xff);
-        byte[] p = payload.getBytes(StandardCharsets.UTF_8);
-        v.write(p, 0, p.length);
-        send(0x32, v.toByteArray());
+        int id = publishNoWait(topic, payload);
         await(4, id, System.currentTimeMillis() + timeoutMs, "PUBACK");
     }
 
-    /** A QoS 1 PUBLISH whose PUBACK nobody waits for (it arrives, and is skipped, while awaiting the reply). */
-    void publishNoWait(String topic, String payload) throws IOException {
+    /** A QoS 1 PUBLISH whose PUBACK nobody waits for (it arrives, and is skipped, while awaiting the reply); its id. */
+    int publishNoWait(String topic, String payload) throws IOException {
         int id = nextId++;
         ByteArrayOutputStream v = new ByteArrayOutputStream();
         str(v, topic);
@@ -280,6 +273,7 @@ final class Mqtt implements Closeable {
         byte[] p = payload.getBytes(StandardCharsets.UTF_8);
         v.write(p, 0, p.length);
         send(0x32, v.toByteArray());
+        return id;
     }
 
     /** The next message on one of `topics`: {topic, payload}. */
