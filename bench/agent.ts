@@ -65,7 +65,9 @@ function measure(cmd: string, args: string[], env: Record<string, string>): Prom
       try {
         const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
         if (m) peak = Math.max(peak, Number(m[1]));
-        const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+        const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8')
+          .replace(/^.*\) /, '')
+          .split(' ');
         cpu = Math.max(cpu, ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK);
         faults = Math.max(faults, Number(f[7]));
       } catch {
@@ -126,7 +128,11 @@ async function main(): Promise<void> {
   const runAgentOnce = async (i: number, exe = EXE, into = agent) => {
     const root = fresh(`gg-bench-a${i}`);
     try {
-      const s = await measure(exe, ['run', '--config', root.configPath], { PATH: SYSTEM_PATH, HOME: root.dir, ...root.env });
+      const s = await measure(exe, ['run', '--config', root.configPath], {
+        PATH: SYSTEM_PATH,
+        HOME: root.dir,
+        ...root.env,
+      });
       const sentinel = JSON.parse(readFileSync(root.sentinel, 'utf8'));
       if (sentinel.thingName !== `gg-bench-a${i}`) throw new Error(`${exe}: sentinel names ${sentinel.thingName}`);
       into.push(s);
@@ -140,9 +146,16 @@ async function main(): Promise<void> {
     try {
       const marker = join(root.dir, 'greengrass_installed');
       const s = await measure('/bin/bash', [script], {
-        PATH: SYSTEM_PATH, HOME: root.dir, ...root.env,
-        TEMPLATE: root.templatePath, CFG: join(root.ggRoot, 'installer', 'config.rendered.yaml'), HOSTNAME_FILE: root.hostnameFile,
-        GG_ROOT: root.ggRoot, JAR: root.agent.installer.jar, PLUGIN: root.agent.installer.pluginJar, MARKER: marker,
+        PATH: SYSTEM_PATH,
+        HOME: root.dir,
+        ...root.env,
+        TEMPLATE: root.templatePath,
+        CFG: join(root.ggRoot, 'installer', 'config.rendered.yaml'),
+        HOSTNAME_FILE: root.hostnameFile,
+        GG_ROOT: root.ggRoot,
+        JAR: root.agent.installer.jar,
+        PLUGIN: root.agent.installer.pluginJar,
+        MARKER: marker,
       });
       statSync(marker);
       seed.push(s);
@@ -156,7 +169,8 @@ async function main(): Promise<void> {
   // it then inflates RSS by ~13 MB of file pages (measured: 72 MB vs 59 MB). A clone reads it from
   // disk, so drop the file's cache (GNU dd: nocache + count=0 = the whole file) and let the warm-up
   // run read it back in the way a first boot does.
-  for (const exe of COMPARE ? [EXE, COMPARE] : [EXE]) execFileSync('dd', [`if=${exe}`, 'iflag=nocache', 'count=0', 'status=none']);
+  for (const exe of COMPARE ? [EXE, COMPARE] : [EXE])
+    execFileSync('dd', [`if=${exe}`, 'iflag=nocache', 'count=0', 'status=none']);
   // one warm-up of each (page cache, JIT of the stand-in jar), not counted
   await runSeedOnce(-1);
   await runAgentOnce(-1);
@@ -198,7 +212,9 @@ async function main(): Promise<void> {
   console.log(`bench:agent  ${N} alternating runs each, same installer stand-in (exits at once)`);
   console.log(`  seed bash script   median ${fmt(b)} ms   (runs: ${seed.map((s) => fmt(s.ms)).join(', ')})`);
   console.log(`  greengrass-firstboot median ${fmt(a)} ms   (runs: ${agent.map((s) => fmt(s.ms)).join(', ')})`);
-  console.log(`  overhead (medians) ${fmt(overhead)} ms   difference of the two medians (the target is judged on the paired line)`);
+  console.log(
+    `  overhead (medians) ${fmt(overhead)} ms   difference of the two medians (the target is judged on the paired line)`,
+  );
   console.log(`  overhead (minima)  ${fmt(minOverhead)} ms`);
   // Run i of each was made back to back, so a pair shares the host's state (this host's speed drifts by tens of ms).
   const diffs = agent.map((s, i) => s.ms - (seed[i] as Sample).ms);
@@ -206,24 +222,45 @@ async function main(): Promise<void> {
   // How far that median could move with other runs of the same kind (bootstrap over the pairs): with the host's
   // drift, a target inside this interval is neither met nor missed by this run.
   const interval = medianInterval(diffs, 0.9);
-  console.log(`  overhead (paired)  ${fmt(paired)} ms   median of agent run i - script run i; 90% interval ${fmt(interval.low)}–${fmt(interval.high)} ms   target < ${TARGET_OVERHEAD_MS} ms   ${verdict(interval, TARGET_OVERHEAD_MS)}`);
+  console.log(
+    `  overhead (paired)  ${fmt(paired)} ms   median of agent run i - script run i; 90% interval ${fmt(interval.low)}–${fmt(interval.high)} ms   target < ${TARGET_OVERHEAD_MS} ms   ${verdict(interval, TARGET_OVERHEAD_MS)}`,
+  );
   const phases = agent.flatMap((s) => (s.phases ? [s.phases] : []));
   if (phases.length > 0) {
-    console.log(`  agent phases       spawn → installer started ${fmt(median(phases.map((p) => p.toInstallerMs)))} ms, installer finished → exit ${fmt(median(phases.map((p) => p.afterInstallerMs)))} ms (medians, from its log timestamps)`);
+    console.log(
+      `  agent phases       spawn → installer started ${fmt(median(phases.map((p) => p.toInstallerMs)))} ms, installer finished → exit ${fmt(median(phases.map((p) => p.afterInstallerMs)))} ms (medians, from its log timestamps)`,
+    );
   }
-  console.log(`  start-up floor     greengrass-firstboot --version ${fmt(median(floor))} ms, bare node -e 0 ${fmt(median(nodeFloor))} ms, bash -c : ${fmt(median(bashFloor))} ms (medians)`);
+  console.log(
+    `  start-up floor     greengrass-firstboot --version ${fmt(median(floor))} ms, bare node -e 0 ${fmt(median(nodeFloor))} ms, bash -c : ${fmt(median(bashFloor))} ms (medians)`,
+  );
   // Node's own start and exit, which no agent code can remove, against bash's: the rest of the overhead is the agent's.
   const nodeOverBash = median(nodeFloor) - median(bashFloor);
-  console.log(`  of the overhead    node's own start-up over bash's ${fmt(nodeOverBash)} ms; the agent's code ${fmt(overhead - nodeOverBash)} ms`);
-  console.log(`  agent own CPU      ${fmt(cpu)} ms median (user+sys of the agent process, installer excluded), ${fmt(median(agent.map((s) => s.faults)))} page faults`);
-  console.log(`  load average       ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${(await import('node:os')).cpus().length} CPUs (other load inflates wall times)`);
-  console.log(`  agent peak RSS     ${rssMb.toFixed(1)} MB   target < ${TARGET_RSS_MB} MB   ${rssMb < TARGET_RSS_MB ? 'OK' : 'OVER'}`);
+  console.log(
+    `  of the overhead    node's own start-up over bash's ${fmt(nodeOverBash)} ms; the agent's code ${fmt(overhead - nodeOverBash)} ms`,
+  );
+  console.log(
+    `  agent own CPU      ${fmt(cpu)} ms median (user+sys of the agent process, installer excluded), ${fmt(median(agent.map((s) => s.faults)))} page faults`,
+  );
+  console.log(
+    `  load average       ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} on ${(await import('node:os')).cpus().length} CPUs (other load inflates wall times)`,
+  );
+  console.log(
+    `  agent peak RSS     ${rssMb.toFixed(1)} MB   target < ${TARGET_RSS_MB} MB   ${rssMb < TARGET_RSS_MB ? 'OK' : 'OVER'}`,
+  );
   console.log(`  executable size    ${sizeMb.toFixed(1)} MiB (${EXE})`);
   if (COMPARE) {
     const op = other.flatMap((s) => (s.phases ? [s.phases] : []));
     console.log(`  compared with ${COMPARE}:`);
-    console.log(`    median ${fmt(median(other.map((s) => s.ms)))} ms, overhead ${fmt(median(other.map((s) => s.ms)) - b)} ms (ours ${fmt(overhead)} ms); CPU ${fmt(median(other.map((s) => s.cpuMs)))} ms (ours ${fmt(cpu)} ms); peak RSS ${(Math.max(...other.map((s) => s.peakRssKb)) / 1024).toFixed(1)} MB`);
-    if (op.length > 0) console.log(`    spawn → installer started ${fmt(median(op.map((p) => p.toInstallerMs)))} ms, installer finished → exit ${fmt(median(op.map((p) => p.afterInstallerMs)))} ms`);
+    console.log(
+      `    median ${fmt(median(other.map((s) => s.ms)))} ms, overhead ${fmt(median(other.map((s) => s.ms)) - b)} ms (ours ${fmt(overhead)} ms); CPU ${fmt(median(other.map((s) => s.cpuMs)))} ms (ours ${fmt(cpu)} ms); peak RSS ${(Math.max(...other.map((s) => s.peakRssKb)) / 1024).toFixed(1)} MB`,
+    );
+    if (op.length > 0)
+      console.log(
+        `    spawn → installer started ${fmt(median(op.map((p) => p.toInstallerMs)))} ms, installer finished → exit ${fmt(median(op.map((p) => p.afterInstallerMs)))} ms`,
+      );
   }
 }
 

@@ -44,7 +44,9 @@ const LATENCY = Number(values['latency-ms']);
 const CONCURRENCY = Number(values.concurrency);
 
 const ca = createCa();
-const pool = Array.from({ length: Number(values.pool) }, () => issueCertificate(ca, { commonName: 'AWS IoT Certificate', days: 365 }));
+const pool = Array.from({ length: Number(values.pool) }, () =>
+  issueCertificate(ca, { commonName: 'AWS IoT Certificate', days: 365 }),
+);
 
 interface Limiter {
   take(): boolean;
@@ -85,15 +87,33 @@ async function front(s: AwsStandin, limit: Limiter, stats: { calls: number; thro
           const kp = pool[n++ % pool.length]!;
           const certificateId = createHash('sha256').update(randomBytes(32)).digest('hex');
           const certificateArn = `arn:aws:iot:${s.state.region}:${ACCOUNT_ID}:cert/${certificateId}`;
-          s.state.certificates[certificateId] = { certificateId, certificateArn, certificatePem: kp.certificatePem, status: 'ACTIVE', creationDate: nowSeconds(), lastModifiedDate: nowSeconds(), policies: [] };
+          s.state.certificates[certificateId] = {
+            certificateId,
+            certificateArn,
+            certificatePem: kp.certificatePem,
+            status: 'ACTIVE',
+            creationDate: nowSeconds(),
+            lastModifiedDate: nowSeconds(),
+            policies: [],
+          };
           res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ certificateArn, certificateId, certificatePem: kp.certificatePem, keyPair: { PublicKey: '', PrivateKey: kp.privateKeyPem } }));
+          res.end(
+            JSON.stringify({
+              certificateArn,
+              certificateId,
+              certificatePem: kp.certificatePem,
+              keyPair: { PublicKey: '', PrivateKey: kp.privateKeyPem },
+            }),
+          );
           return;
         }
-        const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
-          res.writeHead(ur.statusCode ?? 502, ur.headers);
-          ur.pipe(res);
-        });
+        const up = request(
+          { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+          (ur) => {
+            res.writeHead(ur.statusCode ?? 502, ur.headers);
+            ur.pipe(res);
+          },
+        );
         up.on('error', () => {
           res.writeHead(502);
           res.end();
@@ -104,7 +124,10 @@ async function front(s: AwsStandin, limit: Limiter, stats: { calls: number; thro
   });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
 }
 
 function vmHWM(pid: number): number {
@@ -118,8 +141,17 @@ function vmHWM(pid: number): number {
 
 async function run(count: number) {
   const s = await startAwsStandin({ ca, endpoints: { region: 'eu-west-1' } });
-  const iot = new IoTClient({ endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
-  await iot.send(new CreatePolicyCommand({ policyName: 'GreengrassV2IoTThingPolicy', policyDocument: '{"Version":"2012-10-17","Statement":[]}' }));
+  const iot = new IoTClient({
+    endpoint: s.url,
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+  });
+  await iot.send(
+    new CreatePolicyCommand({
+      policyName: 'GreengrassV2IoTThingPolicy',
+      policyDocument: '{"Version":"2012-10-17","Statement":[]}',
+    }),
+  );
   iot.destroy();
   s.setLatency('*', LATENCY);
   const stats = { calls: 0, throttled: 0 };
@@ -127,9 +159,38 @@ async function run(count: number) {
   const out = mkdtempSync(join(tmpdir(), 'gg-bench-batch-'));
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('AWS_')) delete env[k];
-  Object.assign(env, { AWS_ENDPOINT_URL: f.url, AWS_ACCESS_KEY_ID: 'AKIDBENCH', AWS_SECRET_ACCESS_KEY: 'bench', AWS_REGION: 'eu-west-1', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' });
-  const args = ['bin/greengrass-image.js', 'cores', 'create', '--count', String(count), '--prefix', 'bench-', '--thing-group', 'BenchCores', '--output', join(out, 'o'), '--events', join(out, 'events.jsonl'),
-    '--iot-data-endpoint', 'a1-ats.iot.eu-west-1.amazonaws.com', '--iot-cred-endpoint', 'c1.credentials.iot.eu-west-1.amazonaws.com', '--concurrency', String(CONCURRENCY), '--rate', String(RATE), '--json'];
+  Object.assign(env, {
+    AWS_ENDPOINT_URL: f.url,
+    AWS_ACCESS_KEY_ID: 'AKIDBENCH',
+    AWS_SECRET_ACCESS_KEY: 'bench',
+    AWS_REGION: 'eu-west-1',
+    AWS_CONFIG_FILE: '/nonexistent',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+  });
+  const args = [
+    'bin/greengrass-image.js',
+    'cores',
+    'create',
+    '--count',
+    String(count),
+    '--prefix',
+    'bench-',
+    '--thing-group',
+    'BenchCores',
+    '--output',
+    join(out, 'o'),
+    '--events',
+    join(out, 'events.jsonl'),
+    '--iot-data-endpoint',
+    'a1-ats.iot.eu-west-1.amazonaws.com',
+    '--iot-cred-endpoint',
+    'c1.credentials.iot.eu-west-1.amazonaws.com',
+    '--concurrency',
+    String(CONCURRENCY),
+    '--rate',
+    String(RATE),
+    '--json',
+  ];
   const t0 = performance.now();
   const child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -154,15 +215,33 @@ async function run(count: number) {
   const res = JSON.parse(stdout) as { created: number };
   const ok = stats.calls - stats.throttled;
   const bound = ok / RATE;
-  return { count, created: res.created, things, calls: ok, throttled: stats.throttled, boundS: bound, wallS: wall, callPhaseS: callPhase, ratio: wall / bound, callPhaseRatio: callPhase / bound, peakRssMiB: peak / 1024 };
+  return {
+    count,
+    created: res.created,
+    things,
+    calls: ok,
+    throttled: stats.throttled,
+    boundS: bound,
+    wallS: wall,
+    callPhaseS: callPhase,
+    ratio: wall / bound,
+    callPhaseRatio: callPhase / bound,
+    peakRssMiB: peak / 1024,
+  };
 }
 
 const rows = [];
 for (const n of counts) {
-  process.stderr.write(`bench:batch: cores create --count ${n} (rate ${RATE}/s, latency ${LATENCY} ms, concurrency ${CONCURRENCY}) ...\n`);
+  process.stderr.write(
+    `bench:batch: cores create --count ${n} (rate ${RATE}/s, latency ${LATENCY} ms, concurrency ${CONCURRENCY}) ...\n`,
+  );
   rows.push(await run(n));
 }
-console.log(`bench:batch  rate limit ${RATE} calls/s, ${LATENCY} ms per call, --concurrency ${CONCURRENCY}; load average now ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${(await import('node:os')).cpus().length} CPUs`);
+console.log(
+  `bench:batch  rate limit ${RATE} calls/s, ${LATENCY} ms per call, --concurrency ${CONCURRENCY}; load average now ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')} on ${(await import('node:os')).cpus().length} CPUs`,
+);
 console.log('N      created  calls  throttled  bound(s)  wall(s)  wall/bound  calls-phase/bound  peakRSS(MiB)');
 for (const r of rows) {
   console.log(
@@ -174,4 +253,13 @@ if (rows.length >= 2) {
   const b = rows[rows.length - 1]!;
   console.log(`peak RSS N=${b.count} / N=${a.count}: ${(b.peakRssMiB / a.peakRssMiB).toFixed(2)} (flat = ~1.0)`);
 }
-console.log(JSON.stringify({ bench: 'batch', loadavg: loadavg(), rate: RATE, latencyMs: LATENCY, concurrency: CONCURRENCY, rows }));
+console.log(
+  JSON.stringify({
+    bench: 'batch',
+    loadavg: loadavg(),
+    rate: RATE,
+    latencyMs: LATENCY,
+    concurrency: CONCURRENCY,
+    rows,
+  }),
+);

@@ -40,7 +40,19 @@
 //                          [--retry-seconds N] [--base-ms N] [--max-ms N] [--poll-ms N] [--sample-sec S]
 //                          [--records FILE] [--deadline-sec S] [--keep] [--json]
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
@@ -66,7 +78,10 @@ import { percentile as pct } from './stats.ts';
 const PROFILES: Record<string, DeepPartial<AgentConfig>> = {
   // The agent's own defaults (agent/src/agent-config.ts DEFAULT_AGENT_CONFIG), written out so a fixture default cannot leak in.
   // Every plugin failure but a refusal is retried with jittered backoff within verify.retrySeconds.
-  production: { backoff: { baseMs: 2000, maxMs: 30000 }, verify: { timeoutSeconds: 300, pollMs: 10000, retrySeconds: 1800 } },
+  production: {
+    backoff: { baseMs: 2000, maxMs: 30000 },
+    verify: { timeoutSeconds: 300, pollMs: 10000, retrySeconds: 1800 },
+  },
 };
 
 const { values: opt } = parseArgs({
@@ -77,7 +92,10 @@ const { values: opt } = parseArgs({
     profile: { type: 'string', default: 'production' },
     'restart-sec': { type: 'string', default: '30' },
     'standin-host': { type: 'string', default: 'shared' },
-    'java-opts': { type: 'string', default: '-Xmx24m -Xss256k -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:CICompilerCount=1 -Xshare:auto' },
+    'java-opts': {
+      type: 'string',
+      default: '-Xmx24m -Xss256k -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:CICompilerCount=1 -Xshare:auto',
+    },
     'host-java-opts': { type: 'string', default: DEFAULT_HOST_JAVA_OPTS.join(' ') },
     'sample-sec': { type: 'string' },
     'boot-concurrency': { type: 'string', default: '8' },
@@ -108,26 +126,31 @@ if (!(R > 0)) fail(`--rate must be > 0, got ${opt.rate}`);
 // The stand-in's throttle (standins/provisioning/rate-limiter.ts): a token bucket of max(1, R) like AWS's documented
 // API throttling, or the stricter sliding window the measurements before 2026-11-24 evening used.
 const LIMITER = opt.limiter as string;
-if (!(RATE_LIMITER_KINDS as readonly string[]).includes(LIMITER)) fail(`--limiter must be one of ${RATE_LIMITER_KINDS.join(', ')}, got ${LIMITER}`);
+if (!(RATE_LIMITER_KINDS as readonly string[]).includes(LIMITER))
+  fail(`--limiter must be one of ${RATE_LIMITER_KINDS.join(', ')}, got ${LIMITER}`);
 if (!(RESTART_SEC >= 0)) fail(`--restart-sec must be >= 0, got ${opt['restart-sec']}`);
 const HOST_MODE = opt['standin-host'] as string;
-if (HOST_MODE !== 'shared' && HOST_MODE !== 'process') fail(`--standin-host must be shared or process, got ${HOST_MODE}`);
+if (HOST_MODE !== 'shared' && HOST_MODE !== 'process')
+  fail(`--standin-host must be shared or process, got ${HOST_MODE}`);
 const SHARED = HOST_MODE === 'shared';
 // PSS sampling reads /proc/<pid>/smaps_rollup of every live agent: every 1 s for small fleets, less often for big ones.
 const SAMPLE_S = opt['sample-sec'] !== undefined ? Number(opt['sample-sec']) : sampleInterval(N);
 if (!(SAMPLE_S > 0)) fail(`--sample-sec must be > 0, got ${opt['sample-sec']}`);
 // 0: every agent is spawned at t=0. K > 0: at most K agents in their start-up (spawn to first log line) at once.
 const BOOT_K = Number(opt['boot-concurrency']);
-if (!Number.isInteger(BOOT_K) || BOOT_K < 0) fail(`--boot-concurrency must be a non-negative integer, got ${opt['boot-concurrency']}`);
+if (!Number.isInteger(BOOT_K) || BOOT_K < 0)
+  fail(`--boot-concurrency must be a non-negative integer, got ${opt['boot-concurrency']}`);
 // Agents (and the shims they run) at a lower CPU priority than this process, which is the provisioning stand-in
 // ("AWS", which has its own capacity): with hundreds of runnable agents the fair scheduler otherwise starves it
 // (seen at N=1000: its accept queue full, agents giving up in preflight while it got 9 % of a core).
 const AGENT_NICE = Number(opt['agent-nice']);
-if (!Number.isInteger(AGENT_NICE) || AGENT_NICE < 0 || AGENT_NICE > 19) fail(`--agent-nice must be 0..19, got ${opt['agent-nice']}`);
+if (!Number.isInteger(AGENT_NICE) || AGENT_NICE < 0 || AGENT_NICE > 19)
+  fail(`--agent-nice must be 0..19, got ${opt['agent-nice']}`);
 // The provisioning stand-in ("AWS") runs as its own process at this nice value (root may go below 0), so hundreds
 // of live agents cannot starve it (with it inside this process, N=1000 stalled: accept queue full, probes timing out).
 const STANDIN_NICE = Number(opt['standin-nice']);
-if (!Number.isInteger(STANDIN_NICE) || STANDIN_NICE < -20 || STANDIN_NICE > 19) fail(`--standin-nice must be -20..19, got ${opt['standin-nice']}`);
+if (!Number.isInteger(STANDIN_NICE) || STANDIN_NICE < -20 || STANDIN_NICE > 19)
+  fail(`--standin-nice must be -20..19, got ${opt['standin-nice']}`);
 const WARMUP = Number(opt.warmup);
 if (!Number.isInteger(WARMUP) || WARMUP < 0) fail(`--warmup must be a non-negative integer, got ${opt.warmup}`);
 const base = PROFILES[opt.profile as string];
@@ -142,7 +165,11 @@ function num(flag: 'retry-seconds' | 'base-ms' | 'max-ms' | 'poll-ms', dflt: num
 // Explicit --retry-seconds/--base-ms/--max-ms/--poll-ms override the profile (to explore; the report names them).
 const profile: DeepPartial<AgentConfig> = {
   backoff: { baseMs: num('base-ms', base.backoff!.baseMs!), maxMs: num('max-ms', base.backoff!.maxMs!) },
-  verify: { ...base.verify, retrySeconds: num('retry-seconds', base.verify!.retrySeconds!), pollMs: num('poll-ms', base.verify!.pollMs!) },
+  verify: {
+    ...base.verify,
+    retrySeconds: num('retry-seconds', base.verify!.retrySeconds!),
+    pollMs: num('poll-ms', base.verify!.pollMs!),
+  },
 };
 const IDEAL_S = N / R;
 const DEADLINE_S = opt['deadline-sec'] !== undefined ? Number(opt['deadline-sec']) : Math.max(600, 6 * IDEAL_S + 120);
@@ -191,11 +218,33 @@ interface StandinProcess {
   stop(): Promise<void>;
 }
 
-async function startStandinProcess(o: { caDir: string; records: string; rate: number; limiter: string; nice: number; logFile: string }): Promise<StandinProcess> {
+async function startStandinProcess(o: {
+  caDir: string;
+  records: string;
+  rate: number;
+  limiter: string;
+  nice: number;
+  logFile: string;
+}): Promise<StandinProcess> {
   const svc = await startTsService(
     'provisioning stand-in',
     'standins/provisioning/cli.ts',
-    ['--ca-dir', o.caDir, '--port', '0', '--template', TEMPLATE_NAME, '--rate', String(o.rate), '--rate-limiter', o.limiter, '--records', o.records, '--device-cert-issuer', 'in-process'],
+    [
+      '--ca-dir',
+      o.caDir,
+      '--port',
+      '0',
+      '--template',
+      TEMPLATE_NAME,
+      '--rate',
+      String(o.rate),
+      '--rate-limiter',
+      o.limiter,
+      '--records',
+      o.records,
+      '--device-cert-issuer',
+      'in-process',
+    ],
     o.logFile,
   );
   if (o.nice) setPriority(svc.pid, o.nice); // root: below 0 allowed
@@ -227,7 +276,13 @@ async function startStandinProcess(o: { caDir: string; records: string; rate: nu
         partial = lines.pop() ?? '';
         for (const line of lines) {
           if (!line) continue;
-          const ev = JSON.parse(line) as { event: string; at: string; errorCode?: string; registration?: Registration; takeover?: Takeover };
+          const ev = JSON.parse(line) as {
+            event: string;
+            at: string;
+            errorCode?: string;
+            registration?: Registration;
+            takeover?: Takeover;
+          };
           if (ev.event === 'registration' && ev.registration) s.registrations.push(ev.registration);
           else if (ev.event === 'takeover' && ev.takeover) s.collisions.push(ev.takeover);
           else if (ev.event === 'certificate') s.certificatesIssued++;
@@ -285,7 +340,9 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
     if (interrupted) return;
     interrupted = true;
-    process.stderr.write(`bench:fleet: ${sig}, stopping every agent, nucleus stand-in and the stand-in host it started...\n`);
+    process.stderr.write(
+      `bench:fleet: ${sig}, stopping every agent, nucleus stand-in and the stand-in host it started...\n`,
+    );
     void cleanup(new Set()).finally(() => process.exit(130));
   });
 }
@@ -339,19 +396,37 @@ function sampleInterval(n: number): number {
  * stand-in of their own, so the measured run does not pay for a cold JVM interpreting EC crypto and TLS under
  * full load (seen: 20+ s per MQTT connect in the first seconds). Not measured, not counted.
  */
-async function warmUpHost(h: StandinHost, jars: { installerJar: string; pluginJar: string }, ca: KeyPair, claim: KeyPair, count: number): Promise<number> {
+async function warmUpHost(
+  h: StandinHost,
+  jars: { installerJar: string; pluginJar: string },
+  ca: KeyPair,
+  claim: KeyPair,
+  count: number,
+): Promise<number> {
   const t = performance.now();
-  const warm = await startProvisioningStandin({ ca, templateName: TEMPLATE_NAME, deviceCertificateIssuer: 'in-process' });
+  const warm = await startProvisioningStandin({
+    ca,
+    templateName: TEMPLATE_NAME,
+    deviceCertificateIssuer: 'in-process',
+  });
   const run = promisify(execFile);
   try {
     for (let k = 0; k < count; k += 16) {
       const roots = Array.from({ length: Math.min(16, count - k) }, (_, i) =>
-        createDeviceRoot({ ca, claim, endpoint: { host: '127.0.0.1', port: warm.port }, jars, hostname: `warmup-${k + i}` }),
+        createDeviceRoot({
+          ca,
+          claim,
+          endpoint: { host: '127.0.0.1', port: warm.port },
+          jars,
+          hostname: `warmup-${k + i}`,
+        }),
       );
       try {
         await Promise.all(
           roots.map(async (r, i) => {
-            const filled = fillTemplateParameters(parseInstallerConfig(readFileSync(r.templatePath, 'utf8')), { thingName: `warmup-${k + i}` });
+            const filled = fillTemplateParameters(parseInstallerConfig(readFileSync(r.templatePath, 'utf8')), {
+              thingName: `warmup-${k + i}`,
+            });
             writeFileSync(r.renderedConfig, dumpInstallerConfig(filled), { mode: 0o600 });
             await run(h.java, installerArgs(r.agent, r.ggRoot), { env: { PATH: SYSTEM_PATH, HOME: r.dir, ...r.env } });
             const end = Date.now() + 60_000;
@@ -382,25 +457,49 @@ async function main(): Promise<void> {
   writeFileSync(join(caDir, 'ca.key'), ca.privateKeyPem, { mode: 0o600 });
   writeFileSync(join(caDir, 'ca.crt'), ca.certificatePem);
   const records = (opt.records as string | undefined) ?? join(benchDir, 'provisioning-records.jsonl');
-  prov = await startStandinProcess({ caDir, records, rate: R, limiter: LIMITER, nice: STANDIN_NICE, logFile: join(benchDir, 'provisioning-standin.log') });
+  prov = await startStandinProcess({
+    caDir,
+    records,
+    rate: R,
+    limiter: LIMITER,
+    nice: STANDIN_NICE,
+    logFile: join(benchDir, 'provisioning-standin.log'),
+  });
   prov.refresh(); // a reused --records file: what it held before this run
   const regs0 = prov.registrations.length;
   const throttled0 = prov.throttled;
   const rejections0 = prov.rejections.length;
   const collisions0 = prov.collisions.length;
   const certs0 = prov.certificatesIssued;
-  log(`bench:fleet: provisioning stand-in pid ${prov.pid} (nice ${STANDIN_NICE}) on 127.0.0.1:${prov.port}, records ${records}`);
+  log(
+    `bench:fleet: provisioning stand-in pid ${prov.pid} (nice ${STANDIN_NICE}) on 127.0.0.1:${prov.port}, records ${records}`,
+  );
   const endpoint = { host: '127.0.0.1', port: prov.port };
   if (SHARED) {
     host = await startStandinHost(jars, { javaOpts: (opt['host-java-opts'] as string).split(/\s+/).filter(Boolean) });
-    log(`bench:fleet: installer/nucleus stand-in host (one JVM for every device) pid ${host.pid} on 127.0.0.1:${host.port}, log ${host.logPath}`);
-    if (WARMUP) log(`bench:fleet: stand-in host warmed up with ${WARMUP} throwaway provisionings in ${(await warmUpHost(host, jars, ca, claim, WARMUP)).toFixed(1)} s (not measured)`);
+    log(
+      `bench:fleet: installer/nucleus stand-in host (one JVM for every device) pid ${host.pid} on 127.0.0.1:${host.port}, log ${host.logPath}`,
+    );
+    if (WARMUP)
+      log(
+        `bench:fleet: stand-in host warmed up with ${WARMUP} throwaway provisionings in ${(await warmUpHost(host, jars, ca, claim, WARMUP)).toFixed(1)} s (not measured)`,
+      );
   }
 
-  log(`bench:fleet: preparing ${N} device roots (profile ${opt.profile}, R = ${R} registrations/s (${LIMITER}), ideal N/R = ${IDEAL_S.toFixed(1)} s, stand-in host ${HOST_MODE})`);
+  log(
+    `bench:fleet: preparing ${N} device roots (profile ${opt.profile}, R = ${R} registrations/s (${LIMITER}), ideal N/R = ${IDEAL_S.toFixed(1)} s, stand-in host ${HOST_MODE})`,
+  );
   for (let i = 0; i < N; i++) {
     const name = `fleet-${String(i + 1).padStart(4, '0')}`;
-    const root = createDeviceRoot({ ca, claim, endpoint, jars, hostname: name, dmiSerial: `SN-FLEET-${i + 1}`, dmiUuid: `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}` });
+    const root = createDeviceRoot({
+      ca,
+      claim,
+      endpoint,
+      jars,
+      hostname: name,
+      dmiSerial: `SN-FLEET-${i + 1}`,
+      dmiUuid: `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}`,
+    });
     root.writeAgentConfig({
       ...profile,
       installer: { timeoutSeconds: 600, attempts: 5 },
@@ -450,7 +549,12 @@ async function main(): Promise<void> {
     };
     const out = createWriteStream(`${d.root.dir}/agent.log`, { flags: 'a' });
     const child = spawn(EXE, ['run', '--config', d.root.configPath], {
-      env: { PATH: SYSTEM_PATH, HOME: d.root.dir, ...d.root.env, ...(SHARED ? {} : { JAVA_TOOL_OPTIONS: opt['java-opts'] as string }) },
+      env: {
+        PATH: SYSTEM_PATH,
+        HOME: d.root.dir,
+        ...d.root.env,
+        ...(SHARED ? {} : { JAVA_TOOL_OPTIONS: opt['java-opts'] as string }),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -549,11 +653,17 @@ async function main(): Promise<void> {
     if (!opt.json) {
       prov!.refresh();
       const s = ((performance.now() - t0) / 1000).toFixed(0);
-      process.stderr.write(`\r  t=${s}s registered ${prov!.registrations.length - regs0}/${N}, throttled ${prov!.throttled - throttled0}, agents alive ${agents}, nuclei ${nuclei}, pss ${(total / 1024).toFixed(0)} MB   `);
+      process.stderr.write(
+        `\r  t=${s}s registered ${prov!.registrations.length - regs0}/${N}, throttled ${prov!.throttled - throttled0}, agents alive ${agents}, nuclei ${nuclei}, pss ${(total / 1024).toFixed(0)} MB   `,
+      );
     }
   }, SAMPLE_S * 1000);
 
-  log(BOOT_K ? `bench:fleet: booting ${N} agents, at most ${BOOT_K} in start-up at once` : `bench:fleet: booting ${N} agents at once`);
+  log(
+    BOOT_K
+      ? `bench:fleet: booting ${N} agents, at most ${BOOT_K} in start-up at once`
+      : `bench:fleet: booting ${N} agents at once`,
+  );
   for (const d of devices) requestRun(d);
   const deadline = new Promise<'deadline'>((r) => setTimeout(() => r('deadline'), DEADLINE_S * 1000).unref());
   const how = await Promise.race([allSettled.then(() => 'done' as const), deadline]);
@@ -587,7 +697,9 @@ async function main(): Promise<void> {
   const claimLeft: string[] = [];
   for (const d of devices) {
     try {
-      serviceRestarts += (JSON.parse(readFileSync(d.root.stateFile, 'utf8')) as { provisioningRetries?: number }).provisioningRetries ?? 0;
+      serviceRestarts +=
+        (JSON.parse(readFileSync(d.root.stateFile, 'utf8')) as { provisioningRetries?: number }).provisioningRetries ??
+        0;
     } catch {
       // no state
     }
@@ -617,7 +729,11 @@ async function main(): Promise<void> {
     lastAgentSpawnedSeconds: Number((Math.max(...devices.map((d) => d.firstSpawnMs ?? 0)) / 1000).toFixed(1)),
     firstRegistrationSeconds: Number(firstRegS.toFixed(1)),
     lastRegistrationSeconds: Number(lastRegS.toFixed(1)),
-    provisionedSeconds: { p50: Number(pct(times, 50).toFixed(1)), p90: Number(pct(times, 90).toFixed(1)), max: Number(makespanS.toFixed(1)) },
+    provisionedSeconds: {
+      p50: Number(pct(times, 50).toFixed(1)),
+      p90: Number(pct(times, 90).toFixed(1)),
+      max: Number(makespanS.toFixed(1)),
+    },
     provisioned: provisioned.length,
     registrations: regs.length,
     distinctThingNames: names.size,
@@ -647,7 +763,15 @@ async function main(): Promise<void> {
       provisioningStandinPssMB: Math.round(peakStandinKb / 1024),
       sampleSeconds: SAMPLE_S,
     },
-    ...(host ? { standinHostStats: { installs: (hostStats.installs ?? 0) - (hostStats0.installs ?? 0), nucleusStarts: (hostStats.nucleusStarts ?? 0) - (hostStats0.nucleusStarts ?? 0), threads: hostStats.threads } } : {}),
+    ...(host
+      ? {
+          standinHostStats: {
+            installs: (hostStats.installs ?? 0) - (hostStats0.installs ?? 0),
+            nucleusStarts: (hostStats.nucleusStarts ?? 0) - (hostStats0.nucleusStarts ?? 0),
+            threads: hostStats.threads,
+          },
+        }
+      : {}),
     hostCpuBusySeconds: Number(cpuS.toFixed(1)),
     cpuSecondsBy: cpuBreakdown,
     hostCpuBusyPerDeviceSeconds: Number((cpuS / N).toFixed(2)),
@@ -673,7 +797,14 @@ async function main(): Promise<void> {
           ? `  memory              peak ${m.peakTotalPssMB} MB PSS (agents alive ${m.peakAgentsAlive}, nuclei ${m.peakNucleiAlive}); agent ${m.agentPssMB.p50} MB p50 / ${m.agentPssMB.max} max; stand-in host JVM ${m.standinHostPssMB} MB PSS peak (heap used ${m.standinHostHeapUsedMB} MB; ${result.standinHostStats?.installs} installs, ${result.standinHostStats?.nucleusStarts} nucleus starts); MemAvailable drop ${m.hostMemAvailableDropMB} MB`
           : `  memory              peak ${m.peakTotalPssMB} MB PSS (agents alive ${m.peakAgentsAlive}, nuclei ${m.peakNucleiAlive}); agent ${m.agentPssMB.p50} MB p50 / ${m.agentPssMB.max} max; nucleus JVM ${m.nucleusPssMB.p50} MB p50 / ${m.nucleusPssMB.max} max; MemAvailable drop ${m.hostMemAvailableDropMB} MB`,
         `  cpu                 host busy ${result.hostCpuBusySeconds} CPU-s (${result.hostCpuBusyPerDeviceSeconds} per device, utilisation ${result.hostCpuUtilisation} of ${cpus().length} cores; includes anything else running); by ${JSON.stringify(cpuBreakdown)}`,
-        ...(unprovisioned.length ? [`  kept for inspection: ${unprovisioned.slice(0, 5).map((d) => d.root.dir).join(' ')}${unprovisioned.length > 5 ? ' ...' : ''}`] : []),
+        ...(unprovisioned.length
+          ? [
+              `  kept for inspection: ${unprovisioned
+                .slice(0, 5)
+                .map((d) => d.root.dir)
+                .join(' ')}${unprovisioned.length > 5 ? ' ...' : ''}`,
+            ]
+          : []),
         '',
       ].join('\n'),
     );

@@ -7,7 +7,7 @@
 // refreshed once there). Each recipe runs as root in a throwaway copy (chroot with /proc and /dev),
 // downloads go to a shared cache dir, sizes come from dpkg-query's Installed-Size.
 // Flags: --json (machine-readable), --keep (keep the recipe trees), --refresh (rebuild the base).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,9 +30,18 @@ function sh(cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; quiet?
   const r = spawnSync(cmd, argv, { encoding: 'utf8', env: opts.env ?? process.env, maxBuffer: 64 * 1024 * 1024 });
   if (r.error) throw r.error;
   if (r.status !== 0) {
-    throw new Error(`${cmd} ${argv.join(' ')} exited ${r.status}\n${(r.stderr || '').split('\n').slice(-15).join('\n')}`);
+    throw new Error(
+      `${cmd} ${argv.join(' ')} exited ${r.status}\n${(r.stderr || '').split('\n').slice(-15).join('\n')}`,
+    );
   }
-  if (!opts.quiet && r.stderr) process.stderr.write(r.stderr.split('\n').filter((l) => /^E:|^W:/.test(l)).map((l) => `  ${l}\n`).join(''));
+  if (!opts.quiet && r.stderr)
+    process.stderr.write(
+      r.stderr
+        .split('\n')
+        .filter((l) => /^E:|^W:/.test(l))
+        .map((l) => `  ${l}\n`)
+        .join(''),
+    );
   return r.stdout;
 }
 
@@ -54,7 +63,12 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const CHROOT_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C', HOME: '/root' };
+const CHROOT_ENV = {
+  PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+  DEBIAN_FRONTEND: 'noninteractive',
+  LC_ALL: 'C',
+  HOME: '/root',
+};
 
 function inChroot(root: string, argv: string[], extraEnv: Record<string, string> = {}): string {
   return sh('chroot', [root, ...argv], { env: { ...CHROOT_ENV, ...extraEnv } });
@@ -107,7 +121,12 @@ interface Inventory {
 }
 
 function inventory(root: string): Inventory {
-  const out = sh('dpkg-query', [`--admindir=${join(root, 'var/lib/dpkg')}`, '-W', '-f', '${db:Status-Abbrev}\t${Package}:${Architecture}\t${Installed-Size}\n']);
+  const out = sh('dpkg-query', [
+    `--admindir=${join(root, 'var/lib/dpkg')}`,
+    '-W',
+    '-f',
+    '${db:Status-Abbrev}\t${Package}:${Architecture}\t${Installed-Size}\n',
+  ]);
   const inv: Inventory = {};
   for (const line of out.split('\n')) {
     const [status, pkg, size] = line.split('\t');
@@ -158,19 +177,27 @@ function runRecipe(name: string, steps: (root: string, notes: string[]) => strin
 
 /** rm -rf a recipe tree, but never while something is still mounted inside it (/dev is bound there). */
 function removeTree(root: string): void {
-  const inside = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m === root || m.startsWith(`${root}/`));
+  const inside = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m === root || m.startsWith(`${root}/`));
   if (inside.length > 0) throw new Error(`not removing ${root}: still mounted there: ${inside.join(', ')}`);
   rmSync(root, { recursive: true, force: true });
 }
 
 function seed(root: string, notes: string[]): string[] {
   let pkgs = [...SEED_PACKAGES];
-  const known = spawnSync('chroot', [root, 'apt-cache', 'show', 'libgl1-mesa-glx'], { env: CHROOT_ENV, encoding: 'utf8' });
+  const known = spawnSync('chroot', [root, 'apt-cache', 'show', 'libgl1-mesa-glx'], {
+    env: CHROOT_ENV,
+    encoding: 'utf8',
+  });
   if (known.status !== 0) {
     pkgs = pkgs.flatMap((p) => (p === 'libgl1-mesa-glx' ? ['libgl1', 'libglx-mesa0'] : [p]));
     notes.push('libgl1-mesa-glx is not in this archive: substituted its successors libgl1 + libglx-mesa0');
   } else {
-    notes.push('libgl1-mesa-glx exists in bookworm as a transitional package (-> libgl1 + libglx-mesa0): installed as written');
+    notes.push(
+      'libgl1-mesa-glx exists in bookworm as a transitional package (-> libgl1 + libglx-mesa0): installed as written',
+    );
   }
   say('seed: apt-get upgrade');
   inChroot(root, ['apt-get', '-q', '-y', 'upgrade']);
@@ -185,7 +212,13 @@ function ours(builderType: string) {
     writeFileSync(join(root, 'tmp/packages.sh'), readFileSync(script));
     say(`ours (${builderType}): packer/scripts/packages.sh`);
     const out = inChroot(root, ['sh', '-eu', '/tmp/packages.sh'], { PACKER_BUILDER_TYPE: builderType });
-    process.stderr.write(out.split('\n').filter((l) => l.startsWith('packages:')).map((l) => `  ${l}\n`).join(''));
+    process.stderr.write(
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('packages:'))
+        .map((l) => `  ${l}\n`)
+        .join(''),
+    );
     // Offline re-run (the offline Debian base has the JRE preinstalled): with the mirror unreachable
     // the script must succeed without touching apt.
     const sources = join(root, 'etc/apt/sources.list');
@@ -193,7 +226,8 @@ function ours(builderType: string) {
     writeFileSync(sources, 'deb http://127.0.0.1:9/debian bookworm main\n');
     try {
       const again = inChroot(root, ['sh', '-eu', '/tmp/packages.sh'], { PACKER_BUILDER_TYPE: builderType });
-      if (!/already installed: .* \(no apt-get run\)/.test(again)) throw new Error(`packages.sh re-run offline did not skip apt:\n${again}`);
+      if (!/already installed: .* \(no apt-get run\)/.test(again))
+        throw new Error(`packages.sh re-run offline did not skip apt:\n${again}`);
       say(`ours (${builderType}): offline re-run skipped apt-get`);
     } finally {
       writeFileSync(sources, saved);
@@ -243,7 +277,12 @@ function main(): number {
       ['installed MiB added', f(s.addedMiB), f(v.addedMiB), f(q.addedMiB)],
       ['total packages', String(s.totalPackages), String(v.totalPackages), String(q.totalPackages)],
       ['total installed MiB', f(s.totalMiB), f(v.totalMiB), f(q.totalMiB)],
-      ['share of seed weight', '100.0 %', `${(ratio * 100).toFixed(2)} %`, `${((q.addedMiB / s.addedMiB) * 100).toFixed(2)} %`],
+      [
+        'share of seed weight',
+        '100.0 %',
+        `${(ratio * 100).toFixed(2)} %`,
+        `${((q.addedMiB / s.addedMiB) * 100).toFixed(2)} %`,
+      ],
     ];
     const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
     const out = [
@@ -260,7 +299,7 @@ function main(): number {
   return summary.met ? 0 : 1;
 }
 
-let code = 1;
+let code: number;
 try {
   code = main();
 } catch (err) {

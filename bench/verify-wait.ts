@@ -50,7 +50,12 @@ try {
       log: { level: 'info' },
     });
     roots.push(root);
-    agents.push(spawn(opt.exe as string, ['run', '--config', root.configPath], { env: { PATH: SYSTEM_PATH, HOME: root.dir, ...root.env, GG_STANDIN_MQTT_TIMEOUT_SECONDS: '600' }, stdio: 'ignore' }));
+    agents.push(
+      spawn(opt.exe as string, ['run', '--config', root.configPath], {
+        env: { PATH: SYSTEM_PATH, HOME: root.dir, ...root.env, GG_STANDIN_MQTT_TIMEOUT_SECONDS: '600' },
+        stdio: 'ignore',
+      }),
+    );
   }
   const phase = (r: DeviceRoot) => {
     try {

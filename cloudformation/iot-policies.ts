@@ -3,8 +3,13 @@
 // device documents are read from the template (docs/facts/iot-policies.md). Re-exported by template.ts.
 import { ConfigError } from '../common/errors.ts';
 import {
-  evaluate, loadFleetTemplate, provisioningTemplateBody, resourceOfType,
-  type CfnTemplate, type EvalContext, type ProvisioningTemplateBody,
+  evaluate,
+  loadFleetTemplate,
+  provisioningTemplateBody,
+  resourceOfType,
+  type CfnTemplate,
+  type EvalContext,
+  type ProvisioningTemplateBody,
 } from './template.ts';
 
 // ---- the provisioning template's own intrinsics (evaluated by IoT at RegisterThing) ---------------

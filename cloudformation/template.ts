@@ -14,8 +14,26 @@ export const FLEET_TEMPLATE_PATH = fileURLToPath(new URL('./greengrass-fleet.yam
 // ---- YAML schema ------------------------------------------------------------------------------
 
 const SHORT_FORMS = [
-  'Ref', 'Condition', 'Sub', 'GetAtt', 'Join', 'Select', 'Split', 'If', 'Equals', 'Not', 'And', 'Or',
-  'FindInMap', 'Base64', 'Cidr', 'GetAZs', 'ImportValue', 'Transform', 'Length', 'ToJsonString',
+  'Ref',
+  'Condition',
+  'Sub',
+  'GetAtt',
+  'Join',
+  'Select',
+  'Split',
+  'If',
+  'Equals',
+  'Not',
+  'And',
+  'Or',
+  'FindInMap',
+  'Base64',
+  'Cidr',
+  'GetAZs',
+  'ImportValue',
+  'Transform',
+  'Length',
+  'ToJsonString',
 ] as const;
 
 function longForm(name: string): string {
@@ -60,13 +78,21 @@ export function loadFleetTemplate(path: string = FLEET_TEMPLATE_PATH): CfnTempla
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read CloudFormation template ${path}: ${(err as Error).message}`, 'cfn-template-missing', { cause: err });
+    throw new ConfigError(
+      `cannot read CloudFormation template ${path}: ${(err as Error).message}`,
+      'cfn-template-missing',
+      { cause: err },
+    );
   }
   let doc: unknown;
   try {
     doc = yaml.load(text, { schema: CFN_SCHEMA, filename: path });
   } catch (err) {
-    throw new ConfigError(`${path} is not valid CloudFormation YAML: ${(err as Error).message.split('\n')[0]}`, 'cfn-template-yaml', { cause: err });
+    throw new ConfigError(
+      `${path} is not valid CloudFormation YAML: ${(err as Error).message.split('\n')[0]}`,
+      'cfn-template-yaml',
+      { cause: err },
+    );
   }
   if (!doc || typeof doc !== 'object' || !('Resources' in doc) || typeof (doc as CfnTemplate).Resources !== 'object') {
     throw new ConfigError(`${path} has no Resources section`, 'cfn-template-invalid');
@@ -84,7 +110,12 @@ export interface EvalContext {
   parameters: Record<string, string>;
 }
 
-export const DEFAULT_CONTEXT: EvalContext = { partition: 'aws', region: 'eu-west-1', accountId: '123456789012', parameters: {} };
+export const DEFAULT_CONTEXT: EvalContext = {
+  partition: 'aws',
+  region: 'eu-west-1',
+  accountId: '123456789012',
+  parameters: {},
+};
 
 /** Property that holds the physical name `!Ref` returns, per resource type. */
 const NAME_PROPERTY: Record<string, string> = {
@@ -109,13 +140,15 @@ export function evaluate(tpl: CfnTemplate, node: unknown, ctx: EvalContext = DEF
     const param = tpl.Parameters?.[name];
     if (param) {
       const v = ctx.parameters[name] ?? param.Default;
-      if (v === undefined) throw new ConfigError(`CloudFormation parameter ${name} has no value and no Default`, 'cfn-parameter-missing');
+      if (v === undefined)
+        throw new ConfigError(`CloudFormation parameter ${name} has no value and no Default`, 'cfn-parameter-missing');
       return v;
     }
     const res = tpl.Resources[name];
     if (res) {
       const prop = NAME_PROPERTY[res.Type];
-      if (!prop || res.Properties?.[prop] === undefined) throw new ConfigError(`cannot tell what !Ref ${name} (${res.Type}) returns`, 'cfn-ref-unknown');
+      if (!prop || res.Properties?.[prop] === undefined)
+        throw new ConfigError(`cannot tell what !Ref ${name} (${res.Type}) returns`, 'cfn-ref-unknown');
       return String(evaluate(tpl, res.Properties[prop], ctx));
     }
     throw new ConfigError(`!Ref ${name}: no such parameter or resource`, 'cfn-ref-unknown');
@@ -125,7 +158,8 @@ export function evaluate(tpl: CfnTemplate, node: unknown, ctx: EvalContext = DEF
     if (!res) throw new ConfigError(`!GetAtt ${logical}.${attr}: no such resource`, 'cfn-ref-unknown');
     const { partition: p, region: r, accountId: a } = ctx;
     if (res.Type === 'AWS::IAM::Role' && attr === 'Arn') return `arn:${p}:iam::${a}:role/${ref(logical)}`;
-    if (res.Type === 'AWS::IoT::RoleAlias' && attr === 'RoleAliasArn') return `arn:${p}:iot:${r}:${a}:rolealias/${ref(logical)}`;
+    if (res.Type === 'AWS::IoT::RoleAlias' && attr === 'RoleAliasArn')
+      return `arn:${p}:iot:${r}:${a}:rolealias/${ref(logical)}`;
     if (res.Type === 'AWS::IoT::Policy' && attr === 'Arn') return `arn:${p}:iot:${r}:${a}:policy/${ref(logical)}`;
     const name = () => ref(logical);
     if (res.Type === 'AWS::Lambda::Function' && attr === 'Arn') return `arn:${p}:lambda:${r}:${a}:function:${name()}`;
@@ -161,15 +195,21 @@ export function evaluate(tpl: CfnTemplate, node: unknown, ctx: EvalContext = DEF
       const [sep, parts] = v as [string, unknown[]];
       return (evaluate(tpl, parts, ctx) as unknown[]).join(sep);
     }
-    if (k.startsWith('Fn::') || k === 'Condition') throw new ConfigError(`${k} is not supported by this evaluator`, 'cfn-intrinsic-unsupported');
+    if (k.startsWith('Fn::') || k === 'Condition')
+      throw new ConfigError(`${k} is not supported by this evaluator`, 'cfn-intrinsic-unsupported');
   }
   return Object.fromEntries(keys.map((k) => [k, evaluate(tpl, obj[k], ctx)]));
 }
 
 export function resourceOfType(tpl: CfnTemplate, type: string, logicalId?: string): [string, CfnResource] {
-  const found = Object.entries(tpl.Resources).filter(([id, r]) => r.Type === type && (logicalId === undefined || id === logicalId));
+  const found = Object.entries(tpl.Resources).filter(
+    ([id, r]) => r.Type === type && (logicalId === undefined || id === logicalId),
+  );
   if (found.length !== 1) {
-    throw new ConfigError(`expected exactly one ${type}${logicalId ? ` named ${logicalId}` : ''} in the template, found ${found.length}`, 'cfn-template-invalid');
+    throw new ConfigError(
+      `expected exactly one ${type}${logicalId ? ` named ${logicalId}` : ''} in the template, found ${found.length}`,
+      'cfn-template-invalid',
+    );
   }
   return found[0]!;
 }
@@ -178,17 +218,25 @@ export function resourceOfType(tpl: CfnTemplate, type: string, logicalId?: strin
 
 export interface ProvisioningTemplateBody {
   Parameters?: Record<string, { Type: string; Default?: unknown }>;
-  Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; OverrideSettings?: Record<string, string> }>;
+  Resources: Record<
+    string,
+    { Type: string; Properties?: Record<string, unknown>; OverrideSettings?: Record<string, string> }
+  >;
 }
 
 /** The AWS::IoT::ProvisioningTemplate's TemplateBody, intrinsics resolved and JSON parsed. */
-export function provisioningTemplateBody(tpl: CfnTemplate = loadFleetTemplate(), ctx: EvalContext = DEFAULT_CONTEXT): ProvisioningTemplateBody {
+export function provisioningTemplateBody(
+  tpl: CfnTemplate = loadFleetTemplate(),
+  ctx: EvalContext = DEFAULT_CONTEXT,
+): ProvisioningTemplateBody {
   const [id, res] = resourceOfType(tpl, 'AWS::IoT::ProvisioningTemplate');
   const body = evaluate(tpl, res.Properties?.TemplateBody, ctx);
   try {
     return (typeof body === 'string' ? JSON.parse(body) : body) as ProvisioningTemplateBody;
   } catch (err) {
-    throw new ConfigError(`${id}.TemplateBody is not valid JSON: ${(err as Error).message}`, 'cfn-template-invalid', { cause: err });
+    throw new ConfigError(`${id}.TemplateBody is not valid JSON: ${(err as Error).message}`, 'cfn-template-invalid', {
+      cause: err,
+    });
   }
 }
 
@@ -198,7 +246,10 @@ export function provisioningTemplateParameters(tpl: CfnTemplate = loadFleetTempl
 }
 
 /** The stack's provisioning template name (TemplateName), for comparing with the config's provisioningTemplate. */
-export function provisioningTemplateName(tpl: CfnTemplate = loadFleetTemplate(), ctx: EvalContext = DEFAULT_CONTEXT): string {
+export function provisioningTemplateName(
+  tpl: CfnTemplate = loadFleetTemplate(),
+  ctx: EvalContext = DEFAULT_CONTEXT,
+): string {
   const [, res] = resourceOfType(tpl, 'AWS::IoT::ProvisioningTemplate');
   return String(evaluate(tpl, res.Properties?.TemplateName, ctx));
 }
@@ -222,12 +273,22 @@ export function fleetConfigStackProblems(
   const problems: string[] = [];
   const wanted = provisioningTemplateParameters(tpl);
   const sent = Object.keys(cfg.templateParameters ?? {});
-  for (const p of wanted) if (!sent.includes(p)) problems.push(`templateParameters is missing ${p}, which the provisioning template requires`);
-  for (const p of sent) if (!wanted.includes(p)) problems.push(`templateParameters.${p} is not a parameter of the provisioning template (it takes ${wanted.join(', ')})`);
+  for (const p of wanted)
+    if (!sent.includes(p))
+      problems.push(`templateParameters is missing ${p}, which the provisioning template requires`);
+  for (const p of sent)
+    if (!wanted.includes(p))
+      problems.push(
+        `templateParameters.${p} is not a parameter of the provisioning template (it takes ${wanted.join(', ')})`,
+      );
   const name = provisioningTemplateName(tpl, ctx);
-  if (cfg.provisioningTemplate !== name) problems.push(`provisioningTemplate is ${JSON.stringify(cfg.provisioningTemplate)} but the stack creates ${JSON.stringify(name)}`);
+  if (cfg.provisioningTemplate !== name)
+    problems.push(
+      `provisioningTemplate is ${JSON.stringify(cfg.provisioningTemplate)} but the stack creates ${JSON.stringify(name)}`,
+    );
   const alias = roleAliasName(tpl, ctx);
-  if (cfg.iotRoleAlias !== alias) problems.push(`iotRoleAlias is ${JSON.stringify(cfg.iotRoleAlias)} but the stack creates ${JSON.stringify(alias)}`);
+  if (cfg.iotRoleAlias !== alias)
+    problems.push(`iotRoleAlias is ${JSON.stringify(cfg.iotRoleAlias)} but the stack creates ${JSON.stringify(alias)}`);
   return problems;
 }
 
@@ -243,7 +304,11 @@ export interface PolicyStatement {
 const asList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
 
 /** An AWS::IoT::Policy's statements, intrinsics resolved (NotAction/NotResource reported as such). */
-export function iotPolicyStatements(tpl: CfnTemplate, logicalId: string, ctx: EvalContext = DEFAULT_CONTEXT): PolicyStatement[] {
+export function iotPolicyStatements(
+  tpl: CfnTemplate,
+  logicalId: string,
+  ctx: EvalContext = DEFAULT_CONTEXT,
+): PolicyStatement[] {
   const [, res] = resourceOfType(tpl, 'AWS::IoT::Policy', logicalId);
   const doc = evaluate(tpl, res.Properties?.PolicyDocument, ctx) as { Statement?: unknown };
   const statements = Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement];
@@ -252,11 +317,14 @@ export function iotPolicyStatements(tpl: CfnTemplate, logicalId: string, ctx: Ev
     for (const k of ['NotAction', 'NotResource', 'NotPrincipal']) {
       if (k in st) throw new ConfigError(`${logicalId} uses ${k}, which this check does not allow`, 'cfn-policy-not');
     }
-    return { effect: String(st.Effect), actions: asList(st.Action), resources: asList(st.Resource), ...(st.Condition ? { condition: st.Condition } : {}) };
+    return {
+      effect: String(st.Effect),
+      actions: asList(st.Action),
+      resources: asList(st.Resource),
+      ...(st.Condition ? { condition: st.Condition } : {}),
+    };
   });
 }
 
 // The per-core policy and the resolved policy documents live in iot-policies.ts (kept small); one import point.
-export {
-  evaluateProvisioning, stackIotPolicies, type PolicyDocument, type StackIotPolicies,
-} from './iot-policies.ts';
+export { evaluateProvisioning, stackIotPolicies, type PolicyDocument, type StackIotPolicies } from './iot-policies.ts';

@@ -71,7 +71,10 @@ const VERSION_RE = /^\d+\.\d+\.\d+$/;
 const REGION_RE = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 
 /** The device certificate and key paths the plugin will write, defaults applied. */
-export function deviceCredentialPaths(cfg: FleetProvisioningConfig): { certificatePath: string; privateKeyPath: string } {
+export function deviceCredentialPaths(cfg: FleetProvisioningConfig): {
+  certificatePath: string;
+  privateKeyPath: string;
+} {
   return {
     certificatePath: cfg.certificatePath ?? `${cfg.rootPath.replace(/\/+$/, '')}/thingCert.crt`,
     privateKeyPath: cfg.privateKeyPath ?? `${cfg.rootPath.replace(/\/+$/, '')}/privKey.key`,
@@ -89,21 +92,40 @@ export function fleetConfigProblems(cfg: unknown): string[] {
     const v = c[key];
     if (typeof v !== 'string' || v.trim() === '') problems.push(`${key} is required (non-empty string)`);
   }
-  for (const key of ['rootPath', 'claimCertificatePath', 'claimCertificatePrivateKeyPath', 'rootCaPath', 'certificatePath', 'privateKeyPath']) {
+  for (const key of [
+    'rootPath',
+    'claimCertificatePath',
+    'claimCertificatePrivateKeyPath',
+    'rootCaPath',
+    'certificatePath',
+    'privateKeyPath',
+  ]) {
     const v = c[key];
-    if (typeof v === 'string' && v !== '' && !v.startsWith('/')) problems.push(`${key} must be an absolute path, got ${JSON.stringify(v)}`);
+    if (typeof v === 'string' && v !== '' && !v.startsWith('/'))
+      problems.push(`${key} must be an absolute path, got ${JSON.stringify(v)}`);
   }
   if (typeof c.awsRegion === 'string' && c.awsRegion !== '' && !REGION_RE.test(c.awsRegion)) {
     problems.push(`awsRegion ${JSON.stringify(c.awsRegion)} is not an AWS region name`);
   }
   for (const key of ['iotDataEndpoint', 'iotCredentialEndpoint']) {
     const v = c[key];
-    if (typeof v === 'string' && /\.amazonaws\.com$/.test(v) && typeof c.awsRegion === 'string' && !v.includes(`.${c.awsRegion}.`)) {
-      problems.push(`${key} ${JSON.stringify(v)} is not in region ${c.awsRegion}: the nucleus refuses endpoints from another region`);
+    if (
+      typeof v === 'string' &&
+      /\.amazonaws\.com$/.test(v) &&
+      typeof c.awsRegion === 'string' &&
+      !v.includes(`.${c.awsRegion}.`)
+    ) {
+      problems.push(
+        `${key} ${JSON.stringify(v)} is not in region ${c.awsRegion}: the nucleus refuses endpoints from another region`,
+      );
     }
-    if (typeof v === 'string' && /[\s/:]/.test(v)) problems.push(`${key} must be a bare host name, got ${JSON.stringify(v)}`);
+    if (typeof v === 'string' && /[\s/:]/.test(v))
+      problems.push(`${key} must be a bare host name, got ${JSON.stringify(v)}`);
   }
-  if (c.mqttPort !== undefined && !(Number.isInteger(c.mqttPort) && (c.mqttPort as number) > 0 && (c.mqttPort as number) < 65536)) {
+  if (
+    c.mqttPort !== undefined &&
+    !(Number.isInteger(c.mqttPort) && (c.mqttPort as number) > 0 && (c.mqttPort as number) < 65536)
+  ) {
     problems.push(`mqttPort must be a port number, got ${JSON.stringify(c.mqttPort)}`);
   }
   if (c.proxyUrl !== undefined && !(typeof c.proxyUrl === 'string' && /^https?:\/\/[^\s]+$/.test(c.proxyUrl))) {
@@ -111,10 +133,12 @@ export function fleetConfigProblems(cfg: unknown): string[] {
   }
   if (c.templateParameters !== undefined) {
     const tp = c.templateParameters;
-    if (!tp || typeof tp !== 'object' || Array.isArray(tp)) problems.push('templateParameters must be a mapping of names to strings');
+    if (!tp || typeof tp !== 'object' || Array.isArray(tp))
+      problems.push('templateParameters must be a mapping of names to strings');
     else {
       for (const [k, v] of Object.entries(tp)) {
-        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') problems.push(`templateParameters.${k} must be a scalar`);
+        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+          problems.push(`templateParameters.${k} must be a scalar`);
       }
     }
   }
@@ -135,7 +159,12 @@ export function installerConfigProblems(doc: unknown): string[] {
   }
   const plugin = s[FLEET_PLUGIN_COMPONENT] as Record<string, unknown> | undefined;
   if (!plugin || typeof plugin !== 'object') problems.push(`services."${FLEET_PLUGIN_COMPONENT}" is missing`);
-  else problems.push(...fleetConfigProblems(plugin.configuration).map((p) => `services."${FLEET_PLUGIN_COMPONENT}".configuration: ${p}`));
+  else
+    problems.push(
+      ...fleetConfigProblems(plugin.configuration).map(
+        (p) => `services."${FLEET_PLUGIN_COMPONENT}".configuration: ${p}`,
+      ),
+    );
   return problems;
 }
 
@@ -145,7 +174,11 @@ export function parseInstallerConfig(text: string, source = 'installer config'):
   try {
     doc = yaml.load(text, { schema: yaml.CORE_SCHEMA });
   } catch (err) {
-    throw new ConfigError(`${source} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, 'installer-config-yaml', { cause: err });
+    throw new ConfigError(
+      `${source} is not valid YAML: ${(err as Error).message.split('\n')[0]}`,
+      'installer-config-yaml',
+      { cause: err },
+    );
   }
   const problems = installerConfigProblems(doc);
   if (problems.length > 0) {
@@ -185,7 +218,11 @@ export function buildInstallerConfig(settings: InstallerSettings): InstallerConf
     },
   };
   const problems = installerConfigProblems(doc);
-  if (problems.length > 0) throw new ConfigError(`installer settings are invalid:\n  - ${problems.join('\n  - ')}`, 'installer-config-invalid');
+  if (problems.length > 0)
+    throw new ConfigError(
+      `installer settings are invalid:\n  - ${problems.join('\n  - ')}`,
+      'installer-config-invalid',
+    );
   return doc;
 }
 
@@ -221,7 +258,10 @@ export function requiredParameterTokens(doc: InstallerConfigDocument): string[] 
  * the input is not modified. Every value is written as a YAML string by js-yaml, so a name with
  * YAML-special characters can never change the document's structure.
  */
-export function fillTemplateParameters(doc: InstallerConfigDocument, values: Readonly<Record<string, string | undefined>>): InstallerConfigDocument {
+export function fillTemplateParameters(
+  doc: InstallerConfigDocument,
+  values: Readonly<Record<string, string | undefined>>,
+): InstallerConfigDocument {
   const copy = structuredClone(doc);
   const cfg = fleetConfig(copy);
   const tp = cfg.templateParameters ?? {};
@@ -279,9 +319,15 @@ export function manualConfigProblems(s: ManualInstallerSettings): string[] {
     claimCertificatePrivateKeyPath: '/-',
   };
   problems.push(...fleetConfigProblems(fleetLike));
-  if (!VERSION_RE.test(s.nucleusVersion)) problems.push(`nucleus version must be x.y.z, got ${JSON.stringify(s.nucleusVersion)}`);
+  if (!VERSION_RE.test(s.nucleusVersion))
+    problems.push(`nucleus version must be x.y.z, got ${JSON.stringify(s.nucleusVersion)}`);
   if (typeof s.thingName !== 'string' || s.thingName === '') problems.push('thingName is required');
-  if (s.greengrassDataPlanePort !== undefined && s.greengrassDataPlanePort !== 8443 && s.greengrassDataPlanePort !== 443) problems.push('greengrassDataPlanePort must be 8443 or 443');
+  if (
+    s.greengrassDataPlanePort !== undefined &&
+    s.greengrassDataPlanePort !== 8443 &&
+    s.greengrassDataPlanePort !== 443
+  )
+    problems.push('greengrassDataPlanePort must be 8443 or 443');
   return problems;
 }
 
@@ -292,9 +338,14 @@ export function manualConfigProblems(s: ManualInstallerSettings): string[] {
  */
 export function renderManualInstallerConfig(s: ManualInstallerSettings): string {
   const problems = manualConfigProblems(s);
-  if (problems.length > 0) throw new ConfigError(`manual installer settings are invalid:\n  - ${problems.join('\n  - ')}`, 'installer-config-invalid');
+  if (problems.length > 0)
+    throw new ConfigError(
+      `manual installer settings are invalid:\n  - ${problems.join('\n  - ')}`,
+      'installer-config-invalid',
+    );
   const rootPath = s.rootPath ?? DEFAULT_PATHS.rootPath;
-  const under = (p: string) => (rootPath === DEFAULT_PATHS.rootPath ? p : p.replace(DEFAULT_PATHS.rootPath, rootPath.replace(/\/+$/, '')));
+  const under = (p: string) =>
+    rootPath === DEFAULT_PATHS.rootPath ? p : p.replace(DEFAULT_PATHS.rootPath, rootPath.replace(/\/+$/, ''));
   const nucleusCfg: Record<string, unknown> = {
     awsRegion: s.awsRegion,
     iotRoleAlias: s.iotRoleAlias,

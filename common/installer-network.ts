@@ -55,7 +55,11 @@ export function nucleusMirrorProblems(plugin: unknown, nucleus: unknown, nucleus
     );
   }
   const proxy = lower(lower(n.networkproxy).proxy);
-  for (const [key, nucleusKey] of [['proxyUrl', 'url'], ['proxyUsername', 'username'], ['proxyPassword', 'password']]) {
+  for (const [key, nucleusKey] of [
+    ['proxyUrl', 'url'],
+    ['proxyUsername', 'username'],
+    ['proxyPassword', 'password'],
+  ]) {
     const want = p[key.toLowerCase()];
     if (want !== undefined && proxy[nucleusKey] !== want) {
       const where = `${nucleusPath}.networkProxy.proxy.${nucleusKey}`;

@@ -6,16 +6,19 @@ export const THING_NAME_MAX = 128;
 const THING_NAME_RE = /^[a-zA-Z0-9:_-]+$/;
 
 /** Names that can never identify one machine. Compared case-insensitively. */
-export const BUILTIN_DENY = ['localhost', 'localhost-localdomain', 'ubuntu', 'debian', 'template', 'none', 'unknown', '(none)'];
+export const BUILTIN_DENY = [
+  'localhost',
+  'localhost-localdomain',
+  'ubuntu',
+  'debian',
+  'template',
+  'none',
+  'unknown',
+  '(none)',
+];
 
 export type ThingNameProblem =
-  | 'empty'
-  | 'too-long'
-  | 'fqdn'
-  | 'invalid-characters'
-  | 'colon'
-  | 'denied'
-  | 'template-hostname';
+  'empty' | 'too-long' | 'fqdn' | 'invalid-characters' | 'colon' | 'denied' | 'template-hostname';
 
 export class ThingNameError extends ConfigError {
   readonly problem: ThingNameProblem;
@@ -46,10 +49,18 @@ export interface ThingNamePolicy {
  */
 export function validateThingName(candidate: string, policy: ThingNamePolicy = {}): string {
   if (candidate.length === 0) {
-    throw new ThingNameError(candidate, 'empty', 'ThingName is empty: the hostname (or configured source) gave no value');
+    throw new ThingNameError(
+      candidate,
+      'empty',
+      'ThingName is empty: the hostname (or configured source) gave no value',
+    );
   }
   if (candidate.length > THING_NAME_MAX) {
-    throw new ThingNameError(candidate, 'too-long', `ThingName ${showName(candidate)} is ${candidate.length} characters; AWS IoT allows at most ${THING_NAME_MAX}`);
+    throw new ThingNameError(
+      candidate,
+      'too-long',
+      `ThingName ${showName(candidate)} is ${candidate.length} characters; AWS IoT allows at most ${THING_NAME_MAX}`,
+    );
   }
   if (candidate.includes('.') && THING_NAME_RE.test(candidate.replaceAll('.', ''))) {
     throw new ThingNameError(
@@ -59,15 +70,27 @@ export function validateThingName(candidate: string, policy: ThingNamePolicy = {
     );
   }
   if (!THING_NAME_RE.test(candidate)) {
-    throw new ThingNameError(candidate, 'invalid-characters', `ThingName ${showName(candidate)} has characters AWS IoT does not allow; only [a-zA-Z0-9_-] are accepted`);
+    throw new ThingNameError(
+      candidate,
+      'invalid-characters',
+      `ThingName ${showName(candidate)} has characters AWS IoT does not allow; only [a-zA-Z0-9_-] are accepted`,
+    );
   }
   if (candidate.includes(':')) {
-    throw new ThingNameError(candidate, 'colon', `ThingName ${showName(candidate)} contains ':' which the Greengrass installer rejects`);
+    throw new ThingNameError(
+      candidate,
+      'colon',
+      `ThingName ${showName(candidate)} contains ':' which the Greengrass installer rejects`,
+    );
   }
   const lower = candidate.toLowerCase();
   const deny = [...BUILTIN_DENY, ...(policy.deny ?? [])].map((d) => d.toLowerCase());
   if (deny.includes(lower)) {
-    throw new ThingNameError(candidate, 'denied', `ThingName ${showName(candidate)} is on the deny list: it cannot identify a single machine`);
+    throw new ThingNameError(
+      candidate,
+      'denied',
+      `ThingName ${showName(candidate)} is on the deny list: it cannot identify a single machine`,
+    );
   }
   if (policy.templateHostname && policy.templateHostname.toLowerCase() === lower) {
     throw new ThingNameError(
@@ -98,7 +121,10 @@ export function renderTokens(template: string, values: Readonly<Record<string, s
   return template.replace(/\{\{\s*([a-zA-Z0-9_.-]+)\s*\}\}/g, (_m, key: string) => {
     const v = values[key];
     if (v === undefined || v === '') {
-      throw new ConfigError(`template ${showName(template)} uses {{${key}}} but no value is available for it`, 'template-token-missing');
+      throw new ConfigError(
+        `template ${showName(template)} uses {{${key}}} but no value is available for it`,
+        'template-token-missing',
+      );
     }
     return v;
   });

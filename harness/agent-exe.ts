@@ -38,8 +38,11 @@ export function ensureBuilt(): string {
 }
 
 /** The agent's JSON log lines (its stderr). */
-export function logLines(stderr: string): Array<Record<string, any>> {
-  return stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+export function logLines(stderr: string): Array<Record<string, unknown>> {
+  return stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
 }
 
 /** Base64 lines of the claim private key as the device holds it when the agent starts (the test's and the file's). */
@@ -50,7 +53,10 @@ function claimKeyLines(root: DeviceRoot): string[] {
   } catch {
     // removed or never written by this test
   }
-  return pems.flatMap((p) => p.split('\n')).map((l) => l.trim()).filter((l) => l.length >= 40 && /^[A-Za-z0-9+/=]+$/.test(l));
+  return pems
+    .flatMap((p) => p.split('\n'))
+    .map((l) => l.trim())
+    .filter((l) => l.length >= 40 && /^[A-Za-z0-9+/=]+$/.test(l));
 }
 
 export interface ExeResult {
@@ -64,7 +70,11 @@ export interface ExeResult {
 /** PATH for the agent: system dirs only (the executable needs no node). */
 export const SYSTEM_PATH = '/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin';
 
-export function startAgent(root: DeviceRoot, args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<ExeResult> } {
+export function startAgent(
+  root: DeviceRoot,
+  args: string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; done: Promise<ExeResult> } {
   ensureBuilt();
   const started = Date.now();
   const child = spawn(EXE, [...args, '--config', root.configPath], {
@@ -79,7 +89,8 @@ export function startAgent(root: DeviceRoot, args: string[], env: Record<string,
   // Every run of every agent test: the claim private key must never reach the agent's output (the test log).
   const done = new Promise<ExeResult>((resolve, reject) => {
     child.on('close', (code, signal) => {
-      if (keyLines.some((l) => stdout.includes(l) || stderr.includes(l))) reject(new Error(`the claim private key appeared in the output of greengrass-firstboot ${args.join(' ')}`));
+      if (keyLines.some((l) => stdout.includes(l) || stderr.includes(l)))
+        reject(new Error(`the claim private key appeared in the output of greengrass-firstboot ${args.join(' ')}`));
       else resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
     });
   });

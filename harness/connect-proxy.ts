@@ -10,7 +10,9 @@ export interface ConnectProxy {
   close(): Promise<void>;
 }
 
-export async function startConnectProxy(opts: { username?: string; password?: string; tls?: { key: string; cert: string } } = {}): Promise<ConnectProxy> {
+export async function startConnectProxy(
+  opts: { username?: string; password?: string; tls?: { key: string; cert: string } } = {},
+): Promise<ConnectProxy> {
   const requests: ConnectProxy['requests'] = [];
   const sockets = new Set<Socket>();
   const reject405 = (_req: IncomingMessage, res: import('node:http').ServerResponse) => res.writeHead(405).end();

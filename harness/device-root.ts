@@ -10,7 +10,13 @@ import { renderInstallerConfig, type InstallerSettings } from '../common/install
 import { DEFAULT_AGENT_CONFIG, type AgentConfig } from '../agent/src/agent-config.ts';
 import { createCa, issueCertificate, type KeyPair } from '../standins/pki.ts';
 
-export type DeepPartial<T> = { [K in keyof T]?: T[K] extends (infer U)[] ? U[] : T[K] extends object | null ? DeepPartial<NonNullable<T[K]>> | T[K] : T[K] };
+export type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends (infer U)[]
+    ? U[]
+    : T[K] extends object | null
+      ? DeepPartial<NonNullable<T[K]>> | T[K]
+      : T[K];
+};
 
 export interface DeviceRootOptions {
   /** Contents of the hostname file (default "gg-clone-0001"). */
@@ -69,7 +75,8 @@ export interface DeviceRoot {
 function merge(base: AgentConfig, o: DeepPartial<AgentConfig> | undefined): AgentConfig {
   const out = structuredClone(base) as unknown as Record<string, Record<string, unknown>>;
   for (const [k, v] of Object.entries(o ?? {})) {
-    if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = { ...(out[k] ?? {}), ...(v as Record<string, unknown>) };
+    if (v && typeof v === 'object' && !Array.isArray(v))
+      out[k] = { ...(out[k] ?? {}), ...(v as Record<string, unknown>) };
   }
   return out as unknown as AgentConfig;
 }
@@ -83,7 +90,8 @@ export function createDeviceRoot(opts: DeviceRootOptions = {}): DeviceRoot {
   const state = join(dir, 'var', 'lib', 'greengrass-firstboot');
   const systemdDir = join(dir, 'etc', 'systemd', 'system');
   const dmi = join(dir, 'sys', 'class', 'dmi', 'id');
-  for (const d of [ggRoot, join(ggRoot, 'installer', 'lib'), join(ggRoot, 'claim-certs'), etc, state, systemdDir, dmi]) mkdirSync(d, { recursive: true });
+  for (const d of [ggRoot, join(ggRoot, 'installer', 'lib'), join(ggRoot, 'claim-certs'), etc, state, systemdDir, dmi])
+    mkdirSync(d, { recursive: true });
   chmodSync(join(ggRoot, 'claim-certs'), 0o700);
 
   const ca = opts.ca ?? (sharedCa ??= createCa());
@@ -144,7 +152,14 @@ export function createDeviceRoot(opts: DeviceRootOptions = {}): DeviceRoot {
       dmiUuidFile: join(dmi, 'product_uuid'),
       vmwareRpctool: join(dir, 'usr', 'bin', 'vmware-rpctool'),
     },
-    installer: { jar: installerJar, pluginJar, configTemplate: templatePath, renderedConfig, timeoutSeconds: 60, attempts: 3 },
+    installer: {
+      jar: installerJar,
+      pluginJar,
+      configTemplate: templatePath,
+      renderedConfig,
+      timeoutSeconds: 60,
+      attempts: 3,
+    },
     preflight: { clockWaitSeconds: 2, networkWaitSeconds: 2, connectTimeoutMs: 1000 },
     verify: { timeoutSeconds: 30, pollMs: 100, retrySeconds: 60 },
     service: { enabledLink },
@@ -160,11 +175,26 @@ export function createDeviceRoot(opts: DeviceRootOptions = {}): DeviceRoot {
   };
 
   const result: DeviceRoot = {
-    dir, ggRoot, configPath, hostnameFile, templateHostnameFile, templatePath, renderedConfig, stateFile, sentinel,
-    claimCertPath, claimKeyPath, rootCaPath, systemdDir, enabledLink,
+    dir,
+    ggRoot,
+    configPath,
+    hostnameFile,
+    templateHostnameFile,
+    templatePath,
+    renderedConfig,
+    stateFile,
+    sentinel,
+    claimCertPath,
+    claimKeyPath,
+    rootCaPath,
+    systemdDir,
+    enabledLink,
     tlogPath: join(ggRoot, 'config', 'config.tlog'),
     nucleusLogPath: join(ggRoot, 'logs', 'greengrass.log'),
-    ca, claim, settings, agent,
+    ca,
+    claim,
+    settings,
+    agent,
     writeAgentConfig,
     setHostname: (name: string) => writeFileSync(hostnameFile, `${name}\n`),
     env: { GG_STANDIN_SYSTEMD_DIR: systemdDir, JOURNAL_STREAM: '' },
@@ -182,6 +212,10 @@ export function writeFakeRpctool(root: DeviceRoot, values: Record<string, string
   const cases = Object.entries(values)
     .map(([k, v]) => `  "info-get guestinfo.${k}") printf '%s\\n' '${v.replace(/'/g, `'\\''`)}' ;;`)
     .join('\n');
-  writeFileSync(path, `#!/bin/sh\n# stand-in for vmware-rpctool (open-vm-tools)\ncase "$1" in\n${cases}\n  *) echo "No value found" >&2; exit 1 ;;\nesac\n`, { mode: 0o755 });
+  writeFileSync(
+    path,
+    `#!/bin/sh\n# stand-in for vmware-rpctool (open-vm-tools)\ncase "$1" in\n${cases}\n  *) echo "No value found" >&2; exit 1 ;;\nesac\n`,
+    { mode: 0o755 },
+  );
   return path;
 }

@@ -4,7 +4,12 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dumpInstallerConfig, fillTemplateParameters, parseInstallerConfig, renderInstallerConfig } from '../common/installer-config.ts';
+import {
+  dumpInstallerConfig,
+  fillTemplateParameters,
+  parseInstallerConfig,
+  renderInstallerConfig,
+} from '../common/installer-config.ts';
 import type { KeyPair } from '../standins/pki.ts';
 import { stopStandinNucleus, type InstallerStandinJars } from './standin-installer.ts';
 
@@ -28,7 +33,10 @@ export interface InstallerDeviceOptions {
   beforeCleanup?: (root: string) => Promise<unknown>;
 }
 
-export function makeInstallerDevice(t: { teardown(fn: () => unknown): void }, o: InstallerDeviceOptions): InstallerDevice {
+export function makeInstallerDevice(
+  t: { teardown(fn: () => unknown): void },
+  o: InstallerDeviceOptions,
+): InstallerDevice {
   const dir = mkdtempSync(join(tmpdir(), 'gg-installer-standin-'));
   const root = join(dir, 'greengrass', 'v2');
   const certs = join(root, 'claim-certs');
@@ -51,7 +59,11 @@ export function makeInstallerDevice(t: { teardown(fn: () => unknown): void }, o:
     ...(o.extraParams ? { templateParameters: { ThingName: '{{thingName}}', ...o.extraParams } } : {}),
   });
   const configPath = join(dir, 'config.yaml');
-  writeFileSync(configPath, dumpInstallerConfig(fillTemplateParameters(parseInstallerConfig(text), { thingName: o.thingName })), { mode: 0o600 });
+  writeFileSync(
+    configPath,
+    dumpInstallerConfig(fillTemplateParameters(parseInstallerConfig(text), { thingName: o.thingName })),
+    { mode: 0o600 },
+  );
   t.teardown(async () => {
     await o.beforeCleanup?.(root).catch(() => undefined);
     await stopStandinNucleus(root);
@@ -62,6 +74,19 @@ export function makeInstallerDevice(t: { teardown(fn: () => unknown): void }, o:
 
 /** The seed's installer command line for this device (paths from the device tree). */
 export function installerArgs(jars: InstallerStandinJars, d: InstallerDevice, extra: string[] = []): string[] {
-  return [`-Droot=${d.root}`, '-Dlog.store=FILE', '-jar', jars.installerJar, '--trusted-plugin', jars.pluginJar, '--init-config', d.configPath,
-    '--component-default-user', 'ggc_user:ggc_group', '--setup-system-service', 'true', ...extra];
+  return [
+    `-Droot=${d.root}`,
+    '-Dlog.store=FILE',
+    '-jar',
+    jars.installerJar,
+    '--trusted-plugin',
+    jars.pluginJar,
+    '--init-config',
+    d.configPath,
+    '--component-default-user',
+    'ggc_user:ggc_group',
+    '--setup-system-service',
+    'true',
+    ...extra,
+  ];
 }

@@ -14,7 +14,11 @@ export interface ConnectOptions {
 }
 
 /** Connects over TLS with `id` as client certificate (none: no client certificate); rejects on any failure. */
-export function connectDevice(s: { host: string; port: number }, id: TlsIdentity | null, o: ConnectOptions): Promise<MqttClient> {
+export function connectDevice(
+  s: { host: string; port: number },
+  id: TlsIdentity | null,
+  o: ConnectOptions,
+): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const c = mqtt.connect(`mqtts://${s.host}:${s.port}`, {
       ...(id ? { key: id.privateKeyPem, cert: id.certificatePem } : {}),

@@ -19,18 +19,32 @@ export interface ScriptedBroker {
   stop(): Promise<void>;
 }
 
-export async function startScriptedBroker(ca: KeyPair, answer: (n: number) => RegisterThingAnswer): Promise<ScriptedBroker> {
-  const serverCert = issueCertificate(ca, { commonName: 'scripted broker', serverAuth: true, altNames: { dns: ['localhost'], ip: ['127.0.0.1'] } });
+export async function startScriptedBroker(
+  ca: KeyPair,
+  answer: (n: number) => RegisterThingAnswer,
+): Promise<ScriptedBroker> {
+  const serverCert = issueCertificate(ca, {
+    commonName: 'scripted broker',
+    serverAuth: true,
+    altNames: { dns: ['localhost'], ip: ['127.0.0.1'] },
+  });
   const sockets = new Set<tls.TLSSocket>();
   const state = { connects: 0, registerThings: 0 };
   const server = tls.createServer(
-    { key: serverCert.privateKeyPem, cert: serverCert.certificatePem, ca: [ca.certificatePem], requestCert: true, rejectUnauthorized: true },
+    {
+      key: serverCert.privateKeyPem,
+      cert: serverCert.certificatePem,
+      ca: [ca.certificatePem],
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
     (sock) => {
       sockets.add(sock);
       sock.on('close', () => sockets.delete(sock));
       sock.on('error', () => undefined);
       const send = (p: mqttPacket.Packet) => sock.write(mqttPacket.generate(p));
-      const reply = (topic: string, payload: unknown) => send({ cmd: 'publish', topic, payload: JSON.stringify(payload), qos: 0, dup: false, retain: false });
+      const reply = (topic: string, payload: unknown) =>
+        send({ cmd: 'publish', topic, payload: JSON.stringify(payload), qos: 0, dup: false, retain: false });
       const parser = mqttPacket.parser({ protocolVersion: 4 });
       parser.on('packet', (p) => {
         if (p.cmd === 'connect') {
@@ -42,7 +56,10 @@ export async function startScriptedBroker(ca: KeyPair, answer: (n: number) => Re
           if (p.qos === 1) send({ cmd: 'puback', messageId: p.messageId });
           if (p.topic === '$aws/certificates/create/json') {
             reply(`${p.topic}/accepted`, {
-              certificateId: 'c0ffee', certificatePem: 'placeholder certificate', privateKey: 'placeholder key', certificateOwnershipToken: 'token',
+              certificateId: 'c0ffee',
+              certificatePem: 'placeholder certificate',
+              privateKey: 'placeholder key',
+              certificateOwnershipToken: 'token',
             });
           } else if (/^\$aws\/provisioning-templates\/[^/]+\/provision\/json$/.test(p.topic)) {
             const a = answer(++state.registerThings);

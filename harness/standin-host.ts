@@ -5,7 +5,17 @@
 // restart|stop|status ROOT`, the stand-in "systemctl" (the agent's service.restartCommand in host mode).
 // No tap imports: bench:fleet uses this too. Every process here is a stand-in.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -62,8 +72,6 @@ function realJavaRelease(): string {
   return 'JAVA_VERSION="17"\n';
 }
 
-const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
 const READ_REPLY = [
   'code=1',
   'while IFS= read -r line <&3; do',
@@ -78,7 +86,9 @@ const READ_REPLY = [
 const SEND_ENV = ['env=()', 'for v in $(compgen -e); do case $v in GG_STANDIN_*|HOME) env+=("$v=${!v}") ;; esac; done'];
 
 function connectLines(port: number): string[] {
-  return [`exec 3<>/dev/tcp/127.0.0.1/${port} || { echo "the installer/nucleus STAND-IN host on 127.0.0.1:${port} is not running" >&2; exit 1; }`];
+  return [
+    `exec 3<>/dev/tcp/127.0.0.1/${port} || { echo "the installer/nucleus STAND-IN host on 127.0.0.1:${port} is not running" >&2; exit 1; }`,
+  ];
 }
 
 export function javaShim(port: number): string {
@@ -120,7 +130,11 @@ export function hostctlShim(port: number): string {
 }
 
 /** One request to the host over TCP; resolves with the reply's stdout lines and exit code. */
-export function hostRequest(port: number, fields: string[], timeoutMs = 30_000): Promise<{ code: number; out: string[]; err: string[] }> {
+export function hostRequest(
+  port: number,
+  fields: string[],
+  timeoutMs = 30_000,
+): Promise<{ code: number; out: string[]; err: string[] }> {
   return new Promise((resolvePromise, reject) => {
     const sock = connect({ host: '127.0.0.1', port });
     let buf = '';
@@ -149,7 +163,8 @@ export function hostRequest(port: number, fields: string[], timeoutMs = 30_000):
     });
     sock.on('close', () => {
       clearTimeout(timer);
-      if (code === undefined) reject(new Error(`installer STAND-IN host closed the connection without an exit code (${fields[0]})`));
+      if (code === undefined)
+        reject(new Error(`installer STAND-IN host closed the connection without an exit code (${fields[0]})`));
       else resolvePromise({ code, out, err });
     });
   });
@@ -160,13 +175,19 @@ async function waitFor<T>(what: string, fn: () => T | undefined, ms: number, chi
   for (;;) {
     const v = fn();
     if (v !== undefined) return v;
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the installer/nucleus STAND-IN host exited (${child.exitCode ?? child.signalCode}) before ${what}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(
+        `the installer/nucleus STAND-IN host exited (${child.exitCode ?? child.signalCode}) before ${what}`,
+      );
     if (Date.now() > end) throw new Error(`the installer/nucleus STAND-IN host: no ${what} within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-export async function startStandinHost(jars: InstallerStandinJars, opts: StandinHostOptions = {}): Promise<StandinHost> {
+export async function startStandinHost(
+  jars: InstallerStandinJars,
+  opts: StandinHostOptions = {},
+): Promise<StandinHost> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'gg-standin-host-'));
   const bin = join(dir, 'jdk', 'bin');
   mkdirSync(bin, { recursive: true });
@@ -175,10 +196,14 @@ export async function startStandinHost(jars: InstallerStandinJars, opts: Standin
   const logFd = openSync(logPath, 'a');
   const env = { ...process.env };
   delete env.JAVA_TOOL_OPTIONS;
-  const child = spawn('java', [...(opts.javaOpts ?? DEFAULT_HOST_JAVA_OPTS), '-cp', jars.installerJar, 'standin.Host', '--port-file', portFile], {
-    stdio: ['pipe', logFd, logFd], // stdin: the host exits when it closes (this process gone)
-    env,
-  });
+  const child = spawn(
+    'java',
+    [...(opts.javaOpts ?? DEFAULT_HOST_JAVA_OPTS), '-cp', jars.installerJar, 'standin.Host', '--port-file', portFile],
+    {
+      stdio: ['pipe', logFd, logFd], // stdin: the host exits when it closes (this process gone)
+      env,
+    },
+  );
   closeSync(logFd);
   child.on('error', () => undefined);
   const port = await waitFor(
@@ -195,7 +220,9 @@ export async function startStandinHost(jars: InstallerStandinJars, opts: Standin
     child,
   ).catch((e: Error) => {
     child.kill('SIGKILL');
-    throw new Error(`${e.message}; see ${logPath}:\n${existsSync(logPath) ? readFileSync(logPath, 'utf8').slice(-2000) : ''}`);
+    throw new Error(
+      `${e.message}; see ${logPath}:\n${existsSync(logPath) ? readFileSync(logPath, 'utf8').slice(-2000) : ''}`,
+    );
   });
 
   const java = join(bin, 'java');
@@ -219,16 +246,23 @@ export async function startStandinHost(jars: InstallerStandinJars, opts: Standin
     active: async (ggRoot: string) => (await hostRequest(port, ['status', resolve(ggRoot)])).code === 0,
     stats: async () => {
       const r = await hostRequest(port, ['stats']);
-      return Object.fromEntries((r.out[0] ?? '').split(' ').filter(Boolean).map((kv) => {
-        const [k, v] = kv.split('=');
-        return [k as string, Number(v)];
-      }));
+      return Object.fromEntries(
+        (r.out[0] ?? '')
+          .split(' ')
+          .filter(Boolean)
+          .map((kv) => {
+            const [k, v] = kv.split('=');
+            return [k as string, Number(v)];
+          }),
+      );
     },
     close: (o = {}) =>
       (closed ??= (async () => {
         let how: { code: number | null; signal: NodeJS.Signals | null } | null = null;
         if (child.exitCode === null && child.signalCode === null) {
-          const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+          const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+            child.once('exit', (code, signal) => r({ code, signal })),
+          );
           child.stdin?.end(); // the host halts on stdin EOF
           const t = setTimeout(() => child.kill('SIGKILL'), 5000); // only the JVM this started, by its ChildProcess
           how = await exited;

@@ -3,7 +3,16 @@
 // stop the stand-in's detached nucleus. No tap imports: the offline pipeline uses this too.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -73,12 +82,24 @@ async function build(): Promise<InstallerStandinJars> {
       await run('javac', ['--release', '11', '-encoding', 'UTF-8', '-d', classes, ...sourceFiles(INSTALLER_SOURCES)]);
     } catch (err) {
       const e = err as { stderr?: string; code?: string; message: string };
-      if (e.code === 'ENOENT') throw new Error('javac not found: install a JDK (openjdk-17-jdk-headless) to build the installer stand-in');
-      throw new Error(`javac failed for the installer stand-in:\n${e.stderr ?? e.message}`);
+      if (e.code === 'ENOENT')
+        throw new Error('javac not found: install a JDK (openjdk-17-jdk-headless) to build the installer stand-in', {
+          cause: err,
+        });
+      throw new Error(`javac failed for the installer stand-in:\n${e.stderr ?? e.message}`, { cause: err });
     }
     const out = join(work, 'out');
     mkdirSync(out);
-    await run('jar', ['--create', '--file', join(out, 'Greengrass.jar'), '--main-class', 'standin.Installer', '-C', classes, '.']);
+    await run('jar', [
+      '--create',
+      '--file',
+      join(out, 'Greengrass.jar'),
+      '--main-class',
+      'standin.Installer',
+      '-C',
+      classes,
+      '.',
+    ]);
     const plugin = join(work, 'plugin');
     mkdirSync(join(plugin, 'standin'), { recursive: true });
     writeFileSync(
@@ -96,7 +117,16 @@ async function build(): Promise<InstallerStandinJars> {
     await run('javac', ['--release', '11', '-d', plugin, join(pluginSrc, 'FleetProvisioningByClaimPlugin.java')]);
     const manifest = join(work, 'plugin.mf');
     writeFileSync(manifest, 'GG-Plugin-Class: com.aws.greengrass.FleetProvisioningByClaimPlugin\n');
-    await run('jar', ['--create', '--file', join(out, 'fleetprovisioningbyclaim-standin.jar'), '--manifest', manifest, '-C', plugin, '.']);
+    await run('jar', [
+      '--create',
+      '--file',
+      join(out, 'fleetprovisioningbyclaim-standin.jar'),
+      '--manifest',
+      manifest,
+      '-C',
+      plugin,
+      '.',
+    ]);
     writeFileSync(join(out, '.complete'), `${new Date().toISOString()}\n`);
     try {
       renameSync(out, dir);

@@ -41,7 +41,12 @@ export function standinRestartCommand(ggRoot: string): string[] {
 }
 
 export function worldRoot(world: World, opts: DeviceRootOptions = {}): DeviceRoot {
-  const root = createDeviceRoot({ ca: world.ca, endpoint: { host: '127.0.0.1', port: world.prov.port }, jars: world.jars, ...opts });
+  const root = createDeviceRoot({
+    ca: world.ca,
+    endpoint: { host: '127.0.0.1', port: world.prov.port },
+    jars: world.jars,
+    ...opts,
+  });
   root.writeAgentConfig({ service: { restartCommand: standinRestartCommand(root.ggRoot) }, ...opts.agent });
   return root;
 }

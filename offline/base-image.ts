@@ -2,7 +2,17 @@
 // table) converted to qcow2, with the kernel and initrd beside it for QEMU's direct kernel boot.
 // Cached under .cache/base-image/<content hash of the recipe>/ so it is built once.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  copyFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ToolError } from '../common/errors.ts';
@@ -41,9 +51,12 @@ export interface BaseImage {
 /** The apt mirror that works here (first URI in /etc/apt/sources.list*), overridable with OFFLINE_DEBIAN_MIRROR. */
 export function debianMirror(): string {
   if (process.env.OFFLINE_DEBIAN_MIRROR) return process.env.OFFLINE_DEBIAN_MIRROR;
-  const files = ['/etc/apt/sources.list', ...safeList('/etc/apt/sources.list.d').map((f) => join('/etc/apt/sources.list.d', f))];
+  const files = [
+    '/etc/apt/sources.list',
+    ...safeList('/etc/apt/sources.list.d').map((f) => join('/etc/apt/sources.list.d', f)),
+  ];
   for (const f of files) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(f, 'utf8');
     } catch {
@@ -75,9 +88,23 @@ export function defaultRecipe(): BaseImageRecipe {
     mirror: debianMirror(),
     variant: 'minbase',
     packages: [
-      'systemd', 'systemd-sysv', 'udev', 'kmod', 'dbus', 'libpam-systemd', 'openssh-server', 'sudo',
-      'linux-image-amd64', 'initramfs-tools', 'openjdk-17-jre-headless', 'unzip', 'ca-certificates',
-      'iproute2', 'iputils-ping', 'procps', 'e2fsprogs',
+      'systemd',
+      'systemd-sysv',
+      'udev',
+      'kmod',
+      'dbus',
+      'libpam-systemd',
+      'openssh-server',
+      'sudo',
+      'linux-image-amd64',
+      'initramfs-tools',
+      'openjdk-17-jre-headless',
+      'unzip',
+      'ca-certificates',
+      'iproute2',
+      'iputils-ping',
+      'procps',
+      'e2fsprogs',
     ],
     diskSizeMiB: 6144,
     configureSha256: createHash('sha256').update(readFileSync(CONFIGURE_SCRIPT)).digest('hex'),
@@ -104,7 +131,9 @@ export function cachedBaseImage(recipe = defaultRecipe()): BaseImage | null {
 }
 
 /** Builds the base image if it is not cached yet; returns it. Needs root (debootstrap, chroot). */
-export async function ensureBaseImage(opts: { progress?: Progress; recipe?: BaseImageRecipe } = {}): Promise<BaseImage> {
+export async function ensureBaseImage(
+  opts: { progress?: Progress; recipe?: BaseImageRecipe } = {},
+): Promise<BaseImage> {
   const progress = opts.progress ?? stderrProgress;
   const recipe = opts.recipe ?? defaultRecipe();
   const key = recipeKey(recipe);
@@ -113,7 +142,11 @@ export async function ensureBaseImage(opts: { progress?: Progress; recipe?: Base
     progress(`base image: cached ${cached.dir}`);
     return cached;
   }
-  if (process.getuid?.() !== 0) throw new ToolError('base image: building needs root (debootstrap, chroot, mkfs.ext4 -d with ownership)', 'needs-root');
+  if (process.getuid?.() !== 0)
+    throw new ToolError(
+      'base image: building needs root (debootstrap, chroot, mkfs.ext4 -d with ownership)',
+      'needs-root',
+    );
   const root = join(cacheRoot(), 'base-image');
   mkdirSync(root, { recursive: true });
   const lock = join(root, `${key}.lock`);
@@ -171,12 +204,29 @@ async function build(recipe: BaseImageRecipe, key: string, root: string, progres
   progress(`base image: debootstrap ${recipe.suite} from ${recipe.mirror} (log ${log})`);
   await run(
     'debootstrap',
-    [`--variant=${recipe.variant}`, `--include=${recipe.packages.join(',')}`, `--cache-dir=${debs}`, recipe.suite, tree, recipe.mirror],
-    { stage: 'base image: debootstrap', logFile: log, progress, timeoutMs: 60 * 60_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } },
+    [
+      `--variant=${recipe.variant}`,
+      `--include=${recipe.packages.join(',')}`,
+      `--cache-dir=${debs}`,
+      recipe.suite,
+      tree,
+      recipe.mirror,
+    ],
+    {
+      stage: 'base image: debootstrap',
+      logFile: log,
+      progress,
+      timeoutMs: 60 * 60_000,
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    },
   );
   progress('base image: configuring (hostname, build account, networkd, journal)');
   copyFileSync(CONFIGURE_SCRIPT, join(tree, 'root', 'base-configure.sh'));
-  await run('chroot', [tree, '/bin/sh', '/root/base-configure.sh'], { stage: 'base image: configure', logFile: log, progress });
+  await run('chroot', [tree, '/bin/sh', '/root/base-configure.sh'], {
+    stage: 'base image: configure',
+    logFile: log,
+    progress,
+  });
   rmSync(join(tree, 'root', 'base-configure.sh'));
 
   const boot = join(tree, 'boot');
@@ -189,8 +239,16 @@ async function build(recipe: BaseImageRecipe, key: string, root: string, progres
   progress('base image: mkfs.ext4 -d + qemu-img convert');
   const raw = join(work, 'rootfs.ext4');
   await run('truncate', ['-s', `${recipe.diskSizeMiB}M`, raw], { stage: 'base image: mkfs', logFile: log, progress });
-  await run('mkfs.ext4', ['-q', '-F', '-L', 'golden-root', '-d', tree, raw], { stage: 'base image: mkfs', logFile: log, progress });
-  await run('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, join(work, 'disk.qcow2')], { stage: 'base image: qemu-img', logFile: log, progress });
+  await run('mkfs.ext4', ['-q', '-F', '-L', 'golden-root', '-d', tree, raw], {
+    stage: 'base image: mkfs',
+    logFile: log,
+    progress,
+  });
+  await run('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, join(work, 'disk.qcow2')], {
+    stage: 'base image: qemu-img',
+    logFile: log,
+    progress,
+  });
   rmSync(raw);
   rmSync(tree, { recursive: true, force: true });
 

@@ -73,8 +73,12 @@ export interface CloneBoot {
 const FIRSTBOOT = 'greengrass-firstboot\\.service';
 export const OUTCOME_PATTERNS: Record<Exclude<UnitOutcome, 'timeout' | 'vm-exited'>, RegExp> = {
   finished: new RegExp(`Finished ${FIRSTBOOT}`),
-  failed: new RegExp(`(Failed to start ${FIRSTBOOT}|${FIRSTBOOT}: Failed with result|${FIRSTBOOT}: Main process exited, code=exited, status=3)`),
-  skipped: new RegExp(`${FIRSTBOOT} - .* was skipped because|Condition check resulted in .*${FIRSTBOOT}|${FIRSTBOOT} was skipped`),
+  failed: new RegExp(
+    `(Failed to start ${FIRSTBOOT}|${FIRSTBOOT}: Failed with result|${FIRSTBOOT}: Main process exited, code=exited, status=3)`,
+  ),
+  skipped: new RegExp(
+    `${FIRSTBOOT} - .* was skipped because|Condition check resulted in .*${FIRSTBOOT}|${FIRSTBOOT} was skipped`,
+  ),
 };
 export const MULTI_USER = /Reached target multi-user\.target|Reached target Multi-User System/;
 
@@ -90,7 +94,13 @@ export interface BootHooks {
   keepRunningMs?: number;
 }
 
-export async function bootClone(spec: CloneSpec, paths: GuestPaths, runDir: string, progress: Progress, hooks: BootHooks = {}): Promise<CloneBoot> {
+export async function bootClone(
+  spec: CloneSpec,
+  paths: GuestPaths,
+  runDir: string,
+  progress: Progress,
+  hooks: BootHooks = {},
+): Promise<CloneBoot> {
   const tag = `${spec.id}#${spec.boot}`;
   const serialLog = join(runDir, 'clones', `${spec.id}.boot${spec.boot}.serial.log`);
   rmSync(serialLog, { force: true });
@@ -129,7 +139,9 @@ export async function bootClone(spec: CloneSpec, paths: GuestPaths, runDir: stri
       await hooks.onUnitStarting!(vm);
       continue;
     }
-    const hit = (Object.keys(OUTCOME_PATTERNS) as (keyof typeof OUTCOME_PATTERNS)[]).find((k) => OUTCOME_PATTERNS[k].test(text));
+    const hit = (Object.keys(OUTCOME_PATTERNS) as (keyof typeof OUTCOME_PATTERNS)[]).find((k) =>
+      OUTCOME_PATTERNS[k].test(text),
+    );
     if (hit && hookDone) {
       outcome = hit;
       outcomeMs = Date.now() - startedAt.getTime();
@@ -143,7 +155,9 @@ export async function bootClone(spec: CloneSpec, paths: GuestPaths, runDir: stri
     }
     if (Date.now() - lastBeat > 30_000) {
       lastBeat = Date.now();
-      progress(`clone ${tag}: waiting for greengrass-firstboot (${Math.round((Date.now() - startedAt.getTime()) / 1000)} s)`);
+      progress(
+        `clone ${tag}: waiting for greengrass-firstboot (${Math.round((Date.now() - startedAt.getTime()) / 1000)} s)`,
+      );
     }
     await sleep(500);
   }
@@ -154,12 +168,16 @@ export async function bootClone(spec: CloneSpec, paths: GuestPaths, runDir: stri
   if (hooks.keepRunningUntil && vm.running) {
     const until = Date.now() + (hooks.keepRunningMs ?? 180_000);
     while (vm.running && !hooks.keepRunningUntil() && Date.now() < until) await sleep(1000);
-    progress(`clone ${tag}: ${hooks.keepRunningUntil() ? 'kept running until its services reported' : 'gave up waiting for its services to report'}`);
+    progress(
+      `clone ${tag}: ${hooks.keepRunningUntil() ? 'kept running until its services reported' : 'gave up waiting for its services to report'}`,
+    );
   }
   // Let the journal reach the disk, then power off cleanly (ACPI).
   await sleep(2000);
   const exit = await vm.powerdown(120_000);
-  progress(`clone ${tag}: powered off (${exit.timedOut ? 'killed at timeout' : exit.signal ? `killed ${exit.signal}` : `exit ${exit.code}`})`);
+  progress(
+    `clone ${tag}: powered off (${exit.timedOut ? 'killed at timeout' : exit.signal ? `killed ${exit.signal}` : `exit ${exit.code}`})`,
+  );
 
   const work = join(runDir, 'clones', `${spec.id}.boot${spec.boot}.disk`);
   mkdirSync(work, { recursive: true });
@@ -191,7 +209,11 @@ export async function bootClone(spec: CloneSpec, paths: GuestPaths, runDir: stri
       templateHostname: (await readGuestFile(raw, paths.templateHostnameFile, log))?.trim() || null,
       deviceCertificateId: certificateId(await readGuestFile(raw, paths.deviceCert, log)),
     },
-    unitExitStatuses: [...lastBootJournal(journal).matchAll(/greengrass-firstboot\.service: Main process exited, code=exited, status=(\d+)/g)].map((m) => Number(m[1])),
+    unitExitStatuses: [
+      ...lastBootJournal(journal).matchAll(
+        /greengrass-firstboot\.service: Main process exited, code=exited, status=(\d+)/g,
+      ),
+    ].map((m) => Number(m[1])),
     journalFile,
   };
   rmSync(work, { recursive: true, force: true });
@@ -223,7 +245,8 @@ export function thingNameFromTlog(tlog: string): string | null {
     if (!line.trim()) continue;
     try {
       const e = JSON.parse(line) as { TP?: unknown; V?: unknown };
-      if (Array.isArray(e.TP) && e.TP.join('.') === 'system.thingName' && typeof e.V === 'string' && e.V !== '') name = e.V;
+      if (Array.isArray(e.TP) && e.TP.join('.') === 'system.thingName' && typeof e.V === 'string' && e.V !== '')
+        name = e.V;
     } catch {
       /* not a tlog line */
     }

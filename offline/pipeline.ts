@@ -2,7 +2,16 @@
 // stand-ins on loopback → claim create → bake with Packer (qemu target) → boot clones → report.
 // Every run keeps its logs under .cache/pipeline-runs/<ts>/; a failure names its stage.
 import { createHash, randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
@@ -82,7 +91,11 @@ function coreReported(recordsFile: string, thingName: string): boolean {
 
 /** The certificate ids attached to a Thing in the AWS stand-in's IoT registry (what the hook and fleet commands read). */
 async function thingPrincipals(endpoint: string, thingName: string): Promise<string[]> {
-  const iot = new IoTClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIASTANDINOFFLINE00', secretAccessKey: 'stand-in-secret-not-a-real-key' } });
+  const iot = new IoTClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIASTANDINOFFLINE00', secretAccessKey: 'stand-in-secret-not-a-real-key' },
+  });
   try {
     const out = await iot.send(new ListThingPrincipalsCommand({ thingName }));
     return (out.principals ?? []).map((p) => p.split('/').pop() ?? p);
@@ -99,7 +112,10 @@ function sha256File(f: string): string {
 
 /** The guest paths to check, from the production agent config (agent/agent.yaml) and the staging contract. */
 async function guestPaths(): Promise<GuestPaths> {
-  const cfg = resolveAgentConfig(yaml.load(readFileSync(join(REPO_ROOT, 'agent', 'agent.yaml'), 'utf8')), 'agent/agent.yaml');
+  const cfg = resolveAgentConfig(
+    yaml.load(readFileSync(join(REPO_ROOT, 'agent', 'agent.yaml'), 'utf8')),
+    'agent/agent.yaml',
+  );
   return {
     sentinel: cfg.state.sentinel,
     claimKey: '/greengrass/v2/claim-certs/claim.private.pem.key',
@@ -182,7 +198,11 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     // 1. Base image (cached by recipe hash).
     const hadBase = existsSync(join(cacheRoot(), 'base-image'));
     const base: BaseImage = await stage('base-image', () => ensureBaseImage({ progress }));
-    report.baseImage = { dir: base.dir, buildSeconds: base.buildSeconds, cached: hadBase && Date.now() - Date.parse(base.builtAt) > base.buildSeconds * 1000 + 60_000 };
+    report.baseImage = {
+      dir: base.dir,
+      buildSeconds: base.buildSeconds,
+      cached: hadBase && Date.now() - Date.parse(base.builtAt) > base.buildSeconds * 1000 + 60_000,
+    };
 
     const paths = await stage('agent-config', guestPaths);
 
@@ -198,8 +218,18 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
       writeFileSync(join(nucleusDir, 'lib', 'Greengrass.jar'), readFileSync(built.installerJar));
       const zip = join(runDir, 'greengrass-nucleus-standin.zip');
       rmSync(zip, { force: true });
-      await run('zip', ['-q', '-X', '-r', zip, 'lib'], { stage: 'installer-standin: zip', logFile: join(logs, 'installer-standin.log'), cwd: nucleusDir });
-      return { nucleusZip: zip, nucleusSha256: sha256File(zip), pluginJar: built.pluginJar, pluginSha256: sha256File(built.pluginJar), rootCa: join(caDir, 'ca.crt') };
+      await run('zip', ['-q', '-X', '-r', zip, 'lib'], {
+        stage: 'installer-standin: zip',
+        logFile: join(logs, 'installer-standin.log'),
+        cwd: nucleusDir,
+      });
+      return {
+        nucleusZip: zip,
+        nucleusSha256: sha256File(zip),
+        pluginJar: built.pluginJar,
+        pluginSha256: sha256File(built.pluginJar),
+        rootCa: join(caDir, 'ca.crt'),
+      };
     });
 
     // 3. Stand-ins on loopback (the guest reaches them at 10.0.2.2).
@@ -214,10 +244,26 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
         'provisioning stand-in',
         'standins/provisioning/cli.ts',
         [
-          '--ca-dir', caDir, '--host', '127.0.0.1', '--port', String(mqttPort), '--template', PROVISIONING_TEMPLATE, '--rate', '10', '--records', recordsFile,
+          '--ca-dir',
+          caDir,
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(mqttPort),
+          '--template',
+          PROVISIONING_TEMPLATE,
+          '--rate',
+          '10',
+          '--records',
+          recordsFile,
           // One account with the AWS stand-in, as on AWS: its thing groups, the stack's pre-provisioning hook reading
           // its registry, the stack's IoT policies enforced, registrations and core status written back.
-          '--aws-state', awsState, '--account', aws.address, '--stack-hook', '--stack-policies',
+          '--aws-state',
+          awsState,
+          '--account',
+          aws.address,
+          '--stack-hook',
+          '--stack-policies',
         ],
         join(logs, 'provisioning-standin.log'),
       );
@@ -225,7 +271,20 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
       const s = await startTsService(
         'AWS wire stand-in',
         'standins/aws/cli.ts',
-        ['--port', '0', '--ca-dir', caDir, '--state', awsState, '--iot-data-endpoint', '10.0.2.2', '--iot-cred-endpoint', '10.0.2.2', '--policy', CLAIM_POLICY],
+        [
+          '--port',
+          '0',
+          '--ca-dir',
+          caDir,
+          '--state',
+          awsState,
+          '--iot-data-endpoint',
+          '10.0.2.2',
+          '--iot-cred-endpoint',
+          '10.0.2.2',
+          '--policy',
+          CLAIM_POLICY,
+        ],
         join(logs, 'aws-standin.log'),
       );
       services.push(s);
@@ -245,12 +304,22 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     if (!sealed) {
       const cli = join(REPO_ROOT, 'bin', 'greengrass-image.js');
       await stage('agent-build', async () => {
-        await run('npm', ['run', 'build'], { stage: 'agent-build', logFile: join(logs, 'agent-build.log'), cwd: REPO_ROOT });
-        if (!existsSync(join(REPO_ROOT, 'dist', 'greengrass-firstboot'))) throw new ToolError('npm run build did not produce dist/greengrass-firstboot', 'upstream-missing');
+        await run('npm', ['run', 'build'], {
+          stage: 'agent-build',
+          logFile: join(logs, 'agent-build.log'),
+          cwd: REPO_ROOT,
+        });
+        if (!existsSync(join(REPO_ROOT, 'dist', 'greengrass-firstboot')))
+          throw new ToolError('npm run build did not produce dist/greengrass-firstboot', 'upstream-missing');
       });
       await stage('claim-create', async () => {
         if (!existsSync(cli)) throw new ToolError('bin/greengrass-image.js does not exist yet', 'upstream-missing');
-        await run(process.execPath, [cli, 'claim', 'create', '--env', ENV, '--policy', CLAIM_POLICY], { stage: 'claim-create', logFile: join(logs, 'claim-create.log'), env: awsEnv, cwd: REPO_ROOT });
+        await run(process.execPath, [cli, 'claim', 'create', '--env', ENV, '--policy', CLAIM_POLICY], {
+          stage: 'claim-create',
+          logFile: join(logs, 'claim-create.log'),
+          env: awsEnv,
+          cwd: REPO_ROOT,
+        });
       });
       sealed = await stage('bake', async () => {
         const varFile = join(runDir, 'offline-base.pkrvars.hcl');
@@ -275,15 +344,42 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
         await run(
           process.execPath,
           [
-            cli, 'build', '--target', 'qemu', '--env', ENV, '--var-file', varFile, '--skip-agent-build',
-            '--nucleus-source', inputs.nucleusZip, '--nucleus-sha256', inputs.nucleusSha256,
-            '--plugin-source', inputs.pluginJar, '--plugin-sha256', inputs.pluginSha256,
-            '--root-ca', inputs.rootCa, '--mqtt-port', String(mqttPort), '--output-dir', out,
+            cli,
+            'build',
+            '--target',
+            'qemu',
+            '--env',
+            ENV,
+            '--var-file',
+            varFile,
+            '--skip-agent-build',
+            '--nucleus-source',
+            inputs.nucleusZip,
+            '--nucleus-sha256',
+            inputs.nucleusSha256,
+            '--plugin-source',
+            inputs.pluginJar,
+            '--plugin-sha256',
+            inputs.pluginSha256,
+            '--root-ca',
+            inputs.rootCa,
+            '--mqtt-port',
+            String(mqttPort),
+            '--output-dir',
+            out,
           ],
-          { stage: 'bake', logFile: join(logs, 'bake.log'), env: { ...awsEnv, PACKER_LOG: process.env.PACKER_LOG ?? '0' }, cwd: REPO_ROOT, timeoutMs: 60 * 60_000, heartbeatMs: 60_000 },
+          {
+            stage: 'bake',
+            logFile: join(logs, 'bake.log'),
+            env: { ...awsEnv, PACKER_LOG: process.env.PACKER_LOG ?? '0' },
+            cwd: REPO_ROOT,
+            timeoutMs: 60 * 60_000,
+            heartbeatMs: 60_000,
+          },
         );
         const img = findQcow2(out);
-        if (!img) throw new ToolError(`bake produced no .qcow2 under ${out} (log: ${join(logs, 'bake.log')})`, 'no-image');
+        if (!img)
+          throw new ToolError(`bake produced no .qcow2 under ${out} (log: ${join(logs, 'bake.log')})`, 'no-image');
         const info: BakeInfo = { sealedImage: img, caDir, mqttPort, bakedAt: new Date().toISOString() };
         writeFileSync(join(runDir, 'bake.json'), JSON.stringify(info, null, 2) + '\n');
         return img;
@@ -315,7 +411,11 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
       return {
         ...b,
         registered: mine.map((r) => r.thingName),
-        provisionedSeconds: first?.time ? Math.round((Date.parse(first.time) - Date.parse(b.startedAt)) / 1000) : b.outcome === 'finished' && b.outcomeMs ? Math.round(b.outcomeMs / 1000) : null,
+        provisionedSeconds: first?.time
+          ? Math.round((Date.parse(first.time) - Date.parse(b.startedAt)) / 1000)
+          : b.outcome === 'finished' && b.outcomeMs
+            ? Math.round(b.outcomeMs / 1000)
+            : null,
       };
     };
     const check = (name: string, ok: boolean, detail: string) => {
@@ -339,7 +439,9 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
       const boots = await Promise.all([
         // clone-a stays up until its nucleus has reported its status: the core "seen working" that the
         // pre-provisioning hook protects from clone-dup below.
-        bootClone(spec('clone-a', 'branch-017', 1, uuidA), paths, runDir, progress, { keepRunningUntil: () => coreReported(recordsFile, 'branch-017') }),
+        bootClone(spec('clone-a', 'branch-017', 1, uuidA), paths, runDir, progress, {
+          keepRunningUntil: () => coreReported(recordsFile, 'branch-017'),
+        }),
         bootClone(spec('clone-b', 'branch-018'), paths, runDir, progress),
       ]);
       // Registrations from the two parallel boots are attributed by ThingName.
@@ -348,7 +450,11 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     report.clones.push(a, b);
     check('clone-a provisions once as branch-017', provisionedOk(a, 'branch-017'), describe(a));
     check('clone-b provisions once as branch-018', provisionedOk(b, 'branch-018'), describe(b));
-    check('clones have distinct machine-ids', !!a.disk.machineId && !!b.disk.machineId && a.disk.machineId !== b.disk.machineId, `${a.disk.machineId} / ${b.disk.machineId}`);
+    check(
+      'clones have distinct machine-ids',
+      !!a.disk.machineId && !!b.disk.machineId && a.disk.machineId !== b.disk.machineId,
+      `${a.disk.machineId} / ${b.disk.machineId}`,
+    );
 
     if (!opts.quick) {
       // Round 2, two VMs at a time: slot 1 = clone-a's second boot, then (once the provisioning stand-in
@@ -389,32 +495,57 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
         const [c, [a2, tb, dup]] = await Promise.all([slotC, slot1]);
         const fresh = readRegistrations(recordsFile).slice(before.length);
         return {
-          a2: { ...withRegs(a2, before), registered: fresh.filter((r) => r.thingName === 'branch-017').map((r) => r.thingName) },
-          t: { ...withRegs(tb, before), registered: fresh.filter((r) => r.thingName !== 'branch-019').map((r) => r.thingName) },
-          dup: { ...withRegs(dup, before), registered: fresh.filter((r) => r.thingName === 'branch-017').map((r) => r.thingName) },
+          a2: {
+            ...withRegs(a2, before),
+            registered: fresh.filter((r) => r.thingName === 'branch-017').map((r) => r.thingName),
+          },
+          t: {
+            ...withRegs(tb, before),
+            registered: fresh.filter((r) => r.thingName !== 'branch-019').map((r) => r.thingName),
+          },
+          dup: {
+            ...withRegs(dup, before),
+            registered: fresh.filter((r) => r.thingName === 'branch-017').map((r) => r.thingName),
+          },
           c: withRegs(c, before),
-          cRegisteredAfterBack: fresh.filter((r) => r.thingName === 'branch-019').every((r) => Date.parse(r.time) >= backAt),
+          cRegisteredAfterBack: fresh
+            .filter((r) => r.thingName === 'branch-019')
+            .every((r) => Date.parse(r.time) >= backAt),
         };
       });
       const { a2, t, c, dup } = round;
       report.clones.push(a2, t, c, dup);
       check(
         'second boot of clone-a skips the unit and registers nothing',
-        a2.outcome === 'skipped' && a2.registered.length === 0 && a2.disk.configTlogThingName === 'branch-017' && a2.disk.sentinel !== null,
+        a2.outcome === 'skipped' &&
+          a2.registered.length === 0 &&
+          a2.disk.configTlogThingName === 'branch-017' &&
+          a2.disk.sentinel !== null,
         describe(a2),
       );
       check(
         `clone left with the template hostname (${templateHost}) refuses and registers nothing`,
-        t.outcome === 'failed' && t.unitExitStatuses.length > 0 && t.unitExitStatuses.every((x) => x === ExitCode.CONFIG) && t.registered.length === 0 &&
-          t.disk.sentinel === null && t.disk.configTlogThingName === null && t.disk.templateHostname === templateHost,
+        t.outcome === 'failed' &&
+          t.unitExitStatuses.length > 0 &&
+          t.unitExitStatuses.every((x) => x === ExitCode.CONFIG) &&
+          t.registered.length === 0 &&
+          t.disk.sentinel === null &&
+          t.disk.configTlogThingName === null &&
+          t.disk.templateHostname === templateHost,
         `${describe(t)}, exit statuses [${t.unitExitStatuses.join(', ')}], recorded template hostname ${t.disk.templateHostname ?? '-'}`,
       );
       const holders = await thingPrincipals(aws.address, 'branch-017');
       const dupJournal = journalQuote(dup.journalFile);
       check(
         'clone named like a working core (branch-017) is refused by the pre-provisioning hook; clone-a keeps the name alone',
-        dup.outcome === 'failed' && dup.unitExitStatuses.length > 0 && dup.unitExitStatuses.every((x) => x === ExitCode.CONFIG) && dup.registered.length === 0 &&
-          dup.disk.sentinel === null && dup.disk.claimKeyPresent && holders.length === 1 && holders[0] === a.disk.deviceCertificateId &&
+        dup.outcome === 'failed' &&
+          dup.unitExitStatuses.length > 0 &&
+          dup.unitExitStatuses.every((x) => x === ExitCode.CONFIG) &&
+          dup.registered.length === 0 &&
+          dup.disk.sentinel === null &&
+          dup.disk.claimKeyPresent &&
+          holders.length === 1 &&
+          holders[0] === a.disk.deviceCertificateId &&
           dupJournal.some((l) => /pre-provisioning hook/i.test(l)),
         `${describe(dup)}, exit statuses [${dup.unitExitStatuses.join(', ')}], certificates holding branch-017 in IoT: ${holders.length}`,
       );
@@ -436,7 +567,10 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     report.ok = report.checks.every((c) => c.ok);
     if (!report.ok) {
       report.failedStage = 'checks';
-      report.error = report.checks.filter((c) => !c.ok).map((c) => c.name).join('; ');
+      report.error = report.checks
+        .filter((c) => !c.ok)
+        .map((c) => c.name)
+        .join('; ');
       report.exitCode = ExitCode.INTEGRITY;
     } else report.exitCode = ExitCode.OK;
   } catch (e) {
@@ -462,9 +596,11 @@ export interface BakeInfo {
 
 function readBakeInfo(dir: string): BakeInfo {
   const f = join(dir, 'bake.json');
-  if (!existsSync(f)) throw new UsageError(`--reuse-bake ${dir}: no bake.json there (not a run dir with a finished bake)`);
+  if (!existsSync(f))
+    throw new UsageError(`--reuse-bake ${dir}: no bake.json there (not a run dir with a finished bake)`);
   const info = JSON.parse(readFileSync(f, 'utf8')) as BakeInfo;
-  for (const p of [info.sealedImage, join(info.caDir, 'ca.crt')]) if (!existsSync(p)) throw new UsageError(`--reuse-bake ${dir}: ${p} is gone`);
+  for (const p of [info.sealedImage, join(info.caDir, 'ca.crt')])
+    if (!existsSync(p)) throw new UsageError(`--reuse-bake ${dir}: ${p} is gone`);
   return info;
 }
 
@@ -489,13 +625,17 @@ function parseArgs(argv: string[]): PipelineOptions {
     else if (a === '--down-seconds') o.downSeconds = Number(val());
     else if (a === '--clone-timeout') o.cloneTimeoutMs = Number(val()) * 1000;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run pipeline -- [--quick] [--run-dir DIR] [--reuse-bake RUN_DIR] [--down-seconds N] [--clone-timeout SECONDS]\n');
+      process.stdout.write(
+        'usage: npm run pipeline -- [--quick] [--run-dir DIR] [--reuse-bake RUN_DIR] [--down-seconds N] [--clone-timeout SECONDS]\n',
+      );
       process.exit(0);
     } else throw new UsageError(`unknown argument ${a}`);
   }
   if (o.reuseBake) readBakeInfo(o.reuseBake);
-  if (o.downSeconds !== undefined && !(o.downSeconds >= 0)) throw new UsageError('--down-seconds must be a number >= 0');
-  if (o.cloneTimeoutMs !== undefined && !(o.cloneTimeoutMs > 0)) throw new UsageError('--clone-timeout must be a positive number of seconds');
+  if (o.downSeconds !== undefined && !(o.downSeconds >= 0))
+    throw new UsageError('--down-seconds must be a number >= 0');
+  if (o.cloneTimeoutMs !== undefined && !(o.cloneTimeoutMs > 0))
+    throw new UsageError('--clone-timeout must be a positive number of seconds');
   return o;
 }
 

@@ -55,7 +55,12 @@ export function run(cmd: string, args: string[], o: RunOptions): Promise<string>
   const started = Date.now();
   const progress = o.progress ?? stderrProgress;
   return new Promise((resolve, reject) => {
-    const sopts: SpawnOptions = { cwd: o.cwd, env: o.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true };
+    const sopts: SpawnOptions = {
+      cwd: o.cwd,
+      env: o.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    };
     const child = spawn(cmd, args, sopts);
     // Own process group (detached): a signal to us must reach e.g. packer's children too.
     const signalGroup = (sig: NodeJS.Signals) => {
@@ -88,7 +93,9 @@ export function run(cmd: string, args: string[], o: RunOptions): Promise<string>
     const killer = o.timeoutMs
       ? setTimeout(() => {
           timedOut = true;
-          progress(`${o.stage}: timed out after ${Math.round(o.timeoutMs! / 1000)} s; stopping it (SIGTERM, SIGKILL in ${Math.round((o.killGraceMs ?? 90_000) / 1000)} s)`);
+          progress(
+            `${o.stage}: timed out after ${Math.round(o.timeoutMs! / 1000)} s; stopping it (SIGTERM, SIGKILL in ${Math.round((o.killGraceMs ?? 90_000) / 1000)} s)`,
+          );
           signalGroup('SIGTERM');
           forceKiller = setTimeout(() => signalGroup('SIGKILL'), o.killGraceMs ?? 90_000);
         }, o.timeoutMs)
@@ -101,13 +108,23 @@ export function run(cmd: string, args: string[], o: RunOptions): Promise<string>
       log.end(() => (err ? reject(err) : resolve(out)));
     };
     child.on('error', (e) =>
-      finish(new ToolError(`${o.stage}: cannot run ${cmd}: ${e.message} (log: ${o.logFile})`, 'tool-missing', { cause: e })),
+      finish(
+        new ToolError(`${o.stage}: cannot run ${cmd}: ${e.message} (log: ${o.logFile})`, 'tool-missing', { cause: e }),
+      ),
     );
     child.on('close', (code, signal) => {
-      if (timedOut) return finish(new ToolError(`${o.stage}: ${cmd} timed out after ${o.timeoutMs} ms (log: ${o.logFile})`, 'timeout'));
+      if (timedOut)
+        return finish(
+          new ToolError(`${o.stage}: ${cmd} timed out after ${o.timeoutMs} ms (log: ${o.logFile})`, 'timeout'),
+        );
       if (code === 0) return finish();
       const last = tail.trim().split('\n').slice(-15).join('\n');
-      finish(new ToolError(`${o.stage}: ${cmd} failed (${signal ?? `exit ${code}`}); log: ${o.logFile}\n${last}`, 'tool-failed'));
+      finish(
+        new ToolError(
+          `${o.stage}: ${cmd} failed (${signal ?? `exit ${code}`}); log: ${o.logFile}\n${last}`,
+          'tool-failed',
+        ),
+      );
     });
   });
 }

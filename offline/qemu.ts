@@ -45,30 +45,51 @@ export interface VmExit {
 /** Creates a qcow2 overlay backed by `backing` (absolute path stored). */
 export async function createOverlay(backing: string, overlay: string, logFile: string): Promise<void> {
   mkdirSync(dirname(overlay), { recursive: true });
-  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', backing, overlay], { stage: 'clone: overlay', logFile });
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', backing, overlay], {
+    stage: 'clone: overlay',
+    logFile,
+  });
 }
 
 export function qemuArgs(o: VmOptions, qmpSocket: string): string[] {
   const append = [o.append, ...(o.extraAppend ?? [])].join(' ').trim();
   return [
-    '-name', o.name,
-    '-machine', 'pc,accel=tcg',
-    '-cpu', 'max',
-    '-smp', String(o.cpus ?? 1),
-    '-m', String(o.memoryMiB ?? 1024),
-    '-uuid', o.uuid ?? randomUUID(),
-    '-kernel', o.kernel,
-    '-initrd', o.initrd,
-    '-append', append,
-    '-drive', `file=${o.overlay},if=virtio,format=qcow2,cache=writeback`,
-    '-netdev', 'user,id=n0',
-    '-device', 'virtio-net-pci,netdev=n0',
-    '-rtc', 'base=utc,clock=host',
-    '-display', 'none',
-    '-vga', 'none',
-    '-monitor', 'none',
-    '-serial', `file:${o.serialLog}`,
-    '-qmp', `unix:${qmpSocket},server=on,wait=off`,
+    '-name',
+    o.name,
+    '-machine',
+    'pc,accel=tcg',
+    '-cpu',
+    'max',
+    '-smp',
+    String(o.cpus ?? 1),
+    '-m',
+    String(o.memoryMiB ?? 1024),
+    '-uuid',
+    o.uuid ?? randomUUID(),
+    '-kernel',
+    o.kernel,
+    '-initrd',
+    o.initrd,
+    '-append',
+    append,
+    '-drive',
+    `file=${o.overlay},if=virtio,format=qcow2,cache=writeback`,
+    '-netdev',
+    'user,id=n0',
+    '-device',
+    'virtio-net-pci,netdev=n0',
+    '-rtc',
+    'base=utc,clock=host',
+    '-display',
+    'none',
+    '-vga',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    `file:${o.serialLog}`,
+    '-qmp',
+    `unix:${qmpSocket},server=on,wait=off`,
     '-no-reboot',
   ];
 }
@@ -116,7 +137,8 @@ export class Vm {
       if (!o.backingFile) throw new ToolError(`clone ${o.name}: no disk ${o.overlay} and no backing file`, 'no-disk');
       await createOverlay(o.backingFile, o.overlay, join(o.runDir, `${o.name}.qemu.stderr`));
     }
-    for (const f of [o.kernel, o.initrd]) if (!existsSync(f)) throw new ToolError(`clone ${o.name}: missing ${f}`, 'no-kernel');
+    for (const f of [o.kernel, o.initrd])
+      if (!existsSync(f)) throw new ToolError(`clone ${o.name}: missing ${f}`, 'no-kernel');
     return new Vm(o);
   }
 
@@ -239,7 +261,11 @@ export async function listGuestDir(raw: string, path: string, logFile: string): 
 }
 
 /** Mode/uid/gid of a guest path (null if missing). */
-export async function statGuest(raw: string, path: string, logFile: string): Promise<{ mode: number; uid: number; gid: number } | null> {
+export async function statGuest(
+  raw: string,
+  path: string,
+  logFile: string,
+): Promise<{ mode: number; uid: number; gid: number } | null> {
   const out = await runCapture('debugfs', ['-R', `stat ${path}`, raw], logFile);
   const m = /Mode:\s+(\d+)/.exec(out);
   const u = /User:\s+(\d+)\s+Group:\s+(\d+)/.exec(out);
@@ -248,7 +274,12 @@ export async function statGuest(raw: string, path: string, logFile: string): Pro
 }
 
 /** The guest's persistent journal, exported with the host's journalctl (short-iso, all boots). */
-export async function guestJournal(raw: string, workDir: string, logFile: string, extra: string[] = []): Promise<string> {
+export async function guestJournal(
+  raw: string,
+  workDir: string,
+  logFile: string,
+  extra: string[] = [],
+): Promise<string> {
   const dest = join(workDir, 'journal');
   rmSync(dest, { recursive: true, force: true });
   mkdirSync(dest, { recursive: true });

@@ -30,8 +30,18 @@ export function readRegistrations(file: string): Registration[] {
   return readEvents(file)
     .filter((e) => e.event === 'registration')
     .map((e) => {
-      const r = e.registration as { thingName: string; at?: string; certificateId: string; parameters: Record<string, string> };
-      return { thingName: r.thingName, time: r.at ?? e.at, certificateId: r.certificateId, parameters: r.parameters ?? {} };
+      const r = e.registration as {
+        thingName: string;
+        at?: string;
+        certificateId: string;
+        parameters: Record<string, string>;
+      };
+      return {
+        thingName: r.thingName,
+        time: r.at ?? e.at,
+        certificateId: r.certificateId,
+        parameters: r.parameters ?? {},
+      };
     });
 }
 

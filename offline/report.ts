@@ -7,7 +7,11 @@ import type { PipelineReport } from './pipeline.ts';
 /** The agent's own journal lines of a clone's last boot and the unit's result, as `journalctl -u` shows them. */
 export function journalQuote(journalFile: string, max = 8): string[] {
   const lines = lastBootJournal(readFileSync(journalFile, 'utf8')).split('\n');
-  const mine = lines.filter((l) => / greengrass-firstboot\[\d+\]: /.test(l) || /systemd\[1\]: greengrass-firstboot\.service: (Main process exited|Failed|Deactivated)/.test(l));
+  const mine = lines.filter(
+    (l) =>
+      / greengrass-firstboot\[\d+\]: /.test(l) ||
+      /systemd\[1\]: greengrass-firstboot\.service: (Main process exited|Failed|Deactivated)/.test(l),
+  );
   // Keep the end: the outcome and the lines that explain it.
   return mine.slice(-max).map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l));
 }
@@ -16,17 +20,30 @@ export function formatReport(r: PipelineReport): string {
   const lines: string[] = [];
   lines.push(`offline pipeline: ${r.ok ? 'OK' : `FAILED at stage "${r.failedStage}"`}`);
   if (r.error) lines.push(`  error: ${r.error}`);
-  if (r.baseImage) lines.push(`  base image: ${r.baseImage.dir} (${r.baseImage.cached ? 'cached' : `built in ${r.baseImage.buildSeconds} s`})`);
+  if (r.baseImage)
+    lines.push(
+      `  base image: ${r.baseImage.dir} (${r.baseImage.cached ? 'cached' : `built in ${r.baseImage.buildSeconds} s`})`,
+    );
   if (r.sealedImage) lines.push(`  sealed image: ${r.sealedImage}`);
   lines.push(`  stages: ${r.stages.map((s) => `${s.name} ${s.seconds}s${s.ok ? '' : ' FAILED'}`).join(', ')}`);
   if (r.clones.length) {
-    const row = (cols: string[]) => '  ' + cols.map((c, i) => c.padEnd([16, 5, 18, 10, 14, 13, 10][i] ?? 0)).join(' ').trimEnd();
+    const row = (cols: string[]) =>
+      '  ' +
+      cols
+        .map((c, i) => c.padEnd([16, 5, 18, 10, 14, 13, 10][i] ?? 0))
+        .join(' ')
+        .trimEnd();
     lines.push(row(['clone', 'boot', 'hostname', 'unit', 'registered', 'provisioned', 'multi-user']));
     for (const c of r.clones) {
       lines.push(
         row([
-          c.id, String(c.boot), c.hostname ?? '<template>', c.outcome, c.registered.join(',') || '-',
-          c.provisionedSeconds === null ? '-' : `${c.provisionedSeconds} s`, c.multiUserMs === null ? '-' : `${Math.round(c.multiUserMs / 1000)} s`,
+          c.id,
+          String(c.boot),
+          c.hostname ?? '<template>',
+          c.outcome,
+          c.registered.join(',') || '-',
+          c.provisionedSeconds === null ? '-' : `${c.provisionedSeconds} s`,
+          c.multiUserMs === null ? '-' : `${Math.round(c.multiUserMs / 1000)} s`,
         ]),
       );
     }
@@ -40,4 +57,3 @@ export function formatReport(r: PipelineReport): string {
   lines.push(`  logs: ${r.runDir}`);
   return lines.join('\n');
 }
-

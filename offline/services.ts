@@ -18,7 +18,14 @@ export interface Service {
 }
 
 /** Runs a TypeScript entry point (repo-relative) with tsx; resolves when stdout prints `listening <address>`. */
-export function startTsService(name: string, entry: string, args: string[], logFile: string, timeoutMs = 60_000, env: NodeJS.ProcessEnv = process.env): Promise<Service> {
+export function startTsService(
+  name: string,
+  entry: string,
+  args: string[],
+  logFile: string,
+  timeoutMs = 60_000,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Service> {
   const file = join(REPO_ROOT, entry);
   mkdirSync(dirname(logFile), { recursive: true });
   const log = createWriteStream(logFile, { flags: 'a' });
@@ -70,7 +77,12 @@ export function startTsService(name: string, entry: string, args: string[], logF
       if (!settled) {
         settled = true;
         clearTimeout(t);
-        reject(new ToolError(`${name}: exited (${sig ?? `exit ${code}`}) before listening (log: ${logFile})`, 'service-start'));
+        reject(
+          new ToolError(
+            `${name}: exited (${sig ?? `exit ${code}`}) before listening (log: ${logFile})`,
+            'service-start',
+          ),
+        );
       }
     });
   });

@@ -8,7 +8,18 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -52,21 +63,31 @@ const digestHex = createHash('sha256')
 function makeExecutable() {
   const blob = join(work, 'sea-prep.blob');
   const seaConfig = join(work, 'sea-config.json');
-  writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
+  writeFileSync(
+    seaConfig,
+    JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }),
+  );
   try {
-    execFileSync(nodeBin, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    execFileSync(nodeBin, ['--experimental-sea-config', seaConfig], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      encoding: 'utf8',
+    });
   } catch (err) {
     process.stderr.write(String(err.stderr ?? ''));
-    throw new Error('build: making the SEA blob failed (see above)');
+    throw new Error('build: making the SEA blob failed (see above)', { cause: err });
   }
   const tmp = `${exe}.tmp`;
   rmSync(tmp, { force: true });
   copyFileSync(nodeBin, tmp);
   chmodSync(tmp, 0o755);
   const postject = join(root, 'node_modules', 'postject', 'dist', 'cli.js');
-  execFileSync(nodeBin, [postject, tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  execFileSync(
+    nodeBin,
+    [postject, tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   renameSync(tmp, exe);
   writeFileSync(stamp, digestHex);
 }
@@ -79,10 +100,13 @@ if (existsSync(exe) && existsSync(stamp) && readFileSync(stamp, 'utf8') === dige
 
 // Smoke check: --version from the executable, with no node on PATH.
 const version = execFileSync(exe, ['--version'], { env: { PATH: '/nonexistent' }, encoding: 'utf8' }).trim();
-if (version !== pkg.version) throw new Error(`build: ${exe} --version printed ${JSON.stringify(version)}, expected ${pkg.version}`);
+if (version !== pkg.version)
+  throw new Error(`build: ${exe} --version printed ${JSON.stringify(version)}, expected ${pkg.version}`);
 // The executable's mtime says "built from the sources as of now", also when it was up to date: the tests
 // (harness/agent-exe.ts) refuse to run an executable older than a source file.
 const now = new Date();
 utimesSync(exe, now, now);
 const mb = (statSync(exe).size / 1024 / 1024).toFixed(1);
-console.log(`build: ${exe} ${version} (${mb} MiB, bundle ${(statSync(bundle).size / 1024).toFixed(0)} KiB) in ${Date.now() - started} ms`);
+console.log(
+  `build: ${exe} ${version} (${mb} MiB, bundle ${(statSync(bundle).size / 1024).toFixed(0)} KiB) in ${Date.now() - started} ms`,
+);

@@ -25,7 +25,10 @@ const sourceUrls = {
       const text = readFileSync(args.path, 'utf8');
       if (!text.includes('import.meta.url')) return undefined;
       const rel = relative(dirname(outfile), args.path).split(sep).join('/');
-      return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(rel)}, import.meta.url).href`), loader: 'ts' };
+      return {
+        contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(rel)}, import.meta.url).href`),
+        loader: 'ts',
+      };
     });
   },
 };
@@ -47,7 +50,11 @@ const result = await build({
 
 // Every package the bundle imports must be a production dependency, or the installed CLI fails at start.
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-const packageName = (spec) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+const packageName = (spec) =>
+  spec
+    .split('/')
+    .slice(0, spec.startsWith('@') ? 2 : 1)
+    .join('/');
 const imported = new Set(
   Object.values(result.metafile.outputs)
     .flatMap((o) => o.imports)
@@ -59,4 +66,6 @@ if (missing.length > 0) {
   process.stderr.write(`pack-builder: the builder imports ${missing.join(', ')}, not in package.json dependencies\n`);
   process.exit(1);
 }
-console.log(`pack-builder: ${relative(root, outfile)} (imports ${[...imported].sort().join(', ')}) in ${Date.now() - started} ms`);
+console.log(
+  `pack-builder: ${relative(root, outfile)} (imports ${[...imported].sort().join(', ')}) in ${Date.now() - started} ms`,
+);

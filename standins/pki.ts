@@ -46,8 +46,31 @@ function withTmp<T>(fn: (dir: string) => T): T {
 export function createCa(commonName = 'greengrass-golden-image stand-in CA'): KeyPair {
   return withTmp((dir) => {
     openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'ca.key'], dir);
-    openssl(['req', '-x509', '-new', '-key', 'ca.key', '-sha256', '-days', '3650', '-subj', `/CN=${commonName}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', 'ca.crt'], dir);
-    return { certificatePem: readFileSync(join(dir, 'ca.crt'), 'utf8'), privateKeyPem: readFileSync(join(dir, 'ca.key'), 'utf8') };
+    openssl(
+      [
+        'req',
+        '-x509',
+        '-new',
+        '-key',
+        'ca.key',
+        '-sha256',
+        '-days',
+        '3650',
+        '-subj',
+        `/CN=${commonName}`,
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+        '-out',
+        'ca.crt',
+      ],
+      dir,
+    );
+    return {
+      certificatePem: readFileSync(join(dir, 'ca.crt'), 'utf8'),
+      privateKeyPem: readFileSync(join(dir, 'ca.key'), 'utf8'),
+    };
   });
 }
 
@@ -67,9 +90,15 @@ export function issueCertificate(ca: KeyPair, opts: CertOptions): KeyPair {
     } else {
       openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'leaf.key'], dir);
     }
-    openssl(['req', '-new', '-key', 'leaf.key', '-subj', `/CN=${opts.commonName.replace(/[/=]/g, '_')}`, '-out', 'leaf.csr'], dir);
+    openssl(
+      ['req', '-new', '-key', 'leaf.key', '-subj', `/CN=${opts.commonName.replace(/[/=]/g, '_')}`, '-out', 'leaf.csr'],
+      dir,
+    );
     const ext = ['basicConstraints=CA:FALSE', `extendedKeyUsage=${opts.serverAuth ? 'serverAuth' : 'clientAuth'}`];
-    const san = [...(opts.altNames?.dns ?? []).map((d) => `DNS:${d}`), ...(opts.altNames?.ip ?? []).map((i) => `IP:${i}`)];
+    const san = [
+      ...(opts.altNames?.dns ?? []).map((d) => `DNS:${d}`),
+      ...(opts.altNames?.ip ?? []).map((i) => `IP:${i}`),
+    ];
     if (san.length) ext.push(`subjectAltName=${san.join(',')}`);
     writeFileSync(join(dir, 'ext.cnf'), `${ext.join('\n')}\n`);
     const start = new Date(Date.now() + (opts.notBeforeOffsetDays ?? -1) * 86400_000);
@@ -80,12 +109,50 @@ export function issueCertificate(ca: KeyPair, opts: CertOptions): KeyPair {
     writeFileSync(
       join(dir, 'ca.cnf'),
       [
-        '[ca]', 'default_ca=d', '[d]', `dir=${dir}`, 'database=$dir/db/index.txt', 'new_certs_dir=$dir/db', 'serial=$dir/serial',
-        'default_md=sha256', 'policy=p', 'unique_subject=no', 'copy_extensions=none', '[p]', 'commonName=supplied', '',
+        '[ca]',
+        'default_ca=d',
+        '[d]',
+        `dir=${dir}`,
+        'database=$dir/db/index.txt',
+        'new_certs_dir=$dir/db',
+        'serial=$dir/serial',
+        'default_md=sha256',
+        'policy=p',
+        'unique_subject=no',
+        'copy_extensions=none',
+        '[p]',
+        'commonName=supplied',
+        '',
       ].join('\n'),
     );
-    openssl(['ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.crt', '-keyfile', 'ca.key', '-in', 'leaf.csr', '-startdate', ymd(start), '-enddate', ymd(end), '-extfile', 'ext.cnf', '-notext', '-out', 'leaf.crt'], dir);
-    return { certificatePem: readFileSync(join(dir, 'leaf.crt'), 'utf8'), privateKeyPem: readFileSync(join(dir, 'leaf.key'), 'utf8') };
+    openssl(
+      [
+        'ca',
+        '-batch',
+        '-config',
+        'ca.cnf',
+        '-cert',
+        'ca.crt',
+        '-keyfile',
+        'ca.key',
+        '-in',
+        'leaf.csr',
+        '-startdate',
+        ymd(start),
+        '-enddate',
+        ymd(end),
+        '-extfile',
+        'ext.cnf',
+        '-notext',
+        '-out',
+        'leaf.crt',
+      ],
+      dir,
+    );
+    return {
+      certificatePem: readFileSync(join(dir, 'leaf.crt'), 'utf8'),
+      privateKeyPem: readFileSync(join(dir, 'leaf.key'), 'utf8'),
+    };
   });
 }
 
@@ -93,7 +160,8 @@ export function issueCertificate(ca: KeyPair, opts: CertOptions): KeyPair {
 export function loadOrCreateCa(dir: string): KeyPair {
   const crt = join(dir, 'ca.crt');
   const key = join(dir, 'ca.key');
-  if (existsSync(crt) && existsSync(key)) return { certificatePem: readFileSync(crt, 'utf8'), privateKeyPem: readFileSync(key, 'utf8') };
+  if (existsSync(crt) && existsSync(key))
+    return { certificatePem: readFileSync(crt, 'utf8'), privateKeyPem: readFileSync(key, 'utf8') };
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ca = createCa();
   writeFileSync(key, ca.privateKeyPem, { mode: 0o600 });
@@ -121,7 +189,10 @@ export function signCsr(ca: KeyPair, csrPem: string, days = 365 * 30): string {
   return withTmp((dir) => {
     writeFileSync(join(dir, 'req.csr'), csrPem);
     try {
-      execFileSync('openssl', ['req', '-in', 'req.csr', '-noout', '-verify'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync('openssl', ['req', '-in', 'req.csr', '-noout', '-verify'], {
+        cwd: dir,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       const pub = execFileSync('openssl', ['req', '-in', 'req.csr', '-noout', '-pubkey'], {
         cwd: dir,
         encoding: 'utf8',

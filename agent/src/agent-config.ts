@@ -184,7 +184,10 @@ export function resolveAgentConfig(doc: unknown, source = 'agent config'): Agent
       }
       const dv = def[key];
       if (key === 'isEnabledCommand') {
-        if (value !== null && !(Array.isArray(value) && value.length > 0 && value.every((x) => typeof x === 'string' && x !== ''))) {
+        if (
+          value !== null &&
+          !(Array.isArray(value) && value.length > 0 && value.every((x) => typeof x === 'string' && x !== ''))
+        ) {
           problems.push(`${where} must be null or a non-empty list of strings`);
           continue;
         }
@@ -213,17 +216,21 @@ export function resolveAgentConfig(doc: unknown, source = 'agent config'): Agent
     }
   }
   const cfg = out as unknown as AgentConfig;
-  if (!SOURCES.includes(cfg.thingName.source)) problems.push(`thingName.source must be one of ${SOURCES.join(', ')}, got ${JSON.stringify(cfg.thingName.source)}`);
-  if (!FQDN_MODES.includes(cfg.thingName.fqdn)) problems.push(`thingName.fqdn must be one of ${FQDN_MODES.join(', ')}, got ${JSON.stringify(cfg.thingName.fqdn)}`);
+  if (!SOURCES.includes(cfg.thingName.source))
+    problems.push(`thingName.source must be one of ${SOURCES.join(', ')}, got ${JSON.stringify(cfg.thingName.source)}`);
+  if (!FQDN_MODES.includes(cfg.thingName.fqdn))
+    problems.push(`thingName.fqdn must be one of ${FQDN_MODES.join(', ')}, got ${JSON.stringify(cfg.thingName.fqdn)}`);
   if (!LEVELS.includes(cfg.log.level)) problems.push(`log.level must be one of ${LEVELS.join(', ')}`);
-  if (cfg.installer.attempts < 1 || !Number.isInteger(cfg.installer.attempts)) problems.push('installer.attempts must be an integer >= 1');
+  if (cfg.installer.attempts < 1 || !Number.isInteger(cfg.installer.attempts))
+    problems.push('installer.attempts must be an integer >= 1');
   if (cfg.installer.timeoutSeconds <= 0) problems.push('installer.timeoutSeconds must be > 0');
   if (cfg.verify.timeoutSeconds <= 0) problems.push('verify.timeoutSeconds must be > 0');
   if (cfg.verify.pollMs <= 0) problems.push('verify.pollMs must be > 0');
   if (cfg.preflight.connectTimeoutMs <= 0) problems.push('preflight.connectTimeoutMs must be > 0');
   if (cfg.backoff.maxMs < cfg.backoff.baseMs) problems.push('backoff.maxMs must be >= backoff.baseMs');
   if (cfg.service.restartCommand.length === 0) problems.push('service.restartCommand must not be empty');
-  if (!/^[^:\s]+(:[^:\s]+)?$/.test(cfg.installer.componentDefaultUser)) problems.push('installer.componentDefaultUser must be user or user:group');
+  if (!/^[^:\s]+(:[^:\s]+)?$/.test(cfg.installer.componentDefaultUser))
+    problems.push('installer.componentDefaultUser must be user or user:group');
   if (cfg.thingName.source === 'guestinfo' && !/^[a-zA-Z0-9_.-]+$/.test(cfg.thingName.guestinfoKey)) {
     problems.push('thingName.guestinfoKey may only contain letters, digits, ".", "_" and "-"');
   }
@@ -240,9 +247,15 @@ export function resolveAgentConfig(doc: unknown, source = 'agent config'): Agent
     ['state.stateFile', cfg.state.stateFile],
     ['state.sentinel', cfg.state.sentinel],
   ];
-  for (const [k, p] of paths) if (typeof p === 'string' && !isAbsolute(p)) problems.push(`${k} must be an absolute path, got ${JSON.stringify(p)}`);
-  if (!cfg.installer.pluginJar.endsWith('.jar')) problems.push('installer.pluginJar must end in .jar (the installer refuses other names)');
-  if (cfg.installer.renderedConfig === cfg.installer.configTemplate) problems.push('installer.renderedConfig must differ from installer.configTemplate (the template is never edited in place)');
+  for (const [k, p] of paths)
+    if (typeof p === 'string' && !isAbsolute(p))
+      problems.push(`${k} must be an absolute path, got ${JSON.stringify(p)}`);
+  if (!cfg.installer.pluginJar.endsWith('.jar'))
+    problems.push('installer.pluginJar must end in .jar (the installer refuses other names)');
+  if (cfg.installer.renderedConfig === cfg.installer.configTemplate)
+    problems.push(
+      'installer.renderedConfig must differ from installer.configTemplate (the template is never edited in place)',
+    );
   // Files the agent writes or removes must not be each other or the template: a shared path makes one stand for the
   // other, e.g. a state.json read as the sentinel ("already provisioned" on a machine that is not).
   const files: [string, string][] = [
@@ -254,10 +267,12 @@ export function resolveAgentConfig(doc: unknown, source = 'agent config'): Agent
   ];
   for (const [i, [k, p]] of files.entries()) {
     for (const [k2, p2] of files.slice(i + 1)) {
-      if (p === p2 && !(k === 'installer.renderedConfig' && k2 === 'installer.configTemplate')) problems.push(`${k} and ${k2} must be different files, both are ${JSON.stringify(p)}`);
+      if (p === p2 && !(k === 'installer.renderedConfig' && k2 === 'installer.configTemplate'))
+        problems.push(`${k} and ${k2} must be different files, both are ${JSON.stringify(p)}`);
     }
   }
-  if (problems.length > 0) throw new ConfigError(`${source} is invalid:\n  - ${problems.join('\n  - ')}`, 'agent-config-invalid');
+  if (problems.length > 0)
+    throw new ConfigError(`${source} is invalid:\n  - ${problems.join('\n  - ')}`, 'agent-config-invalid');
   return cfg;
 }
 
@@ -268,13 +283,21 @@ export function loadAgentConfig(path: string): AgentConfig {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(`cannot read agent config ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, 'agent-config-missing', { cause: err });
+    throw new ConfigError(
+      `cannot read agent config ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+      'agent-config-missing',
+      { cause: err },
+    );
   }
   let doc: unknown;
   try {
     doc = yaml.load(text, { schema: yaml.CORE_SCHEMA });
   } catch (err) {
-    throw new ConfigError(`agent config ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, 'agent-config-yaml', { cause: err });
+    throw new ConfigError(
+      `agent config ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`,
+      'agent-config-yaml',
+      { cause: err },
+    );
   }
   return resolveAgentConfig(doc, `agent config ${path}`);
 }

@@ -25,49 +25,97 @@ function context(controller: AbortController, argv: Record<string, unknown>): Co
 export function buildCli(controller: AbortController, argv: string[], setCode: (code: number) => void) {
   const cli = yargs(argv)
     .scriptName('greengrass-firstboot')
-    .usage('$0 <command> [--config PATH]\n\nTurns a fresh clone into a provisioned AWS IoT Greengrass v2 core, exactly once.')
-    .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, describe: 'agent config (every path the agent touches comes from it)', global: true, requiresArg: true })
-    .option('log-level', { type: 'string', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], describe: 'overrides log.level from the config', global: true })
-    .command('run', 'provision this machine (preflight, render, install, verify, finish); exits 0 at once if already provisioned', {}, async (a) => {
-      const { runCommand } = await import('./commands/run.ts');
-      setCode(await runCommand(context(controller, a)));
+    .usage(
+      '$0 <command> [--config PATH]\n\nTurns a fresh clone into a provisioned AWS IoT Greengrass v2 core, exactly once.',
+    )
+    .option('config', {
+      type: 'string',
+      default: DEFAULT_CONFIG_PATH,
+      describe: 'agent config (every path the agent touches comes from it)',
+      global: true,
+      requiresArg: true,
     })
+    .option('log-level', {
+      type: 'string',
+      choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'],
+      describe: 'overrides log.level from the config',
+      global: true,
+    })
+    .command(
+      'run',
+      'provision this machine (preflight, render, install, verify, finish); exits 0 at once if already provisioned',
+      {},
+      async (a) => {
+        const { runCommand } = await import('./commands/run.ts');
+        setCode(await runCommand(context(controller, a)));
+      },
+    )
     .command(
       'check',
       'run every preflight step and report; changes nothing',
-      (y) => y.option('wait', { type: 'boolean', default: false, describe: 'wait (bounded) for the clock and the endpoint like run does' }).option('json', { type: 'boolean', default: false }),
+      (y) =>
+        y
+          .option('wait', {
+            type: 'boolean',
+            default: false,
+            describe: 'wait (bounded) for the clock and the endpoint like run does',
+          })
+          .option('json', { type: 'boolean', default: false }),
       async (a) => {
         const { checkCommand } = await import('./commands/check.ts');
         setCode(await checkCommand(context(controller, a), { wait: a.wait, json: a.json }));
       },
     )
-    .command('status', 'what happened: provisioned or not, ThingName, when, attempts, last error', (y) => y.option('json', { type: 'boolean', default: false }), async (a) => {
-      const { statusCommand } = await import('./commands/status.ts');
-      try {
-        setCode(statusCommand(context(controller, a), { json: a.json }));
-      } catch (err) {
-        // --json always prints JSON: a script reading it sees the error too (stderr still gets the line).
-        if (a.json && err instanceof CliError) writeStdout(`${JSON.stringify({ error: { reason: err.reason, message: scrubSecrets(err.message), exitCode: err.exitCode } }, null, 2)}\n`);
-        throw err;
-      }
-    })
+    .command(
+      'status',
+      'what happened: provisioned or not, ThingName, when, attempts, last error',
+      (y) => y.option('json', { type: 'boolean', default: false }),
+      async (a) => {
+        const { statusCommand } = await import('./commands/status.ts');
+        try {
+          setCode(statusCommand(context(controller, a), { json: a.json }));
+        } catch (err) {
+          // --json always prints JSON: a script reading it sees the error too (stderr still gets the line).
+          if (a.json && err instanceof CliError)
+            writeStdout(
+              `${JSON.stringify({ error: { reason: err.reason, message: scrubSecrets(err.message), exitCode: err.exitCode } }, null, 2)}\n`,
+            );
+          throw err;
+        }
+      },
+    )
     .command(
       'seal',
       'undo first-boot state so this machine can be captured as a template again; records the template hostname',
       (y) =>
         y
-          .option('template-hostname', { type: 'string', requiresArg: true, describe: "the image's hostname, refused as a ThingName on clones (default: this machine's hostname)" })
-          .option('remove-identity', { type: 'boolean', default: false, describe: 'also delete a Greengrass identity (config store, device cert/key) if this machine holds one' }),
+          .option('template-hostname', {
+            type: 'string',
+            requiresArg: true,
+            describe: "the image's hostname, refused as a ThingName on clones (default: this machine's hostname)",
+          })
+          .option('remove-identity', {
+            type: 'boolean',
+            default: false,
+            describe: 'also delete a Greengrass identity (config store, device cert/key) if this machine holds one',
+          }),
       async (a) => {
         const { sealCommand } = await import('./commands/seal.ts');
-        setCode(sealCommand(context(controller, a), { templateHostname: a['template-hostname'], removeIdentity: a['remove-identity'] }));
+        setCode(
+          sealCommand(context(controller, a), {
+            templateHostname: a['template-hostname'],
+            removeIdentity: a['remove-identity'],
+          }),
+        );
       },
     )
     .demandCommand(1, 'a command is required: run, check, status or seal')
     .strict()
     .version(AGENT_VERSION)
     .help()
-    .epilog('Exit codes: 0 ok / already provisioned, 2 usage, 3 permanent configuration error (not retried), 75 transient failure (retry), 130 interrupted, 1 internal error.')
+    .epilog(
+      'Exit codes: 0 ok / already provisioned, 2 usage, 3 permanent configuration error (not retried), 75 transient failure (retry), 130 interrupted, 1 internal error.',
+    )
     // process.stdout is made only for a terminal (its width); otherwise nothing here creates it.
     .wrap(Math.min(110, (isatty(1) ? process.stdout.columns : undefined) ?? 100))
     .exitProcess(false)
@@ -87,7 +135,9 @@ export function buildCli(controller: AbortController, argv: string[], setCode: (
  * run) is skipped. Internal API: if a yargs version lacks it, nothing changes.
  */
 function skipHelpCache(cli: unknown): void {
-  const internal = (cli as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: unknown } } }).getInternalMethods?.();
+  const internal = (
+    cli as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: unknown } } }
+  ).getInternalMethods?.();
   const usage = internal?.getUsageInstance?.();
   if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }

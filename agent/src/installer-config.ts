@@ -4,8 +4,14 @@ import { readFileSync, statSync, utimesSync } from 'node:fs';
 import { writeFileAtomic } from '../../common/atomic-write.ts';
 import { ConfigError } from '../../common/errors.ts';
 import {
-  dumpInstallerConfig, fillTemplateParameters, fleetConfig, parseInstallerConfig, requiredParameterTokens, THING_NAME_TOKEN,
-  type FleetProvisioningConfig, type InstallerConfigDocument,
+  dumpInstallerConfig,
+  fillTemplateParameters,
+  fleetConfig,
+  parseInstallerConfig,
+  requiredParameterTokens,
+  THING_NAME_TOKEN,
+  type FleetProvisioningConfig,
+  type InstallerConfigDocument,
 } from '../../common/installer-config.ts';
 import type { AgentConfig } from './agent-config.ts';
 import { tokenValues } from './thing-name-source.ts';
@@ -24,7 +30,11 @@ export function readTemplateFile(path: string): { text: string; mtime: Date } {
     return { text: readFileSync(path, 'utf8'), mtime: statSync(path).mtime };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(`installer config template ${path} ${code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(err as Error).message}`}`, 'installer-config-missing', { cause: err });
+    throw new ConfigError(
+      `installer config template ${path} ${code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(err as Error).message}`}`,
+      'installer-config-missing',
+      { cause: err },
+    );
   }
 }
 

@@ -60,7 +60,12 @@ export interface InstallerRun {
 }
 
 /** Run the installer once. Throws InterruptedError if aborted, TransientError on failure/timeout. */
-export async function runInstaller(cfg: AgentConfig, rootPath: string, log: Logger, signal?: AbortSignal): Promise<void> {
+export async function runInstaller(
+  cfg: AgentConfig,
+  rootPath: string,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<void> {
   const { execa } = await import('execa');
   const args = installerArgs(cfg, rootPath);
   log.info({ command: cfg.installer.java, args }, 'starting the Greengrass installer');
@@ -98,12 +103,18 @@ export async function runInstaller(cfg: AgentConfig, rootPath: string, log: Logg
     throw signal?.reason instanceof Error ? signal.reason : new InterruptedError('SIGTERM');
   }
   if (result.timedOut) {
-    throw new TransientError(`the Greengrass installer did not finish within ${cfg.installer.timeoutSeconds} s and was killed`, 'installer-timeout');
+    throw new TransientError(
+      `the Greengrass installer did not finish within ${cfg.installer.timeoutSeconds} s and was killed`,
+      'installer-timeout',
+    );
   }
   if (result.exitCode !== 0) {
     const why = tail.find((l) => /Error while trying to setup|Exception|Error/.test(l)) ?? tail.at(-1) ?? '';
     const how = result.exitCode !== undefined ? `exit ${result.exitCode}` : `signal ${result.signal ?? 'unknown'}`;
-    throw new TransientError(`the Greengrass installer failed (${how})${why ? `: ${why.slice(0, 300)}` : ''}`, 'installer-failed');
+    throw new TransientError(
+      `the Greengrass installer failed (${how})${why ? `: ${why.slice(0, 300)}` : ''}`,
+      'installer-failed',
+    );
   }
   log.info('the Greengrass installer finished (exit 0); provisioning happens inside the nucleus, verifying');
 }

@@ -75,7 +75,15 @@ export function createLogger(opts: LogOptions = {}): Logger {
       level: opts.level ?? 'info',
       base: { pid: process.pid },
       redact: {
-        paths: ['privateKey', 'privateKeyPem', 'proxyPassword', '*.privateKey', '*.privateKeyPem', '*.proxyPassword', 'config.services.*.configuration.proxyPassword'],
+        paths: [
+          'privateKey',
+          'privateKeyPem',
+          'proxyPassword',
+          '*.privateKey',
+          '*.privateKeyPem',
+          '*.proxyPassword',
+          'config.services.*.configuration.proxyPassword',
+        ],
         censor: '[REDACTED]',
       },
     },

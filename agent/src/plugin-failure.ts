@@ -21,9 +21,11 @@ export function classifyPluginFailure(reason: string): FailureKind {
 
 /** The permanent error's text: what was refused, the two causes, what to do. */
 export function refusedMessage(thingName: string, reason: string): string {
-  return `AWS IoT refused to register ${JSON.stringify(thingName)} (${reason}). Either the name is already registered to `
-    + 'another core that has been seen working (the pre-provisioning hook refuses to hand its identity to a second '
-    + 'machine), or the hook or the claim policy refuses this name. Give this machine a name of its own (its hostname, '
-    + 'or thingName.source in the agent config) and run again; if the other core is gone for good, delete its Thing '
-    + 'first. Claim kept, no sentinel written.';
+  return (
+    `AWS IoT refused to register ${JSON.stringify(thingName)} (${reason}). Either the name is already registered to ` +
+    'another core that has been seen working (the pre-provisioning hook refuses to hand its identity to a second ' +
+    'machine), or the hook or the claim policy refuses this name. Give this machine a name of its own (its hostname, ' +
+    'or thingName.source in the agent config) and run again; if the other core is gone for good, delete its Thing ' +
+    'first. Claim kept, no sentinel written.'
+  );
 }

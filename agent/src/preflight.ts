@@ -34,7 +34,12 @@ export function parseJavaVersion(output: string): number | null {
 
 /** Find a command on PATH (or take it as a path), following symlinks (/usr/bin/java → the JDK). */
 function resolveCommand(cmd: string): string | null {
-  const candidates = cmd.includes('/') ? [cmd] : (process.env.PATH ?? '').split(':').filter(Boolean).map((d) => join(d, cmd));
+  const candidates = cmd.includes('/')
+    ? [cmd]
+    : (process.env.PATH ?? '')
+        .split(':')
+        .filter(Boolean)
+        .map((d) => join(d, cmd));
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);
@@ -63,29 +68,47 @@ export function javaVersionFromRelease(javaPath: string): number | null {
 export function checkJava(cfg: AgentConfig): string {
   const resolved = resolveCommand(cfg.installer.java);
   if (!resolved) {
-    throw new ConfigError(`java not found (${cfg.installer.java}): the Greengrass nucleus needs a Java ${cfg.installer.minJavaVersion}+ runtime`, 'java-missing');
+    throw new ConfigError(
+      `java not found (${cfg.installer.java}): the Greengrass nucleus needs a Java ${cfg.installer.minJavaVersion}+ runtime`,
+      'java-missing',
+    );
   }
   const fromRelease = javaVersionFromRelease(resolved);
   if (fromRelease !== null) {
     if (fromRelease < cfg.installer.minJavaVersion) {
-      throw new ConfigError(`java ${fromRelease} is too old: the Greengrass nucleus needs Java ${cfg.installer.minJavaVersion} or later`, 'java-too-old');
+      throw new ConfigError(
+        `java ${fromRelease} is too old: the Greengrass nucleus needs Java ${cfg.installer.minJavaVersion} or later`,
+        'java-too-old',
+      );
     }
     return `java ${fromRelease} (${resolved})`;
   }
-  const r = spawnSync(cfg.installer.java, ['-version'], { encoding: 'utf8', timeout: JAVA_VERSION_TIMEOUT_SECONDS * 1000 });
+  const r = spawnSync(cfg.installer.java, ['-version'], {
+    encoding: 'utf8',
+    timeout: JAVA_VERSION_TIMEOUT_SECONDS * 1000,
+  });
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;
     throw new ConfigError(
-      code === 'ENOENT' ? `java not found (${cfg.installer.java}): the Greengrass nucleus needs a Java ${cfg.installer.minJavaVersion}+ runtime` : `cannot run ${cfg.installer.java} -version: ${r.error.message}`,
+      code === 'ENOENT'
+        ? `java not found (${cfg.installer.java}): the Greengrass nucleus needs a Java ${cfg.installer.minJavaVersion}+ runtime`
+        : `cannot run ${cfg.installer.java} -version: ${r.error.message}`,
       'java-missing',
       { cause: r.error },
     );
   }
   const out = `${r.stderr ?? ''}\n${r.stdout ?? ''}`;
   const major = parseJavaVersion(out);
-  if (r.status !== 0 || major === null) throw new ConfigError(`${cfg.installer.java} -version failed or printed no version (exit ${r.status})`, 'java-broken');
+  if (r.status !== 0 || major === null)
+    throw new ConfigError(
+      `${cfg.installer.java} -version failed or printed no version (exit ${r.status})`,
+      'java-broken',
+    );
   if (major < cfg.installer.minJavaVersion) {
-    throw new ConfigError(`java ${major} is too old: the Greengrass nucleus needs Java ${cfg.installer.minJavaVersion} or later`, 'java-too-old');
+    throw new ConfigError(
+      `java ${major} is too old: the Greengrass nucleus needs Java ${cfg.installer.minJavaVersion} or later`,
+      'java-too-old',
+    );
   }
   return `java ${major}`;
 }
@@ -111,7 +134,10 @@ function readRequired(path: string, what: string, reason: string): string {
     return readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(`${what} ${path} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`}`, reason);
+    throw new ConfigError(
+      `${what} ${path} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`}`,
+      reason,
+    );
   }
 }
 
@@ -136,7 +162,10 @@ export async function waitForClock(ctx: PreflightContext, claim: CertificateInfo
   for (let i = 0; ; i++) {
     const t = now();
     if (validityAt(claim, t) === 'expired') {
-      throw new ConfigError(`the claim certificate expired at ${claim.notAfter.toISOString()} (clock: ${t.toISOString()}); bake the image with a valid claim certificate`, 'claim-cert-expired');
+      throw new ConfigError(
+        `the claim certificate expired at ${claim.notAfter.toISOString()} (clock: ${t.toISOString()}); bake the image with a valid claim certificate`,
+        'claim-cert-expired',
+      );
     }
     if (t >= floor) return `clock ${t.toISOString()} is past ${floor.toISOString()}`;
     if (!ctx.wait || Date.now() >= deadline) {
@@ -193,7 +222,10 @@ export function proxyOf(fleet: FleetProvisioningConfig): ProxySettings | null {
       return decodeURIComponent(part);
     } catch {
       // (the value itself is not quoted: it may be a password)
-      throw new ConfigError(`proxyUrl's ${what} is not valid percent-encoding (write a literal % as %25)`, 'proxy-url-invalid');
+      throw new ConfigError(
+        `proxyUrl's ${what} is not valid percent-encoding (write a literal % as %25)`,
+        'proxy-url-invalid',
+      );
     }
   };
   return {
@@ -209,7 +241,9 @@ function proxyPort(url: URL): number {
 
 /** Where a failure message points: the endpoint, or the proxy in front of it (never its credentials). */
 function describe(ep: Endpoint, proxy: ProxySettings | null): string {
-  return proxy ? `${ep.host}:${ep.port} (through proxy ${proxy.url.hostname}:${proxyPort(proxy.url)})` : `${ep.host}:${ep.port}`;
+  return proxy
+    ? `${ep.host}:${ep.port} (through proxy ${proxy.url.hostname}:${proxyPort(proxy.url)})`
+    : `${ep.host}:${ep.port}`;
 }
 
 export function tcpProbe(host: string, port: number, timeoutMs: number): Promise<void> {
@@ -254,7 +288,12 @@ class ProxyAuthError extends Error {}
  * Ask the proxy for a tunnel to the endpoint (HTTP CONNECT), as the plugin's MQTT client will: this
  * proves the proxy is up, accepts our credentials and reaches the endpoint. Resolves on a 2xx answer.
  */
-export function proxyConnectProbe(proxy: ProxySettings, ep: Endpoint, timeoutMs: number, extraCa: string[] = []): Promise<void> {
+export function proxyConnectProbe(
+  proxy: ProxySettings,
+  ep: Endpoint,
+  timeoutMs: number,
+  extraCa: string[] = [],
+): Promise<void> {
   // node:tls is loaded only for an https proxy (start-up is measured; a single executable cannot import()).
   const tls = proxy.url.protocol === 'https:' ? process.getBuiltinModule('node:tls') : null;
   return new Promise((resolve, reject) => {
@@ -262,7 +301,9 @@ export function proxyConnectProbe(proxy: ProxySettings, ep: Endpoint, timeoutMs:
     const port = proxyPort(proxy.url);
     // Trust what the OS trusts (a corporate proxy's CA is installed there), Node's own roots, and extraCa.
     const ca = tls ? [...tls.rootCertificates, ...systemCaBundle(), ...extraCa] : [];
-    const sock: Socket = tls ? tls.connect({ host, port, servername: isIP(host) ? undefined : host, ca }) : connect({ host, port });
+    const sock: Socket = tls
+      ? tls.connect({ host, port, servername: isIP(host) ? undefined : host, ca })
+      : connect({ host, port });
     const timer = setTimeout(() => sock.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     const done = (err?: Error) => {
       clearTimeout(timer);
@@ -272,7 +313,10 @@ export function proxyConnectProbe(proxy: ProxySettings, ep: Endpoint, timeoutMs:
     };
     sock.once(proxy.url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
       const target = `${ep.host}:${ep.port}`;
-      const auth = proxy.username !== undefined ? `Proxy-Authorization: Basic ${Buffer.from(`${proxy.username}:${proxy.password ?? ''}`).toString('base64')}\r\n` : '';
+      const auth =
+        proxy.username !== undefined
+          ? `Proxy-Authorization: Basic ${Buffer.from(`${proxy.username}:${proxy.password ?? ''}`).toString('base64')}\r\n`
+          : '';
       sock.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${auth}\r\n`);
     });
     let head = '';
@@ -309,7 +353,10 @@ export async function waitForEndpoint(ctx: PreflightContext, fleet: FleetProvisi
       return `${describe(ep, proxy)} reachable`;
     } catch (err) {
       if (err instanceof ProxyAuthError) {
-        throw new ConfigError(`the IoT data endpoint ${describe(ep, proxy)}: ${err.message}; fix proxyUsername/proxyPassword in the installer config`, 'proxy-auth-failed');
+        throw new ConfigError(
+          `the IoT data endpoint ${describe(ep, proxy)}: ${err.message}; fix proxyUsername/proxyPassword in the installer config`,
+          'proxy-auth-failed',
+        );
       }
       const left = deadline - Date.now();
       if (!ctx.wait || left <= 0) {
@@ -319,8 +366,23 @@ export async function waitForEndpoint(ctx: PreflightContext, fleet: FleetProvisi
           { cause: err },
         );
       }
-      const delay = Math.min(left, Math.max(100, backoffDelay(attempt, { baseMs: Math.min(1000, ctx.cfg.backoff.baseMs), maxMs: ctx.cfg.backoff.maxMs })));
-      ctx.log.warn({ host: ep.host, port: ep.port, proxy: proxy ? `${proxy.url.hostname}:${proxyPort(proxy.url)}` : undefined, err: (err as Error).message, retryInMs: delay }, 'endpoint unreachable; retrying');
+      const delay = Math.min(
+        left,
+        Math.max(
+          100,
+          backoffDelay(attempt, { baseMs: Math.min(1000, ctx.cfg.backoff.baseMs), maxMs: ctx.cfg.backoff.maxMs }),
+        ),
+      );
+      ctx.log.warn(
+        {
+          host: ep.host,
+          port: ep.port,
+          proxy: proxy ? `${proxy.url.hostname}:${proxyPort(proxy.url)}` : undefined,
+          err: (err as Error).message,
+          retryInMs: delay,
+        },
+        'endpoint unreachable; retrying',
+      );
       await sleep(delay, ctx.signal);
     }
   }

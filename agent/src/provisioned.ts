@@ -38,11 +38,16 @@ export function identityFromTlog(values: Map<string, unknown>): NucleusIdentity 
   const get = (k: string) => text(values.get(k));
   for (const [key, name] of REQUIRED) if (get(key).trim() === '') problems.push(`${name} is not set`);
   const region = get(`${NUCLEUS}.awsRegion`).trim();
-  if (region !== '' && !REGION_RE.test(region)) problems.push(`awsRegion ${JSON.stringify(region)} is not an AWS region`);
+  if (region !== '' && !REGION_RE.test(region))
+    problems.push(`awsRegion ${JSON.stringify(region)} is not an AWS region`);
   if (region !== '') {
-    for (const [key, name] of [['iotDataEndpoint', 'iotDataEndpoint'], ['iotCredEndpoint', 'iotCredEndpoint']] as const) {
+    for (const [key, name] of [
+      ['iotDataEndpoint', 'iotDataEndpoint'],
+      ['iotCredEndpoint', 'iotCredEndpoint'],
+    ] as const) {
       const endpoint = get(`${NUCLEUS}.${key}`);
-      if (endpoint.includes('.amazonaws.') && !endpoint.includes(region)) problems.push(`${name} ${endpoint} is not in region ${region}`);
+      if (endpoint.includes('.amazonaws.') && !endpoint.includes(region))
+        problems.push(`${name} ${endpoint} is not in region ${region}`);
     }
   }
   const thingName = get('system.thingName').trim() === '' ? null : get('system.thingName');

@@ -8,8 +8,14 @@ import { IS_ENABLED_COMMAND_TIMEOUT_SECONDS, RESTART_COMMAND_TIMEOUT_SECONDS } f
 
 export function worstCaseRunSeconds(cfg: AgentConfig): number {
   const backoffMax = cfg.backoff.maxMs / 1000;
-  const preflight = JAVA_VERSION_TIMEOUT_SECONDS + cfg.preflight.clockWaitSeconds + cfg.preflight.networkWaitSeconds + cfg.preflight.connectTimeoutMs / 1000;
-  const install = cfg.installer.attempts * (cfg.installer.timeoutSeconds + INSTALLER_KILL_GRACE_SECONDS) + (cfg.installer.attempts - 1) * backoffMax;
+  const preflight =
+    JAVA_VERSION_TIMEOUT_SECONDS +
+    cfg.preflight.clockWaitSeconds +
+    cfg.preflight.networkWaitSeconds +
+    cfg.preflight.connectTimeoutMs / 1000;
+  const install =
+    cfg.installer.attempts * (cfg.installer.timeoutSeconds + INSTALLER_KILL_GRACE_SECONDS) +
+    (cfg.installer.attempts - 1) * backoffMax;
   // One verify round: wait for the record, back off, restart the service. Rounds start only within
   // verify.retrySeconds; the one started last may run its full length, and the first wait comes before any retry.
   const round = cfg.verify.timeoutSeconds + backoffMax + RESTART_COMMAND_TIMEOUT_SECONDS;

@@ -16,7 +16,9 @@ export function serviceEnabled(cfg: AgentConfig): boolean {
     // A command that cannot run at all is a configuration error, not a "not enabled" to retry until the start limit.
     const missing = (r.error as NodeJS.ErrnoException | undefined)?.code;
     if (missing === 'ENOENT' || missing === 'EACCES') {
-      throw new ConfigError(`cannot run service.isEnabledCommand ${cmd}: ${missing}`, 'service-command-unavailable', { cause: r.error });
+      throw new ConfigError(`cannot run service.isEnabledCommand ${cmd}: ${missing}`, 'service-command-unavailable', {
+        cause: r.error,
+      });
     }
     return r.status === 0;
   }
@@ -31,24 +33,48 @@ export function serviceEnabled(cfg: AgentConfig): boolean {
 /** Run the restart command to completion (systemctl returns once the service is started). */
 export function restartService(cfg: AgentConfig, log: Logger, signal?: AbortSignal): Promise<void> {
   const [cmd, ...args] = cfg.service.restartCommand as [string, ...string[]];
-  log.info({ command: cfg.service.restartCommand }, 'restarting greengrass.service so the provisioning plugin runs again');
+  log.info(
+    { command: cfg.service.restartCommand },
+    'restarting greengrass.service so the provisioning plugin runs again',
+  );
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], signal, timeout: RESTART_COMMAND_TIMEOUT_SECONDS * 1000 });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      signal,
+      timeout: RESTART_COMMAND_TIMEOUT_SECONDS * 1000,
+    });
     let err = '';
     child.stderr?.on('data', (d: Buffer) => {
       if (err.length < 2000) err += d.toString();
     });
     // An abort (SIGTERM to the agent) kills the command; that is an interruption, not a failed restart.
-    const interrupted = (): Error => (signal?.reason instanceof Error ? signal.reason : new InterruptedError('SIGTERM'));
+    const interrupted = (): Error =>
+      signal?.reason instanceof Error ? signal.reason : new InterruptedError('SIGTERM');
     child.on('error', (e: NodeJS.ErrnoException) => {
       if (signal?.aborted) reject(interrupted());
-      else if (e.code === 'ENOENT' || e.code === 'EACCES') reject(new ConfigError(`cannot run service.restartCommand ${cmd}: ${e.code}`, 'service-command-unavailable', { cause: e }));
-      else reject(new TransientError(`cannot run the restart command ${cmd}: ${e.message}`, 'service-restart-failed', { cause: e }));
+      else if (e.code === 'ENOENT' || e.code === 'EACCES')
+        reject(
+          new ConfigError(`cannot run service.restartCommand ${cmd}: ${e.code}`, 'service-command-unavailable', {
+            cause: e,
+          }),
+        );
+      else
+        reject(
+          new TransientError(`cannot run the restart command ${cmd}: ${e.message}`, 'service-restart-failed', {
+            cause: e,
+          }),
+        );
     });
     child.on('close', (code) => {
       if (signal?.aborted) reject(interrupted());
       else if (code === 0) resolve();
-      else reject(new TransientError(`the restart command failed (exit ${code}): ${err.trim().slice(0, 300)}`, 'service-restart-failed'));
+      else
+        reject(
+          new TransientError(
+            `the restart command failed (exit ${code}): ${err.trim().slice(0, 300)}`,
+            'service-restart-failed',
+          ),
+        );
     });
   });
 }

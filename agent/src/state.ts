@@ -42,7 +42,16 @@ export interface Sentinel {
 }
 
 export function emptyState(): AgentState {
-  return { runs: 0, installerAttempts: 0, provisioningRetries: 0, phase: 'new', thingName: null, lastError: null, firstRunAt: null, updatedAt: null };
+  return {
+    runs: 0,
+    installerAttempts: 0,
+    provisioningRetries: 0,
+    phase: 'new',
+    thingName: null,
+    lastError: null,
+    firstRunAt: null,
+    updatedAt: null,
+  };
 }
 
 /**
@@ -57,8 +66,13 @@ function readJson(path: string, what: string): unknown {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    const hint = code === 'EACCES' || code === 'EPERM' ? ' (run as root: the state directory is readable by root only)' : '';
-    throw new ConfigError(`cannot read the ${what} ${path}: ${code ?? (err as Error).message}${hint}`, `${what}-unreadable`, { cause: err });
+    const hint =
+      code === 'EACCES' || code === 'EPERM' ? ' (run as root: the state directory is readable by root only)' : '';
+    throw new ConfigError(
+      `cannot read the ${what} ${path}: ${code ?? (err as Error).message}${hint}`,
+      `${what}-unreadable`,
+      { cause: err },
+    );
   }
   try {
     return JSON.parse(text);
@@ -94,7 +108,14 @@ export function readState(path: string, opts: { strict?: boolean } = {}): AgentS
   state.firstRunAt = text(o.firstRunAt);
   state.updatedAt = text(o.updatedAt);
   const e = o.lastError as Record<string, unknown> | null | undefined;
-  if (e && typeof e === 'object' && typeof e.reason === 'string' && typeof e.message === 'string' && typeof e.exitCode === 'number' && typeof e.at === 'string') {
+  if (
+    e &&
+    typeof e === 'object' &&
+    typeof e.reason === 'string' &&
+    typeof e.message === 'string' &&
+    typeof e.exitCode === 'number' &&
+    typeof e.at === 'string'
+  ) {
     state.lastError = { reason: e.reason, message: e.message, exitCode: e.exitCode, at: e.at };
   }
   return state;
@@ -126,7 +147,8 @@ export function writeState(path: string, state: AgentState): void {
 /** The state dir is the sentinel's too: a machine that cannot write it cannot finish. Permissions and paths are permanent. */
 function stateWriteError(path: string, err: NodeJS.ErrnoException): CliError {
   const message = `cannot write ${path}: ${err.code ?? ''} ${err.message}`.replace(/\s+/g, ' ');
-  if (['EACCES', 'EPERM', 'EROFS', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENAMETOOLONG'].includes(err.code ?? '')) return new ConfigError(message, 'state-unwritable', { cause: err });
+  if (['EACCES', 'EPERM', 'EROFS', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENAMETOOLONG'].includes(err.code ?? ''))
+    return new ConfigError(message, 'state-unwritable', { cause: err });
   return new TransientError(message, 'state-unwritable', { cause: err });
 }
 
@@ -135,9 +157,17 @@ function stateWriteError(path: string, err: NodeJS.ErrnoException): CliError {
  * that is only returned (for a log line).
  */
 export function recordError(path: string, state: AgentState, err: unknown): Error | null {
-  const e = err instanceof CliError ? err : { reason: 'internal', message: String((err as Error)?.message ?? err), exitCode: ExitCode.INTERNAL };
+  const e =
+    err instanceof CliError
+      ? err
+      : { reason: 'internal', message: String((err as Error)?.message ?? err), exitCode: ExitCode.INTERNAL };
   // `status` prints this message; it may quote the installer's or the plugin's output.
-  state.lastError = { reason: e.reason, message: scrubSecrets(e.message), exitCode: e.exitCode, at: new Date().toISOString() };
+  state.lastError = {
+    reason: e.reason,
+    message: scrubSecrets(e.message),
+    exitCode: e.exitCode,
+    at: new Date().toISOString(),
+  };
   try {
     writeState(path, state);
     return null;
@@ -151,7 +181,10 @@ export function readSentinel(path: string): Sentinel | null {
   const v = readJson(path, 'sentinel');
   if (v === undefined) return null;
   if (!v || typeof v !== 'object' || typeof (v as Sentinel).thingName !== 'string') {
-    throw new ConfigError(`the sentinel ${path} is not the agent's record (not JSON with a thingName): inspect it, then remove it to provision again`, 'sentinel-corrupt');
+    throw new ConfigError(
+      `the sentinel ${path} is not the agent's record (not JSON with a thingName): inspect it, then remove it to provision again`,
+      'sentinel-corrupt',
+    );
   }
   return v as Sentinel;
 }

@@ -5,18 +5,41 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../common/errors.ts';
-import { applyFqdnMode, renderTokens, templateTokens, validateThingName, showName, type FqdnMode } from '../../common/thing-name.ts';
+import {
+  applyFqdnMode,
+  renderTokens,
+  templateTokens,
+  validateThingName,
+  showName,
+  type FqdnMode,
+} from '../../common/thing-name.ts';
 import type { AgentConfig } from './agent-config.ts';
 
 /** Values DMI firmware reports when it has no real serial/UUID: never unique. */
-const DMI_PLACEHOLDERS = new Set(['', 'none', 'not specified', 'to be filled by o.e.m.', 'default string', 'system serial number', '0', '00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff']);
+const DMI_PLACEHOLDERS = new Set([
+  '',
+  'none',
+  'not specified',
+  'to be filled by o.e.m.',
+  'default string',
+  'system serial number',
+  '0',
+  '00000000-0000-0000-0000-000000000000',
+  'ffffffff-ffff-ffff-ffff-ffffffffffff',
+]);
 
 function readValueFile(path: string, what: string): string {
   try {
-    return readFileSync(path, 'utf8').replace(/\r?\n$/, '').trim();
+    return readFileSync(path, 'utf8')
+      .replace(/\r?\n$/, '')
+      .trim();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(`cannot read the ${what} from ${path}: ${code ?? (err as Error).message}`, `${what.replace(/\s+/g, '-')}-unreadable`, { cause: err });
+    throw new ConfigError(
+      `cannot read the ${what} from ${path}: ${code ?? (err as Error).message}`,
+      `${what.replace(/\s+/g, '-')}-unreadable`,
+      { cause: err },
+    );
   }
 }
 
@@ -27,7 +50,10 @@ export function readHostname(cfg: AgentConfig): string {
 function readDmi(path: string, what: 'DMI serial' | 'DMI uuid'): string {
   const v = readValueFile(path, what);
   if (DMI_PLACEHOLDERS.has(v.toLowerCase())) {
-    throw new ConfigError(`the ${what} (${path}) is ${showName(v)}, a firmware placeholder that cannot identify one machine`, 'dmi-placeholder');
+    throw new ConfigError(
+      `the ${what} (${path}) is ${showName(v)}, a firmware placeholder that cannot identify one machine`,
+      'dmi-placeholder',
+    );
   }
   return what === 'DMI uuid' ? v.toLowerCase() : v;
 }
@@ -38,7 +64,9 @@ export function readGuestinfo(cfg: AgentConfig, key: string): string {
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;
     throw new ConfigError(
-      code === 'ENOENT' ? `${cfg.sources.vmwareRpctool} not found: guestinfo needs open-vm-tools` : `${cfg.sources.vmwareRpctool} failed: ${r.error.message}`,
+      code === 'ENOENT'
+        ? `${cfg.sources.vmwareRpctool} not found: guestinfo needs open-vm-tools`
+        : `${cfg.sources.vmwareRpctool} failed: ${r.error.message}`,
       'guestinfo-unavailable',
       { cause: r.error },
     );
@@ -46,7 +74,10 @@ export function readGuestinfo(cfg: AgentConfig, key: string): string {
   const out = (r.stdout ?? '').trim();
   const err = (r.stderr ?? '').trim();
   if (/No value found/i.test(out) || /No value found/i.test(err) || r.status !== 0 || out === '') {
-    throw new ConfigError(`guestinfo.${key} is not set on this VM (vmware-rpctool: ${showName(err || out || `exit ${r.status}`)})`, 'guestinfo-unset');
+    throw new ConfigError(
+      `guestinfo.${key} is not set on this VM (vmware-rpctool: ${showName(err || out || `exit ${r.status}`)})`,
+      'guestinfo-unset',
+    );
   }
   return out;
 }
@@ -56,12 +87,20 @@ export function tokenValue(cfg: AgentConfig, token: string): string {
   if (token === 'hostname') return applyFqdnMode(readHostname(cfg), cfg.thingName.fqdn);
   if (token === 'serial') return readDmi(cfg.sources.dmiSerialFile, 'DMI serial');
   if (token === 'uuid') return readDmi(cfg.sources.dmiUuidFile, 'DMI uuid');
-  if (token.startsWith('guestinfo.') && token.length > 'guestinfo.'.length) return applyFqdnMode(readGuestinfo(cfg, token.slice('guestinfo.'.length)), cfg.thingName.fqdn);
-  throw new ConfigError(`unknown template token {{${token}}} (known: hostname, serial, uuid, guestinfo.<key>, and thingName in the installer config)`, 'template-token-unknown');
+  if (token.startsWith('guestinfo.') && token.length > 'guestinfo.'.length)
+    return applyFqdnMode(readGuestinfo(cfg, token.slice('guestinfo.'.length)), cfg.thingName.fqdn);
+  throw new ConfigError(
+    `unknown template token {{${token}}} (known: hostname, serial, uuid, guestinfo.<key>, and thingName in the installer config)`,
+    'template-token-unknown',
+  );
 }
 
 /** Values for a set of tokens, read lazily (the DMI serial is root-only; only read it when asked for). */
-export function tokenValues(cfg: AgentConfig, tokens: Iterable<string>, known: Record<string, string> = {}): Record<string, string> {
+export function tokenValues(
+  cfg: AgentConfig,
+  tokens: Iterable<string>,
+  known: Record<string, string> = {},
+): Record<string, string> {
   const values: Record<string, string> = { ...known };
   for (const t of tokens) if (!(t in values)) values[t] = tokenValue(cfg, t);
   return values;
@@ -73,7 +112,11 @@ export function readTemplateHostname(cfg: AgentConfig): string | null {
     return v === '' ? null : v;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new ConfigError(`cannot read ${cfg.thingName.templateHostnameFile}: ${(err as Error).message}`, 'template-hostname-unreadable', { cause: err });
+    throw new ConfigError(
+      `cannot read ${cfg.thingName.templateHostnameFile}: ${(err as Error).message}`,
+      'template-hostname-unreadable',
+      { cause: err },
+    );
   }
 }
 
@@ -100,14 +143,18 @@ export function candidateThingName(cfg: AgentConfig): string {
 export function resolveThingName(cfg: AgentConfig): string {
   const candidate = candidateThingName(cfg);
   const templateHostname = readTemplateHostname(cfg);
-  return validateThingName(candidate, { deny: cfg.thingName.deny, templateHostname: templateHostname ? applyFqdnMode(templateHostname, cfg.thingName.fqdn) : null });
+  return validateThingName(candidate, {
+    deny: cfg.thingName.deny,
+    templateHostname: templateHostname ? applyFqdnMode(templateHostname, cfg.thingName.fqdn) : null,
+  });
 }
 
 /** The hostname, when thingName.fqdn changed it on its way into the ThingName: reported, so the rewrite is never silent. */
 export function fqdnRewrite(cfg: AgentConfig): { hostname: string; fqdn: FqdnMode } | null {
   const t = cfg.thingName;
   if (t.fqdn === 'refuse') return null;
-  if (t.source !== 'hostname' && !(t.source === 'template' && templateTokens(t.template).includes('hostname'))) return null;
+  if (t.source !== 'hostname' && !(t.source === 'template' && templateTokens(t.template).includes('hostname')))
+    return null;
   const hostname = readHostname(cfg);
   return hostname.includes('.') ? { hostname, fqdn: t.fqdn } : null;
 }

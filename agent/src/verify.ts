@@ -103,7 +103,9 @@ const ENTRY_RE = /^\d{4}-\d{2}-\d{2}T\S+Z \[[A-Z]+\] /;
 export function pluginFailure(logPath: string, offset: number, sinceMs?: number): string | null {
   const text = readFrom(logPath, offset);
   const lines = text.split('\n');
-  const i = lines.findIndex((l) => l.includes(PLUGIN_FAILURE_LINE) && !(sinceMs !== undefined && lineTime(l) < sinceMs));
+  const i = lines.findIndex(
+    (l) => l.includes(PLUGIN_FAILURE_LINE) && !(sinceMs !== undefined && lineTime(l) < sinceMs),
+  );
   if (i < 0) return null;
   const cause: string[] = [];
   for (const l of lines.slice(i + 1, i + 200)) {
@@ -116,9 +118,7 @@ export function pluginFailure(logPath: string, offset: number, sinceMs?: number)
 }
 
 export type VerifyOutcome =
-  | { status: 'provisioned'; thingName: string }
-  | { status: 'failed'; reason: string }
-  | { status: 'timeout' };
+  { status: 'provisioned'; thingName: string } | { status: 'failed'; reason: string } | { status: 'timeout' };
 
 export interface VerifyOptions {
   rootPath: string;

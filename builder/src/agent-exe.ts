@@ -28,14 +28,24 @@ function isLinuxX64Elf(path: string): boolean {
   } finally {
     closeSync(fd);
   }
-  return head.subarray(0, 4).equals(Buffer.from('\x7fELF', 'latin1')) && head[4] === 2 && head[5] === 1 && head.readUInt16LE(18) === EM_X86_64;
+  return (
+    head.subarray(0, 4).equals(Buffer.from('\x7fELF', 'latin1')) &&
+    head[4] === 2 &&
+    head[5] === 1 &&
+    head.readUInt16LE(18) === EM_X86_64
+  );
 }
 
 export function agentSource(agentExe: string | undefined, skipBuild: boolean | undefined): AgentSource {
   if (agentExe !== undefined) {
     const exe = resolve(agentExe);
-    if (!existsSync(exe) || !statSync(exe).isFile()) throw new ConfigError(`--agent-exe ${exe} does not exist`, 'file-missing');
-    if (!isLinuxX64Elf(exe)) throw new ConfigError(`--agent-exe ${exe} is not a Linux x86-64 executable (the image is amd64)`, 'agent-exe-invalid');
+    if (!existsSync(exe) || !statSync(exe).isFile())
+      throw new ConfigError(`--agent-exe ${exe} does not exist`, 'file-missing');
+    if (!isLinuxX64Elf(exe))
+      throw new ConfigError(
+        `--agent-exe ${exe} is not a Linux x86-64 executable (the image is amd64)`,
+        'agent-exe-invalid',
+      );
     return { exe, build: false, via: '--agent-exe' };
   }
   if (skipBuild && existsSync(BUILT_AGENT)) return { exe: BUILT_AGENT, build: false, via: '--skip-agent-build' };

@@ -3,7 +3,16 @@
 // IntegrityError, exit 6); downloads cached by checksum so a re-run does not fetch again; https downloads
 // go through HTTPS_PROXY unless NO_PROXY lists the host (proxy.ts).
 import { createHash } from 'node:crypto';
-import { copyFileSync, createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +36,9 @@ export function artifactFileName(kind: ArtifactKind, version: string): string {
 
 /** Path of the artifact under a releases base (AWS or a mirror of its layout). */
 function releasePath(kind: ArtifactKind, version: string): string {
-  return kind === 'nucleus' ? artifactFileName(kind, version) : `aws-greengrass-FleetProvisioningByClaim/${artifactFileName(kind, version)}`;
+  return kind === 'nucleus'
+    ? artifactFileName(kind, version)
+    : `aws-greengrass-FleetProvisioningByClaim/${artifactFileName(kind, version)}`;
 }
 
 export interface ArtifactRequest {
@@ -68,7 +79,10 @@ export function sha256File(path: string): Promise<string> {
 function expectedHash(r: ArtifactRequest): string {
   const flag = r.kind === 'nucleus' ? '--nucleus-sha256' : '--plugin-sha256';
   const h = r.sha256 ?? PINNED[r.kind][r.version];
-  if (!h) throw new UsageError(`${flag} is required for ${r.kind} version ${r.version} (only ${Object.keys(PINNED[r.kind]).join(', ')} has a pinned checksum)`);
+  if (!h)
+    throw new UsageError(
+      `${flag} is required for ${r.kind} version ${r.version} (only ${Object.keys(PINNED[r.kind]).join(', ')} has a pinned checksum)`,
+    );
   if (!/^[0-9a-fA-F]{64}$/.test(h)) throw new UsageError(`${flag} must be 64 hex digits, got ${JSON.stringify(h)}`);
   return h.toLowerCase();
 }
@@ -92,7 +106,10 @@ function locateLocal(p: string, r: ArtifactRequest): { file: string } {
     for (const candidate of [join(p, releasePath(r.kind, r.version)), join(p, artifactFileName(r.kind, r.version))]) {
       if (existsSync(candidate)) return { file: candidate };
     }
-    throw new ConfigError(`${flag} ${p} is a directory without ${artifactFileName(r.kind, r.version)}`, 'artifact-missing');
+    throw new ConfigError(
+      `${flag} ${p} is a directory without ${artifactFileName(r.kind, r.version)}`,
+      'artifact-missing',
+    );
   }
   return { file: p };
 }
@@ -103,35 +120,70 @@ export async function fetchArtifact(r: ArtifactRequest, progress: (m: string) =>
   const label = `${r.kind} ${r.version}`;
   if (where.file) {
     const got = await sha256File(where.file);
-    if (got !== want) throw new IntegrityError(`${label} at ${where.file}: SHA-256 ${got} does not match the pinned ${want}`, 'checksum-mismatch');
+    if (got !== want)
+      throw new IntegrityError(
+        `${label} at ${where.file}: SHA-256 ${got} does not match the pinned ${want}`,
+        'checksum-mismatch',
+      );
     progress(`${label}: ${where.file} (sha256 ok)`);
-    return { kind: r.kind, version: r.version, origin: where.file, sha256: got, path: where.file, bytes: statSync(where.file).size, cached: false };
+    return {
+      kind: r.kind,
+      version: r.version,
+      origin: where.file,
+      sha256: got,
+      path: where.file,
+      bytes: statSync(where.file).size,
+      cached: false,
+    };
   }
   const url = where.url!;
   mkdirSync(r.cacheDir, { recursive: true, mode: 0o700 });
   const cached = join(r.cacheDir, `${want}-${basename(new URL(url).pathname)}`);
   if (existsSync(cached) && (await sha256File(cached)) === want) {
     progress(`${label}: cached ${cached} (sha256 ok)`);
-    return { kind: r.kind, version: r.version, origin: url, sha256: want, path: cached, bytes: statSync(cached).size, cached: true };
+    return {
+      kind: r.kind,
+      version: r.version,
+      origin: url,
+      sha256: want,
+      path: cached,
+      bytes: statSync(cached).size,
+      cached: true,
+    };
   }
   progress(`${label}: downloading ${url}`);
   let res: { status: number; body: Buffer };
   try {
     res = await httpGet(url);
   } catch (err) {
-    throw new TransientError(`${label}: cannot download ${url}: ${(err as Error).message}`, 'download-failed', { cause: err });
+    throw new TransientError(`${label}: cannot download ${url}: ${(err as Error).message}`, 'download-failed', {
+      cause: err,
+    });
   }
-  if (res.status !== 200) throw new TransientError(`${label}: download ${url} failed: HTTP ${res.status}`, 'download-failed');
+  if (res.status !== 200)
+    throw new TransientError(`${label}: download ${url} failed: HTTP ${res.status}`, 'download-failed');
   const tmp = `${cached}.${process.pid}.part`;
   try {
     writeFileSync(tmp, res.body);
     const got = await sha256File(tmp);
-    if (got !== want) throw new IntegrityError(`${label} from ${url}: SHA-256 ${got} does not match the pinned ${want}`, 'checksum-mismatch');
+    if (got !== want)
+      throw new IntegrityError(
+        `${label} from ${url}: SHA-256 ${got} does not match the pinned ${want}`,
+        'checksum-mismatch',
+      );
     renameSync(tmp, cached);
   } finally {
     rmSync(tmp, { force: true });
   }
-  return { kind: r.kind, version: r.version, origin: url, sha256: want, path: cached, bytes: statSync(cached).size, cached: false };
+  return {
+    kind: r.kind,
+    version: r.version,
+    origin: url,
+    sha256: want,
+    path: cached,
+    bytes: statSync(cached).size,
+    cached: false,
+  };
 }
 
 export function copyArtifact(a: Artifact, dest: string): void {

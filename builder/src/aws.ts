@@ -82,14 +82,27 @@ export async function call<T>(op: string, send: () => Promise<T>): Promise<T> {
 export function toAwsError(op: string, err: unknown): Error {
   if (err instanceof AwsError || err instanceof UsageError) return err;
   const e = err as SdkError;
-  if (e?.name === 'CredentialsProviderError' || /credential/i.test(e?.message ?? '') && !e.$metadata) {
-    return new AwsError(`${op}: no AWS credentials found (${e.message.split('\n')[0]}); configure a profile or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`, 'no-credentials', { cause: err });
+  if (e?.name === 'CredentialsProviderError' || (/credential/i.test(e?.message ?? '') && !e.$metadata)) {
+    return new AwsError(
+      `${op}: no AWS credentials found (${e.message.split('\n')[0]}); configure a profile or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`,
+      'no-credentials',
+      { cause: err },
+    );
   }
   if (/Region is missing/i.test(e?.message ?? '')) {
-    return new UsageError('no AWS region: pass --region or set AWS_REGION (or a region in the profile)', { cause: err });
+    return new UsageError('no AWS region: pass --region or set AWS_REGION (or a region in the profile)', {
+      cause: err,
+    });
   }
   const meta = e?.$metadata;
-  const where = meta ? ` (HTTP ${meta.httpStatusCode ?? '-'}, ${meta.attempts ?? 1} attempt${(meta.attempts ?? 1) === 1 ? '' : 's'})` : '';
-  const reason = e?.name === 'ResourceNotFoundException' ? 'not-found' : e?.name === 'ThrottlingException' ? 'throttled' : 'aws';
-  return new AwsError(`${op} failed: ${e?.name ?? 'Error'}: ${(e?.message ?? String(err)).split('\n')[0]}${where}`, reason, { cause: err });
+  const where = meta
+    ? ` (HTTP ${meta.httpStatusCode ?? '-'}, ${meta.attempts ?? 1} attempt${(meta.attempts ?? 1) === 1 ? '' : 's'})`
+    : '';
+  const reason =
+    e?.name === 'ResourceNotFoundException' ? 'not-found' : e?.name === 'ThrottlingException' ? 'throttled' : 'aws';
+  return new AwsError(
+    `${op} failed: ${e?.name ?? 'Error'}: ${(e?.message ?? String(err)).split('\n')[0]}${where}`,
+    reason,
+    { cause: err },
+  );
 }

@@ -19,13 +19,23 @@ const PREFIX_RE = /^[A-Za-z0-9_+=.@-]+(\/[A-Za-z0-9_+=.@-]+)*$/;
 
 export function secretName(prefix: string, env: string): string {
   if (!ENV_RE.test(env)) throw new UsageError(`--env ${JSON.stringify(env)} must be 1-64 letters, digits, '-' or '_'`);
-  if (!PREFIX_RE.test(prefix)) throw new UsageError(`--secret-prefix ${JSON.stringify(prefix)} must be '/'-separated names of letters, digits and _+=.@-`);
+  if (!PREFIX_RE.test(prefix))
+    throw new UsageError(
+      `--secret-prefix ${JSON.stringify(prefix)} must be '/'-separated names of letters, digits and _+=.@-`,
+    );
   return `${prefix}/${env}/claims-certificate`;
 }
 
 /** Parse and check a claim secret: JSON shape, PEMs parse, key matches certificate. */
-export function parseClaimSecret(text: string | undefined, name: string): { secret: ClaimSecret; info: CertificateInfo } {
-  if (text === undefined) throw new ConfigError(`secret ${name} has no SecretString (binary secrets are not claim secrets)`, 'claim-secret-invalid');
+export function parseClaimSecret(
+  text: string | undefined,
+  name: string,
+): { secret: ClaimSecret; info: CertificateInfo } {
+  if (text === undefined)
+    throw new ConfigError(
+      `secret ${name} has no SecretString (binary secrets are not claim secrets)`,
+      'claim-secret-invalid',
+    );
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -39,16 +49,24 @@ export function parseClaimSecret(text: string | undefined, name: string): { secr
     );
   }
   const d = (doc ?? {}) as Record<string, unknown>;
-  const missing = ['certificatePem', 'privateKey', 'certificateArn', 'certificateId'].filter((k) => typeof d[k] !== 'string' || d[k] === '');
-  if (missing.length > 0) throw new ConfigError(`secret ${name} is missing ${missing.join(', ')}`, 'claim-secret-invalid');
+  const missing = ['certificatePem', 'privateKey', 'certificateArn', 'certificateId'].filter(
+    (k) => typeof d[k] !== 'string' || d[k] === '',
+  );
+  if (missing.length > 0)
+    throw new ConfigError(`secret ${name} is missing ${missing.join(', ')}`, 'claim-secret-invalid');
   const secret = d as unknown as ClaimSecret;
   let info: CertificateInfo;
   try {
     info = assertKeyMatchesCertificate(secret.certificatePem, secret.privateKey, `claim (secret ${name})`);
   } catch (err) {
-    if (err instanceof CliError && err.reason === 'key-cert-mismatch') throw new IntegrityError(err.message, 'key-cert-mismatch', { cause: err });
+    if (err instanceof CliError && err.reason === 'key-cert-mismatch')
+      throw new IntegrityError(err.message, 'key-cert-mismatch', { cause: err });
     throw err;
   }
-  if (info.notAfter < new Date()) throw new ConfigError(`claim certificate in secret ${name} expired on ${info.notAfter.toISOString()}; run greengrass-image claim rotate`, 'claim-expired');
+  if (info.notAfter < new Date())
+    throw new ConfigError(
+      `claim certificate in secret ${name} expired on ${info.notAfter.toISOString()}; run greengrass-image claim rotate`,
+      'claim-expired',
+    );
   return { secret, info };
 }

@@ -18,13 +18,22 @@ import { devicesCommand } from './commands/devices/index.ts';
 // The SDK's Node-version notice is not this tool's output: keep stderr to our own lines.
 process.removeAllListeners('warning');
 process.on('warning', (w) => {
-  if (w.name !== 'NodeVersionSupportWarning' && !w.message.startsWith('NodeVersionSupportWarning')) process.stderr.write(`greengrass-image: warning: ${w.name}: ${w.message}\n`);
+  if (w.name !== 'NodeVersionSupportWarning' && !w.message.startsWith('NodeVersionSupportWarning'))
+    process.stderr.write(`greengrass-image: warning: ${w.name}: ${w.message}\n`);
 });
 
 function claimOptions(y: Argv) {
   return y
-    .option('env', { type: 'string', demandOption: true, describe: 'environment name (secret <prefix>/<env>/claims-certificate)' })
-    .option('policy', { type: 'string', array: true, describe: 'IoT policy to attach to the claim certificate (repeatable)' })
+    .option('env', {
+      type: 'string',
+      demandOption: true,
+      describe: 'environment name (secret <prefix>/<env>/claims-certificate)',
+    })
+    .option('policy', {
+      type: 'string',
+      array: true,
+      describe: 'IoT policy to attach to the claim certificate (repeatable)',
+    })
     .option('secret-prefix', { type: 'string', describe: 'secret name prefix (default greengrass)' });
 }
 
@@ -64,19 +73,44 @@ export async function main(argv: string[]): Promise<number> {
           .command(
             'create',
             'create the claim certificate, attach its policy, create the thing group, store it (idempotent)',
-            (y2) => claimOptions(y2).option('thing-group', { type: 'string', describe: 'thing group to create (default GreengrassGoldenImageCores)' }),
+            (y2) =>
+              claimOptions(y2).option('thing-group', {
+                type: 'string',
+                describe: 'thing group to create (default GreengrassGoldenImageCores)',
+              }),
             async (a) => {
               const ctx = makeContext(a as GlobalArgs);
-              await claimCreate({ env: a.env, policy: a.policy as string[] | undefined, thingGroup: a.thingGroup as string | undefined, secretPrefix: a.secretPrefix as string | undefined }, ctx);
+              await claimCreate(
+                {
+                  env: a.env,
+                  policy: a.policy as string[] | undefined,
+                  thingGroup: a.thingGroup as string | undefined,
+                  secretPrefix: a.secretPrefix as string | undefined,
+                },
+                ctx,
+              );
             },
           )
           .command(
             'rotate',
             'make a new claim certificate and store it as the current secret version',
-            (y2) => claimOptions(y2).option('deactivate-old', { type: 'boolean', default: false, describe: 'deactivate the previous certificate' }),
+            (y2) =>
+              claimOptions(y2).option('deactivate-old', {
+                type: 'boolean',
+                default: false,
+                describe: 'deactivate the previous certificate',
+              }),
             async (a) => {
               const ctx = makeContext(a as GlobalArgs);
-              await claimRotate({ env: a.env, policy: a.policy as string[] | undefined, secretPrefix: a.secretPrefix as string | undefined, deactivateOld: a.deactivateOld as boolean }, ctx);
+              await claimRotate(
+                {
+                  env: a.env,
+                  policy: a.policy as string[] | undefined,
+                  secretPrefix: a.secretPrefix as string | undefined,
+                  deactivateOld: a.deactivateOld as boolean,
+                },
+                ctx,
+              );
             },
           )
           .demandCommand(1, 'claim needs a subcommand: create or rotate'),
@@ -121,11 +155,23 @@ export async function main(argv: string[]): Promise<number> {
           y
             .option('packer', { type: 'string', describe: 'packer binary (default: packer on PATH)' })
             .option('var-file', { type: 'string', array: true, describe: 'site var-file for the full validate' })
-            .option('target', { type: 'string', describe: `validate this Packer source only (${Object.keys(TARGETS).join(', ')}); default all` })
-            .option('config', { type: 'string', describe: 'installer config.yaml to check (default: rendered from the flags with placeholder endpoints)' })
-            .option('env', { type: 'string', describe: 'also check the claim of this environment and the thing group in AWS (as build does)' })
+            .option('target', {
+              type: 'string',
+              describe: `validate this Packer source only (${Object.keys(TARGETS).join(', ')}); default all`,
+            })
+            .option('config', {
+              type: 'string',
+              describe: 'installer config.yaml to check (default: rendered from the flags with placeholder endpoints)',
+            })
+            .option('env', {
+              type: 'string',
+              describe: 'also check the claim of this environment and the thing group in AWS (as build does)',
+            })
             .option('secret-prefix', { type: 'string', describe: 'claim secret prefix (default greengrass)' })
-            .option('plugin-source', { type: 'string', describe: 'also check this local plugin jar has the FleetProvisioningByClaim layout' })
+            .option('plugin-source', {
+              type: 'string',
+              describe: 'also check this local plugin jar has the FleetProvisioningByClaim layout',
+            })
             .options(CONFIG_OPTIONS)
             .option('settings', { type: 'string', describe: 'YAML settings file with the same keys as the flags' }),
         async (a) => {
@@ -152,7 +198,10 @@ export async function main(argv: string[]): Promise<number> {
     const message = e ? e.message : `internal error: ${(err as Error)?.stack ?? String(err)}`;
     process.stderr.write(`greengrass-image: error: ${message}\n`);
     // With --json, stdout carries exactly one document: the result, or else the error.
-    if (json && !resultPrinted()) process.stdout.write(`${JSON.stringify({ error: { reason: e?.reason ?? 'internal', exitCode: code, message: e ? e.message : String((err as Error)?.message ?? err) } })}\n`);
+    if (json && !resultPrinted())
+      process.stdout.write(
+        `${JSON.stringify({ error: { reason: e?.reason ?? 'internal', exitCode: code, message: e ? e.message : String((err as Error)?.message ?? err) } })}\n`,
+      );
     return code;
   }
 }

@@ -15,20 +15,36 @@ export const DEFAULT_PROVISIONING_TEMPLATE = 'GreengrassFleetProvisioningTemplat
 
 /** Flags shared by `config render` and `build` (yargs option definitions; no yargs defaults, so a settings file can fill them). */
 export const CONFIG_OPTIONS = {
-  'iot-data-endpoint': { type: 'string', describe: 'iot:Data-ATS endpoint (discovered with DescribeEndpoint when not given)' },
+  'iot-data-endpoint': {
+    type: 'string',
+    describe: 'iot:Data-ATS endpoint (discovered with DescribeEndpoint when not given)',
+  },
   'iot-cred-endpoint': { type: 'string', describe: 'iot:CredentialProvider endpoint (discovered when not given)' },
   'role-alias': { type: 'string', describe: `token-exchange role alias (default ${DEFAULT_ROLE_ALIAS})` },
-  'provisioning-template': { type: 'string', describe: `fleet provisioning template name (default ${DEFAULT_PROVISIONING_TEMPLATE})` },
+  'provisioning-template': {
+    type: 'string',
+    describe: `fleet provisioning template name (default ${DEFAULT_PROVISIONING_TEMPLATE})`,
+  },
   'thing-group': { type: 'string', describe: `templateParameters.ThingGroupName (default ${DEFAULT_THING_GROUP})` },
   'template-param': { type: 'string', array: true, describe: 'extra templateParameters KEY=VALUE (repeatable)' },
-  'nucleus-version': { type: 'string', describe: `nucleus version pinned in the config (default ${DEFAULT_NUCLEUS_VERSION})` },
+  'nucleus-version': {
+    type: 'string',
+    describe: `nucleus version pinned in the config (default ${DEFAULT_NUCLEUS_VERSION})`,
+  },
   'mqtt-port': { type: 'number', describe: 'MQTT port for provisioning (default: the plugin default 8883)' },
   'proxy-url': { type: 'string', describe: 'http(s) proxy URL for the plugin' },
-  'proxy-username': { type: 'string', describe: 'proxy user name (the password: environment variable GREENGRASS_IMAGE_PROXY_PASSWORD)' },
+  'proxy-username': {
+    type: 'string',
+    describe: 'proxy user name (the password: environment variable GREENGRASS_IMAGE_PROXY_PASSWORD)',
+  },
   'root-path': { type: 'string', describe: `Greengrass root (default ${DEFAULT_PATHS.rootPath})` },
 } as const;
 
-export const CONFIG_SETTINGS: SettingKinds = { ...settingKinds(CONFIG_OPTIONS), 'template-param': 'key-values', region: 'string' };
+export const CONFIG_SETTINGS: SettingKinds = {
+  ...settingKinds(CONFIG_OPTIONS),
+  'template-param': 'key-values',
+  region: 'string',
+};
 
 /** The AWS clients' region: --region, else the settings file's `region` (else the SDK's chain). */
 export function withSettingsRegion(ctx: Context, settings: Settings): Context {
@@ -37,8 +53,16 @@ export function withSettingsRegion(ctx: Context, settings: Settings): Context {
 
 /** templateParameters from --thing-group and --template-param; the ThingGroupName is checked (it is baked into the image). */
 export function templateParameters(argv: Record<string, unknown>, settings: Settings): Record<string, string> {
-  const params = { ThingGroupName: pick<string>(argv, settings, 'thing-group') ?? DEFAULT_THING_GROUP, ...keyValues(pick(argv, settings, 'template-param'), '--template-param') };
-  validateThingGroupName(params.ThingGroupName, params.ThingGroupName === pick(argv, settings, 'thing-group') ? '--thing-group' : 'templateParameters.ThingGroupName');
+  const params = {
+    ThingGroupName: pick<string>(argv, settings, 'thing-group') ?? DEFAULT_THING_GROUP,
+    ...keyValues(pick(argv, settings, 'template-param'), '--template-param'),
+  };
+  validateThingGroupName(
+    params.ThingGroupName,
+    params.ThingGroupName === pick(argv, settings, 'thing-group')
+      ? '--thing-group'
+      : 'templateParameters.ThingGroupName',
+  );
   return params;
 }
 
@@ -56,19 +80,29 @@ export async function resolveInstallerSettings(
     const c = clients();
     if (!data) {
       ctx.progress('discovering the iot:Data-ATS endpoint (DescribeEndpoint)');
-      data = (await call('DescribeEndpoint iot:Data-ATS', () => c.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' })))).endpointAddress;
+      data = (
+        await call('DescribeEndpoint iot:Data-ATS', () =>
+          c.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' })),
+        )
+      ).endpointAddress;
     }
     if (!cred) {
       ctx.progress('discovering the iot:CredentialProvider endpoint (DescribeEndpoint)');
-      cred = (await call('DescribeEndpoint iot:CredentialProvider', () => c.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:CredentialProvider' })))).endpointAddress;
+      cred = (
+        await call('DescribeEndpoint iot:CredentialProvider', () =>
+          c.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:CredentialProvider' })),
+        )
+      ).endpointAddress;
     }
   }
   const mqttPort = pick<number | string>(argv, settings, 'mqtt-port');
   const port = mqttPort === undefined ? undefined : Number(mqttPort);
-  if (port !== undefined && !Number.isInteger(port)) throw new UsageError(`--mqtt-port must be a number, got ${JSON.stringify(mqttPort)}`);
+  if (port !== undefined && !Number.isInteger(port))
+    throw new UsageError(`--mqtt-port must be a number, got ${JSON.stringify(mqttPort)}`);
   const proxy = proxySettings(argv, settings);
   const rootPath = pick<string>(argv, settings, 'root-path') ?? DEFAULT_PATHS.rootPath;
-  const under = (p: string) => (rootPath === DEFAULT_PATHS.rootPath ? p : p.replace(DEFAULT_PATHS.rootPath, rootPath.replace(/\/+$/, '')));
+  const under = (p: string) =>
+    rootPath === DEFAULT_PATHS.rootPath ? p : p.replace(DEFAULT_PATHS.rootPath, rootPath.replace(/\/+$/, ''));
   return {
     nucleusVersion: pick<string>(argv, settings, 'nucleus-version') ?? DEFAULT_NUCLEUS_VERSION,
     rootPath,
@@ -89,23 +123,32 @@ export async function resolveInstallerSettings(
 /** Where the proxy password comes from: never argv (other users see it in the process list). */
 export const PROXY_PASSWORD_ENV = 'GREENGRASS_IMAGE_PROXY_PASSWORD';
 
-function proxySettings(argv: Record<string, unknown>, settings: Settings): { proxyUrl?: string; proxyUsername?: string; proxyPassword?: string } {
+function proxySettings(
+  argv: Record<string, unknown>,
+  settings: Settings,
+): { proxyUrl?: string; proxyUsername?: string; proxyPassword?: string } {
   const proxyUrl = pick<string>(argv, settings, 'proxy-url');
   const proxyUsername = pick<string>(argv, settings, 'proxy-username');
   const proxyPassword = process.env[PROXY_PASSWORD_ENV] || undefined;
   if (!proxyUrl) {
-    if (proxyUsername || proxyPassword) throw new UsageError(`--proxy-username and ${PROXY_PASSWORD_ENV} need --proxy-url`);
+    if (proxyUsername || proxyPassword)
+      throw new UsageError(`--proxy-username and ${PROXY_PASSWORD_ENV} need --proxy-url`);
     return {};
   }
   let url: URL;
   try {
     url = new URL(proxyUrl);
   } catch {
-    throw new UsageError(`--proxy-url ${JSON.stringify(proxyUrl)} is not a URL (http://host:port or https://host:port)`);
+    throw new UsageError(
+      `--proxy-url ${JSON.stringify(proxyUrl)} is not a URL (http://host:port or https://host:port)`,
+    );
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--proxy-url scheme ${url.protocol} is not supported: use http:// or https://`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`--proxy-url scheme ${url.protocol} is not supported: use http:// or https://`);
   if (url.password && typeof argv.proxyUrl === 'string') {
-    throw new UsageError(`--proxy-url carries a password: put it in ${PROXY_PASSWORD_ENV} instead (a command line is visible to every user)`);
+    throw new UsageError(
+      `--proxy-url carries a password: put it in ${PROXY_PASSWORD_ENV} instead (a command line is visible to every user)`,
+    );
   }
   return { proxyUrl, ...(proxyUsername ? { proxyUsername } : {}), ...(proxyPassword ? { proxyPassword } : {}) };
 }

@@ -21,20 +21,32 @@ export interface PackerInfo {
 }
 
 export function detectPacker(bin = 'packer'): PackerInfo {
-  if (bin.includes('/') && !existsSync(bin)) throw new ToolError(`packer not found at ${bin} (--packer)`, 'packer-missing');
-  const r = spawnSync(bin, ['version'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
+  if (bin.includes('/') && !existsSync(bin))
+    throw new ToolError(`packer not found at ${bin} (--packer)`, 'packer-missing');
+  const r = spawnSync(bin, ['version'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, CHECKPOINT_DISABLE: '1' },
+  });
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;
     throw new ToolError(
-      code === 'ENOENT' ? `packer not found (${bin}): install Packer >= 1.6.6 or pass --packer PATH` : `cannot run ${bin} version: ${r.error.message}`,
+      code === 'ENOENT'
+        ? `packer not found (${bin}): install Packer >= 1.6.6 or pass --packer PATH`
+        : `cannot run ${bin} version: ${r.error.message}`,
       'packer-missing',
       { cause: r.error },
     );
   }
   const m = /Packer v?(\d+)\.(\d+)\.(\d+)/.exec(`${r.stdout}\n${r.stderr}`);
-  if (r.status !== 0 || !m) throw new ToolError(`${bin} version failed or printed no version (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n')[0]}`, 'packer-broken');
+  if (r.status !== 0 || !m)
+    throw new ToolError(
+      `${bin} version failed or printed no version (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n')[0]}`,
+      'packer-broken',
+    );
   const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  if (major === 1 && (minor < 6 || (minor === 6 && patch < 6))) throw new ToolError(`${bin} is Packer ${m[1]}.${m[2]}.${m[3]}; the templates need >= 1.6.6`, 'packer-too-old');
+  if (major === 1 && (minor < 6 || (minor === 6 && patch < 6)))
+    throw new ToolError(`${bin} is Packer ${m[1]}.${m[2]}.${m[3]}; the templates need >= 1.6.6`, 'packer-too-old');
   return { bin, version: `${major}.${minor}.${patch}`, major, minor, patch, supportsInit: major > 1 || minor >= 7 };
 }
 
@@ -47,7 +59,8 @@ export function stageTemplates(dir: string, packer: PackerInfo, src = PACKER_SRC
     if (f === 'plugins.pkr.hcl' && !packer.supportsInit) continue;
     cpSync(join(src, f), join(root, f));
   }
-  for (const sub of ['scripts', 'http']) if (existsSync(join(src, sub))) cpSync(join(src, sub), join(root, sub), { recursive: true });
+  for (const sub of ['scripts', 'http'])
+    if (existsSync(join(src, sub))) cpSync(join(src, sub), join(root, sub), { recursive: true });
   return root;
 }
 
@@ -61,11 +74,20 @@ export interface RunningPacker {
  * it and the tools it runs inherit: the output directory and the image in it (which hold the claim key) are created
  * readable by the owner only.
  */
-export function startPacker(packer: PackerInfo, args: string[], cwd: string, onLine: (line: string, stream: 'out' | 'err') => void): RunningPacker {
+export function startPacker(
+  packer: PackerInfo,
+  args: string[],
+  cwd: string,
+  onLine: (line: string, stream: 'out' | 'err') => void,
+): RunningPacker {
   const umask = process.umask(0o077);
   let child: ChildProcess;
   try {
-    child = spawn(packer.bin, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
+    child = spawn(packer.bin, args, {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CHECKPOINT_DISABLE: '1' },
+    });
   } finally {
     process.umask(umask);
   }
@@ -86,7 +108,9 @@ export function startPacker(packer: PackerInfo, args: string[], cwd: string, onL
   pump(child.stdout!, 'out');
   pump(child.stderr!, 'err');
   const done = new Promise<number>((res, rej) => {
-    child.once('error', (err) => rej(new ToolError(`cannot start ${packer.bin}: ${err.message}`, 'packer-missing', { cause: err })));
+    child.once('error', (err) =>
+      rej(new ToolError(`cannot start ${packer.bin}: ${err.message}`, 'packer-missing', { cause: err })),
+    );
     child.once('close', (code, signal) => res(code ?? (signal ? 128 : 1)));
   });
   return { child, done };
@@ -94,7 +118,13 @@ export function startPacker(packer: PackerInfo, args: string[], cwd: string, onL
 
 /** Run packer to completion, collecting output (validate / fmt / init). */
 export function runPackerSync(packer: PackerInfo, args: string[], cwd: string): { status: number; output: string } {
-  const r = spawnSync(packer.bin, args, { cwd, encoding: 'utf8', timeout: 300_000, env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
-  if (r.error) throw new ToolError(`cannot run ${packer.bin} ${args[0]}: ${r.error.message}`, 'packer-failed', { cause: r.error });
+  const r = spawnSync(packer.bin, args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, CHECKPOINT_DISABLE: '1' },
+  });
+  if (r.error)
+    throw new ToolError(`cannot run ${packer.bin} ${args[0]}: ${r.error.message}`, 'packer-failed', { cause: r.error });
   return { status: r.status ?? 1, output: `${r.stdout}${r.stderr}` };
 }

@@ -79,7 +79,10 @@ export function openTunnel(proxy: URL, host: string, port: number): Promise<Dupl
 
 /** An https.Agent that tunnels through HTTPS_PROXY unless NO_PROXY lists the host (decided per connection). */
 export class EnvProxyAgent extends HttpsAgent {
-  constructor(private readonly env: Env = process.env, opts: AgentOptions = { keepAlive: true, maxSockets: 50 }) {
+  constructor(
+    private readonly env: Env = process.env,
+    opts: AgentOptions = { keepAlive: true, maxSockets: 50 },
+  ) {
     super(opts);
   }
 
@@ -98,19 +101,16 @@ export class EnvProxyAgent extends HttpsAgent {
       return undefined;
     }
     if (!proxy) return super.createConnection(options, cb);
-    openTunnel(proxy, host, port).then(
-      (tunnel) => {
-        const tlsIn = options as ConnectionOptions;
-        const tlsOptions = { ...tlsIn, socket: tunnel as Socket, servername: tlsIn.servername ?? host };
-        const secure = tlsConnect(tlsOptions);
-        secure.once('error', failed);
-        secure.once('secureConnect', () => {
-          secure.off('error', failed);
-          cb?.(null, secure);
-        });
-      },
-      failed,
-    );
+    openTunnel(proxy, host, port).then((tunnel) => {
+      const tlsIn = options as ConnectionOptions;
+      const tlsOptions = { ...tlsIn, socket: tunnel as Socket, servername: tlsIn.servername ?? host };
+      const secure = tlsConnect(tlsOptions);
+      secure.once('error', failed);
+      secure.once('secureConnect', () => {
+        secure.off('error', failed);
+        cb?.(null, secure);
+      });
+    }, failed);
     return undefined;
   }
 }

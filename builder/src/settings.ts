@@ -14,7 +14,9 @@ export type SettingKinds = Record<string, SettingKind>;
 
 /** The kinds of yargs option definitions (string arrays become `strings`). */
 export function settingKinds(options: Record<string, { type: string; array?: boolean }>): SettingKinds {
-  return Object.fromEntries(Object.entries(options).map(([k, o]) => [k, o.array ? 'strings' : (o.type as SettingKind)]));
+  return Object.fromEntries(
+    Object.entries(options).map(([k, o]) => [k, o.array ? 'strings' : (o.type as SettingKind)]),
+  );
 }
 
 const scalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
@@ -23,9 +25,18 @@ const KIND_OK: Record<SettingKind, (v: unknown) => boolean> = {
   number: (v) => typeof v === 'number',
   boolean: (v) => typeof v === 'boolean',
   strings: (v) => typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string')),
-  'key-values': (v) => typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string')) || (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(scalar)),
+  'key-values': (v) =>
+    typeof v === 'string' ||
+    (Array.isArray(v) && v.every((x) => typeof x === 'string')) ||
+    (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(scalar)),
 };
-const KIND_TEXT: Record<SettingKind, string> = { string: 'a string', number: 'a number', boolean: 'true or false', strings: 'a string or a list of strings', 'key-values': 'KEY=VALUE strings or a mapping' };
+const KIND_TEXT: Record<SettingKind, string> = {
+  string: 'a string',
+  number: 'a number',
+  boolean: 'true or false',
+  strings: 'a string or a list of strings',
+  'key-values': 'KEY=VALUE strings or a mapping',
+};
 
 export function loadSettings(file: string | undefined, kinds: SettingKinds): Settings {
   const allowed = Object.keys(kinds);
@@ -36,13 +47,16 @@ export function loadSettings(file: string | undefined, kinds: SettingKinds): Set
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new ConfigError(
-      e.code === 'ENOENT' ? `settings file ${file} does not exist` : `settings file ${file} is not valid YAML: ${e.message.split('\n')[0]}`,
+      e.code === 'ENOENT'
+        ? `settings file ${file} does not exist`
+        : `settings file ${file} is not valid YAML: ${e.message.split('\n')[0]}`,
       'settings-invalid',
       { cause: err },
     );
   }
   if (doc === undefined || doc === null) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`settings file ${file} must be a YAML mapping of flag names to values`, 'settings-invalid');
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new ConfigError(`settings file ${file} must be a YAML mapping of flag names to values`, 'settings-invalid');
   const known = new Map(Object.entries(kinds).map(([k, kind]) => [camel(k), kind]));
   const out: Settings = {};
   const unknown: string[] = [];
@@ -55,7 +69,10 @@ export function loadSettings(file: string | undefined, kinds: SettingKinds): Set
     else if (v !== null) out[key] = v;
   }
   if (unknown.length > 0) {
-    throw new ConfigError(`settings file ${file}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (allowed: ${[...allowed].sort().join(', ')})`, 'settings-invalid');
+    throw new ConfigError(
+      `settings file ${file}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (allowed: ${[...allowed].sort().join(', ')})`,
+      'settings-invalid',
+    );
   }
   if (wrong.length > 0) throw new ConfigError(`settings file ${file}: ${wrong.join('; ')}`, 'settings-invalid');
   return out;
@@ -70,7 +87,8 @@ export function pick<T = unknown>(argv: Record<string, unknown>, settings: Setti
 /** `K=V` strings (flags) or a mapping / list (settings) -> record. */
 export function keyValues(v: unknown, what: string): Record<string, string> {
   if (v === undefined || v === null) return {};
-  if (typeof v === 'object' && !Array.isArray(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
+  if (typeof v === 'object' && !Array.isArray(v))
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
   const list = Array.isArray(v) ? v : [v];
   const out: Record<string, string> = {};
   for (const item of list) {

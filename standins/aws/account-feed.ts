@@ -105,14 +105,16 @@ const NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 
 function field(j: Record<string, unknown>, k: string, re?: RegExp): string {
   const v = j[k];
-  if (typeof v !== 'string' || v === '' || (re && !re.test(v))) throw new Error(`${k} must be a ${re ? 'valid name' : 'non-empty string'}`);
+  if (typeof v !== 'string' || v === '' || (re && !re.test(v)))
+    throw new Error(`${k} must be a ${re ? 'valid name' : 'non-empty string'}`);
   return v;
 }
 
 /** A control request body as a ProvisionedThing (the stand-in answers 400 with the message otherwise). */
 export function provisionedThing(j: Record<string, unknown>): ProvisionedThing {
   const groups = j.thingGroups ?? [];
-  if (!Array.isArray(groups) || groups.some((g) => typeof g !== 'string' || !NAME.test(g))) throw new Error('thingGroups must be a list of names');
+  if (!Array.isArray(groups) || groups.some((g) => typeof g !== 'string' || !NAME.test(g)))
+    throw new Error('thingGroups must be a list of names');
   return {
     thingName: field(j, 'thingName', NAME),
     certificateId: field(j, 'certificateId', /^[0-9a-f]{64}$/),
@@ -127,5 +129,11 @@ export function coreStatusReport(j: Record<string, unknown>): CoreStatusReport {
   const status = j.status ?? 'HEALTHY';
   if (status !== 'HEALTHY' && status !== 'UNHEALTHY') throw new Error('status must be HEALTHY or UNHEALTHY');
   const opt = (k: string) => (typeof j[k] === 'string' ? { [k]: j[k] as string } : {});
-  return { thingName: field(j, 'thingName', NAME), status, ...opt('coreVersion'), ...opt('platform'), ...opt('architecture') };
+  return {
+    thingName: field(j, 'thingName', NAME),
+    status,
+    ...opt('coreVersion'),
+    ...opt('platform'),
+    ...opt('architecture'),
+  };
 }

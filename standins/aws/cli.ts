@@ -52,16 +52,40 @@ async function main(): Promise<void> {
   if (!values['ca-dir']) usage('--ca-dir DIR is required');
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) usage(`--port must be a port number, got ${values.port}`);
-  const endpoints = { iotDataEndpoint: values['iot-data-endpoint'], iotCredEndpoint: values['iot-cred-endpoint'], region: values.region };
+  const endpoints = {
+    iotDataEndpoint: values['iot-data-endpoint'],
+    iotCredEndpoint: values['iot-cred-endpoint'],
+    region: values.region,
+  };
   const state = values.state ? loadState(values.state, endpoints) : emptyState(endpoints);
   for (const spec of values.policy ?? []) {
-    const [name, file] = spec.includes('=') ? [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)] : [spec, ''];
-    const doc = file ? readFileSync(file, 'utf8') : JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }] });
+    const [name, file] = spec.includes('=')
+      ? [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)]
+      : [spec, ''];
+    const doc = file
+      ? readFileSync(file, 'utf8')
+      : JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }],
+        });
     const now = nowSeconds();
-    state.policies[name] ??= { policyName: name, policyArn: `arn:aws:iot:${state.region}:${ACCOUNT_ID}:policy/${name}`, policyDocument: doc, defaultVersionId: '1', creationDate: now, lastModifiedDate: now };
+    state.policies[name] ??= {
+      policyName: name,
+      policyArn: `arn:aws:iot:${state.region}:${ACCOUNT_ID}:policy/${name}`,
+      policyDocument: doc,
+      defaultVersionId: '1',
+      creationDate: now,
+      lastModifiedDate: now,
+    };
   }
   if (values.state) saveState(values.state, state);
-  const standin = await startAwsStandin({ ca: loadOrCreateCa(values['ca-dir']), host: values.host, port, state, stateFile: values.state });
+  const standin = await startAwsStandin({
+    ca: loadOrCreateCa(values['ca-dir']),
+    host: values.host,
+    port,
+    state,
+    stateFile: values.state,
+  });
   for (const [op, n] of pairs(values.throttle, '--throttle')) standin.throttle(op, Number(n));
   for (const [op, v] of pairs(values.fail, '--fail')) {
     const m = /^(\d{3})(?:x(\d+))?$/.exec(v) ?? usage(`--fail must be OP=STATUS[xCOUNT], got ${op}=${v}`);

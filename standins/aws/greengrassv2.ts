@@ -6,7 +6,14 @@
 // `state.gg` (added lazily). A core "reports" through `reportCoreDevice` (what the nucleus does when
 // it connects and runs a deployment): the stand-in's stand-in for the device side.
 import { randomUUID } from 'node:crypto';
-import { AwsServiceError, jsonBody, type HandlerContext, type Route, type ServiceRequest, type ServiceResponse } from './server.ts';
+import {
+  AwsServiceError,
+  jsonBody,
+  type HandlerContext,
+  type Route,
+  type ServiceRequest,
+  type ServiceResponse,
+} from './server.ts';
 import { ACCOUNT_ID, nowSeconds, type StandinState } from './state.ts';
 import { page, withThings } from './iot-fleet.ts';
 
@@ -26,7 +33,8 @@ export interface GgDeployment {
   clientToken?: string;
 }
 
-export type ExecutionStatus = 'IN_PROGRESS' | 'QUEUED' | 'FAILED' | 'COMPLETED' | 'TIMED_OUT' | 'CANCELED' | 'REJECTED' | 'SUCCEEDED';
+export type ExecutionStatus =
+  'IN_PROGRESS' | 'QUEUED' | 'FAILED' | 'COMPLETED' | 'TIMED_OUT' | 'CANCELED' | 'REJECTED' | 'SUCCEEDED';
 
 export interface EffectiveDeployment {
   deploymentId: string;
@@ -68,7 +76,15 @@ export type FleetGgState = StandinState & { gg: GgState };
 
 export function withGg(state: StandinState): FleetGgState {
   const s = state as FleetGgState;
-  if (!s.gg) s.gg = { deployments: {}, effectiveDeployments: {}, installedComponents: {}, clientDevices: {}, deployedGroups: {}, entryFaults: {} };
+  if (!s.gg)
+    s.gg = {
+      deployments: {},
+      effectiveDeployments: {},
+      installedComponents: {},
+      clientDevices: {},
+      deployedGroups: {},
+      entryFaults: {},
+    };
   s.gg.deployedGroups ??= {};
   s.gg.entryFaults ??= {};
   return s;
@@ -78,13 +94,19 @@ const json = (req: ServiceRequest) => jsonBody(req, 'ValidationException');
 
 function coreOr404(ctx: HandlerContext, name: string) {
   const d = ctx.state.coreDevices[name];
-  if (!d) throw new AwsServiceError('ResourceNotFoundException', 404, `Core device ${name} not found`, { resourceId: name, resourceType: 'CoreDevice' });
+  if (!d)
+    throw new AwsServiceError('ResourceNotFoundException', 404, `Core device ${name} not found`, {
+      resourceId: name,
+      resourceType: 'CoreDevice',
+    });
   return d;
 }
 
 /** Thing groups a core belongs to: IoT membership (state.thingGroups) plus what the core record says. */
 function coreGroups(state: StandinState, name: string): string[] {
-  const fromIot = Object.values(state.thingGroups).filter((g) => g.things.includes(name)).map((g) => g.thingGroupName);
+  const fromIot = Object.values(state.thingGroups)
+    .filter((g) => g.things.includes(name))
+    .map((g) => g.thingGroupName);
   return [...new Set([...fromIot, ...(state.coreDevices[name]?.thingGroups ?? [])])];
 }
 
@@ -95,7 +117,13 @@ function coreGroups(state: StandinState, name: string): string[] {
  */
 export function reportCoreDevice(
   state: StandinState,
-  o: { thingName: string; status?: 'HEALTHY' | 'UNHEALTHY'; executionStatus?: ExecutionStatus; deploymentId?: string; at?: number },
+  o: {
+    thingName: string;
+    status?: 'HEALTHY' | 'UNHEALTHY';
+    executionStatus?: ExecutionStatus;
+    deploymentId?: string;
+    at?: number;
+  },
 ): void {
   const s = withGg(state);
   const at = o.at ?? nowSeconds();
@@ -109,10 +137,18 @@ export function reportCoreDevice(
     thingGroups: coreGroups(state, o.thingName),
   };
   if (!o.executionStatus) return;
-  const groupArns = coreGroups(state, o.thingName).map((g) => state.thingGroups[g]?.thingGroupArn).filter(Boolean);
+  const groupArns = coreGroups(state, o.thingName)
+    .map((g) => state.thingGroups[g]?.thingGroupArn)
+    .filter(Boolean);
   const deps = o.deploymentId
     ? [s.gg.deployments[o.deploymentId]].filter(Boolean)
-    : groupArns.map((a) => Object.values(s.gg.deployments).filter((d) => d.targetArn === a && d.deploymentStatus === 'ACTIVE').pop()).filter((d): d is GgDeployment => !!d);
+    : groupArns
+        .map((a) =>
+          Object.values(s.gg.deployments)
+            .filter((d) => d.targetArn === a && d.deploymentStatus === 'ACTIVE')
+            .pop(),
+        )
+        .filter((d): d is GgDeployment => !!d);
   const eff = s.gg.effectiveDeployments[o.thingName] ?? [];
   for (const d of deps) {
     const row: EffectiveDeployment = {
@@ -165,13 +201,21 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       const deployed = withGg(ctx.state).gg.deployedGroups;
       // As AWS documents the filter: cores that have successfully deployed a deployment targeting the group, not its members.
       const devices = Object.values(ctx.state.coreDevices).filter(
-        (d) => (!groupArn || (deployed[d.coreDeviceThingName] ?? []).includes(groupArn)) && (!status || d.status === status),
+        (d) =>
+          (!groupArn || (deployed[d.coreDeviceThingName] ?? []).includes(groupArn)) && (!status || d.status === status),
       );
       const p = page(devices, req, 100);
       return {
         status: 200,
         body: {
-          coreDevices: p.items.map((d) => ({ coreDeviceThingName: d.coreDeviceThingName, status: d.status, lastStatusUpdateTimestamp: d.lastStatusUpdateTimestamp, platform: d.platform, architecture: d.architecture, runtime: 'aws_nucleus_classic' })),
+          coreDevices: p.items.map((d) => ({
+            coreDeviceThingName: d.coreDeviceThingName,
+            status: d.status,
+            lastStatusUpdateTimestamp: d.lastStatusUpdateTimestamp,
+            platform: d.platform,
+            architecture: d.architecture,
+            runtime: 'aws_nucleus_classic',
+          })),
           nextToken: p.nextToken,
         },
       };
@@ -183,8 +227,24 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     op: 'GetCoreDevice',
     handle(_req, ctx, [name]) {
       const d = ctx.state.coreDevices[name];
-      if (!d) throw new AwsServiceError('ResourceNotFoundException', 404, `Core device ${name} not found`, { resourceId: name, resourceType: 'CoreDevice' });
-      return { status: 200, body: { coreDeviceThingName: d.coreDeviceThingName, coreVersion: d.coreVersion, platform: d.platform, architecture: d.architecture, runtime: 'aws_nucleus_classic', status: d.status, lastStatusUpdateTimestamp: d.lastStatusUpdateTimestamp, tags: {} } };
+      if (!d)
+        throw new AwsServiceError('ResourceNotFoundException', 404, `Core device ${name} not found`, {
+          resourceId: name,
+          resourceType: 'CoreDevice',
+        });
+      return {
+        status: 200,
+        body: {
+          coreDeviceThingName: d.coreDeviceThingName,
+          coreVersion: d.coreVersion,
+          platform: d.platform,
+          architecture: d.architecture,
+          runtime: 'aws_nucleus_classic',
+          status: d.status,
+          lastStatusUpdateTimestamp: d.lastStatusUpdateTimestamp,
+          tags: {},
+        },
+      };
     },
   },
   {
@@ -211,18 +271,37 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       const s = withGg(ctx.state);
       const target = typeof b.targetArn === 'string' ? b.targetArn : '';
       const m = TARGET_RE.exec(target);
-      if (!m) throw new AwsServiceError('ValidationException', 400, `targetArn ${JSON.stringify(target)} is not a thing or thing group ARN`);
-      if (m[1] === 'thinggroup' && !ctx.state.thingGroups[m[2]]) throw new AwsServiceError('ResourceNotFoundException', 404, `Thing group ${m[2]} not found`, { resourceId: target, resourceType: 'thinggroup' });
-      if (m[1] === 'thing' && !withThings(ctx.state).things[m[2]]) throw new AwsServiceError('ResourceNotFoundException', 404, `Thing ${m[2]} not found`, { resourceId: target, resourceType: 'thing' });
+      if (!m)
+        throw new AwsServiceError(
+          'ValidationException',
+          400,
+          `targetArn ${JSON.stringify(target)} is not a thing or thing group ARN`,
+        );
+      if (m[1] === 'thinggroup' && !ctx.state.thingGroups[m[2]])
+        throw new AwsServiceError('ResourceNotFoundException', 404, `Thing group ${m[2]} not found`, {
+          resourceId: target,
+          resourceType: 'thinggroup',
+        });
+      if (m[1] === 'thing' && !withThings(ctx.state).things[m[2]])
+        throw new AwsServiceError('ResourceNotFoundException', 404, `Thing ${m[2]} not found`, {
+          resourceId: target,
+          resourceType: 'thing',
+        });
       const token = typeof b.clientToken === 'string' ? b.clientToken : undefined;
       const same = token ? Object.values(s.gg.deployments).find((d) => d.clientToken === token) : undefined;
-      if (same) return { status: 201, body: { deploymentId: same.deploymentId, iotJobId: same.iotJobId, iotJobArn: same.iotJobArn } };
+      if (same)
+        return {
+          status: 201,
+          body: { deploymentId: same.deploymentId, iotJobId: same.iotJobId, iotJobArn: same.iotJobArn },
+        };
       const components = (b.components as Record<string, unknown> | undefined) ?? {};
       for (const [name, spec] of Object.entries(components)) {
         const v = (spec as { componentVersion?: unknown })?.componentVersion;
-        if (typeof v !== 'string' || v === '') throw new AwsServiceError('ValidationException', 400, `components.${name}.componentVersion is required`);
+        if (typeof v !== 'string' || v === '')
+          throw new AwsServiceError('ValidationException', 400, `components.${name}.componentVersion is required`);
       }
-      for (const d of Object.values(s.gg.deployments)) if (d.targetArn === target && d.deploymentStatus === 'ACTIVE') d.deploymentStatus = 'INACTIVE';
+      for (const d of Object.values(s.gg.deployments))
+        if (d.targetArn === target && d.deploymentStatus === 'ACTIVE') d.deploymentStatus = 'INACTIVE';
       const deploymentId = randomUUID();
       const iotJobId = randomUUID();
       const d: GgDeployment = {
@@ -260,7 +339,15 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       return {
         status: 200,
         body: {
-          deployments: p.items.map((d) => ({ targetArn: d.targetArn, revisionId: d.revisionId, deploymentId: d.deploymentId, deploymentName: d.deploymentName, creationTimestamp: d.creationTimestamp, deploymentStatus: d.deploymentStatus, isLatestForTarget: latest(d) })),
+          deployments: p.items.map((d) => ({
+            targetArn: d.targetArn,
+            revisionId: d.revisionId,
+            deploymentId: d.deploymentId,
+            deploymentName: d.deploymentName,
+            creationTimestamp: d.creationTimestamp,
+            deploymentStatus: d.deploymentStatus,
+            isLatestForTarget: latest(d),
+          })),
           nextToken: p.nextToken,
         },
       };
@@ -273,14 +360,28 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     handle(_req, ctx, [id]) {
       const s = withGg(ctx.state);
       const d = s.gg.deployments[id];
-      if (!d) throw new AwsServiceError('ResourceNotFoundException', 404, `Deployment ${id} not found`, { resourceId: id, resourceType: 'deployment' });
+      if (!d)
+        throw new AwsServiceError('ResourceNotFoundException', 404, `Deployment ${id} not found`, {
+          resourceId: id,
+          resourceType: 'deployment',
+        });
       const latest = isLatest(s, d);
       return {
         status: 200,
         body: {
-          targetArn: d.targetArn, revisionId: d.revisionId, deploymentId: d.deploymentId, deploymentName: d.deploymentName, deploymentStatus: d.deploymentStatus,
-          iotJobId: d.iotJobId, iotJobArn: d.iotJobArn, components: d.components, deploymentPolicies: d.deploymentPolicies, iotJobConfiguration: d.iotJobConfiguration,
-          creationTimestamp: d.creationTimestamp, isLatestForTarget: latest, tags: d.tags,
+          targetArn: d.targetArn,
+          revisionId: d.revisionId,
+          deploymentId: d.deploymentId,
+          deploymentName: d.deploymentName,
+          deploymentStatus: d.deploymentStatus,
+          iotJobId: d.iotJobId,
+          iotJobArn: d.iotJobArn,
+          components: d.components,
+          deploymentPolicies: d.deploymentPolicies,
+          iotJobConfiguration: d.iotJobConfiguration,
+          creationTimestamp: d.creationTimestamp,
+          isLatestForTarget: latest,
+          tags: d.tags,
         },
       };
     },
@@ -312,7 +413,7 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     handle(req, ctx, [name]) {
       coreOr404(ctx, name);
       const s = withGg(ctx.state);
-      const entries = ((json(req).entries as { thingName?: string }[] | undefined) ?? []);
+      const entries = (json(req).entries as { thingName?: string }[] | undefined) ?? [];
       if (entries.length > 100) throw new AwsServiceError('ValidationException', 400, 'at most 100 entries per call');
       const list = s.gg.clientDevices[name] ?? [];
       const errorEntries: { thingName?: string; code: string; message: string }[] = [];
@@ -323,10 +424,15 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
           continue;
         }
         if (!e.thingName || !withThings(ctx.state).things[e.thingName]) {
-          errorEntries.push({ thingName: e.thingName, code: 'ResourceNotFoundException', message: `Thing ${e.thingName ?? ''} not found` });
+          errorEntries.push({
+            thingName: e.thingName,
+            code: 'ResourceNotFoundException',
+            message: `Thing ${e.thingName ?? ''} not found`,
+          });
           continue;
         }
-        if (!list.some((x) => x.thingName === e.thingName)) list.push({ thingName: e.thingName, associationTimestamp: nowSeconds() });
+        if (!list.some((x) => x.thingName === e.thingName))
+          list.push({ thingName: e.thingName, associationTimestamp: nowSeconds() });
       }
       s.gg.clientDevices[name] = list;
       ctx.changed();
@@ -340,13 +446,18 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     handle(req, ctx, [name]) {
       coreOr404(ctx, name);
       const s = withGg(ctx.state);
-      const entries = ((json(req).entries as { thingName?: string }[] | undefined) ?? []);
+      const entries = (json(req).entries as { thingName?: string }[] | undefined) ?? [];
       const errorEntries: { thingName?: string; code: string; message: string }[] = [];
       const names = new Set<string | undefined>();
       for (const e of entries) {
         const fault = e.thingName ? s.gg.entryFaults[e.thingName] : undefined;
         if (fault) errorEntries.push({ thingName: e.thingName, ...fault });
-        else if (!e.thingName || !withThings(ctx.state).things[e.thingName]) errorEntries.push({ thingName: e.thingName, code: 'ResourceNotFoundException', message: `Thing ${e.thingName ?? ''} not found` });
+        else if (!e.thingName || !withThings(ctx.state).things[e.thingName])
+          errorEntries.push({
+            thingName: e.thingName,
+            code: 'ResourceNotFoundException',
+            message: `Thing ${e.thingName ?? ''} not found`,
+          });
         else names.add(e.thingName);
       }
       s.gg.clientDevices[name] = (s.gg.clientDevices[name] ?? []).filter((x) => !names.has(x.thingName));
@@ -374,5 +485,9 @@ export function route(method: string, path: string): Route | AwsServiceError {
       return { service: 'greengrassv2', op: r.op, handle: (req, ctx) => r.handle(req, ctx, params) };
     }
   }
-  return new AwsServiceError('UnknownOperationException', 404, `The stand-in does not implement Greengrass v2 ${method} ${path}`);
+  return new AwsServiceError(
+    'UnknownOperationException',
+    404,
+    `The stand-in does not implement Greengrass v2 ${method} ${path}`,
+  );
 }

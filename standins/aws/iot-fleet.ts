@@ -13,7 +13,14 @@
 //   UpdateThing               PATCH  /things/{thingName}                     {attributePayload{attributes, merge}, expectedVersion?}
 // Things live in `state.things` (added lazily, so state.ts and saved state files stay compatible).
 import { randomUUID } from 'node:crypto';
-import { AwsServiceError, jsonBody, type HandlerContext, type Route, type ServiceRequest, type ServiceResponse } from './server.ts';
+import {
+  AwsServiceError,
+  jsonBody,
+  type HandlerContext,
+  type Route,
+  type ServiceRequest,
+  type ServiceResponse,
+} from './server.ts';
 import { ACCOUNT_ID, nowSeconds, type StandinState } from './state.ts';
 
 export interface Thing {
@@ -61,12 +68,18 @@ function thing(ctx: HandlerContext, name: string): Thing {
 
 function principalHeader(req: ServiceRequest): string {
   const p = req.headers['x-amzn-principal'];
-  if (typeof p !== 'string' || p === '') throw new AwsServiceError('InvalidRequestException', 400, 'x-amzn-principal header is required');
+  if (typeof p !== 'string' || p === '')
+    throw new AwsServiceError('InvalidRequestException', 400, 'x-amzn-principal header is required');
   return p;
 }
 
 /** Offset pagination (nextToken = next index as a string), as the real list calls page. */
-export function page<T>(items: T[], req: ServiceRequest, defaultMax = 100, params = { size: 'maxResults', token: 'nextToken' }): { items: T[]; nextToken?: string } {
+export function page<T>(
+  items: T[],
+  req: ServiceRequest,
+  defaultMax = 100,
+  params = { size: 'maxResults', token: 'nextToken' },
+): { items: T[]; nextToken?: string } {
   const max = Math.min(Number(req.query.get(params.size) ?? defaultMax) || defaultMax, 250);
   const start = Number(req.query.get(params.token) ?? 0) || 0;
   const slice = items.slice(start, start + max);
@@ -74,7 +87,11 @@ export function page<T>(items: T[], req: ServiceRequest, defaultMax = 100, param
 }
 
 function groupName(b: Record<string, unknown>): string {
-  return typeof b.thingGroupName === 'string' ? b.thingGroupName : typeof b.thingGroupArn === 'string' ? (b.thingGroupArn.split('/').pop() ?? '') : '';
+  return typeof b.thingGroupName === 'string'
+    ? b.thingGroupName
+    : typeof b.thingGroupArn === 'string'
+      ? (b.thingGroupArn.split('/').pop() ?? '')
+      : '';
 }
 
 const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[] = [
@@ -83,9 +100,15 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     pattern: /^\/things\/([^/]+)$/,
     op: 'CreateThing',
     handle(req, ctx, [name]) {
-      if (!NAME_RE.test(name)) throw new AwsServiceError('InvalidRequestException', 400, `thingName ${name} is not valid: 1-128 of [a-zA-Z0-9:_-]`);
+      if (!NAME_RE.test(name))
+        throw new AwsServiceError(
+          'InvalidRequestException',
+          400,
+          `thingName ${name} is not valid: 1-128 of [a-zA-Z0-9:_-]`,
+        );
       const b = json(req);
-      const attrs = ((b.attributePayload as { attributes?: Record<string, string> } | undefined)?.attributes ?? {}) as Record<string, string>;
+      const attrs = ((b.attributePayload as { attributes?: Record<string, string> } | undefined)?.attributes ??
+        {}) as Record<string, string>;
       const things = withThings(ctx.state).things;
       const existing = things[name];
       if (existing) {
@@ -93,9 +116,22 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
         if (JSON.stringify(existing.attributes) === JSON.stringify(attrs)) {
           return { status: 200, body: { thingName: name, thingArn: existing.thingArn, thingId: existing.thingId } };
         }
-        throw new AwsServiceError('ResourceAlreadyExistsException', 409, `Thing ${name} already exists with different tags`, { resourceId: existing.thingId, resourceArn: existing.thingArn });
+        throw new AwsServiceError(
+          'ResourceAlreadyExistsException',
+          409,
+          `Thing ${name} already exists with different tags`,
+          { resourceId: existing.thingId, resourceArn: existing.thingArn },
+        );
       }
-      const t: Thing = { thingName: name, thingArn: arn(req.region, 'thing', name), thingId: randomUUID(), attributes: attrs, version: 1, principals: [], creationDate: nowSeconds() };
+      const t: Thing = {
+        thingName: name,
+        thingArn: arn(req.region, 'thing', name),
+        thingId: randomUUID(),
+        attributes: attrs,
+        version: 1,
+        principals: [],
+        creationDate: nowSeconds(),
+      };
       things[name] = t;
       ctx.changed();
       return { status: 200, body: { thingName: name, thingArn: t.thingArn, thingId: t.thingId } };
@@ -107,7 +143,17 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     op: 'DescribeThing',
     handle(_req, ctx, [name]) {
       const t = thing(ctx, name);
-      return { status: 200, body: { defaultClientId: t.thingName, thingName: t.thingName, thingId: t.thingId, thingArn: t.thingArn, attributes: t.attributes, version: t.version } };
+      return {
+        status: 200,
+        body: {
+          defaultClientId: t.thingName,
+          thingName: t.thingName,
+          thingId: t.thingId,
+          thingArn: t.thingArn,
+          attributes: t.attributes,
+          version: t.version,
+        },
+      };
     },
   },
   {
@@ -117,7 +163,12 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     handle(req, ctx, [name]) {
       const t = thing(ctx, name);
       const b = json(req);
-      if (b.expectedVersion !== undefined && b.expectedVersion !== t.version) throw new AwsServiceError('VersionConflictException', 409, `expectedVersion ${String(b.expectedVersion)} does not match ${t.version}`);
+      if (b.expectedVersion !== undefined && b.expectedVersion !== t.version)
+        throw new AwsServiceError(
+          'VersionConflictException',
+          409,
+          `expectedVersion ${String(b.expectedVersion)} does not match ${t.version}`,
+        );
       const p = (b.attributePayload as { attributes?: Record<string, string>; merge?: boolean } | undefined) ?? {};
       const attrs = p.merge ? { ...t.attributes, ...(p.attributes ?? {}) } : { ...(p.attributes ?? {}) };
       // An empty value removes the attribute when merging (as in real IoT).
@@ -138,8 +189,18 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       // Real IoT: deleting a thing that does not exist succeeds.
       if (!t) return { status: 200, body: {} };
       const expected = req.query.get('expectedVersion');
-      if (expected !== null && Number(expected) !== t.version) throw new AwsServiceError('VersionConflictException', 409, `expectedVersion ${expected} does not match ${t.version}`);
-      if (t.principals.length > 0) throw new AwsServiceError('InvalidRequestException', 400, `Cannot delete thing ${name}: it has attached principals`);
+      if (expected !== null && Number(expected) !== t.version)
+        throw new AwsServiceError(
+          'VersionConflictException',
+          409,
+          `expectedVersion ${expected} does not match ${t.version}`,
+        );
+      if (t.principals.length > 0)
+        throw new AwsServiceError(
+          'InvalidRequestException',
+          400,
+          `Cannot delete thing ${name}: it has attached principals`,
+        );
       for (const g of Object.values(ctx.state.thingGroups)) g.things = g.things.filter((x) => x !== name);
       delete things[name];
       ctx.changed();
@@ -153,7 +214,8 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     handle(req, ctx, [name]) {
       const t = thing(ctx, name);
       const p = principalHeader(req);
-      if (!Object.values(ctx.state.certificates).some((c) => c.certificateArn === p)) throw new AwsServiceError('ResourceNotFoundException', 404, `The principal ${p} does not exist`);
+      if (!Object.values(ctx.state.certificates).some((c) => c.certificateArn === p))
+        throw new AwsServiceError('ResourceNotFoundException', 404, `The principal ${p} does not exist`);
       if (!t.principals.includes(p)) t.principals.push(p);
       ctx.changed();
       return { status: 200, body: {} };
@@ -188,7 +250,9 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     op: 'ListThingGroupsForThing',
     handle(req, ctx, [name]) {
       thing(ctx, name);
-      const groups = Object.values(ctx.state.thingGroups).filter((g) => g.things.includes(name)).map((g) => ({ groupName: g.thingGroupName, groupArn: g.thingGroupArn }));
+      const groups = Object.values(ctx.state.thingGroups)
+        .filter((g) => g.things.includes(name))
+        .map((g) => ({ groupName: g.thingGroupName, groupArn: g.thingGroupArn }));
       const p = page(groups, req, 25);
       return { status: 200, body: { thingGroups: p.items, nextToken: p.nextToken } };
     },
@@ -202,7 +266,12 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       const gname = groupName(b);
       const g = ctx.state.thingGroups[gname];
       if (!g) throw new AwsServiceError('ResourceNotFoundException', 404, `Thing Group ${gname} does not exist`);
-      const tname = typeof b.thingName === 'string' ? b.thingName : typeof b.thingArn === 'string' ? (b.thingArn.split('/').pop() ?? '') : '';
+      const tname =
+        typeof b.thingName === 'string'
+          ? b.thingName
+          : typeof b.thingArn === 'string'
+            ? (b.thingArn.split('/').pop() ?? '')
+            : '';
       if (!tname) throw new AwsServiceError('InvalidRequestException', 400, 'thingName or thingArn is required');
       g.things = g.things.filter((x) => x !== tname);
       ctx.changed();
@@ -215,7 +284,9 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     op: 'ListPrincipalThings',
     handle(req, ctx) {
       const p = principalHeader(req);
-      const names = Object.values(withThings(ctx.state).things).filter((t) => t.principals.includes(p)).map((t) => t.thingName);
+      const names = Object.values(withThings(ctx.state).things)
+        .filter((t) => t.principals.includes(p))
+        .map((t) => t.thingName);
       const pg = page(names, req, 25);
       return { status: 200, body: { things: pg.items, nextToken: pg.nextToken } };
     },

@@ -13,7 +13,12 @@
 // version 409 VersionsLimitExceededException. DeletePolicyVersion of the default version: the reference only says it
 // cannot be done; the stand-in answers 400 InvalidRequestException as moto does.
 import {
-  AwsServiceError, jsonBody, type HandlerContext, type Route, type ServiceRequest, type ServiceResponse,
+  AwsServiceError,
+  jsonBody,
+  type HandlerContext,
+  type Route,
+  type ServiceRequest,
+  type ServiceResponse,
 } from './server.ts';
 import { nowSeconds, type Policy, type PolicyVersion } from './state.ts';
 import { page } from './iot-fleet.ts';
@@ -34,7 +39,9 @@ const versionsOf = (p: Policy): PolicyVersion[] =>
 
 /** The certificates a policy is attached to (the only targets the stand-in attaches policies to). */
 const targets = (ctx: HandlerContext, name: string) =>
-  Object.values(ctx.state.certificates).filter((c) => c.policies.includes(name)).map((c) => c.certificateArn);
+  Object.values(ctx.state.certificates)
+    .filter((c) => c.policies.includes(name))
+    .map((c) => c.certificateArn);
 
 const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[] = [
   {
@@ -44,13 +51,13 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     handle(_req, ctx, [name]) {
       const p = policy(ctx, name);
       if (targets(ctx, name).length > 0) {
-        const message = `The policy cannot be deleted as the policy is attached to one or more principals `
-          + `(name=${name})`;
+        const message =
+          `The policy cannot be deleted as the policy is attached to one or more principals ` + `(name=${name})`;
         throw new AwsServiceError('DeleteConflictException', 409, message);
       }
       if (versionsOf(p).length > 1) {
-        const message = `Cannot delete the policy because it has one or more policy versions attached to it `
-          + `(name=${name})`;
+        const message =
+          `Cannot delete the policy because it has one or more policy versions attached to it ` + `(name=${name})`;
         throw new AwsServiceError('DeleteConflictException', 409, message);
       }
       delete ctx.state.policies[name];
@@ -75,7 +82,9 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     handle(_req, ctx, [name]) {
       const p = policy(ctx, name);
       const policyVersions = versionsOf(p).map((v) => ({
-        versionId: v.versionId, isDefaultVersion: v.versionId === p.defaultVersionId, createDate: v.createDate,
+        versionId: v.versionId,
+        isDefaultVersion: v.versionId === p.defaultVersionId,
+        createDate: v.createDate,
       }));
       return { status: 200, body: { policyVersions } };
     },

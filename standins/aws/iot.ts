@@ -5,8 +5,22 @@
 // ResourceAlreadyExists / DeleteConflict 409, InternalFailure 500.
 import { X509Certificate, createHash, createPrivateKey, createPublicKey, randomUUID } from 'node:crypto';
 import { issueCertificate } from '../pki.ts';
-import { AwsServiceError, jsonBody, type HandlerContext, type Route, type ServiceRequest, type ServiceResponse } from './server.ts';
-import { ACCOUNT_ID, endpointsFor, nowSeconds, type Certificate, type CertificateStatus, type ThingGroup } from './state.ts';
+import {
+  AwsServiceError,
+  jsonBody,
+  type HandlerContext,
+  type Route,
+  type ServiceRequest,
+  type ServiceResponse,
+} from './server.ts';
+import {
+  ACCOUNT_ID,
+  endpointsFor,
+  nowSeconds,
+  type Certificate,
+  type CertificateStatus,
+  type ThingGroup,
+} from './state.ts';
 import { page, withThings } from './iot-fleet.ts';
 
 type Handler = (req: ServiceRequest, ctx: HandlerContext, params: string[]) => ServiceResponse;
@@ -24,7 +38,8 @@ function cert(ctx: HandlerContext, id: string): Certificate {
 }
 
 function certByTarget(ctx: HandlerContext, target: unknown): Certificate {
-  if (typeof target !== 'string' || target === '') throw new AwsServiceError('InvalidRequestException', 400, 'target is required');
+  if (typeof target !== 'string' || target === '')
+    throw new AwsServiceError('InvalidRequestException', 400, 'target is required');
   const c = Object.values(ctx.state.certificates).find((x) => x.certificateArn === target);
   if (!c) throw new AwsServiceError('ResourceNotFoundException', 404, `The target ${target} does not exist`);
   return c;
@@ -66,10 +81,17 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       };
       ctx.state.certificates[certificateId] = c;
       ctx.changed();
-      const publicKey = createPublicKey(createPrivateKey(issued.privateKeyPem)).export({ type: 'spki', format: 'pem' }).toString();
+      const publicKey = createPublicKey(createPrivateKey(issued.privateKeyPem))
+        .export({ type: 'spki', format: 'pem' })
+        .toString();
       return {
         status: 200,
-        body: { certificateArn: c.certificateArn, certificateId, certificatePem: c.certificatePem, keyPair: { PublicKey: publicKey, PrivateKey: issued.privateKeyPem } },
+        body: {
+          certificateArn: c.certificateArn,
+          certificateId,
+          certificatePem: c.certificatePem,
+          keyPair: { PublicKey: publicKey, PrivateKey: issued.privateKeyPem },
+        },
       };
     },
   },
@@ -103,10 +125,14 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     handle(req, ctx, [id]) {
       const c = cert(ctx, id);
       const s = req.query.get('newStatus') as CertificateStatus | null;
-      if (!s || !['ACTIVE', 'INACTIVE', 'REVOKED', 'PENDING_TRANSFER', 'REGISTER_INACTIVE', 'PENDING_ACTIVATION'].includes(s)) {
+      if (
+        !s ||
+        !['ACTIVE', 'INACTIVE', 'REVOKED', 'PENDING_TRANSFER', 'REGISTER_INACTIVE', 'PENDING_ACTIVATION'].includes(s)
+      ) {
         throw new AwsServiceError('InvalidRequestException', 400, `newStatus ${s ?? '(missing)'} is not valid`);
       }
-      if (c.status === 'REVOKED' && s !== 'REVOKED') throw new AwsServiceError('CertificateStateException', 406, 'Certificate is revoked');
+      if (c.status === 'REVOKED' && s !== 'REVOKED')
+        throw new AwsServiceError('CertificateStateException', 406, 'Certificate is revoked');
       c.status = s;
       c.lastModifiedDate = nowSeconds();
       ctx.changed();
@@ -119,9 +145,18 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     op: 'DeleteCertificate',
     handle(req, ctx, [id]) {
       const c = cert(ctx, id);
-      if (c.status === 'ACTIVE') throw new AwsServiceError('CertificateStateException', 406, 'Certificate must be deactivated (not ACTIVE) before deletion.');
+      if (c.status === 'ACTIVE')
+        throw new AwsServiceError(
+          'CertificateStateException',
+          406,
+          'Certificate must be deactivated (not ACTIVE) before deletion.',
+        );
       if (c.policies.length > 0 && req.query.get('forceDelete') !== 'true') {
-        throw new AwsServiceError('DeleteConflictException', 409, `Certificate policies must be detached before deletion (arn: ${c.certificateArn})`);
+        throw new AwsServiceError(
+          'DeleteConflictException',
+          409,
+          `Certificate policies must be detached before deletion (arn: ${c.certificateArn})`,
+        );
       }
       // Attached to a thing, or detached so recently that the detach has not propagated (iot-fleet.ts keeps both).
       const fleet = withThings(ctx.state);
@@ -129,7 +164,11 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       const propagating = (fleet.detaching?.[c.certificateArn] ?? 0) > 0;
       if (propagating) fleet.detaching![c.certificateArn]! -= 1;
       if (attached || propagating) {
-        throw new AwsServiceError('DeleteConflictException', 409, `Certificate must be detached from all things before deletion (arn: ${c.certificateArn})`);
+        throw new AwsServiceError(
+          'DeleteConflictException',
+          409,
+          `Certificate must be detached from all things before deletion (arn: ${c.certificateArn})`,
+        );
       }
       delete ctx.state.certificates[id];
       ctx.changed();
@@ -142,18 +181,35 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     op: 'CreatePolicy',
     handle(req, ctx, [name]) {
       const b = json(req);
-      if (ctx.state.policies[name]) throw new AwsServiceError('ResourceAlreadyExistsException', 409, `Policy cannot be created - name already exists (name=${name})`, { resourceId: name, resourceArn: arn(req.region, 'policy', name) });
-      if (typeof b.policyDocument !== 'string') throw new AwsServiceError('InvalidRequestException', 400, 'policyDocument is required');
+      if (ctx.state.policies[name])
+        throw new AwsServiceError(
+          'ResourceAlreadyExistsException',
+          409,
+          `Policy cannot be created - name already exists (name=${name})`,
+          { resourceId: name, resourceArn: arn(req.region, 'policy', name) },
+        );
+      if (typeof b.policyDocument !== 'string')
+        throw new AwsServiceError('InvalidRequestException', 400, 'policyDocument is required');
       try {
         JSON.parse(b.policyDocument);
       } catch {
         throw new AwsServiceError('MalformedPolicyException', 400, 'Policy document is not valid JSON');
       }
       const now = nowSeconds();
-      const p = { policyName: name, policyArn: arn(req.region, 'policy', name), policyDocument: b.policyDocument, defaultVersionId: '1', creationDate: now, lastModifiedDate: now };
+      const p = {
+        policyName: name,
+        policyArn: arn(req.region, 'policy', name),
+        policyDocument: b.policyDocument,
+        defaultVersionId: '1',
+        creationDate: now,
+        lastModifiedDate: now,
+      };
       ctx.state.policies[name] = p;
       ctx.changed();
-      return { status: 200, body: { policyName: name, policyArn: p.policyArn, policyDocument: p.policyDocument, policyVersionId: '1' } };
+      return {
+        status: 200,
+        body: { policyName: name, policyArn: p.policyArn, policyDocument: p.policyDocument, policyVersionId: '1' },
+      };
     },
   },
   {
@@ -162,7 +218,10 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     op: 'GetPolicy',
     handle(_req, ctx, [name]) {
       const p = policyName(ctx, name);
-      return { status: 200, body: { ...p, generationId: createHash('sha256').update(p.policyDocument).digest('hex').slice(0, 16) } };
+      return {
+        status: 200,
+        body: { ...p, generationId: createHash('sha256').update(p.policyDocument).digest('hex').slice(0, 16) },
+      };
     },
   },
   {
@@ -197,7 +256,13 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       const c = certByTarget(ctx, target);
       // This operation pages with marker / pageSize / nextMarker (25 a page unless asked).
       const p = page(c.policies, req, 25, { size: 'pageSize', token: 'marker' });
-      return { status: 200, body: { policies: p.items.map((n) => ({ policyName: n, policyArn: ctx.state.policies[n]?.policyArn })), ...(p.nextToken ? { nextMarker: p.nextToken } : {}) } };
+      return {
+        status: 200,
+        body: {
+          policies: p.items.map((n) => ({ policyName: n, policyArn: ctx.state.policies[n]?.policyArn })),
+          ...(p.nextToken ? { nextMarker: p.nextToken } : {}),
+        },
+      };
     },
   },
   {
@@ -205,17 +270,29 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     pattern: /^\/thing-groups\/([^/]+)$/,
     op: 'CreateThingGroup',
     handle(req, ctx, [name]) {
-      if (!NAME_RE.test(name)) throw new AwsServiceError('InvalidRequestException', 400, `thingGroupName ${name} is not valid`);
+      if (!NAME_RE.test(name))
+        throw new AwsServiceError('InvalidRequestException', 400, `thingGroupName ${name} is not valid`);
       const b = json(req);
       const props = (b.thingGroupProperties as Record<string, unknown> | undefined) ?? {};
       const parent = typeof b.parentGroupName === 'string' ? b.parentGroupName : undefined;
       const existing = ctx.state.thingGroups[name];
       if (existing) {
         // Real IoT: creating a group that exists with the same properties succeeds; different properties conflict.
-        if (JSON.stringify(existing.thingGroupProperties) === JSON.stringify(props) && existing.parentGroupName === parent) {
-          return { status: 200, body: { thingGroupName: name, thingGroupArn: existing.thingGroupArn, thingGroupId: existing.thingGroupId } };
+        if (
+          JSON.stringify(existing.thingGroupProperties) === JSON.stringify(props) &&
+          existing.parentGroupName === parent
+        ) {
+          return {
+            status: 200,
+            body: { thingGroupName: name, thingGroupArn: existing.thingGroupArn, thingGroupId: existing.thingGroupId },
+          };
         }
-        throw new AwsServiceError('ResourceAlreadyExistsException', 409, `Thing Group ${name} already exists with different properties`, { resourceId: existing.thingGroupId, resourceArn: existing.thingGroupArn });
+        throw new AwsServiceError(
+          'ResourceAlreadyExistsException',
+          409,
+          `Thing Group ${name} already exists with different properties`,
+          { resourceId: existing.thingGroupId, resourceArn: existing.thingGroupArn },
+        );
       }
       if (parent) group(ctx, parent);
       const g: ThingGroup = {
@@ -230,7 +307,10 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
       };
       ctx.state.thingGroups[name] = g;
       ctx.changed();
-      return { status: 200, body: { thingGroupName: name, thingGroupArn: g.thingGroupArn, thingGroupId: g.thingGroupId } };
+      return {
+        status: 200,
+        body: { thingGroupName: name, thingGroupArn: g.thingGroupArn, thingGroupId: g.thingGroupId },
+      };
     },
   },
   {
@@ -247,7 +327,11 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
           thingGroupArn: g.thingGroupArn,
           version: g.version,
           thingGroupProperties: g.thingGroupProperties,
-          thingGroupMetadata: { ...(g.parentGroupName ? { parentGroupName: g.parentGroupName } : {}), rootToParentThingGroups: [], creationDate: g.creationDate },
+          thingGroupMetadata: {
+            ...(g.parentGroupName ? { parentGroupName: g.parentGroupName } : {}),
+            rootToParentThingGroups: [],
+            creationDate: g.creationDate,
+          },
           status: 'ACTIVE',
         },
       };
@@ -267,12 +351,23 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     op: 'AddThingToThingGroup',
     handle(req, ctx) {
       const b = json(req);
-      const name = typeof b.thingGroupName === 'string' ? b.thingGroupName : typeof b.thingGroupArn === 'string' ? b.thingGroupArn.split('/').pop()! : '';
-      const thing = typeof b.thingName === 'string' ? b.thingName : typeof b.thingArn === 'string' ? b.thingArn.split('/').pop()! : '';
+      const name =
+        typeof b.thingGroupName === 'string'
+          ? b.thingGroupName
+          : typeof b.thingGroupArn === 'string'
+            ? b.thingGroupArn.split('/').pop()!
+            : '';
+      const thing =
+        typeof b.thingName === 'string'
+          ? b.thingName
+          : typeof b.thingArn === 'string'
+            ? b.thingArn.split('/').pop()!
+            : '';
       if (!thing) throw new AwsServiceError('InvalidRequestException', 400, 'thingName or thingArn is required');
       const g = group(ctx, name);
       // AWS answers ResourceNotFoundException for a thing that does not exist (a member must be a thing).
-      if (!withThings(ctx.state).things[thing]) throw new AwsServiceError('ResourceNotFoundException', 404, `Thing ${thing} cannot be found.`);
+      if (!withThings(ctx.state).things[thing])
+        throw new AwsServiceError('ResourceNotFoundException', 404, `Thing ${thing} cannot be found.`);
       if (!g.things.includes(thing)) g.things.push(thing);
       ctx.changed();
       return { status: 200 };
@@ -284,7 +379,8 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     op: 'DescribeEndpoint',
     handle(req, ctx) {
       const type = req.query.get('endpointType') ?? 'iot:Data';
-      if (!ENDPOINT_TYPES.includes(type)) throw new AwsServiceError('InvalidRequestException', 400, `Endpoint type ${type} is not valid.`);
+      if (!ENDPOINT_TYPES.includes(type))
+        throw new AwsServiceError('InvalidRequestException', 400, `Endpoint type ${type} is not valid.`);
       // One stable endpoint per account and region: the region is the one the request was signed for.
       return { status: 200, body: { endpointAddress: endpointsFor(ctx.state, req.region)[type] } };
     },
@@ -296,9 +392,12 @@ const routes: { method: string; pattern: RegExp; op: string; handle: Handler }[]
     handle(req, ctx) {
       const b = json(req);
       const name = b.templateName;
-      if (typeof name !== 'string' || !/^[0-9A-Za-z_-]{1,36}$/.test(name)) throw new AwsServiceError('InvalidRequestException', 400, 'templateName is not valid');
-      if (ctx.state.provisioningTemplates[name]) throw new AwsServiceError('ResourceAlreadyExistsException', 409, `Template ${name} already exists`);
-      if (typeof b.templateBody !== 'string' || typeof b.provisioningRoleArn !== 'string') throw new AwsServiceError('InvalidRequestException', 400, 'templateBody and provisioningRoleArn are required');
+      if (typeof name !== 'string' || !/^[0-9A-Za-z_-]{1,36}$/.test(name))
+        throw new AwsServiceError('InvalidRequestException', 400, 'templateName is not valid');
+      if (ctx.state.provisioningTemplates[name])
+        throw new AwsServiceError('ResourceAlreadyExistsException', 409, `Template ${name} already exists`);
+      if (typeof b.templateBody !== 'string' || typeof b.provisioningRoleArn !== 'string')
+        throw new AwsServiceError('InvalidRequestException', 400, 'templateBody and provisioningRoleArn are required');
       const t = {
         templateName: name,
         templateArn: arn(req.region, 'provisioningtemplate', name),

@@ -2,7 +2,13 @@
 // ClientRequestToken semantics as modelled (and as moto implements them): the token becomes the
 // VersionId; the same token with the same value is a no-op, with a different value ResourceExistsException.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { AwsServiceError, type HandlerContext, type Route, type ServiceRequest, type ServiceResponse } from './server.ts';
+import {
+  AwsServiceError,
+  type HandlerContext,
+  type Route,
+  type ServiceRequest,
+  type ServiceResponse,
+} from './server.ts';
 import { ACCOUNT_ID, nowSeconds, type Secret, type SecretVersion } from './state.ts';
 
 type Body = Record<string, unknown>;
@@ -18,10 +24,12 @@ function parse(req: ServiceRequest): Body {
   throw new AwsServiceError('SerializationException', 400, 'Request body is not a JSON object');
 }
 
-const notFound = () => new AwsServiceError('ResourceNotFoundException', 400, "Secrets Manager can't find the specified secret.");
+const notFound = () =>
+  new AwsServiceError('ResourceNotFoundException', 400, "Secrets Manager can't find the specified secret.");
 
 function find(ctx: HandlerContext, id: unknown): Secret {
-  if (typeof id !== 'string' || id === '') throw new AwsServiceError('InvalidParameterException', 400, 'SecretId is required');
+  if (typeof id !== 'string' || id === '')
+    throw new AwsServiceError('InvalidParameterException', 400, 'SecretId is required');
   const s = ctx.state.secrets[id] ?? Object.values(ctx.state.secrets).find((x) => x.arn === id);
   if (!s) throw notFound();
   return s;
@@ -30,16 +38,28 @@ function find(ctx: HandlerContext, id: unknown): Secret {
 function live(ctx: HandlerContext, id: unknown): Secret {
   const s = find(ctx, id);
   if (s.deletedDate !== undefined) {
-    throw new AwsServiceError('InvalidRequestException', 400, "You can't perform this operation on the secret because it was marked for deletion.");
+    throw new AwsServiceError(
+      'InvalidRequestException',
+      400,
+      "You can't perform this operation on the secret because it was marked for deletion.",
+    );
   }
   return s;
 }
 
 function value(b: Body): Pick<SecretVersion, 'secretString' | 'secretBinary'> {
   if (typeof b.SecretString === 'string' && b.SecretBinary !== undefined) {
-    throw new AwsServiceError('InvalidParameterException', 400, 'You must provide either SecretString or SecretBinary, not both.');
+    throw new AwsServiceError(
+      'InvalidParameterException',
+      400,
+      'You must provide either SecretString or SecretBinary, not both.',
+    );
   }
-  return typeof b.SecretString === 'string' ? { secretString: b.SecretString } : typeof b.SecretBinary === 'string' ? { secretBinary: b.SecretBinary } : {};
+  return typeof b.SecretString === 'string'
+    ? { secretString: b.SecretString }
+    : typeof b.SecretBinary === 'string'
+      ? { secretBinary: b.SecretBinary }
+      : {};
 }
 
 function tokenOf(b: Body): string {
@@ -52,11 +72,20 @@ function tokenOf(b: Body): string {
 }
 
 /** Adds a version as AWSCURRENT (the previous current becomes AWSPREVIOUS). Returns false when the token already exists with the same value. */
-function addVersion(s: Secret, versionId: string, v: Pick<SecretVersion, 'secretString' | 'secretBinary'>, stages = ['AWSCURRENT']): boolean {
+function addVersion(
+  s: Secret,
+  versionId: string,
+  v: Pick<SecretVersion, 'secretString' | 'secretBinary'>,
+  stages = ['AWSCURRENT'],
+): boolean {
   const existing = s.versions.find((x) => x.versionId === versionId);
   if (existing) {
     if (existing.secretString === v.secretString && existing.secretBinary === v.secretBinary) return false;
-    throw new AwsServiceError('ResourceExistsException', 400, `A resource with the ID you requested already exists: version ${versionId} has a different value.`);
+    throw new AwsServiceError(
+      'ResourceExistsException',
+      400,
+      `A resource with the ID you requested already exists: version ${versionId} has a different value.`,
+    );
   }
   if (stages.includes('AWSCURRENT')) {
     for (const x of s.versions) x.stages = x.stages.filter((st) => st !== 'AWSPREVIOUS');
@@ -85,7 +114,11 @@ const ops: Record<string, (req: ServiceRequest, ctx: HandlerContext) => ServiceR
     const b = parse(req);
     const name = b.Name;
     if (typeof name !== 'string' || !/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(name)) {
-      throw new AwsServiceError('InvalidParameterException', 400, 'Name must be 1-512 characters of letters, digits and /_+=.@-');
+      throw new AwsServiceError(
+        'InvalidParameterException',
+        400,
+        'Name must be 1-512 characters of letters, digits and /_+=.@-',
+      );
     }
     const token = tokenOf(b);
     const v = value(b);
@@ -97,9 +130,17 @@ const ops: Record<string, (req: ServiceRequest, ctx: HandlerContext) => ServiceR
         return { status: 200, body: { ARN: existing.arn, Name: existing.name, VersionId: token } };
       }
       if (existing.deletedDate !== undefined) {
-        throw new AwsServiceError('InvalidRequestException', 400, `You can't create this secret because a secret with this name is already scheduled for deletion.`);
+        throw new AwsServiceError(
+          'InvalidRequestException',
+          400,
+          `You can't create this secret because a secret with this name is already scheduled for deletion.`,
+        );
       }
-      throw new AwsServiceError('ResourceExistsException', 400, `The operation failed because the secret ${name} already exists.`);
+      throw new AwsServiceError(
+        'ResourceExistsException',
+        400,
+        `The operation failed because the secret ${name} already exists.`,
+      );
     }
     const now = nowSeconds();
     const s: Secret = {
@@ -123,8 +164,14 @@ const ops: Record<string, (req: ServiceRequest, ctx: HandlerContext) => ServiceR
     const s = live(ctx, b.SecretId);
     let v: SecretVersion | undefined;
     if (typeof b.VersionId === 'string') v = s.versions.find((x) => x.versionId === b.VersionId);
-    else v = s.versions.find((x) => x.stages.includes(typeof b.VersionStage === 'string' ? b.VersionStage : 'AWSCURRENT'));
-    if (!v) throw new AwsServiceError('ResourceNotFoundException', 400, "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT");
+    else
+      v = s.versions.find((x) => x.stages.includes(typeof b.VersionStage === 'string' ? b.VersionStage : 'AWSCURRENT'));
+    if (!v)
+      throw new AwsServiceError(
+        'ResourceNotFoundException',
+        400,
+        "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT",
+      );
     s.lastAccessedDate = Math.floor(Date.now() / 86400_000) * 86400;
     return {
       status: 200,
@@ -144,7 +191,11 @@ const ops: Record<string, (req: ServiceRequest, ctx: HandlerContext) => ServiceR
     const s = live(ctx, b.SecretId);
     const v = value(b);
     if (v.secretString === undefined && v.secretBinary === undefined) {
-      throw new AwsServiceError('InvalidRequestException', 400, 'You must provide either SecretString or SecretBinary.');
+      throw new AwsServiceError(
+        'InvalidRequestException',
+        400,
+        'You must provide either SecretString or SecretBinary.',
+      );
     }
     const token = tokenOf(b);
     const stages = Array.isArray(b.VersionStages) ? (b.VersionStages as string[]) : ['AWSCURRENT'];
@@ -177,7 +228,9 @@ const ops: Record<string, (req: ServiceRequest, ctx: HandlerContext) => ServiceR
   ListSecrets(req, ctx) {
     // Secrets scheduled for deletion are left out unless IncludePlannedDeletion (API reference, ListSecrets).
     const b = parse(req);
-    const all = Object.values(ctx.state.secrets).filter((s) => b.IncludePlannedDeletion === true || s.deletedDate === undefined);
+    const all = Object.values(ctx.state.secrets).filter(
+      (s) => b.IncludePlannedDeletion === true || s.deletedDate === undefined,
+    );
     const max = typeof b.MaxResults === 'number' ? b.MaxResults : 100;
     const start = typeof b.NextToken === 'string' ? Number(b.NextToken) || 0 : 0;
     const list = all.slice(start, start + max).map((s) => ({
@@ -190,7 +243,10 @@ const ops: Record<string, (req: ServiceRequest, ctx: HandlerContext) => ServiceR
       SecretVersionsToStages: versionIdsToStages(s),
       CreatedDate: s.createdDate,
     }));
-    return { status: 200, body: { SecretList: list, ...(start + max < all.length ? { NextToken: String(start + max) } : {}) } };
+    return {
+      status: 200,
+      body: { SecretList: list, ...(start + max < all.length ? { NextToken: String(start + max) } : {}) },
+    };
   },
 
   DeleteSecret(req, ctx) {
@@ -200,12 +256,20 @@ const ops: Record<string, (req: ServiceRequest, ctx: HandlerContext) => ServiceR
     if (b.ForceDeleteWithoutRecovery === true) delete ctx.state.secrets[s.name];
     else s.deletedDate = now + 30 * 86400;
     ctx.changed();
-    return { status: 200, body: { ARN: s.arn, Name: s.name, DeletionDate: b.ForceDeleteWithoutRecovery === true ? now : s.deletedDate } };
+    return {
+      status: 200,
+      body: { ARN: s.arn, Name: s.name, DeletionDate: b.ForceDeleteWithoutRecovery === true ? now : s.deletedDate },
+    };
   },
 };
 
 export function route(op: string): Route | AwsServiceError {
   const handle = ops[op];
-  if (!handle) return new AwsServiceError('UnknownOperationException', 400, `The stand-in does not implement secretsmanager.${op}`);
+  if (!handle)
+    return new AwsServiceError(
+      'UnknownOperationException',
+      400,
+      `The stand-in does not implement secretsmanager.${op}`,
+    );
   return { service: 'secretsmanager', op, handle };
 }

@@ -132,9 +132,15 @@ function regionFrom(headers: IncomingMessage['headers'], fallback: string): stri
 
 function resolveRoute(method: string, path: string, headers: IncomingMessage['headers']): Route | AwsServiceError {
   const target = headers['x-amz-target'];
-  if (typeof target === 'string' && target.startsWith('secretsmanager.')) return secretsmanager.route(target.slice('secretsmanager.'.length));
+  if (typeof target === 'string' && target.startsWith('secretsmanager.'))
+    return secretsmanager.route(target.slice('secretsmanager.'.length));
   if (path.startsWith('/greengrass/v2/')) return greengrassv2.route(method, path);
-  return iotFleet.route(method, path) ?? iotLists.route(method, path) ?? iotPolicies.route(method, path) ?? iot.route(method, path);
+  return (
+    iotFleet.route(method, path) ??
+    iotLists.route(method, path) ??
+    iotPolicies.route(method, path) ??
+    iot.route(method, path)
+  );
 }
 
 function throttleError(service: ServiceName | 'unknown', f: Fault): AwsServiceError {
@@ -150,7 +156,13 @@ function throttleError(service: ServiceName | 'unknown', f: Fault): AwsServiceEr
 function faultError(service: ServiceName | 'unknown', f: Fault): AwsServiceError {
   if (f.kind === 'throttle') return throttleError(service, f);
   const status = f.status ?? 500;
-  const code = f.code ?? (service === 'secretsmanager' ? 'InternalServiceError' : service === 'iot' ? 'InternalFailureException' : 'InternalServerException');
+  const code =
+    f.code ??
+    (service === 'secretsmanager'
+      ? 'InternalServiceError'
+      : service === 'iot'
+        ? 'InternalFailureException'
+        : 'InternalServerException');
   return new AwsServiceError(code, status, f.message ?? `stand-in injected ${status}`);
 }
 
@@ -182,7 +194,12 @@ const REDACT_KEYS = new Set(['SecretString', 'SecretBinary', 'PrivateKey', 'priv
 function redact(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(redact);
   if (v && typeof v === 'object') {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, REDACT_KEYS.has(k) && typeof x === 'string' ? `<redacted ${x.length} chars>` : redact(x)]));
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => [
+        k,
+        REDACT_KEYS.has(k) && typeof x === 'string' ? `<redacted ${x.length} chars>` : redact(x),
+      ]),
+    );
   }
   return v;
 }
@@ -239,7 +256,17 @@ export async function startAwsStandin(o: AwsStandinOptions): Promise<AwsStandin>
       }
       if (req.method === 'POST' && path === '/__standin/faults') {
         if (typeof j.op !== 'string') return send(400, { message: 'op is required' });
-        api.injectFault(j.op, { kind: j.kind === 'error' ? 'error' : 'throttle', status: j.status as number | undefined, code: j.code as string | undefined, message: j.message as string | undefined, retryAfterSeconds: j.retryAfterSeconds as number | undefined }, Number(j.count ?? 1));
+        api.injectFault(
+          j.op,
+          {
+            kind: j.kind === 'error' ? 'error' : 'throttle',
+            status: j.status as number | undefined,
+            code: j.code as string | undefined,
+            message: j.message as string | undefined,
+            retryAfterSeconds: j.retryAfterSeconds as number | undefined,
+          },
+          Number(j.count ?? 1),
+        );
         return send(200, {});
       }
       if (req.method === 'DELETE' && path === '/__standin/faults') {
@@ -279,7 +306,12 @@ export async function startAwsStandin(o: AwsStandinOptions): Promise<AwsStandin>
         const method = req.method ?? 'GET';
         if (url.pathname.startsWith('/__standin/')) return control(req, res, url.pathname, body);
         const found = resolveRoute(method, url.pathname, req.headers);
-        const service: ServiceName | 'unknown' = found instanceof AwsServiceError ? (typeof req.headers['x-amz-target'] === 'string' ? 'secretsmanager' : 'unknown') : found.service;
+        const service: ServiceName | 'unknown' =
+          found instanceof AwsServiceError
+            ? typeof req.headers['x-amz-target'] === 'string'
+              ? 'secretsmanager'
+              : 'unknown'
+            : found.service;
         const op = found instanceof AwsServiceError ? 'Unknown' : found.op;
         let parsed: unknown = body;
         try {
@@ -307,11 +339,28 @@ export async function startAwsStandin(o: AwsStandinOptions): Promise<AwsStandin>
           const q = faults.get(op)?.length ? faults.get(op) : faults.get('*');
           const fault = q?.shift();
           if (fault) throw faultError(service, fault);
-          const out = await found.handle({ method, path: url.pathname, query: url.searchParams, headers: req.headers, body, region: regionFrom(req.headers, state.region) }, ctx);
+          const out = await found.handle(
+            {
+              method,
+              path: url.pathname,
+              query: url.searchParams,
+              headers: req.headers,
+              body,
+              region: regionFrom(req.headers, state.region),
+            },
+            ctx,
+          );
           rec.status = out.status;
           writeOk(res, found.service, out);
         } catch (err) {
-          const e = err instanceof AwsServiceError ? err : new AwsServiceError(service === 'secretsmanager' ? 'InternalServiceError' : 'InternalFailureException', 500, `stand-in bug: ${(err as Error).message}`);
+          const e =
+            err instanceof AwsServiceError
+              ? err
+              : new AwsServiceError(
+                  service === 'secretsmanager' ? 'InternalServiceError' : 'InternalFailureException',
+                  500,
+                  `stand-in bug: ${(err as Error).message}`,
+                );
           rec.status = e.status;
           writeError(res, service, e);
         }

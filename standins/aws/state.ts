@@ -28,7 +28,8 @@ export interface Secret {
   versions: SecretVersion[];
 }
 
-export type CertificateStatus = 'ACTIVE' | 'INACTIVE' | 'REVOKED' | 'PENDING_TRANSFER' | 'PENDING_ACTIVATION' | 'REGISTER_INACTIVE';
+export type CertificateStatus =
+  'ACTIVE' | 'INACTIVE' | 'REVOKED' | 'PENDING_TRANSFER' | 'PENDING_ACTIVATION' | 'REGISTER_INACTIVE';
 
 export interface Certificate {
   certificateId: string;

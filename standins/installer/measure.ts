@@ -8,10 +8,20 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { buildInstallerStandin, installerSourceHash, REPO_ROOT, stopStandinNucleus } from '../../harness/standin-installer.ts';
+import {
+  buildInstallerStandin,
+  installerSourceHash,
+  REPO_ROOT,
+  stopStandinNucleus,
+} from '../../harness/standin-installer.ts';
 import { createCa, issueCertificate } from '../pki.ts';
 import { startProvisioningStandin } from '../provisioning/server.ts';
-import { dumpInstallerConfig, fillTemplateParameters, parseInstallerConfig, renderInstallerConfig } from '../../common/installer-config.ts';
+import {
+  dumpInstallerConfig,
+  fillTemplateParameters,
+  parseInstallerConfig,
+  renderInstallerConfig,
+} from '../../common/installer-config.ts';
 import { ExitCode } from '../../common/errors.ts';
 
 const run = promisify(execFile);
@@ -49,15 +59,42 @@ async function main(): Promise<void> {
       writeFileSync(join(root, 'claim-certs', 'claim.key'), claim.privateKeyPem, { mode: 0o600 });
       writeFileSync(join(root, 'ca.pem'), ca.certificatePem);
       const text = renderInstallerConfig({
-        nucleusVersion: '2.16.0', rootPath: root, awsRegion: 'eu-west-1', iotDataEndpoint: '127.0.0.1', iotCredentialEndpoint: 'creds.local',
-        iotRoleAlias: 'alias', provisioningTemplate: 'MeasureTemplate', claimCertificatePath: join(root, 'claim-certs', 'claim.pem.crt'),
-        claimCertificatePrivateKeyPath: join(root, 'claim-certs', 'claim.key'), rootCaPath: join(root, 'ca.pem'), mqttPort: standin.port,
+        nucleusVersion: '2.16.0',
+        rootPath: root,
+        awsRegion: 'eu-west-1',
+        iotDataEndpoint: '127.0.0.1',
+        iotCredentialEndpoint: 'creds.local',
+        iotRoleAlias: 'alias',
+        provisioningTemplate: 'MeasureTemplate',
+        claimCertificatePath: join(root, 'claim-certs', 'claim.pem.crt'),
+        claimCertificatePrivateKeyPath: join(root, 'claim-certs', 'claim.key'),
+        rootCaPath: join(root, 'ca.pem'),
+        mqttPort: standin.port,
       });
-      writeFileSync(join(dir, 'config.yaml'), dumpInstallerConfig(fillTemplateParameters(parseInstallerConfig(text), { thingName: `measure-${i}` })), { mode: 0o600 });
+      writeFileSync(
+        join(dir, 'config.yaml'),
+        dumpInstallerConfig(fillTemplateParameters(parseInstallerConfig(text), { thingName: `measure-${i}` })),
+        { mode: 0o600 },
+      );
       t = Date.now();
-      await run('java', [`-Droot=${root}`, '-Dlog.store=FILE', '-jar', jars.installerJar, '--trusted-plugin', jars.pluginJar, '--init-config', join(dir, 'config.yaml'), '--setup-system-service', 'true'], {
-        env: { ...process.env, GG_STANDIN_SYSTEMD_DIR: join(dir, 'systemd') },
-      });
+      await run(
+        'java',
+        [
+          `-Droot=${root}`,
+          '-Dlog.store=FILE',
+          '-jar',
+          jars.installerJar,
+          '--trusted-plugin',
+          jars.pluginJar,
+          '--init-config',
+          join(dir, 'config.yaml'),
+          '--setup-system-service',
+          'true',
+        ],
+        {
+          env: { ...process.env, GG_STANDIN_SYSTEMD_DIR: join(dir, 'systemd') },
+        },
+      );
       exitS.push((Date.now() - t) / 1000);
       const tlog = join(root, 'config', 'config.tlog');
       const deadline = Date.now() + 120_000;

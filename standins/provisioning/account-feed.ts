@@ -13,11 +13,16 @@ export function accountFeed(url: string, region: string, accountId: string): Acc
   const send = (path: string, body: unknown) => {
     queue = queue
       .then(async () => {
-        const r = await fetch(`${url.replace(/\/$/, '')}/__standin/${path}`, { method: 'POST', body: JSON.stringify(body) });
+        const r = await fetch(`${url.replace(/\/$/, '')}/__standin/${path}`, {
+          method: 'POST',
+          body: JSON.stringify(body),
+        });
         if (!r.ok) throw new Error(`${r.status} ${await r.text()}`);
       })
       .catch((err: unknown) => {
-        process.stderr.write(`provisioning stand-in: could not report ${path} to the account at ${url}: ${(err as Error).message}\n`);
+        process.stderr.write(
+          `provisioning stand-in: could not report ${path} to the account at ${url}: ${(err as Error).message}\n`,
+        );
       });
   };
   return {
@@ -25,12 +30,25 @@ export function accountFeed(url: string, region: string, accountId: string): Acc
       // The template's per-core policy has no name: IoT names it from a hash of its document.
       const policyDocument = JSON.stringify(policies.core(r.thingName));
       const policyName = createHash('sha256').update(policyDocument).digest('hex');
-      send('provisioned', { thingName: r.thingName, certificateId: r.certificateId, certificatePem: r.certificatePem, thingGroups: r.thingGroups, policyName, policyDocument });
+      send('provisioned', {
+        thingName: r.thingName,
+        certificateId: r.certificateId,
+        certificatePem: r.certificatePem,
+        thingGroups: r.thingGroups,
+        policyName,
+        policyDocument,
+      });
     },
     coreStatus(thingName, status) {
       const overall = status.overallDeviceStatus === 'UNHEALTHY' ? 'UNHEALTHY' : 'HEALTHY';
       const opt = (k: string) => (typeof status[k] === 'string' ? (status[k] as string) : undefined);
-      send('core-status', { thingName, status: overall, coreVersion: opt('ggcVersion'), platform: opt('platform'), architecture: opt('architecture') });
+      send('core-status', {
+        thingName,
+        status: overall,
+        coreVersion: opt('ggcVersion'),
+        platform: opt('platform'),
+        architecture: opt('architecture'),
+      });
     },
   };
 }

@@ -22,7 +22,12 @@ import { RATE_LIMITER_KINDS, createRateLimiter, type RateLimiterKind } from './r
 import { ExitCode } from '../../common/errors.ts';
 
 function list(v: string | undefined): string[] | undefined {
-  return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
+  return v === undefined
+    ? undefined
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
 }
 
 const OVERRIDES = ['REPLACE', 'MERGE', 'DO_NOTHING', 'FAIL'] as const;
@@ -83,13 +88,16 @@ async function main(): Promise<void> {
   if (!values['ca-dir']) usage('--ca-dir DIR is required');
   if (!values.template) usage('--template NAME is required');
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) usage(`--port must be a port number, got ${JSON.stringify(values.port)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    usage(`--port must be a port number, got ${JSON.stringify(values.port)}`);
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   if (rate !== undefined && !(rate > 0)) usage(`--rate must be a positive number, got ${JSON.stringify(values.rate)}`);
   const limiter = values['rate-limiter'];
-  if (limiter !== undefined && !(RATE_LIMITER_KINDS as readonly string[]).includes(limiter)) usage(`--rate-limiter must be one of ${RATE_LIMITER_KINDS.join(', ')}, got ${JSON.stringify(limiter)}`);
+  if (limiter !== undefined && !(RATE_LIMITER_KINDS as readonly string[]).includes(limiter))
+    usage(`--rate-limiter must be one of ${RATE_LIMITER_KINDS.join(', ')}, got ${JSON.stringify(limiter)}`);
   const burst = values['rate-burst'] === undefined ? undefined : Number(values['rate-burst']);
-  if ((limiter !== undefined || burst !== undefined) && rate === undefined) usage('--rate-limiter and --rate-burst need --rate');
+  if ((limiter !== undefined || burst !== undefined) && rate === undefined)
+    usage('--rate-limiter and --rate-burst need --rate');
   const rateLimiter = limiter as RateLimiterKind | undefined;
   if (rate !== undefined) {
     try {
@@ -99,7 +107,8 @@ async function main(): Promise<void> {
     }
   }
   const issuer = values['device-cert-issuer'];
-  if (issuer !== undefined && issuer !== 'openssl' && issuer !== 'in-process') usage(`--device-cert-issuer must be openssl or in-process, got ${JSON.stringify(issuer)}`);
+  if (issuer !== undefined && issuer !== 'openssl' && issuer !== 'in-process')
+    usage(`--device-cert-issuer must be openssl or in-process, got ${JSON.stringify(issuer)}`);
   if (values['thing-groups'] !== undefined && values['aws-state'] !== undefined) {
     usage('give --thing-groups or --aws-state, not both');
   }
@@ -107,7 +116,8 @@ async function main(): Promise<void> {
   if (override !== undefined && !(OVERRIDES as readonly string[]).includes(override)) {
     usage(`--thing-override must be one of ${OVERRIDES.join(', ')}, got ${JSON.stringify(override)}`);
   }
-  if (values['stack-hook'] && !values.account) usage('--stack-hook needs --account URL (the hook reads the account there)');
+  if (values['stack-hook'] && !values.account)
+    usage('--stack-hook needs --account URL (the hook reads the account there)');
   const stateFile = values['aws-state'];
   const thingGroups = stateFile !== undefined ? () => groupsInAwsState(stateFile) : list(values['thing-groups']);
   const ca = loadOrCreateCa(values['ca-dir'] as string);
@@ -130,13 +140,17 @@ async function main(): Promise<void> {
     ...(override ? { thingOverride: override as (typeof OVERRIDES)[number] } : {}),
     ...(values.account ? { account: accountFeed(values.account, STACK.region, STACK.accountId) } : {}),
     ...(values['stack-hook'] ? { preProvisioningHook: stackHook(values.account as string) } : {}),
-    ...(values['stack-policies'] ? { policies: stackIotPolicies(STACK), region: STACK.region, accountId: STACK.accountId } : {}),
+    ...(values['stack-policies']
+      ? { policies: stackIotPolicies(STACK), region: STACK.region, accountId: STACK.accountId }
+      : {}),
   });
   process.stdout.write(`listening ${standin.host}:${standin.port}\n`);
   const shutdown = (sig: string) => {
     void standin.stop().then(() => {
       const counts = `registrations=${standin.registrations.length} takeovers=${standin.takeovers.length}`;
-      process.stderr.write(`provisioning stand-in: stopped (${sig}); ${counts} rejections=${standin.rejections.length}\n`);
+      process.stderr.write(
+        `provisioning stand-in: stopped (${sig}); ${counts} rejections=${standin.rejections.length}\n`,
+      );
       process.exit(0);
     });
   };

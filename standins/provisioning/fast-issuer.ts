@@ -35,7 +35,9 @@ function time(d: Date): Buffer {
   const rest = `${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
   const y = d.getUTCFullYear();
   // RFC 5280 4.1.2.5: UTCTime up to 2049, GeneralizedTime from 2050 on.
-  return y < 2050 ? tlv(0x17, Buffer.from(`${String(y % 100).padStart(2, '0')}${rest}`)) : tlv(0x18, Buffer.from(`${y}${rest}`));
+  return y < 2050
+    ? tlv(0x17, Buffer.from(`${String(y % 100).padStart(2, '0')}${rest}`))
+    : tlv(0x18, Buffer.from(`${y}${rest}`));
 }
 
 /** Read one DER TLV at `off`: [tag, start of value, end of value]. */
@@ -81,7 +83,8 @@ export interface FastIssuer {
 /** An in-process issuer for `ca` (which must have an EC key, as standins/pki.ts createCa makes). */
 export function createFastIssuer(ca: KeyPair): FastIssuer {
   const caKey = createPrivateKey(ca.privateKeyPem);
-  if (caKey.asymmetricKeyType !== 'ec') throw new Error(`fast issuer: the CA key is ${caKey.asymmetricKeyType}, only EC CA keys are supported`);
+  if (caKey.asymmetricKeyType !== 'ec')
+    throw new Error(`fast issuer: the CA key is ${caKey.asymmetricKeyType}, only EC CA keys are supported`);
   const issuer = subjectDer(ca.certificatePem);
   const self: FastIssuer = {
     issued: 0,
@@ -112,7 +115,10 @@ export function createFastIssuer(ca: KeyPair): FastIssuer {
       );
       const signature = sign('sha256', tbs, caKey);
       const der = seq(tbs, ECDSA_SHA256, tlv(0x03, Buffer.from([0]), signature));
-      const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+      const b64 = der
+        .toString('base64')
+        .replace(/(.{64})/g, '$1\n')
+        .replace(/\n$/, '');
       self.issued++;
       return {
         certificatePem: `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`,

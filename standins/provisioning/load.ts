@@ -16,7 +16,14 @@ interface Answer {
 
 function connect(host: string, port: number, ca: string, id: KeyPair): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const c = mqtt.connect(`mqtts://${host}:${port}`, { key: id.privateKeyPem, cert: id.certificatePem, ca, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000 });
+    const c = mqtt.connect(`mqtts://${host}:${port}`, {
+      key: id.privateKeyPem,
+      cert: id.certificatePem,
+      ca,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+    });
     c.once('connect', () => resolve(c));
     c.once('error', (e) => {
       c.end(true);
@@ -33,7 +40,10 @@ async function request(c: MqttClient, topic: string, body: unknown): Promise<Ans
       if (tp !== `${topic}/accepted` && tp !== `${topic}/rejected`) return;
       clearTimeout(timer);
       c.off('message', onMsg);
-      resolve({ outcome: tp.endsWith('/accepted') ? 'accepted' : 'rejected', body: JSON.parse(payload.toString()) as Record<string, unknown> });
+      resolve({
+        outcome: tp.endsWith('/accepted') ? 'accepted' : 'rejected',
+        body: JSON.parse(payload.toString()) as Record<string, unknown>,
+      });
     };
     c.on('message', onMsg);
     c.publish(topic, JSON.stringify(body), { qos: 1 });
@@ -72,7 +82,11 @@ async function main(): Promise<void> {
   let standin: ProvisioningStandin | undefined;
   let port = Number(values.port);
   if (!values.port) {
-    standin = await startProvisioningStandin({ ca, templateName: values.template as string, ...(values.rate ? { ratePerSecond: Number(values.rate) } : {}) });
+    standin = await startProvisioningStandin({
+      ca,
+      templateName: values.template as string,
+      ...(values.rate ? { ratePerSecond: Number(values.rate) } : {}),
+    });
     port = standin.port;
   }
   const claim = issueCertificate(ca, { commonName: 'load claim' });
@@ -97,10 +111,12 @@ async function main(): Promise<void> {
           certificateOwnershipToken: created.body.certificateOwnershipToken,
           parameters: { ThingName: `load-${runId}-${i}` },
         });
-        if (reg.outcome === 'rejected') rejected[String(reg.body.errorCode)] = (rejected[String(reg.body.errorCode)] ?? 0) + 1;
+        if (reg.outcome === 'rejected')
+          rejected[String(reg.body.errorCode)] = (rejected[String(reg.body.errorCode)] ?? 0) + 1;
         else latencies.push(Date.now() - start);
       } catch (err) {
-        rejected[`client-error: ${(err as Error).message}`] = (rejected[`client-error: ${(err as Error).message}`] ?? 0) + 1;
+        rejected[`client-error: ${(err as Error).message}`] =
+          (rejected[`client-error: ${(err as Error).message}`] ?? 0) + 1;
       } finally {
         c?.end(true);
       }

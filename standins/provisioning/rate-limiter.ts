@@ -21,15 +21,18 @@ export interface RateLimiterOptions {
 }
 
 export function createRateLimiter(o: RateLimiterOptions): RateLimiter {
-  if (!(o.ratePerSecond > 0) || !Number.isFinite(o.ratePerSecond)) throw new Error(`rate limiter: ratePerSecond must be a positive number, got ${o.ratePerSecond}`);
+  if (!(o.ratePerSecond > 0) || !Number.isFinite(o.ratePerSecond))
+    throw new Error(`rate limiter: ratePerSecond must be a positive number, got ${o.ratePerSecond}`);
   const kind = o.kind ?? 'token-bucket';
   if (kind === 'sliding-window') {
     if (o.burst !== undefined) throw new Error('rate limiter: burst applies to the token bucket only');
     return slidingWindow(o.ratePerSecond);
   }
-  if (kind !== 'token-bucket') throw new Error(`rate limiter: kind must be one of ${RATE_LIMITER_KINDS.join(', ')}, got ${String(kind)}`);
+  if (kind !== 'token-bucket')
+    throw new Error(`rate limiter: kind must be one of ${RATE_LIMITER_KINDS.join(', ')}, got ${String(kind)}`);
   const burst = o.burst ?? Math.max(1, o.ratePerSecond);
-  if (!(burst >= 1) || !Number.isFinite(burst)) throw new Error(`rate limiter: burst must be a number >= 1, got ${burst}`);
+  if (!(burst >= 1) || !Number.isFinite(burst))
+    throw new Error(`rate limiter: burst must be a number >= 1, got ${burst}`);
   return tokenBucket(o.ratePerSecond, burst);
 }
 

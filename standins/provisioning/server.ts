@@ -16,7 +16,10 @@ import { validateThingName, ThingNameError } from '../../common/thing-name.ts';
 import { createFastIssuer } from './fast-issuer.ts';
 import { createRateLimiter, type RateLimiterKind } from './rate-limiter.ts';
 import {
-  askPreProvisioningHook, HOOK_DENIED, type PreProvisioningHook, type PreProvisioningHookAnswer,
+  askPreProvisioningHook,
+  HOOK_DENIED,
+  type PreProvisioningHook,
+  type PreProvisioningHookAnswer,
 } from './pre-provisioning-hook.ts';
 
 export interface ProvisioningStandinOptions {
@@ -132,12 +135,20 @@ function fingerprintId(pem: string): string {
 
 export async function startProvisioningStandin(o: ProvisioningStandinOptions): Promise<ProvisioningStandin> {
   if (!o.templateName || !/^[0-9A-Za-z_-]{1,36}$/.test(o.templateName)) {
-    throw new Error(`provisioning stand-in: templateName ${JSON.stringify(o.templateName)} is not a valid template name ([0-9A-Za-z_-], 1-36)`);
+    throw new Error(
+      `provisioning stand-in: templateName ${JSON.stringify(o.templateName)} is not a valid template name ([0-9A-Za-z_-], 1-36)`,
+    );
   }
-  if (o.ratePerSecond === undefined && (o.rateLimiter !== undefined || o.rateBurst !== undefined)) throw new Error('provisioning stand-in: rateLimiter and rateBurst need ratePerSecond');
-  const limiter = o.ratePerSecond === undefined ? undefined : createRateLimiter({ ratePerSecond: o.ratePerSecond, kind: o.rateLimiter, burst: o.rateBurst });
+  if (o.ratePerSecond === undefined && (o.rateLimiter !== undefined || o.rateBurst !== undefined))
+    throw new Error('provisioning stand-in: rateLimiter and rateBurst need ratePerSecond');
+  const limiter =
+    o.ratePerSecond === undefined
+      ? undefined
+      : createRateLimiter({ ratePerSecond: o.ratePerSecond, kind: o.rateLimiter, burst: o.rateBurst });
   if (o.defaultThingGroup !== undefined && !GROUP_RE.test(o.defaultThingGroup)) {
-    throw new Error(`provisioning stand-in: defaultThingGroup ${JSON.stringify(o.defaultThingGroup)} is not a valid thing group name`);
+    throw new Error(
+      `provisioning stand-in: defaultThingGroup ${JSON.stringify(o.defaultThingGroup)} is not a valid thing group name`,
+    );
   }
   const host = o.host ?? '127.0.0.1';
   const requiredParameters = o.requiredParameters ?? ['ThingName'];
@@ -176,10 +187,18 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
     stop: async () => undefined,
   };
 
+  // Assigned once the broker has started; the handlers defined before it reach it through this binding.
+  // eslint-disable-next-line prefer-const
   let broker: Broker | undefined;
   const reply = (conn: Conn, topic: string, body: unknown): boolean => broker?.reply(conn, topic, body) ?? false;
 
-  const reject = (conn: Conn, requestTopic: string, statusCode: number, errorCode: string, errorMessage: string): void => {
+  const reject = (
+    conn: Conn,
+    requestTopic: string,
+    statusCode: number,
+    errorCode: string,
+    errorMessage: string,
+  ): void => {
     const at = new Date().toISOString();
     rejections.push({ topic: requestTopic, errorCode, errorMessage, at });
     record({ event: 'rejection', topic: requestTopic, statusCode, errorCode, errorMessage, clientId: conn.clientId });
@@ -238,7 +257,11 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
   const issuedPems = new Map<string, string>();
   /** `hooked`: the hook's answer when this is the second pass, after the pre-provisioning hook allowed it. */
   const registerThing = (
-    conn: Conn, topic: string, templateName: string, payload: Buffer, hooked?: PreProvisioningHookAnswer,
+    conn: Conn,
+    topic: string,
+    templateName: string,
+    payload: Buffer,
+    hooked?: PreProvisioningHookAnswer,
   ): void => {
     const now = Date.now();
     if (!hooked && limiter && !limiter.tryTake(now)) {
@@ -269,7 +292,13 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
       return;
     }
     if (tok.used) {
-      reject(conn, topic, 400, 'InvalidCertificateOwnershipToken', 'The certificate ownership token has already been used');
+      reject(
+        conn,
+        topic,
+        400,
+        'InvalidCertificateOwnershipToken',
+        'The certificate ownership token has already been used',
+      );
       return;
     }
     if (tok.expiresAt <= now) {
@@ -277,7 +306,13 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
       return;
     }
     if (tok.claimFingerprint !== conn.peerFingerprint) {
-      reject(conn, topic, 403, 'InvalidCertificateOwnershipToken', 'The certificate ownership token was not issued to this client certificate');
+      reject(
+        conn,
+        topic,
+        403,
+        'InvalidCertificateOwnershipToken',
+        'The certificate ownership token was not issued to this client certificate',
+      );
       return;
     }
     const rawParams = body.parameters ?? {};
@@ -335,7 +370,13 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
     }
     const thingGroupName = parameters.ThingGroupName ?? o.defaultThingGroup;
     if (thingGroupName !== undefined && !GROUP_RE.test(thingGroupName)) {
-      reject(conn, topic, 400, 'InvalidParameters', `ThingGroupName ${JSON.stringify(thingGroupName)} is not a valid thing group name`);
+      reject(
+        conn,
+        topic,
+        400,
+        'InvalidParameters',
+        `ThingGroupName ${JSON.stringify(thingGroupName)} is not a valid thing group name`,
+      );
       return;
     }
     if (thingGroupName !== undefined && o.thingGroups && !existingGroups().has(thingGroupName)) {
@@ -359,9 +400,12 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
       return;
     }
     const requested = thingGroupName !== undefined ? [thingGroupName] : [];
-    const groups = !existing || override === 'REPLACE'
-      ? requested
-      : override === 'MERGE' ? [...new Set([...existing.thingGroups, ...requested])] : existing.thingGroups;
+    const groups =
+      !existing || override === 'REPLACE'
+        ? requested
+        : override === 'MERGE'
+          ? [...new Set([...existing.thingGroups, ...requested])]
+          : existing.thingGroups;
     const others = registry.otherActiveCertificates(thingName, tok.certificateId);
     const takeover: Takeover | undefined = others.length
       ? {
@@ -399,7 +443,11 @@ export async function startProvisioningStandin(o: ProvisioningStandinOptions): P
       return; // Greengrass drops what it cannot read
     }
     if (!status || typeof status !== 'object') return;
-    record({ event: 'core-status', thingName, overallDeviceStatus: (status as Record<string, unknown>).overallDeviceStatus });
+    record({
+      event: 'core-status',
+      thingName,
+      overallDeviceStatus: (status as Record<string, unknown>).overallDeviceStatus,
+    });
     o.account?.coreStatus(thingName, status as Record<string, unknown>);
   };
 

@@ -1,12 +1,35 @@
 // Every bad input to the BUILT agent gives its specific message and exit code, writes no sentinel
 // and no rendered config, and never starts the installer (a java spy records every java call).
 import t, { type Test } from 'tap';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDeviceRoot, writeFakeRpctool, type DeviceRoot, type DeviceRootOptions } from '../../harness/device-root.ts';
-import { EXE, SYSTEM_PATH, closedPort, javaSpy, logLines, runAgent, tcpListener, ensureBuilt } from '../../harness/agent-exe.ts';
+import {
+  createDeviceRoot,
+  writeFakeRpctool,
+  type DeviceRoot,
+  type DeviceRootOptions,
+} from '../../harness/device-root.ts';
+import {
+  EXE,
+  SYSTEM_PATH,
+  closedPort,
+  javaSpy,
+  logLines,
+  runAgent,
+  tcpListener,
+  ensureBuilt,
+} from '../../harness/agent-exe.ts';
 import { issueCertificate } from '../../standins/pki.ts';
 import { startConnectProxy } from '../../harness/connect-proxy.ts';
 
@@ -33,9 +56,15 @@ function hostCase(hostname: string, message: RegExp, reason: string, extra: Devi
 const cases: Case[] = [
   hostCase('localhost', /"localhost" is on the deny list/, 'thing-name-denied'),
   hostCase('ubuntu', /"ubuntu" is on the deny list/, 'thing-name-denied'),
-  hostCase('gg-golden', /"gg-golden" is the golden image's own hostname/, 'thing-name-template-hostname', { templateHostname: 'gg-golden' }),
-  hostCase('GG-Golden', /is the golden image's own hostname/, 'thing-name-template-hostname', { templateHostname: 'gg-golden' }),
-  hostCase('kiosk-demo', /"kiosk-demo" is on the deny list/, 'thing-name-denied', { agent: { thingName: { deny: ['kiosk-demo'] } } }),
+  hostCase('gg-golden', /"gg-golden" is the golden image's own hostname/, 'thing-name-template-hostname', {
+    templateHostname: 'gg-golden',
+  }),
+  hostCase('GG-Golden', /is the golden image's own hostname/, 'thing-name-template-hostname', {
+    templateHostname: 'gg-golden',
+  }),
+  hostCase('kiosk-demo', /"kiosk-demo" is on the deny list/, 'thing-name-denied', {
+    agent: { thingName: { deny: ['kiosk-demo'] } },
+  }),
   hostCase('gg-01.corp.example.com', /looks like an FQDN.*thingName\.fqdn/, 'thing-name-fqdn'),
   hostCase('my host', /"my host" has characters AWS IoT does not allow/, 'thing-name-invalid-characters'),
   hostCase('gg"01\'x', /has characters AWS IoT does not allow/, 'thing-name-invalid-characters'),
@@ -75,7 +104,10 @@ const cases: Case[] = [
   },
   {
     name: 'template missing keys the plugin requires',
-    opts: { templateText: 'services:\n  aws.greengrass.Nucleus: {version: 2.16.0}\n  aws.greengrass.FleetProvisioningByClaim:\n    configuration: {rootPath: /greengrass/v2}\n' },
+    opts: {
+      templateText:
+        'services:\n  aws.greengrass.Nucleus: {version: 2.16.0}\n  aws.greengrass.FleetProvisioningByClaim:\n    configuration: {rootPath: /greengrass/v2}\n',
+    },
     code: CONFIG,
     message: /provisioningTemplate is required/,
     reason: 'installer-config-invalid',
@@ -83,7 +115,13 @@ const cases: Case[] = [
   {
     name: 'template without the {{thingName}} placeholder',
     opts: { settings: {} },
-    setup: (root) => writeFileSync(root.templatePath, readFileSync(root.templatePath, 'utf8').replace('"{{thingName}}"', 'fixed-name').replace("'{{thingName}}'", 'fixed-name')),
+    setup: (root) =>
+      writeFileSync(
+        root.templatePath,
+        readFileSync(root.templatePath, 'utf8')
+          .replace('"{{thingName}}"', 'fixed-name')
+          .replace("'{{thingName}}'", 'fixed-name'),
+      ),
     code: CONFIG,
     message: /templateParameters has no \{\{thingName\}\} placeholder/,
     reason: 'installer-config-no-thing-name',
@@ -139,7 +177,10 @@ const cases: Case[] = [
   },
   {
     name: 'claim key that does not match the certificate',
-    setup: (root) => writeFileSync(root.claimKeyPath, issueCertificate(root.ca, { commonName: 'other' }).privateKeyPem, { mode: 0o600 }),
+    setup: (root) =>
+      writeFileSync(root.claimKeyPath, issueCertificate(root.ca, { commonName: 'other' }).privateKeyPem, {
+        mode: 0o600,
+      }),
     code: CONFIG,
     message: /claim private key does not match the claim certificate/,
     reason: 'key-cert-mismatch',
@@ -160,7 +201,12 @@ const cases: Case[] = [
   },
   {
     name: 'claim private key that is PEM-framed but unparseable',
-    setup: (root) => writeFileSync(root.claimKeyPath, '-----BEGIN PRIVATE KEY-----\nbm90IGEgREVSIGVuY29kZWQga2V5IGF0IGFsbA==\n-----END PRIVATE KEY-----\n', { mode: 0o600 }),
+    setup: (root) =>
+      writeFileSync(
+        root.claimKeyPath,
+        '-----BEGIN PRIVATE KEY-----\nbm90IGEgREVSIGVuY29kZWQga2V5IGF0IGFsbA==\n-----END PRIVATE KEY-----\n',
+        { mode: 0o600 },
+      ),
     code: CONFIG,
     message: /claim private key cannot be parsed as a private key/,
     reason: 'key-unparseable',
@@ -208,7 +254,8 @@ const cases: Case[] = [
   },
   {
     name: 'bad agent config key',
-    setup: (root) => writeFileSync(root.configPath, `${readFileSync(root.configPath, 'utf8')}\nverfy:\n  timeoutSeconds: 3\n`),
+    setup: (root) =>
+      writeFileSync(root.configPath, `${readFileSync(root.configPath, 'utf8')}\nverfy:\n  timeoutSeconds: 3\n`),
     code: CONFIG,
     message: /unknown section "verfy"/,
     reason: 'agent-config-invalid',
@@ -230,7 +277,8 @@ const cases: Case[] = [
   },
   {
     name: 'inherited property name as an agent config key',
-    setup: (root) => writeFileSync(root.configPath, `${readFileSync(root.configPath, 'utf8')}\nconstructor:\n  name: x\n`),
+    setup: (root) =>
+      writeFileSync(root.configPath, `${readFileSync(root.configPath, 'utf8')}\nconstructor:\n  name: x\n`),
     code: CONFIG,
     message: /unknown section "constructor"/,
     reason: 'agent-config-invalid',
@@ -258,7 +306,12 @@ const cases: Case[] = [
   },
 ];
 
-async function expectRefused(t: Test, root: DeviceRoot, spy: ReturnType<typeof javaSpy>, c: Pick<Case, 'code' | 'message' | 'reason'>): Promise<void> {
+async function expectRefused(
+  t: Test,
+  root: DeviceRoot,
+  spy: ReturnType<typeof javaSpy>,
+  c: Pick<Case, 'code' | 'message' | 'reason'>,
+): Promise<void> {
   const r = await runAgent(root, ['run']);
   t.equal(r.code, c.code, `exit code ${c.code}`);
   t.match(r.stderr, c.message, 'specific message on stderr');
@@ -266,23 +319,37 @@ async function expectRefused(t: Test, root: DeviceRoot, spy: ReturnType<typeof j
   t.notOk(existsSync(root.sentinel), 'no sentinel');
   t.notOk(existsSync(root.renderedConfig), 'no rendered installer config');
   t.notOk(existsSync(join(root.ggRoot, 'config')), 'no Greengrass config store');
-  t.same(spy.calls().filter((c) => c.includes('-jar')), [], 'the installer was never started');
+  t.same(
+    spy.calls().filter((c) => c.includes('-jar')),
+    [],
+    'the installer was never started',
+  );
   t.ok(existsSync(root.claimKeyPath) || c.reason === 'claim-key-missing', 'claim key left in place');
   // (the key's body lines are checked on every run by startAgent; this catches a PEM header, raw or JSON-escaped)
   t.notMatch(r.stderr + r.stdout, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'no PEM private key in output');
 }
 
-t.test('a refused ThingName stays the error when state.json cannot be written either (no internal error, no temp file)', async (t) => {
-  const root = createDeviceRoot({ hostname: 'localhost' });
-  t.teardown(() => root.cleanup());
-  mkdirSync(root.stateFile, { recursive: true });
-  const r = await runAgent(root, ['run']);
-  t.equal(r.code, CONFIG, r.stderr);
-  t.match(r.stderr, /"reason":"thing-name-denied"/);
-  t.match(r.stderr, /this failure is not in state\.json \(status will not show it\): cannot write \S*state\.json: EISDIR/);
-  t.notMatch(r.stderr, /internal error/);
-  t.same(readdirSync(join(root.stateFile, '..')).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
-});
+t.test(
+  'a refused ThingName stays the error when state.json cannot be written either (no internal error, no temp file)',
+  async (t) => {
+    const root = createDeviceRoot({ hostname: 'localhost' });
+    t.teardown(() => root.cleanup());
+    mkdirSync(root.stateFile, { recursive: true });
+    const r = await runAgent(root, ['run']);
+    t.equal(r.code, CONFIG, r.stderr);
+    t.match(r.stderr, /"reason":"thing-name-denied"/);
+    t.match(
+      r.stderr,
+      /this failure is not in state\.json \(status will not show it\): cannot write \S*state\.json: EISDIR/,
+    );
+    t.notMatch(r.stderr, /internal error/);
+    t.same(
+      readdirSync(join(root.stateFile, '..')).filter((f) => f.endsWith('.tmp')),
+      [],
+      'no temp file left',
+    );
+  },
+);
 
 for (const c of cases) {
   t.test(c.name, async (t) => {
@@ -292,9 +359,14 @@ for (const c of cases) {
     root.writeAgentConfig({ installer: { java: spy.path } });
     c.setup?.(root);
     await expectRefused(t, root, spy, c);
-    if (c.reason !== 'agent-config-invalid' && c.reason !== 'state-unwritable') { // (no state.json to show it in)
+    if (c.reason !== 'agent-config-invalid' && c.reason !== 'state-unwritable') {
+      // (no state.json to show it in)
       const st = await runAgent(root, ['status', '--json']);
-      t.equal(st.code, c.code === CONFIG || c.code === 2 ? CONFIG : 75, 'status: stopped (3) or not yet done (75), as the run ended');
+      t.equal(
+        st.code,
+        c.code === CONFIG || c.code === 2 ? CONFIG : 75,
+        'status: stopped (3) or not yet done (75), as the run ended',
+      );
       const s = JSON.parse(st.stdout);
       t.equal(s.provisioned, false, 'status: not provisioned');
       t.equal(s.lastError?.reason, c.reason, 'status shows the last error');
@@ -310,7 +382,11 @@ t.test('unreachable endpoint past its bound: transient, after waiting about the 
   const spy = javaSpy(root);
   root.writeAgentConfig({ installer: { java: spy.path }, preflight: { networkWaitSeconds: 2 } });
   const started = Date.now();
-  await expectRefused(t, root, spy, { code: TRANSIENT, message: new RegExp(`endpoint 127\\.0\\.0\\.1:${port} is unreachable .*after waiting 2 s`), reason: 'endpoint-unreachable' });
+  await expectRefused(t, root, spy, {
+    code: TRANSIENT,
+    message: new RegExp(`endpoint 127\\.0\\.0\\.1:${port} is unreachable .*after waiting 2 s`),
+    reason: 'endpoint-unreachable',
+  });
   const ms = Date.now() - started;
   t.ok(ms >= 1900 && ms < 10_000, `waited ${ms} ms for a 2 s bound`);
   const retries = (await runAgent(root, ['status', '--json']).then((r) => JSON.parse(r.stdout))).lastError;
@@ -318,23 +394,44 @@ t.test('unreachable endpoint past its bound: transient, after waiting about the 
 });
 
 t.test('FQDN with thingName.fqdn: short is accepted as the first label (check, nothing written)', async (t) => {
-  const root = createDeviceRoot({ hostname: 'gg-07.corp.example.com', endpoint: { host: '127.0.0.1', port: endpoint.port }, agent: { thingName: { fqdn: 'short' } } });
+  const root = createDeviceRoot({
+    hostname: 'gg-07.corp.example.com',
+    endpoint: { host: '127.0.0.1', port: endpoint.port },
+    agent: { thingName: { fqdn: 'short' } },
+  });
   t.teardown(() => root.cleanup());
   const r = await runAgent(root, ['check', '--json']);
   t.equal(r.code, 0, r.stdout);
   t.equal(JSON.parse(r.stdout).thingName, 'gg-07');
-  t.match(JSON.parse(r.stdout).steps, [{}, {}, { step: 'thing-name', ok: true, detail: 'gg-07 (hostname gg-07.corp.example.com, thingName.fqdn: short)' }], 'the rewrite is reported, not silent');
+  t.match(
+    JSON.parse(r.stdout).steps,
+    [
+      {},
+      {},
+      { step: 'thing-name', ok: true, detail: 'gg-07 (hostname gg-07.corp.example.com, thingName.fqdn: short)' },
+    ],
+    'the rewrite is reported, not silent',
+  );
   t.notOk(existsSync(root.renderedConfig), 'check writes nothing');
   t.notOk(existsSync(root.stateFile), 'check writes no state');
 });
 
 t.test('FQDN rewritten by thingName.fqdn: run logs the hostname the ThingName came from', async (t) => {
-  const root = createDeviceRoot({ hostname: 'gg-08.corp.example.com', endpoint: { host: '127.0.0.1', port: await closedPort() }, agent: { thingName: { fqdn: 'dashes' }, preflight: { networkWaitSeconds: 0 } } });
+  const root = createDeviceRoot({
+    hostname: 'gg-08.corp.example.com',
+    endpoint: { host: '127.0.0.1', port: await closedPort() },
+    agent: { thingName: { fqdn: 'dashes' }, preflight: { networkWaitSeconds: 0 } },
+  });
   t.teardown(() => root.cleanup());
   const r = await runAgent(root, ['run']);
   t.equal(r.code, TRANSIENT, r.stderr);
   const resolved = logLines(r.stderr).find((j) => j.msg === 'ThingName resolved');
-  t.match(resolved, { thingName: 'gg-08-corp-example-com', source: 'hostname', hostname: 'gg-08.corp.example.com', fqdn: 'dashes' });
+  t.match(resolved, {
+    thingName: 'gg-08-corp-example-com',
+    source: 'hostname',
+    hostname: 'gg-08.corp.example.com',
+    fqdn: 'dashes',
+  });
 });
 
 t.test('usage errors exit 2', async (t) => {
@@ -344,10 +441,18 @@ t.test('usage errors exit 2', async (t) => {
   t.equal(r.code, 2);
   t.match(r.stderr, /Unknown argument: provision/);
   // yargs' own argument errors are usage errors too, not internal errors with a stack trace
-  for (const args of [['run', '--config'], ['run', '--config', ''], ['check', '--log-level'], ['status', '--log-level', 'loud', '--config', root.configPath]]) {
+  for (const args of [
+    ['run', '--config'],
+    ['run', '--config', ''],
+    ['check', '--log-level'],
+    ['status', '--log-level', 'loud', '--config', root.configPath],
+  ]) {
     const bad = spawnSync(EXE, args, { encoding: 'utf8', env: { PATH: SYSTEM_PATH } });
     t.equal(bad.status, 2, `${args.join(' ')}: ${bad.stderr}`);
-    t.match(bad.stderr, /Not enough arguments following: (config|log-level)|--config needs a path \(it is empty\)|Invalid values:[\s\S]*log-level/);
+    t.match(
+      bad.stderr,
+      /Not enough arguments following: (config|log-level)|--config needs a path \(it is empty\)|Invalid values:[\s\S]*log-level/,
+    );
     t.match(bad.stderr, /Run with --help for usage/);
     t.notMatch(bad.stderr, /internal error|\n\s+at /, 'no stack trace');
   }
@@ -364,11 +469,20 @@ t.test('missing agent config exits 3 with the path', async (t) => {
 
 t.test('unreachable proxy: the endpoint check goes through the configured proxy', async (t) => {
   const port = await closedPort();
-  const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: endpoint.port }, settings: { proxyUrl: `http://127.0.0.1:${port}` } });
+  const root = createDeviceRoot({
+    endpoint: { host: '127.0.0.1', port: endpoint.port },
+    settings: { proxyUrl: `http://127.0.0.1:${port}` },
+  });
   t.teardown(() => root.cleanup());
   const spy = javaSpy(root);
   root.writeAgentConfig({ installer: { java: spy.path }, preflight: { networkWaitSeconds: 1 } });
-  await expectRefused(t, root, spy, { code: TRANSIENT, message: new RegExp(`endpoint 127\\.0\\.0\\.1:${endpoint.port} \\(through proxy 127\\.0\\.0\\.1:${port}\\) is unreachable`), reason: 'endpoint-unreachable' });
+  await expectRefused(t, root, spy, {
+    code: TRANSIENT,
+    message: new RegExp(
+      `endpoint 127\\.0\\.0\\.1:${endpoint.port} \\(through proxy 127\\.0\\.0\\.1:${port}\\) is unreachable`,
+    ),
+    reason: 'endpoint-unreachable',
+  });
 });
 
 t.test('check reports every step in one go and exits with the permanent failure', async (t) => {
@@ -388,19 +502,35 @@ t.test('check reports every step in one go and exits with the permanent failure'
 t.test('proxy: check opens a CONNECT tunnel to the endpoint with the configured credentials', async (t) => {
   const proxy = await startConnectProxy({ username: 'gg', password: 's3cret-Proxy' });
   t.teardown(() => proxy.close());
-  const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: endpoint.port }, settings: { proxyUrl: `http://127.0.0.1:${proxy.port}`, proxyUsername: 'gg', proxyPassword: 's3cret-Proxy' } });
+  const root = createDeviceRoot({
+    endpoint: { host: '127.0.0.1', port: endpoint.port },
+    settings: { proxyUrl: `http://127.0.0.1:${proxy.port}`, proxyUsername: 'gg', proxyPassword: 's3cret-Proxy' },
+  });
   t.teardown(() => root.cleanup());
   const r = await runAgent(root, ['check']);
   t.equal(r.code, 0, r.stdout + r.stderr);
-  t.match(r.stdout, new RegExp(`^ok\\s+endpoint\\s+127\\.0\\.0\\.1:${endpoint.port} \\(through proxy 127\\.0\\.0\\.1:${proxy.port}\\) reachable$`, 'm'));
-  t.same(proxy.requests.map((x) => x.target), [`127.0.0.1:${endpoint.port}`], 'the proxy was asked for a tunnel to the MQTT endpoint');
+  t.match(
+    r.stdout,
+    new RegExp(
+      `^ok\\s+endpoint\\s+127\\.0\\.0\\.1:${endpoint.port} \\(through proxy 127\\.0\\.0\\.1:${proxy.port}\\) reachable$`,
+      'm',
+    ),
+  );
+  t.same(
+    proxy.requests.map((x) => x.target),
+    [`127.0.0.1:${endpoint.port}`],
+    'the proxy was asked for a tunnel to the MQTT endpoint',
+  );
   t.notOk((r.stdout + r.stderr).includes('s3cret-Proxy'), 'the proxy password is not printed');
 });
 
 t.test('proxy: credentials in the proxy URL are used when the config has none', async (t) => {
   const proxy = await startConnectProxy({ username: 'url-user', password: 'p@ss' });
   t.teardown(() => proxy.close());
-  const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: endpoint.port }, settings: { proxyUrl: `http://url-user:p%40ss@127.0.0.1:${proxy.port}` } });
+  const root = createDeviceRoot({
+    endpoint: { host: '127.0.0.1', port: endpoint.port },
+    settings: { proxyUrl: `http://url-user:p%40ss@127.0.0.1:${proxy.port}` },
+  });
   t.teardown(() => root.cleanup());
   const r = await runAgent(root, ['check']);
   t.equal(r.code, 0, r.stdout + r.stderr);
@@ -410,11 +540,18 @@ t.test('proxy: credentials in the proxy URL are used when the config has none', 
 t.test('proxy: wrong credentials are a permanent error (exit 3), nothing started or written', async (t) => {
   const proxy = await startConnectProxy({ username: 'gg', password: 'right' });
   t.teardown(() => proxy.close());
-  const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: endpoint.port }, settings: { proxyUrl: `http://127.0.0.1:${proxy.port}`, proxyUsername: 'gg', proxyPassword: 'wrong-Secret' } });
+  const root = createDeviceRoot({
+    endpoint: { host: '127.0.0.1', port: endpoint.port },
+    settings: { proxyUrl: `http://127.0.0.1:${proxy.port}`, proxyUsername: 'gg', proxyPassword: 'wrong-Secret' },
+  });
   t.teardown(() => root.cleanup());
   const spy = javaSpy(root);
   root.writeAgentConfig({ installer: { java: spy.path } });
-  await expectRefused(t, root, spy, { code: CONFIG, message: /the proxy refused the credentials \(HTTP 407/, reason: 'proxy-auth-failed' });
+  await expectRefused(t, root, spy, {
+    code: CONFIG,
+    message: /the proxy refused the credentials \(HTTP 407/,
+    reason: 'proxy-auth-failed',
+  });
   t.equal(proxy.requests.length, 1, 'asked once: a permanent error is not retried');
 });
 
@@ -422,44 +559,126 @@ t.test("proxy up, endpoint down: the proxy's 502 is a transient failure after th
   const proxy = await startConnectProxy();
   t.teardown(() => proxy.close());
   const down = await closedPort();
-  const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: down }, settings: { proxyUrl: `http://127.0.0.1:${proxy.port}` } });
+  const root = createDeviceRoot({
+    endpoint: { host: '127.0.0.1', port: down },
+    settings: { proxyUrl: `http://127.0.0.1:${proxy.port}` },
+  });
   t.teardown(() => root.cleanup());
   const spy = javaSpy(root);
   root.writeAgentConfig({ installer: { java: spy.path }, preflight: { networkWaitSeconds: 1 } });
-  await expectRefused(t, root, spy, { code: TRANSIENT, message: /the proxy answered CONNECT with HTTP 502/, reason: 'endpoint-unreachable' });
+  await expectRefused(t, root, spy, {
+    code: TRANSIENT,
+    message: /the proxy answered CONNECT with HTTP 502/,
+    reason: 'endpoint-unreachable',
+  });
   t.ok(proxy.requests.length >= 2, `retried through the proxy (${proxy.requests.length} CONNECTs)`);
 });
 
 t.test('https proxy with a certificate nobody trusts: transient failure, the credentials are never sent', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gg-proxy-tls-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'p.key'), '-out', join(dir, 'p.crt'), '-days', '2',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  const proxy = await startConnectProxy({ username: 'gg', password: 'tls-Secret', tls: { key: readFileSync(join(dir, 'p.key'), 'utf8'), cert: readFileSync(join(dir, 'p.crt'), 'utf8') } });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(dir, 'p.key'),
+      '-out',
+      join(dir, 'p.crt'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  const proxy = await startConnectProxy({
+    username: 'gg',
+    password: 'tls-Secret',
+    tls: { key: readFileSync(join(dir, 'p.key'), 'utf8'), cert: readFileSync(join(dir, 'p.crt'), 'utf8') },
+  });
   t.teardown(() => proxy.close());
-  const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: endpoint.port }, settings: { proxyUrl: `https://127.0.0.1:${proxy.port}`, proxyUsername: 'gg', proxyPassword: 'tls-Secret' } });
+  const root = createDeviceRoot({
+    endpoint: { host: '127.0.0.1', port: endpoint.port },
+    settings: { proxyUrl: `https://127.0.0.1:${proxy.port}`, proxyUsername: 'gg', proxyPassword: 'tls-Secret' },
+  });
   t.teardown(() => root.cleanup());
   const r = await runAgent(root, ['check']);
   t.equal(r.code, 75, r.stdout + r.stderr);
-  t.match(r.stdout, new RegExp(`^FAIL\\s+endpoint\\s+the IoT data endpoint 127\\.0\\.0\\.1:${endpoint.port} \\(through proxy 127\\.0\\.0\\.1:${proxy.port}\\) is unreachable \\(self[- ]signed certificate`, 'm'));
+  t.match(
+    r.stdout,
+    new RegExp(
+      `^FAIL\\s+endpoint\\s+the IoT data endpoint 127\\.0\\.0\\.1:${endpoint.port} \\(through proxy 127\\.0\\.0\\.1:${proxy.port}\\) is unreachable \\(self[- ]signed certificate`,
+      'm',
+    ),
+  );
   t.same(proxy.requests, [], 'no CONNECT (and so no credentials) reached an untrusted proxy');
 });
 
-t.test("https proxy whose CA is appended to the root CA file (AWS's guidance): tunnel with credentials, check passes", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'gg-proxy-tls-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'p.key'), '-out', join(dir, 'p.crt'), '-days', '2',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  const proxyCert = readFileSync(join(dir, 'p.crt'), 'utf8');
-  const proxy = await startConnectProxy({ username: 'gg', password: 'tls-Secret', tls: { key: readFileSync(join(dir, 'p.key'), 'utf8'), cert: proxyCert } });
-  t.teardown(() => proxy.close());
-  const root = createDeviceRoot({ endpoint: { host: '127.0.0.1', port: endpoint.port }, settings: { proxyUrl: `https://127.0.0.1:${proxy.port}`, proxyUsername: 'gg', proxyPassword: 'tls-Secret' } });
-  t.teardown(() => root.cleanup());
-  writeFileSync(root.rootCaPath, `${readFileSync(root.rootCaPath, 'utf8')}${proxyCert}`);
-  const r = await runAgent(root, ['check']);
-  t.equal(r.code, 0, r.stdout + r.stderr);
-  t.match(r.stdout, new RegExp(`^ok\\s+endpoint\\s+127\\.0\\.0\\.1:${endpoint.port} \\(through proxy 127\\.0\\.0\\.1:${proxy.port}\\) reachable`, 'mi'));
-  t.same(proxy.requests, [{ target: `127.0.0.1:${endpoint.port}`, authorization: `Basic ${Buffer.from('gg:tls-Secret').toString('base64')}` }], 'one CONNECT to the endpoint, with the credentials, over TLS');
-  t.notOk((r.stdout + r.stderr).includes('tls-Secret'), 'the proxy password is not printed');
-});
-
+t.test(
+  "https proxy whose CA is appended to the root CA file (AWS's guidance): tunnel with credentials, check passes",
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gg-proxy-tls-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(dir, 'p.key'),
+        '-out',
+        join(dir, 'p.crt'),
+        '-days',
+        '2',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    const proxyCert = readFileSync(join(dir, 'p.crt'), 'utf8');
+    const proxy = await startConnectProxy({
+      username: 'gg',
+      password: 'tls-Secret',
+      tls: { key: readFileSync(join(dir, 'p.key'), 'utf8'), cert: proxyCert },
+    });
+    t.teardown(() => proxy.close());
+    const root = createDeviceRoot({
+      endpoint: { host: '127.0.0.1', port: endpoint.port },
+      settings: { proxyUrl: `https://127.0.0.1:${proxy.port}`, proxyUsername: 'gg', proxyPassword: 'tls-Secret' },
+    });
+    t.teardown(() => root.cleanup());
+    writeFileSync(root.rootCaPath, `${readFileSync(root.rootCaPath, 'utf8')}${proxyCert}`);
+    const r = await runAgent(root, ['check']);
+    t.equal(r.code, 0, r.stdout + r.stderr);
+    t.match(
+      r.stdout,
+      new RegExp(
+        `^ok\\s+endpoint\\s+127\\.0\\.0\\.1:${endpoint.port} \\(through proxy 127\\.0\\.0\\.1:${proxy.port}\\) reachable`,
+        'mi',
+      ),
+    );
+    t.same(
+      proxy.requests,
+      [
+        {
+          target: `127.0.0.1:${endpoint.port}`,
+          authorization: `Basic ${Buffer.from('gg:tls-Secret').toString('base64')}`,
+        },
+      ],
+      'one CONNECT to the endpoint, with the credentials, over TLS',
+    );
+    t.notOk((r.stdout + r.stderr).includes('tls-Secret'), 'the proxy password is not printed');
+  },
+);

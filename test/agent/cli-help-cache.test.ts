@@ -6,7 +6,9 @@ import { buildCli } from '../../agent/src/cli.ts';
 type Usage = { help: (...a: unknown[]) => string };
 function countHelpRenders(argv: string[]): { cli: ReturnType<typeof buildCli>; renders: () => number } {
   const cli = buildCli(new AbortController(), argv, () => {});
-  const usage = (cli as unknown as { getInternalMethods: () => { getUsageInstance: () => Usage } }).getInternalMethods().getUsageInstance();
+  const usage = (cli as unknown as { getInternalMethods: () => { getUsageInstance: () => Usage } })
+    .getInternalMethods()
+    .getUsageInstance();
   let renders = 0;
   const help = usage.help;
   usage.help = function (this: unknown, ...a: unknown[]) {

@@ -19,7 +19,10 @@ t.test('under systemd every line carries its syslog priority', async (t) => {
   log.warn('w');
   log.error('e');
   log.fatal('f');
-  t.same(lines.map((l) => l.slice(0, 3)), ['<7>', '<6>', '<4>', '<3>', '<2>']);
+  t.same(
+    lines.map((l) => l.slice(0, 3)),
+    ['<7>', '<6>', '<4>', '<3>', '<2>'],
+  );
   t.equal(syslogPriority(50), 3);
   const plain: string[] = [];
   createLogger({ journal: false, write: (l) => plain.push(l) }).error('e');
@@ -43,7 +46,10 @@ t.test('private keys and URL passwords never reach a log line', async (t) => {
 
 t.test('backoff: exponential ceiling, capped, full jitter', async (t) => {
   const o = { baseMs: 100, maxMs: 1000 };
-  t.same([0, 1, 2, 3, 4, 10, 2000].map((a) => backoffCeiling(a, o)), [100, 200, 400, 800, 1000, 1000, 1000]);
+  t.same(
+    [0, 1, 2, 3, 4, 10, 2000].map((a) => backoffCeiling(a, o)),
+    [100, 200, 400, 800, 1000, 1000, 1000],
+  );
   t.equal(backoffDelay(3, { ...o, random: () => 0 }), 0, 'full jitter goes down to 0');
   t.equal(backoffDelay(3, { ...o, random: () => 0.999999 }), 799);
   // A thousand clones retrying at once spread over the whole window instead of one instant.
@@ -68,12 +74,29 @@ t.test('the built agent under JOURNAL_STREAM prefixes priorities: journalctl -p 
 
 t.test('privateKeyLineFilter: a key read line by line is dropped from its BEGIN line to its END line', async (t) => {
   const ec = '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\nAoGCCqGSM49\n-----END EC PRIVATE KEY-----';
-  const lines = ['starting', ...key.trimEnd().split('\n'), 'between', `inline ${key.trimEnd().replace(/\n/g, ' ')} after`, ...ec.split('\n'), 'done'];
+  const lines = [
+    'starting',
+    ...key.trimEnd().split('\n'),
+    'between',
+    `inline ${key.trimEnd().replace(/\n/g, ' ')} after`,
+    ...ec.split('\n'),
+    'done',
+  ];
   const keep = privateKeyLineFilter();
   const out = lines.map(keep).filter((l): l is string => l !== null);
-  t.same(out, ['starting', '[REDACTED PRIVATE KEY]', 'between', 'inline [REDACTED PRIVATE KEY] after', '[REDACTED PRIVATE KEY]', 'done']);
+  t.same(out, [
+    'starting',
+    '[REDACTED PRIVATE KEY]',
+    'between',
+    'inline [REDACTED PRIVATE KEY] after',
+    '[REDACTED PRIVATE KEY]',
+    'done',
+  ]);
   const body = [...key.split('\n').slice(1, -2), 'MHcCAQEEIB', 'AoGCCqGSM49'];
-  t.notOk(body.some((b) => out.join('\n').includes(b)), 'no key body line passes');
+  t.notOk(
+    body.some((b) => out.join('\n').includes(b)),
+    'no key body line passes',
+  );
   // A key cut off by the end of the output: everything after its BEGIN line is dropped.
   const cut = privateKeyLineFilter();
   t.same(['a', ...key.split('\n').slice(0, 3)].map(cut), ['a', '[REDACTED PRIVATE KEY]', null, null]);
@@ -88,17 +111,29 @@ t.test('the built agent: an installer that prints the claim key leaves it in nei
   // `java`: a real JVM for -version; as the installer, it prints the claim key to both streams and fails.
   const realJava = execFileSync('sh', ['-c', 'command -v java'], { encoding: 'utf8' }).trim();
   const java = join(root.dir, 'java');
-  writeFileSync(java, `#!/bin/sh\n[ "$1" = -version ] && exec '${realJava}' "$@"\necho "loading claim"\ncat '${root.claimKeyPath}'\ncat '${root.claimKeyPath}' >&2\necho "Error while trying to setup Greengrass Nucleus" >&2\nexit 1\n`, { mode: 0o755 });
+  writeFileSync(
+    java,
+    `#!/bin/sh\n[ "$1" = -version ] && exec '${realJava}' "$@"\necho "loading claim"\ncat '${root.claimKeyPath}'\ncat '${root.claimKeyPath}' >&2\necho "Error while trying to setup Greengrass Nucleus" >&2\nexit 1\n`,
+    { mode: 0o755 },
+  );
   root.writeAgentConfig({ installer: { java, attempts: 1 } });
   // runAgent itself fails the test if any line of the claim key reaches the agent's stdout or stderr.
   const r = await runAgent(root, ['run']);
   t.equal(r.code, 75, 'the failed install is transient');
-  t.match(r.stderr, /"msg":"\[REDACTED PRIVATE KEY\]"/, 'the key\'s first line is logged redacted');
+  t.match(r.stderr, /"msg":"\[REDACTED PRIVATE KEY\]"/, "the key's first line is logged redacted");
   t.match(r.stderr, /Error while trying to setup Greengrass Nucleus/, 'the lines after the key are logged');
-  const keyBody = readFileSync(root.claimKeyPath, 'utf8').split('\n').filter((l) => l && !l.startsWith('-----'));
+  const keyBody = readFileSync(root.claimKeyPath, 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('-----'));
   const state = readFileSync(root.stateFile, 'utf8');
   t.match(JSON.parse(state).lastError, { reason: 'installer-failed' });
-  t.notOk(keyBody.some((l) => state.includes(l)), 'no key line in state.json');
+  t.notOk(
+    keyBody.some((l) => state.includes(l)),
+    'no key line in state.json',
+  );
   const status = await runAgent(root, ['status']);
-  t.notOk(keyBody.some((l) => status.stdout.includes(l)), 'no key line in status');
+  t.notOk(
+    keyBody.some((l) => status.stdout.includes(l)),
+    'no key line in status',
+  );
 });

@@ -21,7 +21,11 @@ t.test('pipeLines: LF and CRLF, lines split across chunks, a last line without n
   t.same(await linesOf(['only\n']), ['only'], 'no empty line after the final newline');
   t.same(await linesOf([]), [], 'nothing for no output');
   const euro = Buffer.from('€ ok\n', 'utf8');
-  t.same(await linesOf([euro.subarray(0, 1), euro.subarray(1, 2), euro.subarray(2)]), ['€ ok'], 'a UTF-8 character split across chunks');
+  t.same(
+    await linesOf([euro.subarray(0, 1), euro.subarray(1, 2), euro.subarray(2)]),
+    ['€ ok'],
+    'a UTF-8 character split across chunks',
+  );
 });
 
 t.test('pipeLines: resolves on a stream error, and at once for no stream', async (t) => {
@@ -41,7 +45,10 @@ t.test('writeAll: waits out a full non-blocking pipe (EAGAIN) and writes everyth
 process.stdout._handle?.setBlocking?.(false);
 for (let i = 0; i < 1024; i++) writeAll(1, String(i % 10).repeat(1023) + '\\n');
 writeAll(2, 'done\\n');`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   await new Promise((r) => setTimeout(r, 300));
@@ -51,7 +58,13 @@ writeAll(2, 'done\\n');`;
   t.equal(exit, 0, err);
   const out = Buffer.concat(chunks).toString();
   t.equal(out.length, 1024 * 1024, 'every byte');
-  t.ok(out.split('\n').slice(0, -1).every((l, i) => l === String(i % 10).repeat(1023)), 'lines whole and in order');
+  t.ok(
+    out
+      .split('\n')
+      .slice(0, -1)
+      .every((l, i) => l === String(i % 10).repeat(1023)),
+    'lines whole and in order',
+  );
   t.equal(err, 'done\n');
 });
 
@@ -62,7 +75,10 @@ const { openSync, closeSync } = await import('node:fs');
 const fd = openSync('/dev/null', 'w'); closeSync(fd);
 writeAll(fd, 'to a closed fd');
 process.exitCode = 7;`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout.destroy(); // the reader goes away
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));

@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import type { DeepPartial, DeviceRoot } from '../../harness/device-root.ts';
 import type { AgentConfig } from '../../agent/src/agent-config.ts';
 import { closedPort, ensureBuilt, runAgent, startAgent } from '../../harness/agent-exe.ts';
-import { boot, powerLoss, processesUnder, recordedNames, startWorld, stopDevice, worldRoot } from '../../harness/world.ts';
+import {
+  boot,
+  powerLoss,
+  processesUnder,
+  recordedNames,
+  startWorld,
+  stopDevice,
+  worldRoot,
+} from '../../harness/world.ts';
 
 ensureBuilt();
 const world = await startWorld();
@@ -35,13 +43,23 @@ interface KillOptions {
   beforeBoot?: (t: Test, root: DeviceRoot) => void | Promise<void>;
 }
 
-async function killAt(t: Test, name: string, target: (root: DeviceRoot, stderr: string) => boolean, describe: string, o: KillOptions = {}): Promise<void> {
+async function killAt(
+  t: Test,
+  name: string,
+  target: (root: DeviceRoot, stderr: string) => boolean,
+  describe: string,
+  o: KillOptions = {},
+): Promise<void> {
   const since = new Date().toISOString();
   // Every RegisterThing the provisioning stand-in accepted for this device during this test; and every one that
   // attached a second certificate to a Thing that already held an active one (a second identity, as AWS allows it).
   const registrations = () => world.prov.registrations.filter((r) => r.thingName === name && r.at >= since);
   const takeovers = () => world.prov.takeovers.filter((r) => r.thingName === name && r.at >= since);
-  const root = worldRoot(world, { hostname: name, ...(o.endpoint ? { endpoint: o.endpoint } : {}), agent: { verify: { timeoutSeconds: 20 }, ...o.agent } });
+  const root = worldRoot(world, {
+    hostname: name,
+    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+    agent: { verify: { timeoutSeconds: 20 }, ...o.agent },
+  });
   t.teardown(async () => {
     await stopDevice(root);
     root.cleanup();
@@ -76,12 +94,23 @@ async function killAt(t: Test, name: string, target: (root: DeviceRoot, stderr: 
   t.same(recordedNames(root), [name], 'one identity recorded, once');
 
   const regs = registrations();
-  t.equal(regs.length, 1, `exactly one registration for ${name} (${regs.map((x) => x.certificateId.slice(0, 12)).join(', ')})`);
+  t.equal(
+    regs.length,
+    1,
+    `exactly one registration for ${name} (${regs.map((x) => x.certificateId.slice(0, 12)).join(', ')})`,
+  );
   t.same(takeovers(), [], 'no second identity was attempted (no second certificate attached to the Thing)');
-  if (namesAtKill > 0) t.equal(regs.length, registeredAtKill, 'the identity existed before the power loss: the re-run registered nothing new');
+  if (namesAtKill > 0)
+    t.equal(
+      regs.length,
+      registeredAtKill,
+      'the identity existed before the power loss: the re-run registered nothing new',
+    );
   t.equal(regs[0]?.thingName, sentinel?.thingName, 'the sentinel names the registered Thing');
   const certPath = join(root.ggRoot, 'thingCert.crt');
-  const deviceCert = existsSync(certPath) ? new X509Certificate(readFileSync(certPath, 'utf8')).fingerprint256.replace(/:/g, '').toLowerCase() : null;
+  const deviceCert = existsSync(certPath)
+    ? new X509Certificate(readFileSync(certPath, 'utf8')).fingerprint256.replace(/:/g, '').toLowerCase()
+    : null;
   t.equal(deviceCert, regs[0]?.certificateId, "the device holds the registered Thing's certificate");
 
   t.notOk(existsSync(root.claimKeyPath), 'claim key removed');
@@ -93,61 +122,89 @@ async function killAt(t: Test, name: string, target: (root: DeviceRoot, stderr: 
   t.same(processesUnder(root.dir), [], 'nothing left running');
 }
 
-t.test('power loss while the installer runs', (t) => killAt(t, 'gg-pl-install', (root) => phase(root) === 'install' && processesUnder(root.dir).length > 0, 'installer running'));
+t.test('power loss while the installer runs', (t) =>
+  killAt(
+    t,
+    'gg-pl-install',
+    (root) => phase(root) === 'install' && processesUnder(root.dir).length > 0,
+    'installer running',
+  ),
+);
 
 t.test('power loss while the nucleus provisions (after the installer)', (t) =>
-  killAt(t, 'gg-pl-verify', (root) => phase(root) === 'verify', 'verifying'));
+  killAt(t, 'gg-pl-verify', (root) => phase(root) === 'verify', 'verifying'),
+);
 
 t.test('power loss right after the device certificate is written, before the thing is registered or recorded', (t) => {
   // The provisioning stand-in leaves this device's RegisterThing unanswered, so the power goes exactly in that window:
   // CreateKeysAndCertificate done (its cert and key on disk), no Thing registered, nothing recorded by the nucleus.
   const name = 'gg-pl-cert';
-  return killAt(t, name, (root) => existsSync(`${root.ggRoot}/thingCert.crt`) && world.prov.held.includes(name), 'device cert on disk, RegisterThing unanswered', {
-    prepare: () => {
-      world.prov.holdRegisterThing = (p) => p.ThingName === name;
+  return killAt(
+    t,
+    name,
+    (root) => existsSync(`${root.ggRoot}/thingCert.crt`) && world.prov.held.includes(name),
+    'device cert on disk, RegisterThing unanswered',
+    {
+      prepare: () => {
+        world.prov.holdRegisterThing = (p) => p.ThingName === name;
+      },
+      atKill: (t, root) => {
+        t.ok(existsSync(`${root.ggRoot}/privKey.key`), 'the device key is on disk too');
+        t.same(recordedNames(root), [], 'no ThingName recorded by the nucleus');
+        t.same(
+          world.prov.registrations.filter((r) => r.thingName === name),
+          [],
+          'no Thing registered',
+        );
+      },
+      beforeBoot: () => {
+        world.prov.holdRegisterThing = null;
+      },
     },
-    atKill: (t, root) => {
-      t.ok(existsSync(`${root.ggRoot}/privKey.key`), 'the device key is on disk too');
-      t.same(recordedNames(root), [], 'no ThingName recorded by the nucleus');
-      t.same(world.prov.registrations.filter((r) => r.thingName === name), [], 'no Thing registered');
-    },
-    beforeBoot: () => {
-      world.prov.holdRegisterThing = null;
-    },
-  });
+  );
 });
 
 t.test('power loss right after the rendered config is written', (t) =>
-  killAt(t, 'gg-pl-render', (root) => existsSync(root.renderedConfig), 'rendered config written'));
+  killAt(t, 'gg-pl-render', (root) => existsSync(root.renderedConfig), 'rendered config written'),
+);
 
-t.test('power loss during the preflight endpoint wait (network not up yet); the next boot has the network', async (t) => {
-  // Nothing listens on the endpoint's port at the first boot: the agent sits in its bounded endpoint wait. At the
-  // next boot the port forwards to the provisioning stand-in (the network is up).
-  const port = await closedPort();
-  const sockets = new Set<Socket>();
-  const network = createServer((inbound) => {
-    const outbound = connect(world.prov.port, '127.0.0.1');
-    for (const s of [inbound, outbound]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    inbound.pipe(outbound).pipe(inbound);
-  });
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise<void>((r) => (network.listening ? network.close(() => r()) : r()));
-  });
-  await killAt(t, 'gg-pl-preflight', (_root, stderr) => stderr.includes('"msg":"endpoint unreachable; retrying"'), 'waiting for the endpoint', {
-    endpoint: { host: '127.0.0.1', port },
-    agent: { preflight: { networkWaitSeconds: 120, connectTimeoutMs: 500 } },
-    atKill: (t, root) => {
-      t.notOk(existsSync(root.renderedConfig), 'nothing rendered during the wait');
-      t.same(processesUnder(root.dir), [], 'the installer was not started during the wait');
-    },
-    beforeBoot: () => new Promise<void>((r) => network.listen(port, '127.0.0.1', () => r())),
-  });
-});
+t.test(
+  'power loss during the preflight endpoint wait (network not up yet); the next boot has the network',
+  async (t) => {
+    // Nothing listens on the endpoint's port at the first boot: the agent sits in its bounded endpoint wait. At the
+    // next boot the port forwards to the provisioning stand-in (the network is up).
+    const port = await closedPort();
+    const sockets = new Set<Socket>();
+    const network = createServer((inbound) => {
+      const outbound = connect(world.prov.port, '127.0.0.1');
+      for (const s of [inbound, outbound]) {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      inbound.pipe(outbound).pipe(inbound);
+    });
+    t.teardown(() => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((r) => (network.listening ? network.close(() => r()) : r()));
+    });
+    await killAt(
+      t,
+      'gg-pl-preflight',
+      (_root, stderr) => stderr.includes('"msg":"endpoint unreachable; retrying"'),
+      'waiting for the endpoint',
+      {
+        endpoint: { host: '127.0.0.1', port },
+        agent: { preflight: { networkWaitSeconds: 120, connectTimeoutMs: 500 } },
+        atKill: (t, root) => {
+          t.notOk(existsSync(root.renderedConfig), 'nothing rendered during the wait');
+          t.same(processesUnder(root.dir), [], 'the installer was not started during the wait');
+        },
+        beforeBoot: () => new Promise<void>((r) => network.listen(port, '127.0.0.1', () => r())),
+      },
+    );
+  },
+);
 
 /**
  * greengrass.service's "is enabled?" check as a command (service.isEnabledCommand, like `systemctl is-enabled`) that,
@@ -180,7 +237,10 @@ for (const claimGone of [false, true]) {
       atKill: (t, root) => {
         t.equal(phase(root), 'finish', 'state says finish');
         t.same(recordedNames(root), [name], 'the nucleus recorded the identity before the power went');
-        t.ok(existsSync(root.claimKeyPath) && existsSync(root.claimCertPath), 'the claim cert and key were still there when the power went');
+        t.ok(
+          existsSync(root.claimKeyPath) && existsSync(root.claimCertPath),
+          'the claim cert and key were still there when the power went',
+        );
       },
       beforeBoot: (_t, root) => {
         if (!claimGone) return;

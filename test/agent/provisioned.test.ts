@@ -26,14 +26,26 @@ const identity = (over: Record<string, string | undefined>) => {
 
 t.test('every piece set and consistent: provisioned', async (t) => {
   t.same(identity({}), { thingName: 'gg-store-0815', problems: [] });
-  t.same(identity({ [`${N}.iotDataEndpoint`]: 'iot.example.internal', [`${N}.awsRegion`]: 'us-gov-west-1', [`${N}.iotCredEndpoint`]: 'creds.example.internal' }).problems, [],
-    'endpoints outside .amazonaws. are not checked against the region');
+  t.same(
+    identity({
+      [`${N}.iotDataEndpoint`]: 'iot.example.internal',
+      [`${N}.awsRegion`]: 'us-gov-west-1',
+      [`${N}.iotCredEndpoint`]: 'creds.example.internal',
+    }).problems,
+    [],
+    'endpoints outside .amazonaws. are not checked against the region',
+  );
 });
 
 t.test('each missing piece: not provisioned, named', async (t) => {
   const names: Record<string, string> = {
-    'system.thingName': 'thingName', 'system.certificateFilePath': 'certificateFilePath', 'system.privateKeyPath': 'privateKeyPath',
-    'system.rootCaPath': 'rootCaPath', [`${N}.iotDataEndpoint`]: 'iotDataEndpoint', [`${N}.iotCredEndpoint`]: 'iotCredEndpoint', [`${N}.awsRegion`]: 'awsRegion',
+    'system.thingName': 'thingName',
+    'system.certificateFilePath': 'certificateFilePath',
+    'system.privateKeyPath': 'privateKeyPath',
+    'system.rootCaPath': 'rootCaPath',
+    [`${N}.iotDataEndpoint`]: 'iotDataEndpoint',
+    [`${N}.iotCredEndpoint`]: 'iotCredEndpoint',
+    [`${N}.awsRegion`]: 'awsRegion',
   };
   for (const [key, name] of Object.entries(names)) {
     t.match(identity({ [key]: undefined }).problems, [new RegExp(`^${name} is not set`)], `${name} missing`);
@@ -44,25 +56,35 @@ t.test('each missing piece: not provisioned, named', async (t) => {
 
 t.test('inconsistent: a region that is not one, an endpoint of another region', async (t) => {
   t.match(identity({ [`${N}.awsRegion`]: 'europe' }).problems, [/awsRegion "europe" is not an AWS region/]);
-  t.match(identity({ [`${N}.iotDataEndpoint`]: 'abc123-ats.iot.us-east-1.amazonaws.com' }).problems, [/iotDataEndpoint .* is not in region eu-west-1/]);
-  t.match(identity({ [`${N}.iotCredEndpoint`]: 'c1.credentials.iot.us-east-1.amazonaws.com' }).problems, [/iotCredEndpoint .* is not in region eu-west-1/]);
+  t.match(identity({ [`${N}.iotDataEndpoint`]: 'abc123-ats.iot.us-east-1.amazonaws.com' }).problems, [
+    /iotDataEndpoint .* is not in region eu-west-1/,
+  ]);
+  t.match(identity({ [`${N}.iotCredEndpoint`]: 'c1.credentials.iot.us-east-1.amazonaws.com' }).problems, [
+    /iotCredEndpoint .* is not in region eu-west-1/,
+  ]);
 });
 
-t.test('the BUILT agent on a device holding a ThingName only: it provisions (as the nucleus would), not "finishes"', async (t) => {
-  ensureBuilt();
-  const world = await startWorld();
-  t.teardown(() => world.stop());
-  const root = worldRoot(world, { hostname: 'gg-half-1' });
-  t.teardown(async () => {
-    await stopDevice(root);
-    root.cleanup();
-  });
-  mkdirSync(join(root.ggRoot, 'config'), { recursive: true });
-  writeFileSync(join(root.ggRoot, 'config', 'config.tlog'), `${JSON.stringify({ TS: Date.now() - 60_000, TP: ['system', 'thingName'], W: 'changed', V: 'gg-half-1' })}\n`);
-  const r = await runAgent(root, ['run']);
-  t.equal(r.code, 0, r.stderr.slice(-3000));
-  t.match(r.stderr, /records a ThingName but is not configured to talk to the cloud/);
-  t.equal(world.prov.registrations.filter((x) => x.thingName === 'gg-half-1').length, 1, 'registered by the plugin');
-  t.same(recordedNames(root), ['gg-half-1', 'gg-half-1'], 'the seeded name, then the one the plugin recorded');
-  t.ok(existsSync(root.sentinel), 'sentinel written once provisioned');
-});
+t.test(
+  'the BUILT agent on a device holding a ThingName only: it provisions (as the nucleus would), not "finishes"',
+  async (t) => {
+    ensureBuilt();
+    const world = await startWorld();
+    t.teardown(() => world.stop());
+    const root = worldRoot(world, { hostname: 'gg-half-1' });
+    t.teardown(async () => {
+      await stopDevice(root);
+      root.cleanup();
+    });
+    mkdirSync(join(root.ggRoot, 'config'), { recursive: true });
+    writeFileSync(
+      join(root.ggRoot, 'config', 'config.tlog'),
+      `${JSON.stringify({ TS: Date.now() - 60_000, TP: ['system', 'thingName'], W: 'changed', V: 'gg-half-1' })}\n`,
+    );
+    const r = await runAgent(root, ['run']);
+    t.equal(r.code, 0, r.stderr.slice(-3000));
+    t.match(r.stderr, /records a ThingName but is not configured to talk to the cloud/);
+    t.equal(world.prov.registrations.filter((x) => x.thingName === 'gg-half-1').length, 1, 'registered by the plugin');
+    t.same(recordedNames(root), ['gg-half-1', 'gg-half-1'], 'the seeded name, then the one the plugin recorded');
+    t.ok(existsSync(root.sentinel), 'sentinel written once provisioned');
+  },
+);

@@ -8,7 +8,10 @@ import { ConfigError } from '../../common/errors.ts';
 t.test('default budget and an explicit one', async (t) => {
   t.equal(resolveAgentConfig({}).verify.retrySeconds, 1800);
   t.equal(resolveAgentConfig({ verify: { retrySeconds: 90 } }).verify.retrySeconds, 90);
-  t.throws(() => resolveAgentConfig({ verify: { retrySeconds: -1 } }), /verify\.retrySeconds must be a non-negative number/);
+  t.throws(
+    () => resolveAgentConfig({ verify: { retrySeconds: -1 } }),
+    /verify\.retrySeconds must be a non-negative number/,
+  );
 });
 
 t.test('the replaced keys are refused, naming verify.retrySeconds', async (t) => {
@@ -26,7 +29,7 @@ t.test('the replaced keys are refused, naming verify.retrySeconds', async (t) =>
   }
 });
 
-t.test('the run\'s worst case grows with the budget, second for second', async (t) => {
+t.test("the run's worst case grows with the budget, second for second", async (t) => {
   const base = worstCaseRunSeconds(DEFAULT_AGENT_CONFIG);
   const more = worstCaseRunSeconds(resolveAgentConfig({ verify: { retrySeconds: 2800 } }));
   t.equal(more - base, 1000);

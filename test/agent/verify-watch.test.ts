@@ -25,25 +25,31 @@ function tmpRoot(t: Test): string {
   return dir;
 }
 
-t.test('directories created after the wait started, then the tlog: seen at once with pollMs 20000; nothing created by the wait', async (t) => {
-  const root = tmpRoot(t);
-  const before = await watchers();
-  const started = Date.now();
-  const wait = waitForProvisioning({ rootPath: root, logOffset: 0, timeoutMs: 30_000, pollMs: 20_000 });
-  await sleep(300);
-  t.same(readdirSync(root), [], 'the wait created nothing');
-  mkdirSync(join(root, 'logs'));
-  appendFileSync(join(root, 'logs', 'greengrass.log'), 'nucleus starting\n');
-  await sleep(300);
-  mkdirSync(join(root, 'config'));
-  await sleep(300);
-  appendFileSync(join(root, 'config', 'config.tlog'), tlogLine('gg-watch-1'));
-  const wroteAt = Date.now();
-  const outcome = await wait;
-  t.same(outcome, { status: 'provisioned', thingName: 'gg-watch-1' });
-  t.ok(Date.now() - wroteAt < 1000, `seen ${Date.now() - wroteAt} ms after the tlog was written (pollMs 20000; ${Date.now() - started} ms in all)`);
-  t.equal(await watchers(), before, 'watchers closed');
-});
+t.test(
+  'directories created after the wait started, then the tlog: seen at once with pollMs 20000; nothing created by the wait',
+  async (t) => {
+    const root = tmpRoot(t);
+    const before = await watchers();
+    const started = Date.now();
+    const wait = waitForProvisioning({ rootPath: root, logOffset: 0, timeoutMs: 30_000, pollMs: 20_000 });
+    await sleep(300);
+    t.same(readdirSync(root), [], 'the wait created nothing');
+    mkdirSync(join(root, 'logs'));
+    appendFileSync(join(root, 'logs', 'greengrass.log'), 'nucleus starting\n');
+    await sleep(300);
+    mkdirSync(join(root, 'config'));
+    await sleep(300);
+    appendFileSync(join(root, 'config', 'config.tlog'), tlogLine('gg-watch-1'));
+    const wroteAt = Date.now();
+    const outcome = await wait;
+    t.same(outcome, { status: 'provisioned', thingName: 'gg-watch-1' });
+    t.ok(
+      Date.now() - wroteAt < 1000,
+      `seen ${Date.now() - wroteAt} ms after the tlog was written (pollMs 20000; ${Date.now() - started} ms in all)`,
+    );
+    t.equal(await watchers(), before, 'watchers closed');
+  },
+);
 
 t.test('the plugin failure line in the log: seen at once with pollMs 20000, only after logOffset', async (t) => {
   const root = tmpRoot(t);
@@ -53,7 +59,12 @@ t.test('the plugin failure line in the log: seen at once with pollMs 20000, only
   const old = `2026-01-01T00:00:00Z [ERROR] ${PLUGIN_FAILURE_LINE}: an earlier attempt\n`;
   appendFileSync(log, old);
   const before = await watchers();
-  const wait = waitForProvisioning({ rootPath: root, logOffset: Buffer.byteLength(old), timeoutMs: 30_000, pollMs: 20_000 });
+  const wait = waitForProvisioning({
+    rootPath: root,
+    logOffset: Buffer.byteLength(old),
+    timeoutMs: 30_000,
+    pollMs: 20_000,
+  });
   await sleep(300);
   appendFileSync(join(root, 'logs', 'loader.log'), 'other logs do not count\n');
   appendFileSync(log, 'connecting\n');
@@ -62,7 +73,11 @@ t.test('the plugin failure line in the log: seen at once with pollMs 20000, only
   const wroteAt = Date.now();
   const outcome = await wait;
   t.equal(outcome.status, 'failed');
-  t.equal((outcome as { reason: string }).reason, 'ThrottlingException: Rate exceeded', 'the cause line after the failure line');
+  t.equal(
+    (outcome as { reason: string }).reason,
+    'ThrottlingException: Rate exceeded',
+    'the cause line after the failure line',
+  );
   t.ok(Date.now() - wroteAt < 1000, `seen ${Date.now() - wroteAt} ms after the line was written`);
   t.equal(await watchers(), before, 'watchers closed');
 });
@@ -85,7 +100,13 @@ t.test('abort: rejects with the reason at once; watchers closed', async (t) => {
   mkdirSync(join(root, 'logs'));
   const before = await watchers();
   const ac = new AbortController();
-  const wait = waitForProvisioning({ rootPath: root, logOffset: 0, timeoutMs: 30_000, pollMs: 20_000, signal: ac.signal });
+  const wait = waitForProvisioning({
+    rootPath: root,
+    logOffset: 0,
+    timeoutMs: 30_000,
+    pollMs: 20_000,
+    signal: ac.signal,
+  });
   await sleep(100);
   t.equal(await watchers(), before + 2, 'it watches config/ and logs/ while waiting');
   const started = Date.now();
@@ -105,20 +126,28 @@ t.test('nothing to watch (the root does not exist yet): the fallback poll still 
   t.same(await wait, { status: 'provisioned', thingName: 'gg-watch-poll' });
 });
 
-t.test('pluginFailure with a since-time: failure lines stamped before it are history, newer or unstamped ones count', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'gg-since-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const log = join(dir, 'greengrass.log');
-  const boot = Date.parse('2026-11-20T08:00:00.000Z');
-  const line = (at: string, msg: string) => `${at} [ERROR] (pool-1-thread-1) com.aws.greengrass.lifecyclemanager.KernelLifecycle: ${msg}\n`;
-  writeFileSync(log, line('2026-11-19T22:00:00.000Z', `${PLUGIN_FAILURE_LINE}. {reason=an earlier boot}`));
-  t.equal(pluginFailure(log, 0, boot), null, 'the earlier boot\'s failure is not counted');
-  t.match(pluginFailure(log, 0), /an earlier boot/, 'without a since-time it is (as after a restart, from an offset)');
-  appendFileSync(log, line('2026-11-20T08:01:00.000Z', `${PLUGIN_FAILURE_LINE}. {reason=this boot}`));
-  t.match(pluginFailure(log, 0, boot), /this boot/);
-  writeFileSync(log, `${PLUGIN_FAILURE_LINE} (a line without a time)\n`);
-  t.match(pluginFailure(log, 0, boot), /a line without a time/, 'an unstamped failure counts');
-});
+t.test(
+  'pluginFailure with a since-time: failure lines stamped before it are history, newer or unstamped ones count',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gg-since-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const log = join(dir, 'greengrass.log');
+    const boot = Date.parse('2026-11-20T08:00:00.000Z');
+    const line = (at: string, msg: string) =>
+      `${at} [ERROR] (pool-1-thread-1) com.aws.greengrass.lifecyclemanager.KernelLifecycle: ${msg}\n`;
+    writeFileSync(log, line('2026-11-19T22:00:00.000Z', `${PLUGIN_FAILURE_LINE}. {reason=an earlier boot}`));
+    t.equal(pluginFailure(log, 0, boot), null, "the earlier boot's failure is not counted");
+    t.match(
+      pluginFailure(log, 0),
+      /an earlier boot/,
+      'without a since-time it is (as after a restart, from an offset)',
+    );
+    appendFileSync(log, line('2026-11-20T08:01:00.000Z', `${PLUGIN_FAILURE_LINE}. {reason=this boot}`));
+    t.match(pluginFailure(log, 0, boot), /this boot/);
+    writeFileSync(log, `${PLUGIN_FAILURE_LINE} (a line without a time)\n`);
+    t.match(pluginFailure(log, 0, boot), /a line without a time/, 'an unstamped failure counts');
+  },
+);
 
 t.test('bootTimeMs reads btime from /proc/stat; undefined without one', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gg-btime-'));

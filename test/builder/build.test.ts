@@ -12,7 +12,20 @@ import { SecretsManagerClient, CreateSecretCommand } from '@aws-sdk/client-secre
 import { ExitCode } from '../../common/errors.ts';
 import { fleetConfig, parseInstallerConfig } from '../../common/installer-config.ts';
 import {
-  ca, cliEnv, issueCertificate, leftoverStages, makePluginJar, runCli, seedClaim, startAwsStandin, startCli, tmp, waitFor, REPO, type AwsStandin, type SeededClaim,
+  ca,
+  cliEnv,
+  issueCertificate,
+  leftoverStages,
+  makePluginJar,
+  runCli,
+  seedClaim,
+  startAwsStandin,
+  startCli,
+  tmp,
+  waitFor,
+  REPO,
+  type AwsStandin,
+  type SeededClaim,
 } from './helpers.ts';
 
 const work = tmp('gg-build-test-');
@@ -35,15 +48,31 @@ const other = issueCertificate(ca, { commonName: 'other' });
 let s: AwsStandin;
 let claim: SeededClaim;
 t.before(async () => {
-  s = await startAwsStandin({ ca, endpoints: { region: 'eu-west-1', iotDataEndpoint: '10.0.2.2', iotCredEndpoint: '10.0.2.2' } });
+  s = await startAwsStandin({
+    ca,
+    endpoints: { region: 'eu-west-1', iotDataEndpoint: '10.0.2.2', iotCredEndpoint: '10.0.2.2' },
+  });
   claim = await seedClaim(s, 'dev', { groups: ['GreengrassGoldenImageCores', 'Branches'] });
   await seedClaim(s, 'nopolicy', { policy: false });
   await seedClaim(s, 'inactive', { status: 'INACTIVE' });
   await seedClaim(s, 'deleted', { deleted: true });
-  const sm = new SecretsManagerClient({ endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
-  const put = (env: string, value: string) => sm.send(new CreateSecretCommand({ Name: `greengrass/${env}/claims-certificate`, SecretString: value }));
+  const sm = new SecretsManagerClient({
+    endpoint: s.url,
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+  });
+  const put = (env: string, value: string) =>
+    sm.send(new CreateSecretCommand({ Name: `greengrass/${env}/claims-certificate`, SecretString: value }));
   const arn = claim.certificateArn;
-  await put('mismatch', JSON.stringify({ certificatePem: claim.certificatePem, privateKey: other.privateKeyPem, certificateArn: arn, certificateId: claim.certificateId }));
+  await put(
+    'mismatch',
+    JSON.stringify({
+      certificatePem: claim.certificatePem,
+      privateKey: other.privateKeyPem,
+      certificateArn: arn,
+      certificateId: claim.certificateId,
+    }),
+  );
   await put('legacy', `${claim.certificatePem.replace(/\n/g, ';')}|${claim.privateKeyPem.replace(/\n/g, ';')}`);
   await put('partial', JSON.stringify({ certificatePem: claim.certificatePem }));
 });
@@ -72,10 +101,23 @@ function buildArgs(dir: string, over: Record<string, string> = {}): string[] {
 
 const stagePath = (stderr: string) => /staging in (\S+)/.exec(stderr)?.[1];
 
-async function badBuild(t: Test, over: Record<string, string>, code: number, message: RegExp, opts: { staged: boolean }) {
+async function badBuild(
+  t: Test,
+  over: Record<string, string>,
+  code: number,
+  message: RegExp,
+  opts: { staged: boolean },
+) {
   const dir = tmp('gg-build-bad-');
   const r = await runCli(buildArgs(dir, over), env(dir));
-  t.equal(r.code, code, `exit ${code}: ${r.stderr.split('\n').filter((l) => l.includes('error:')).join(' ')}`);
+  t.equal(
+    r.code,
+    code,
+    `exit ${code}: ${r.stderr
+      .split('\n')
+      .filter((l) => l.includes('error:'))
+      .join(' ')}`,
+  );
   const errs = r.stderr.split('\n').filter((l) => l.startsWith('greengrass-image: error:'));
   t.equal(errs.length, 1, 'one error line');
   t.match(errs[0] ?? '', message);
@@ -91,37 +133,85 @@ async function badBuild(t: Test, over: Record<string, string>, code: number, mes
 }
 
 t.test('unknown target: usage error, exit 2', async (t) => {
-  await badBuild(t, { target: 'hyperv' }, ExitCode.USAGE, /unknown target "hyperv": use one of vsphere, vmware, virtualbox, qemu/, { staged: false });
+  await badBuild(
+    t,
+    { target: 'hyperv' },
+    ExitCode.USAGE,
+    /unknown target "hyperv": use one of vsphere, vmware, virtualbox, qemu/,
+    { staged: false },
+  );
 });
 
-t.test('a thing group name IoT refuses (flag or settings file): usage error before any AWS call, nothing staged', async (t) => {
-  const before = s.requests.length;
-  await badBuild(t, { 'thing-group': 'Fl:eet' }, ExitCode.USAGE, /--thing-group "Fl:eet" contains ':'/, { staged: false });
-  await badBuild(t, { 'template-param': 'ThingGroupName=a b' }, ExitCode.USAGE, /templateParameters.ThingGroupName "a b" has characters/, { staged: false });
-  t.equal(s.requests.length, before, 'no AWS call');
-});
+t.test(
+  'a thing group name IoT refuses (flag or settings file): usage error before any AWS call, nothing staged',
+  async (t) => {
+    const before = s.requests.length;
+    await badBuild(t, { 'thing-group': 'Fl:eet' }, ExitCode.USAGE, /--thing-group "Fl:eet" contains ':'/, {
+      staged: false,
+    });
+    await badBuild(
+      t,
+      { 'template-param': 'ThingGroupName=a b' },
+      ExitCode.USAGE,
+      /templateParameters.ThingGroupName "a b" has characters/,
+      { staged: false },
+    );
+    t.equal(s.requests.length, before, 'no AWS call');
+  },
+);
 
-t.test('--root-path other than /greengrass/v2: usage error before any AWS call (the image is laid out there; clones would stop at exit 3)', async (t) => {
-  const before = s.requests.length;
-  await badBuild(t, { 'root-path': '/opt/greengrass' }, ExitCode.USAGE, /--root-path \/opt\/greengrass: build bakes Greengrass into \/greengrass\/v2 only/, { staged: false });
-  t.equal(s.requests.length, before, 'no AWS call');
-});
+t.test(
+  '--root-path other than /greengrass/v2: usage error before any AWS call (the image is laid out there; clones would stop at exit 3)',
+  async (t) => {
+    const before = s.requests.length;
+    await badBuild(
+      t,
+      { 'root-path': '/opt/greengrass' },
+      ExitCode.USAGE,
+      /--root-path \/opt\/greengrass: build bakes Greengrass into \/greengrass\/v2 only/,
+      { staged: false },
+    );
+    t.equal(s.requests.length, before, 'no AWS call');
+  },
+);
 
-t.test('settings file: a value of the wrong type is a config error naming the key; its region signs the AWS calls', async (t) => {
-  const dir = tmp('gg-build-settings-');
-  const settings = join(dir, 'settings.yaml');
-  writeFileSync(settings, 'output-dir: 123\n');
-  await badBuild(t, { settings }, ExitCode.CONFIG, /settings file .*: output-dir must be a string, got 123/, { staged: false });
-  writeFileSync(settings, 'region: us-west-2\n');
-  const before = s.requests.length;
-  await badBuild(t, { settings, env: 'staging' }, ExitCode.AWS, /secret greengrass\/staging\/claims-certificate not found/, { staged: true });
-  const get = s.requests.slice(before).filter((q) => q.op === 'GetSecretValue');
-  t.ok(get.length > 0);
-  for (const q of get) t.match(String(q.headers.authorization), /\/us-west-2\/secretsmanager\/aws4_request/, 'signed for the settings region, not AWS_REGION');
-});
+t.test(
+  'settings file: a value of the wrong type is a config error naming the key; its region signs the AWS calls',
+  async (t) => {
+    const dir = tmp('gg-build-settings-');
+    const settings = join(dir, 'settings.yaml');
+    writeFileSync(settings, 'output-dir: 123\n');
+    await badBuild(t, { settings }, ExitCode.CONFIG, /settings file .*: output-dir must be a string, got 123/, {
+      staged: false,
+    });
+    writeFileSync(settings, 'region: us-west-2\n');
+    const before = s.requests.length;
+    await badBuild(
+      t,
+      { settings, env: 'staging' },
+      ExitCode.AWS,
+      /secret greengrass\/staging\/claims-certificate not found/,
+      { staged: true },
+    );
+    const get = s.requests.slice(before).filter((q) => q.op === 'GetSecretValue');
+    t.ok(get.length > 0);
+    for (const q of get)
+      t.match(
+        String(q.headers.authorization),
+        /\/us-west-2\/secretsmanager\/aws4_request/,
+        'signed for the settings region, not AWS_REGION',
+      );
+  },
+);
 
 t.test('missing packer: ToolError, exit 5', async (t) => {
-  await badBuild(t, { packer: '/nonexistent/bin/packer' }, ExitCode.TOOL, /packer not found at \/nonexistent\/bin\/packer/, { staged: false });
+  await badBuild(
+    t,
+    { packer: '/nonexistent/bin/packer' },
+    ExitCode.TOOL,
+    /packer not found at \/nonexistent\/bin\/packer/,
+    { staged: false },
+  );
   const dir = tmp('gg-build-nopath-');
   const r = await runCli(buildArgs(dir), env(dir, { PATH: '/nonexistent' }));
   t.equal(r.code, ExitCode.TOOL);
@@ -129,12 +219,20 @@ t.test('missing packer: ToolError, exit 5', async (t) => {
 });
 
 t.test('missing secret: exit 4, staging dir removed', async (t) => {
-  await badBuild(t, { env: 'staging' }, ExitCode.AWS, /secret greengrass\/staging\/claims-certificate not found: run greengrass-image claim create --env staging first/, { staged: true });
+  await badBuild(
+    t,
+    { env: 'staging' },
+    ExitCode.AWS,
+    /secret greengrass\/staging\/claims-certificate not found: run greengrass-image claim create --env staging first/,
+    { staged: true },
+  );
 });
 
 t.test('wrong secret (old cert|key format, missing fields): exit 3', async (t) => {
   await badBuild(t, { env: 'legacy' }, ExitCode.CONFIG, /old "cert\|key" format/, { staged: true });
-  await badBuild(t, { env: 'partial' }, ExitCode.CONFIG, /is missing privateKey, certificateArn, certificateId/, { staged: true });
+  await badBuild(t, { env: 'partial' }, ExitCode.CONFIG, /is missing privateKey, certificateArn, certificateId/, {
+    staged: true,
+  });
 });
 
 t.test('key does not match the certificate: IntegrityError, exit 6', async (t) => {
@@ -142,30 +240,85 @@ t.test('key does not match the certificate: IntegrityError, exit 6', async (t) =
 });
 
 t.test('the thing group the config names does not exist: exit 3 saying how to create it, nothing baked', async (t) => {
-  await badBuild(t, { 'thing-group': 'NoSuchFleet' }, ExitCode.CONFIG, /thing group NoSuchFleet does not exist: every clone's RegisterThing would fail\. Create it \(greengrass-image claim create --env dev --thing-group NoSuchFleet/, { staged: true });
+  await badBuild(
+    t,
+    { 'thing-group': 'NoSuchFleet' },
+    ExitCode.CONFIG,
+    /thing group NoSuchFleet does not exist: every clone's RegisterThing would fail\. Create it \(greengrass-image claim create --env dev --thing-group NoSuchFleet/,
+    { staged: true },
+  );
 });
 
-t.test('the claim certificate is deleted, INACTIVE, or has no policy: exit 3 saying what to do, nothing baked', async (t) => {
-  await badBuild(t, { env: 'deleted' }, ExitCode.CONFIG, /claim certificate \S+ in secret greengrass\/deleted\/claims-certificate does not exist in IoT: .*claim rotate --env deleted --policy <claim policy>/, { staged: true });
-  await badBuild(t, { env: 'inactive' }, ExitCode.CONFIG, /claim certificate \S+ in secret greengrass\/inactive\/claims-certificate is INACTIVE: .*claim rotate --env inactive --policy/, { staged: true });
-  await badBuild(t, { env: 'nopolicy' }, ExitCode.CONFIG, /has no IoT policy: no clone could connect to provision\. Attach the claim policy: greengrass-image claim create --env nopolicy --policy/, { staged: true });
-});
+t.test(
+  'the claim certificate is deleted, INACTIVE, or has no policy: exit 3 saying what to do, nothing baked',
+  async (t) => {
+    await badBuild(
+      t,
+      { env: 'deleted' },
+      ExitCode.CONFIG,
+      /claim certificate \S+ in secret greengrass\/deleted\/claims-certificate does not exist in IoT: .*claim rotate --env deleted --policy <claim policy>/,
+      { staged: true },
+    );
+    await badBuild(
+      t,
+      { env: 'inactive' },
+      ExitCode.CONFIG,
+      /claim certificate \S+ in secret greengrass\/inactive\/claims-certificate is INACTIVE: .*claim rotate --env inactive --policy/,
+      { staged: true },
+    );
+    await badBuild(
+      t,
+      { env: 'nopolicy' },
+      ExitCode.CONFIG,
+      /has no IoT policy: no clone could connect to provision\. Attach the claim policy: greengrass-image claim create --env nopolicy --policy/,
+      { staged: true },
+    );
+  },
+);
 
-t.test('a --plugin-source that matches its pinned SHA-256 but is not the plugin jar: exit 3, nothing baked', async (t) => {
-  const dir = tmp('gg-build-badplugin-');
-  const notJar = join(dir, 'not-a-jar.jar');
-  writeFileSync(notJar, 'stand-in FleetProvisioningByClaim jar');
-  await badBuild(t, { 'plugin-source': notJar, 'plugin-sha256': sha(readFileSync(notJar)) }, ExitCode.CONFIG, /the plugin .*not-a-jar\.jar is not a jar .*pass the FleetProvisioningByClaim jar/, { staged: true });
-  const noManifest = makePluginJar(dir, { pluginClass: null });
-  await badBuild(t, { 'plugin-source': noManifest, 'plugin-sha256': sha(readFileSync(noManifest)) }, ExitCode.CONFIG, /manifest names GG-Plugin-Class \(none\), not com\.aws\.greengrass\.FleetProvisioningByClaimPlugin/, { staged: true });
-  const noClass = makePluginJar(dir, { classFile: false });
-  await badBuild(t, { 'plugin-source': noClass, 'plugin-sha256': sha(readFileSync(noClass)) }, ExitCode.CONFIG, /has no class file com\/aws\/greengrass\/FleetProvisioningByClaimPlugin\.class/, { staged: true });
-});
+t.test(
+  'a --plugin-source that matches its pinned SHA-256 but is not the plugin jar: exit 3, nothing baked',
+  async (t) => {
+    const dir = tmp('gg-build-badplugin-');
+    const notJar = join(dir, 'not-a-jar.jar');
+    writeFileSync(notJar, 'stand-in FleetProvisioningByClaim jar');
+    await badBuild(
+      t,
+      { 'plugin-source': notJar, 'plugin-sha256': sha(readFileSync(notJar)) },
+      ExitCode.CONFIG,
+      /the plugin .*not-a-jar\.jar is not a jar .*pass the FleetProvisioningByClaim jar/,
+      { staged: true },
+    );
+    const noManifest = makePluginJar(dir, { pluginClass: null });
+    await badBuild(
+      t,
+      { 'plugin-source': noManifest, 'plugin-sha256': sha(readFileSync(noManifest)) },
+      ExitCode.CONFIG,
+      /manifest names GG-Plugin-Class \(none\), not com\.aws\.greengrass\.FleetProvisioningByClaimPlugin/,
+      { staged: true },
+    );
+    const noClass = makePluginJar(dir, { classFile: false });
+    await badBuild(
+      t,
+      { 'plugin-source': noClass, 'plugin-sha256': sha(readFileSync(noClass)) },
+      ExitCode.CONFIG,
+      /has no class file com\/aws\/greengrass\/FleetProvisioningByClaimPlugin\.class/,
+      { staged: true },
+    );
+  },
+);
 
 t.test('checksum mismatch (local file and mirror download): exit 6, nothing cached', async (t) => {
-  await badBuild(t, { 'nucleus-sha256': 'f07742c76eca868617127b5c6c9028e41c45c2b4ec25dd0db6f3b40ef7638b4e' }, ExitCode.INTEGRITY, new RegExp(`nucleus 2\\.16\\.0 at .*: SHA-256 ${nucleusSha} does not match the pinned f07742c7`), { staged: true });
+  await badBuild(
+    t,
+    { 'nucleus-sha256': 'f07742c76eca868617127b5c6c9028e41c45c2b4ec25dd0db6f3b40ef7638b4e' },
+    ExitCode.INTEGRITY,
+    new RegExp(`nucleus 2\\.16\\.0 at .*: SHA-256 ${nucleusSha} does not match the pinned f07742c7`),
+    { staged: true },
+  );
   const mirror = createServer((req, res) => {
-    if (req.url === '/releases/aws-greengrass-FleetProvisioningByClaim/fleetprovisioningbyclaim-1.2.2.jar') res.end('tampered jar');
+    if (req.url === '/releases/aws-greengrass-FleetProvisioningByClaim/fleetprovisioningbyclaim-1.2.2.jar')
+      res.end('tampered jar');
     else res.writeHead(404).end();
   });
   await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', r));
@@ -174,39 +327,61 @@ t.test('checksum mismatch (local file and mirror download): exit 6, nothing cach
   const dir = tmp('gg-build-mirror-');
   const r = await runCli(buildArgs(dir, { 'plugin-source': base, 'plugin-sha256': pluginSha }), env(dir));
   t.equal(r.code, ExitCode.INTEGRITY);
-  t.match(r.stderr, /plugin 1\.2\.2 from http:\/\/127\.0\.0\.1:\d+\/releases\/aws-greengrass-FleetProvisioningByClaim\/fleetprovisioningbyclaim-1\.2\.2\.jar: SHA-256 [0-9a-f]{64} does not match/);
+  t.match(
+    r.stderr,
+    /plugin 1\.2\.2 from http:\/\/127\.0\.0\.1:\d+\/releases\/aws-greengrass-FleetProvisioningByClaim\/fleetprovisioningbyclaim-1\.2\.2\.jar: SHA-256 [0-9a-f]{64} does not match/,
+  );
   t.same(existsSync(join(dir, 'cache')) ? readdirSync(join(dir, 'cache')) : [], [], 'the bad download is not cached');
   t.same(leftoverStages(dir), []);
 });
 
-t.test('real packer build fails (variable validation): exit 5, staging dir removed; mirror download cached', async (t) => {
-  const dir = tmp('gg-build-packerfail-');
-  const site = join(dir, 'site.pkrvars.hcl');
-  writeFileSync(site, `qemu_disk_image = "${join(dir, 'none.qcow2')}"\n`);
-  const served: string[] = [];
-  const mirror = createServer((req, res) => {
-    served.push(req.url ?? '');
-    if (req.url === '/gg/aws-greengrass-FleetProvisioningByClaim/fleetprovisioningbyclaim-1.2.2.jar') res.end(pluginBytes);
-    else res.writeHead(404).end();
-  });
-  await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', r));
-  t.teardown(() => mirror.close());
-  const base = `http://127.0.0.1:${(mirror.address() as AddressInfo).port}/gg/`;
-  const r = await runCli([...buildArgs(dir, { 'plugin-source': base }), '--var-file', site, '--var', 'memory=100'], env(dir));
-  t.same(served, ['/gg/aws-greengrass-FleetProvisioningByClaim/fleetprovisioningbyclaim-1.2.2.jar'], 'fetched the versioned path from the mirror');
-  t.same(readdirSync(join(dir, 'cache')), [`${pluginSha}-fleetprovisioningbyclaim-1.2.2.jar`], 'verified download cached by checksum');
-  t.equal(r.code, ExitCode.TOOL, r.stderr.slice(-400));
-  t.match(r.stderr, /\[8\/9\] packer build -only=qemu\.ubuntu/);
-  t.match(r.stderr, /packer \| .*memory variable must be at least 512/);
-  t.match(r.stderr, /error: packer build failed \(exit 1\)/);
-  t.same(leftoverStages(dir), []);
-});
+t.test(
+  'real packer build fails (variable validation): exit 5, staging dir removed; mirror download cached',
+  async (t) => {
+    const dir = tmp('gg-build-packerfail-');
+    const site = join(dir, 'site.pkrvars.hcl');
+    writeFileSync(site, `qemu_disk_image = "${join(dir, 'none.qcow2')}"\n`);
+    const served: string[] = [];
+    const mirror = createServer((req, res) => {
+      served.push(req.url ?? '');
+      if (req.url === '/gg/aws-greengrass-FleetProvisioningByClaim/fleetprovisioningbyclaim-1.2.2.jar')
+        res.end(pluginBytes);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', r));
+    t.teardown(() => mirror.close());
+    const base = `http://127.0.0.1:${(mirror.address() as AddressInfo).port}/gg/`;
+    const r = await runCli(
+      [...buildArgs(dir, { 'plugin-source': base }), '--var-file', site, '--var', 'memory=100'],
+      env(dir),
+    );
+    t.same(
+      served,
+      ['/gg/aws-greengrass-FleetProvisioningByClaim/fleetprovisioningbyclaim-1.2.2.jar'],
+      'fetched the versioned path from the mirror',
+    );
+    t.same(
+      readdirSync(join(dir, 'cache')),
+      [`${pluginSha}-fleetprovisioningbyclaim-1.2.2.jar`],
+      'verified download cached by checksum',
+    );
+    t.equal(r.code, ExitCode.TOOL, r.stderr.slice(-400));
+    t.match(r.stderr, /\[8\/9\] packer build -only=qemu\.ubuntu/);
+    t.match(r.stderr, /packer \| .*memory variable must be at least 512/);
+    t.match(r.stderr, /error: packer build failed \(exit 1\)/);
+    t.same(leftoverStages(dir), []);
+  },
+);
 
 /**
  * Stand-in for the external packer tool (the interruption tests only): reports 1.6.6, records what it was given and
  * its umask, makes its output dir with an image in it, and waits; on SIGINT/SIGTERM it runs `onStop` (shell).
  */
-function writeFakePacker(dir: string, log: string, onStop = 'echo "got SIGINT" >> "$FAKE_PACKER_LOG"; kill $SLEEPER 2>/dev/null; exit 1'): string {
+function writeFakePacker(
+  dir: string,
+  log: string,
+  onStop = 'echo "got SIGINT" >> "$FAKE_PACKER_LOG"; kill $SLEEPER 2>/dev/null; exit 1',
+): string {
   const fake = join(dir, 'packer');
   writeFileSync(
     fake,
@@ -256,7 +431,20 @@ t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit
   const modes = Object.fromEntries(listing.map((l) => l.split(' ') as [string, string]));
   t.same(
     Object.keys(modes).sort(),
-    ['.', './AmazonRootCA1.pem', './agent.md', './agent.yaml', './build-info.json', './claim.pem.crt', './claim.private.pem.key', './config.yaml', './fleetprovisioningbyclaim.jar', './greengrass-firstboot', './greengrass-firstboot.service', './greengrass-nucleus.zip'],
+    [
+      '.',
+      './AmazonRootCA1.pem',
+      './agent.md',
+      './agent.yaml',
+      './build-info.json',
+      './claim.pem.crt',
+      './claim.private.pem.key',
+      './config.yaml',
+      './fleetprovisioningbyclaim.jar',
+      './greengrass-firstboot',
+      './greengrass-firstboot.service',
+      './greengrass-nucleus.zip',
+    ],
     'the staging contract: exactly these files',
   );
   t.equal(modes['.'], '700', 'files dir 0700');
@@ -270,7 +458,12 @@ t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit
   t.equal(cfg.iotDataEndpoint, '10.0.2.2', 'endpoint discovered from the stand-in');
   t.same(cfg.templateParameters, { ThingName: '{{thingName}}', ThingGroupName: 'Branches' });
   const info = JSON.parse(readFileSync(join(dir, 'build-info.json'), 'utf8'));
-  t.match(info, { nucleusVersion: '2.16.0', pluginVersion: '1.2.2', claimCertificateId: claim.certificateId, packerVersion: '1.6.6' });
+  t.match(info, {
+    nucleusVersion: '2.16.0',
+    pluginVersion: '1.2.2',
+    claimCertificateId: claim.certificateId,
+    packerVersion: '1.6.6',
+  });
   t.ok(!Number.isNaN(Date.parse(info.builtAt)));
   t.equal(readFileSync(join(dir, 'agent.yaml'), 'utf8'), readFileSync(join(REPO, 'agent/agent.yaml'), 'utf8'));
   const pargs = readFileSync(`${log}.args`, 'utf8').trim().split('\n');
@@ -282,7 +475,11 @@ t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit
   t.ok(pargs.includes(`output_directory=${join(dir, 'out')}`));
   t.equal(pargs.at(-1), '.');
   t.equal(readFileSync(`${log}.umask`, 'utf8').trim(), '0077', 'packer runs with umask 077');
-  t.equal(statSync(join(dir, 'out')).mode & 0o777, 0o700, 'the output dir packer made (the image holds the claim key) is 0700');
+  t.equal(
+    statSync(join(dir, 'out')).mode & 0o777,
+    0o700,
+    'the output dir packer made (the image holds the claim key) is 0700',
+  );
   t.equal(statSync(join(dir, 'out', 'greengrass-golden.qcow2')).mode & 0o777, 0o600, 'the image file is 0600');
   const packerDir = readFileSync(`${log}.packer-dir`, 'utf8').split('\n');
   t.notOk(packerDir.includes('plugins.pkr.hcl'), 'plugins.pkr.hcl left out for Packer < 1.7');
@@ -321,11 +518,20 @@ t.test('a second SIGINT while packer cleans up kills it, and says what may still
   await waitFor(() => run.stderrSoFar().includes('fake build running'), 120_000, 'packer to start');
   const staged = stagePath(run.stderrSoFar())!;
   run.child.kill('SIGINT');
-  await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('ignoring'), 30_000, 'packer to get the SIGINT');
+  await waitFor(
+    () => existsSync(log) && readFileSync(log, 'utf8').includes('ignoring'),
+    30_000,
+    'packer to get the SIGINT',
+  );
   run.child.kill('SIGINT');
   const r = await run.done;
   t.equal(r.code, ExitCode.INTERRUPTED);
-  t.match(r.stderr, new RegExp(`second SIGINT: packer killed before it could clean up; the qemu build VM and ${join(dir, 'out').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} may still hold the claim key`));
+  t.match(
+    r.stderr,
+    new RegExp(
+      `second SIGINT: packer killed before it could clean up; the qemu build VM and ${join(dir, 'out').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} may still hold the claim key`,
+    ),
+  );
   t.notOk(existsSync(staged), 'staging dir gone');
   t.same(leftoverStages(dir), []);
 });

@@ -3,8 +3,14 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import {
-  AttachPolicyCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand, CreateThingGroupCommand, DeleteCertificateCommand, DetachPolicyCommand,
-  IoTClient, UpdateCertificateCommand,
+  AttachPolicyCommand,
+  CreateKeysAndCertificateCommand,
+  CreatePolicyCommand,
+  CreateThingGroupCommand,
+  DeleteCertificateCommand,
+  DetachPolicyCommand,
+  IoTClient,
+  UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { tmpdir } from 'node:os';
@@ -44,13 +50,19 @@ export function cliEnv(s: AwsStandin, extra: NodeJS.ProcessEnv = {}): NodeJS.Pro
   };
 }
 
-export function startCli(args: string[], env: NodeJS.ProcessEnv, cwd = REPO): { child: ChildProcess; done: Promise<CliRun>; stderrSoFar(): string } {
+export function startCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd = REPO,
+): { child: ChildProcess; done: Promise<CliRun>; stderrSoFar(): string } {
   const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<CliRun>((res) => child.once('close', (code, signal) => res({ code, signal, stdout, stderr })));
+  const done = new Promise<CliRun>((res) =>
+    child.once('close', (code, signal) => res({ code, signal, stdout, stderr })),
+  );
   return { child, done, stderrSoFar: () => stderr };
 }
 
@@ -76,10 +88,16 @@ export function makePluginJar(dir: string, opts: { pluginClass?: string | null; 
   const root = mkdtempSync(join(dir, 'plugin-jar-'));
   const cls = opts.pluginClass === undefined ? 'com.aws.greengrass.FleetProvisioningByClaimPlugin' : opts.pluginClass;
   mkdirSync(join(root, 'META-INF'));
-  writeFileSync(join(root, 'META-INF', 'MANIFEST.MF'), `Manifest-Version: 1.0\r\n${cls ? `GG-Plugin-Class: ${cls}\r\n` : ''}\r\n`);
+  writeFileSync(
+    join(root, 'META-INF', 'MANIFEST.MF'),
+    `Manifest-Version: 1.0\r\n${cls ? `GG-Plugin-Class: ${cls}\r\n` : ''}\r\n`,
+  );
   if (opts.classFile !== false) {
     mkdirSync(join(root, 'com', 'aws', 'greengrass'), { recursive: true });
-    writeFileSync(join(root, 'com', 'aws', 'greengrass', 'FleetProvisioningByClaimPlugin.class'), Buffer.concat([Buffer.from('cafebabe00000037', 'hex'), Buffer.from('stand-in class')]));
+    writeFileSync(
+      join(root, 'com', 'aws', 'greengrass', 'FleetProvisioningByClaimPlugin.class'),
+      Buffer.concat([Buffer.from('cafebabe00000037', 'hex'), Buffer.from('stand-in class')]),
+    );
   }
   const jar = `${root}.jar`;
   execFileSync('zip', ['-q', '-r', jar, '.'], { cwd: root });
@@ -116,19 +134,39 @@ export async function seedClaim(
   };
   if (opts.policy !== false) {
     const policyName = 'GreengrassClaimPolicy';
-    await iot.send(new CreatePolicyCommand({ policyName, policyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }] }) })).catch(() => undefined);
+    await iot
+      .send(
+        new CreatePolicyCommand({
+          policyName,
+          policyDocument: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }],
+          }),
+        }),
+      )
+      .catch(() => undefined);
     await iot.send(new AttachPolicyCommand({ policyName, target: claim.certificateArn }));
   }
-  for (const g of opts.groups ?? ['GreengrassGoldenImageCores']) await iot.send(new CreateThingGroupCommand({ thingGroupName: g })).catch(() => undefined);
+  for (const g of opts.groups ?? ['GreengrassGoldenImageCores'])
+    await iot.send(new CreateThingGroupCommand({ thingGroupName: g })).catch(() => undefined);
   await new SecretsManagerClient(cfg).send(
     new CreateSecretCommand({
       Name: claim.secretName,
-      SecretString: JSON.stringify({ certificatePem: claim.certificatePem, privateKey: claim.privateKeyPem, certificateArn: claim.certificateArn, certificateId: claim.certificateId }),
+      SecretString: JSON.stringify({
+        certificatePem: claim.certificatePem,
+        privateKey: claim.privateKeyPem,
+        certificateArn: claim.certificateArn,
+        certificateId: claim.certificateId,
+      }),
     }),
   );
-  if (opts.status || opts.deleted) await iot.send(new UpdateCertificateCommand({ certificateId: claim.certificateId, newStatus: opts.status ?? 'INACTIVE' }));
+  if (opts.status || opts.deleted)
+    await iot.send(
+      new UpdateCertificateCommand({ certificateId: claim.certificateId, newStatus: opts.status ?? 'INACTIVE' }),
+    );
   if (opts.deleted) {
-    if (opts.policy !== false) await iot.send(new DetachPolicyCommand({ policyName: 'GreengrassClaimPolicy', target: claim.certificateArn }));
+    if (opts.policy !== false)
+      await iot.send(new DetachPolicyCommand({ policyName: 'GreengrassClaimPolicy', target: claim.certificateArn }));
     await iot.send(new DeleteCertificateCommand({ certificateId: claim.certificateId }));
   }
   return claim;

@@ -42,7 +42,12 @@ t.before(async () => {
   const app = tmp('gg-install-');
   scratch.push(app);
   writeFileSync(join(app, 'package.json'), '{ "name": "platform-team", "private": true }\n');
-  const inst = await run('npm', ['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', join(packDir, tarball)], app, process.env);
+  const inst = await run(
+    'npm',
+    ['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', join(packDir, tarball)],
+    app,
+    process.env,
+  );
   if (inst.code !== 0) throw new Error(`npm install of the tarball failed: ${inst.stderr}`);
   installed = join(app, 'node_modules', 'greengrass-golden-image');
   bin = join(app, 'node_modules', '.bin', 'greengrass-image');
@@ -56,9 +61,17 @@ t.teardown(() => {
 
 t.test('the package ships JavaScript and run-time files, and installs without dev dependencies', async (t) => {
   const modules = readdirSync(join(installed, '..'));
-  for (const dev of ['tsx', 'esbuild', 'typescript', 'tap', 'postject']) t.notOk(modules.includes(dev), `${dev} not installed`);
+  for (const dev of ['tsx', 'esbuild', 'typescript', 'tap', 'postject'])
+    t.notOk(modules.includes(dev), `${dev} not installed`);
   t.notOk(existsSync(join(installed, 'builder', 'src')), 'no TypeScript sources in the package');
-  for (const f of ['packer/sources.pkr.hcl', 'packer/http/user-data', 'packer/scripts/seal.sh', 'cloudformation/greengrass-fleet.yaml', 'agent/agent.yaml', 'systemd/greengrass-firstboot.service']) {
+  for (const f of [
+    'packer/sources.pkr.hcl',
+    'packer/http/user-data',
+    'packer/scripts/seal.sh',
+    'cloudformation/greengrass-fleet.yaml',
+    'agent/agent.yaml',
+    'systemd/greengrass-firstboot.service',
+  ]) {
     t.ok(existsSync(join(installed, f)), `${f} shipped`);
   }
 });
@@ -75,19 +88,32 @@ t.test('installed config render writes the installer config from explicit endpoi
   const cred = 'abc123.credentials.iot.eu-west-1.amazonaws.com';
   const r = await cli(['config', 'render', '--iot-data-endpoint', data, '--iot-cred-endpoint', cred, '-o', out]);
   t.equal(r.code, 0, r.stderr);
-  const doc = yaml.load(readFileSync(out, 'utf8')) as { services: Record<string, { configuration: Record<string, unknown> }> };
-  t.match(doc.services['aws.greengrass.FleetProvisioningByClaim'].configuration, { iotDataEndpoint: data, iotCredentialEndpoint: cred, awsRegion: 'eu-west-1' });
+  const doc = yaml.load(readFileSync(out, 'utf8')) as {
+    services: Record<string, { configuration: Record<string, unknown> }>;
+  };
+  t.match(doc.services['aws.greengrass.FleetProvisioningByClaim'].configuration, {
+    iotDataEndpoint: data,
+    iotCredentialEndpoint: cred,
+    awsRegion: 'eu-west-1',
+  });
   t.equal(s.requests.length, 0);
 });
 
 t.test('installed validate --target vsphere uses the shipped templates and provisioning template', async (t) => {
   const r = await cli(['validate', '--target', 'vsphere', '--json']);
   t.equal(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { ok: boolean; packerVersion: string; checks: { name: string; ok: boolean; detail: string }[] };
+  const out = JSON.parse(r.stdout) as {
+    ok: boolean;
+    packerVersion: string;
+    checks: { name: string; ok: boolean; detail: string }[];
+  };
   t.equal(out.ok, true);
   t.equal(out.packerVersion, '1.6.6');
   t.same(out.checks.map((c) => /^packer validate (\S+)/.exec(c.name)?.[1]).filter(Boolean), ['vsphere-iso.ubuntu']);
-  t.match(out.checks.find((c) => c.name === 'provisioning template parameters'), { ok: true, detail: /ThingName, ThingGroupName/ });
+  t.match(
+    out.checks.find((c) => c.name === 'provisioning template parameters'),
+    { ok: true, detail: /ThingName, ThingGroupName/ },
+  );
   t.equal(s.requests.length, 0);
 });
 

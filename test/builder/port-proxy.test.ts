@@ -16,8 +16,10 @@ t.before(async () => {
 t.teardown(() => s.close());
 
 const ENDPOINTS = [
-  '--iot-data-endpoint', 'a1-ats.iot.eu-west-1.amazonaws.com',
-  '--iot-cred-endpoint', 'c1.credentials.iot.eu-west-1.amazonaws.com',
+  '--iot-data-endpoint',
+  'a1-ats.iot.eu-west-1.amazonaws.com',
+  '--iot-cred-endpoint',
+  'c1.credentials.iot.eu-west-1.amazonaws.com',
 ];
 type Doc = { system?: Record<string, unknown>; services: Record<string, { configuration: Record<string, unknown> }> };
 
@@ -25,8 +27,19 @@ t.test('config render --mqtt-port 443 --proxy-url: nucleus mqtt.port, data plane
   const dir = tmp('gg-port-proxy-');
   const out = join(dir, 'config.yaml');
   const r = await runCli(
-    ['config', 'render', ...ENDPOINTS, '--mqtt-port', '443', '--proxy-url', 'http://proxy.branch.example:3128',
-      '--proxy-username', 'gg', '-o', out],
+    [
+      'config',
+      'render',
+      ...ENDPOINTS,
+      '--mqtt-port',
+      '443',
+      '--proxy-url',
+      'http://proxy.branch.example:3128',
+      '--proxy-username',
+      'gg',
+      '-o',
+      out,
+    ],
     cliEnv(s, { GREENGRASS_IMAGE_PROXY_PASSWORD: 'pa:ss@word' }),
   );
   t.equal(r.code, 0, r.stderr);
@@ -43,7 +56,10 @@ t.test('config render --mqtt-port 443 --proxy-url: nucleus mqtt.port, data plane
   });
   const plugin = fleetConfig(parseInstallerConfig(text));
   const want = {
-    mqttPort: 443, proxyUrl: 'http://proxy.branch.example:3128', proxyUsername: 'gg', proxyPassword: 'pa:ss@word',
+    mqttPort: 443,
+    proxyUrl: 'http://proxy.branch.example:3128',
+    proxyUsername: 'gg',
+    proxyPassword: 'pa:ss@word',
   };
   t.match(plugin, want, 'the plugin keeps them too');
   t.notOk(doc.system, 'an http proxy needs no system.rootCaPath');
@@ -77,8 +93,17 @@ t.test('build with an https proxy and no --proxy-ca: usage error before any AWS 
   const before = s.requests.length;
   const dir = tmp('gg-port-proxy-build-');
   const r = await runCli(
-    ['build', '--target', 'qemu', '--env', 'dev', '--proxy-url', 'https://proxy:3129',
-      '--output-dir', join(dir, 'out')],
+    [
+      'build',
+      '--target',
+      'qemu',
+      '--env',
+      'dev',
+      '--proxy-url',
+      'https://proxy:3129',
+      '--output-dir',
+      join(dir, 'out'),
+    ],
     cliEnv(s, { TMPDIR: dir }),
   );
   t.equal(r.code, ExitCode.USAGE, r.stderr);

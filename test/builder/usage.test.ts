@@ -21,7 +21,10 @@ t.test('an option given twice is refused by name, and nothing is written', async
 });
 
 t.test('options documented as repeatable still repeat', async (t) => {
-  const r = await runCli(['validate', '--var-file', '/nonexistent/a.pkrvars.hcl', '--var-file', '/nonexistent/b.pkrvars.hcl'], env);
+  const r = await runCli(
+    ['validate', '--var-file', '/nonexistent/a.pkrvars.hcl', '--var-file', '/nonexistent/b.pkrvars.hcl'],
+    env,
+  );
   t.notMatch(r.stderr, /given 2 times/);
   t.match(r.stderr, /--var-file \/nonexistent\/a\.pkrvars\.hcl does not exist/);
 });

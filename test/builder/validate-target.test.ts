@@ -23,7 +23,14 @@ function vsphereSite(): string {
   const file = join(tmp('gg-validate-target-'), 'site.pkrvars.hcl');
   writeFileSync(
     file,
-    ['vcenter_server', 'vsphere_username', 'vsphere_password', 'vsphere_datacenter', 'vsphere_cluster', 'vsphere_datastore']
+    [
+      'vcenter_server',
+      'vsphere_username',
+      'vsphere_password',
+      'vsphere_datacenter',
+      'vsphere_cluster',
+      'vsphere_datastore',
+    ]
       .map((k) => `${k} = "${k}-value"\n`)
       .join(''),
   );
@@ -42,7 +49,10 @@ t.test('validate --target vsphere with a vSphere-only site file validates that s
   t.equal(out.ok, true);
   const validated = out.checks.map((c) => /^packer validate (\S+)/.exec(c.name)?.[1]).filter(Boolean);
   t.same(validated, ['vsphere-iso.ubuntu'], 'only the vSphere source is validated');
-  t.ok(out.checks.some((c) => c.name === 'packer fmt -check' && c.ok), 'the other checks still run');
+  t.ok(
+    out.checks.some((c) => c.name === 'packer fmt -check' && c.ok),
+    'the other checks still run',
+  );
   t.equal(s.requests.length, 0, 'no AWS calls');
 });
 

@@ -1,7 +1,11 @@
 import t from 'tap';
 import yaml from 'js-yaml';
 import {
-  renderInstallerConfig, parseInstallerConfig, fillTemplateParameters, fleetConfig, THING_NAME_PLACEHOLDER,
+  renderInstallerConfig,
+  parseInstallerConfig,
+  fillTemplateParameters,
+  fleetConfig,
+  THING_NAME_PLACEHOLDER,
   type InstallerSettings,
 } from '../../common/installer-config.ts';
 
@@ -37,16 +41,33 @@ t.test('filling writes hostile names as plain YAML strings', async (t) => {
 
 t.test('invalid configs list every problem', async (t) => {
   t.throws(() => parseInstallerConfig('services: [1'), { name: 'ConfigError', reason: 'installer-config-yaml' });
-  const bad = yaml.dump({ services: { 'aws.greengrass.Nucleus': { version: 'latest' }, 'aws.greengrass.FleetProvisioningByClaim': { configuration: { rootPath: 'relative' } } } });
-  const err = (() => { try { parseInstallerConfig(bad); } catch (e) { return e as Error; } })();
+  const bad = yaml.dump({
+    services: {
+      'aws.greengrass.Nucleus': { version: 'latest' },
+      'aws.greengrass.FleetProvisioningByClaim': { configuration: { rootPath: 'relative' } },
+    },
+  });
+  const err = (() => {
+    try {
+      parseInstallerConfig(bad);
+    } catch (e) {
+      return e as Error;
+    }
+  })();
   t.match(err?.message, /version must pin/);
   t.match(err?.message, /provisioningTemplate is required/);
   t.match(err?.message, /rootPath must be an absolute path/);
-  t.throws(() => renderInstallerConfig({ ...settings, iotDataEndpoint: 'abc-ats.iot.us-east-1.amazonaws.com' }), /not in region eu-west-1/);
+  t.throws(
+    () => renderInstallerConfig({ ...settings, iotDataEndpoint: 'abc-ats.iot.us-east-1.amazonaws.com' }),
+    /not in region eu-west-1/,
+  );
 });
 
 t.test('a template without the ThingName placeholder is refused', async (t) => {
   const doc = parseInstallerConfig(renderInstallerConfig(settings));
   fleetConfig(doc).templateParameters = { ThingName: 'fixed' };
-  t.throws(() => fillTemplateParameters(doc, { thingName: 'x' }), { name: 'ConfigError', reason: 'installer-config-no-thing-name' });
+  t.throws(() => fillTemplateParameters(doc, { thingName: 'x' }), {
+    name: 'ConfigError',
+    reason: 'installer-config-no-thing-name',
+  });
 });

@@ -4,8 +4,13 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import {
-  dumpInstallerConfig, fillTemplateParameters, FLEET_PLUGIN_COMPONENT, parseInstallerConfig, renderInstallerConfig,
-  renderManualInstallerConfig, type InstallerSettings,
+  dumpInstallerConfig,
+  fillTemplateParameters,
+  FLEET_PLUGIN_COMPONENT,
+  parseInstallerConfig,
+  renderInstallerConfig,
+  renderManualInstallerConfig,
+  type InstallerSettings,
 } from '../../common/installer-config.ts';
 import { loadAsNucleus } from '../../common/yaml11.ts';
 import { createDeviceRoot } from '../../harness/device-root.ts';
@@ -57,8 +62,19 @@ t.test('the YAML 1.1 reader of the checks types plain scalars as the nucleus doe
       'h: "123_456"\ni: 1:20\nj: gg-clone-7\nk: 012\nl: On\nm: 0b101\n',
   );
   t.same(read, {
-    a: 123456, b: 31, c: 1000, d: true, e: false, f: null, g: null,
-    h: '123_456', i: '1:20', j: 'gg-clone-7', k: 10, l: true, m: 5,
+    a: 123456,
+    b: 31,
+    c: 1000,
+    d: true,
+    e: false,
+    f: null,
+    g: null,
+    h: '123_456',
+    i: '1:20',
+    j: 'gg-clone-7',
+    k: 10,
+    l: true,
+    m: 5,
   });
 });
 
@@ -86,9 +102,14 @@ t.test('builder: the filled config (dumpInstallerConfig) keeps every YAML 1.1 Th
 t.test('cores create: the MANUAL installer config keeps a YAML 1.1 thing name a string', async (t) => {
   for (const name of ['123_456', '1e3', 'yes', 'null']) {
     const text = renderManualInstallerConfig({
-      thingName: name, nucleusVersion: '2.16.0', awsRegion: 'eu-west-1', iotDataEndpoint: settings.iotDataEndpoint,
-      iotCredentialEndpoint: settings.iotCredentialEndpoint, iotRoleAlias: 'GreengrassCoreTokenExchangeRoleAlias',
-      mqttPort: 443, greengrassDataPlanePort: 443,
+      thingName: name,
+      nucleusVersion: '2.16.0',
+      awsRegion: 'eu-west-1',
+      iotDataEndpoint: settings.iotDataEndpoint,
+      iotCredentialEndpoint: settings.iotCredentialEndpoint,
+      iotRoleAlias: 'GreengrassCoreTokenExchangeRoleAlias',
+      mqttPort: 443,
+      greengrassDataPlanePort: 443,
     });
     t.equal((loadAsNucleus(text) as Doc).system?.thingName, name, `${name}`);
     t.same(unquotedStrings(text, NUMERIC), [], `${name}: no plain string scalar`);

@@ -18,10 +18,17 @@ t.test('refuses with a specific problem', async (t) => {
     ['ubuntu', 'denied'],
   ];
   for (const [name, problem] of cases) {
-    t.throws(() => validateThingName(name), { name: 'ThingNameError', problem }, `${JSON.stringify(name)} -> ${problem}`);
+    t.throws(
+      () => validateThingName(name),
+      { name: 'ThingNameError', problem },
+      `${JSON.stringify(name)} -> ${problem}`,
+    );
   }
   t.equal(validateThingName('golden'), 'golden');
-  t.throws(() => validateThingName('Golden', { templateHostname: 'golden' }), { name: 'ThingNameError', problem: 'template-hostname' });
+  t.throws(() => validateThingName('Golden', { templateHostname: 'golden' }), {
+    name: 'ThingNameError',
+    problem: 'template-hostname',
+  });
   t.throws(() => validateThingName('lab-1', { deny: ['LAB-1'] }), { name: 'ThingNameError', problem: 'denied' });
 });
 
@@ -33,5 +40,8 @@ t.test('fqdn modes are explicit', async (t) => {
 
 t.test('token templates fail on missing values instead of half-building a name', async (t) => {
   t.equal(renderTokens('{{hostname}}-{{serial}}', { hostname: 'h', serial: 'S1' }), 'h-S1');
-  t.throws(() => renderTokens('{{hostname}}-{{serial}}', { hostname: 'h' }), { name: 'ConfigError', reason: 'template-token-missing' });
+  t.throws(() => renderTokens('{{hostname}}-{{serial}}', { hostname: 'h' }), {
+    name: 'ConfigError',
+    reason: 'template-token-missing',
+  });
 });

@@ -20,10 +20,18 @@ import { thingNameFromTlog } from '../../offline/clone.ts';
 t.setTimeout(55 * 60_000);
 
 t.test('usage errors exit 2 with a clear message and start nothing', async (t) => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'offline', 'pipeline.ts'), '--no-such-flag'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(REPO_ROOT, 'offline', 'pipeline.ts'), '--no-such-flag'],
+    { cwd: REPO_ROOT, encoding: 'utf8' },
+  );
   t.equal(r.status, 2);
   t.match(r.stderr, /unknown argument --no-such-flag/);
-  const r2 = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'offline', 'pipeline.ts'), '--reuse-bake', '/nonexistent-run'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  const r2 = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(REPO_ROOT, 'offline', 'pipeline.ts'), '--reuse-bake', '/nonexistent-run'],
+    { cwd: REPO_ROOT, encoding: 'utf8' },
+  );
   t.equal(r2.status, 2);
   t.match(r2.stderr, /--reuse-bake \/nonexistent-run: no bake\.json there/);
 });
@@ -35,7 +43,15 @@ t.test('a failing stage is named, keeps its logs, and the stand-ins are stopped'
   writeFileSync(join(fake, 'not-a-disk.qcow2'), 'this is not a disk image\n');
   loadOrCreateCa(join(fake, 'ca'));
   const port = await freePort();
-  writeFileSync(join(fake, 'bake.json'), JSON.stringify({ sealedImage: join(fake, 'not-a-disk.qcow2'), caDir: join(fake, 'ca'), mqttPort: port, bakedAt: new Date().toISOString() }));
+  writeFileSync(
+    join(fake, 'bake.json'),
+    JSON.stringify({
+      sealedImage: join(fake, 'not-a-disk.qcow2'),
+      caDir: join(fake, 'ca'),
+      mqttPort: port,
+      bakedAt: new Date().toISOString(),
+    }),
+  );
   const runDir = mkdtempSync(join(cacheRoot(), 'pipeline-runs', 'fail-'));
   const report = await runPipeline({ runDir, reuseBake: fake, quick: true, progress: () => {} });
   t.equal(report.ok, false);
@@ -43,7 +59,7 @@ t.test('a failing stage is named, keeps its logs, and the stand-ins are stopped'
   t.equal(report.exitCode, 5, 'tool failure exit code');
   t.match(report.error, /stage "clones-first-boot" failed: clone: overlay: qemu-img failed .*log: /);
   const logPath = /log: (\S+)/.exec(report.error ?? '')?.[1] ?? '';
-  t.ok(existsSync(logPath), 'the failing command\'s log is kept');
+  t.ok(existsSync(logPath), "the failing command's log is kept");
   t.match(readFileSync(logPath, 'utf8'), /qemu-img create/);
   t.ok(existsSync(join(runDir, 'report.json')), 'report.json written');
   t.ok(existsSync(join(runDir, 'logs', 'provisioning-standin.log')), 'stand-in logs kept');
@@ -73,7 +89,10 @@ t.test('offline pipeline: bake, six clone boots, each clone provisions itself ex
   t.equal(report.failedStage, null, `no stage failed (${report.error ?? ''}); logs in ${runDir}`);
   t.equal(report.exitCode, 0);
   t.ok(existsSync(join(runDir, 'report.json')), 'report.json kept in the run dir');
-  t.ok(lines.some((l) => /still running|waiting for greengrass-firstboot/.test(l)), 'progress lines during long steps');
+  t.ok(
+    lines.some((l) => /still running|waiting for greengrass-firstboot/.test(l)),
+    'progress lines during long steps',
+  );
 
   // The AWS IoT side: exactly one registration per clone name, none for the template, no takeovers.
   const regs = readRegistrations(report.recordsFile);
@@ -81,7 +100,10 @@ t.test('offline pipeline: bake, six clone boots, each clone provisions itself ex
   t.equal(new Set(regs.map((r) => r.certificateId)).size, 3, 'each Thing has its own certificate');
   const events = readEvents(report.recordsFile);
   t.equal(events.filter((e) => e.event === 'takeover').length, 0, 'no Thing got a second certificate');
-  t.ok(regs.every((r) => r.parameters.ThingName === r.thingName), 'templateParameters.ThingName is the clone hostname');
+  t.ok(
+    regs.every((r) => r.parameters.ThingName === r.thingName),
+    'templateParameters.ThingName is the clone hostname',
+  );
 
   // Each clone's disk, read again here (not from the pipeline's own summary).
   const inspect = join(runDir, 'test-inspect.log');
@@ -91,53 +113,117 @@ t.test('offline pipeline: bake, six clone boots, each clone provisions itself ex
     t.teardown(() => rmSync(raw, { force: true }));
     return raw;
   };
-  for (const [id, name] of [['clone-a', 'branch-017'], ['clone-b', 'branch-018'], ['clone-c', 'branch-019']] as const) {
+  for (const [id, name] of [
+    ['clone-a', 'branch-017'],
+    ['clone-b', 'branch-018'],
+    ['clone-c', 'branch-019'],
+  ] as const) {
     const raw = await disk(id);
     const sentinel = await readGuestFile(raw, '/var/lib/greengrass-firstboot/provisioned.json', inspect);
     t.ok(sentinel, `${id}: sentinel written`);
     t.match(sentinel ?? '', name, `${id}: sentinel names ${name}`);
-    t.notOk(await guestPathExists(raw, '/greengrass/v2/claim-certs/claim.private.pem.key', inspect), `${id}: claim private key is gone`);
-    t.ok(await guestPathExists(raw, '/etc/systemd/system/multi-user.target.wants/greengrass.service', inspect), `${id}: greengrass.service enabled`);
-    t.equal(thingNameFromTlog((await readGuestFile(raw, '/greengrass/v2/config/config.tlog', inspect)) ?? ''), name, `${id}: config.tlog system.thingName`);
+    t.notOk(
+      await guestPathExists(raw, '/greengrass/v2/claim-certs/claim.private.pem.key', inspect),
+      `${id}: claim private key is gone`,
+    );
+    t.ok(
+      await guestPathExists(raw, '/etc/systemd/system/multi-user.target.wants/greengrass.service', inspect),
+      `${id}: greengrass.service enabled`,
+    );
+    t.equal(
+      thingNameFromTlog((await readGuestFile(raw, '/greengrass/v2/config/config.tlog', inspect)) ?? ''),
+      name,
+      `${id}: config.tlog system.thingName`,
+    );
     const key = await statGuest(raw, '/greengrass/v2/privKey.key', inspect);
     t.equal(key && key.mode & 0o077, 0, `${id}: device private key is not group/world readable`);
   }
   const rawT = await disk('clone-template');
-  t.notOk(await readGuestFile(rawT, '/var/lib/greengrass-firstboot/provisioned.json', inspect), 'template-hostname clone: no sentinel');
-  t.ok(await guestPathExists(rawT, '/greengrass/v2/claim-certs/claim.private.pem.key', inspect), 'template-hostname clone: claim key untouched');
+  t.notOk(
+    await readGuestFile(rawT, '/var/lib/greengrass-firstboot/provisioned.json', inspect),
+    'template-hostname clone: no sentinel',
+  );
+  t.ok(
+    await guestPathExists(rawT, '/greengrass/v2/claim-certs/claim.private.pem.key', inspect),
+    'template-hostname clone: claim key untouched',
+  );
 
   // Journals: greengrass.service really started on a provisioned clone; the second boot skipped the unit;
   // the template clone's unit failed permanently (exit 3) without restarting into a loop.
   const jA2 = readFileSync(join(runDir, 'clones', 'clone-a.boot2.journal.txt'), 'utf8');
   const jA1 = readFileSync(join(runDir, 'clones', 'clone-a.boot1.journal.txt'), 'utf8');
   t.match(jA1, /Started greengrass\.service/, 'clone-a first boot: greengrass.service started');
-  const lastBoot = jA2.split(/^-- Boot [0-9a-f]+ --$/m).filter((p) => p.trim()).pop() ?? '';
-  t.match(lastBoot, /greengrass-firstboot\.service - .* was skipped because of an unmet condition check \(ConditionPathExists=!\/var\/lib\/greengrass-firstboot\/provisioned\.json\)/, 'second boot: unit skipped by its condition');
+  const lastBoot =
+    jA2
+      .split(/^-- Boot [0-9a-f]+ --$/m)
+      .filter((p) => p.trim())
+      .pop() ?? '';
+  t.match(
+    lastBoot,
+    /greengrass-firstboot\.service - .* was skipped because of an unmet condition check \(ConditionPathExists=!\/var\/lib\/greengrass-firstboot\/provisioned\.json\)/,
+    'second boot: unit skipped by its condition',
+  );
   t.notMatch(lastBoot, /greengrass-firstboot\[\d+\]/, 'second boot: the agent did not run');
   t.match(lastBoot, /Started greengrass\.service/, 'second boot: greengrass.service starts on its own');
   const jT = readFileSync(join(runDir, 'clones', 'clone-template.boot1.journal.txt'), 'utf8');
-  t.match(jT, /greengrass-firstboot\.service: Main process exited, code=exited, status=3/, 'template clone: permanent refusal (exit 3)');
+  t.match(
+    jT,
+    /greengrass-firstboot\.service: Main process exited, code=exited, status=3/,
+    'template clone: permanent refusal (exit 3)',
+  );
   t.notMatch(jT, /greengrass-firstboot\.service: Scheduled restart job/, 'template clone: no restart loop');
   t.match(jT, /golden-template/, 'template clone: the refusal names the template hostname');
 
   // A second VM named like clone-a (a working core) was refused by the stack's pre-provisioning hook, as IoT
   // would refuse it: nothing registered under its name, its claim kept, and its journal says why.
   const rawD = await disk('clone-dup');
-  t.notOk(await readGuestFile(rawD, '/var/lib/greengrass-firstboot/provisioned.json', inspect), 'duplicate-name clone: no sentinel');
-  t.ok(await guestPathExists(rawD, '/greengrass/v2/claim-certs/claim.private.pem.key', inspect), 'duplicate-name clone: claim kept');
+  t.notOk(
+    await readGuestFile(rawD, '/var/lib/greengrass-firstboot/provisioned.json', inspect),
+    'duplicate-name clone: no sentinel',
+  );
+  t.ok(
+    await guestPathExists(rawD, '/greengrass/v2/claim-certs/claim.private.pem.key', inspect),
+    'duplicate-name clone: claim kept',
+  );
   const jD = readFileSync(join(runDir, 'clones', 'clone-dup.boot1.journal.txt'), 'utf8');
-  t.match(jD, /greengrass-firstboot\.service: Main process exited, code=exited, status=3/, 'duplicate-name clone: permanent refusal (exit 3)');
+  t.match(
+    jD,
+    /greengrass-firstboot\.service: Main process exited, code=exited, status=3/,
+    'duplicate-name clone: permanent refusal (exit 3)',
+  );
   t.notMatch(jD, /greengrass-firstboot\.service: Scheduled restart job/, 'duplicate-name clone: no retry loop');
-  t.match(jD, /greengrass-firstboot\[\d+\]: .*pre-provisioning hook/i, 'duplicate-name clone: the journal names the hook refusal');
-  t.equal(regs.filter((r) => r.thingName === 'branch-017').length, 1, 'branch-017 registered once: the duplicate took nothing');
-  t.match(formatReport(report), /journalctl -u greengrass-firstboot on clone-dup/, 'the report quotes the refused clone\'s journal');
+  t.match(
+    jD,
+    /greengrass-firstboot\[\d+\]: .*pre-provisioning hook/i,
+    'duplicate-name clone: the journal names the hook refusal',
+  );
+  t.equal(
+    regs.filter((r) => r.thingName === 'branch-017').length,
+    1,
+    'branch-017 registered once: the duplicate took nothing',
+  );
+  t.match(
+    formatReport(report),
+    /journalctl -u greengrass-firstboot on clone-dup/,
+    "the report quotes the refused clone's journal",
+  );
 
   // The clone booted while the provisioning stand-in was down registered only after it was back.
   const restart = events.filter((e) => e.event === 'listening').map((e) => Date.parse(e.at));
   const c = regs.find((r) => r.thingName === 'branch-019')!;
-  t.ok(restart.length >= 2 && Date.parse(c.time) > restart[restart.length - 1], 'branch-019 registered after the stand-in restarted');
+  t.ok(
+    restart.length >= 2 && Date.parse(c.time) > restart[restart.length - 1],
+    'branch-019 registered after the stand-in restarted',
+  );
   const jC = readFileSync(join(runDir, 'clones', 'clone-c.boot1.journal.txt'), 'utf8');
-  t.match(jC, /ECONNREFUSED 10\.0\.2\.2:\d+.*endpoint unreachable; retrying/, 'clone-c saw the endpoint down and retried');
-  const summary = report.clones.map((x) => `${x.id}#${x.boot} ${x.hostname ?? '<template>'} ${x.outcome} provisioned=${x.provisionedSeconds ?? '-'}s multi-user=${x.multiUserMs === null ? '-' : Math.round(x.multiUserMs / 1000)}s`);
+  t.match(
+    jC,
+    /ECONNREFUSED 10\.0\.2\.2:\d+.*endpoint unreachable; retrying/,
+    'clone-c saw the endpoint down and retried',
+  );
+  const summary = report.clones.map(
+    (x) =>
+      `${x.id}#${x.boot} ${x.hostname ?? '<template>'} ${x.outcome} provisioned=${x.provisionedSeconds ?? '-'}s multi-user=${x.multiUserMs === null ? '-' : Math.round(x.multiUserMs / 1000)}s`,
+  );
   t.comment(summary.join('\n'));
 });

@@ -44,7 +44,9 @@ t.test('claim create, create again (reuse), rotate --deactivate-old, rotate (pol
     t.same(at(run, 'reused'), created, `${run.backend}: a second claim create changes nothing`);
     const twice = at(run, 'rotated twice');
     t.same(
-      Object.values(twice.certificates).map((c) => `${c.status} ${c.policies.join(',')}`).sort(),
+      Object.values(twice.certificates)
+        .map((c) => `${c.status} ${c.policies.join(',')}`)
+        .sort(),
       [`ACTIVE ${CLAIM}`, `ACTIVE ${CLAIM}`, `INACTIVE ${CLAIM}`],
       `${run.backend}: three certificates; the first deactivated, the policy carried over each time`,
     );

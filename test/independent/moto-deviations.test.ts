@@ -69,7 +69,10 @@ t.test(`noPagination: ${D.noPagination.moto}`, async (t) => {
     const pages = [certs.certificates?.length, policies.policies?.length, groups.thingGroups?.length];
     const more = [!!certs.nextMarker, !!policies.nextMarker, !!groups.nextToken];
     if (name === 'moto') {
-      t.ok(pages.every((x) => (x ?? 0) >= 3), 'moto: every item on the first page');
+      t.ok(
+        pages.every((x) => (x ?? 0) >= 3),
+        'moto: every item on the first page',
+      );
       t.same(more, [false, false, false], 'moto: no marker');
     } else {
       t.same(pages, [1, 1, 1], `stand-in: ${D.noPagination.aws}`);

@@ -8,8 +8,13 @@ import t from 'tap';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  AttachPolicyCommand, AttachThingPrincipalCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand,
-  CreatePolicyVersionCommand, CreateThingCommand, ListThingPrincipalsCommand,
+  AttachPolicyCommand,
+  AttachThingPrincipalCommand,
+  CreateKeysAndCertificateCommand,
+  CreatePolicyCommand,
+  CreatePolicyVersionCommand,
+  CreateThingCommand,
+  ListThingPrincipalsCommand,
 } from '@aws-sdk/client-iot';
 import { stackIotPolicies } from '../../cloudformation/template.ts';
 import { POLICIES, REGION, startMoto, type Backend, type MotoServer } from './backends.ts';
@@ -59,7 +64,10 @@ t.test('cores create, re-run, resume a cut-off core; devices create/delete; core
   ];
   const { standin, moto: m } = await bothBackends(t, moto, steps);
   for (const run of [standin, m]) {
-    t.ok(run.results.every((r) => r.code === undefined || r.code === 0), `${run.backend}: every command exits 0`);
+    t.ok(
+      run.results.every((r) => r.code === undefined || r.code === 0),
+      `${run.backend}: every command exits 0`,
+    );
     const created = at(run, 'cores created');
     t.same(Object.keys(created.things).sort(), ['site-core-a', 'site-core-b'], `${run.backend}: two core things`);
     t.same(created.thingGroups.SiteCores?.members, ['site-core-a', 'site-core-b'], `${run.backend}: both in the group`);
@@ -77,7 +85,11 @@ t.test('cores create, re-run, resume a cut-off core; devices create/delete; core
     t.same(Object.keys(gone.things), ['dev-2'], `${run.backend}: only the client device dev-2 is left`);
     t.same(Object.keys(gone.certificates), ['<cert-of-thing:dev-2>'], `${run.backend}: core certificates deleted`);
     t.same(gone.thingGroups.SiteCores?.members, [], `${run.backend}: the group is empty`);
-    t.same(gone.policies, [...POLICIES].sort(), `${run.backend}: the cores' own policies are deleted, the stack's stay`);
+    t.same(
+      gone.policies,
+      [...POLICIES].sort(),
+      `${run.backend}: the cores' own policies are deleted, the stack's stay`,
+    );
     t.same(at(run, 'deleted again'), gone, `${run.backend}: a second delete changes nothing`);
   }
 });
@@ -103,34 +115,63 @@ t.test("cores create refuses a name that is another machine's identity (a certif
   t.same(snap.thingGroups.SiteCores?.members ?? [], [], 'not added to the group');
 });
 
-t.test('cores delete --deprovision deletes a core\'s own policy (manual, or hash-named with a second version) and keeps a shared one', async (t) => {
-  const certOf = async (b: Backend, thing: string) => (await b.iot.send(new ListThingPrincipalsCommand({ thingName: thing }))).principals![0]!;
-  const fleetDoc = JSON.stringify(stackIotPolicies({ region: REGION, accountId: '123456789012' }).core('fleet-core-1'), null, 1);
-  const steps: Step[] = [
-    { label: 'cores create', cli: (b) => ['cores', 'create', ...NAMES, '-o', join(b.dir, 'cores')] },
-    {
-      label: 'a policy shared by both cores; a fleet-provisioned core with a hash-named policy in two versions',
-      act: async (b) => {
-        await b.iot.send(new CreatePolicyCommand({ policyName: 'SiteShared', policyDocument: '{"Version":"2012-10-17","Statement":[]}' }));
-        for (const core of ['site-core-a', 'site-core-b']) await b.iot.send(new AttachPolicyCommand({ policyName: 'SiteShared', target: await certOf(b, core) }));
-        await b.iot.send(new CreateThingCommand({ thingName: 'fleet-core-1' }));
-        const c = await b.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
-        await b.iot.send(new CreatePolicyCommand({ policyName: FLEET_POLICY, policyDocument: fleetDoc }));
-        await b.iot.send(new CreatePolicyVersionCommand({ policyName: FLEET_POLICY, policyDocument: fleetDoc, setAsDefault: true }));
-        await b.iot.send(new AttachPolicyCommand({ policyName: FLEET_POLICY, target: c.certificateArn }));
-        await b.iot.send(new AttachThingPrincipalCommand({ thingName: 'fleet-core-1', principal: c.certificateArn }));
+t.test(
+  "cores delete --deprovision deletes a core's own policy (manual, or hash-named with a second version) and keeps a shared one",
+  async (t) => {
+    const certOf = async (b: Backend, thing: string) =>
+      (await b.iot.send(new ListThingPrincipalsCommand({ thingName: thing }))).principals![0]!;
+    const fleetDoc = JSON.stringify(
+      stackIotPolicies({ region: REGION, accountId: '123456789012' }).core('fleet-core-1'),
+      null,
+      1,
+    );
+    const steps: Step[] = [
+      { label: 'cores create', cli: (b) => ['cores', 'create', ...NAMES, '-o', join(b.dir, 'cores')] },
+      {
+        label: 'a policy shared by both cores; a fleet-provisioned core with a hash-named policy in two versions',
+        act: async (b) => {
+          await b.iot.send(
+            new CreatePolicyCommand({
+              policyName: 'SiteShared',
+              policyDocument: '{"Version":"2012-10-17","Statement":[]}',
+            }),
+          );
+          for (const core of ['site-core-a', 'site-core-b'])
+            await b.iot.send(new AttachPolicyCommand({ policyName: 'SiteShared', target: await certOf(b, core) }));
+          await b.iot.send(new CreateThingCommand({ thingName: 'fleet-core-1' }));
+          const c = await b.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+          await b.iot.send(new CreatePolicyCommand({ policyName: FLEET_POLICY, policyDocument: fleetDoc }));
+          await b.iot.send(
+            new CreatePolicyVersionCommand({ policyName: FLEET_POLICY, policyDocument: fleetDoc, setAsDefault: true }),
+          );
+          await b.iot.send(new AttachPolicyCommand({ policyName: FLEET_POLICY, target: c.certificateArn }));
+          await b.iot.send(new AttachThingPrincipalCommand({ thingName: 'fleet-core-1', principal: c.certificateArn }));
+        },
       },
-    },
-    { checkpoint: 'set up' },
-    { label: 'cores delete site-core-a fleet-core-1 --deprovision', cli: ['cores', 'delete', 'site-core-a', 'fleet-core-1', '--deprovision', '--yes'] },
-    { checkpoint: 'deleted' },
-  ];
-  const { standin, moto: m } = await bothBackends(t, moto, steps);
-  for (const run of [standin, m]) {
-    t.ok(run.results.every((r) => r.code === undefined || r.code === 0), `${run.backend}: every command exits 0`);
-    const own = ['GreengrassCorePolicy-site-core-a', 'GreengrassCorePolicy-site-core-b', FLEET_POLICY, 'SiteShared'];
-    t.same(at(run, 'set up').policies, [...POLICIES, ...own].sort(), `${run.backend}: every policy before`);
-    t.same(at(run, 'deleted').policies, [...POLICIES, 'GreengrassCorePolicy-site-core-b', 'SiteShared'].sort(), `${run.backend}: the own policies gone, shared and core-b's kept`);
-    t.same(at(run, 'deleted').certificates['<cert-of-thing:site-core-b>']?.policies, ['GreengrassCorePolicy-site-core-b', 'SiteShared']);
-  }
-});
+      { checkpoint: 'set up' },
+      {
+        label: 'cores delete site-core-a fleet-core-1 --deprovision',
+        cli: ['cores', 'delete', 'site-core-a', 'fleet-core-1', '--deprovision', '--yes'],
+      },
+      { checkpoint: 'deleted' },
+    ];
+    const { standin, moto: m } = await bothBackends(t, moto, steps);
+    for (const run of [standin, m]) {
+      t.ok(
+        run.results.every((r) => r.code === undefined || r.code === 0),
+        `${run.backend}: every command exits 0`,
+      );
+      const own = ['GreengrassCorePolicy-site-core-a', 'GreengrassCorePolicy-site-core-b', FLEET_POLICY, 'SiteShared'];
+      t.same(at(run, 'set up').policies, [...POLICIES, ...own].sort(), `${run.backend}: every policy before`);
+      t.same(
+        at(run, 'deleted').policies,
+        [...POLICIES, 'GreengrassCorePolicy-site-core-b', 'SiteShared'].sort(),
+        `${run.backend}: the own policies gone, shared and core-b's kept`,
+      );
+      t.same(at(run, 'deleted').certificates['<cert-of-thing:site-core-b>']?.policies, [
+        'GreengrassCorePolicy-site-core-b',
+        'SiteShared',
+      ]);
+    }
+  },
+);

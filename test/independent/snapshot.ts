@@ -88,7 +88,7 @@ async function claimOf(b: Backend, text: string | undefined, pems: Map<string, s
       () => '',
     );
   }
-  let keyMatches = false;
+  let keyMatches: boolean;
   try {
     keyMatches = new X509Certificate(String(v.certificatePem)).checkPrivateKey(createPrivateKey(String(v.privateKey)));
   } catch {
@@ -166,7 +166,9 @@ async function read(b: Backend): Promise<{ snap: Snapshot; certs: { id: string; 
   const pems = new Map<string, string>();
   for (const name of secrets) {
     const d = await sm.send(new DescribeSecretCommand({ SecretId: name }));
-    const versions = Object.values(d.VersionIdsToStages ?? {}).map((st) => sorted(st)).filter((st) => st.length > 0);
+    const versions = Object.values(d.VersionIdsToStages ?? {})
+      .map((st) => sorted(st))
+      .filter((st) => st.length > 0);
     const value = async (stage: string) =>
       (await sm.send(new GetSecretValueCommand({ SecretId: name, VersionStage: stage }))).SecretString;
     const hasPrevious = versions.some((v) => v.includes('AWSPREVIOUS'));
@@ -190,7 +192,10 @@ function certificateLabels(snap: Snapshot, certs: { id: string; created: number 
     }
   }
   for (const [name, s] of Object.entries(snap.secrets)) {
-    for (const [stage, claim] of [['current', s.current], ['previous', s.previous]] as const) {
+    for (const [stage, claim] of [
+      ['current', s.current],
+      ['previous', s.previous],
+    ] as const) {
       if (claim && typeof claim === 'object' && !labels.has(claim.certificateId)) {
         labels.set(claim.certificateId, `cert-in-secret:${name}:${stage}`);
       }

@@ -12,8 +12,15 @@ t.test('timeout: SIGTERM first; a stage that stops on it is not killed', async (
   const mark = join(dir, 'term');
   const started = Date.now();
   const err = await run('sh', ['-c', `trap 'echo stopped > "${mark}"; exit 0' TERM; sleep 30 & wait`], {
-    stage: 'bake', logFile: join(dir, 'log'), timeoutMs: 300, killGraceMs: 20_000, progress: quiet,
-  }).then(() => null, (e: Error & { reason?: string }) => e);
+    stage: 'bake',
+    logFile: join(dir, 'log'),
+    timeoutMs: 300,
+    killGraceMs: 20_000,
+    progress: quiet,
+  }).then(
+    () => null,
+    (e: Error & { reason?: string }) => e,
+  );
   t.match(err, { reason: 'timeout', message: /bake: sh timed out after 300 ms/ });
   t.equal(readFileSync(mark, 'utf8'), 'stopped\n', 'its SIGTERM handler ran');
   t.ok(Date.now() - started < 10_000, 'and it was not waited on for the kill grace');
@@ -24,8 +31,15 @@ t.test('timeout: a stage that ignores SIGTERM is SIGKILLed after the grace', asy
   const mark = join(dir, 'term');
   const started = Date.now();
   const err = await run('sh', ['-c', `trap 'echo ignored > "${mark}"' TERM; while :; do sleep 0.1; done`], {
-    stage: 'bake', logFile: join(dir, 'log'), timeoutMs: 300, killGraceMs: 700, progress: quiet,
-  }).then(() => null, (e: Error & { reason?: string }) => e);
+    stage: 'bake',
+    logFile: join(dir, 'log'),
+    timeoutMs: 300,
+    killGraceMs: 700,
+    progress: quiet,
+  }).then(
+    () => null,
+    (e: Error & { reason?: string }) => e,
+  );
   t.match(err, { reason: 'timeout' });
   t.ok(existsSync(mark), 'it got SIGTERM first');
   const took = Date.now() - started;

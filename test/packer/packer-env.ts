@@ -68,5 +68,7 @@ export function writeSiteVars(dir: string): string {
 }
 
 export function scripts(): string[] {
-  return readdirSync(SCRIPTS_DIR).filter((f) => f.endsWith('.sh')).sort();
+  return readdirSync(SCRIPTS_DIR)
+    .filter((f) => f.endsWith('.sh'))
+    .sort();
 }

@@ -2,7 +2,17 @@
 // throwaway root tree (ROOT=<dir>, GG_STAGE=<staging copy>) with a stand-in-CA claim certificate.
 import t from 'tap';
 import yaml from 'js-yaml';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync, chmodSync as chmod, cpSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+  chmodSync as chmod,
+  cpSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { createCa, issueCertificate } from '../../standins/pki.ts';
 import { REPO, SCRIPTS_DIR, run, scripts, tmp } from './packer-env.ts';
@@ -45,7 +55,10 @@ function stage(dir: string): { stage: string; claimKey: string } {
   cpSync(join(REPO, 'agent/agent.yaml'), join(stage, 'agent.yaml'));
   cpSync(join(REPO, 'docs/agent.md'), join(stage, 'agent.md'));
   writeFileSync(join(stage, 'greengrass-firstboot'), '#!/bin/sh\necho stand-in agent executable\n', { mode: 0o755 });
-  writeFileSync(join(stage, 'build-info.json'), JSON.stringify({ nucleusVersion: '2.16.0', builtAt: new Date().toISOString() }));
+  writeFileSync(
+    join(stage, 'build-info.json'),
+    JSON.stringify({ nucleusVersion: '2.16.0', builtAt: new Date().toISOString() }),
+  );
   return { stage, claimKey: claim.privateKeyPem };
 }
 
@@ -66,11 +79,17 @@ t.test('install scripts against a throwaway root: layout, claim certs, agent, gg
   let r = sh('ggc-user.sh', env);
   t.equal(r.status, 0, r.stderr);
   t.match(readFileSync(join(root, 'etc/group'), 'utf8'), /^ggc_group:x:\d+:$/m, 'group in ROOT/etc/group');
-  const pw = /^ggc_user:x:(\d+):(\d+)::\/home\/ggc_user:\/usr\/sbin\/nologin$/m.exec(readFileSync(join(root, 'etc/passwd'), 'utf8'));
+  const pw = /^ggc_user:x:(\d+):(\d+)::\/home\/ggc_user:\/usr\/sbin\/nologin$/m.exec(
+    readFileSync(join(root, 'etc/passwd'), 'utf8'),
+  );
   t.ok(pw, 'system user, no login, a home under /home as the nucleus installer makes (useradd -r -m)');
   const home = statSync(join(root, 'home/ggc_user'));
   t.ok(home.isDirectory(), 'its home exists in ROOT');
-  t.same([home.uid, home.gid], [Number(pw?.[1]), Number(pw?.[2])], 'and belongs to it: components run with HOME there (sudo -H)');
+  t.same(
+    [home.uid, home.gid],
+    [Number(pw?.[1]), Number(pw?.[2])],
+    'and belongs to it: components run with HOME there (sudo -H)',
+  );
   t.equal(readFileSync('/etc/passwd', 'utf8'), hostPasswd, 'host /etc/passwd untouched');
   r = sh('ggc-user.sh', env);
   t.equal(r.status, 0, 'idempotent');
@@ -79,9 +98,16 @@ t.test('install scripts against a throwaway root: layout, claim certs, agent, gg
   r = sh('greengrass-layout.sh', env);
   t.equal(r.status, 0, r.stderr);
   const gg = join(root, 'greengrass/v2');
-  t.equal(readFileSync(join(gg, 'installer/lib/Greengrass.jar'), 'utf8'), 'stand-in nucleus jar', 'nucleus unzipped under installer/');
+  t.equal(
+    readFileSync(join(gg, 'installer/lib/Greengrass.jar'), 'utf8'),
+    'stand-in nucleus jar',
+    'nucleus unzipped under installer/',
+  );
   t.equal(mode(join(gg, 'installer/bin/loader')) & 0o022, 0, 'unzipped tree not group/world writable');
-  t.equal(readFileSync(join(gg, 'installer/aws.greengrass.FleetProvisioningByClaim.jar'), 'utf8'), 'stand-in plugin jar');
+  t.equal(
+    readFileSync(join(gg, 'installer/aws.greengrass.FleetProvisioningByClaim.jar'), 'utf8'),
+    'stand-in plugin jar',
+  );
   t.equal(mode(join(gg, 'installer/config.yaml')), 0o600);
   t.match(readFileSync(join(gg, 'AmazonRootCA1.pem'), 'utf8'), /BEGIN CERTIFICATE/);
 
@@ -102,9 +128,15 @@ t.test('install scripts against a throwaway root: layout, claim certs, agent, gg
   r = sh('agent.sh', env);
   t.equal(r.status, 0, r.stderr);
   t.equal(mode(join(root, 'usr/local/bin/greengrass-firstboot')), 0o755);
-  t.same(yaml.load(readFileSync(join(root, 'etc/greengrass-firstboot/agent.yaml'), 'utf8')), yaml.load(readFileSync(join(REPO, 'agent/agent.yaml'), 'utf8')), 'agent.yaml as shipped (default user)');
+  t.same(
+    yaml.load(readFileSync(join(root, 'etc/greengrass-firstboot/agent.yaml'), 'utf8')),
+    yaml.load(readFileSync(join(REPO, 'agent/agent.yaml'), 'utf8')),
+    'agent.yaml as shipped (default user)',
+  );
   t.ok(existsSync(join(root, 'etc/greengrass-firstboot/build-info.json')));
-  const unitDoc = /^Documentation=file:(\S+)$/m.exec(readFileSync(join(root, 'etc/systemd/system/greengrass-firstboot.service'), 'utf8'))?.[1];
+  const unitDoc = /^Documentation=file:(\S+)$/m.exec(
+    readFileSync(join(root, 'etc/systemd/system/greengrass-firstboot.service'), 'utf8'),
+  )?.[1];
   t.ok(unitDoc && existsSync(join(root, unitDoc)), `the unit's Documentation= (${unitDoc}) is installed`);
   const link = join(root, 'etc/systemd/system/multi-user.target.wants/greengrass-firstboot.service');
   t.ok(lstatSync(link).isSymbolicLink(), 'enabled: WantedBy=multi-user.target symlink');
@@ -115,26 +147,31 @@ t.test('install scripts against a throwaway root: layout, claim certs, agent, gg
   t.notOk(existsSync(st), 'staging copy (with the claim key) removed');
 });
 
-t.test("agent.sh: Packer's ggc_user/ggc_group become the agent's --component-default-user; nothing else in agent.yaml changes", async (t) => {
-  const dir = tmp('gg-install-');
-  t.teardown(() => run('rm', ['-rf', dir]));
-  const { stage: st } = stage(dir);
-  const root = join(dir, 'root');
-  mkdirSync(join(root, 'etc'), { recursive: true });
-  const r = sh('agent.sh', { ROOT: root, GG_STAGE: st, GGC_USER: 'gg_comp', GGC_GROUP: 'gg-grp' });
-  t.equal(r.status, 0, r.stderr);
-  const cfgPath = join(root, 'etc/greengrass-firstboot/agent.yaml');
-  const shipped = yaml.load(readFileSync(join(REPO, 'agent/agent.yaml'), 'utf8')) as { installer: Record<string, unknown> };
-  shipped.installer.componentDefaultUser = 'gg_comp:gg-grp';
-  t.same(yaml.load(readFileSync(cfgPath, 'utf8')), shipped);
-  t.equal(mode(cfgPath), 0o644);
-  t.notOk(existsSync(`${cfgPath}.tmp`));
+t.test(
+  "agent.sh: Packer's ggc_user/ggc_group become the agent's --component-default-user; nothing else in agent.yaml changes",
+  async (t) => {
+    const dir = tmp('gg-install-');
+    t.teardown(() => run('rm', ['-rf', dir]));
+    const { stage: st } = stage(dir);
+    const root = join(dir, 'root');
+    mkdirSync(join(root, 'etc'), { recursive: true });
+    const r = sh('agent.sh', { ROOT: root, GG_STAGE: st, GGC_USER: 'gg_comp', GGC_GROUP: 'gg-grp' });
+    t.equal(r.status, 0, r.stderr);
+    const cfgPath = join(root, 'etc/greengrass-firstboot/agent.yaml');
+    const shipped = yaml.load(readFileSync(join(REPO, 'agent/agent.yaml'), 'utf8')) as {
+      installer: Record<string, unknown>;
+    };
+    shipped.installer.componentDefaultUser = 'gg_comp:gg-grp';
+    t.same(yaml.load(readFileSync(cfgPath, 'utf8')), shipped);
+    t.equal(mode(cfgPath), 0o644);
+    t.notOk(existsSync(`${cfgPath}.tmp`));
 
-  const bad = sh('agent.sh', { ROOT: join(dir, 'root2'), GG_STAGE: st, GGC_USER: 'gg comp', GGC_GROUP: 'x' });
-  t.equal(bad.status, 3);
-  t.match(bad.stderr, /invalid user\/group name 'gg comp:x'/);
-  t.notOk(existsSync(join(dir, 'root2')), 'nothing installed');
-});
+    const bad = sh('agent.sh', { ROOT: join(dir, 'root2'), GG_STAGE: st, GGC_USER: 'gg comp', GGC_GROUP: 'x' });
+    t.equal(bad.status, 3);
+    t.match(bad.stderr, /invalid user\/group name 'gg comp:x'/);
+    t.notOk(existsSync(join(dir, 'root2')), 'nothing installed');
+  },
+);
 
 t.test('install scripts refuse bad staging input before writing anything', async (t) => {
   const dir = tmp('gg-install-');

@@ -1,7 +1,18 @@
 // seal.sh run for real on a throwaway root tree holding everything a used VM leaves behind, then
 // the tree checked file by file: what must go, what must be reset, and what must stay.
 import t from 'tap';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, symlinkSync, chmodSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+  symlinkSync,
+  chmodSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SCRIPTS_DIR, run, tmp } from './packer-env.ts';
 
@@ -18,9 +29,21 @@ function put(root: string, rel: string, content = 'x\n', mode?: number): string 
 /** A used template VM, as a tree. */
 function usedTree(root: string): void {
   // Unit files the image ships disabled, and a distribution preset like Debian's 90-systemd.preset (no "disable *").
-  put(root, 'usr/lib/systemd/system/ssh.socket', '[Unit]\nDescription=ssh socket\n[Socket]\nListenStream=22\n[Install]\nWantedBy=sockets.target\n');
-  put(root, 'usr/lib/systemd/system/systemd-networkd.service', '[Unit]\nDescription=networkd\n[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n');
-  put(root, 'usr/lib/systemd/system-preset/90-systemd.preset', 'enable systemd-networkd.service\ndisable debug-shell.service\n');
+  put(
+    root,
+    'usr/lib/systemd/system/ssh.socket',
+    '[Unit]\nDescription=ssh socket\n[Socket]\nListenStream=22\n[Install]\nWantedBy=sockets.target\n',
+  );
+  put(
+    root,
+    'usr/lib/systemd/system/systemd-networkd.service',
+    '[Unit]\nDescription=networkd\n[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n',
+  );
+  put(
+    root,
+    'usr/lib/systemd/system-preset/90-systemd.preset',
+    'enable systemd-networkd.service\ndisable debug-shell.service\n',
+  );
   put(root, 'etc/machine-id', `${OLD_ID}\n`);
   put(root, 'var/lib/dbus/machine-id', `${OLD_ID}\n`);
   put(root, 'var/lib/systemd/random-seed', 'seed');
@@ -61,7 +84,12 @@ function usedTree(root: string): void {
   put(root, 'var/lib/cloud/seed/nocloud/user-data', '#cloud-config\n');
   put(root, 'etc/cloud/cloud.cfg', 'datasource_list: [VMware, OVF, NoCloud, None]\n');
   put(root, 'etc/cloud/cloud.cfg.d/05_logging.cfg', '_log: []\n');
-  for (const f of ['99-installer.cfg', '90-installer-network.cfg', 'subiquity-disable-cloudinit-networking.cfg', 'curtin-preserve-sources.cfg']) {
+  for (const f of [
+    '99-installer.cfg',
+    '90-installer-network.cfg',
+    'subiquity-disable-cloudinit-networking.cfg',
+    'curtin-preserve-sources.cfg',
+  ]) {
     put(root, `etc/cloud/cloud.cfg.d/${f}`, 'datasource_list: [None]\n');
   }
   put(root, 'etc/cloud/ds-identify.cfg', 'policy: enabled\n');
@@ -83,9 +111,15 @@ function usedTree(root: string): void {
   put(root, 'greengrass/v2/alts/current/launch.params', '-Dlog.store=FILE');
   put(root, 'etc/systemd/system/greengrass.service', '[Unit]\n');
   mkdirSync(join(root, 'etc/systemd/system/multi-user.target.wants'), { recursive: true });
-  symlinkSync('/etc/systemd/system/greengrass.service', join(root, 'etc/systemd/system/multi-user.target.wants/greengrass.service'));
+  symlinkSync(
+    '/etc/systemd/system/greengrass.service',
+    join(root, 'etc/systemd/system/multi-user.target.wants/greengrass.service'),
+  );
   put(root, 'etc/systemd/system/greengrass-firstboot.service', '[Unit]\n');
-  symlinkSync('/etc/systemd/system/greengrass-firstboot.service', join(root, 'etc/systemd/system/multi-user.target.wants/greengrass-firstboot.service'));
+  symlinkSync(
+    '/etc/systemd/system/greengrass-firstboot.service',
+    join(root, 'etc/systemd/system/multi-user.target.wants/greengrass-firstboot.service'),
+  );
   put(root, 'etc/greengrass-firstboot/agent.yaml', '{}\n');
   put(root, 'var/lib/greengrass-firstboot/provisioned.json', '{"thingName":"template"}\n');
   put(root, 'var/lib/greengrass-firstboot/state.json', '{}\n');
@@ -113,31 +147,61 @@ t.test('seal.sh on a used tree: checked file by file', async (t) => {
   t.match(r.stdout, /agent seal skipped/);
   t.equal(readFileSync('/etc/machine-id', 'utf8'), hostMachineId, 'the host was not touched');
 
-  t.test("first boot's preset-all (what PID 1 runs for an \"uninitialized\" machine-id) enables nothing the template had disabled", async (t) => {
-    const links = (r: string) => run('find', [join(r, 'etc/systemd/system'), '-type', 'l'], {}).stdout.split('\n').filter(Boolean).map((l) => l.slice(r.length)).sort();
-    const firstBoot = (r: string) => run('systemctl', [`--root=${r}`, 'preset-all', '--preset-mode=enable-only'], {});
-    const before = links(root);
-    const copy = join(dir, 'copy');
-    run('cp', ['-a', root, copy]);
-    const p = firstBoot(root);
-    t.equal(p.status, 0, p.stderr);
-    t.same(links(root), before, 'same enablement as the sealed template');
-    t.match(readFileSync(join(root, 'etc/systemd/system-preset/00-golden-image.preset'), 'utf8'), /^disable ssh\.socket$/m, 'names the units the template has disabled');
-    // A package installed on a clone later: deb-systemd-helper enables its unit through `systemctl preset`, which must
-    // still follow the distribution's presets (a blanket "disable *" would leave every new service off).
-    put(root, 'usr/lib/systemd/system/nginx.service', '[Unit]\nDescription=web\n[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n');
-    const later = run('systemctl', [`--root=${root}`, 'preset', '--preset-mode=enable-only', 'nginx.service'], {});
-    t.equal(later.status, 0, later.stderr);
-    t.ok(links(root).includes('/etc/systemd/system/multi-user.target.wants/nginx.service'), 'a unit added after the seal is enabled as the distribution presets say');
-    run('rm', ['-f', join(root, 'usr/lib/systemd/system/nginx.service'), join(root, 'etc/systemd/system/multi-user.target.wants/nginx.service')]);
-    // The same first boot without the seal's preset: what a clone would have got.
-    run('rm', [join(copy, 'etc/systemd/system-preset/00-golden-image.preset')]);
-    firstBoot(copy);
-    t.ok(links(copy).includes('/etc/systemd/system/sockets.target.wants/ssh.socket'), 'without it, ssh.socket would be enabled beside ssh.service');
-  });
+  t.test(
+    'first boot\'s preset-all (what PID 1 runs for an "uninitialized" machine-id) enables nothing the template had disabled',
+    async (t) => {
+      const links = (r: string) =>
+        run('find', [join(r, 'etc/systemd/system'), '-type', 'l'], {})
+          .stdout.split('\n')
+          .filter(Boolean)
+          .map((l) => l.slice(r.length))
+          .sort();
+      const firstBoot = (r: string) => run('systemctl', [`--root=${r}`, 'preset-all', '--preset-mode=enable-only'], {});
+      const before = links(root);
+      const copy = join(dir, 'copy');
+      run('cp', ['-a', root, copy]);
+      const p = firstBoot(root);
+      t.equal(p.status, 0, p.stderr);
+      t.same(links(root), before, 'same enablement as the sealed template');
+      t.match(
+        readFileSync(join(root, 'etc/systemd/system-preset/00-golden-image.preset'), 'utf8'),
+        /^disable ssh\.socket$/m,
+        'names the units the template has disabled',
+      );
+      // A package installed on a clone later: deb-systemd-helper enables its unit through `systemctl preset`, which must
+      // still follow the distribution's presets (a blanket "disable *" would leave every new service off).
+      put(
+        root,
+        'usr/lib/systemd/system/nginx.service',
+        '[Unit]\nDescription=web\n[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n',
+      );
+      const later = run('systemctl', [`--root=${root}`, 'preset', '--preset-mode=enable-only', 'nginx.service'], {});
+      t.equal(later.status, 0, later.stderr);
+      t.ok(
+        links(root).includes('/etc/systemd/system/multi-user.target.wants/nginx.service'),
+        'a unit added after the seal is enabled as the distribution presets say',
+      );
+      run('rm', [
+        '-f',
+        join(root, 'usr/lib/systemd/system/nginx.service'),
+        join(root, 'etc/systemd/system/multi-user.target.wants/nginx.service'),
+      ]);
+      // The same first boot without the seal's preset: what a clone would have got.
+      run('rm', [join(copy, 'etc/systemd/system-preset/00-golden-image.preset')]);
+      firstBoot(copy);
+      t.ok(
+        links(copy).includes('/etc/systemd/system/sockets.target.wants/ssh.socket'),
+        'without it, ssh.socket would be enabled beside ssh.service',
+      );
+    },
+  );
 
   t.test('machine identity', async (t) => {
-    t.equal(readFileSync(join(root, 'etc/machine-id'), 'utf8'), 'uninitialized\n', 'machine-id = "uninitialized" (systemd first boot)');
+    t.equal(
+      readFileSync(join(root, 'etc/machine-id'), 'utf8'),
+      'uninitialized\n',
+      'machine-id = "uninitialized" (systemd first boot)',
+    );
     t.ok(isLink(join(root, 'var/lib/dbus/machine-id')), 'dbus machine-id is a link ...');
     t.equal(readlinkSync(join(root, 'var/lib/dbus/machine-id')), '/etc/machine-id', '... to /etc/machine-id');
     t.ok(gone(root, 'var/lib/systemd/random-seed'), 'random-seed');
@@ -146,7 +210,11 @@ t.test('seal.sh on a used tree: checked file by file', async (t) => {
 
   t.test('SSH', async (t) => {
     const left = readdirSync(join(root, 'etc/ssh'));
-    t.same(left.filter((f) => f.startsWith('ssh_host_')), [], 'no host keys');
+    t.same(
+      left.filter((f) => f.startsWith('ssh_host_')),
+      [],
+      'no host keys',
+    );
     t.ok(existsSync(join(root, 'etc/ssh/sshd_config')), 'sshd_config kept');
     t.ok(gone(root, 'root/.ssh/authorized_keys'), "root's authorized_keys");
     const unit = join(root, 'etc/systemd/system/ssh-host-keys.service');
@@ -155,14 +223,22 @@ t.test('seal.sh on a used tree: checked file by file', async (t) => {
     t.match(text, /^ConditionPathExistsGlob=!\/etc\/ssh\/ssh_host_\*_key$/m, 'only when none exist');
     t.match(text, /^Before=ssh\.service/m);
     for (const wants of ['multi-user.target.wants', 'ssh.service.wants']) {
-      t.equal(readlinkSync(join(root, 'etc/systemd/system', wants, 'ssh-host-keys.service')), '/etc/systemd/system/ssh-host-keys.service', `enabled (${wants})`);
+      t.equal(
+        readlinkSync(join(root, 'etc/systemd/system', wants, 'ssh-host-keys.service')),
+        '/etc/systemd/system/ssh-host-keys.service',
+        `enabled (${wants})`,
+      );
     }
     const v = run('systemd-analyze', ['verify', unit]);
     t.equal(v.status, 0, `systemd-analyze verify: ${v.stderr}`);
   });
 
   t.test('hostname and network', async (t) => {
-    t.equal(readFileSync(join(root, 'etc/hostname'), 'utf8'), '', '/etc/hostname empty: clones take DHCP / customization / kernel names');
+    t.equal(
+      readFileSync(join(root, 'etc/hostname'), 'utf8'),
+      '',
+      '/etc/hostname empty: clones take DHCP / customization / kernel names',
+    );
     const hosts = readFileSync(join(root, 'etc/hosts'), 'utf8');
     t.notMatch(hosts, /greengrass-golden-template/, 'template name gone from /etc/hosts');
     t.match(hosts, /^127\.0\.0\.1 localhost$/m, 'localhost kept');
@@ -196,7 +272,11 @@ t.test('seal.sh on a used tree: checked file by file', async (t) => {
     t.same(readdirSync(join(root, 'var/lib/cloud')), [], '/var/lib/cloud (instance, data, seed)');
     t.ok(gone(root, 'var/log/cloud-init.log'));
     t.ok(gone(root, 'var/log/cloud-init-output.log'));
-    t.same(readdirSync(join(root, 'etc/cloud/cloud.cfg.d')), ['05_logging.cfg'], 'installer leftovers gone, distro config kept');
+    t.same(
+      readdirSync(join(root, 'etc/cloud/cloud.cfg.d')),
+      ['05_logging.cfg'],
+      'installer leftovers gone, distro config kept',
+    );
     t.ok(gone(root, 'etc/cloud/ds-identify.cfg'));
     t.ok(gone(root, 'etc/cloud/cloud-init.disabled'));
     t.ok(existsSync(join(root, 'etc/cloud/cloud.cfg')));
@@ -215,8 +295,12 @@ t.test('seal.sh on a used tree: checked file by file', async (t) => {
     }
     t.ok(gone(root, 'etc/systemd/system/greengrass.service'), 'no greengrass.service');
     t.ok(gone(root, 'etc/systemd/system/multi-user.target.wants/greengrass.service'), 'not enabled');
-    t.ok(isLink(join(root, 'etc/systemd/system/multi-user.target.wants/greengrass-firstboot.service')), 'the agent stays enabled');
-    for (const f of ['provisioned.json', 'state.json', 'config.yaml']) t.ok(gone(root, `var/lib/greengrass-firstboot/${f}`), `agent ${f}`);
+    t.ok(
+      isLink(join(root, 'etc/systemd/system/multi-user.target.wants/greengrass-firstboot.service')),
+      'the agent stays enabled',
+    );
+    for (const f of ['provisioned.json', 'state.json', 'config.yaml'])
+      t.ok(gone(root, `var/lib/greengrass-firstboot/${f}`), `agent ${f}`);
     t.ok(existsSync(join(root, 'etc/greengrass-firstboot/agent.yaml')));
   });
 

@@ -11,13 +11,26 @@ const version = run('packer', ['version']);
 t.ok(version.status === 0, `packer is installed (${version.stdout.trim()})`);
 
 t.test('layout: bento split, one pkrvars per target, static http/', async (t) => {
-  for (const f of ['plugins.pkr.hcl', 'variables.pkr.hcl', 'sources.pkr.hcl', 'build.pkr.hcl', 'http/user-data', 'http/meta-data']) {
+  for (const f of [
+    'plugins.pkr.hcl',
+    'variables.pkr.hcl',
+    'sources.pkr.hcl',
+    'build.pkr.hcl',
+    'http/user-data',
+    'http/meta-data',
+  ]) {
     t.ok(existsSync(join(PACKER_DIR, f)), f);
   }
-  for (const target of Object.keys(TARGETS)) t.ok(existsSync(join(PACKER_DIR, `${target}.pkrvars.hcl`)), `${target}.pkrvars.hcl`);
+  for (const target of Object.keys(TARGETS))
+    t.ok(existsSync(join(PACKER_DIR, `${target}.pkrvars.hcl`)), `${target}.pkrvars.hcl`);
   const plugins = readFileSync(join(PACKER_DIR, 'plugins.pkr.hcl'), 'utf8').replace(/^\s*(#|\/\/).*$/gm, '');
-  t.match(plugins.trim(), /^packer \{[\s\S]*required_plugins \{[\s\S]*\}\s*\}$/, 'plugins.pkr.hcl holds only the packer {} block');
-  for (const p of ['vsphere', 'vmware', 'virtualbox', 'qemu']) t.match(plugins, new RegExp(`${p} = \\{`), `requires the ${p} plugin`);
+  t.match(
+    plugins.trim(),
+    /^packer \{[\s\S]*required_plugins \{[\s\S]*\}\s*\}$/,
+    'plugins.pkr.hcl holds only the packer {} block',
+  );
+  for (const p of ['vsphere', 'vmware', 'virtualbox', 'qemu'])
+    t.match(plugins, new RegExp(`${p} = \\{`), `requires the ${p} plugin`);
   for (const f of ['variables.pkr.hcl', 'sources.pkr.hcl', 'build.pkr.hcl']) {
     const text = readFileSync(join(PACKER_DIR, f), 'utf8').replace(/^\s*(#|\/\/).*$/gm, '');
     t.notMatch(text, /^\s*(packer|data)\s/m, `${f}: no packer {} or data blocks (Packer 1.6.6)`);
@@ -54,7 +67,17 @@ for (const [target, only] of Object.entries(TARGETS)) {
     const files = join(dir, 'files');
     mkdirSync(files, { mode: 0o700 });
     const site = writeSiteVars(dir);
-    const args = ['validate', `-only=${only}`, '-var', `staging_dir=${files}`, `-var-file=${target}.pkrvars.hcl`, `-var-file=${site}`, '-var', `output_directory=${join(dir, 'out')}`, '.'];
+    const args = [
+      'validate',
+      `-only=${only}`,
+      '-var',
+      `staging_dir=${files}`,
+      `-var-file=${target}.pkrvars.hcl`,
+      `-var-file=${site}`,
+      '-var',
+      `output_directory=${join(dir, 'out')}`,
+      '.',
+    ];
     const r = run('packer', args, { cwd: root });
     t.equal(r.status, 0, r.stdout + r.stderr);
   });
@@ -76,7 +99,14 @@ t.test('paths resolve from the template dir (path.root), and validate checks tha
   t.teardown(() => run('rm', ['-rf', dir]));
   const root = stagePackerRoot(dir);
   const site = writeSiteVars(dir);
-  const args = ['validate', '-only=qemu.ubuntu', '-var', `staging_dir=${dir}`, `-var-file=${join(root, 'qemu.pkrvars.hcl')}`, `-var-file=${site}`];
+  const args = [
+    'validate',
+    '-only=qemu.ubuntu',
+    '-var',
+    `staging_dir=${dir}`,
+    `-var-file=${join(root, 'qemu.pkrvars.hcl')}`,
+    `-var-file=${site}`,
+  ];
   let r = run('packer', [...args, 'packer'], { cwd: dir });
   t.equal(r.status, 0, `run from the parent dir: ${r.stdout}${r.stderr}`);
   run('rm', [join(root, 'scripts/seal.sh')]);
@@ -104,15 +134,36 @@ t.test('validate fails with a clear error on bad input', async (t) => {
   t.not(r.status, 0, 'bad ggc_user');
   t.match(r.stdout + r.stderr, /ggc_user variable must be a valid POSIX user name/);
 
-  r = run('packer', ['validate', '-only=vsphere-iso.ubuntu', '-var-file=vsphere.pkrvars.hcl', '-var', `staging_dir=${dir}`, '-var', 'iso_checksum=none', '.'], { cwd: root });
+  r = run(
+    'packer',
+    [
+      'validate',
+      '-only=vsphere-iso.ubuntu',
+      '-var-file=vsphere.pkrvars.hcl',
+      '-var',
+      `staging_dir=${dir}`,
+      '-var',
+      'iso_checksum=none',
+      '.',
+    ],
+    { cwd: root },
+  );
   t.not(r.status, 0, 'vsphere without checksum or vCenter');
   t.match(r.stdout + r.stderr, /iso_checksum variable must be/);
 
-  r = run('packer', ['validate', '-only=vsphere-iso.ubuntu', '-var-file=vsphere.pkrvars.hcl', '-var', `staging_dir=${dir}`, '.'], { cwd: root });
+  r = run(
+    'packer',
+    ['validate', '-only=vsphere-iso.ubuntu', '-var-file=vsphere.pkrvars.hcl', '-var', `staging_dir=${dir}`, '.'],
+    { cwd: root },
+  );
   t.not(r.status, 0, 'vsphere without the site var-file');
   t.match(r.stdout + r.stderr, /'vcenter_server' is required/);
 
-  r = run('packer', ['validate', '-only=qemu.ubuntu', '-var-file=qemu.pkrvars.hcl', '-var', `staging_dir=${dir}`, '.'], { cwd: root });
+  r = run(
+    'packer',
+    ['validate', '-only=qemu.ubuntu', '-var-file=qemu.pkrvars.hcl', '-var', `staging_dir=${dir}`, '.'],
+    { cwd: root },
+  );
   t.not(r.status, 0, 'qemu without a disk image');
   t.match(r.stdout + r.stderr, /iso_url/);
 });
@@ -146,14 +197,26 @@ t.test('http/: NoCloud autoinstall for Ubuntu 22.04', async (t) => {
   t.match(ai.network.ethernets.primary.match.name, 'e*', 'DHCP on any ethernet NIC name (clones keep working)');
   t.equal(statSync(join(PACKER_DIR, 'http/meta-data')).size, 0, 'meta-data exists and is empty (NoCloud needs it)');
   const sources = readFileSync(join(PACKER_DIR, 'sources.pkr.hcl'), 'utf8');
-  t.match(sources, /autoinstall ds=nocloud-net\\\\;s=http:\/\/\{\{ \.HTTPIP \}\}:\{\{ \.HTTPPort \}\}\/ ---/, 'autoinstall args before "---" (not copied to the installed system)');
+  t.match(
+    sources,
+    /autoinstall ds=nocloud-net\\\\;s=http:\/\/\{\{ \.HTTPIP \}\}:\{\{ \.HTTPPort \}\}\/ ---/,
+    'autoinstall args before "---" (not copied to the installed system)',
+  );
 });
 
 t.test('build: upload to /tmp/gg-stage, scripts in order, seal last, manifest in output_directory', async (t) => {
   const build = readFileSync(join(PACKER_DIR, 'build.pkr.hcl'), 'utf8');
   t.match(build, /source\s+=\s+"\$\{var\.staging_dir\}\/"\s+destination = "\/tmp\/gg-stage"/);
   const order = [...build.matchAll(/"\$\{path\.root\}\/scripts\/([a-z-]+\.sh)"/g)].map((m) => m[1]);
-  t.same(order, ['packages.sh', 'ggc-user.sh', 'greengrass-layout.sh', 'claim-certs.sh', 'agent.sh', 'cleanup-stage.sh', 'seal.sh']);
+  t.same(order, [
+    'packages.sh',
+    'ggc-user.sh',
+    'greengrass-layout.sh',
+    'claim-certs.sh',
+    'agent.sh',
+    'cleanup-stage.sh',
+    'seal.sh',
+  ]);
   t.match(build, /output\s+= "\$\{var\.output_directory\}\/packer-manifest\.json"/);
   const vars = readFileSync(join(PACKER_DIR, 'variables.pkr.hcl'), 'utf8');
   for (const v of ['ssh_password', 'vsphere_password']) {

@@ -3,7 +3,14 @@
 // as the builder's fleet commands and the pre-provisioning hook read them.
 import t from 'tap';
 import { createHash, X509Certificate } from 'node:crypto';
-import { CreateThingGroupCommand, DescribeCertificateCommand, IoTClient, ListAttachedPoliciesCommand, ListThingPrincipalsCommand, ListThingsInThingGroupCommand } from '@aws-sdk/client-iot';
+import {
+  CreateThingGroupCommand,
+  DescribeCertificateCommand,
+  IoTClient,
+  ListAttachedPoliciesCommand,
+  ListThingPrincipalsCommand,
+  ListThingsInThingGroupCommand,
+} from '@aws-sdk/client-iot';
 import { GetCoreDeviceCommand, GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
 import { createCa, issueCertificate } from '../../standins/pki.ts';
 import { startAwsStandin, type AwsStandin } from '../../standins/aws/server.ts';
@@ -13,7 +20,10 @@ const credentials = { accessKeyId: 'AKIDSTANDIN', secretAccessKey: 'stand-in-sec
 
 function device() {
   const c = issueCertificate(ca, { commonName: 'AWS IoT Certificate' });
-  return { certificatePem: c.certificatePem, certificateId: createHash('sha256').update(new X509Certificate(c.certificatePem).raw).digest('hex') };
+  return {
+    certificatePem: c.certificatePem,
+    certificateId: createHash('sha256').update(new X509Certificate(c.certificatePem).raw).digest('hex'),
+  };
 }
 
 async function post(s: AwsStandin, path: string, body: unknown): Promise<number> {
@@ -30,22 +40,63 @@ t.test('a registration lands in the IoT registry; a second one under the same na
   const a = device();
   const b = device();
   const policyDocument = JSON.stringify({ Version: '2012-10-17', Statement: [] });
-  t.equal(await post(s, 'provisioned', { thingName: 'branch-017', ...a, thingGroups: ['BranchCores'], policyName: 'core-branch-017', policyDocument }), 200);
-  t.equal(await post(s, 'provisioned', { thingName: 'branch-017', ...b, thingGroups: ['BranchCores'], policyName: 'core-branch-017', policyDocument }), 200);
+  t.equal(
+    await post(s, 'provisioned', {
+      thingName: 'branch-017',
+      ...a,
+      thingGroups: ['BranchCores'],
+      policyName: 'core-branch-017',
+      policyDocument,
+    }),
+    200,
+  );
+  t.equal(
+    await post(s, 'provisioned', {
+      thingName: 'branch-017',
+      ...b,
+      thingGroups: ['BranchCores'],
+      policyName: 'core-branch-017',
+      policyDocument,
+    }),
+    200,
+  );
   const principals = (await iot.send(new ListThingPrincipalsCommand({ thingName: 'branch-017' }))).principals ?? [];
-  t.same(principals.map((p) => p.split('/').pop()).sort(), [a.certificateId, b.certificateId].sort(), 'both machines hold the name (OverrideSettings REPLACE)');
-  t.equal((await iot.send(new DescribeCertificateCommand({ certificateId: b.certificateId }))).certificateDescription?.status, 'ACTIVE');
-  t.same((await iot.send(new ListThingsInThingGroupCommand({ thingGroupName: 'BranchCores' }))).things, ['branch-017'], 'one member, not two');
-  t.same((await iot.send(new ListAttachedPoliciesCommand({ target: `arn:aws:iot:us-east-1:123456789012:cert/${a.certificateId}` }))).policies?.map((p) => p.policyName), ['core-branch-017']);
+  t.same(
+    principals.map((p) => p.split('/').pop()).sort(),
+    [a.certificateId, b.certificateId].sort(),
+    'both machines hold the name (OverrideSettings REPLACE)',
+  );
+  t.equal(
+    (await iot.send(new DescribeCertificateCommand({ certificateId: b.certificateId }))).certificateDescription?.status,
+    'ACTIVE',
+  );
+  t.same(
+    (await iot.send(new ListThingsInThingGroupCommand({ thingGroupName: 'BranchCores' }))).things,
+    ['branch-017'],
+    'one member, not two',
+  );
+  t.same(
+    (
+      await iot.send(
+        new ListAttachedPoliciesCommand({ target: `arn:aws:iot:us-east-1:123456789012:cert/${a.certificateId}` }),
+      )
+    ).policies?.map((p) => p.policyName),
+    ['core-branch-017'],
+  );
 });
 
 t.test('a status report makes the core device Greengrass answers for', async (t) => {
   const s = await startAwsStandin({ ca });
   t.teardown(() => s.close());
   const gg = new GreengrassV2Client({ endpoint: s.url, region: 'us-east-1', credentials });
-  await t.rejects(gg.send(new GetCoreDeviceCommand({ coreDeviceThingName: 'branch-017' })), { name: 'ResourceNotFoundException' });
+  await t.rejects(gg.send(new GetCoreDeviceCommand({ coreDeviceThingName: 'branch-017' })), {
+    name: 'ResourceNotFoundException',
+  });
   t.equal(await post(s, 'core-status', { thingName: 'branch-017', status: 'HEALTHY', coreVersion: '2.16.0' }), 200);
-  t.match(await gg.send(new GetCoreDeviceCommand({ coreDeviceThingName: 'branch-017' })), { status: 'HEALTHY', coreVersion: '2.16.0' });
+  t.match(await gg.send(new GetCoreDeviceCommand({ coreDeviceThingName: 'branch-017' })), {
+    status: 'HEALTHY',
+    coreVersion: '2.16.0',
+  });
 });
 
 t.test('malformed reports are refused and change nothing', async (t) => {

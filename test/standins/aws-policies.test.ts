@@ -2,8 +2,16 @@
 // @aws-sdk/client-iot: the wire shapes, paging and the errors the API reference lists.
 import t from 'tap';
 import {
-  IoTClient, AttachPolicyCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand, CreatePolicyVersionCommand,
-  DeletePolicyCommand, DeletePolicyVersionCommand, DetachPolicyCommand, GetPolicyCommand, ListPolicyVersionsCommand,
+  IoTClient,
+  AttachPolicyCommand,
+  CreateKeysAndCertificateCommand,
+  CreatePolicyCommand,
+  CreatePolicyVersionCommand,
+  DeletePolicyCommand,
+  DeletePolicyVersionCommand,
+  DetachPolicyCommand,
+  GetPolicyCommand,
+  ListPolicyVersionsCommand,
   ListTargetsForPolicyCommand,
 } from '@aws-sdk/client-iot';
 import { ConfiguredRetryStrategy } from '@smithy/util-retry';
@@ -20,7 +28,9 @@ t.beforeEach(async () => {
   const endpoints = { iotDataEndpoint: '10.0.2.2', iotCredEndpoint: '10.0.2.2', region: 'eu-west-1' };
   s = await startAwsStandin({ ca, endpoints });
   iot = new IoTClient({
-    endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    endpoint: s.url,
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
     retryStrategy: new ConfiguredRetryStrategy(1, () => 0),
   });
 });
@@ -87,7 +97,13 @@ t.test('policy versions: DeletePolicy refuses non-default versions until they ar
   const now = await iot.send(new GetPolicyCommand({ policyName: 'V' }));
   t.equal(now.policyDocument, DOC2, 'the default is the new one');
   const list = await iot.send(new ListPolicyVersionsCommand({ policyName: 'V' }));
-  t.same(list.policyVersions?.map((v) => [v.versionId, v.isDefaultVersion]), [['1', false], ['2', true]]);
+  t.same(
+    list.policyVersions?.map((v) => [v.versionId, v.isDefaultVersion]),
+    [
+      ['1', false],
+      ['2', true],
+    ],
+  );
   t.type(list.policyVersions?.[0]?.createDate, Date);
   await t.rejects(iot.send(new DeletePolicyCommand({ policyName: 'V' })), CONFLICT);
   const deleteVersion = (policyVersionId: string) =>

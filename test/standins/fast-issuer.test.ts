@@ -19,14 +19,21 @@ t.test('openssl verifies the certificate as a TLS client certificate from the st
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'ca.pem'), ca.certificatePem);
   writeFileSync(join(dir, 'leaf.pem'), kp.certificatePem);
-  const out = execFileSync('openssl', ['verify', '-purpose', 'sslclient', '-CAfile', join(dir, 'ca.pem'), join(dir, 'leaf.pem')], { encoding: 'utf8' });
+  const out = execFileSync(
+    'openssl',
+    ['verify', '-purpose', 'sslclient', '-CAfile', join(dir, 'ca.pem'), join(dir, 'leaf.pem')],
+    { encoding: 'utf8' },
+  );
   t.match(out, /leaf\.pem: OK/);
   const x = new X509Certificate(kp.certificatePem);
   t.equal(x.subject, 'CN=AWS IoT Certificate');
   t.equal(x.issuer, new X509Certificate(ca.certificatePem).subject);
   t.equal(x.ca, false);
   t.ok(x.checkPrivateKey(createPrivateKey(kp.privateKeyPem)), 'the private key belongs to the certificate');
-  t.ok(Date.parse(x.validFrom) < Date.now() && Date.parse(x.validTo) > Date.now() + 29 * 365 * 86400_000, 'valid now and for 30 years (GeneralizedTime past 2049)');
+  t.ok(
+    Date.parse(x.validFrom) < Date.now() && Date.parse(x.validTo) > Date.now() + 29 * 365 * 86400_000,
+    'valid now and for 30 years (GeneralizedTime past 2049)',
+  );
   t.match(kp.privateKeyPem, /^-----BEGIN PRIVATE KEY-----\n/);
 });
 
@@ -45,16 +52,33 @@ t.test('a TLS server that trusts only the stand-in CA accepts the certificate as
   const serverCert = issueCertificate(ca, { commonName: 'srv', serverAuth: true, altNames: { ip: ['127.0.0.1'] } });
   let seen!: (v: string) => void;
   const serverSide = new Promise<string>((r) => (seen = r));
-  const srv = tls.createServer({ key: serverCert.privateKeyPem, cert: serverCert.certificatePem, ca: [ca.certificatePem], requestCert: true, rejectUnauthorized: true }, (s) => {
-    seen(s.authorized ? `authorized ${s.getPeerCertificate().subject.CN}` : `refused ${String(s.authorizationError)}`);
-    s.destroy();
-  });
+  const srv = tls.createServer(
+    {
+      key: serverCert.privateKeyPem,
+      cert: serverCert.certificatePem,
+      ca: [ca.certificatePem],
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
+    (s) => {
+      seen(
+        s.authorized ? `authorized ${s.getPeerCertificate().subject.CN}` : `refused ${String(s.authorizationError)}`,
+      );
+      s.destroy();
+    },
+  );
   srv.on('tlsClientError', (e) => seen(`tls error ${e.message}`));
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   t.teardown(() => srv.close());
   const kp = issuer.issue('device', 365);
   const port = (srv.address() as { port: number }).port;
-  const c = tls.connect({ host: '127.0.0.1', port, key: kp.privateKeyPem, cert: kp.certificatePem, ca: [ca.certificatePem] });
+  const c = tls.connect({
+    host: '127.0.0.1',
+    port,
+    key: kp.privateKeyPem,
+    cert: kp.certificatePem,
+    ca: [ca.certificatePem],
+  });
   c.on('error', (e) => seen(`client error ${e.message}`));
   const answer = await serverSide;
   c.destroy();
@@ -63,5 +87,12 @@ t.test('a TLS server that trusts only the stand-in CA accepts the certificate as
 
 t.test('a CA with a non-EC key is refused with a clear error', async (t) => {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
-  t.throws(() => createFastIssuer({ certificatePem: ca.certificatePem, privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string }), /only EC CA keys are supported/);
+  t.throws(
+    () =>
+      createFastIssuer({
+        certificatePem: ca.certificatePem,
+        privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+      }),
+    /only EC CA keys are supported/,
+  );
 });

@@ -34,7 +34,8 @@ const credentials = { accessKeyId: 'AKIDHOOK', secretAccessKey: 'hook' };
 const { hook: stackHook, cleanup } = loadStackHook();
 t.teardown(cleanup);
 
-const connect = (s: ProvisioningStandin, id: KeyPair): Promise<MqttClient> => connectDevice(s, id, { trust: ca.certificatePem });
+const connect = (s: ProvisioningStandin, id: KeyPair): Promise<MqttClient> =>
+  connectDevice(s, id, { trust: ca.certificatePem });
 
 /** CreateKeysAndCertificate then RegisterThing, as the FleetProvisioningByClaim plugin does. */
 async function provision(s: ProvisioningStandin, params: Record<string, string>) {

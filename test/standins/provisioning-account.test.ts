@@ -9,7 +9,12 @@ import { CreateThingGroupCommand, IoTClient, ListThingPrincipalsCommand } from '
 import { GetCoreDeviceCommand, GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
 import { createCa, issueCertificate } from '../../standins/pki.ts';
 import { startAwsStandin } from '../../standins/aws/server.ts';
-import { startProvisioningStandin, CREATE_TOPIC, provisionTopic, type ProvisioningStandin } from '../../standins/provisioning/server.ts';
+import {
+  startProvisioningStandin,
+  CREATE_TOPIC,
+  provisionTopic,
+  type ProvisioningStandin,
+} from '../../standins/provisioning/server.ts';
 import { accountFeed } from '../../standins/provisioning/account-feed.ts';
 import { loadStackHook } from '../../harness/stack-hook.ts';
 import { stackIotPolicies } from '../../cloudformation/template.ts';
@@ -22,14 +27,25 @@ const credentials = { accessKeyId: 'AKIDACCOUNT', secretAccessKey: 'account' };
 const { hook, cleanup } = loadStackHook();
 t.teardown(cleanup);
 
-const connect = (s: ProvisioningStandin, id: TlsIdentity, clientId: string): Promise<MqttClient> => connectDevice(s, id, { trust: ca.certificatePem, clientId });
+const connect = (s: ProvisioningStandin, id: TlsIdentity, clientId: string): Promise<MqttClient> =>
+  connectDevice(s, id, { trust: ca.certificatePem, clientId });
 
 async function provision(s: ProvisioningStandin, thingName: string) {
   const c = await connect(s, claim, `claim-${thingName}-${Math.random().toString(36).slice(2)}`);
   try {
     const created = await request(c, CREATE_TOPIC, {});
-    const reg = await request(c, provisionTopic(TEMPLATE), { certificateOwnershipToken: created.body.certificateOwnershipToken, parameters: { ThingName: thingName, ThingGroupName: 'BranchCores' } });
-    return { device: { certificatePem: created.body.certificatePem as string, privateKeyPem: created.body.privateKey as string, certificateId: created.body.certificateId as string }, reg };
+    const reg = await request(c, provisionTopic(TEMPLATE), {
+      certificateOwnershipToken: created.body.certificateOwnershipToken,
+      parameters: { ThingName: thingName, ThingGroupName: 'BranchCores' },
+    });
+    return {
+      device: {
+        certificatePem: created.body.certificatePem as string,
+        privateKeyPem: created.body.privateKey as string,
+        certificateId: created.body.certificateId as string,
+      },
+      reg,
+    };
   } finally {
     await c.endAsync();
   }
@@ -50,7 +66,9 @@ t.test('a reported core keeps its name; a second machine asking for it is refuse
   const gg = new GreengrassV2Client({ endpoint: aws.url, region: STACK.region, credentials });
   await iot.send(new CreateThingGroupCommand({ thingGroupName: 'BranchCores' }));
   const s = await startProvisioningStandin({
-    ca, templateName: TEMPLATE, ...STACK,
+    ca,
+    templateName: TEMPLATE,
+    ...STACK,
     account: accountFeed(aws.url, STACK.region, STACK.accountId),
     policies: stackIotPolicies(STACK),
     preProvisioningHook: hook.createHandler({ clientConfig: { endpoint: aws.url, region: STACK.region, credentials } }),
@@ -59,23 +77,50 @@ t.test('a reported core keeps its name; a second machine asking for it is refuse
 
   const first = await provision(s, 'branch-017');
   t.equal(first.reg.outcome, 'accepted', JSON.stringify(first.reg.body));
-  const principals = async () => ((await iot.send(new ListThingPrincipalsCommand({ thingName: 'branch-017' }))).principals ?? []).map((p) => p.split('/').pop());
+  const principals = async () =>
+    ((await iot.send(new ListThingPrincipalsCommand({ thingName: 'branch-017' }))).principals ?? []).map((p) =>
+      p.split('/').pop(),
+    );
   await until('the registration in the registry', async () => (await principals().catch(() => [])).length === 1);
 
   // The nucleus connects as its thing name and publishes its fleet status; the per-core policy allows exactly that.
   const core = await connect(s, first.device, 'branch-017');
-  await core.publishAsync('$aws/things/branch-017/greengrassv2/health/json', JSON.stringify({ ggcVersion: '2.16.0', platform: 'linux', architecture: 'amd64', thing: 'branch-017', overallDeviceStatus: 'HEALTHY', sequenceNumber: 1, timestamp: Date.now(), messageType: 'COMPLETE', trigger: 'NUCLEUS_LAUNCH', components: [] }), { qos: 1 });
+  await core.publishAsync(
+    '$aws/things/branch-017/greengrassv2/health/json',
+    JSON.stringify({
+      ggcVersion: '2.16.0',
+      platform: 'linux',
+      architecture: 'amd64',
+      thing: 'branch-017',
+      overallDeviceStatus: 'HEALTHY',
+      sequenceNumber: 1,
+      timestamp: Date.now(),
+      messageType: 'COMPLETE',
+      trigger: 'NUCLEUS_LAUNCH',
+      components: [],
+    }),
+    { qos: 1 },
+  );
   await core.endAsync();
-  await until('the core device', async () => (await gg.send(new GetCoreDeviceCommand({ coreDeviceThingName: 'branch-017' })).catch(() => null))?.status === 'HEALTHY');
+  await until(
+    'the core device',
+    async () =>
+      (await gg.send(new GetCoreDeviceCommand({ coreDeviceThingName: 'branch-017' })).catch(() => null))?.status ===
+      'HEALTHY',
+  );
 
   const second = await provision(s, 'branch-017');
   t.equal(second.reg.outcome, 'rejected');
   t.match(second.reg.body, { statusCode: 403, errorCode: 'AccessDenied', errorMessage: /pre-provisioning hook/ });
-  t.same(await principals(), [first.device.certificateId], 'the Thing still holds only the first machine\'s certificate');
+  t.same(
+    await principals(),
+    [first.device.certificateId],
+    "the Thing still holds only the first machine's certificate",
+  );
   t.equal(s.takeovers.length, 0, 'no takeover');
 });
 
-t.test('with the stack\'s policies, a claim certificate cannot publish as a core', async (t) => {
+t.test("with the stack's policies, a claim certificate cannot publish as a core", async (t) => {
   const s = await startProvisioningStandin({ ca, templateName: TEMPLATE, ...STACK, policies: stackIotPolicies(STACK) });
   t.teardown(() => s.stop());
   const c = await connect(s, claim, 'branch-017');

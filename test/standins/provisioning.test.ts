@@ -1,6 +1,6 @@
 // The provisioning STAND-IN, driven by the real `mqtt` npm client over mTLS.
 import t from 'tap';
-import mqtt, { type MqttClient } from 'mqtt';
+import { type MqttClient } from 'mqtt';
 import { connectDevice, request } from '../../harness/mqtt-device.ts';
 import { readFileSync, mkdtempSync, statSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,8 +18,11 @@ const ca = createCa();
 const claim = issueCertificate(ca, { commonName: 'claim' });
 const TEMPLATE = 'GoldenImageFleetTemplate';
 
-const connect = (s: { host: string; port: number }, id: KeyPair | null, trust = ca.certificatePem): Promise<MqttClient> =>
-  connectDevice(s, id, { trust });
+const connect = (
+  s: { host: string; port: number },
+  id: KeyPair | null,
+  trust = ca.certificatePem,
+): Promise<MqttClient> => connectDevice(s, id, { trust });
 
 async function provision(c: MqttClient, params: Record<string, string>, template = TEMPLATE) {
   const created = await request(c, CREATE_TOPIC, {});

@@ -34,14 +34,21 @@ t.test('token bucket: after a pause it admits the saved-up burst, no more than t
 
 t.test('token bucket: rate below 1/s spaces calls 1/R apart; a bigger burst is honoured', async (t) => {
   const slow = createRateLimiter({ ratePerSecond: 0.5 });
-  t.same([0, 1200, 2200, 2300].map((n) => slow.tryTake(n)), [true, false, true, false]);
+  t.same(
+    [0, 1200, 2200, 2300].map((n) => slow.tryTake(n)),
+    [true, false, true, false],
+  );
   const big = createRateLimiter({ ratePerSecond: 1, burst: 5 });
   t.equal([0, 0, 0, 0, 0, 0].filter((n) => big.tryTake(n)).length, 5, 'burst 5: five at once');
 });
 
 t.test('sliding window: at most R in any window, so less than the bucket under the same demand', async (t) => {
   const l = createRateLimiter({ ratePerSecond: 2, kind: 'sliding-window' });
-  t.same([l.tryTake(0), l.tryTake(0), l.tryTake(500)], [true, true, false], 'the bucket would admit the call at 500 ms');
+  t.same(
+    [l.tryTake(0), l.tryTake(0), l.tryTake(500)],
+    [true, true, false],
+    'the bucket would admit the call at 500 ms',
+  );
   t.equal(l.tryTake(1000), true, 'the first call left the window');
   const w = createRateLimiter({ ratePerSecond: 2, kind: 'sliding-window' });
   const admitted = offer(w, 10, 10_000);
@@ -53,6 +60,12 @@ t.test('bad options are refused', async (t) => {
   t.throws(() => createRateLimiter({ ratePerSecond: 0 }), /ratePerSecond must be a positive number/);
   t.throws(() => createRateLimiter({ ratePerSecond: Number.NaN }), /ratePerSecond/);
   t.throws(() => createRateLimiter({ ratePerSecond: 1, burst: 0.5 }), /burst must be a number >= 1/);
-  t.throws(() => createRateLimiter({ ratePerSecond: 1, kind: 'sliding-window', burst: 3 }), /burst applies to the token bucket only/);
-  t.throws(() => createRateLimiter({ ratePerSecond: 1, kind: 'leaky' as never }), /kind must be one of token-bucket, sliding-window/);
+  t.throws(
+    () => createRateLimiter({ ratePerSecond: 1, kind: 'sliding-window', burst: 3 }),
+    /burst applies to the token bucket only/,
+  );
+  t.throws(
+    () => createRateLimiter({ ratePerSecond: 1, kind: 'leaky' as never }),
+    /kind must be one of token-bucket, sliding-window/,
+  );
 });

@@ -2,7 +2,15 @@
 // waits for nothing (clock and network are tried once unless --wait).
 import { CliError, ExitCode } from '../../../common/errors.ts';
 import { loadTemplate, type LoadedTemplate } from '../installer-config.ts';
-import { checkClaim, checkJars, checkJava, step, waitForClock, waitForEndpoint, type StepResult } from '../preflight.ts';
+import {
+  checkClaim,
+  checkJars,
+  checkJava,
+  step,
+  waitForClock,
+  waitForEndpoint,
+  type StepResult,
+} from '../preflight.ts';
 import { acceptRecordedName } from '../identity-name.ts';
 import { readSentinel } from '../state.ts';
 import { fqdnRewrite, resolveThingName } from '../thing-name-source.ts';
@@ -17,22 +25,27 @@ export async function checkCommand(ctx: CommandContext, opts: { wait: boolean; j
   let tpl: LoadedTemplate | undefined;
   results.push(await step('agent-config', () => ctx.configPath));
   let sentinel: ReturnType<typeof readSentinel> = null;
-  results.push(await step('sentinel', () => {
-    sentinel = readSentinel(cfg.state.sentinel);
-    return sentinel ? `present: already provisioned as ${sentinel.thingName}` : `absent (${cfg.state.sentinel})`;
-  }));
+  results.push(
+    await step('sentinel', () => {
+      sentinel = readSentinel(cfg.state.sentinel);
+      return sentinel ? `present: already provisioned as ${sentinel.thingName}` : `absent (${cfg.state.sentinel})`;
+    }),
+  );
   // What run would skip, check reports as not needed (and its exit code stays the one run would have): everything
   // once the sentinel exists; the preflight once the nucleus holds an identity (run only finishes then).
   const found = sentinel as ReturnType<typeof readSentinel>;
   const provisioned = found ? `not needed: already provisioned as ${found.thingName}` : null;
   let recorded: string | null = null;
-  const preflightNotNeeded = (): string | null => provisioned ?? (recorded ? `not needed: the nucleus already holds identity ${recorded}` : null);
-  results.push(await step('thing-name', () => {
-    if (provisioned) return provisioned;
-    thingName = resolveThingName(cfg);
-    const rewrite = fqdnRewrite(cfg);
-    return rewrite ? `${thingName} (hostname ${rewrite.hostname}, thingName.fqdn: ${rewrite.fqdn})` : thingName;
-  }));
+  const preflightNotNeeded = (): string | null =>
+    provisioned ?? (recorded ? `not needed: the nucleus already holds identity ${recorded}` : null);
+  results.push(
+    await step('thing-name', () => {
+      if (provisioned) return provisioned;
+      thingName = resolveThingName(cfg);
+      const rewrite = fqdnRewrite(cfg);
+      return rewrite ? `${thingName} (hostname ${rewrite.hostname}, thingName.fqdn: ${rewrite.fqdn})` : thingName;
+    }),
+  );
   results.push(
     await step('installer-config', () => {
       if (provisioned) return provisioned;
@@ -41,35 +54,54 @@ export async function checkCommand(ctx: CommandContext, opts: { wait: boolean; j
       return `${cfg.installer.configTemplate} (template parameters: ${Object.keys(tpl.filled.services['aws.greengrass.FleetProvisioningByClaim'].configuration.templateParameters ?? {}).join(', ')})`;
     }),
   );
-  results.push(await step('identity', () => {
-    if (provisioned) return provisioned;
-    if (!tpl) return skip('needs the installer config');
-    const held = nucleusIdentity(tpl.fleet.rootPath);
-    if (held.thingName !== null && held.problems.length > 0) {
-      return `ThingName ${held.thingName} recorded, but the nucleus is not configured to talk to the cloud (${held.problems.join('; ')}): it provisions again`;
-    }
-    recorded = held.thingName;
-    if (recorded && thingName) acceptRecordedName(cfg, recorded, thingName, 'before');
-    return recorded ? `the nucleus already holds identity ${recorded}` : 'none recorded yet';
-  }));
+  results.push(
+    await step('identity', () => {
+      if (provisioned) return provisioned;
+      if (!tpl) return skip('needs the installer config');
+      const held = nucleusIdentity(tpl.fleet.rootPath);
+      if (held.thingName !== null && held.problems.length > 0) {
+        return `ThingName ${held.thingName} recorded, but the nucleus is not configured to talk to the cloud (${held.problems.join('; ')}): it provisions again`;
+      }
+      recorded = held.thingName;
+      if (recorded && thingName) acceptRecordedName(cfg, recorded, thingName, 'before');
+      return recorded ? `the nucleus already holds identity ${recorded}` : 'none recorded yet';
+    }),
+  );
   results.push(await step('java', () => preflightNotNeeded() ?? checkJava(cfg)));
   results.push(await step('installer-jars', () => preflightNotNeeded() ?? checkJars(cfg)));
   let claim: ReturnType<typeof checkClaim> | undefined;
-  results.push(await step('claim-certificate', () => {
-    const skipped = preflightNotNeeded();
-    if (skipped) return skipped;
-    if (!tpl) return skip('needs the installer config');
-    claim = checkClaim(tpl.fleet);
-    return `${claim.subject.replace(/\n/g, ', ')} valid ${claim.notBefore.toISOString()} .. ${claim.notAfter.toISOString()}`;
-  }));
-  results.push(await step('clock', async () => preflightNotNeeded() ?? (tpl && claim ? waitForClock(pctx, claim, tpl.mtime) : skip('needs the claim certificate'))));
-  results.push(await step('endpoint', async () => preflightNotNeeded() ?? (tpl ? waitForEndpoint(pctx, tpl.fleet) : skip('needs the installer config'))));
+  results.push(
+    await step('claim-certificate', () => {
+      const skipped = preflightNotNeeded();
+      if (skipped) return skipped;
+      if (!tpl) return skip('needs the installer config');
+      claim = checkClaim(tpl.fleet);
+      return `${claim.subject.replace(/\n/g, ', ')} valid ${claim.notBefore.toISOString()} .. ${claim.notAfter.toISOString()}`;
+    }),
+  );
+  results.push(
+    await step(
+      'clock',
+      async () =>
+        preflightNotNeeded() ??
+        (tpl && claim ? waitForClock(pctx, claim, tpl.mtime) : skip('needs the claim certificate')),
+    ),
+  );
+  results.push(
+    await step(
+      'endpoint',
+      async () => preflightNotNeeded() ?? (tpl ? waitForEndpoint(pctx, tpl.fleet) : skip('needs the installer config')),
+    ),
+  );
 
   const failed = results.filter((r) => !r.ok);
   if (opts.json) {
-    ctx.out(`${JSON.stringify({ ok: failed.length === 0, thingName: thingName ?? null, steps: results.map(({ error, ...r }) => ({ ...r, reason: error?.reason })) }, null, 2)}\n`);
+    ctx.out(
+      `${JSON.stringify({ ok: failed.length === 0, thingName: thingName ?? null, steps: results.map(({ error, ...r }) => ({ ...r, reason: error?.reason })) }, null, 2)}\n`,
+    );
   } else {
-    for (const r of results) ctx.out(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.step.padEnd(18)} ${r.detail.replace(/\n/g, '\n      ')}\n`);
+    for (const r of results)
+      ctx.out(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.step.padEnd(18)} ${r.detail.replace(/\n/g, '\n      ')}\n`);
   }
   if (failed.length === 0) return ExitCode.OK;
   // Permanent problems outrank transient ones: retrying cannot fix those.

@@ -15,9 +15,25 @@ import { runInstaller } from '../installer.ts';
 import { checkClaim, checkJars, checkJava, waitForClock, waitForEndpoint } from '../preflight.ts';
 import { restartService, serviceEnabled } from '../service.ts';
 import { acceptRecordedName } from '../identity-name.ts';
-import { readSentinel, readState, recordError, removeFiles, writeSentinel, writeState, type AgentState } from '../state.ts';
+import {
+  readSentinel,
+  readState,
+  recordError,
+  removeFiles,
+  writeSentinel,
+  writeState,
+  type AgentState,
+} from '../state.ts';
 import { fqdnRewrite, resolveThingName } from '../thing-name-source.ts';
-import { bootTimeMs, fileSize, nucleusIdentity, nucleusLogPath, readTlog, tlogPath, waitForProvisioning } from '../verify.ts';
+import {
+  bootTimeMs,
+  fileSize,
+  nucleusIdentity,
+  nucleusLogPath,
+  readTlog,
+  tlogPath,
+  waitForProvisioning,
+} from '../verify.ts';
 import { AGENT_VERSION } from '../version.ts';
 import type { CommandContext } from './context.ts';
 
@@ -36,7 +52,11 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     return await provision(ctx, state);
   } catch (err) {
     const notRecorded = recordError(cfg.state.stateFile, state, err);
-    if (notRecorded) log.warn({ reason: 'state-unwritable' }, `this failure is not in state.json (status will not show it): ${notRecorded.message}`);
+    if (notRecorded)
+      log.warn(
+        { reason: 'state-unwritable' },
+        `this failure is not in state.json (status will not show it): ${notRecorded.message}`,
+      );
     throw err;
   }
 }
@@ -54,13 +74,18 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
   const held = nucleusIdentity(root);
   const existing = held.problems.length === 0 ? held.thingName : null;
   if (held.thingName !== null && existing === null) {
-    log.warn({ recorded: held.thingName, problems: held.problems },
-      'the nucleus records a ThingName but is not configured to talk to the cloud; it runs the provisioning plugin again at its next start, so this run provisions');
+    log.warn(
+      { recorded: held.thingName, problems: held.problems },
+      'the nucleus records a ThingName but is not configured to talk to the cloud; it runs the provisioning plugin again at its next start, so this run provisions',
+    );
   }
   if (existing) {
     acceptRecordedName(cfg, existing, thingName, 'before');
     if (existing !== thingName) {
-      log.warn({ recorded: existing, resolved: thingName }, 'the nucleus already holds an identity under another name; keeping it (verify.acceptOtherThingName; no second identity is provisioned)');
+      log.warn(
+        { recorded: existing, resolved: thingName },
+        'the nucleus already holds an identity under another name; keeping it (verify.acceptOtherThingName; no second identity is provisioned)',
+      );
     } else {
       log.info({ thingName }, 'the nucleus already holds this identity; finishing the remaining steps');
     }
@@ -100,7 +125,10 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
   const provisionedAs = await verify(ctx, state, root, thingName, logOffset, failuresSince);
   acceptRecordedName(cfg, provisionedAs, thingName, 'after');
   if (provisionedAs !== thingName) {
-    log.warn({ recorded: provisionedAs, resolved: thingName }, 'the nucleus recorded a different ThingName than requested; keeping it (verify.acceptOtherThingName)');
+    log.warn(
+      { recorded: provisionedAs, resolved: thingName },
+      'the nucleus recorded a different ThingName than requested; keeping it (verify.acceptOtherThingName)',
+    );
   }
   return finish(ctx, state, tpl.fleet, provisionedAs);
 }
@@ -132,15 +160,31 @@ async function install(ctx: CommandContext, state: AgentState, root: string): Pr
  * backoff, as long as the next try starts within verify.retrySeconds (then exit 75, and systemd's restart rule
  * applies). A refusal (access denied in the cause) is permanent: exit 3, claim kept, no sentinel.
  */
-async function verify(ctx: CommandContext, state: AgentState, root: string, thingName: string, firstOffset: number, firstFailuresSince?: number): Promise<string> {
+async function verify(
+  ctx: CommandContext,
+  state: AgentState,
+  root: string,
+  thingName: string,
+  firstOffset: number,
+  firstFailuresSince?: number,
+): Promise<string> {
   const { cfg, log, signal } = ctx;
   let offset = firstOffset;
   let failuresSince = firstFailuresSince;
   const startedAt = Date.now();
   for (let retries = 0; ; retries++) {
     const outcome = await waitForProvisioning({
-      rootPath: root, logOffset: offset, failuresSince, timeoutMs: cfg.verify.timeoutSeconds * 1000, pollMs: cfg.verify.pollMs, signal,
-      onWatchUnavailable: (why) => log.info({ why, pollMs: cfg.verify.pollMs }, 'cannot watch the nucleus files for changes; checking every verify.pollMs'),
+      rootPath: root,
+      logOffset: offset,
+      failuresSince,
+      timeoutMs: cfg.verify.timeoutSeconds * 1000,
+      pollMs: cfg.verify.pollMs,
+      signal,
+      onWatchUnavailable: (why) =>
+        log.info(
+          { why, pollMs: cfg.verify.pollMs },
+          'cannot watch the nucleus files for changes; checking every verify.pollMs',
+        ),
     });
     if (outcome.status === 'provisioned') {
       log.info({ thingName: outcome.thingName }, 'the nucleus recorded system.thingName: provisioned');
@@ -151,15 +195,19 @@ async function verify(ctx: CommandContext, state: AgentState, root: string, thin
       throw new ConfigError(refusedMessage(thingName, outcome.reason), 'provisioning-refused');
     }
     if (outcome.status === 'timeout') refuseIncompleteIdentity(root);
-    const reason = outcome.status === 'failed'
-      ? `the provisioning plugin failed: ${outcome.reason}`
-      : `provisioning was not confirmed within ${cfg.verify.timeoutSeconds} s (no system.thingName in ${tlogPath(root)})`;
+    const reason =
+      outcome.status === 'failed'
+        ? `the provisioning plugin failed: ${outcome.reason}`
+        : `provisioning was not confirmed within ${cfg.verify.timeoutSeconds} s (no system.thingName in ${tlogPath(root)})`;
     const err = new TransientError(reason, `provisioning-${kind}`);
     const delay = backoffDelay(retries, cfg.backoff);
     const spentMs = Date.now() - startedAt;
     if (spentMs + delay > cfg.verify.retrySeconds * 1000) {
       const restarts = `${retries} service restart${retries === 1 ? '' : 's'}`;
-      throw new TransientError(`${reason} (gave up after ${restarts} in ${Math.round(spentMs / 1000)} s, verify.retrySeconds ${cfg.verify.retrySeconds})`, err.reason);
+      throw new TransientError(
+        `${reason} (gave up after ${restarts} in ${Math.round(spentMs / 1000)} s, verify.retrySeconds ${cfg.verify.retrySeconds})`,
+        err.reason,
+      );
     }
     const why = kind === 'throttled' ? '; AWS is throttling provisioning,' : ';';
     log.warn({ reason: err.reason, retryInMs: delay, retries: retries + 1 }, `${reason}${why} retrying with backoff`);
@@ -181,13 +229,18 @@ function refuseIncompleteIdentity(root: string): void {
   const held = nucleusIdentity(root);
   if (held.thingName === null || held.problems.length === 0) return;
   throw new ConfigError(
-    `the nucleus recorded ThingName ${JSON.stringify(held.thingName)} but is not configured to talk to the cloud (${held.problems.join('; ')}): `
-      + `it would run the provisioning plugin again at every start. Set the missing values in the installer config template (${tlogPath(root)} shows what the nucleus holds). Claim kept, no sentinel written`,
+    `the nucleus recorded ThingName ${JSON.stringify(held.thingName)} but is not configured to talk to the cloud (${held.problems.join('; ')}): ` +
+      `it would run the provisioning plugin again at every start. Set the missing values in the installer config template (${tlogPath(root)} shows what the nucleus holds). Claim kept, no sentinel written`,
     'nucleus-config-incomplete',
   );
 }
 
-async function finish(ctx: CommandContext, state: AgentState, fleet: FleetProvisioningConfig, thingName: string): Promise<number> {
+async function finish(
+  ctx: CommandContext,
+  state: AgentState,
+  fleet: FleetProvisioningConfig,
+  thingName: string,
+): Promise<number> {
   const { cfg, log } = ctx;
   state.phase = 'finish';
   state.thingName = thingName;
@@ -198,7 +251,10 @@ async function finish(ctx: CommandContext, state: AgentState, fleet: FleetProvis
   const keyPath = (tlog.get('system.privateKeyPath') as string | undefined) || defaults.privateKeyPath;
   const missing = [certPath, keyPath].filter((p) => !existsSync(p));
   if (missing.length > 0) {
-    throw new TransientError(`provisioned as ${thingName} but the device credentials are missing: ${missing.join(', ')}`, 'device-credentials-missing');
+    throw new TransientError(
+      `provisioned as ${thingName} but the device credentials are missing: ${missing.join(', ')}`,
+      'device-credentials-missing',
+    );
   }
   if (!serviceEnabled(cfg)) {
     throw new TransientError(
@@ -214,8 +270,13 @@ async function finish(ctx: CommandContext, state: AgentState, fleet: FleetProvis
   }
   const provisionedAt = new Date().toISOString();
   writeSentinel(cfg.state.sentinel, {
-    thingName, provisionedAt, agentVersion: AGENT_VERSION, runs: state.runs, installerAttempts: state.installerAttempts,
-    provisioningRetries: state.provisioningRetries, claimRemoved,
+    thingName,
+    provisionedAt,
+    agentVersion: AGENT_VERSION,
+    runs: state.runs,
+    installerAttempts: state.installerAttempts,
+    provisioningRetries: state.provisioningRetries,
+    claimRemoved,
   });
   state.phase = 'provisioned';
   state.lastError = null;
@@ -224,4 +285,3 @@ async function finish(ctx: CommandContext, state: AgentState, fleet: FleetProvis
   ctx.out(`provisioned as ${thingName}\n`);
   return 0;
 }
-

@@ -5,7 +5,12 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../../../common/atomic-write.ts';
 import { ConfigError } from '../../../common/errors.ts';
-import { deviceCredentialPaths, fleetConfig, parseInstallerConfig, type FleetProvisioningConfig } from '../../../common/installer-config.ts';
+import {
+  deviceCredentialPaths,
+  fleetConfig,
+  parseInstallerConfig,
+  type FleetProvisioningConfig,
+} from '../../../common/installer-config.ts';
 import { showName } from '../../../common/thing-name.ts';
 import { readTemplateFile } from '../installer-config.ts';
 import { removeFiles } from '../state.ts';
@@ -19,7 +24,18 @@ import type { CommandContext } from './context.ts';
  * plugins, logs, telemetry): this machine's deployed components and their state, none of it for a clone. The
  * installer, the claim and the root CA (what the image bakes) are not in this list.
  */
-const NUCLEUS_ENTRIES = ['config', 'work', 'packages', 'alts', 'deployments', 'cli_ipc_info', 'bin', 'plugins', 'logs', 'telemetry'];
+const NUCLEUS_ENTRIES = [
+  'config',
+  'work',
+  'packages',
+  'alts',
+  'deployments',
+  'cli_ipc_info',
+  'bin',
+  'plugins',
+  'logs',
+  'telemetry',
+];
 
 /** The nucleus's loader PID (alts/loader.pid) when that process is alive: it would rewrite what seal removes. */
 function runningNucleus(rootPath: string): number | null {
@@ -48,7 +64,10 @@ export function sealCommand(ctx: CommandContext, opts: { templateHostname?: stri
   const { cfg, log } = ctx;
   const name = (opts.templateHostname ?? readHostname(cfg)).trim();
   if (name === '' || /[\s\0]/.test(name)) {
-    throw new ConfigError(`template hostname ${showName(name)} is empty or has whitespace`, 'template-hostname-invalid');
+    throw new ConfigError(
+      `template hostname ${showName(name)} is empty or has whitespace`,
+      'template-hostname-invalid',
+    );
   }
   const fleet = templateFleet(ctx);
   // Every check before anything is removed, and the template hostname recorded first: a seal that fails leaves the
@@ -68,7 +87,9 @@ export function sealCommand(ctx: CommandContext, opts: { templateHostname?: stri
         'nucleus-running',
       );
     }
-    const claimMissing = [fleet.claimCertificatePath, fleet.claimCertificatePrivateKeyPath].filter((p) => !existsSync(p));
+    const claimMissing = [fleet.claimCertificatePath, fleet.claimCertificatePrivateKeyPath].filter(
+      (p) => !existsSync(p),
+    );
     if (claimMissing.length > 0) {
       throw new ConfigError(
         `the claim certificate or key is missing (${claimMissing.join(', ')}): clones of this machine could not provision. It provisioned and removed them; put the claim back (greengrass-image build stages it) before sealing`,
@@ -76,12 +97,19 @@ export function sealCommand(ctx: CommandContext, opts: { templateHostname?: stri
       );
     }
   } else {
-    log.warn({ template: cfg.installer.configTemplate }, 'no installer config template: cannot check for a Greengrass identity');
+    log.warn(
+      { template: cfg.installer.configTemplate },
+      'no installer config template: cannot check for a Greengrass identity',
+    );
   }
   try {
     writeFileAtomic(cfg.thingName.templateHostnameFile, `${name}\n`, 0o644);
   } catch (err) {
-    throw new ConfigError(`cannot record the template hostname in ${cfg.thingName.templateHostnameFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'template-hostname-unwritable', { cause: err });
+    throw new ConfigError(
+      `cannot record the template hostname in ${cfg.thingName.templateHostnameFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      'template-hostname-unwritable',
+      { cause: err },
+    );
   }
   const removed: string[] = [];
   if (fleet && opts.removeIdentity) {
@@ -98,6 +126,8 @@ export function sealCommand(ctx: CommandContext, opts: { templateHostname?: stri
   }
   removed.push(...removeFiles([cfg.state.sentinel, cfg.state.stateFile, cfg.installer.renderedConfig]));
   log.info({ templateHostname: name, removed }, 'sealed: first-boot state removed, template hostname recorded');
-  ctx.out(`sealed: template hostname ${name} recorded in ${cfg.thingName.templateHostnameFile}${removed.length ? `; removed ${removed.join(', ')}` : ''}\n`);
+  ctx.out(
+    `sealed: template hostname ${name} recorded in ${cfg.thingName.templateHostnameFile}${removed.length ? `; removed ${removed.join(', ')}` : ''}\n`,
+  );
   return 0;
 }

@@ -44,7 +44,8 @@ export function statusReport(ctx: Pick<CommandContext, 'cfg'>): StatusReport {
 export function statusExitCode(r: StatusReport): number {
   if (r.provisioned) return ExitCode.OK;
   // Usage and configuration errors are the ones the unit does not restart on (RestartPreventExitStatus=2 3).
-  if (r.lastError && (r.lastError.exitCode === ExitCode.CONFIG || r.lastError.exitCode === ExitCode.USAGE)) return ExitCode.CONFIG;
+  if (r.lastError && (r.lastError.exitCode === ExitCode.CONFIG || r.lastError.exitCode === ExitCode.USAGE))
+    return ExitCode.CONFIG;
   return ExitCode.TRANSIENT;
 }
 
@@ -63,7 +64,10 @@ export function statusCommand(ctx: CommandContext, opts: { json: boolean }): num
     `installer:     ${r.installerAttempts} attempt(s), ${r.provisioningRetries} provisioning retr${r.provisioningRetries === 1 ? 'y' : 'ies'}`,
   ];
   if (r.claimRemoved !== null) lines.push(`claim removed: ${r.claimRemoved ? 'yes' : 'no'}`);
-  if (r.lastError) lines.push(`last error:    [${r.lastError.reason}, exit ${r.lastError.exitCode}, ${r.lastError.at}] ${r.lastError.message}`);
+  if (r.lastError)
+    lines.push(
+      `last error:    [${r.lastError.reason}, exit ${r.lastError.exitCode}, ${r.lastError.at}] ${r.lastError.message}`,
+    );
   ctx.out(`${lines.join('\n')}\n`);
   return statusExitCode(r);
 }

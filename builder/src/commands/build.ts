@@ -3,7 +3,19 @@
 // is removed on success, failure, SIGINT and SIGTERM. Writes a build manifest next to the image.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../../common/atomic-write.ts';
@@ -14,7 +26,13 @@ import { fleetConfig, parseInstallerConfig } from '../../../common/installer-con
 import { makeClients, type Clients } from '../aws.ts';
 import { DEFAULT_SECRET_PREFIX, parseClaimSecret, secretName } from '../claim-secret.ts';
 import type { Context } from '../context.ts';
-import { CONFIG_SETTINGS, renderInstallerConfig, resolveInstallerSettings, templateParameters, withSettingsRegion } from '../installer-settings.ts';
+import {
+  CONFIG_SETTINGS,
+  renderInstallerConfig,
+  resolveInstallerSettings,
+  templateParameters,
+  withSettingsRegion,
+} from '../installer-settings.ts';
 import { DEFAULT_PLUGIN_VERSION, defaultCacheDir, fetchArtifact, sha256File } from '../artifacts.ts';
 import { detectPacker, REPO_ROOT, runPackerSync, stageTemplates, startPacker } from '../packer.ts';
 import { httpGet } from '../proxy.ts';
@@ -40,19 +58,37 @@ export const BUILD_OPTIONS = {
   var: { type: 'string', array: true, describe: 'extra Packer variable KEY=VALUE, repeatable' },
   'output-dir': { type: 'string', describe: 'image output directory, must not exist (default ./output-<target>)' },
   packer: { type: 'string', describe: 'packer binary (default: packer on PATH)' },
-  'plugin-version': { type: 'string', describe: `FleetProvisioningByClaim version (default ${DEFAULT_PLUGIN_VERSION})` },
+  'plugin-version': {
+    type: 'string',
+    describe: `FleetProvisioningByClaim version (default ${DEFAULT_PLUGIN_VERSION})`,
+  },
   'nucleus-source': { type: 'string', describe: 'nucleus zip: local path, file:// URL, URL, or mirror base URL' },
   'nucleus-sha256': { type: 'string', describe: 'pinned SHA-256 of the nucleus zip (default: the pin for 2.16.0)' },
   'plugin-source': { type: 'string', describe: 'plugin jar: local path, file:// URL, URL, or mirror base URL' },
   'plugin-sha256': { type: 'string', describe: 'pinned SHA-256 of the plugin jar (default: the pin for 1.2.2)' },
   'root-ca': { type: 'string', describe: `root CA PEM for the device (default: download ${AMAZON_ROOT_CA1_URL})` },
-  'proxy-ca': { type: 'string', describe: 'CA certificate (PEM) of an https:// --proxy-url, appended to the device root CA file' },
-  'skip-agent-build': { type: 'boolean', describe: 'reuse dist/greengrass-firstboot instead of running scripts/build.mjs' },
-  'agent-exe': { type: 'string', describe: 'prebuilt agent executable (Linux x86-64, from `npm run build` in a checkout): no agent build' },
+  'proxy-ca': {
+    type: 'string',
+    describe: 'CA certificate (PEM) of an https:// --proxy-url, appended to the device root CA file',
+  },
+  'skip-agent-build': {
+    type: 'boolean',
+    describe: 'reuse dist/greengrass-firstboot instead of running scripts/build.mjs',
+  },
+  'agent-exe': {
+    type: 'string',
+    describe: 'prebuilt agent executable (Linux x86-64, from `npm run build` in a checkout): no agent build',
+  },
   'cache-dir': { type: 'string', describe: 'download cache (default $XDG_CACHE_HOME/greengrass-image)' },
 } as const;
 
-export const BUILD_SETTINGS: SettingKinds = { ...settingKinds(BUILD_OPTIONS), var: 'key-values', ...CONFIG_SETTINGS, target: 'string', env: 'string' };
+export const BUILD_SETTINGS: SettingKinds = {
+  ...settingKinds(BUILD_OPTIONS),
+  var: 'key-values',
+  ...CONFIG_SETTINGS,
+  target: 'string',
+  env: 'string',
+};
 
 const STEPS = 9;
 
@@ -77,7 +113,9 @@ class Stage {
       const child = this.child;
       if (!child || child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGKILL');
-      process.stderr.write(`greengrass-image: ${why}: packer killed before it could clean up; ${this.packerLeftovers} may still hold the claim key: remove them\n`);
+      process.stderr.write(
+        `greengrass-image: ${why}: packer killed before it could clean up; ${this.packerLeftovers} may still hold the claim key: remove them\n`,
+      );
     };
     this.onSignal = (sig) => {
       if (stopping) {
@@ -121,25 +159,43 @@ class Stage {
 
 function fileOrFail(p: string, what: string): string {
   const abs = resolve(p);
-  if (!existsSync(abs) || !statSync(abs).isFile()) throw new ConfigError(`${what} ${abs} does not exist`, 'file-missing');
+  if (!existsSync(abs) || !statSync(abs).isFile())
+    throw new ConfigError(`${what} ${abs} does not exist`, 'file-missing');
   return abs;
 }
 
 function runAgentBuild(progress: (m: string) => void): void {
   progress('building the agent executable (node scripts/build.mjs)');
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/build.mjs')], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30 * 60_000 });
-  for (const line of `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').filter(Boolean)) progress(`  agent-build | ${line}`);
-  if (r.error || r.status !== 0) throw new ToolError(`agent build failed (node scripts/build.mjs exit ${r.status ?? r.error?.message})`, 'agent-build-failed');
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/build.mjs')], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 30 * 60_000,
+  });
+  for (const line of `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').filter(Boolean))
+    progress(`  agent-build | ${line}`);
+  if (r.error || r.status !== 0)
+    throw new ToolError(
+      `agent build failed (node scripts/build.mjs exit ${r.status ?? r.error?.message})`,
+      'agent-build-failed',
+    );
 }
 
 function agentVersion(exe: string): string {
   const r = spawnSync(exe, ['--version'], { encoding: 'utf8', timeout: 60_000 });
   const v = (r.stdout ?? '').trim();
-  if (r.error || r.status !== 0 || !v) throw new ToolError(`the agent executable ${exe} does not run (--version: exit ${r.status ?? r.error?.message})`, 'agent-broken');
+  if (r.error || r.status !== 0 || !v)
+    throw new ToolError(
+      `the agent executable ${exe} does not run (--version: exit ${r.status ?? r.error?.message})`,
+      'agent-broken',
+    );
   return v;
 }
 
-async function rootCa(opt: string | undefined, cacheDir: string, progress: (m: string) => void): Promise<{ pem: string; origin: string }> {
+async function rootCa(
+  opt: string | undefined,
+  cacheDir: string,
+  progress: (m: string) => void,
+): Promise<{ pem: string; origin: string }> {
   let pem: string;
   let origin: string;
   if (opt) {
@@ -155,13 +211,22 @@ async function rootCa(opt: string | undefined, cacheDir: string, progress: (m: s
       try {
         res = await httpGet(AMAZON_ROOT_CA1_URL);
       } catch (err) {
-        throw new TransientError(`cannot download ${AMAZON_ROOT_CA1_URL} (${(err as Error).message}); pass --root-ca PATH`, 'download-failed', { cause: err });
+        throw new TransientError(
+          `cannot download ${AMAZON_ROOT_CA1_URL} (${(err as Error).message}); pass --root-ca PATH`,
+          'download-failed',
+          { cause: err },
+        );
       }
-      if (res.status !== 200) throw new TransientError(`download ${AMAZON_ROOT_CA1_URL} failed: HTTP ${res.status}; pass --root-ca PATH`, 'download-failed');
+      if (res.status !== 200)
+        throw new TransientError(
+          `download ${AMAZON_ROOT_CA1_URL} failed: HTTP ${res.status}; pass --root-ca PATH`,
+          'download-failed',
+        );
       pem = res.body.toString('utf8');
     }
     const cert = parseCertificate(pem, 'AmazonRootCA1.pem');
-    if (!/CN=Amazon Root CA 1/.test(cert.subject)) throw new ConfigError(`${AMAZON_ROOT_CA1_URL} is not Amazon Root CA 1 (${cert.subject})`, 'root-ca-invalid');
+    if (!/CN=Amazon Root CA 1/.test(cert.subject))
+      throw new ConfigError(`${AMAZON_ROOT_CA1_URL} is not Amazon Root CA 1 (${cert.subject})`, 'root-ca-invalid');
     mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
     writeFileAtomic(cached, pem, 0o644);
   }
@@ -178,9 +243,15 @@ function readProxyCa(path: string): string {
   return pem;
 }
 
-function withProxyCa(ca: { pem: string; origin: string }, proxyCa: string | undefined): { pem: string; origin: string } {
+function withProxyCa(
+  ca: { pem: string; origin: string },
+  proxyCa: string | undefined,
+): { pem: string; origin: string } {
   if (!proxyCa) return ca;
-  return { pem: `${ca.pem.replace(/\n*$/, '\n')}${proxyCa.replace(/\n*$/, '\n')}`, origin: `${ca.origin} + --proxy-ca` };
+  return {
+    pem: `${ca.pem.replace(/\n*$/, '\n')}${proxyCa.replace(/\n*$/, '\n')}`,
+    origin: `${ca.origin} + --proxy-ca`,
+  };
 }
 
 function assertNucleusZip(path: string): void {
@@ -198,36 +269,54 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
   // ---- inputs (nothing is created before they are all known good) ----
   const target = p('target');
   if (!target) throw new UsageError(`--target is required (${Object.keys(TARGETS).join(', ')})`);
-  if (!(target in TARGETS)) throw new UsageError(`unknown target ${JSON.stringify(target)}: use one of ${Object.keys(TARGETS).join(', ')}`);
+  if (!(target in TARGETS))
+    throw new UsageError(`unknown target ${JSON.stringify(target)}: use one of ${Object.keys(TARGETS).join(', ')}`);
   const source = TARGETS[target as Target];
   const env = p('env');
   if (!env) throw new UsageError('--env is required (the claim secret is <prefix>/<env>/claims-certificate)');
   const name = secretName(p('secret-prefix') ?? DEFAULT_SECRET_PREFIX, env);
   const varFilesRaw = p<string | string[]>('var-file');
-  const varFiles = (varFilesRaw === undefined ? [] : Array.isArray(varFilesRaw) ? varFilesRaw : [varFilesRaw]).map((f) => fileOrFail(f, '--var-file'));
+  const varFiles = (varFilesRaw === undefined ? [] : Array.isArray(varFilesRaw) ? varFilesRaw : [varFilesRaw]).map(
+    (f) => fileOrFail(f, '--var-file'),
+  );
   const vars = keyValues(p('var'), '--var');
-  for (const k of ['staging_dir', 'output_directory']) if (k in vars) throw new UsageError(`--var ${k} is set by the builder; use --output-dir for the output`);
+  for (const k of ['staging_dir', 'output_directory'])
+    if (k in vars) throw new UsageError(`--var ${k} is set by the builder; use --output-dir for the output`);
   const thingGroup = templateParameters(argv, settings).ThingGroupName; // baked into the image: checked before any AWS call
   // The image's scripts (packer/scripts) and the agent's config (agent/agent.yaml) lay Greengrass out under the default
   // root; a config.yaml pointing elsewhere would name claim files that are not there, and every clone would stop at exit 3.
   const rootPath = p('root-path');
   if (rootPath !== undefined && rootPath.replace(/\/+$/, '') !== DEFAULT_PATHS.rootPath) {
-    throw new UsageError(`--root-path ${rootPath}: build bakes Greengrass into ${DEFAULT_PATHS.rootPath} only (the image's scripts and agent/agent.yaml use it); --root-path is for config render`);
+    throw new UsageError(
+      `--root-path ${rootPath}: build bakes Greengrass into ${DEFAULT_PATHS.rootPath} only (the image's scripts and agent/agent.yaml use it); --root-path is for config render`,
+    );
   }
   const outDir = resolve(p('output-dir') ?? `output-${target}`);
-  if (existsSync(outDir) && readdirSync(outDir).length > 0) throw new ConfigError(`output dir ${outDir} already exists and is not empty (Packer needs a fresh one)`, 'output-exists');
+  if (existsSync(outDir) && readdirSync(outDir).length > 0)
+    throw new ConfigError(
+      `output dir ${outDir} already exists and is not empty (Packer needs a fresh one)`,
+      'output-exists',
+    );
   const removeEmptyOutDir = () => existsSync(outDir) && rmdirSync(outDir); // Packer refuses an existing output dir, even an empty one
   const cacheDir = resolve(p('cache-dir') ?? defaultCacheDir());
   const nucleusVersion = p('nucleus-version') ?? '2.16.0';
   const pluginVersion = p('plugin-version') ?? DEFAULT_PLUGIN_VERSION;
   const agent = agentSource(p('agent-exe'), p<boolean>('skip-agent-build'));
   const agentExe = agent.exe;
-  for (const f of ['agent/agent.yaml', 'systemd/greengrass-firstboot.service', 'docs/agent.md', `packer/${target}.pkrvars.hcl`]) fileOrFail(join(REPO_ROOT, f), 'repository file');
+  for (const f of [
+    'agent/agent.yaml',
+    'systemd/greengrass-firstboot.service',
+    'docs/agent.md',
+    `packer/${target}.pkrvars.hcl`,
+  ])
+    fileOrFail(join(REPO_ROOT, f), 'repository file');
 
   const proxyCa = p('proxy-ca') === undefined ? undefined : readProxyCa(fileOrFail(p('proxy-ca')!, '--proxy-ca'));
   const proxyUrl = p('proxy-url');
   if (proxyUrl?.startsWith('https://') && !proxyCa) {
-    throw new UsageError(`--proxy-url ${proxyUrl} is an HTTPS proxy: pass --proxy-ca PATH (the core trusts only the CAs in its root CA file)`);
+    throw new UsageError(
+      `--proxy-url ${proxyUrl} is an HTTPS proxy: pass --proxy-ca PATH (the core trusts only the CAs in its root CA file)`,
+    );
   }
   const packer = detectPacker(p('packer') ?? 'packer');
   step(1, `packer ${packer.version} (${packer.bin}); target ${target} -> ${source}`);
@@ -242,7 +331,11 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
 
     step(2, `reading the claim from Secrets Manager (${name})`);
     const raw = await readClaimSecret(getClients(), name);
-    if (raw === undefined) throw new AwsError(`secret ${name} not found: run greengrass-image claim create --env ${env} first`, 'secret-not-found');
+    if (raw === undefined)
+      throw new AwsError(
+        `secret ${name} not found: run greengrass-image claim create --env ${env} first`,
+        'secret-not-found',
+      );
     const { secret, info } = parseClaimSecret(raw.text, name);
     ctx.progress(`claim certificate ${secret.certificateId} (valid until ${info.notAfter.toISOString()}), key matches`);
     const claimPolicies = await assertClaimProvisionable(getClients(), secret, name, env);
@@ -261,9 +354,15 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     const agentVer = agentVersion(agentExe);
 
     step(5, `nucleus ${nucleusVersion} and FleetProvisioningByClaim ${pluginVersion} (sha256 pinned)`);
-    const nucleus = await fetchArtifact({ kind: 'nucleus', version: nucleusVersion, source: p('nucleus-source'), sha256: p('nucleus-sha256'), cacheDir }, ctx.progress);
+    const nucleus = await fetchArtifact(
+      { kind: 'nucleus', version: nucleusVersion, source: p('nucleus-source'), sha256: p('nucleus-sha256'), cacheDir },
+      ctx.progress,
+    );
     assertNucleusZip(nucleus.path);
-    const plugin = await fetchArtifact({ kind: 'plugin', version: pluginVersion, source: p('plugin-source'), sha256: p('plugin-sha256'), cacheDir }, ctx.progress);
+    const plugin = await fetchArtifact(
+      { kind: 'plugin', version: pluginVersion, source: p('plugin-source'), sha256: p('plugin-sha256'), cacheDir },
+      ctx.progress,
+    );
     assertPluginJar(plugin.path);
     const ca = withProxyCa(await rootCa(p('root-ca'), cacheDir, ctx.progress), proxyCa);
 
@@ -328,18 +427,28 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     // Packer made it under umask 077 (startPacker); whatever the builder plugin did, the image stays the owner's.
     if (existsSync(outDir)) chmodSync(outDir, 0o700);
     const packerManifestPath = join(outDir, 'packer-manifest.json');
-    const packerManifest = existsSync(packerManifestPath) ? (JSON.parse(readFileSync(packerManifestPath, 'utf8')) as unknown) : null;
+    const packerManifest = existsSync(packerManifestPath)
+      ? (JSON.parse(readFileSync(packerManifestPath, 'utf8')) as unknown)
+      : null;
     if (!packerManifest) ctx.progress(`warning: Packer wrote no ${packerManifestPath}`);
     const manifest = {
       ...buildInfo,
       source,
       secretName: name,
-      claim: { certificateId: secret.certificateId, certificateArn: secret.certificateArn, notAfter: info.notAfter.toISOString() },
+      claim: {
+        certificateId: secret.certificateId,
+        certificateArn: secret.certificateArn,
+        notAfter: info.notAfter.toISOString(),
+      },
       nucleus: { version: nucleusVersion, sha256: nucleus.sha256, origin: nucleus.origin },
       plugin: { version: pluginVersion, sha256: plugin.sha256, origin: plugin.origin },
       rootCa: { sha256: createHash('sha256').update(ca.pem).digest('hex'), origin: ca.origin },
       agent: { version: agentVer, sha256: await sha256File(agentExe) },
-      installerConfig: { sha256: createHash('sha256').update(configText).digest('hex'), provisioningTemplate: installer.provisioningTemplate, templateParameters: fleetConfig(parseInstallerConfig(configText)).templateParameters },
+      installerConfig: {
+        sha256: createHash('sha256').update(configText).digest('hex'),
+        provisioningTemplate: installer.provisioningTemplate,
+        templateParameters: fleetConfig(parseInstallerConfig(configText)).templateParameters,
+      },
       outputDirectory: outDir,
       packerManifest,
     };
@@ -352,4 +461,3 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     stage.close();
   }
 }
-

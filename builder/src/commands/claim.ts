@@ -12,7 +12,13 @@ import {
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { AwsError, CliError, ConfigError, UsageError } from '../../../common/errors.ts';
 import { call, isAwsErrorNamed, makeClients, toAwsError, type Clients } from '../aws.ts';
-import { DEFAULT_SECRET_PREFIX, DEFAULT_THING_GROUP, parseClaimSecret, secretName, type ClaimSecret } from '../claim-secret.ts';
+import {
+  DEFAULT_SECRET_PREFIX,
+  DEFAULT_THING_GROUP,
+  parseClaimSecret,
+  secretName,
+  type ClaimSecret,
+} from '../claim-secret.ts';
 import type { Context } from '../context.ts';
 import { validateThingGroupName } from '../fleet/names.ts';
 import { attachedPolicies } from '../fleet/iot-steps.ts';
@@ -43,7 +49,9 @@ async function ensureThingGroup(c: Clients, ctx: Context, name: string): Promise
     return g.thingGroupArn ?? '';
   } catch (err) {
     if (!isAwsErrorNamed(err, 'ResourceAlreadyExistsException')) throw toAwsError('CreateThingGroup', err);
-    const g = await call('DescribeThingGroup', () => c.iot.send(new DescribeThingGroupCommand({ thingGroupName: name })));
+    const g = await call('DescribeThingGroup', () =>
+      c.iot.send(new DescribeThingGroupCommand({ thingGroupName: name })),
+    );
     ctx.progress(`thing group ${name} already exists`);
     return g.thingGroupArn ?? '';
   }
@@ -52,7 +60,9 @@ async function ensureThingGroup(c: Clients, ctx: Context, name: string): Promise
 /** A new active certificate with `policies` attached. On a later failure the caller throws `await undo(err)`. */
 async function newCertificate(c: Clients, ctx: Context, policies: string[]) {
   ctx.progress('creating a claim certificate (CreateKeysAndCertificate)');
-  const out = await call('CreateKeysAndCertificate', () => c.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true })));
+  const out = await call('CreateKeysAndCertificate', () =>
+    c.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true })),
+  );
   const cert: ClaimSecret = {
     certificatePem: out.certificatePem ?? '',
     privateKey: out.keyPair?.PrivateKey ?? '',
@@ -71,9 +81,16 @@ async function newCertificate(c: Clients, ctx: Context, policies: string[]) {
         failed.push(toAwsError(op, e).message);
       }
     };
-    for (const p of attached) await step(`DetachPolicy ${p}`, () => c.iot.send(new DetachPolicyCommand({ policyName: p, target: cert.certificateArn })));
-    await step('UpdateCertificate', () => c.iot.send(new UpdateCertificateCommand({ certificateId: cert.certificateId, newStatus: 'INACTIVE' })));
-    await step('DeleteCertificate', () => c.iot.send(new DeleteCertificateCommand({ certificateId: cert.certificateId, forceDelete: true })));
+    for (const p of attached)
+      await step(`DetachPolicy ${p}`, () =>
+        c.iot.send(new DetachPolicyCommand({ policyName: p, target: cert.certificateArn })),
+      );
+    await step('UpdateCertificate', () =>
+      c.iot.send(new UpdateCertificateCommand({ certificateId: cert.certificateId, newStatus: 'INACTIVE' })),
+    );
+    await step('DeleteCertificate', () =>
+      c.iot.send(new DeleteCertificateCommand({ certificateId: cert.certificateId, forceDelete: true })),
+    );
     if (failed.length === 0 || !(err instanceof CliError)) return err;
     return new CliError(
       `${err.message}\nrollback incomplete: the unused claim certificate ${cert.certificateId} (${cert.certificateArn}) could not be deleted:\n  - ${failed.join('\n  - ')}\n` +
@@ -85,7 +102,9 @@ async function newCertificate(c: Clients, ctx: Context, policies: string[]) {
   };
   try {
     for (const p of policies) {
-      await call(`AttachPolicy ${p}`, () => c.iot.send(new AttachPolicyCommand({ policyName: p, target: cert.certificateArn })));
+      await call(`AttachPolicy ${p}`, () =>
+        c.iot.send(new AttachPolicyCommand({ policyName: p, target: cert.certificateArn })),
+      );
       attached.push(p);
       ctx.progress(`attached policy ${p} to ${cert.certificateId}`);
     }
@@ -103,7 +122,9 @@ export async function claimCreate(args: ClaimArgs, ctx: Context): Promise<void> 
   const existing = await readClaimSecret(c, name);
   if (existing !== undefined) {
     const { secret, info } = parseClaimSecret(existing.text, name);
-    const described = await call('DescribeCertificate', () => c.iot.send(new DescribeCertificateCommand({ certificateId: secret.certificateId }))).catch((err: unknown) => {
+    const described = await call('DescribeCertificate', () =>
+      c.iot.send(new DescribeCertificateCommand({ certificateId: secret.certificateId })),
+    ).catch((err: unknown) => {
       if (err instanceof AwsError && err.reason === 'not-found') {
         throw new ConfigError(
           `secret ${name} names certificate ${secret.certificateId}, which does not exist in IoT: run greengrass-image claim rotate --env ${args.env} --policy <claim policy> ` +
@@ -115,18 +136,36 @@ export async function claimCreate(args: ClaimArgs, ctx: Context): Promise<void> 
     });
     const status = described.certificateDescription?.status;
     if (status !== 'ACTIVE') {
-      throw new ConfigError(`the claim certificate ${secret.certificateId} in secret ${name} is ${status}: run greengrass-image claim rotate --env ${args.env}`, 'claim-cert-inactive');
+      throw new ConfigError(
+        `the claim certificate ${secret.certificateId} in secret ${name} is ${status}: run greengrass-image claim rotate --env ${args.env}`,
+        'claim-cert-inactive',
+      );
     }
     ctx.progress(`secret ${name} exists: reusing certificate ${secret.certificateId} (ACTIVE; secret not overwritten)`);
-    for (const p of policies) await call(`AttachPolicy ${p}`, () => c.iot.send(new AttachPolicyCommand({ policyName: p, target: secret.certificateArn })));
+    for (const p of policies)
+      await call(`AttachPolicy ${p}`, () =>
+        c.iot.send(new AttachPolicyCommand({ policyName: p, target: secret.certificateArn })),
+      );
     const groupArn = await ensureThingGroup(c, ctx, group);
     ctx.result(
-      { secretName: name, reused: true, certificateId: secret.certificateId, certificateArn: secret.certificateArn, notAfter: info.notAfter.toISOString(), thingGroup: group, thingGroupArn: groupArn, policies },
+      {
+        secretName: name,
+        reused: true,
+        certificateId: secret.certificateId,
+        certificateArn: secret.certificateArn,
+        notAfter: info.notAfter.toISOString(),
+        thingGroup: group,
+        thingGroupArn: groupArn,
+        policies,
+      },
       [`claim certificate ${secret.certificateId} (reused, secret ${name})`, `thing group ${group}`],
     );
     return;
   }
-  if (policies.length === 0) ctx.progress('warning: no --policy given: the claim certificate gets no IoT policy and cannot provision until one is attached');
+  if (policies.length === 0)
+    ctx.progress(
+      'warning: no --policy given: the claim certificate gets no IoT policy and cannot provision until one is attached',
+    );
   const { cert, undo } = await newCertificate(c, ctx, policies);
   let secretArn: string;
   let groupArn: string;
@@ -134,14 +173,29 @@ export async function claimCreate(args: ClaimArgs, ctx: Context): Promise<void> 
     groupArn = await ensureThingGroup(c, ctx, group);
     ctx.progress(`storing the claim in Secrets Manager as ${name}`);
     const s = await call('CreateSecret', () =>
-      c.sm.send(new CreateSecretCommand({ Name: name, Description: `Greengrass fleet-provisioning claim certificate (${args.env})`, SecretString: JSON.stringify(cert) })),
+      c.sm.send(
+        new CreateSecretCommand({
+          Name: name,
+          Description: `Greengrass fleet-provisioning claim certificate (${args.env})`,
+          SecretString: JSON.stringify(cert),
+        }),
+      ),
     );
     secretArn = s.ARN ?? '';
   } catch (err) {
     throw await undo(err);
   }
   ctx.result(
-    { secretName: name, secretArn, reused: false, certificateId: cert.certificateId, certificateArn: cert.certificateArn, thingGroup: group, thingGroupArn: groupArn, policies },
+    {
+      secretName: name,
+      secretArn,
+      reused: false,
+      certificateId: cert.certificateId,
+      certificateArn: cert.certificateArn,
+      thingGroup: group,
+      thingGroupArn: groupArn,
+      policies,
+    },
     [`claim certificate ${cert.certificateId} created and stored in ${name}`, `thing group ${group}`],
   );
 }
@@ -150,7 +204,11 @@ export async function claimRotate(args: ClaimArgs, ctx: Context): Promise<void> 
   const name = secretName(args.secretPrefix ?? DEFAULT_SECRET_PREFIX, args.env);
   const c = makeClients(ctx);
   const existing = await readClaimSecret(c, name);
-  if (existing === undefined) throw new AwsError(`secret ${name} does not exist: run greengrass-image claim create --env ${args.env} first`, 'secret-not-found');
+  if (existing === undefined)
+    throw new AwsError(
+      `secret ${name} does not exist: run greengrass-image claim create --env ${args.env} first`,
+      'secret-not-found',
+    );
   let old: Partial<ClaimSecret> = {};
   let parsed: unknown;
   try {
@@ -159,7 +217,10 @@ export async function claimRotate(args: ClaimArgs, ctx: Context): Promise<void> 
     // not JSON: reported below
   }
   if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) old = parsed as Partial<ClaimSecret>;
-  else ctx.progress(`the current value of ${name} is ${existing.text === undefined ? 'binary' : 'not a JSON claim document'}; rotating replaces it`);
+  else
+    ctx.progress(
+      `the current value of ${name} is ${existing.text === undefined ? 'binary' : 'not a JSON claim document'}; rotating replaces it`,
+    );
   let policies = args.policy ?? [];
   if (policies.length === 0) {
     let why = `the current value of ${name} names no certificate`;
@@ -174,12 +235,15 @@ export async function claimRotate(args: ClaimArgs, ctx: Context): Promise<void> 
       }
     }
     // A claim certificate without a policy cannot even connect: every clone baked with it would fail to provision.
-    if (policies.length === 0) throw new UsageError(`claim rotate: ${why}, so there is no policy to carry over: pass --policy <claim policy>`);
+    if (policies.length === 0)
+      throw new UsageError(`claim rotate: ${why}, so there is no policy to carry over: pass --policy <claim policy>`);
   }
   const { cert, undo } = await newCertificate(c, ctx, policies);
   try {
     ctx.progress(`storing the new claim as the current version of ${name}`);
-    await call('PutSecretValue', () => c.sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: JSON.stringify(cert) })));
+    await call('PutSecretValue', () =>
+      c.sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: JSON.stringify(cert) })),
+    );
   } catch (err) {
     throw await undo(err);
   }
@@ -205,7 +269,15 @@ export async function claimRotate(args: ClaimArgs, ctx: Context): Promise<void> 
     deactivated = !previousGone;
   }
   ctx.result(
-    { secretName: name, certificateId: cert.certificateId, certificateArn: cert.certificateArn, previousCertificateId: old.certificateId ?? null, previousDeactivated: deactivated, previousDeleted: previousGone, policies },
+    {
+      secretName: name,
+      certificateId: cert.certificateId,
+      certificateArn: cert.certificateArn,
+      previousCertificateId: old.certificateId ?? null,
+      previousDeactivated: deactivated,
+      previousDeleted: previousGone,
+      policies,
+    },
     [
       `claim certificate ${cert.certificateId} is now current in ${name}`,
       old.certificateId

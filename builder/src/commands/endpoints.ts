@@ -5,11 +5,15 @@ import type { Context } from '../context.ts';
 
 export async function endpoints(ctx: Context): Promise<void> {
   const c = makeClients(ctx);
-  const data = await call('DescribeEndpoint iot:Data-ATS', () => c.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' })));
-  const cred = await call('DescribeEndpoint iot:CredentialProvider', () => c.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:CredentialProvider' })));
-  const region = await c.region();
-  ctx.result(
-    { region, iotDataEndpoint: data.endpointAddress, iotCredentialEndpoint: cred.endpointAddress },
-    [`iotDataEndpoint: ${data.endpointAddress}`, `iotCredentialEndpoint: ${cred.endpointAddress}`],
+  const data = await call('DescribeEndpoint iot:Data-ATS', () =>
+    c.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' })),
   );
+  const cred = await call('DescribeEndpoint iot:CredentialProvider', () =>
+    c.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:CredentialProvider' })),
+  );
+  const region = await c.region();
+  ctx.result({ region, iotDataEndpoint: data.endpointAddress, iotCredentialEndpoint: cred.endpointAddress }, [
+    `iotDataEndpoint: ${data.endpointAddress}`,
+    `iotCredentialEndpoint: ${cred.endpointAddress}`,
+  ]);
 }

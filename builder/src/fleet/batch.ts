@@ -8,7 +8,8 @@ export const MAX_CONCURRENCY = 64;
 
 /** `--concurrency` as every batch command accepts it: a whole number from 1 to MAX_CONCURRENCY. */
 export function validateConcurrency(v: unknown, flag = '--concurrency'): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_CONCURRENCY) throw new UsageError(`${flag} must be a whole number from 1 to ${MAX_CONCURRENCY}, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_CONCURRENCY)
+    throw new UsageError(`${flag} must be a whole number from 1 to ${MAX_CONCURRENCY}, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -57,7 +58,8 @@ export async function runBatch<R extends string>(
   o: BatchOptions,
 ): Promise<BatchResult<R>> {
   // NaN or 0 would start no worker and report an empty batch as done.
-  if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new RangeError(`runBatch: concurrency must be a whole number >= 1, got ${o.concurrency}`);
+  if (!Number.isInteger(o.concurrency) || o.concurrency < 1)
+    throw new RangeError(`runBatch: concurrency must be a whole number >= 1, got ${o.concurrency}`);
   const counts = Object.fromEntries(outcomes.map((k) => [k, 0])) as Record<R, number>;
   const failures: BatchFailure[] = [];
   let failed = 0;
@@ -85,7 +87,12 @@ export async function runBatch<R extends string>(
  * A progress bar on stderr for large batches: redrawn in place on a terminal, otherwise one line
  * per 10%. Small batches (< `minItems`) print nothing.
  */
-export function progressBar(label: string, total: number, stream: NodeJS.WriteStream = process.stderr, minItems = 20): (done: number) => void {
+export function progressBar(
+  label: string,
+  total: number,
+  stream: NodeJS.WriteStream = process.stderr,
+  minItems = 20,
+): (done: number) => void {
   if (total < minItems) return () => undefined;
   const tty = stream.isTTY === true;
   let lastDecile = -1;

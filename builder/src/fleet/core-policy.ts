@@ -9,7 +9,10 @@
 //               DeletePolicy, retried while IoT still reports the detach (it can take up to five minutes).
 import { isDeepStrictEqual } from 'node:util';
 import {
-  DeletePolicyCommand, DeletePolicyVersionCommand, GetPolicyCommand, ListPolicyVersionsCommand,
+  DeletePolicyCommand,
+  DeletePolicyVersionCommand,
+  GetPolicyCommand,
+  ListPolicyVersionsCommand,
   ListTargetsForPolicyCommand,
 } from '@aws-sdk/client-iot';
 import { AwsError } from '../../../common/errors.ts';
@@ -83,7 +86,12 @@ async function policyTargets(c: Clients, name: string): Promise<string[] | null>
  * targets that are not the core's certificates (a non-empty list means the policy is shared: keep it).
  */
 export async function ownPolicies(
-  c: Clients, thing: string, thingArn: string, attached: string[], recorded: string[], ourCerts: string[],
+  c: Clients,
+  thing: string,
+  thingArn: string,
+  attached: string[],
+  recorded: string[],
+  ourCerts: string[],
 ): Promise<{ name: string; others: string[] }[]> {
   const own = new Set(recorded);
   for (const name of new Set([...attached, corePolicyName(thing)])) {

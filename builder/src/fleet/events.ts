@@ -7,7 +7,8 @@ import { ConfigError } from '../../../common/errors.ts';
 
 export const DEFAULT_EVENTS_FILE = 'greengrass-image-events.jsonl';
 
-export type FleetEventType = 'core.created' | 'core.deleted' | 'deployment.created' | 'device.created' | 'device.deleted';
+export type FleetEventType =
+  'core.created' | 'core.deleted' | 'deployment.created' | 'device.created' | 'device.deleted';
 
 export interface FleetEvent {
   type: FleetEventType;
@@ -42,6 +43,10 @@ export class EventLog {
 
   private error(err: unknown): ConfigError {
     const e = err as NodeJS.ErrnoException;
-    return new ConfigError(`cannot append to the event log ${this.path} (--events / $GREENGRASS_IMAGE_EVENTS): ${e.code ?? e.message}`, 'events-unwritable', { cause: err });
+    return new ConfigError(
+      `cannot append to the event log ${this.path} (--events / $GREENGRASS_IMAGE_EVENTS): ${e.code ?? e.message}`,
+      'events-unwritable',
+      { cause: err },
+    );
   }
 }

@@ -54,7 +54,7 @@ export async function ensureCorePolicy(c: Clients, thing: string, document: obje
     if (!isAwsErrorNamed(err, 'ResourceAlreadyExistsException')) throw toAwsError(`CreatePolicy ${name}`, err);
   }
   const have = await call(`GetPolicy ${name}`, () => c.iot.send(new GetPolicyCommand({ policyName: name })));
-  let same = false;
+  let same: boolean;
   try {
     same = JSON.stringify(JSON.parse(have.policyDocument ?? '')) === text;
   } catch {
@@ -82,7 +82,10 @@ export async function ensureThingGroup(c: Clients, name: string, create = true):
     return (await c.iot.send(new CreateThingGroupCommand({ thingGroupName: name }))).thingGroupArn ?? '';
   } catch (err) {
     if (!isAwsErrorNamed(err, 'ResourceAlreadyExistsException')) throw toAwsError('CreateThingGroup', err);
-    return (await call('DescribeThingGroup', () => c.iot.send(new DescribeThingGroupCommand({ thingGroupName: name })))).thingGroupArn ?? '';
+    return (
+      (await call('DescribeThingGroup', () => c.iot.send(new DescribeThingGroupCommand({ thingGroupName: name }))))
+        .thingGroupArn ?? ''
+    );
   }
 }
 
@@ -92,14 +95,20 @@ export async function requirePolicy(c: Clients, name: string): Promise<void> {
     await c.iot.send(new GetPolicyCommand({ policyName: name }));
   } catch (err) {
     if (isAwsErrorNamed(err, 'ResourceNotFoundException')) {
-      throw new ConfigError(`IoT policy ${name} does not exist: deploy cloudformation/greengrass-fleet.yaml or pass --policy`, 'policy-missing', { cause: err });
+      throw new ConfigError(
+        `IoT policy ${name} does not exist: deploy cloudformation/greengrass-fleet.yaml or pass --policy`,
+        'policy-missing',
+        { cause: err },
+      );
     }
     throw toAwsError('GetPolicy', err);
   }
 }
 
 export async function endpoint(c: Clients, type: 'iot:Data-ATS' | 'iot:CredentialProvider'): Promise<string> {
-  const out = await call(`DescribeEndpoint ${type}`, () => c.iot.send(new DescribeEndpointCommand({ endpointType: type })));
+  const out = await call(`DescribeEndpoint ${type}`, () =>
+    c.iot.send(new DescribeEndpointCommand({ endpointType: type })),
+  );
   return out.endpointAddress ?? '';
 }
 
@@ -108,14 +117,20 @@ export async function createThing(c: Clients, name: string): Promise<void> {
     await c.iot.send(new CreateThingCommand({ thingName: name }));
   } catch (err) {
     if (isAwsErrorNamed(err, 'ResourceAlreadyExistsException')) {
-      throw new ConfigError(`thing ${name} already exists with different attributes; it was not made by this tool (pick other names or delete it)`, 'thing-conflict', { cause: err });
+      throw new ConfigError(
+        `thing ${name} already exists with different attributes; it was not made by this tool (pick other names or delete it)`,
+        'thing-conflict',
+        { cause: err },
+      );
     }
     throw toAwsError(`CreateThing ${name}`, err);
   }
 }
 
 export async function addToGroup(c: Clients, thing: string, group: string): Promise<void> {
-  await call(`AddThingToThingGroup ${thing}`, () => c.iot.send(new AddThingToThingGroupCommand({ thingName: thing, thingGroupName: group })));
+  await call(`AddThingToThingGroup ${thing}`, () =>
+    c.iot.send(new AddThingToThingGroupCommand({ thingName: thing, thingGroupName: group })),
+  );
 }
 
 /** What `certs/certificate.json` records (no key material). */
@@ -131,7 +146,9 @@ export const CERT_RECORD = 'certificate.json';
 
 /** The id IoT gives the certificate in a local PEM file: the SHA-256 of its DER. */
 function localCertificateId(path: string, thing: string): string {
-  return createHash('sha256').update(parseCertificate(readFileSync(path, 'utf8'), `${thing} ${CERT_FILE}`).raw).digest('hex');
+  return createHash('sha256')
+    .update(parseCertificate(readFileSync(path, 'utf8'), `${thing} ${CERT_FILE}`).raw)
+    .digest('hex');
 }
 
 /**
@@ -141,11 +158,16 @@ function localCertificateId(path: string, thing: string): string {
  * after key and certificate; a run cut off before it rebuilds it from the certificate instead of
  * making a second one.
  */
-export async function ensureCertificate(c: Clients, thing: string, dir: string): Promise<{ record: CertificateRecord; created: boolean }> {
+export async function ensureCertificate(
+  c: Clients,
+  thing: string,
+  dir: string,
+): Promise<{ record: CertificateRecord; created: boolean }> {
   const certs = join(dir, 'certs');
   const rec = join(certs, CERT_RECORD);
   // Temp files of atomic writes cut off by a crash.
-  for (const f of existsSync(certs) ? readdirSync(certs) : []) if (/^\..*\.tmp$/.test(f)) rmSync(join(certs, f), { force: true });
+  for (const f of existsSync(certs) ? readdirSync(certs) : [])
+    if (/^\..*\.tmp$/.test(f)) rmSync(join(certs, f), { force: true });
   const haveCert = existsSync(join(certs, CERT_FILE)) && existsSync(join(certs, KEY_FILE));
   if (haveCert && existsSync(rec)) {
     return { record: JSON.parse(readFileSync(rec, 'utf8')) as CertificateRecord, created: false };
@@ -154,16 +176,29 @@ export async function ensureCertificate(c: Clients, thing: string, dir: string):
     const certificateId = localCertificateId(join(certs, CERT_FILE), thing);
     try {
       const d = await c.iot.send(new DescribeCertificateCommand({ certificateId }));
-      const record: CertificateRecord = { thingName: thing, certificateId, certificateArn: d.certificateDescription?.certificateArn ?? '' };
+      const record: CertificateRecord = {
+        thingName: thing,
+        certificateId,
+        certificateArn: d.certificateDescription?.certificateArn ?? '',
+      };
       await writeFileAtomicAsync(rec, `${JSON.stringify(record, null, 2)}\n`, 0o600);
       return { record, created: false };
     } catch (err) {
       if (!isAwsErrorNamed(err, 'ResourceNotFoundException')) throw toAwsError(`DescribeCertificate ${thing}`, err);
     }
   }
-  const out = await call(`CreateKeysAndCertificate ${thing}`, () => c.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true })));
-  const record: CertificateRecord = { thingName: thing, certificateId: out.certificateId ?? '', certificateArn: out.certificateArn ?? '' };
-  await Promise.all([writeFileAtomicAsync(join(certs, KEY_FILE), out.keyPair?.PrivateKey ?? '', 0o600), writeFileAtomicAsync(join(certs, CERT_FILE), out.certificatePem ?? '', 0o600)]);
+  const out = await call(`CreateKeysAndCertificate ${thing}`, () =>
+    c.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true })),
+  );
+  const record: CertificateRecord = {
+    thingName: thing,
+    certificateId: out.certificateId ?? '',
+    certificateArn: out.certificateArn ?? '',
+  };
+  await Promise.all([
+    writeFileAtomicAsync(join(certs, KEY_FILE), out.keyPair?.PrivateKey ?? '', 0o600),
+    writeFileAtomicAsync(join(certs, CERT_FILE), out.certificatePem ?? '', 0o600),
+  ]);
   await writeFileAtomicAsync(rec, `${JSON.stringify(record, null, 2)}\n`, 0o600);
   return { record, created: true };
 }
@@ -187,8 +222,12 @@ export async function refuseThingInUse(c: Clients, thing: string, dir: string): 
 }
 
 export async function attachCertificate(c: Clients, thing: string, policy: string, certArn: string): Promise<void> {
-  await call(`AttachPolicy ${policy} ${thing}`, () => c.iot.send(new AttachPolicyCommand({ policyName: policy, target: certArn })));
-  await call(`AttachThingPrincipal ${thing}`, () => c.iot.send(new AttachThingPrincipalCommand({ thingName: thing, principal: certArn })));
+  await call(`AttachPolicy ${policy} ${thing}`, () =>
+    c.iot.send(new AttachPolicyCommand({ policyName: policy, target: certArn })),
+  );
+  await call(`AttachThingPrincipal ${thing}`, () =>
+    c.iot.send(new AttachThingPrincipalCommand({ thingName: thing, principal: certArn })),
+  );
 }
 
 /** A thing's principals, or null when the thing does not exist. */
@@ -212,7 +251,9 @@ export async function thingGroups(c: Clients, thing: string): Promise<string[]> 
   const out: string[] = [];
   let nextToken: string | undefined;
   do {
-    const r = await call(`ListThingGroupsForThing ${thing}`, () => c.iot.send(new ListThingGroupsForThingCommand({ thingName: thing, nextToken })));
+    const r = await call(`ListThingGroupsForThing ${thing}`, () =>
+      c.iot.send(new ListThingGroupsForThingCommand({ thingName: thing, nextToken })),
+    );
     out.push(...(r.thingGroups ?? []).map((g) => g.groupName ?? '').filter(Boolean));
     nextToken = r.nextToken;
   } while (nextToken);
@@ -250,7 +291,9 @@ export const DECOMMISSION_ATTRIBUTE = 'greengrass-image-decommission';
  * group; delete the thing. Each step tolerates "already gone".
  */
 export async function thingRemovalSteps(
-  c: Clients, thing: string, opts: { ownPolicy?: boolean } = {},
+  c: Clients,
+  thing: string,
+  opts: { ownPolicy?: boolean } = {},
 ): Promise<Step[]> {
   let desc;
   try {
@@ -263,7 +306,8 @@ export async function thingRemovalSteps(
   const certPrefix = (desc.thingArn ?? '').replace(/:thing\/.*$/, ':cert/');
   const entries = (desc.attributes?.[DECOMMISSION_ATTRIBUTE] ?? '').split(',').filter(Boolean);
   const recorded = entries.filter((e) => !e.startsWith(RECORDED_POLICY));
-  const recordedPolicies = entries.filter((e) => e.startsWith(RECORDED_POLICY))
+  const recordedPolicies = entries
+    .filter((e) => e.startsWith(RECORDED_POLICY))
     .map((e) => e.slice(RECORDED_POLICY.length));
   const ids = [...new Set([...principals.map(certIdFromArn), ...recorded])];
   const certs: { id: string; arn: string; policies: string[] }[] = [];
@@ -280,7 +324,14 @@ export async function thingRemovalSteps(
   }
   const ourCerts = certs.map((x) => x.arn);
   const own = opts.ownPolicy
-    ? await ownPolicies(c, thing, desc.thingArn ?? '', certs.flatMap((x) => x.policies), recordedPolicies, ourCerts)
+    ? await ownPolicies(
+        c,
+        thing,
+        desc.thingArn ?? '',
+        certs.flatMap((x) => x.policies),
+        recordedPolicies,
+        ourCerts,
+      )
     : [];
   const toDelete = own.filter((p) => p.others.length === 0).map((p) => p.name);
   const steps: Step[] = [];
@@ -289,26 +340,55 @@ export async function thingRemovalSteps(
     const attributePayload = { attributes: { [DECOMMISSION_ATTRIBUTE]: record.join(',') }, merge: true };
     const policies = toDelete.length ? ` and policy ${toDelete.join(', ')}` : '';
     steps.push({
-      describe: `record certificate(s) ${ids.join(', ') || '(none)'}${policies} on thing ${thing} `
-        + `(attribute ${DECOMMISSION_ATTRIBUTE}, for a resumed run)`,
-      run: () => ignoreNotFound('UpdateThing', () => c.iot.send(new UpdateThingCommand({ thingName: thing, attributePayload }))),
+      describe:
+        `record certificate(s) ${ids.join(', ') || '(none)'}${policies} on thing ${thing} ` +
+        `(attribute ${DECOMMISSION_ATTRIBUTE}, for a resumed run)`,
+      run: () =>
+        ignoreNotFound('UpdateThing', () => c.iot.send(new UpdateThingCommand({ thingName: thing, attributePayload }))),
     });
   }
   for (const { id, arn, policies } of certs) {
     for (const p of policies) {
-      steps.push({ describe: `detach policy ${p} from certificate ${id}`, run: () => ignoreNotFound(`DetachPolicy ${p}`, () => c.iot.send(new DetachPolicyCommand({ policyName: p, target: arn }))) });
+      steps.push({
+        describe: `detach policy ${p} from certificate ${id}`,
+        run: () =>
+          ignoreNotFound(`DetachPolicy ${p}`, () =>
+            c.iot.send(new DetachPolicyCommand({ policyName: p, target: arn })),
+          ),
+      });
     }
     if (principals.includes(arn)) {
-      steps.push({ describe: `detach certificate ${id} from thing ${thing}`, run: () => ignoreNotFound('DetachThingPrincipal', () => c.iot.send(new DetachThingPrincipalCommand({ thingName: thing, principal: arn }))) });
+      steps.push({
+        describe: `detach certificate ${id} from thing ${thing}`,
+        run: () =>
+          ignoreNotFound('DetachThingPrincipal', () =>
+            c.iot.send(new DetachThingPrincipalCommand({ thingName: thing, principal: arn })),
+          ),
+      });
     }
-    steps.push({ describe: `deactivate certificate ${id}`, run: () => ignoreNotFound('UpdateCertificate', () => c.iot.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'INACTIVE' }))) });
+    steps.push({
+      describe: `deactivate certificate ${id}`,
+      run: () =>
+        ignoreNotFound('UpdateCertificate', () =>
+          c.iot.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'INACTIVE' })),
+        ),
+    });
     steps.push({ describe: `delete certificate ${id}`, run: () => deleteCertificateAfterDetach(c, id) });
   }
   for (const name of toDelete) steps.push(deleteOwnPolicyStep(c, thing, name, ourCerts));
   for (const g of await thingGroups(c, thing)) {
-    steps.push({ describe: `remove thing ${thing} from thing group ${g}`, run: () => ignoreNotFound('RemoveThingFromThingGroup', () => c.iot.send(new RemoveThingFromThingGroupCommand({ thingName: thing, thingGroupName: g }))) });
+    steps.push({
+      describe: `remove thing ${thing} from thing group ${g}`,
+      run: () =>
+        ignoreNotFound('RemoveThingFromThingGroup', () =>
+          c.iot.send(new RemoveThingFromThingGroupCommand({ thingName: thing, thingGroupName: g })),
+        ),
+    });
   }
-  steps.push({ describe: `delete thing ${thing}`, run: () => ignoreNotFound('DeleteThing', () => c.iot.send(new DeleteThingCommand({ thingName: thing }))) });
+  steps.push({
+    describe: `delete thing ${thing}`,
+    run: () => ignoreNotFound('DeleteThing', () => c.iot.send(new DeleteThingCommand({ thingName: thing }))),
+  });
   return steps;
 }
 
@@ -330,7 +410,8 @@ async function deleteCertificateAfterDetach(c: Clients, id: string): Promise<voi
     } catch (err) {
       if (isAwsErrorNamed(err, 'ResourceNotFoundException')) return;
       const wait = DELETE_CONFLICT_RETRY_SECONDS[attempt];
-      if (!isAwsErrorNamed(err, 'DeleteConflictException') || wait === undefined) throw toAwsError(`DeleteCertificate ${id}`, err);
+      if (!isAwsErrorNamed(err, 'DeleteConflictException') || wait === undefined)
+        throw toAwsError(`DeleteCertificate ${id}`, err);
       await new Promise((r) => setTimeout(r, wait * 1000));
     }
   }

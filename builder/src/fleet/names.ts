@@ -9,17 +9,36 @@ export const THING_GROUP_MAX = 128;
 /** Returns `name` or throws a UsageError saying exactly what is wrong. */
 export function validateThingGroupName(name: string, flag = '--thing-group'): string {
   if (name.length === 0) throw new UsageError(`${flag} is empty`);
-  if (name.length > THING_GROUP_MAX) throw new UsageError(`${flag} ${showName(name)} is ${name.length} characters; thing group names are at most ${THING_GROUP_MAX}`);
+  if (name.length > THING_GROUP_MAX)
+    throw new UsageError(
+      `${flag} ${showName(name)} is ${name.length} characters; thing group names are at most ${THING_GROUP_MAX}`,
+    );
   // eslint-disable-next-line no-control-regex
-  if (/[^\x00-\x7f]/.test(name)) throw new UsageError(`${flag} ${showName(name)} has non-ASCII characters; thing group names allow only [a-zA-Z0-9_-]`);
-  if (name.includes(':')) throw new UsageError(`${flag} ${showName(name)} contains ':'; Greengrass deployments cannot target a thing group whose name has a colon`);
-  if (!/^[a-zA-Z0-9_-]+$/.test(name)) throw new UsageError(`${flag} ${showName(name)} has characters thing group names do not allow; only [a-zA-Z0-9_-]`);
+  if (/[^\x00-\x7f]/.test(name))
+    throw new UsageError(
+      `${flag} ${showName(name)} has non-ASCII characters; thing group names allow only [a-zA-Z0-9_-]`,
+    );
+  if (name.includes(':'))
+    throw new UsageError(
+      `${flag} ${showName(name)} contains ':'; Greengrass deployments cannot target a thing group whose name has a colon`,
+    );
+  if (!/^[a-zA-Z0-9_-]+$/.test(name))
+    throw new UsageError(`${flag} ${showName(name)} has characters thing group names do not allow; only [a-zA-Z0-9_-]`);
   return name;
 }
 
 /** Thing names for a batch: `--names a,b,c` or `--count N --prefix P` (P001..PN, zero-padded, stable across runs). */
-export function batchNames(o: { names?: string | string[]; count?: number; prefix?: string; start?: number }, what = 'core'): string[] {
-  const given = o.names === undefined ? undefined : (Array.isArray(o.names) ? o.names : [o.names]).flatMap((n) => String(n).split(',')).map((n) => n.trim()).filter((n) => n !== '');
+export function batchNames(
+  o: { names?: string | string[]; count?: number; prefix?: string; start?: number },
+  what = 'core',
+): string[] {
+  const given =
+    o.names === undefined
+      ? undefined
+      : (Array.isArray(o.names) ? o.names : [o.names])
+          .flatMap((n) => String(n).split(','))
+          .map((n) => n.trim())
+          .filter((n) => n !== '');
   if (given && o.count !== undefined) throw new UsageError('give either --names or --count with --prefix, not both');
   let names: string[];
   if (given) {
@@ -27,10 +46,12 @@ export function batchNames(o: { names?: string | string[]; count?: number; prefi
     names = given;
   } else {
     if (o.count === undefined) throw new UsageError(`give the ${what} names: --names a,b,c or --count N --prefix P`);
-    if (!Number.isInteger(o.count) || o.count < 1 || o.count > 100_000) throw new UsageError(`--count must be a whole number from 1 to 100000, got ${JSON.stringify(o.count)}`);
+    if (!Number.isInteger(o.count) || o.count < 1 || o.count > 100_000)
+      throw new UsageError(`--count must be a whole number from 1 to 100000, got ${JSON.stringify(o.count)}`);
     if (!o.prefix) throw new UsageError('--count needs --prefix (names are <prefix><number>)');
     const start = o.start ?? 1;
-    if (!Number.isInteger(start) || start < 0) throw new UsageError(`--start must be a whole number >= 0, got ${o.start}`);
+    if (!Number.isInteger(start) || start < 0)
+      throw new UsageError(`--start must be a whole number >= 0, got ${o.start}`);
     const width = Math.max(3, String(start + o.count - 1).length);
     names = Array.from({ length: o.count }, (_, i) => `${o.prefix}${String(start + i).padStart(width, '0')}`);
   }

@@ -43,14 +43,20 @@ export function templateProblems(doc: unknown): string[] {
     }
     const name = t.name;
     const where = typeof name === 'string' ? `${at} (${name})` : at;
-    if (typeof name !== 'string' || !TEMPLATE_NAME_RE.test(name)) problems.push(`${where}: name must be 1-64 of [a-zA-Z0-9_-]`);
-    if (!Number.isInteger(t.version) || (t.version as number) < 1) problems.push(`${where}: version must be a whole number >= 1`);
+    if (typeof name !== 'string' || !TEMPLATE_NAME_RE.test(name))
+      problems.push(`${where}: name must be 1-64 of [a-zA-Z0-9_-]`);
+    if (!Number.isInteger(t.version) || (t.version as number) < 1)
+      problems.push(`${where}: version must be a whole number >= 1`);
     const key = `${String(name)}@${String(t.version)}`;
     if (seen.has(key)) problems.push(`${where}: version ${String(t.version)} of ${String(name)} is defined twice`);
     seen.add(key);
-    for (const k of Object.keys(t)) if (!['name', 'version', 'description', 'components', 'deploymentPolicies'].includes(k)) problems.push(`${where}: unknown key "${k}"`);
+    for (const k of Object.keys(t))
+      if (!['name', 'version', 'description', 'components', 'deploymentPolicies'].includes(k))
+        problems.push(`${where}: unknown key "${k}"`);
     if (!isMap(t.components) || Object.keys(t.components).length === 0) {
-      problems.push(`${where}: components must be a non-empty mapping of component name to {version, configuration?, runWith?}`);
+      problems.push(
+        `${where}: components must be a non-empty mapping of component name to {version, configuration?, runWith?}`,
+      );
     } else {
       for (const [cn, c] of Object.entries(t.components)) {
         const cw = `${where}: components.${cn}`;
@@ -59,20 +65,35 @@ export function templateProblems(doc: unknown): string[] {
           problems.push(`${cw} must be a mapping with a version`);
           continue;
         }
-        if (typeof c.version !== 'string' || !SEMVER_RE.test(c.version)) problems.push(`${cw}.version must be a semantic version like 2.12.0 (quote it in YAML), got ${JSON.stringify(c.version)}`);
-        for (const k of Object.keys(c)) if (!['version', 'configuration', 'runWith'].includes(k)) problems.push(`${cw}: unknown key "${k}"`);
+        if (typeof c.version !== 'string' || !SEMVER_RE.test(c.version))
+          problems.push(
+            `${cw}.version must be a semantic version like 2.12.0 (quote it in YAML), got ${JSON.stringify(c.version)}`,
+          );
+        for (const k of Object.keys(c))
+          if (!['version', 'configuration', 'runWith'].includes(k)) problems.push(`${cw}: unknown key "${k}"`);
         if (c.configuration !== undefined) {
           if (!isMap(c.configuration)) problems.push(`${cw}.configuration must be a mapping with merge and/or reset`);
           else {
             const { merge, reset, ...rest } = c.configuration;
             if (merge !== undefined && !isMap(merge)) problems.push(`${cw}.configuration.merge must be a mapping`);
-            if (reset !== undefined && !(Array.isArray(reset) && reset.every((p) => typeof p === 'string' && (p === '' || p.startsWith('/'))))) {
+            if (
+              reset !== undefined &&
+              !(Array.isArray(reset) && reset.every((p) => typeof p === 'string' && (p === '' || p.startsWith('/'))))
+            ) {
               problems.push(`${cw}.configuration.reset must be a list of JSON pointers ("" or starting with /)`);
             }
             for (const k of Object.keys(rest)) problems.push(`${cw}.configuration: unknown key "${k}"`);
           }
         }
-        if (c.runWith !== undefined && !(isMap(c.runWith) && (c.runWith.posixUser === undefined || (typeof c.runWith.posixUser === 'string' && /^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$/.test(c.runWith.posixUser))))) {
+        if (
+          c.runWith !== undefined &&
+          !(
+            isMap(c.runWith) &&
+            (c.runWith.posixUser === undefined ||
+              (typeof c.runWith.posixUser === 'string' &&
+                /^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$/.test(c.runWith.posixUser)))
+          )
+        ) {
           problems.push(`${cw}.runWith.posixUser must be user or user:group`);
         }
       }
@@ -81,9 +102,20 @@ export function templateProblems(doc: unknown): string[] {
       const p = t.deploymentPolicies;
       if (!isMap(p)) problems.push(`${where}: deploymentPolicies must be a mapping`);
       else {
-        if (p.failureHandlingPolicy !== undefined && p.failureHandlingPolicy !== 'ROLLBACK' && p.failureHandlingPolicy !== 'DO_NOTHING') problems.push(`${where}: deploymentPolicies.failureHandlingPolicy must be ROLLBACK or DO_NOTHING`);
-        if (p.componentUpdateTimeoutSeconds !== undefined && !(Number.isInteger(p.componentUpdateTimeoutSeconds) && (p.componentUpdateTimeoutSeconds as number) > 0)) problems.push(`${where}: deploymentPolicies.componentUpdateTimeoutSeconds must be a positive whole number`);
-        for (const k of Object.keys(p)) if (!['failureHandlingPolicy', 'componentUpdateTimeoutSeconds'].includes(k)) problems.push(`${where}: deploymentPolicies: unknown key "${k}"`);
+        if (
+          p.failureHandlingPolicy !== undefined &&
+          p.failureHandlingPolicy !== 'ROLLBACK' &&
+          p.failureHandlingPolicy !== 'DO_NOTHING'
+        )
+          problems.push(`${where}: deploymentPolicies.failureHandlingPolicy must be ROLLBACK or DO_NOTHING`);
+        if (
+          p.componentUpdateTimeoutSeconds !== undefined &&
+          !(Number.isInteger(p.componentUpdateTimeoutSeconds) && (p.componentUpdateTimeoutSeconds as number) > 0)
+        )
+          problems.push(`${where}: deploymentPolicies.componentUpdateTimeoutSeconds must be a positive whole number`);
+        for (const k of Object.keys(p))
+          if (!['failureHandlingPolicy', 'componentUpdateTimeoutSeconds'].includes(k))
+            problems.push(`${where}: deploymentPolicies: unknown key "${k}"`);
       }
     }
   });
@@ -96,26 +128,41 @@ export function loadTemplates(file: string): DeploymentTemplate[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read templates file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'templates-missing', { cause: err });
+    throw new ConfigError(
+      `cannot read templates file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      'templates-missing',
+      { cause: err },
+    );
   }
   let doc: unknown;
   try {
     doc = yaml.load(text, { schema: yaml.CORE_SCHEMA });
   } catch (err) {
-    throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, 'templates-yaml', { cause: err });
+    throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, 'templates-yaml', {
+      cause: err,
+    });
   }
   const problems = templateProblems(doc);
-  if (problems.length > 0) throw new ConfigError(`${file} is invalid:\n  - ${problems.join('\n  - ')}`, 'templates-invalid');
+  if (problems.length > 0)
+    throw new ConfigError(`${file} is invalid:\n  - ${problems.join('\n  - ')}`, 'templates-invalid');
   return (doc as { templates: DeploymentTemplate[] }).templates;
 }
 
 /** The template `name` at `version`, or its highest version when none is given. */
 export function pickTemplate(all: DeploymentTemplate[], name: string, version?: number): DeploymentTemplate {
   const same = all.filter((t) => t.name === name);
-  if (same.length === 0) throw new ConfigError(`no template named ${JSON.stringify(name)} (have: ${[...new Set(all.map((t) => t.name))].join(', ') || 'none'})`, 'template-unknown');
+  if (same.length === 0)
+    throw new ConfigError(
+      `no template named ${JSON.stringify(name)} (have: ${[...new Set(all.map((t) => t.name))].join(', ') || 'none'})`,
+      'template-unknown',
+    );
   if (version === undefined) return same.reduce((a, b) => (b.version > a.version ? b : a));
   const t = same.find((x) => x.version === version);
-  if (!t) throw new ConfigError(`template ${name} has no version ${version} (have: ${same.map((x) => x.version).join(', ')})`, 'template-unknown');
+  if (!t)
+    throw new ConfigError(
+      `template ${name} has no version ${version} (have: ${same.map((x) => x.version).join(', ')})`,
+      'template-unknown',
+    );
   return t;
 }
 
@@ -129,12 +176,24 @@ export function parseTemplateLabel(s: string | undefined): { name: string; versi
 
 /** The CreateDeployment request body for a template and a thing-group target. */
 export function deploymentRequest(t: DeploymentTemplate, targetArn: string) {
-  const components: Record<string, { componentVersion: string; configurationUpdate?: { merge?: string; reset?: string[] }; runWith?: { posixUser: string } }> = {};
+  const components: Record<
+    string,
+    {
+      componentVersion: string;
+      configurationUpdate?: { merge?: string; reset?: string[] };
+      runWith?: { posixUser: string };
+    }
+  > = {};
   for (const [name, c] of Object.entries(t.components)) {
     components[name] = {
       componentVersion: c.version,
       ...(c.configuration
-        ? { configurationUpdate: { ...(c.configuration.merge ? { merge: JSON.stringify(c.configuration.merge) } : {}), ...(c.configuration.reset ? { reset: c.configuration.reset } : {}) } }
+        ? {
+            configurationUpdate: {
+              ...(c.configuration.merge ? { merge: JSON.stringify(c.configuration.merge) } : {}),
+              ...(c.configuration.reset ? { reset: c.configuration.reset } : {}),
+            },
+          }
         : {}),
       ...(c.runWith?.posixUser ? { runWith: { posixUser: c.runWith.posixUser } } : {}),
     };
@@ -148,7 +207,14 @@ export function deploymentRequest(t: DeploymentTemplate, targetArn: string) {
       ? {
           deploymentPolicies: {
             ...(p.failureHandlingPolicy ? { failureHandlingPolicy: p.failureHandlingPolicy } : {}),
-            ...(p.componentUpdateTimeoutSeconds ? { componentUpdatePolicy: { timeoutInSeconds: p.componentUpdateTimeoutSeconds, action: 'NOTIFY_COMPONENTS' as const } } : {}),
+            ...(p.componentUpdateTimeoutSeconds
+              ? {
+                  componentUpdatePolicy: {
+                    timeoutInSeconds: p.componentUpdateTimeoutSeconds,
+                    action: 'NOTIFY_COMPONENTS' as const,
+                  },
+                }
+              : {}),
           },
         }
       : {}),

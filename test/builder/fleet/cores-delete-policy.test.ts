@@ -5,8 +5,13 @@ import t from 'tap';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  IoTClient, AttachPolicyCommand, AttachThingPrincipalCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand,
-  CreatePolicyVersionCommand, CreateThingCommand,
+  IoTClient,
+  AttachPolicyCommand,
+  AttachThingPrincipalCommand,
+  CreateKeysAndCertificateCommand,
+  CreatePolicyCommand,
+  CreatePolicyVersionCommand,
+  CreateThingCommand,
 } from '@aws-sdk/client-iot';
 import { ExitCode } from '../../../common/errors.ts';
 import { stackIotPolicies } from '../../../cloudformation/template.ts';
@@ -68,7 +73,7 @@ t.test('cores create + cores delete --deprovision: the dry run names the own pol
   t.same(Object.keys(s.state.policies).sort(), left, 'stack policies kept');
 });
 
-t.test('a policy shared by two cores survives deleting one; the deleted core\'s own policy does not', async (t) => {
+t.test("a policy shared by two cores survives deleting one; the deleted core's own policy does not", async (t) => {
   await createCores('core-a,core-b');
   await iot.send(new CreatePolicyCommand({ policyName: 'SiteShared', policyDocument: EMPTY }));
   for (const core of ['core-a', 'core-b']) {
@@ -78,9 +83,9 @@ t.test('a policy shared by two cores survives deleting one; the deleted core\'s 
   s.requests.length = 0;
   const r = await runCli(['cores', 'delete', 'core-a', '--deprovision', '--yes'], cliEnv(s));
   t.equal(r.code, 0, r.stderr);
-  t.notOk(s.state.policies['GreengrassCorePolicy-core-a'], 'core-a\'s own policy deleted');
+  t.notOk(s.state.policies['GreengrassCorePolicy-core-a'], "core-a's own policy deleted");
   t.ok(s.state.policies.SiteShared, 'the shared policy stays');
-  t.ok(s.state.policies['GreengrassCorePolicy-core-b'], 'core-b\'s own policy stays');
+  t.ok(s.state.policies['GreengrassCorePolicy-core-b'], "core-b's own policy stays");
   const b = Object.values(s.state.certificates).find((c) => c.certificateArn === certB)!;
   t.same(b.policies.sort(), ['GreengrassCorePolicy-core-b', 'SiteShared'], 'core-b keeps both attached');
   const deleted = s.calls('DeletePolicy').map((q) => q.path);
@@ -92,7 +97,10 @@ t.test('the own policy attached to another certificate too is shared: detached, 
   await iot.send(new AttachPolicyCommand({ policyName: 'GreengrassCorePolicy-core-a', target: certOf('core-b') }));
   const dry = await runCli(['cores', 'delete', 'core-a', '--deprovision', '--json'], cliEnv(s));
   const steps: string[] = JSON.parse(dry.stdout).plan[0].steps;
-  t.notOk(steps.some((x) => x.startsWith('delete policy')), 'no policy deletion planned');
+  t.notOk(
+    steps.some((x) => x.startsWith('delete policy')),
+    'no policy deletion planned',
+  );
   const r = await runCli(['cores', 'delete', 'core-a', '--deprovision', '--yes'], cliEnv(s));
   t.equal(r.code, 0, r.stderr);
   t.ok(s.state.policies['GreengrassCorePolicy-core-a'], 'kept');
@@ -100,33 +108,39 @@ t.test('the own policy attached to another certificate too is shared: detached, 
   // Decommissioning core-b afterwards: now nothing else holds either policy.
   const r2 = await runCli(['cores', 'delete', 'core-b', '--deprovision', '--yes'], cliEnv(s));
   t.equal(r2.code, 0, r2.stderr);
-  t.notOk(s.state.policies['GreengrassCorePolicy-core-b'], 'core-b\'s own deleted');
+  t.notOk(s.state.policies['GreengrassCorePolicy-core-b'], "core-b's own deleted");
 });
 
-t.test('fleet-provisioned core: its hash-named policy (stack document, any formatting, two versions) is deleted; '
-  + 'the claim policy and another core\'s document are not', async (t) => {
-  const own = await fleetCore('branch-017');
-  const again = JSON.stringify(stack().core('branch-017'));
-  await iot.send(new CreatePolicyVersionCommand({ policyName: own, policyDocument: again, setAsDefault: true }));
-  // Attached to this core's certificate, but not its own: the claim policy and branch-018's per-core document.
-  const other = JSON.stringify(stack().core('branch-018'));
-  await iot.send(new CreatePolicyCommand({ policyName: 'NotMine', policyDocument: other }));
-  for (const p of ['NotMine', 'GreengrassProvisioningClaimPolicy']) {
-    await iot.send(new AttachPolicyCommand({ policyName: p, target: certOf('branch-017') }));
-  }
-  const dry = await runCli(['cores', 'delete', 'branch-017', '--deprovision', '--json'], cliEnv(s));
-  const steps: string[] = JSON.parse(dry.stdout).plan[0].steps;
-  t.same(steps.filter((x) => x.startsWith('delete policy')), [`delete policy ${own} (core branch-017's own)`]);
-  s.requests.length = 0;
-  const r = await runCli(['cores', 'delete', 'branch-017', '--deprovision', '--yes'], cliEnv(s));
-  t.equal(r.code, 0, r.stderr);
-  t.notOk(s.state.policies[own], 'own policy deleted');
-  const versions = s.calls('DeletePolicyVersion').map((q) => q.path);
-  t.same(versions, [`/policies/${own}/version/1`], 'the non-default version first');
-  t.ok(s.state.policies.NotMine, 'another core\'s document is kept');
-  t.ok(s.state.policies.GreengrassProvisioningClaimPolicy, 'claim policy kept');
-  t.notOk(things(s)['branch-017']);
-});
+t.test(
+  'fleet-provisioned core: its hash-named policy (stack document, any formatting, two versions) is deleted; ' +
+    "the claim policy and another core's document are not",
+  async (t) => {
+    const own = await fleetCore('branch-017');
+    const again = JSON.stringify(stack().core('branch-017'));
+    await iot.send(new CreatePolicyVersionCommand({ policyName: own, policyDocument: again, setAsDefault: true }));
+    // Attached to this core's certificate, but not its own: the claim policy and branch-018's per-core document.
+    const other = JSON.stringify(stack().core('branch-018'));
+    await iot.send(new CreatePolicyCommand({ policyName: 'NotMine', policyDocument: other }));
+    for (const p of ['NotMine', 'GreengrassProvisioningClaimPolicy']) {
+      await iot.send(new AttachPolicyCommand({ policyName: p, target: certOf('branch-017') }));
+    }
+    const dry = await runCli(['cores', 'delete', 'branch-017', '--deprovision', '--json'], cliEnv(s));
+    const steps: string[] = JSON.parse(dry.stdout).plan[0].steps;
+    t.same(
+      steps.filter((x) => x.startsWith('delete policy')),
+      [`delete policy ${own} (core branch-017's own)`],
+    );
+    s.requests.length = 0;
+    const r = await runCli(['cores', 'delete', 'branch-017', '--deprovision', '--yes'], cliEnv(s));
+    t.equal(r.code, 0, r.stderr);
+    t.notOk(s.state.policies[own], 'own policy deleted');
+    const versions = s.calls('DeletePolicyVersion').map((q) => q.path);
+    t.same(versions, [`/policies/${own}/version/1`], 'the non-default version first');
+    t.ok(s.state.policies.NotMine, "another core's document is kept");
+    t.ok(s.state.policies.GreengrassProvisioningClaimPolicy, 'claim policy kept');
+    t.notOk(things(s)['branch-017']);
+  },
+);
 
 t.test('DeletePolicy failing (500 x3): exit 4, the thing remembers the policy, the re-run deletes it', async (t) => {
   const own = await fleetCore('branch-020');
@@ -148,6 +162,10 @@ t.test('DeletePolicy answered 409 while the detach propagates (no targets left) 
   faultOnNth(s, 'DeletePolicy', 1, { kind: 'error', status: 409, code: 'DeleteConflictException' });
   const r = await runCli(['cores', 'delete', 'core-a', '--deprovision', '--yes'], cliEnv(s));
   t.equal(r.code, 0, r.stderr);
-  t.same(s.calls('DeletePolicy').map((q) => q.status), [409, 200], 'one conflict, then deleted');
+  t.same(
+    s.calls('DeletePolicy').map((q) => q.status),
+    [409, 200],
+    'one conflict, then deleted',
+  );
   t.notOk(s.state.policies['GreengrassCorePolicy-core-a']);
 });

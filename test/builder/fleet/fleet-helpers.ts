@@ -31,9 +31,19 @@ export const DATA = 'a1-ats.iot.eu-west-1.amazonaws.com';
 export const CRED = 'c1.credentials.iot.eu-west-1.amazonaws.com';
 
 export async function standin(policies = ['GreengrassV2IoTThingPolicy']): Promise<AwsStandin> {
-  const s = await startAwsStandin({ ca, endpoints: { iotDataEndpoint: DATA, iotCredEndpoint: CRED, region: 'eu-west-1' } });
-  const iot = new IoTClient({ endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
-  for (const p of policies) await iot.send(new CreatePolicyCommand({ policyName: p, policyDocument: '{"Version":"2012-10-17","Statement":[]}' }));
+  const s = await startAwsStandin({
+    ca,
+    endpoints: { iotDataEndpoint: DATA, iotCredEndpoint: CRED, region: 'eu-west-1' },
+  });
+  const iot = new IoTClient({
+    endpoint: s.url,
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+  });
+  for (const p of policies)
+    await iot.send(
+      new CreatePolicyCommand({ policyName: p, policyDocument: '{"Version":"2012-10-17","Statement":[]}' }),
+    );
   iot.destroy();
   s.requests.length = 0;
   return s;
@@ -58,5 +68,8 @@ export function readYaml(file: string): Record<string, any> {
 
 export function events(file: string): Record<string, any>[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }

@@ -18,7 +18,14 @@ import { makeClients } from '../../aws.ts';
 import { EventLog } from '../../fleet/events.ts';
 import { stackIotPolicies } from '../../../../cloudformation/template.ts';
 import {
-  addToGroup, attachCertificate, createThing, endpoint, ensureCertificate, ensureCorePolicy, ensureThingGroup, requirePolicy,
+  addToGroup,
+  attachCertificate,
+  createThing,
+  endpoint,
+  ensureCertificate,
+  ensureCorePolicy,
+  ensureThingGroup,
+  requirePolicy,
   refuseThingInUse,
 } from '../../fleet/iot-steps.ts';
 import { batchNames, validateThingGroupName } from '../../fleet/names.ts';
@@ -57,13 +64,17 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
   const group = validateThingGroupName(a.thingGroup);
   const concurrency = validateConcurrency(a.concurrency ?? 8);
   const out = resolve(oneValue(a.output, '--output'));
-  if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--output ${out} exists and is not a directory`);
+  if (existsSync(out) && !statSync(out).isDirectory())
+    throw new UsageError(`--output ${out} exists and is not a directory`);
   let rootCa: string | undefined;
   if (a.rootCa) {
     try {
       rootCa = readFileSync(a.rootCa, 'utf8');
     } catch (err) {
-      throw new ConfigError(`cannot read --root-ca ${a.rootCa}: ${(err as NodeJS.ErrnoException).code}`, 'root-ca-missing');
+      throw new ConfigError(
+        `cannot read --root-ca ${a.rootCa}: ${(err as NodeJS.ErrnoException).code}`,
+        'root-ca-missing',
+      );
     }
     parseCertificate(rootCa, `--root-ca ${a.rootCa}`);
   }
@@ -86,7 +97,9 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
   const pending = names.filter((n) => !existsSync(join(out, n, CONFIG_FILE)));
   const already = names.length - pending.length;
   if (pending.length === 0) {
-    ctx.result({ created: 0, alreadyComplete: already, output: out, thingGroup: group }, [`all ${names.length} cores already complete in ${out}; nothing to do`]);
+    ctx.result({ created: 0, alreadyComplete: already, output: out, thingGroup: group }, [
+      `all ${names.length} cores already complete in ${out}; nothing to do`,
+    ]);
     return;
   }
   if (!a.iotDataEndpoint) base.iotDataEndpoint = await endpoint(c, 'iot:Data-ATS');
@@ -99,7 +112,9 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
   const [, partition = 'aws', , , accountId = ''] = groupArn.split(':');
   const stackParameters = { TokenExchangeRoleAliasName: base.iotRoleAlias };
   const corePolicies = stackIotPolicies({ partition, region, accountId, parameters: stackParameters });
-  ctx.progress(`creating ${pending.length} core(s) in thing group ${group} (${already} already complete), concurrency ${concurrency}${a.rate ? `, at most ${a.rate} calls/s` : ''}`);
+  ctx.progress(
+    `creating ${pending.length} core(s) in thing group ${group} (${already} already complete), concurrency ${concurrency}${a.rate ? `, at most ${a.rate} calls/s` : ''}`,
+  );
 
   const bar = progressBar('cores create', pending.length);
   const res = await runBatch(
@@ -116,8 +131,19 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
       await attachCertificate(c, name, corePolicy, record.certificateArn);
       if (rootCa !== undefined) await writeFileAtomicAsync(join(dir, 'certs', 'AmazonRootCA1.pem'), rootCa, 0o600);
       // The event before config.yaml: a core whose event could not be logged is not complete, so a re-run logs it.
-      events.append({ type: 'core.created', thingName: name, thingGroup: group, thingGroupArn: groupArn, certificateId: record.certificateId, output: dir });
-      await writeFileAtomicAsync(join(dir, CONFIG_FILE), renderManualInstallerConfig({ ...base, thingName: name }), 0o600);
+      events.append({
+        type: 'core.created',
+        thingName: name,
+        thingGroup: group,
+        thingGroupArn: groupArn,
+        certificateId: record.certificateId,
+        output: dir,
+      });
+      await writeFileAtomicAsync(
+        join(dir, CONFIG_FILE),
+        renderManualInstallerConfig({ ...base, thingName: name }),
+        0o600,
+      );
       return created ? 'created' : 'resumed';
     },
     { concurrency, progress: (done) => bar(done) },
@@ -134,7 +160,16 @@ export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<voi
     );
   }
   ctx.result(
-    { created: res.counts.created, resumed: res.counts.resumed, alreadyComplete: already, total: names.length, output: out, thingGroup: group, thingGroupArn: groupArn, eventsFile: events.path },
+    {
+      created: res.counts.created,
+      resumed: res.counts.resumed,
+      alreadyComplete: already,
+      total: names.length,
+      output: out,
+      thingGroup: group,
+      thingGroupArn: groupArn,
+      eventsFile: events.path,
+    },
     [
       `${res.counts.created} core(s) created${res.counts.resumed ? `, ${res.counts.resumed} resumed` : ''}${already ? `, ${already} already complete` : ''} in thing group ${group}`,
       `installer configs and certs: ${out}/<name>/{${CONFIG_FILE},certs/}`,

@@ -4,7 +4,12 @@
 // it is shared (fleet/core-policy.ts), remove it from its groups, delete the Thing. Every step
 // tolerates "already gone", so a re-run after a failure converges. Without --yes it is a dry run:
 // the plan is printed and nothing changes.
-import { BatchDisassociateClientDeviceFromCoreDeviceCommand, DeleteCoreDeviceCommand, GetCoreDeviceCommand, ListClientDevicesAssociatedWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
+import {
+  BatchDisassociateClientDeviceFromCoreDeviceCommand,
+  DeleteCoreDeviceCommand,
+  GetCoreDeviceCommand,
+  ListClientDevicesAssociatedWithCoreDeviceCommand,
+} from '@aws-sdk/client-greengrassv2';
 import { isAwsErrorNamed, toAwsError } from '../../aws.ts';
 import { AwsError } from '../../../../common/errors.ts';
 import type { Context } from '../../context.ts';
@@ -39,7 +44,9 @@ export async function associatedClientDevices(c: Clients, core: string): Promise
   do {
     let r;
     try {
-      r = await c.gg.send(new ListClientDevicesAssociatedWithCoreDeviceCommand({ coreDeviceThingName: core, nextToken }));
+      r = await c.gg.send(
+        new ListClientDevicesAssociatedWithCoreDeviceCommand({ coreDeviceThingName: core, nextToken }),
+      );
     } catch (err) {
       throw toAwsError(`ListClientDevicesAssociatedWithCoreDevice ${core}`, err);
     }
@@ -57,12 +64,20 @@ export function disassociateSteps(c: Clients, core: string, devices: string[]): 
       describe: `disassociate client device(s) ${chunk.join(', ')} from core ${core}`,
       run: async () => {
         const r = await ignoreNotFound('BatchDisassociateClientDeviceFromCoreDevice', () =>
-          c.gg.send(new BatchDisassociateClientDeviceFromCoreDeviceCommand({ coreDeviceThingName: core, entries: chunk.map((thingName) => ({ thingName })) })),
+          c.gg.send(
+            new BatchDisassociateClientDeviceFromCoreDeviceCommand({
+              coreDeviceThingName: core,
+              entries: chunk.map((thingName) => ({ thingName })),
+            }),
+          ),
         );
         // Per-device failures come back in errorEntries with HTTP 200; a device that is gone already is done.
         const failed = (r?.errorEntries ?? []).filter((e) => e.code !== 'ResourceNotFoundException');
         if (failed.length > 0) {
-          throw new AwsError(`BatchDisassociateClientDeviceFromCoreDevice ${core}: ${failed.map((e) => `${e.thingName}: ${e.code} ${e.message ?? ''}`.trim()).join('; ')}`, 'disassociate-failed');
+          throw new AwsError(
+            `BatchDisassociateClientDeviceFromCoreDevice ${core}: ${failed.map((e) => `${e.thingName}: ${e.code} ${e.message ?? ''}`.trim()).join('; ')}`,
+            'disassociate-failed',
+          );
         }
       },
     });
@@ -80,7 +95,13 @@ export async function coresDelete(a: CoresDeleteArgs, ctx: Context): Promise<voi
     const devices = await associatedClientDevices(c, core);
     if (devices !== null) {
       steps.push(...disassociateSteps(c, core, devices));
-      steps.push({ describe: `delete Greengrass core device ${core}`, run: () => ignoreNotFound('DeleteCoreDevice', () => c.gg.send(new DeleteCoreDeviceCommand({ coreDeviceThingName: core }))) });
+      steps.push({
+        describe: `delete Greengrass core device ${core}`,
+        run: () =>
+          ignoreNotFound('DeleteCoreDevice', () =>
+            c.gg.send(new DeleteCoreDeviceCommand({ coreDeviceThingName: core })),
+          ),
+      });
     }
     if (a.deprovision) steps.push(...(await thingRemovalSteps(c, core, { ownPolicy: true })));
     plans.push({ core, steps });
@@ -89,7 +110,10 @@ export async function coresDelete(a: CoresDeleteArgs, ctx: Context): Promise<voi
   if (!a.yes) {
     ctx.result({ dryRun: true, deprovision: a.deprovision === true, plan }, [
       'dry run (nothing changed); re-run with --yes to do this:',
-      ...plans.flatMap((p) => [`${p.core}:`, ...(p.steps.length ? p.steps.map((s) => `  - ${s.describe}`) : ['  - nothing to do (already gone)'])]),
+      ...plans.flatMap((p) => [
+        `${p.core}:`,
+        ...(p.steps.length ? p.steps.map((s) => `  - ${s.describe}`) : ['  - nothing to do (already gone)']),
+      ]),
       ...(a.deprovision ? [] : ['(the Thing and its certificates stay; add --deprovision to delete them)']),
     ]);
     return;
@@ -99,7 +123,18 @@ export async function coresDelete(a: CoresDeleteArgs, ctx: Context): Promise<voi
       ctx.progress(s.describe);
       await s.run();
     }
-    if (p.steps.length > 0) events.append({ type: 'core.deleted', thingName: p.core, deprovisioned: a.deprovision === true, steps: p.steps.length });
+    if (p.steps.length > 0)
+      events.append({
+        type: 'core.deleted',
+        thingName: p.core,
+        deprovisioned: a.deprovision === true,
+        steps: p.steps.length,
+      });
   }
-  ctx.result({ dryRun: false, deprovision: a.deprovision === true, plan }, plans.map((p) => `${p.core}: ${p.steps.length ? `${p.steps.length} step(s) done` : 'nothing to do (already gone)'}`));
+  ctx.result(
+    { dryRun: false, deprovision: a.deprovision === true, plan },
+    plans.map(
+      (p) => `${p.core}: ${p.steps.length ? `${p.steps.length} step(s) done` : 'nothing to do (already gone)'}`,
+    ),
+  );
 }

@@ -13,7 +13,15 @@ import type { Context } from '../../context.ts';
 import { runBatch, validateConcurrency } from '../../fleet/batch.ts';
 import { makeClients } from '../../aws.ts';
 import { EventLog } from '../../fleet/events.ts';
-import { attachCertificate, createThing, ensureCertificate, refuseThingInUse, requirePolicy, thingRemovalSteps, type Step } from '../../fleet/iot-steps.ts';
+import {
+  attachCertificate,
+  createThing,
+  ensureCertificate,
+  refuseThingInUse,
+  requirePolicy,
+  thingRemovalSteps,
+  type Step,
+} from '../../fleet/iot-steps.ts';
 import { batchNames, singleName } from '../../fleet/names.ts';
 import { associatedClientDevices, disassociateSteps, isCoreDevice } from '../cores/delete.ts';
 import { oneValue } from '../cores/create.ts';
@@ -34,14 +42,19 @@ export async function devicesCreate(a: DevicesCreateArgs, ctx: Context): Promise
   const names = batchNames({ names: a.names }, 'device');
   if (names.includes(core)) throw new UsageError(`device name ${core} is the core's own name`);
   const out = resolve(oneValue(a.output, '--output'));
-  if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--output ${out} exists and is not a directory`);
+  if (existsSync(out) && !statSync(out).isDirectory())
+    throw new UsageError(`--output ${out} exists and is not a directory`);
   const concurrency = validateConcurrency(a.concurrency ?? 4);
   const policy = a.policy ?? DEFAULT_CLIENT_DEVICE_POLICY;
   const events = new EventLog(a.events);
   const c = makeClients(ctx);
   // The core must have registered with Greengrass (first boot done) before devices can associate.
   const existing = await associatedClientDevices(c, core);
-  if (existing === null) throw new ConfigError(`core ${core} is not a Greengrass core device (it never connected); devices can only be associated with a running core`, 'core-missing');
+  if (existing === null)
+    throw new ConfigError(
+      `core ${core} is not a Greengrass core device (it never connected); devices can only be associated with a running core`,
+      'core-missing',
+    );
   await requirePolicy(c, policy);
   mkdirSync(out, { recursive: true, mode: 0o700 });
   const res = await runBatch(
@@ -60,20 +73,44 @@ export async function devicesCreate(a: DevicesCreateArgs, ctx: Context): Promise
   );
   if (res.failures.length > 0) {
     const f = res.failures[0] as { item: string; error: Error };
-    throw new CliError(`devices create stopped before associating: ${f.item}: ${f.error.message}\nre-run the same command to resume`, f.error instanceof CliError ? f.error.exitCode : ExitCode.INTERNAL, 'batch-incomplete');
+    throw new CliError(
+      `devices create stopped before associating: ${f.item}: ${f.error.message}\nre-run the same command to resume`,
+      f.error instanceof CliError ? f.error.exitCode : ExitCode.INTERNAL,
+      'batch-incomplete',
+    );
   }
   const toAssociate = names.filter((n) => !existing.includes(n));
   for (let i = 0; i < toAssociate.length; i += 100) {
     const chunk = toAssociate.slice(i, i + 100);
-    const r = await call('BatchAssociateClientDeviceWithCoreDevice', () => c.gg.send(new BatchAssociateClientDeviceWithCoreDeviceCommand({ coreDeviceThingName: core, entries: chunk.map((thingName) => ({ thingName })) })));
+    const r = await call('BatchAssociateClientDeviceWithCoreDevice', () =>
+      c.gg.send(
+        new BatchAssociateClientDeviceWithCoreDeviceCommand({
+          coreDeviceThingName: core,
+          entries: chunk.map((thingName) => ({ thingName })),
+        }),
+      ),
+    );
     if (r.errorEntries?.length) {
-      throw new AwsError(`BatchAssociateClientDeviceWithCoreDevice: ${r.errorEntries.map((e) => `${e.thingName}: ${e.code} ${e.message}`).join('; ')}`, 'associate-failed');
+      throw new AwsError(
+        `BatchAssociateClientDeviceWithCoreDevice: ${r.errorEntries.map((e) => `${e.thingName}: ${e.code} ${e.message}`).join('; ')}`,
+        'associate-failed',
+      );
     }
-    for (const n of chunk) events.append({ type: 'device.created', thingName: n, coreDeviceThingName: core, output: join(out, n) });
+    for (const n of chunk)
+      events.append({ type: 'device.created', thingName: n, coreDeviceThingName: core, output: join(out, n) });
   }
   ctx.result(
-    { core, created: res.counts.created, resumed: res.counts.resumed, associated: toAssociate.length, alreadyAssociated: names.length - toAssociate.length, output: out },
-    [`${names.length} client device(s) ready for core ${core} (${toAssociate.length} newly associated); certs in ${out}/<name>/certs/`],
+    {
+      core,
+      created: res.counts.created,
+      resumed: res.counts.resumed,
+      associated: toAssociate.length,
+      alreadyAssociated: names.length - toAssociate.length,
+      output: out,
+    },
+    [
+      `${names.length} client device(s) ready for core ${core} (${toAssociate.length} newly associated); certs in ${out}/<name>/certs/`,
+    ],
   );
 }
 
@@ -88,7 +125,8 @@ export interface DevicesDeleteArgs {
 export async function devicesDelete(a: DevicesDeleteArgs, ctx: Context): Promise<void> {
   const core = singleName(a.core, 'core');
   const names = batchNames({ names: a.names }, 'device');
-  if (names.includes(core)) throw new UsageError(`device name ${core} is the core's own name: use cores delete to remove a core`);
+  if (names.includes(core))
+    throw new UsageError(`device name ${core} is the core's own name: use cores delete to remove a core`);
   const events = new EventLog(a.events);
   const c = makeClients(ctx);
   const associated = (await associatedClientDevices(c, core)) ?? [];
@@ -96,7 +134,9 @@ export async function devicesDelete(a: DevicesDeleteArgs, ctx: Context): Promise
   for (const d of names) {
     // Another core's name here would deprovision that core's identity.
     if (a.deprovision && (await isCoreDevice(c, d))) {
-      throw new UsageError(`${d} is a Greengrass core device, not a client device: use cores delete ${d} to remove a core`);
+      throw new UsageError(
+        `${d} is a Greengrass core device, not a client device: use cores delete ${d} to remove a core`,
+      );
     }
   }
   for (const d of names) {
@@ -106,7 +146,13 @@ export async function devicesDelete(a: DevicesDeleteArgs, ctx: Context): Promise
   }
   const plan = plans.map((p) => ({ device: p.device, steps: p.steps.map((s) => s.describe) }));
   if (!a.yes) {
-    ctx.result({ dryRun: true, core, plan }, ['dry run (nothing changed); re-run with --yes to do this:', ...plans.flatMap((p) => [`${p.device}:`, ...(p.steps.length ? p.steps.map((s) => `  - ${s.describe}`) : ['  - nothing to do'])])]);
+    ctx.result({ dryRun: true, core, plan }, [
+      'dry run (nothing changed); re-run with --yes to do this:',
+      ...plans.flatMap((p) => [
+        `${p.device}:`,
+        ...(p.steps.length ? p.steps.map((s) => `  - ${s.describe}`) : ['  - nothing to do']),
+      ]),
+    ]);
     return;
   }
   for (const p of plans) {
@@ -114,7 +160,16 @@ export async function devicesDelete(a: DevicesDeleteArgs, ctx: Context): Promise
       ctx.progress(s.describe);
       await s.run();
     }
-    if (p.steps.length > 0) events.append({ type: 'device.deleted', thingName: p.device, coreDeviceThingName: core, deprovisioned: a.deprovision === true });
+    if (p.steps.length > 0)
+      events.append({
+        type: 'device.deleted',
+        thingName: p.device,
+        coreDeviceThingName: core,
+        deprovisioned: a.deprovision === true,
+      });
   }
-  ctx.result({ dryRun: false, core, plan }, plans.map((p) => `${p.device}: ${p.steps.length ? `${p.steps.length} step(s) done` : 'nothing to do'}`));
+  ctx.result(
+    { dryRun: false, core, plan },
+    plans.map((p) => `${p.device}: ${p.steps.length ? `${p.steps.length} step(s) done` : 'nothing to do'}`),
+  );
 }

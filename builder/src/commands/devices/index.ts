@@ -17,11 +17,24 @@ export const devicesCommand: CommandModule = {
             .option('core', { type: 'string', demandOption: true, describe: 'core device thing name' })
             .option('names', { type: 'string', demandOption: true, describe: 'comma-separated device thing names' })
             .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'folder for <name>/certs/' })
-            .option('policy', { type: 'string', describe: `IoT policy for the device certificates (default ${DEFAULT_CLIENT_DEVICE_POLICY})` })
+            .option('policy', {
+              type: 'string',
+              describe: `IoT policy for the device certificates (default ${DEFAULT_CLIENT_DEVICE_POLICY})`,
+            })
             .option('concurrency', { type: 'number', default: 4 })
             .option('events', eventsOption),
         async (a) => {
-          await devicesCreate({ core: a.core as string, names: a.names as string, output: a.output as string, policy: a.policy as string | undefined, concurrency: a.concurrency as number, events: a.events as string | undefined }, makeContext(a as GlobalArgs));
+          await devicesCreate(
+            {
+              core: a.core as string,
+              names: a.names as string,
+              output: a.output as string,
+              policy: a.policy as string | undefined,
+              concurrency: a.concurrency as number,
+              events: a.events as string | undefined,
+            },
+            makeContext(a as GlobalArgs),
+          );
         },
       )
       .command(
@@ -35,7 +48,16 @@ export const devicesCommand: CommandModule = {
             .option('yes', { type: 'boolean', default: false, describe: 'do it (default: print the plan only)' })
             .option('events', eventsOption),
         async (a) => {
-          await devicesDelete({ core: a.core as string, names: a.names as string, deprovision: a.deprovision as boolean, yes: a.yes as boolean, events: a.events as string | undefined }, makeContext(a as GlobalArgs));
+          await devicesDelete(
+            {
+              core: a.core as string,
+              names: a.names as string,
+              deprovision: a.deprovision as boolean,
+              yes: a.yes as boolean,
+              events: a.events as string | undefined,
+            },
+            makeContext(a as GlobalArgs),
+          );
         },
       )
       .demandCommand(1, 'devices needs a subcommand: create or delete'),

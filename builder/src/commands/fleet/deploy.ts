@@ -15,8 +15,20 @@ import { deploymentRequest, loadTemplates, pickTemplate, templateLabel } from '.
 export function templateValidate(a: { file: string }, ctx: Context): void {
   const all = loadTemplates(a.file);
   ctx.result(
-    { file: a.file, valid: true, templates: all.map((t) => ({ name: t.name, version: t.version, components: Object.keys(t.components).length })) },
-    [`${a.file}: ${all.length} template version(s) valid`, ...all.map((t) => `  ${templateLabel(t.name, t.version)}: ${Object.entries(t.components).map(([n, c]) => `${n} ${c.version}`).join(', ')}`)],
+    {
+      file: a.file,
+      valid: true,
+      templates: all.map((t) => ({ name: t.name, version: t.version, components: Object.keys(t.components).length })),
+    },
+    [
+      `${a.file}: ${all.length} template version(s) valid`,
+      ...all.map(
+        (t) =>
+          `  ${templateLabel(t.name, t.version)}: ${Object.entries(t.components)
+            .map(([n, c]) => `${n} ${c.version}`)
+            .join(', ')}`,
+      ),
+    ],
   );
 }
 
@@ -30,16 +42,32 @@ export interface DeployArgs {
 
 export async function fleetDeploy(a: DeployArgs, ctx: Context): Promise<void> {
   const group = validateThingGroupName(a.thingGroup);
-  if (a.templateVersion !== undefined && !(Number.isInteger(a.templateVersion) && a.templateVersion >= 1)) throw new UsageError(`--template-version must be a whole number >= 1, got ${a.templateVersion}`);
+  if (a.templateVersion !== undefined && !(Number.isInteger(a.templateVersion) && a.templateVersion >= 1))
+    throw new UsageError(`--template-version must be a whole number >= 1, got ${a.templateVersion}`);
   const t = pickTemplate(loadTemplates(a.file), a.template, a.templateVersion);
   const events = new EventLog(a.events);
   const c = makeClients(ctx);
   const groupArn = await ensureThingGroup(c, group, false);
   const req = deploymentRequest(t, groupArn);
   const out = await call('CreateDeployment', () => c.gg.send(new CreateDeploymentCommand(req)));
-  events.append({ type: 'deployment.created', deploymentId: out.deploymentId, template: t.name, templateVersion: t.version, thingGroup: group, thingGroupArn: groupArn, iotJobId: out.iotJobId });
+  events.append({
+    type: 'deployment.created',
+    deploymentId: out.deploymentId,
+    template: t.name,
+    templateVersion: t.version,
+    thingGroup: group,
+    thingGroupArn: groupArn,
+    iotJobId: out.iotJobId,
+  });
   ctx.result(
-    { deploymentId: out.deploymentId, iotJobId: out.iotJobId, template: t.name, templateVersion: t.version, thingGroup: group, targetArn: groupArn },
+    {
+      deploymentId: out.deploymentId,
+      iotJobId: out.iotJobId,
+      template: t.name,
+      templateVersion: t.version,
+      thingGroup: group,
+      targetArn: groupArn,
+    },
     [`deployment ${out.deploymentId}: ${templateLabel(t.name, t.version)} -> thing group ${group}`],
   );
 }

@@ -8,7 +8,14 @@
 // filter: that filter lists only cores that have SUCCESSFULLY deployed a deployment targeting the group, and
 // keeps listing them after they leave it (API reference), so before the first deployment every healthy core,
 // and later every core whose deployment failed, would show as "never reported".
-import { GetCoreDeviceCommand, GetDeploymentCommand, ListDeploymentsCommand, ListEffectiveDeploymentsCommand, type EffectiveDeployment, type GetCoreDeviceCommandOutput } from '@aws-sdk/client-greengrassv2';
+import {
+  GetCoreDeviceCommand,
+  GetDeploymentCommand,
+  ListDeploymentsCommand,
+  ListEffectiveDeploymentsCommand,
+  type EffectiveDeployment,
+  type GetCoreDeviceCommandOutput,
+} from '@aws-sdk/client-greengrassv2';
 import { ListThingsInThingGroupCommand } from '@aws-sdk/client-iot';
 import { call, isAwsErrorNamed, toAwsError } from '../../aws.ts';
 import type { Context } from '../../context.ts';
@@ -44,14 +51,19 @@ async function allThings(c: Clients, group: string): Promise<string[]> {
   const out: string[] = [];
   let nextToken: string | undefined;
   do {
-    const r = await call('ListThingsInThingGroup', () => c.iot.send(new ListThingsInThingGroupCommand({ thingGroupName: group, nextToken })));
+    const r = await call('ListThingsInThingGroup', () =>
+      c.iot.send(new ListThingsInThingGroupCommand({ thingGroupName: group, nextToken })),
+    );
     out.push(...(r.things ?? []));
     nextToken = r.nextToken;
   } while (nextToken);
   return out;
 }
 
-export async function fleetSummary(a: { thingGroup: string; concurrency?: number; rate?: number }, ctx: Context): Promise<void> {
+export async function fleetSummary(
+  a: { thingGroup: string; concurrency?: number; rate?: number },
+  ctx: Context,
+): Promise<void> {
   const group = validateThingGroupName(a.thingGroup);
   const concurrency = validateConcurrency(a.concurrency ?? 8);
   const c = makeClients(ctx, { rate: a.rate });
@@ -65,19 +77,36 @@ export async function fleetSummary(a: { thingGroup: string; concurrency?: number
     const d = await call('GetDeployment', () => c.gg.send(new GetDeploymentCommand({ deploymentId })));
     const tags = d.tags ?? {};
     const fromName = parseTemplateLabel(d.deploymentName ?? name);
-    const label = tags[TAG_TEMPLATE] && tags[TAG_TEMPLATE_VERSION] ? templateLabel(tags[TAG_TEMPLATE], tags[TAG_TEMPLATE_VERSION]) : fromName ? templateLabel(fromName.name, fromName.version) : null;
+    const label =
+      tags[TAG_TEMPLATE] && tags[TAG_TEMPLATE_VERSION]
+        ? templateLabel(tags[TAG_TEMPLATE], tags[TAG_TEMPLATE_VERSION])
+        : fromName
+          ? templateLabel(fromName.name, fromName.version)
+          : null;
     labels.set(deploymentId, label);
     return label;
   };
 
-  const latest = (await call('ListDeployments', () => c.gg.send(new ListDeploymentsCommand({ targetArn: groupArn, historyFilter: 'LATEST_ONLY' })))).deployments?.[0];
+  const latest = (
+    await call('ListDeployments', () =>
+      c.gg.send(new ListDeploymentsCommand({ targetArn: groupArn, historyFilter: 'LATEST_ONLY' })),
+    )
+  ).deployments?.[0];
   const latestLabel = latest?.deploymentId ? await labelOf(latest.deploymentId, latest.deploymentName) : null;
 
   const perTemplate = new Map<string, TemplateSummary>();
   const tpl = (label: string): TemplateSummary => {
     let s = perTemplate.get(label);
     if (!s) {
-      s = { template: label, latest: label === latestLabel, desiredInUse: 0, reportedInUse: 0, lastDeploymentSucceeded: 0, lastDeploymentFailed: 0, lastDeploymentInProgress: 0 };
+      s = {
+        template: label,
+        latest: label === latestLabel,
+        desiredInUse: 0,
+        reportedInUse: 0,
+        lastDeploymentSucceeded: 0,
+        lastDeploymentFailed: 0,
+        lastDeploymentInProgress: 0,
+      };
       perTemplate.set(label, s);
     }
     return s;
@@ -101,11 +130,15 @@ export async function fleetSummary(a: { thingGroup: string; concurrency?: number
       const eff: EffectiveDeployment[] = [];
       let tok: string | undefined;
       do {
-        const r = await call(`ListEffectiveDeployments ${name}`, () => c.gg.send(new ListEffectiveDeploymentsCommand({ coreDeviceThingName: name, nextToken: tok })));
+        const r = await call(`ListEffectiveDeployments ${name}`, () =>
+          c.gg.send(new ListEffectiveDeploymentsCommand({ coreDeviceThingName: name, nextToken: tok })),
+        );
         eff.push(...(r.effectiveDeployments ?? []));
         tok = r.nextToken;
       } while (tok);
-      const forGroup = eff.filter((e) => e.targetArn === groupArn).sort((x, y) => (y.modifiedTimestamp?.getTime() ?? 0) - (x.modifiedTimestamp?.getTime() ?? 0))[0];
+      const forGroup = eff
+        .filter((e) => e.targetArn === groupArn)
+        .sort((x, y) => (y.modifiedTimestamp?.getTime() ?? 0) - (x.modifiedTimestamp?.getTime() ?? 0))[0];
       let installed: string | null = null;
       let last: CoreSummary['lastDeployment'] = null;
       if (forGroup?.deploymentId) {
@@ -122,7 +155,13 @@ export async function fleetSummary(a: { thingGroup: string; concurrency?: number
           else if (IN_PROGRESS.has(status)) s.lastDeploymentInProgress += 1;
         }
       }
-      coreRows.push({ name, status: d.status ?? 'UNKNOWN', lastSeen: d.lastStatusUpdateTimestamp ? d.lastStatusUpdateTimestamp.toISOString() : null, installedTemplate: installed, lastDeployment: last });
+      coreRows.push({
+        name,
+        status: d.status ?? 'UNKNOWN',
+        lastSeen: d.lastStatusUpdateTimestamp ? d.lastStatusUpdateTimestamp.toISOString() : null,
+        installedTemplate: installed,
+        lastDeployment: last,
+      });
       return 'ok';
     },
     { concurrency, keepGoing: false },
@@ -134,15 +173,31 @@ export async function fleetSummary(a: { thingGroup: string; concurrency?: number
   const templates = [...perTemplate.values()].sort((x, y) => x.template.localeCompare(y.template));
   const unhealthy = coreRows.filter((r) => r.status !== 'HEALTHY').length;
   ctx.result(
-    { thingGroup: group, thingGroupArn: groupArn, things: things.length, coreDevices: coreRows.length, unhealthy, neverReported, latestDeployment: latest ? { deploymentId: latest.deploymentId, template: latestLabel } : null, templates, cores: coreRows },
+    {
+      thingGroup: group,
+      thingGroupArn: groupArn,
+      things: things.length,
+      coreDevices: coreRows.length,
+      unhealthy,
+      neverReported,
+      latestDeployment: latest ? { deploymentId: latest.deploymentId, template: latestLabel } : null,
+      templates,
+      cores: coreRows,
+    },
     [
       `thing group ${group}: ${things.length} Thing(s), ${coreRows.length} reported as core devices, ${unhealthy} unhealthy`,
       `never reported (${neverReported.length}): ${neverReported.length ? neverReported.join(', ') : '-'}`,
       `latest deployment: ${latest ? `${latest.deploymentId} (${latestLabel ?? 'not from a template'})` : 'none'}`,
       'template            desired  reported  succeeded  failed  in-progress',
-      ...templates.map((t) => `${`${t.template}${t.latest ? ' *' : ''}`.padEnd(20)}${String(t.desiredInUse).padStart(7)}  ${String(t.reportedInUse).padStart(8)}  ${String(t.lastDeploymentSucceeded).padStart(9)}  ${String(t.lastDeploymentFailed).padStart(6)}  ${String(t.lastDeploymentInProgress).padStart(11)}`),
+      ...templates.map(
+        (t) =>
+          `${`${t.template}${t.latest ? ' *' : ''}`.padEnd(20)}${String(t.desiredInUse).padStart(7)}  ${String(t.reportedInUse).padStart(8)}  ${String(t.lastDeploymentSucceeded).padStart(9)}  ${String(t.lastDeploymentFailed).padStart(6)}  ${String(t.lastDeploymentInProgress).padStart(11)}`,
+      ),
       'core                           status     last seen                 installed',
-      ...coreRows.map((r) => `${r.name.padEnd(31)}${r.status.padEnd(11)}${(r.lastSeen ?? '-').padEnd(26)}${r.installedTemplate ?? '-'}`),
+      ...coreRows.map(
+        (r) =>
+          `${r.name.padEnd(31)}${r.status.padEnd(11)}${(r.lastSeen ?? '-').padEnd(26)}${r.installedTemplate ?? '-'}`,
+      ),
     ],
   );
 }
