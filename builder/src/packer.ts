@@ -10,6 +10,15 @@ import { ToolError } from '../../common/errors.ts';
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const PACKER_SRC = join(REPO_ROOT, 'packer');
 
+/** `--target` names and the Packer source each one builds (packer/sources.pkr.hcl). */
+export const TARGETS = {
+  vsphere: 'vsphere-iso.ubuntu',
+  vmware: 'vmware-iso.ubuntu',
+  virtualbox: 'virtualbox-iso.ubuntu',
+  qemu: 'qemu.ubuntu',
+} as const;
+export type Target = keyof typeof TARGETS;
+
 export interface PackerInfo {
   bin: string;
   version: string;

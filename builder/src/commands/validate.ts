@@ -27,7 +27,7 @@ import { makeClients } from '../aws.ts';
 import { assertClaimProvisionable, assertPluginJar, assertThingGroupExists, PLUGIN_CLASS } from '../bake-checks.ts';
 import { DEFAULT_SECRET_PREFIX, parseClaimSecret, secretName } from '../claim-secret.ts';
 import { readClaimSecret } from './claim.ts';
-import { TARGETS } from './build.ts';
+import { TARGETS } from '../packer.ts';
 import { UsageError } from '../../../common/errors.ts';
 import { nucleusReadingDifferences } from '../../../common/yaml11.ts';
 import { fleetConfigStackProblems, provisioningTemplateParameters } from '../../../cloudformation/template.ts';

@@ -1,0 +1,161 @@
+// `build`: from the claim secret to a sealed golden image. The flow, one phase function each:
+//   1. inputs: every flag and file checked, Packer found (inputs.ts); nothing created before this passes
+//   2. claim: read from Secrets Manager, key matched, ACTIVE with a policy in IoT; the thing group exists
+//   3. installer config rendered (endpoints discovered unless given)
+//   4-5. artifacts: agent executable, nucleus and plugin (SHA-256 pinned), root CA (artifacts.ts)
+//   6. packer init on the staged templates (run-packer.ts)
+//   7. files staged in the 0700 staging dir, which is removed on every way out, signals included (staging.ts)
+//   8. packer build (run-packer.ts)
+//   9. the build manifest next to the image (manifest.ts)
+import { AwsError } from '../../../../common/errors.ts';
+import type { CertificateInfo } from '../../../../common/pem.ts';
+import { makeClients, type Clients } from '../../aws.ts';
+import { DEFAULT_NUCLEUS_VERSION } from '../../installer-settings.ts';
+import { DEFAULT_PLUGIN_VERSION } from '../../artifacts.ts';
+import { assertClaimProvisionable, assertThingGroupExists } from '../../bake-checks.ts';
+import { parseClaimSecret, type ClaimSecret } from '../../claim-secret.ts';
+import type { Context } from '../../context.ts';
+import {
+  CONFIG_SETTINGS,
+  renderInstallerConfig,
+  resolveInstallerSettings,
+  withSettingsRegion,
+} from '../../installer-settings.ts';
+import { loadSettings, settingKinds, type SettingKinds, type Settings } from '../../settings.ts';
+import { readClaimSecret } from '../claim.ts';
+import { agentExecutable, AMAZON_ROOT_CA1_URL, greengrassArtifacts, type BuildArtifacts } from './artifacts.ts';
+import { resolveInputs, type BuildInputs } from './inputs.ts';
+import { buildInfo, writeManifest } from './manifest.ts';
+import { packerBuild, packerInit } from './run-packer.ts';
+import { Stage, stageFiles } from './staging.ts';
+
+export const BUILD_OPTIONS = {
+  'secret-prefix': { type: 'string', describe: 'claim secret prefix (default greengrass)' },
+  'var-file': { type: 'string', array: true, describe: 'extra Packer var-file (site values), repeatable' },
+  var: { type: 'string', array: true, describe: 'extra Packer variable KEY=VALUE, repeatable' },
+  'output-dir': { type: 'string', describe: 'image output directory, must not exist (default ./output-<target>)' },
+  packer: { type: 'string', describe: 'packer binary (default: packer on PATH)' },
+  'plugin-version': {
+    type: 'string',
+    describe: `FleetProvisioningByClaim version (default ${DEFAULT_PLUGIN_VERSION})`,
+  },
+  'nucleus-source': { type: 'string', describe: 'nucleus zip: local path, file:// URL, URL, or mirror base URL' },
+  'nucleus-sha256': {
+    type: 'string',
+    describe: `pinned SHA-256 of the nucleus zip (default: the pin for ${DEFAULT_NUCLEUS_VERSION})`,
+  },
+  'plugin-source': { type: 'string', describe: 'plugin jar: local path, file:// URL, URL, or mirror base URL' },
+  'plugin-sha256': {
+    type: 'string',
+    describe: `pinned SHA-256 of the plugin jar (default: the pin for ${DEFAULT_PLUGIN_VERSION})`,
+  },
+  'root-ca': { type: 'string', describe: `root CA PEM for the device (default: download ${AMAZON_ROOT_CA1_URL})` },
+  'proxy-ca': {
+    type: 'string',
+    describe: 'CA certificate (PEM) of an https:// --proxy-url, appended to the device root CA file',
+  },
+  'skip-agent-build': {
+    type: 'boolean',
+    describe: 'reuse dist/greengrass-firstboot instead of running scripts/build.mjs',
+  },
+  'agent-exe': {
+    type: 'string',
+    describe: 'prebuilt agent executable (Linux x86-64, from `npm run build` in a checkout): no agent build',
+  },
+  'cache-dir': { type: 'string', describe: 'download cache (default $XDG_CACHE_HOME/greengrass-image)' },
+} as const;
+
+export const BUILD_SETTINGS: SettingKinds = {
+  ...settingKinds(BUILD_OPTIONS),
+  var: 'key-values',
+  ...CONFIG_SETTINGS,
+  target: 'string',
+  env: 'string',
+};
+
+const STEPS = 9;
+
+interface Claim {
+  secret: ClaimSecret;
+  info: CertificateInfo;
+}
+
+/** Step 2: the claim the image will carry, checked to be usable for fleet provisioning. */
+async function readClaim(inputs: BuildInputs, clients: () => Clients, ctx: Context): Promise<Claim> {
+  const name = inputs.secretName;
+  const raw = await readClaimSecret(clients(), name);
+  if (raw === undefined)
+    throw new AwsError(
+      `secret ${name} not found: run greengrass-image claim create --env ${inputs.env} first`,
+      'secret-not-found',
+    );
+  const claim = parseClaimSecret(raw.text, name);
+  ctx.progress(
+    `claim certificate ${claim.secret.certificateId} (valid until ${claim.info.notAfter.toISOString()}), key matches`,
+  );
+  const claimPolicies = await assertClaimProvisionable(clients(), claim.secret, name, inputs.env);
+  ctx.progress(`claim certificate ACTIVE in IoT with policy ${claimPolicies.join(', ')}`);
+  await assertThingGroupExists(clients(), inputs.thingGroup, inputs.env);
+  ctx.progress(`thing group ${inputs.thingGroup} exists`);
+  return claim;
+}
+
+export async function build(argv: Record<string, unknown>, ctx: Context): Promise<void> {
+  const settings: Settings = loadSettings(argv.settings as string | undefined, BUILD_SETTINGS);
+  const step = (n: number, m: string) => ctx.progress(`[${n}/${STEPS}] ${m}`);
+
+  const inputs = resolveInputs(argv, settings);
+  const { packer, target, source } = inputs;
+  step(1, `packer ${packer.version} (${packer.bin}); target ${target} -> ${source}`);
+
+  const stage = new Stage(ctx.progress);
+  ctx.progress(`staging in ${stage.dir} (0700; removed at the end)`);
+  try {
+    let clients: Clients | undefined;
+    const getClients = () => (clients ??= makeClients(withSettingsRegion(ctx, settings)));
+
+    step(2, `reading the claim from Secrets Manager (${inputs.secretName})`);
+    const claim = await readClaim(inputs, getClients, ctx);
+
+    step(3, 'rendering the installer config');
+    const installer = await resolveInstallerSettings(
+      { ...argv, nucleusVersion: inputs.nucleusVersion },
+      settings,
+      ctx,
+      getClients,
+    );
+    const configText = renderInstallerConfig(installer);
+
+    step(4, 'agent executable');
+    const agent = agentExecutable(inputs, ctx);
+    step(5, `nucleus ${inputs.nucleusVersion} and FleetProvisioningByClaim ${inputs.pluginVersion} (sha256 pinned)`);
+    const artifacts: BuildArtifacts = { agent, ...(await greengrassArtifacts(inputs, ctx)) };
+
+    const packerRoot = packerInit(inputs, stage, ctx, step);
+
+    step(7, 'staging files');
+    const info = buildInfo(inputs, artifacts, claim.secret);
+    stageFiles(stage.files, {
+      nucleusZip: artifacts.nucleus.path,
+      pluginJar: artifacts.plugin.path,
+      configText,
+      claim: claim.secret,
+      rootCaPem: artifacts.rootCa.pem,
+      agentExe: agent.exe,
+      buildInfo: info,
+    });
+
+    step(8, `packer build -only=${source} (output ${inputs.outDir})`);
+    await packerBuild(inputs, stage, packerRoot, ctx);
+
+    step(9, 'build manifest');
+    const { path, manifest } = await writeManifest(
+      { info, inputs, artifacts, claim, configText, provisioningTemplate: installer.provisioningTemplate },
+      ctx,
+    );
+    stage.close();
+    ctx.result({ manifest: path, ...manifest }, [`image built: ${inputs.outDir}`, `manifest: ${path}`]);
+  } finally {
+    stage.close();
+  }
+}

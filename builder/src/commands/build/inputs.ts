@@ -1,0 +1,137 @@
+// build, step 1: every input checked before anything is created or any AWS call is made (flags win over the
+// settings file). What fails here fails with nothing staged and nothing to clean up.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError, UsageError } from '../../../../common/errors.ts';
+import { DEFAULT_PATHS } from '../../../../common/installer-config.ts';
+import { parseCertificate } from '../../../../common/pem.ts';
+import { agentSource, type AgentSource } from '../../agent-exe.ts';
+import { DEFAULT_PLUGIN_VERSION, defaultCacheDir } from '../../artifacts.ts';
+import { DEFAULT_SECRET_PREFIX, secretName } from '../../claim-secret.ts';
+import { DEFAULT_NUCLEUS_VERSION, templateParameters } from '../../installer-settings.ts';
+import { detectPacker, REPO_ROOT, TARGETS, type PackerInfo, type Target } from '../../packer.ts';
+import { keyValues, pick, type Settings } from '../../settings.ts';
+
+export interface BuildInputs {
+  target: Target;
+  /** The Packer source of the target (`-only=`). */
+  source: string;
+  env: string;
+  secretName: string;
+  varFiles: string[];
+  vars: Record<string, string>;
+  thingGroup: string;
+  outDir: string;
+  cacheDir: string;
+  nucleusVersion: string;
+  pluginVersion: string;
+  nucleusSource?: string;
+  nucleusSha256?: string;
+  pluginSource?: string;
+  pluginSha256?: string;
+  rootCa?: string;
+  /** PEM of --proxy-ca, checked to be a CA. */
+  proxyCa?: string;
+  agent: AgentSource;
+  packer: PackerInfo;
+}
+
+/** The files the image takes from the repository (staging.ts copies them). */
+export const REPOSITORY_FILES = {
+  'agent.yaml': 'agent/agent.yaml',
+  'greengrass-firstboot.service': 'systemd/greengrass-firstboot.service',
+  'agent.md': 'docs/agent.md',
+} as const;
+
+export function fileOrFail(p: string, what: string): string {
+  const abs = resolve(p);
+  if (!existsSync(abs) || !statSync(abs).isFile())
+    throw new ConfigError(`${what} ${abs} does not exist`, 'file-missing');
+  return abs;
+}
+
+/** The proxy's CA: the Greengrass guide has it appended to the core's root CA file for an HTTPS proxy. */
+function readProxyCa(path: string): string {
+  const pem = readFileSync(path, 'utf8');
+  const cert = parseCertificate(pem, `--proxy-ca ${path}`);
+  if (!cert.ca) throw new ConfigError(`--proxy-ca ${path} is not a CA certificate`, 'proxy-ca-invalid');
+  return pem;
+}
+
+function checkedTarget(target: string | undefined): Target {
+  if (!target) throw new UsageError(`--target is required (${Object.keys(TARGETS).join(', ')})`);
+  if (!(target in TARGETS))
+    throw new UsageError(`unknown target ${JSON.stringify(target)}: use one of ${Object.keys(TARGETS).join(', ')}`);
+  return target as Target;
+}
+
+/** Output dir: Packer needs a fresh one. */
+function checkedOutDir(dir: string): string {
+  const outDir = resolve(dir);
+  if (existsSync(outDir) && readdirSync(outDir).length > 0)
+    throw new ConfigError(
+      `output dir ${outDir} already exists and is not empty (Packer needs a fresh one)`,
+      'output-exists',
+    );
+  return outDir;
+}
+
+export function resolveInputs(argv: Record<string, unknown>, settings: Settings): BuildInputs {
+  const p = <T = string>(k: string) => pick<T>(argv, settings, k);
+  const target = checkedTarget(p('target'));
+  const env = p('env');
+  if (!env) throw new UsageError('--env is required (the claim secret is <prefix>/<env>/claims-certificate)');
+  const name = secretName(p('secret-prefix') ?? DEFAULT_SECRET_PREFIX, env);
+  const varFilesRaw = p<string | string[]>('var-file');
+  const varFiles = (varFilesRaw === undefined ? [] : Array.isArray(varFilesRaw) ? varFilesRaw : [varFilesRaw]).map(
+    (f) => fileOrFail(f, '--var-file'),
+  );
+  const vars = keyValues(p('var'), '--var');
+  for (const k of ['staging_dir', 'output_directory'])
+    if (k in vars) throw new UsageError(`--var ${k} is set by the builder; use --output-dir for the output`);
+  const thingGroup = templateParameters(argv, settings).ThingGroupName; // baked into the image: checked before any AWS call
+  // The image's scripts (packer/scripts) and the agent's config (agent/agent.yaml) lay Greengrass out under the default
+  // root; a config.yaml pointing elsewhere would name claim files that are not there, and every clone would stop at exit 3.
+  const rootPath = p('root-path');
+  if (rootPath !== undefined && rootPath.replace(/\/+$/, '') !== DEFAULT_PATHS.rootPath) {
+    throw new UsageError(
+      `--root-path ${rootPath}: build bakes Greengrass into ${DEFAULT_PATHS.rootPath} only (the image's scripts and agent/agent.yaml use it); --root-path is for config render`,
+    );
+  }
+  const outDir = checkedOutDir(p('output-dir') ?? `output-${target}`);
+  const cacheDir = resolve(p('cache-dir') ?? defaultCacheDir());
+  const agent = agentSource(p('agent-exe'), p<boolean>('skip-agent-build'));
+  for (const f of [...Object.values(REPOSITORY_FILES), `packer/${target}.pkrvars.hcl`])
+    fileOrFail(join(REPO_ROOT, f), 'repository file');
+
+  const proxyCaPath = p('proxy-ca');
+  const proxyCa = proxyCaPath === undefined ? undefined : readProxyCa(fileOrFail(proxyCaPath, '--proxy-ca'));
+  const proxyUrl = p('proxy-url');
+  if (proxyUrl?.startsWith('https://') && !proxyCa) {
+    throw new UsageError(
+      `--proxy-url ${proxyUrl} is an HTTPS proxy: pass --proxy-ca PATH (the core trusts only the CAs in its root CA file)`,
+    );
+  }
+  const packer = detectPacker(p('packer') ?? 'packer');
+  return {
+    target,
+    source: TARGETS[target],
+    env,
+    secretName: name,
+    varFiles,
+    vars,
+    thingGroup,
+    outDir,
+    cacheDir,
+    nucleusVersion: p('nucleus-version') ?? DEFAULT_NUCLEUS_VERSION,
+    pluginVersion: p('plugin-version') ?? DEFAULT_PLUGIN_VERSION,
+    nucleusSource: p('nucleus-source'),
+    nucleusSha256: p('nucleus-sha256'),
+    pluginSource: p('plugin-source'),
+    pluginSha256: p('plugin-sha256'),
+    rootCa: p('root-ca'),
+    proxyCa,
+    agent,
+    packer,
+  };
+}

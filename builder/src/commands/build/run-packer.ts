@@ -1,0 +1,62 @@
+// build, steps 6 and 8: `packer init` (Packer >= 1.7) on the staged templates, and `packer build` of the
+// target's source with the staged files, the target's var-file, the site's var-files and --var values.
+import { existsSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ToolError } from '../../../../common/errors.ts';
+import type { Context } from '../../context.ts';
+import { runPackerSync, stageTemplates, startPacker } from '../../packer.ts';
+import type { BuildInputs } from './inputs.ts';
+import type { Stage } from './staging.ts';
+
+type StepLine = (n: number, message: string) => void;
+
+/**
+ * Stage the templates and run `packer init`. It runs to completion in this process (no signal handler runs
+ * meanwhile), so it runs before any secret is staged. Returns the staged Packer root.
+ */
+export function packerInit(inputs: BuildInputs, stage: Stage, ctx: Context, step: StepLine): string {
+  const { packer } = inputs;
+  const packerRoot = stageTemplates(stage.dir, packer);
+  if (!packer.supportsInit) {
+    step(6, `packer init skipped (Packer ${packer.version} < 1.7; plugins.pkr.hcl left out)`);
+    return packerRoot;
+  }
+  step(6, 'packer init');
+  const r = runPackerSync(packer, ['init', '.'], packerRoot);
+  for (const line of r.output.split('\n').filter(Boolean)) ctx.progress(`  packer | ${line}`);
+  if (r.status !== 0) throw new ToolError(`packer init failed (exit ${r.status})`, 'packer-failed');
+  return packerRoot;
+}
+
+export function packerBuildArgs(inputs: BuildInputs, stagedFiles: string, packerRoot: string): string[] {
+  return [
+    'build',
+    '-color=false',
+    `-only=${inputs.source}`,
+    '-var',
+    `staging_dir=${stagedFiles}`,
+    `-var-file=${join(packerRoot, `${inputs.target}.pkrvars.hcl`)}`,
+    ...inputs.varFiles.map((f) => `-var-file=${f}`),
+    ...Object.entries(inputs.vars).flatMap(([k, v]) => ['-var', `${k}=${v}`]),
+    '-var',
+    `output_directory=${inputs.outDir}`,
+    '.',
+  ];
+}
+
+/** `packer build`, its output streamed to stderr; the stage knows the child so a signal can stop it. */
+export async function packerBuild(inputs: BuildInputs, stage: Stage, packerRoot: string, ctx: Context): Promise<void> {
+  const { outDir } = inputs;
+  // Packer refuses an existing output dir, even an empty one.
+  if (existsSync(outDir)) rmdirSync(outDir);
+  const started = Date.now();
+  const run = startPacker(inputs.packer, packerBuildArgs(inputs, stage.files, packerRoot), packerRoot, (line) =>
+    process.stderr.write(`  packer | ${line}\n`),
+  );
+  stage.child = run.child;
+  stage.packerLeftovers = `the ${inputs.target} build VM and ${outDir}`;
+  const code = await run.done;
+  stage.child = null;
+  if (code !== 0) throw new ToolError(`packer build failed (exit ${code}); its output is above`, 'packer-failed');
+  ctx.progress(`packer build finished in ${Math.round((Date.now() - started) / 1000)} s`);
+}
