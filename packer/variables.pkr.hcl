@@ -50,7 +50,7 @@ variable "ggc_group" {
   }
 }
 
-// ---- build account (created by http/user-data for ISO builds, present in the offline base image) --
+// ---- build account (created by the rendered http/user-data for ISO builds, present in the offline base image) --
 
 variable "ssh_username" {
   type        = string
@@ -62,10 +62,12 @@ variable "ssh_username" {
   }
 }
 
+// No common word as default: Packer masks a sensitive value wherever it appears in its output. greengrass-image
+// build sets it (PKR_VAR_ssh_password, one random password per build) and renders its hash into http/user-data.
 variable "ssh_password" {
   type        = string
-  description = "Build account password (http/user-data carries its SHA-512 crypt hash)."
-  default     = "packer"
+  description = "Build account password (the rendered http/user-data carries its SHA-512 crypt hash)."
+  default     = ""
   sensitive   = true
 }
 

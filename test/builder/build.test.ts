@@ -7,7 +7,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, 
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import yaml from 'js-yaml';
 import { SecretsManagerClient, CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { ExitCode } from '../../common/errors.ts';
 import { fleetConfig, parseInstallerConfig } from '../../common/installer-config.ts';
@@ -398,6 +399,8 @@ function writeFakePacker(
       'for a in "$@"; do case "$a" in output_directory=*) O="${a#output_directory=}" ;; esac; done',
       'mkdir -p "$O" && echo disk > "$O/greengrass-golden.qcow2"',
       'ls > "$FAKE_PACKER_LOG.packer-dir"',
+      'cp http/user-data "$FAKE_PACKER_LOG.user-data"; stat -c %a http/user-data > "$FAKE_PACKER_LOG.user-data-mode"',
+      'printf "%s\\n%s\\n" "$PKR_VAR_ssh_username" "$PKR_VAR_ssh_password" > "$FAKE_PACKER_LOG.account"',
       '(cd "$S" && find . -printf "%p %m\\n" | sort) > "$FAKE_PACKER_LOG.listing"',
       'cp "$S/config.yaml" "$S/build-info.json" "$S/agent.yaml" "$(dirname "$FAKE_PACKER_LOG")/"',
       `trap '${onStop}' INT TERM`,
@@ -417,7 +420,7 @@ t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit
   const log = join(dir, 'fake-packer.log');
   const fake = writeFakePacker(dir, log);
   const settings = join(dir, 'settings.yaml');
-  writeFileSync(settings, 'target: qemu\nmqtt-port: 18883\nthing-group: Branches\n');
+  writeFileSync(settings, 'target: qemu\nmqtt-port: 18883\nthing-group: Branches\nlocale: de_DE.UTF-8\n');
   const site = join(dir, 'site.pkrvars.hcl');
   writeFileSync(site, 'cpus = 1\n');
   const args = buildArgs(dir, { packer: fake, settings, 'var-file': site });
@@ -484,6 +487,22 @@ t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit
   const packerDir = readFileSync(`${log}.packer-dir`, 'utf8').split('\n');
   t.notOk(packerDir.includes('plugins.pkr.hcl'), 'plugins.pkr.hcl left out for Packer < 1.7');
   t.ok(packerDir.includes('sources.pkr.hcl') && packerDir.includes('scripts') && packerDir.includes('http'));
+  const [user, password] = readFileSync(`${log}.account`, 'utf8').split('\n');
+  t.equal(user, 'packer', 'build account through PKR_VAR_ssh_username');
+  t.match(password, /^[A-Za-z0-9_-]{32}$/, 'a generated build password through PKR_VAR_ssh_password');
+  t.notOk(
+    pargs.some((a) => a.includes(password!)),
+    'the password is not on the command line',
+  );
+  const userData = yaml.load(readFileSync(`${log}.user-data`, 'utf8')) as { autoinstall: Record<string, any> };
+  const hash: string = userData.autoinstall.identity.password;
+  const again = spawnSync('openssl', ['passwd', '-6', '-salt', hash.split('$')[2]!, '-stdin'], {
+    input: `${password}\n`,
+    encoding: 'utf8',
+  });
+  t.equal(again.stdout.trim(), hash, 'the staged user-data carries the hash of the password Packer was given');
+  t.equal(userData.autoinstall.locale, 'de_DE.UTF-8', 'locale from the settings file');
+  t.equal(readFileSync(`${log}.user-data-mode`, 'utf8').trim(), '600', 'user-data readable by the owner only');
 
   run.child.kill('SIGINT');
   const r = await run.done;

@@ -63,6 +63,16 @@ export const BUILD_OPTIONS = {
     describe: 'prebuilt agent executable (Linux x86-64, from `npm run build` in a checkout): no agent build',
   },
   'cache-dir': { type: 'string', describe: 'download cache (default $XDG_CACHE_HOME/greengrass-image)' },
+  'build-user': { type: 'string', describe: 'ISO builds: the build account autoinstall creates (default packer)' },
+  'build-ssh-key': {
+    type: 'string',
+    array: true,
+    describe: 'ISO builds: OpenSSH public key file for the build account, repeatable',
+  },
+  locale: { type: 'string', describe: 'ISO builds: installed system locale (default en_US.UTF-8)' },
+  'keyboard-layout': { type: 'string', describe: 'ISO builds: keyboard layout (default us)' },
+  timezone: { type: 'string', describe: 'ISO builds: time zone, a tz database name (default Etc/UTC)' },
+  'apt-proxy': { type: 'string', describe: 'ISO builds: http(s) proxy for apt during and after the install' },
 } as const;
 
 export const BUILD_SETTINGS: SettingKinds = {

@@ -11,6 +11,12 @@ import { DEFAULT_SECRET_PREFIX, secretName } from '../../claim-secret.ts';
 import { DEFAULT_NUCLEUS_VERSION, templateParameters } from '../../installer-settings.ts';
 import { detectPacker, REPO_ROOT, TARGETS, type PackerInfo, type Target } from '../../packer.ts';
 import { keyValues, pick, type Settings } from '../../settings.ts';
+import {
+  generateBuildPassword,
+  readAuthorizedKeys,
+  USER_DATA_DEFAULTS,
+  type UserDataSettings,
+} from '../../user-data.ts';
 
 export interface BuildInputs {
   target: Target;
@@ -34,6 +40,8 @@ export interface BuildInputs {
   proxyCa?: string;
   agent: AgentSource;
   packer: PackerInfo;
+  /** ISO builds' autoinstall user-data; its password reaches Packer as PKR_VAR_ssh_password. */
+  userData: UserDataSettings;
 }
 
 /** The files the image takes from the repository (staging.ts copies them). */
@@ -113,6 +121,17 @@ export function resolveInputs(argv: Record<string, unknown>, settings: Settings)
     );
   }
   const packer = detectPacker(p('packer') ?? 'packer');
+  const keyFiles = p<string | string[]>('build-ssh-key');
+  const userData: UserDataSettings = {
+    username: p('build-user') ?? USER_DATA_DEFAULTS.username,
+    // Packer's own environment convention keeps a chosen password out of argv; otherwise one per build.
+    password: process.env.PKR_VAR_ssh_password || generateBuildPassword(),
+    authorizedKeys: readAuthorizedKeys(keyFiles === undefined ? [] : Array.isArray(keyFiles) ? keyFiles : [keyFiles]),
+    locale: p('locale') ?? USER_DATA_DEFAULTS.locale,
+    keyboardLayout: p('keyboard-layout') ?? USER_DATA_DEFAULTS.keyboardLayout,
+    timezone: p('timezone') ?? USER_DATA_DEFAULTS.timezone,
+    aptProxy: p('apt-proxy') ?? USER_DATA_DEFAULTS.aptProxy,
+  };
   return {
     target,
     source: TARGETS[target],
@@ -133,5 +152,6 @@ export function resolveInputs(argv: Record<string, unknown>, settings: Settings)
     proxyCa,
     agent,
     packer,
+    userData,
   };
 }

@@ -16,7 +16,7 @@ type StepLine = (n: number, message: string) => void;
  */
 export function packerInit(inputs: BuildInputs, stage: Stage, ctx: Context, step: StepLine): string {
   const { packer } = inputs;
-  const packerRoot = stageTemplates(stage.dir, packer);
+  const packerRoot = stageTemplates(stage.dir, packer, undefined, inputs.userData);
   if (!packer.supportsInit) {
     step(6, `packer init skipped (Packer ${packer.version} < 1.7; plugins.pkr.hcl left out)`);
     return packerRoot;
@@ -50,8 +50,13 @@ export async function packerBuild(inputs: BuildInputs, stage: Stage, packerRoot:
   // Packer refuses an existing output dir, even an empty one.
   if (existsSync(outDir)) rmdirSync(outDir);
   const started = Date.now();
-  const run = startPacker(inputs.packer, packerBuildArgs(inputs, stage.files, packerRoot), packerRoot, (line) =>
-    process.stderr.write(`  packer | ${line}\n`),
+  const env = { PKR_VAR_ssh_username: inputs.userData.username, PKR_VAR_ssh_password: inputs.userData.password };
+  const run = startPacker(
+    inputs.packer,
+    packerBuildArgs(inputs, stage.files, packerRoot),
+    packerRoot,
+    (line) => process.stderr.write(`  packer | ${line}\n`),
+    env,
   );
   stage.child = run.child;
   stage.packerLeftovers = `the ${inputs.target} build VM and ${outDir}`;
