@@ -205,6 +205,85 @@ t.test(
   },
 );
 
+t.test('--output-dir naming a file: exit 3 saying so, nothing staged', async (t) => {
+  const dir = tmp('gg-build-outfile-');
+  const file = join(dir, 'image.qcow2');
+  writeFileSync(file, 'not a dir');
+  await badBuild(
+    t,
+    { 'output-dir': file },
+    ExitCode.CONFIG,
+    /--output-dir .*image\.qcow2 exists and is not a directory/,
+    {
+      staged: false,
+    },
+  );
+  t.equal(readFileSync(file, 'utf8'), 'not a dir', 'the file is left alone');
+});
+
+t.test(
+  'an earlier build in the output dir: exit 3 naming --force; --on-error takes only what Packer can do here',
+  async (t) => {
+    const dir = tmp('gg-build-outused-');
+    const out = join(dir, 'previous');
+    mkdirSync(out);
+    writeFileSync(join(out, 'greengrass-golden.qcow2'), 'old image');
+    await badBuild(t, { 'output-dir': out }, ExitCode.CONFIG, /already exists and is not empty: pass --force/, {
+      staged: false,
+    });
+    t.equal(readFileSync(join(out, 'greengrass-golden.qcow2'), 'utf8'), 'old image', 'the earlier image is kept');
+    await badBuild(
+      t,
+      { 'on-error': 'ask' },
+      ExitCode.USAGE,
+      /--on-error "ask": use one of cleanup, abort, run-cleanup-provisioner/,
+      {
+        staged: false,
+      },
+    );
+  },
+);
+
+t.test(
+  '--force and --on-error reach packer; its ISO cache persists in the cache dir; abort names what is left',
+  async (t) => {
+    const dir = tmp('gg-build-loop-');
+    const log = join(dir, 'packer.log');
+    const fake = join(dir, 'packer');
+    writeFileSync(
+      fake,
+      [
+        '#!/bin/sh',
+        '[ "$1" = version ] && { echo "Packer v1.6.6"; exit 0; }',
+        'printf "%s\\n" "$@" > "$FAKE_PACKER_LOG.args"',
+        'echo "$PACKER_CACHE_DIR" > "$FAKE_PACKER_LOG.cache"',
+        'echo "==> qemu.ubuntu: Build was halted." >&2',
+        'exit 1',
+        '',
+      ].join('\n'),
+    );
+    chmodSync(fake, 0o755);
+    const out = join(dir, 'previous');
+    mkdirSync(out);
+    writeFileSync(join(out, 'greengrass-golden.qcow2'), 'old image');
+    const r = await runCli(
+      [...buildArgs(dir, { packer: fake, 'output-dir': out, 'on-error': 'abort' }), '--force'],
+      env(dir, { FAKE_PACKER_LOG: log }),
+    );
+    t.equal(r.code, ExitCode.TOOL, r.stderr.slice(-300));
+    const args = readFileSync(`${log}.args`, 'utf8').trim().split('\n');
+    t.ok(args.includes('-force'), 'packer -force');
+    t.ok(args.includes('-on-error=abort'), 'packer -on-error=abort');
+    t.equal(
+      readFileSync(`${log}.cache`, 'utf8').trim(),
+      join(dir, 'cache', 'packer'),
+      'PACKER_CACHE_DIR in the cache dir',
+    );
+    t.match(r.stderr, /-on-error=abort left the qemu build VM and .*previous as they were: they hold the claim key/);
+    t.same(leftoverStages(dir), [], 'staging dir removed all the same');
+  },
+);
+
 t.test('missing packer: ToolError, exit 5', async (t) => {
   await badBuild(
     t,

@@ -24,7 +24,7 @@ import {
 import { loadSettings, settingKinds, type SettingKinds, type Settings } from '../../settings.ts';
 import { readClaimSecret } from '../claim.ts';
 import { agentExecutable, AMAZON_ROOT_CA1_URL, greengrassArtifacts, type BuildArtifacts } from './artifacts.ts';
-import { resolveInputs, type BuildInputs } from './inputs.ts';
+import { ON_ERROR, resolveInputs, type BuildInputs } from './inputs.ts';
 import { buildInfo, writeManifest } from './manifest.ts';
 import { packerBuild, packerInit } from './run-packer.ts';
 import { Stage, stageFiles } from './staging.ts';
@@ -33,7 +33,18 @@ export const BUILD_OPTIONS = {
   'secret-prefix': { type: 'string', describe: 'claim secret prefix (default greengrass)' },
   'var-file': { type: 'string', array: true, describe: 'extra Packer var-file (site values), repeatable' },
   var: { type: 'string', array: true, describe: 'extra Packer variable KEY=VALUE, repeatable' },
-  'output-dir': { type: 'string', describe: 'image output directory, must not exist (default ./output-<target>)' },
+  'output-dir': {
+    type: 'string',
+    describe: 'image output directory, must not exist or be empty unless --force (default ./output-<target>)',
+  },
+  force: {
+    type: 'boolean',
+    describe: "replace what an earlier build left: the output directory, vSphere's template of the same name",
+  },
+  'on-error': {
+    type: 'string',
+    describe: `Packer's -on-error: ${ON_ERROR.join(', ')} (abort keeps the build VM, which holds the claim key)`,
+  },
   packer: { type: 'string', describe: 'packer binary (default: packer on PATH)' },
   'plugin-version': {
     type: 'string',

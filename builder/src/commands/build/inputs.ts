@@ -28,6 +28,10 @@ export interface BuildInputs {
   vars: Record<string, string>;
   thingGroup: string;
   outDir: string;
+  /** Packer's -force: replace an earlier build's output dir or vSphere template. */
+  force: boolean;
+  /** Packer's -on-error, when given. */
+  onError?: OnError;
   cacheDir: string;
   nucleusVersion: string;
   pluginVersion: string;
@@ -73,12 +77,26 @@ function checkedTarget(target: string | undefined): Target {
   return target as Target;
 }
 
-/** Output dir: Packer needs a fresh one. */
-function checkedOutDir(dir: string): string {
+/** What Packer's -on-error takes (Packer 1.6 and later), but `ask`: Packer runs here without a terminal. */
+export const ON_ERROR = ['cleanup', 'abort', 'run-cleanup-provisioner'] as const;
+export type OnError = (typeof ON_ERROR)[number];
+
+function checkedOnError(v: string | undefined): OnError | undefined {
+  if (v === undefined) return undefined;
+  if (!(ON_ERROR as readonly string[]).includes(v))
+    throw new UsageError(`--on-error ${JSON.stringify(v)}: use one of ${ON_ERROR.join(', ')}`);
+  return v as OnError;
+}
+
+/** Output dir: Packer needs a fresh one, or replaces it with -force. */
+function checkedOutDir(dir: string, force: boolean): string {
   const outDir = resolve(dir);
-  if (existsSync(outDir) && readdirSync(outDir).length > 0)
+  if (!existsSync(outDir)) return outDir;
+  if (!statSync(outDir).isDirectory())
+    throw new ConfigError(`--output-dir ${outDir} exists and is not a directory`, 'output-not-directory');
+  if (!force && readdirSync(outDir).length > 0)
     throw new ConfigError(
-      `output dir ${outDir} already exists and is not empty (Packer needs a fresh one)`,
+      `output dir ${outDir} already exists and is not empty: pass --force to replace it, or another --output-dir`,
       'output-exists',
     );
   return outDir;
@@ -106,7 +124,9 @@ export function resolveInputs(argv: Record<string, unknown>, settings: Settings)
       `--root-path ${rootPath}: build bakes Greengrass into ${DEFAULT_PATHS.rootPath} only (the image's scripts and agent/agent.yaml use it); --root-path is for config render`,
     );
   }
-  const outDir = checkedOutDir(p('output-dir') ?? `output-${target}`);
+  const force = p<boolean>('force') ?? false;
+  const onError = checkedOnError(p('on-error'));
+  const outDir = checkedOutDir(p('output-dir') ?? `output-${target}`, force);
   const cacheDir = resolve(p('cache-dir') ?? defaultCacheDir());
   const agent = agentSource(p('agent-exe'), p<boolean>('skip-agent-build'));
   for (const f of [...Object.values(REPOSITORY_FILES), `packer/${target}.pkrvars.hcl`])
@@ -141,6 +161,8 @@ export function resolveInputs(argv: Record<string, unknown>, settings: Settings)
     vars,
     thingGroup,
     outDir,
+    force,
+    onError,
     cacheDir,
     nucleusVersion: p('nucleus-version') ?? DEFAULT_NUCLEUS_VERSION,
     pluginVersion: p('plugin-version') ?? DEFAULT_PLUGIN_VERSION,
