@@ -196,13 +196,33 @@ t.test('http/: NoCloud autoinstall for Ubuntu 22.04', async (t) => {
   t.match(ai['late-commands'].join('\n'), /sudoers\.d\/packer/, 'NOPASSWD sudo drop-in the shutdown_command removes');
   t.match(ai.network.ethernets.primary.match.name, 'e*', 'DHCP on any ethernet NIC name (clones keep working)');
   t.equal(statSync(join(PACKER_DIR, 'http/meta-data')).size, 0, 'meta-data exists and is empty (NoCloud needs it)');
-  const sources = readFileSync(join(PACKER_DIR, 'sources.pkr.hcl'), 'utf8');
-  t.match(
-    sources,
-    /autoinstall ds=nocloud-net\\\\;s=http:\/\/\{\{ \.HTTPIP \}\}:\{\{ \.HTTPPort \}\}\/ ---/,
-    'autoinstall args before "---" (not copied to the installed system)',
-  );
 });
+
+t.test(
+  'boot command: autoinstall args before "---" (not copied to the installed system), from HTTP or CD',
+  async (t) => {
+    const dir = tmp('gg-pkr-');
+    t.teardown(() => run('rm', ['-rf', dir]));
+    const root = stagePackerRoot(dir);
+    // The kernel line as Packer evaluates it (`packer console`, one expression per run in 1.6.6).
+    const kernelLine = (vars: string[]) =>
+      spawnSync('packer', ['console', '-var', 'staging_dir=/stage', ...vars, '.'], {
+        cwd: root,
+        input: 'local.ubuntu_boot_command[1]\n',
+        encoding: 'utf8',
+      }).stdout.trim();
+    t.equal(
+      kernelLine([]),
+      'linux /casper/vmlinuz autoinstall ds=nocloud-net\\;s=http://{{ .HTTPIP }}:{{ .HTTPPort }}/ ---<enter><wait>',
+      "default: NoCloud over HTTP from Packer's server",
+    );
+    t.equal(
+      kernelLine(['-var', 'autoinstall_source=cd']),
+      'linux /casper/vmlinuz autoinstall ds=nocloud ---<enter><wait>',
+      'autoinstall_source=cd: NoCloud finds the cidata CD by its label',
+    );
+  },
+);
 
 t.test('build: upload to /tmp/gg-stage, scripts in order, seal last, manifest in output_directory', async (t) => {
   const build = readFileSync(join(PACKER_DIR, 'build.pkr.hcl'), 'utf8');
