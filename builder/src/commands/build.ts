@@ -11,7 +11,6 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
-  rmdirSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -40,6 +39,7 @@ import { assertClaimProvisionable, assertPluginJar, assertThingGroupExists } fro
 import { keyValues, loadSettings, pick, settingKinds, type SettingKinds } from '../settings.ts';
 import { readClaimSecret } from './claim.ts';
 import { agentSource } from '../agent-exe.ts';
+import { prepareOutputDir, VSPHERE_OPTIONS, vsphereVarArgs } from '../vsphere-options.ts';
 
 export const TARGETS = {
   vsphere: 'vsphere-iso.ubuntu',
@@ -80,6 +80,7 @@ export const BUILD_OPTIONS = {
     describe: 'prebuilt agent executable (Linux x86-64, from `npm run build` in a checkout): no agent build',
   },
   'cache-dir': { type: 'string', describe: 'download cache (default $XDG_CACHE_HOME/greengrass-image)' },
+  ...VSPHERE_OPTIONS,
 } as const;
 
 export const BUILD_SETTINGS: SettingKinds = {
@@ -282,6 +283,7 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
   const vars = keyValues(p('var'), '--var');
   for (const k of ['staging_dir', 'output_directory'])
     if (k in vars) throw new UsageError(`--var ${k} is set by the builder; use --output-dir for the output`);
+  const vsphereArgs = vsphereVarArgs((k) => p<unknown>(k), target);
   const thingGroup = templateParameters(argv, settings).ThingGroupName; // baked into the image: checked before any AWS call
   // The image's scripts (packer/scripts) and the agent's config (agent/agent.yaml) lay Greengrass out under the default
   // root; a config.yaml pointing elsewhere would name claim files that are not there, and every clone would stop at exit 3.
@@ -297,7 +299,6 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
       `output dir ${outDir} already exists and is not empty (Packer needs a fresh one)`,
       'output-exists',
     );
-  const removeEmptyOutDir = () => existsSync(outDir) && rmdirSync(outDir); // Packer refuses an existing output dir, even an empty one
   const cacheDir = resolve(p('cache-dir') ?? defaultCacheDir());
   const nucleusVersion = p('nucleus-version') ?? '2.16.0';
   const pluginVersion = p('plugin-version') ?? DEFAULT_PLUGIN_VERSION;
@@ -409,11 +410,12 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
       `-var-file=${join(packerRoot, `${target}.pkrvars.hcl`)}`,
       ...varFiles.map((f) => `-var-file=${f}`),
       ...Object.entries(vars).flatMap(([k, v]) => ['-var', `${k}=${v}`]),
+      ...vsphereArgs,
       '-var',
       `output_directory=${outDir}`,
       '.',
     ];
-    removeEmptyOutDir();
+    prepareOutputDir(target, outDir);
     const started = Date.now();
     const run = startPacker(packer, args, packerRoot, (line) => process.stderr.write(`  packer | ${line}\n`));
     stage.child = run.child;
