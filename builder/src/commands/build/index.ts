@@ -25,6 +25,7 @@ import { loadSettings, settingKinds, type SettingKinds, type Settings } from '..
 import { readClaimSecret } from '../claim.ts';
 import { agentExecutable, AMAZON_ROOT_CA1_URL, greengrassArtifacts, type BuildArtifacts } from './artifacts.ts';
 import { ON_ERROR, resolveInputs, type BuildInputs } from './inputs.ts';
+import { VSPHERE_OPTIONS } from '../../vsphere-options.ts';
 import { buildInfo, writeManifest } from './manifest.ts';
 import { packerBuild, packerInit } from './run-packer.ts';
 import { Stage, stageFiles } from './staging.ts';
@@ -84,6 +85,7 @@ export const BUILD_OPTIONS = {
   'keyboard-layout': { type: 'string', describe: 'ISO builds: keyboard layout (default us)' },
   timezone: { type: 'string', describe: 'ISO builds: time zone, a tz database name (default Etc/UTC)' },
   'apt-proxy': { type: 'string', describe: 'ISO builds: http(s) proxy for apt during and after the install' },
+  ...VSPHERE_OPTIONS,
 } as const;
 
 export const BUILD_SETTINGS: SettingKinds = {

@@ -11,6 +11,7 @@ import { DEFAULT_SECRET_PREFIX, secretName } from '../../claim-secret.ts';
 import { DEFAULT_NUCLEUS_VERSION, templateParameters } from '../../installer-settings.ts';
 import { detectPacker, REPO_ROOT, TARGETS, type PackerInfo, type Target } from '../../packer.ts';
 import { keyValues, pick, type Settings } from '../../settings.ts';
+import { vsphereVarArgs } from '../../vsphere-options.ts';
 import {
   generateBuildPassword,
   readAuthorizedKeys,
@@ -28,6 +29,8 @@ export interface BuildInputs {
   vars: Record<string, string>;
   thingGroup: string;
   outDir: string;
+  /** `-var` arguments of the vSphere-only options (vsphere-options.ts). */
+  vsphereArgs: string[];
   /** Packer's -force: replace an earlier build's output dir or vSphere template. */
   force: boolean;
   /** Packer's -on-error, when given. */
@@ -115,6 +118,7 @@ export function resolveInputs(argv: Record<string, unknown>, settings: Settings)
   const vars = keyValues(p('var'), '--var');
   for (const k of ['staging_dir', 'output_directory'])
     if (k in vars) throw new UsageError(`--var ${k} is set by the builder; use --output-dir for the output`);
+  const vsphereArgs = vsphereVarArgs((k) => p<unknown>(k), target);
   const thingGroup = templateParameters(argv, settings).ThingGroupName; // baked into the image: checked before any AWS call
   // The image's scripts (packer/scripts) and the agent's config (agent/agent.yaml) lay Greengrass out under the default
   // root; a config.yaml pointing elsewhere would name claim files that are not there, and every clone would stop at exit 3.
@@ -161,6 +165,7 @@ export function resolveInputs(argv: Record<string, unknown>, settings: Settings)
     vars,
     thingGroup,
     outDir,
+    vsphereArgs,
     force,
     onError,
     cacheDir,
