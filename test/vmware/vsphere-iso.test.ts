@@ -10,14 +10,18 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { detectPacker, PACKER_SRC, stageTemplates } from '../../builder/src/packer.ts';
+import { detectPacker, stageTemplates } from '../../builder/src/packer.ts';
+import { generateBuildPassword, USER_DATA_DEFAULTS } from '../../builder/src/user-data.ts';
 import { prepareOutputDir, vsphereVarArgs } from '../../builder/src/vsphere-options.ts';
 import { startVcsim, type Vcsim } from '../../harness/vcsim.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'gg-vsphere-iso-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 const packer = detectPacker();
-const root = stageTemplates(join(work, 'stage'), packer);
+const root = stageTemplates(join(work, 'stage'), packer, undefined, {
+  ...USER_DATA_DEFAULTS,
+  password: generateBuildPassword(),
+});
 if (packer.supportsInit) {
   const init = spawnSync(packer.bin, ['init', '.'], { cwd: root, encoding: 'utf8' });
   if (init.status !== 0) throw new Error(`packer init (Packer ${packer.version}) failed: ${init.stderr}`);
@@ -175,7 +179,7 @@ t.test('datastore ISO (iso_paths), autoinstall from a cidata CD (cd_files), CD-R
   });
   if (!t.equal(r.code, 0, 'packer build exits 0')) t.comment(r.output);
   t.equal(cdLabel, 'cidata', "the autoinstall CD's volume label is cidata (cloud-init NoCloud)");
-  t.equal(userData, readFileSync(join(PACKER_SRC, 'http', 'user-data'), 'utf8'), 'it carries http/user-data');
+  t.equal(userData, readFileSync(join(root, 'http', 'user-data'), 'utf8'), 'it carries the rendered http/user-data');
   t.match(r.output, /Deleting CD-ROM drives/);
 
   const devs = checkTemplate(t, sim, vm, r.outDir, { cpus: 3, memory: 3072 });
