@@ -142,6 +142,17 @@ t.test('unknown target: usage error, exit 2', async (t) => {
   );
 });
 
+t.test('--format: ova only, and only for the qemu target: usage error before anything is staged', async (t) => {
+  await badBuild(t, { format: 'ovf' }, ExitCode.USAGE, /unknown --format "ovf": use ova/, { staged: false });
+  await badBuild(
+    t,
+    { target: 'vmware', format: 'ova' },
+    ExitCode.USAGE,
+    /--format ova exports the qemu target's disk; the vmware target makes its own image/,
+    { staged: false },
+  );
+});
+
 t.test(
   'a thing group name IoT refuses (flag or settings file): usage error before any AWS call, nothing staged',
   async (t) => {

@@ -40,6 +40,7 @@ import { assertClaimProvisionable, assertPluginJar, assertThingGroupExists } fro
 import { keyValues, loadSettings, pick, settingKinds, type SettingKinds } from '../settings.ts';
 import { readClaimSecret } from './claim.ts';
 import { agentSource } from '../agent-exe.ts';
+import { checkFormat, exportBuildOva, FORMAT_OPTION, type BuiltOva } from '../ova/build-step.ts';
 
 export const TARGETS = {
   vsphere: 'vsphere-iso.ubuntu',
@@ -80,6 +81,7 @@ export const BUILD_OPTIONS = {
     describe: 'prebuilt agent executable (Linux x86-64, from `npm run build` in a checkout): no agent build',
   },
   'cache-dir': { type: 'string', describe: 'download cache (default $XDG_CACHE_HOME/greengrass-image)' },
+  ...FORMAT_OPTION,
 } as const;
 
 export const BUILD_SETTINGS: SettingKinds = {
@@ -90,7 +92,7 @@ export const BUILD_SETTINGS: SettingKinds = {
   env: 'string',
 };
 
-const STEPS = 9;
+const STEPS = 10;
 
 /**
  * The 0700 staging dir and everything that must happen on the way out: removal on success,
@@ -272,6 +274,7 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
   if (!(target in TARGETS))
     throw new UsageError(`unknown target ${JSON.stringify(target)}: use one of ${Object.keys(TARGETS).join(', ')}`);
   const source = TARGETS[target as Target];
+  const format = checkFormat(p('format'), target);
   const env = p('env');
   if (!env) throw new UsageError('--env is required (the claim secret is <prefix>/<env>/claims-certificate)');
   const name = secretName(p('secret-prefix') ?? DEFAULT_SECRET_PREFIX, env);
@@ -423,7 +426,14 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     if (code !== 0) throw new ToolError(`packer build failed (exit ${code}); its output is above`, 'packer-failed');
     ctx.progress(`packer build finished in ${Math.round((Date.now() - started) / 1000)} s`);
 
-    step(9, 'build manifest');
+    let ova: BuiltOva | undefined;
+    if (format === 'ova') {
+      step(9, 'OVA export (streamOptimized VMDK, OVF descriptor, SHA-256 manifest), checked as an importer would');
+      ova = await exportBuildOva(outDir, ctx.progress);
+      ctx.progress(`OVA ${ova.path}: ${ova.bytes} bytes (sealed disk ${ova.sealedDiskBytes} bytes)`);
+    } else step(9, 'no package (--format not given): the image is the builder output');
+
+    step(10, 'build manifest');
     // Packer made it under umask 077 (startPacker); whatever the builder plugin did, the image stays the owner's.
     if (existsSync(outDir)) chmodSync(outDir, 0o700);
     const packerManifestPath = join(outDir, 'packer-manifest.json');
@@ -450,13 +460,18 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
         templateParameters: fleetConfig(parseInstallerConfig(configText)).templateParameters,
       },
       outputDirectory: outDir,
+      ...(ova ? { ova } : {}),
       packerManifest,
     };
     mkdirSync(outDir, { recursive: true });
     const manifestPath = join(outDir, MANIFEST_NAME);
     writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`, 0o644);
     stage.close();
-    ctx.result({ manifest: manifestPath, ...manifest }, [`image built: ${outDir}`, `manifest: ${manifestPath}`]);
+    ctx.result({ manifest: manifestPath, ...manifest }, [
+      `image built: ${outDir}`,
+      ...(ova ? [`ova: ${ova.path} (${ova.bytes} bytes)`] : []),
+      `manifest: ${manifestPath}`,
+    ]);
   } finally {
     stage.close();
   }
