@@ -40,4 +40,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# govc and vcsim (VMware's govmomi) check the OVA and the vsphere-iso template; Debian ships only the Go library,
+# so setup-govmomi.sh builds both from Debian's source package (quick no-op once built).
+bash scripts/setup-govmomi.sh
 npm ci --no-fund --no-audit
