@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cacheRoot, REPO_ROOT } from '../../offline/base-image.ts';
 import { runPipeline, formatReport } from '../../offline/pipeline.ts';
+import { OVA_TARGET_BYTES } from '../../offline/report.ts';
 import { readEvents, readRegistrations } from '../../offline/records.ts';
 import { diskToRaw, guestPathExists, readGuestFile, statGuest } from '../../offline/qemu.ts';
 import { thingNameFromTlog } from '../../offline/clone.ts';
@@ -152,6 +153,8 @@ t.test('offline pipeline: bake, six clone boots, each clone provisions itself ex
     ['greengrass-golden.ovf', 'greengrass-golden.mf', 'greengrass-golden-disk1.vmdk'],
     'OVA entries: descriptor, manifest, disk',
   );
+  t.ok(ova.bytes < OVA_TARGET_BYTES, `the OVA (${ova.bytes} bytes) is under 300 MB`);
+  t.ok(ova.bytes < ova.sealedDiskBytes, 'and smaller than the sealed qcow2');
   t.match(
     formatReport(report),
     /OVA: .*\.ova: [\d.]+ MiB, (under|OVER) the 300 MB target \(sealed qcow2 [\d.]+ MiB/,
