@@ -12,6 +12,7 @@ import { DEFAULT_NUCLEUS_VERSION, templateParameters } from '../../installer-set
 import { detectPacker, REPO_ROOT, TARGETS, type PackerInfo, type Target } from '../../packer.ts';
 import { keyValues, pick, type Settings } from '../../settings.ts';
 import { vsphereVarArgs } from '../../vsphere-options.ts';
+import { checkFormat } from '../../ova/build-step.ts';
 import {
   generateBuildPassword,
   readAuthorizedKeys,
@@ -29,6 +30,8 @@ export interface BuildInputs {
   vars: Record<string, string>;
   thingGroup: string;
   outDir: string;
+  /** --format: package the image (ova), or leave it as the builder made it. */
+  format: ReturnType<typeof checkFormat>;
   /** `-var` arguments of the vSphere-only options (vsphere-options.ts). */
   vsphereArgs: string[];
   /** Packer's -force: replace an earlier build's output dir or vSphere template. */
@@ -108,6 +111,7 @@ function checkedOutDir(dir: string, force: boolean): string {
 export function resolveInputs(argv: Record<string, unknown>, settings: Settings): BuildInputs {
   const p = <T = string>(k: string) => pick<T>(argv, settings, k);
   const target = checkedTarget(p('target'));
+  const format = checkFormat(p('format'), target);
   const env = p('env');
   if (!env) throw new UsageError('--env is required (the claim secret is <prefix>/<env>/claims-certificate)');
   const name = secretName(p('secret-prefix') ?? DEFAULT_SECRET_PREFIX, env);
@@ -165,6 +169,7 @@ export function resolveInputs(argv: Record<string, unknown>, settings: Settings)
     vars,
     thingGroup,
     outDir,
+    format,
     vsphereArgs,
     force,
     onError,
