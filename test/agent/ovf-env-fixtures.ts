@@ -1,6 +1,6 @@
 // OVF environment documents the OVF-environment tests feed the agent (shared by test/agent/ovf-env*.test.ts and
 // test/agent/ovflib.test.ts, which checks that VMware's own parser reads the good ones as the agent does).
-import { ovfEnvironmentXml, OVF_ENV_NS } from '../../harness/ovf-env.ts';
+import { ovfEnvironmentXml, OVF_ENV_NS, VMWARE_OVFENV_NS } from '../../harness/ovf-env.ts';
 
 /** Well-formed OVF environments (DSP0243), as vSphere and other producers write them. */
 export const GOOD: Record<string, string> = {
@@ -11,7 +11,16 @@ export const GOOD: Record<string, string> = {
   'escaped characters in values': ovfEnvironmentXml({ note: 'a & b < "c"\n', 'thing-name': 'edge-2' }),
   'a sibling VM in the vApp': ovfEnvironmentXml({ 'thing-name': 'edge-3' }, { sibling: { 'thing-name': 'other' } }),
   'minimal, no PropertySection': `<Environment xmlns="${OVF_ENV_NS}"/>`,
-  'character references and a BOM-less UTF-8 value': ovfEnvironmentXml({
+  // The shape govc import.ova writes into guestinfo.ovfEnv with "InjectOvfEnv": true (govmomi ovf/env.go):
+  // no whitespace between elements, ve:esxId, the platform's locale "US".
+  'govc InjectOvfEnv on a standalone ESXi host': [
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Environment',
+    `xmlns="${OVF_ENV_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:oe="${OVF_ENV_NS}"`,
+    `xmlns:ve="${VMWARE_OVFENV_NS}" oe:id="" ve:esxId="vm-42"><PlatformSection><Kind>VMware ESXi</Kind>`,
+    '<Version>6.7.0</Version><Vendor>VMware, Inc.</Vendor><Locale>US</Locale></PlatformSection><PropertySection>',
+    '<Property oe:key="thing-name" oe:value="edge-govc-1"/></PropertySection></Environment>',
+  ].join(' '),
+  'character references and non-ASCII UTF-8': ovfEnvironmentXml({
     'thing-name': 'edge-4',
     site: 'K\u00f6ln',
   }).replace('edge-4', '&#101;dge-4'),
