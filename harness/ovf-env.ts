@@ -99,3 +99,11 @@ export function insertCdrom(root: DeviceRoot, image: string | Buffer, drive = 's
 export function setGuestinfoOvfEnv(root: DeviceRoot, xml: string, other: Record<string, string> = {}): void {
   writeFakeRpctool(root, { ...other, ovfEnv: xml });
 }
+
+/**
+ * QEMU arguments attaching `iso` as a read-only CD-ROM on the `pc` machine's IDE controller (the machine
+ * offline/qemu.ts boots clones with); the guest sees it as /dev/sr0 (ata_piix and sr_mod, loaded by udev).
+ */
+export function ovfEnvCdromQemuArgs(iso: string): string[] {
+  return ['-drive', `file=${iso.replaceAll(',', ',,')},if=ide,index=2,media=cdrom,readonly=on,format=raw`];
+}

@@ -2,12 +2,12 @@
 // independent reader (isoinfo, from Debian's genisoimage package) sees it, and the agent's own ISO 9660 reader
 // (agent/src/iso9660.ts) on the names and layouts mastering tools produce.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readIsoRootFile } from '../../agent/src/iso9660.ts';
-import { ovfEnvIsoForThingName, ovfEnvironmentXml } from '../../harness/ovf-env.ts';
+import { ovfEnvCdromQemuArgs, ovfEnvIsoForThingName, ovfEnvironmentXml } from '../../harness/ovf-env.ts';
 import { ovflibProperties } from '../../harness/ovflib.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ovf-env-iso-test-'));
@@ -77,4 +77,28 @@ t.test('what is not there is said so: not ISO 9660, no such file, too large', as
   t.same(readIsoRootFile(seed, 'ovf-env.xml', 1 << 20), { kind: 'no-such-file' }, 'a cloud-init seed ISO');
   const big = master('big', { 'ovf-env.xml': Buffer.alloc(3000, 0x20) }, ['-R']);
   t.same(readIsoRootFile(big, 'ovf-env.xml', 2048), { kind: 'too-large', size: 3000 });
+});
+
+t.test('QEMU attaches the ovf-env ISO as a read-only CD-ROM on the machine clones boot with', async (t) => {
+  const iso = ovfEnvIsoForThingName(join(dir, 'qemu, clone.iso'), 'edge-qemu-1'); // a comma QEMU must not split on
+  const qmp = ['qmp_capabilities', 'query-block', 'quit'].map((c) => JSON.stringify({ execute: c })).join('\n');
+  const r = spawnSync(
+    'qemu-system-x86_64',
+    ['-machine', 'pc,accel=tcg', '-nodefaults', '-display', 'none', '-S', '-qmp', 'stdio', ...ovfEnvCdromQemuArgs(iso)],
+    { input: `${qmp}\n`, encoding: 'utf8', timeout: 60_000 },
+  );
+  t.equal(r.status, 0, r.stderr);
+  const blocks = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { return?: unknown })
+    .find((m) => Array.isArray(m.return))?.return as Array<{
+    removable: boolean;
+    inserted?: { file: string; ro: boolean };
+  }>;
+  t.match(
+    blocks,
+    [{ removable: true, inserted: { file: iso, ro: true } }],
+    'a removable drive holding the ISO, read-only',
+  );
 });
