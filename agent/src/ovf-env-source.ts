@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConfigError } from '../../common/errors.ts';
 import { applyFqdnMode } from '../../common/thing-name.ts';
 import type { AgentConfig } from './agent-config.ts';
 import { readIsoRootFile } from './iso9660.ts';
@@ -66,8 +67,16 @@ function fromCdrom(cfg: AgentConfig, looked: string[]): OvfEnvDocument | null {
     try {
       read = readIsoRootFile(dev, OVF_ENV_FILE, OVF_ENV_MAX_BYTES);
     } catch (err) {
+      const code = errCode(err);
+      // Not allowed to look (the drive is root:cdrom 0660; `check` run by a user): the environment may be on it, and
+      // naming the machine otherwise would answer what `run` would not.
+      if (code === 'EACCES' || code === 'EPERM')
+        throw new ConfigError(
+          `cannot read ${dev} (${code}), where the OVF environment may be: run as root`,
+          'ovf-env-unreadable',
+        );
       // ENOMEDIUM: an empty drive. Anything else that keeps us from reading it is reported in the log line.
-      looked.push(`${dev}: ${errCode(err) === 'ENOMEDIUM' ? 'no medium' : errCode(err)}`);
+      looked.push(`${dev}: ${code === 'ENOMEDIUM' ? 'no medium' : code}`);
       continue;
     }
     if (read.kind === 'not-iso9660') looked.push(`${dev}: not ISO 9660`);

@@ -3,10 +3,11 @@
 // genisoimage, in a CD-ROM drive of the device root), its precedence over the configured source, the fallback when
 // there is none, and the refusals: malformed XML, and names the ThingName rules refuse.
 import t, { type Test } from 'tap';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createDeviceRoot, type DeviceRoot, type DeviceRootOptions } from '../../harness/device-root.ts';
-import { closedPort, ensureBuilt, logLines, runAgent, tcpListener } from '../../harness/agent-exe.ts';
+import { EXE, closedPort, ensureBuilt, logLines, runAgent, tcpListener } from '../../harness/agent-exe.ts';
 import {
   insertCdrom,
   makeOvfEnvIso,
@@ -202,4 +203,21 @@ t.test('precedence: guestinfo transport, then ISO transport, then thingName.sour
   const key = deviceRoot(t, { agent: { thingName: { ovfProperty: 'gg.name' } } });
   cdrom(key, { xml: ovfEnvironmentXml({ 'thing-name': 'not-this', 'gg.name': 'this-one' }, { prefix: 'ovfenv' }) });
   t.equal((await check(key)).name, 'this-one', 'thingName.ovfProperty picks the key; any prefix binds the namespace');
+});
+
+t.test('a CD-ROM the user may not read: check says so rather than name the machine otherwise', async (t) => {
+  const root = deviceRoot(t, { hostname: 'gg-clone-0500' });
+  cdrom(root, { thingName: 'edge-root-only' });
+  const exe = join(root.dir, 'greengrass-firstboot'); // where the user may run it, wherever the checkout is
+  copyFileSync(EXE, exe);
+  execFileSync('chmod', ['-R', 'a+rX', root.dir]); // the config and the rest readable by the user
+  chmodSync(join(root.agent.sources.devDir, 'sr0'), 0o600); // the drive as root:cdrom 0660 is to a user outside cdrom
+  const r = spawnSync(
+    'setpriv',
+    ['--reuid=nobody', '--regid=nogroup', '--clear-groups', exe, 'check', '--config', root.configPath, '--json'],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  t.equal(r.status, 3, r.stderr);
+  const step = JSON.parse(r.stdout).steps.find((s: { step: string }) => s.step === 'thing-name');
+  t.match(step, { ok: false, reason: 'ovf-env-unreadable', detail: /cannot read .*sr0 \(EACCES\).*run as root/ });
 });
