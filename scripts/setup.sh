@@ -31,7 +31,8 @@ if [ "${#py_missing[@]}" -gt 0 ]; then
     "(python3 -m pip install 'moto[server]>=5,<6' boto3 awscli cfn-lint), then re-run" >&2
   exit 1
 fi
-# genisoimage: Packer builds the vSphere autoinstall CD (cd_files) with its mkisofs; the vsphere-iso test reads it.
+# genisoimage: Packer's mkisofs for the vSphere autoinstall CD (cd_files), and the OVF environment ISO (ISO
+# transport) for clones and tests.
 pkgs=(openjdk-17-jdk-headless openssl openssh-client systemd packer shellcheck qemu-system-x86 qemu-utils debootstrap e2fsprogs unzip zip time genisoimage)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done

@@ -24,7 +24,7 @@ import {
   writeState,
   type AgentState,
 } from '../state.ts';
-import { fqdnRewrite, resolveThingName } from '../thing-name-source.ts';
+import { fqdnRewrite, resolveThingNameFrom } from '../thing-name-source.ts';
 import {
   bootTimeMs,
   fileSize,
@@ -65,11 +65,12 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
   const { cfg, log, signal } = ctx;
   // Permanent checks first, before anything is written or contacted.
   state.phase = 'preflight';
-  const thingName = resolveThingName(cfg);
+  const named = resolveThingNameFrom(cfg);
+  const { thingName } = named;
   const tpl = loadTemplate(cfg, thingName);
   const root = tpl.fleet.rootPath;
   state.thingName = thingName;
-  log.info({ thingName, source: cfg.thingName.source, ...fqdnRewrite(cfg) }, 'ThingName resolved');
+  log.info({ ...named, ...fqdnRewrite(cfg, named.source) }, 'ThingName resolved');
 
   const held = nucleusIdentity(root);
   const existing = held.problems.length === 0 ? held.thingName : null;
