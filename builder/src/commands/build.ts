@@ -28,6 +28,7 @@ import { DEFAULT_SECRET_PREFIX, parseClaimSecret, secretName } from '../claim-se
 import type { Context } from '../context.ts';
 import {
   CONFIG_SETTINGS,
+  checkCsrPluginVersion,
   renderInstallerConfig,
   resolveInstallerSettings,
   templateParameters,
@@ -301,6 +302,7 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
   const cacheDir = resolve(p('cache-dir') ?? defaultCacheDir());
   const nucleusVersion = p('nucleus-version') ?? '2.16.0';
   const pluginVersion = p('plugin-version') ?? DEFAULT_PLUGIN_VERSION;
+  checkCsrPluginVersion(p<boolean>('csr'), pluginVersion);
   const agent = agentSource(p('agent-exe'), p<boolean>('skip-agent-build'));
   const agentExe = agent.exe;
   for (const f of [
