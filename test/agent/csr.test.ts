@@ -10,7 +10,17 @@ import { renderInstallerConfig } from '../../common/installer-config.ts';
 import { defaultCsrPaths } from '../../common/installer-csr.ts';
 import type { DeviceRoot } from '../../harness/device-root.ts';
 import { ensureBuilt, javaSpy, runAgent, type ExeResult } from '../../harness/agent-exe.ts';
-import { processesUnder, recordedNames, startWorld, stopDevice, worldRoot, type World } from '../../harness/world.ts';
+import {
+  processesUnder,
+  recordedNames,
+  startWorld,
+  stopDevice,
+  worldRoot,
+  TEMPLATE_NAME,
+  type World,
+} from '../../harness/world.ts';
+import { startProvisioningStandin } from '../../standins/provisioning/server.ts';
+import { stackIotPolicies } from '../../cloudformation/template.ts';
 
 ensureBuilt();
 const world: World = await startWorld();
@@ -27,8 +37,8 @@ interface CsrDevice {
 }
 
 /** A device root whose baked installer config is the builder's CSR mode, openssl behind a spy (or `fake`). */
-function csrDevice(t: Test, hostname: string, fake?: string): CsrDevice {
-  const root = worldRoot(world, { hostname });
+function csrDevice(t: Test, hostname: string, fake?: string, w: World = world): CsrDevice {
+  const root = worldRoot(w, { hostname });
   t.teardown(async () => {
     await stopDevice(root);
     root.cleanup();
@@ -189,4 +199,25 @@ t.test('openssl missing: exit 3 (permanent), nothing written', async (t) => {
   t.match(r.stderr, /cannot run openssl \(.*no-such-openssl: ENOENT\): CSR mode .* needs it/);
   t.notOk(existsSync(d.key) || existsSync(d.csr), 'no key or CSR');
   t.notOk(existsSync(join(d.root.ggRoot, 'config')), 'installer never ran');
+});
+
+t.test("CSR mode under the stack's IoT policies: the claim may ask for a certificate from a CSR", async (t) => {
+  const stack = { region: 'us-east-1', accountId: '123456789012' };
+  const prov = await startProvisioningStandin({
+    ca: world.ca,
+    templateName: TEMPLATE_NAME,
+    policies: stackIotPolicies(stack),
+    ...stack,
+  });
+  t.teardown(() => prov.stop());
+  const d = csrDevice(t, 'gg-csr-0006', undefined, { ...world, prov });
+  const r = await runAgent(d.root, ['run']);
+  t.equal(r.code, 0, r.stderr);
+  t.same(
+    prov.registrations.map((x) => x.thingName),
+    ['gg-csr-0006'],
+    'registered through the CSR flow the claim policy allows',
+  );
+  t.ok(new X509Certificate(readFileSync(d.cert)).checkPrivateKey(createPrivateKey(readFileSync(d.key))));
+  await stopDevice(d.root);
 });
