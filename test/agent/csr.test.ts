@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { renderInstallerConfig } from '../../common/installer-config.ts';
 import { defaultCsrPaths } from '../../common/installer-csr.ts';
-import type { DeviceRoot } from '../../harness/device-root.ts';
+import { createDeviceRoot, type DeviceRoot } from '../../harness/device-root.ts';
 import { ensureBuilt, javaSpy, runAgent, type ExeResult } from '../../harness/agent-exe.ts';
 import {
   processesUnder,
@@ -219,5 +219,41 @@ t.test("CSR mode under the stack's IoT policies: the claim may ask for a certifi
     'registered through the CSR flow the claim policy allows',
   );
   t.ok(new X509Certificate(readFileSync(d.cert)).checkPrivateKey(createPrivateKey(readFileSync(d.key))));
+  await stopDevice(d.root);
+});
+
+t.test('seal removes a device key and CSR: clones of the template would otherwise share that key', async (t) => {
+  const root = createDeviceRoot({ hostname: 'gg-golden', settings: {} });
+  t.teardown(() => root.cleanup());
+  const paths = {
+    csrPath: join(root.ggRoot, 'csr', 'device.csr'),
+    csrPrivateKeyPath: join(root.ggRoot, 'csr', 'k.pem'),
+  };
+  writeFileSync(root.templatePath, renderInstallerConfig({ ...root.settings, ...paths }));
+  mkdirSync(join(root.ggRoot, 'csr'));
+  // The golden VM ran the agent once (it made its key and CSR, then failed, e.g. offline) before being sealed.
+  writeFileSync(paths.csrPath, 'CSR of the golden VM\n');
+  writeFileSync(paths.csrPrivateKeyPath, 'key of the golden VM\n', { mode: 0o600 });
+  const r = await runAgent(root, ['seal']);
+  t.equal(r.code, 0, r.stderr);
+  t.notOk(existsSync(paths.csrPath), 'CSR removed');
+  t.notOk(existsSync(paths.csrPrivateKeyPath), 'device key removed');
+  t.ok(existsSync(root.claimKeyPath), 'claim kept (the image needs it)');
+});
+
+t.test('a device key kept apart from privateKeyPath: the plugin copies it there, owner-only', async (t) => {
+  const d = csrDevice(t, 'gg-csr-0007');
+  const keyDir = join(d.root.ggRoot, 'device-key');
+  const own = { csrPath: join(keyDir, 'device.csr'), csrPrivateKeyPath: join(keyDir, 'device.key') };
+  writeFileSync(d.root.templatePath, renderInstallerConfig({ ...d.root.settings, ...own }));
+  const r = await runAgent(d.root, ['run']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(statSync(keyDir).mode & 0o777, 0o700, 'the key directory the agent made is 0700');
+  const made = readFileSync(own.csrPrivateKeyPath, 'utf8');
+  t.equal(readFileSync(d.key, 'utf8'), made, 'privateKeyPath holds a copy of the device key');
+  t.equal(statSync(d.key).mode & 0o777, 0o600, 'the copy is 0600');
+  t.equal(statSync(own.csrPrivateKeyPath).mode & 0o777, 0o600, 'the original is 0600');
+  t.ok(new X509Certificate(readFileSync(d.cert)).checkPrivateKey(createPrivateKey(made)), 'certificate for it');
+  assertKeyNowhere(t, d, made, [r]);
   await stopDevice(d.root);
 });
