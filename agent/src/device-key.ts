@@ -71,6 +71,18 @@ export async function ensureDeviceKey(
   return 'generated';
 }
 
+/** For `check`: in CSR mode, that openssl runs (its version) and where the key and CSR will go. */
+export async function checkDeviceKeyTool(
+  cfg: AgentConfig,
+  fleet: FleetProvisioningConfig,
+  signal?: AbortSignal,
+): Promise<string> {
+  const paths = csrPaths(fleet);
+  if (!paths) return 'not needed: AWS makes the key (no csrPath in the installer config)';
+  const version = (await openssl(cfg.installer.openssl, ['version'], undefined, signal)).trim();
+  return `${version}: makes the key ${paths.csrPrivateKeyPath} and the CSR ${paths.csrPath} before installing`;
+}
+
 /** 'pair' when both files are there and the CSR is for the key; 'none' when neither is; else 'partial'. */
 async function heldPair(bin: string, p: CsrPaths, signal?: AbortSignal): Promise<'pair' | 'none' | 'partial'> {
   const there = [p.csrPath, p.csrPrivateKeyPath].filter((f) => existsSync(f));

@@ -257,3 +257,33 @@ t.test('a device key kept apart from privateKeyPath: the plugin copies it there,
   assertKeyNowhere(t, d, made, [r]);
   await stopDevice(d.root);
 });
+
+t.test('check reports whether openssl can make the device key (CSR mode only)', async (t) => {
+  const d = csrDevice(t, 'gg-csr-0008');
+  const ok = await runAgent(d.root, ['check']);
+  t.equal(ok.code, 0, ok.stdout);
+  t.match(
+    ok.stdout,
+    new RegExp(`^ok\\s+device-key\\s+OpenSSL \\S+.*: makes the key ${d.key} and the CSR ${d.csr}`, 'm'),
+  );
+  t.notOk(existsSync(d.key) || existsSync(d.csr), 'check makes nothing');
+
+  d.root.writeAgentConfig({ installer: { openssl: join(d.root.dir, 'no-such-openssl') } });
+  const missing = await runAgent(d.root, ['check', '--json']);
+  t.equal(missing.code, 3, missing.stdout);
+  t.match(JSON.parse(missing.stdout).steps, [
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    { step: 'device-key', ok: false, reason: 'openssl-missing' },
+  ]);
+
+  const plain = worldRoot(world, { hostname: 'gg-csr-0009' });
+  t.teardown(() => plain.cleanup());
+  const no = await runAgent(plain, ['check']);
+  t.match(no.stdout, /^ok\s+device-key\s+not needed: AWS makes the key \(no csrPath in the installer config\)$/m);
+});
