@@ -105,7 +105,16 @@ t.test('CSR mode: provisions with a certificate for the key made on the device',
 
   // The plugin sent the CSR, never asked AWS for a key, and handed the nucleus the device's key.
   const nucleusLog = readFileSync(d.root.nucleusLogPath, 'utf8');
-  t.match(nucleusLog, /IotIdentityHelper: Published to CreateCertificateFromCsr\./);
+  const steps = [
+    'Subscribed to CreatedCertificateFromCsrAccepted', // sic: the plugin's own spelling
+    'Subscribed to CreateCertificateFromCsrRejected',
+    'Published to CreateCertificateFromCsr',
+    'Received register thing response for thing name gg-csr-0001',
+  ].map((m) => nucleusLog.indexOf(`com.aws.greengrass.IotIdentityHelper: ${m}.`));
+  t.ok(
+    steps.every((at, i) => at >= 0 && (i === 0 || at > steps[i - 1]!)),
+    `the plugin's log lines, in order (${steps.join(', ')})`,
+  );
   t.notMatch(nucleusLog, /CreateKeysAndCertificate/);
   const keyPaths = readFileSync(d.root.tlogPath, 'utf8')
     .split('\n')
