@@ -40,6 +40,8 @@ export interface AgentConfig {
   };
   installer: {
     java: string;
+    /** openssl, for the device key and CSR in CSR mode (installer config csrPath). */
+    openssl: string;
     minJavaVersion: number;
     jar: string;
     pluginJar: string;
@@ -121,6 +123,7 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
   },
   installer: {
     java: 'java',
+    openssl: 'openssl',
     minJavaVersion: 8,
     jar: '/greengrass/v2/installer/lib/Greengrass.jar',
     pluginJar: '/greengrass/v2/installer/aws.greengrass.FleetProvisioningByClaim.jar',

@@ -12,6 +12,7 @@ import {
   type StepResult,
 } from '../preflight.ts';
 import { acceptRecordedName } from '../identity-name.ts';
+import { checkDeviceKeyTool } from '../device-key.ts';
 import { readSentinel } from '../state.ts';
 import { fqdnRewrite, resolveThingNameFrom } from '../thing-name-source.ts';
 import { nucleusIdentity } from '../verify.ts';
@@ -72,6 +73,13 @@ export async function checkCommand(ctx: CommandContext, opts: { wait: boolean; j
   );
   results.push(await step('java', () => preflightNotNeeded() ?? checkJava(cfg)));
   results.push(await step('installer-jars', () => preflightNotNeeded() ?? checkJars(cfg)));
+  results.push(
+    await step(
+      'device-key',
+      async () =>
+        preflightNotNeeded() ?? (tpl ? checkDeviceKeyTool(cfg, tpl.fleet, signal) : skip('needs the installer config')),
+    ),
+  );
   let claim: ReturnType<typeof checkClaim> | undefined;
   results.push(
     await step('claim-certificate', () => {

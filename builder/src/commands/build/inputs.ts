@@ -8,7 +8,7 @@ import { parseCertificate } from '../../../../common/pem.ts';
 import { agentSource, type AgentSource } from '../../agent-exe.ts';
 import { DEFAULT_PLUGIN_VERSION, defaultCacheDir } from '../../artifacts.ts';
 import { DEFAULT_SECRET_PREFIX, secretName } from '../../claim-secret.ts';
-import { DEFAULT_NUCLEUS_VERSION, templateParameters } from '../../installer-settings.ts';
+import { checkCsrPluginVersion, DEFAULT_NUCLEUS_VERSION, templateParameters } from '../../installer-settings.ts';
 import { detectPacker, REPO_ROOT, TARGETS, type PackerInfo, type Target } from '../../packer.ts';
 import { keyValues, pick, type Settings } from '../../settings.ts';
 import { vsphereVarArgs } from '../../vsphere-options.ts';
@@ -136,6 +136,8 @@ export function resolveInputs(argv: Record<string, unknown>, settings: Settings)
   const onError = checkedOnError(p('on-error'));
   const outDir = checkedOutDir(p('output-dir') ?? `output-${target}`, force);
   const cacheDir = resolve(p('cache-dir') ?? defaultCacheDir());
+  const pluginVersion = p('plugin-version') ?? DEFAULT_PLUGIN_VERSION;
+  checkCsrPluginVersion(p<boolean>('csr'), pluginVersion);
   const agent = agentSource(p('agent-exe'), p<boolean>('skip-agent-build'));
   for (const f of [...Object.values(REPOSITORY_FILES), `packer/${target}.pkrvars.hcl`])
     fileOrFail(join(REPO_ROOT, f), 'repository file');
@@ -175,7 +177,7 @@ export function resolveInputs(argv: Record<string, unknown>, settings: Settings)
     onError,
     cacheDir,
     nucleusVersion: p('nucleus-version') ?? DEFAULT_NUCLEUS_VERSION,
-    pluginVersion: p('plugin-version') ?? DEFAULT_PLUGIN_VERSION,
+    pluginVersion,
     nucleusSource: p('nucleus-source'),
     nucleusSha256: p('nucleus-sha256'),
     pluginSource: p('plugin-source'),
