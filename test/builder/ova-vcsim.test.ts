@@ -79,4 +79,5 @@ t.test('govc import.ova into vcsim: the thing-name property, the hardware, power
   t.match(devices, /ParaVirtualSCSIController/, 'paravirtual SCSI controller');
   t.match(devices, /VirtualDisk\s+65,536 KB/, 'the 64 MiB disk');
   t.match(devices, /VirtualVmxnet3\s+VM Network/, 'vmxnet3 NIC on VM Network');
+  t.match(devices, /VirtualCdrom/, "a CD-ROM drive for the OVF environment's ISO transport");
 });

@@ -58,6 +58,9 @@ t.test('descriptor: what an importer reads back', async (t) => {
   t.equal(scsi?.ResourceSubType, 'VirtualSCSI', 'paravirtual SCSI controller (vmw_pvscsi)');
   t.match(item('17'), [{ HostResource: 'ovf:/disk/vmdisk1', Parent: scsi?.InstanceID }], 'disk on that controller');
   t.match(item('10'), [{ ResourceSubType: 'VmxNet3', Connection: 'VM Network' }], 'vmxnet3 NIC');
+  const [ide] = item('5');
+  t.ok(ide, 'an IDE controller');
+  t.match(item('15'), [{ Parent: ide?.InstanceID }], "a CD-ROM on it: where vSphere puts the OVF environment's ISO");
 
   t.equal(d.properties.length, 1);
   const p = d.properties[0]!;

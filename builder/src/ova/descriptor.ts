@@ -173,6 +173,22 @@ export function buildDescriptor(d: DescriptorInput): string {
             ResourceSubType: 'VmxNet3',
             ResourceType: 10,
           }),
+          // The OVF environment's ISO transport: vSphere inserts the ovf-env.xml CD into this drive.
+          rasd({
+            Address: 0,
+            Description: 'IDE Controller',
+            ElementName: 'IDE Controller 0',
+            InstanceID: 6,
+            ResourceType: 5,
+          }),
+          rasd({
+            AddressOnParent: 0,
+            AutomaticAllocation: false,
+            ElementName: 'CD/DVD drive 1',
+            InstanceID: 7,
+            Parent: 6,
+            ResourceType: 15,
+          }),
         ],
         'vmw:Config': attrs({ 'ovf:required': false, 'vmw:key': 'firmware', 'vmw:value': d.firmware }),
       },
