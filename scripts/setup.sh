@@ -32,7 +32,9 @@ if [ "${#py_missing[@]}" -gt 0 ]; then
   exit 1
 fi
 # genisoimage: Packer builds the vSphere autoinstall CD (cd_files) with its mkisofs; the vsphere-iso test reads it.
-pkgs=(openjdk-17-jdk-headless openssl openssh-client systemd packer shellcheck qemu-system-x86 qemu-utils debootstrap e2fsprogs unzip zip time genisoimage)
+# golang-go + golang-github-vmware-vmw-ovflib-dev: VMware's OVF-environment parser, which a test runs.
+pkgs=(openjdk-17-jdk-headless openssl openssh-client systemd packer shellcheck qemu-system-x86 qemu-utils debootstrap e2fsprogs unzip zip time genisoimage
+  golang-go golang-github-vmware-vmw-ovflib-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
