@@ -31,6 +31,8 @@ export interface Vcsim {
   env: Record<string, string>;
   /** The temp dir: TMPDIR of vcsim, so its datastores' files are under it. */
   dir: string;
+  /** The vcsim process this started. */
+  pid: number;
   /** Run govc against this simulator. */
   govc(args: string[], input?: string): SpawnSyncReturns<string>;
   /** govc, throwing with its stderr unless it exits 0; returns stdout. */
@@ -119,5 +121,5 @@ export async function startVcsim(o: VcsimOptions = {}): Promise<Vcsim> {
     if (Date.now() > end) await fail(`did not answer govc about on ${url} within ${timeout} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url, host, port, username, password, env, dir, govc, govcOk, stop };
+  return { url, host, port, username, password, env, dir, pid: child.pid!, govc, govcOk, stop };
 }

@@ -24,9 +24,8 @@ fi
 [ "$(id -u)" = 0 ] || die "need root to build and install govc and vcsim $want to $prefix"
 
 # 2. Build dependencies: Go, dpkg-source (apt-get source unpacks with it), and the Debian Go libraries govc and
-#    vcsim import (the package's Build-Depends). vmw-ovflib is VMware's OVF-environment parser, used by a test.
-pkgs=(golang-go dpkg-dev xz-utils golang-github-google-uuid-dev golang-github-kr-pretty-dev
-  golang-github-vmware-vmw-ovflib-dev)
+#    vcsim import (the package's Build-Depends).
+pkgs=(golang-go dpkg-dev xz-utils golang-github-google-uuid-dev golang-github-kr-pretty-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { ExitCode, UsageError } from '../../common/errors.ts';
 import { detectPacker, stageTemplates } from '../../builder/src/packer.ts';
 import { vsphereVarArgs } from '../../builder/src/vsphere-options.ts';
+import { BUILD_SETTINGS } from '../../builder/src/commands/build.ts';
+import { loadSettings, pick } from '../../builder/src/settings.ts';
 import { runCli } from './helpers.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'gg-vsphere-opts-'));
@@ -34,6 +36,22 @@ t.test('refusals: usage errors naming the option', async (t) => {
     t.throws(() => args(o, target), msg, JSON.stringify(o));
     t.throws(() => args(o, target), UsageError);
   }
+});
+
+t.test('a --settings file takes the same keys (kebab or camel case); flags win', async (t) => {
+  const file = join(work, 'settings.yaml');
+  writeFileSync(file, 'iso-path:\n  - "[ds1] iso/u.iso"\nremoveCdrom: true\nautoinstall-source: http\n');
+  const settings = loadSettings(file, BUILD_SETTINGS);
+  const argv: Record<string, unknown> = { autoinstallSource: 'cd' };
+  t.same(
+    vsphereVarArgs((k) => pick(argv, settings, k), 'vsphere'),
+    [
+      ...['-var', 'vsphere_iso_paths=["[ds1] iso/u.iso"]', '-var', 'vsphere_remove_cdrom=true'],
+      ...['-var', 'autoinstall_source=cd'],
+    ],
+  );
+  writeFileSync(file, 'remove-cdrom: "yes"\n');
+  t.throws(() => loadSettings(file, BUILD_SETTINGS), /remove-cdrom must be true or false/);
 });
 
 t.test('build --target qemu --iso-path: exit 2 before anything else', async (t) => {

@@ -27,5 +27,6 @@ t.test('govc about / ls against vcsim; stop cleans up', async (t) => {
 
   await sim.stop();
   t.notOk(existsSync(sim.dir), 'temp dir removed');
+  t.notOk(existsSync(`/proc/${sim.pid}`), `vcsim (pid ${sim.pid}) has ended`);
   t.not(spawnSync('govc', ['ls', '/'], { env: { ...process.env, ...sim.env } }).status, 0, 'no longer answers');
 });
