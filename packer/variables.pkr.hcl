@@ -50,6 +50,12 @@ variable "ggc_group" {
   }
 }
 
+variable "vmware_tools" {
+  type        = bool
+  description = "Install open-vm-tools whatever the builder: an image that will run on VMware (an OVA made from the qemu build) needs it for the guestinfo OVF environment and for vSphere guest customization. VMware builders always install it."
+  default     = false
+}
+
 // ---- build account (created by the rendered http/user-data for ISO builds, present in the offline base image) --
 
 variable "ssh_username" {

@@ -278,13 +278,14 @@ t.test(
     mkdirSync(out);
     writeFileSync(join(out, 'greengrass-golden.qcow2'), 'old image');
     const r = await runCli(
-      [...buildArgs(dir, { packer: fake, 'output-dir': out, 'on-error': 'abort' }), '--force'],
+      [...buildArgs(dir, { packer: fake, 'output-dir': out, 'on-error': 'abort', format: 'ova' }), '--force'],
       env(dir, { FAKE_PACKER_LOG: log }),
     );
     t.equal(r.code, ExitCode.TOOL, r.stderr.slice(-300));
     const args = readFileSync(`${log}.args`, 'utf8').trim().split('\n');
     t.ok(args.includes('-force'), 'packer -force');
     t.ok(args.includes('-on-error=abort'), 'packer -on-error=abort');
+  t.ok(args.includes('vmware_tools=true'), 'an OVA build installs VMware tools in the image');
     t.equal(
       readFileSync(`${log}.cache`, 'utf8').trim(),
       join(dir, 'cache', 'packer'),

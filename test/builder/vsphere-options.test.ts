@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ExitCode, UsageError } from '../../common/errors.ts';
 import { detectPacker, stageTemplates } from '../../builder/src/packer.ts';
 import { vsphereVarArgs } from '../../builder/src/vsphere-options.ts';
-import { BUILD_SETTINGS } from '../../builder/src/commands/build.ts';
+import { BUILD_SETTINGS } from '../../builder/src/commands/build/index.ts';
 import { loadSettings, pick } from '../../builder/src/settings.ts';
 import { runCli } from './helpers.ts';
 

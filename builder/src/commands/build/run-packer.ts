@@ -41,6 +41,8 @@ export function packerBuildArgs(inputs: BuildInputs, stagedFiles: string, packer
     ...inputs.varFiles.map((f) => `-var-file=${f}`),
     ...Object.entries(inputs.vars).flatMap(([k, v]) => ['-var', `${k}=${v}`]),
     ...inputs.vsphereArgs,
+    // An OVA runs on VMware: its guestinfo OVF environment and guest customization need VMware's tools.
+    ...(inputs.format === 'ova' ? ['-var', 'vmware_tools=true'] : []),
     '-var',
     `output_directory=${inputs.outDir}`,
     '.',
