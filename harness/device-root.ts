@@ -151,6 +151,8 @@ export function createDeviceRoot(opts: DeviceRootOptions = {}): DeviceRoot {
       dmiSerialFile: join(dmi, 'product_serial'),
       dmiUuidFile: join(dmi, 'product_uuid'),
       vmwareRpctool: join(dir, 'usr', 'bin', 'vmware-rpctool'),
+      blockClassDir: join(dir, 'sys', 'class', 'block'),
+      devDir: join(dir, 'dev'),
     },
     installer: {
       jar: installerJar,

@@ -1,5 +1,6 @@
 // The offline end-to-end pipeline (`npm run pipeline`): base image → installer stand-in → AWS + provisioning
-// stand-ins on loopback → claim create → bake with Packer (qemu target) → boot clones → report.
+// stand-ins on loopback → claim create → bake with Packer (qemu target, `--format ova`) → boot clones → the OVA
+// checked as an importer would → a clone booted from the OVA's disk → report.
 // Every run keeps its logs under .cache/pipeline-runs/<ts>/; a failure names its stage.
 import { createHash, randomUUID } from 'node:crypto';
 import {
@@ -21,6 +22,7 @@ import { REPO_ROOT, cacheRoot, ensureBaseImage, type BaseImage } from './base-im
 import { bootClone, type CloneBoot, type GuestPaths } from './clone.ts';
 import { killAllChildren, run, stderrProgress, type Progress } from './proc.ts';
 import { readEvents, readRegistrations, type Registration } from './records.ts';
+import { findOva, mib, prepareOva, type OvaReport } from './ova.ts';
 import { formatReport, journalQuote } from './report.ts';
 export { formatReport };
 import { freePort, startTsService, type Service } from './services.ts';
@@ -62,6 +64,8 @@ export interface PipelineReport {
   stages: { name: string; seconds: number; ok: boolean }[];
   baseImage: { dir: string; buildSeconds: number; cached: boolean } | null;
   sealedImage: string | null;
+  /** The OVA `build --format ova` made of the sealed disk, its sizes, and the qcow2 its disk became. */
+  ova: OvaReport | null;
   clones: (CloneBoot & { registered: string[]; provisionedSeconds: number | null })[];
   registrations: Registration[];
   checks: ScenarioCheck[];
@@ -140,11 +144,11 @@ export function pruneOldRuns(keep = 3, except?: string): string[] {
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   const pruned: string[] = [];
   for (const run of runs.slice(keep)) {
-    for (const sub of ['image', 'clones']) {
+    for (const sub of ['image', 'clones', 'ova']) {
       const d = join(run, sub);
       if (!existsSync(d)) continue;
       for (const f of readdirSync(d)) {
-        if (f.endsWith('.qcow2') || f.endsWith('.raw')) {
+        if (f.endsWith('.qcow2') || f.endsWith('.raw') || f.endsWith('.ova')) {
           rmSync(join(d, f), { force: true });
           pruned.push(join(d, f));
         }
@@ -174,6 +178,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     stages: [],
     baseImage: null,
     sealedImage: null,
+    ova: null,
     clones: [],
     registrations: [],
     checks: [],
@@ -301,6 +306,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
 
     // 4. Claim + bake.
     let sealed = reused?.sealedImage ?? null;
+    let bakedOva = reused?.ova ?? null;
     if (!sealed) {
       const cli = join(REPO_ROOT, 'bin', 'greengrass-image.js');
       await stage('agent-build', async () => {
@@ -348,6 +354,8 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
             'build',
             '--target',
             'qemu',
+            '--format',
+            'ova',
             '--env',
             ENV,
             '--var-file',
@@ -380,7 +388,15 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
         const img = findQcow2(out);
         if (!img)
           throw new ToolError(`bake produced no .qcow2 under ${out} (log: ${join(logs, 'bake.log')})`, 'no-image');
-        const info: BakeInfo = { sealedImage: img, caDir, mqttPort, bakedAt: new Date().toISOString() };
+        bakedOva = findOva(out);
+        if (!bakedOva) throw new ToolError(`bake (--format ova) produced no .ova under ${out}`, 'no-image');
+        const info: BakeInfo = {
+          sealedImage: img,
+          ova: bakedOva,
+          caDir,
+          mqttPort,
+          bakedAt: new Date().toISOString(),
+        };
         writeFileSync(join(runDir, 'bake.json'), JSON.stringify(info, null, 2) + '\n');
         return img;
       });
@@ -391,11 +407,11 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     const cloneDir = join(runDir, 'clones');
     mkdirSync(cloneDir, { recursive: true });
     const timeoutMs = opts.cloneTimeoutMs ?? 15 * 60_000;
-    const spec = (id: string, hostname: string | undefined, boot = 1, uuid = randomUUID()) => ({
+    const spec = (id: string, hostname: string | undefined, boot = 1, uuid = randomUUID(), disk = sealed!) => ({
       id,
       hostname,
       overlay: join(cloneDir, `${id}.qcow2`),
-      sealedImage: sealed!,
+      sealedImage: disk,
       kernel: base.kernel,
       initrd: base.initrd,
       append: base.append,
@@ -456,6 +472,16 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
       `${a.disk.machineId} / ${b.disk.machineId}`,
     );
 
+    // The OVA: checked as an importer would, its disk unpacked and converted back for QEMU (a clone boots it below).
+    const ova = await stage('ova', () => prepareOva(sealed!, bakedOva, runDir, progress));
+    report.ova = ova;
+    progress(`OVA ${ova.path}: ${mib(ova.bytes)} (sealed disk ${mib(ova.sealedDiskBytes)})`);
+    check(
+      'the OVA passes the importer checks (tar order, SHA-256 manifest, disk references, streamOptimized VMDK)',
+      ova.problems.length === 0,
+      `${mib(ova.bytes)}, populated ${mib(ova.populatedBytes)} of ${mib(ova.capacityBytes)}`,
+    );
+
     if (!opts.quick) {
       // Round 2, two VMs at a time: slot 1 = clone-a's second boot, then (once the provisioning stand-in
       // is back) a clone left with the template hostname; slot 2 = clone-c booted while the provisioning
@@ -482,7 +508,18 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
             await new Promise((r) => setTimeout(r, downFor * 1000));
             await bringBack();
           },
-        }).finally(bringBack);
+        })
+          .finally(bringBack)
+          .then(async (c) => {
+            // The same slot then boots a clone from the OVA's disk: an imported OVA provisions like the image.
+            const o = await bootClone(
+              spec('clone-ova', 'branch-020', 1, randomUUID(), ova.disk),
+              paths,
+              runDir,
+              progress,
+            );
+            return [c, o] as const;
+          });
         const slot1 = (async () => {
           const a2 = await bootClone(spec('clone-a', 'branch-017', 2, uuidA), paths, runDir, progress);
           await back;
@@ -492,7 +529,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
           const dup = await bootClone(spec('clone-dup', 'branch-017'), paths, runDir, progress);
           return [a2, tb, dup] as const;
         })();
-        const [c, [a2, tb, dup]] = await Promise.all([slotC, slot1]);
+        const [[c, fromOva], [a2, tb, dup]] = await Promise.all([slotC, slot1]);
         const fresh = readRegistrations(recordsFile).slice(before.length);
         return {
           a2: {
@@ -501,20 +538,29 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
           },
           t: {
             ...withRegs(tb, before),
-            registered: fresh.filter((r) => r.thingName !== 'branch-019').map((r) => r.thingName),
+            // Everything but clone-c's and clone-ova's own names would be the template's.
+            registered: fresh
+              .filter((r) => r.thingName !== 'branch-019' && r.thingName !== 'branch-020')
+              .map((r) => r.thingName),
           },
           dup: {
             ...withRegs(dup, before),
             registered: fresh.filter((r) => r.thingName === 'branch-017').map((r) => r.thingName),
           },
           c: withRegs(c, before),
+          fromOva: withRegs(fromOva, before),
           cRegisteredAfterBack: fresh
             .filter((r) => r.thingName === 'branch-019')
             .every((r) => Date.parse(r.time) >= backAt),
         };
       });
-      const { a2, t, c, dup } = round;
-      report.clones.push(a2, t, c, dup);
+      const { a2, t, c, dup, fromOva } = round;
+      report.clones.push(a2, t, c, dup, fromOva);
+      check(
+        `clone booted from the OVA's disk provisions once as branch-020`,
+        provisionedOk(fromOva, 'branch-020'),
+        describe(fromOva),
+      );
       check(
         'second boot of clone-a skips the unit and registers nothing',
         a2.outcome === 'skipped' &&
@@ -589,6 +635,8 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
 
 export interface BakeInfo {
   sealedImage: string;
+  /** The OVA `build --format ova` wrote (absent in bakes from before the OVA export). */
+  ova?: string;
   caDir: string;
   mqttPort: number;
   bakedAt: string;
@@ -599,7 +647,7 @@ function readBakeInfo(dir: string): BakeInfo {
   if (!existsSync(f))
     throw new UsageError(`--reuse-bake ${dir}: no bake.json there (not a run dir with a finished bake)`);
   const info = JSON.parse(readFileSync(f, 'utf8')) as BakeInfo;
-  for (const p of [info.sealedImage, join(info.caDir, 'ca.crt')])
+  for (const p of [info.sealedImage, join(info.caDir, 'ca.crt'), ...(info.ova ? [info.ova] : [])])
     if (!existsSync(p)) throw new UsageError(`--reuse-bake ${dir}: ${p} is gone`);
   return info;
 }

@@ -2,6 +2,10 @@
 // journal of the clones worth reading (what an operator would see with journalctl on them).
 import { readFileSync } from 'node:fs';
 import { lastBootJournal } from './clone.ts';
+import { mib } from './ova.ts';
+
+/** The size the offline image's OVA should stay under (issue 20: 300 MB). */
+export const OVA_TARGET_BYTES = 300_000_000;
 import type { PipelineReport } from './pipeline.ts';
 
 /** The agent's own journal lines of a clone's last boot and the unit's result, as `journalctl -u` shows them. */
@@ -25,6 +29,10 @@ export function formatReport(r: PipelineReport): string {
       `  base image: ${r.baseImage.dir} (${r.baseImage.cached ? 'cached' : `built in ${r.baseImage.buildSeconds} s`})`,
     );
   if (r.sealedImage) lines.push(`  sealed image: ${r.sealedImage}`);
+  if (r.ova)
+    lines.push(
+      `  OVA: ${r.ova.path}: ${mib(r.ova.bytes)}, ${r.ova.bytes < OVA_TARGET_BYTES ? 'under' : 'OVER'} the 300 MB target (sealed qcow2 ${mib(r.ova.sealedDiskBytes)}; disk populated ${mib(r.ova.populatedBytes)} of ${mib(r.ova.capacityBytes)}; ${r.ova.problems.length ? `PROBLEMS: ${r.ova.problems.join('; ')}` : 'importer checks pass'})`,
+    );
   lines.push(`  stages: ${r.stages.map((s) => `${s.name} ${s.seconds}s${s.ok ? '' : ' FAILED'}`).join(', ')}`);
   if (r.clones.length) {
     const row = (cols: string[]) =>

@@ -22,6 +22,10 @@ export interface AgentConfig {
     deny: string[];
     /** Written by `seal`: the golden image's hostname, refused as a ThingName. */
     templateHostnameFile: string;
+    /** Read the OVF environment first: its `ovfProperty`, when set, names the machine over `source`. */
+    ovfEnv: boolean;
+    /** The vApp property key, `thing-name` as the OVA declares it. */
+    ovfProperty: string;
   };
   sources: {
     hostnameFile: string;
@@ -29,9 +33,15 @@ export interface AgentConfig {
     dmiUuidFile: string;
     /** Command (path or name on PATH) of vmware-rpctool. */
     vmwareRpctool: string;
+    /** Where the kernel lists block devices; its `sr<N>` entries are the CD-ROM drives searched for ovf-env.xml. */
+    blockClassDir: string;
+    /** Where their device nodes are. */
+    devDir: string;
   };
   installer: {
     java: string;
+    /** openssl, for the device key and CSR in CSR mode (installer config csrPath). */
+    openssl: string;
     minJavaVersion: number;
     jar: string;
     pluginJar: string;
@@ -100,15 +110,20 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
     fqdn: 'refuse',
     deny: [],
     templateHostnameFile: '/etc/greengrass-firstboot/template-hostname',
+    ovfEnv: true,
+    ovfProperty: 'thing-name',
   },
   sources: {
     hostnameFile: '/proc/sys/kernel/hostname',
     dmiSerialFile: '/sys/class/dmi/id/product_serial',
     dmiUuidFile: '/sys/class/dmi/id/product_uuid',
     vmwareRpctool: 'vmware-rpctool',
+    blockClassDir: '/sys/class/block',
+    devDir: '/dev',
   },
   installer: {
     java: 'java',
+    openssl: 'openssl',
     minJavaVersion: 8,
     jar: '/greengrass/v2/installer/lib/Greengrass.jar',
     pluginJar: '/greengrass/v2/installer/aws.greengrass.FleetProvisioningByClaim.jar',
@@ -234,11 +249,15 @@ export function resolveAgentConfig(doc: unknown, source = 'agent config'): Agent
   if (cfg.thingName.source === 'guestinfo' && !/^[a-zA-Z0-9_.-]+$/.test(cfg.thingName.guestinfoKey)) {
     problems.push('thingName.guestinfoKey may only contain letters, digits, ".", "_" and "-"');
   }
+  if (!/^[a-zA-Z0-9_.-]+$/.test(cfg.thingName.ovfProperty))
+    problems.push('thingName.ovfProperty may only contain letters, digits, ".", "_" and "-"');
   const paths: [string, string][] = [
     ['thingName.templateHostnameFile', cfg.thingName.templateHostnameFile],
     ['sources.hostnameFile', cfg.sources.hostnameFile],
     ['sources.dmiSerialFile', cfg.sources.dmiSerialFile],
     ['sources.dmiUuidFile', cfg.sources.dmiUuidFile],
+    ['sources.blockClassDir', cfg.sources.blockClassDir],
+    ['sources.devDir', cfg.sources.devDir],
     ['installer.jar', cfg.installer.jar],
     ['installer.pluginJar', cfg.installer.pluginJar],
     ['installer.configTemplate', cfg.installer.configTemplate],

@@ -1,13 +1,14 @@
 #!/bin/sh
 # Runtime packages for a Greengrass core: a headless Java 17 runtime (the nucleus needs JRE >= 8),
-# unzip (for the nucleus zip), CA certificates, and open-vm-tools on VMware/vSphere only.
+# unzip (for the nucleus zip), CA certificates, openssl (the device key and CSR in CSR mode; ca-certificates
+# pulls it in anyway), and open-vm-tools on VMware/vSphere only.
 # No JDK, no GL libraries. apt's periodic jobs are switched off so they never hold the dpkg lock
 # on a clone's first boot. Offline-safe: when everything is already installed, no apt-get at all.
 set -eu
 
 log() { printf 'packages: %s\n' "$*"; }
 
-pkgs="openjdk-17-jre-headless unzip ca-certificates"
+pkgs="openjdk-17-jre-headless unzip ca-certificates openssl"
 case "${PACKER_BUILDER_TYPE:-}" in
   vmware-iso | vmware-vmx | vsphere-iso | vsphere-clone) pkgs="$pkgs open-vm-tools" ;;
   *) ;;

@@ -1,6 +1,7 @@
 // The Packer templates as Debian's Packer 1.6.6 sees them: syntax, full validation of every source
 // with the builder's own command line, formatting, and the static autoinstall files.
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKER_DIR, TARGETS, run, tmp, stagePackerRoot, writeSiteVars } from './packer-env.ts';
@@ -184,13 +185,33 @@ t.test('http/: NoCloud autoinstall for Ubuntu 22.04 (user-data rendered at stagi
   t.match(text, /^#cloud-config\n/, 'starts with #cloud-config');
   t.notOk(existsSync(join(PACKER_DIR, 'http/user-data')), 'no static user-data beside the template');
   t.equal(statSync(join(PACKER_DIR, 'http/meta-data')).size, 0, 'meta-data exists and is empty (NoCloud needs it)');
-  const sources = readFileSync(join(PACKER_DIR, 'sources.pkr.hcl'), 'utf8');
-  t.match(
-    sources,
-    /autoinstall ds=nocloud-net\\\\;s=http:\/\/\{\{ \.HTTPIP \}\}:\{\{ \.HTTPPort \}\}\/ ---/,
-    'autoinstall args before "---" (not copied to the installed system)',
-  );
 });
+
+t.test(
+  'boot command: autoinstall args before "---" (not copied to the installed system), from HTTP or CD',
+  async (t) => {
+    const dir = tmp('gg-pkr-');
+    t.teardown(() => run('rm', ['-rf', dir]));
+    const root = stagePackerRoot(dir);
+    // The kernel line as Packer evaluates it (`packer console`, one expression per run in 1.6.6).
+    const kernelLine = (vars: string[]) =>
+      spawnSync('packer', ['console', '-var', 'staging_dir=/stage', ...vars, '.'], {
+        cwd: root,
+        input: 'local.ubuntu_boot_command[1]\n',
+        encoding: 'utf8',
+      }).stdout.trim();
+    t.equal(
+      kernelLine([]),
+      'linux /casper/vmlinuz autoinstall ds=nocloud-net\\;s=http://{{ .HTTPIP }}:{{ .HTTPPort }}/ ---<enter><wait>',
+      "default: NoCloud over HTTP from Packer's server",
+    );
+    t.equal(
+      kernelLine(['-var', 'autoinstall_source=cd']),
+      'linux /casper/vmlinuz autoinstall ds=nocloud ---<enter><wait>',
+      'autoinstall_source=cd: NoCloud finds the cidata CD by its label',
+    );
+  },
+);
 
 t.test('build: upload to /tmp/gg-stage, scripts in order, seal last, manifest in output_directory', async (t) => {
   const build = readFileSync(join(PACKER_DIR, 'build.pkr.hcl'), 'utf8');

@@ -1,7 +1,8 @@
 // `greengrass-firstboot run`: turn this clone into a provisioned Greengrass core, exactly once.
 //   sentinel present → done. Resolve + validate the ThingName and the template (permanent errors:
 //   nothing contacted, no rendered config, installer never started). If the nucleus already
-//   counts as provisioned (its own rule: identity, endpoints, region), only finish. Otherwise preflight → render (clock sane, mtime now) →
+//   counts as provisioned (its own rule: identity, endpoints, region), only finish. Otherwise preflight → device key
+//   and CSR in CSR mode (kept if an earlier run made a matching pair) → render (clock sane, mtime now) →
 //   install (retries, backoff) → verify (restart the service on a plugin failure, within a time budget; a
 //   refusal is permanent) → finish:
 //   device cert/key present, service enabled, remove claim cert+key, sentinel.
@@ -9,6 +10,7 @@ import { ConfigError, TransientError } from '../../../common/errors.ts';
 import { deviceCredentialPaths, type FleetProvisioningConfig } from '../../../common/installer-config.ts';
 import { existsSync } from 'node:fs';
 import { backoffDelay, sleep } from '../backoff.ts';
+import { ensureDeviceKey } from '../device-key.ts';
 import { loadTemplate, writeRenderedConfig } from '../installer-config.ts';
 import { classifyPluginFailure, refusedMessage } from '../plugin-failure.ts';
 import { runInstaller } from '../installer.ts';
@@ -24,7 +26,7 @@ import {
   writeState,
   type AgentState,
 } from '../state.ts';
-import { fqdnRewrite, resolveThingName } from '../thing-name-source.ts';
+import { fqdnRewrite, resolveThingNameFrom } from '../thing-name-source.ts';
 import {
   bootTimeMs,
   fileSize,
@@ -65,11 +67,12 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
   const { cfg, log, signal } = ctx;
   // Permanent checks first, before anything is written or contacted.
   state.phase = 'preflight';
-  const thingName = resolveThingName(cfg);
+  const named = resolveThingNameFrom(cfg);
+  const { thingName } = named;
   const tpl = loadTemplate(cfg, thingName);
   const root = tpl.fleet.rootPath;
   state.thingName = thingName;
-  log.info({ thingName, source: cfg.thingName.source, ...fqdnRewrite(cfg) }, 'ThingName resolved');
+  log.info({ ...named, ...fqdnRewrite(cfg, named.source) }, 'ThingName resolved');
 
   const held = nucleusIdentity(root);
   const existing = held.problems.length === 0 ? held.thingName : null;
@@ -99,6 +102,7 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
   await waitForClock(pctx, claim, tpl.mtime);
   await waitForEndpoint(pctx, tpl.fleet);
   log.info('preflight passed');
+  await ensureDeviceKey(cfg, tpl.fleet, thingName, log, signal);
 
   // The clock is sane now: render, stamped with the current time so the installer's
   // timestamped merge cannot lose our ThingName to older values in the image.

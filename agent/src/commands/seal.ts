@@ -11,6 +11,7 @@ import {
   parseInstallerConfig,
   type FleetProvisioningConfig,
 } from '../../../common/installer-config.ts';
+import { csrPaths } from '../../../common/installer-csr.ts';
 import { showName } from '../../../common/thing-name.ts';
 import { readTemplateFile } from '../installer-config.ts';
 import { removeFiles } from '../state.ts';
@@ -124,6 +125,10 @@ export function sealCommand(ctx: CommandContext, opts: { templateHostname?: stri
     }
     removed.push(...removeFiles([dev.certificatePath, dev.privateKeyPath, cfg.service.enabledLink]));
   }
+  // A device key and CSR (CSR mode) are this machine's even before it provisioned; a clone finding a matching pair
+  // would keep it, and every clone would share one key.
+  const csr = fleet ? csrPaths(fleet) : null;
+  if (csr) removed.push(...removeFiles([csr.csrPath, csr.csrPrivateKeyPath]));
   removed.push(...removeFiles([cfg.state.sentinel, cfg.state.stateFile, cfg.installer.renderedConfig]));
   log.info({ templateHostname: name, removed }, 'sealed: first-boot state removed, template hostname recorded');
   ctx.out(

@@ -25,6 +25,8 @@ import { loadSettings, settingKinds, type SettingKinds, type Settings } from '..
 import { readClaimSecret } from '../claim.ts';
 import { agentExecutable, AMAZON_ROOT_CA1_URL, greengrassArtifacts, type BuildArtifacts } from './artifacts.ts';
 import { ON_ERROR, resolveInputs, type BuildInputs } from './inputs.ts';
+import { VSPHERE_OPTIONS } from '../../vsphere-options.ts';
+import { exportBuildOva, FORMAT_OPTION, type BuiltOva } from '../../ova/build-step.ts';
 import { buildInfo, writeManifest } from './manifest.ts';
 import { packerBuild, packerInit } from './run-packer.ts';
 import { Stage, stageFiles } from './staging.ts';
@@ -84,6 +86,8 @@ export const BUILD_OPTIONS = {
   'keyboard-layout': { type: 'string', describe: 'ISO builds: keyboard layout (default us)' },
   timezone: { type: 'string', describe: 'ISO builds: time zone, a tz database name (default Etc/UTC)' },
   'apt-proxy': { type: 'string', describe: 'ISO builds: http(s) proxy for apt during and after the install' },
+  ...VSPHERE_OPTIONS,
+  ...FORMAT_OPTION,
 } as const;
 
 export const BUILD_SETTINGS: SettingKinds = {
@@ -94,7 +98,7 @@ export const BUILD_SETTINGS: SettingKinds = {
   env: 'string',
 };
 
-const STEPS = 9;
+const STEPS = 10;
 
 interface Claim {
   secret: ClaimSecret;
@@ -169,13 +173,24 @@ export async function build(argv: Record<string, unknown>, ctx: Context): Promis
     step(8, `packer build -only=${source} (output ${inputs.outDir})`);
     await packerBuild(inputs, stage, packerRoot, ctx);
 
-    step(9, 'build manifest');
+    let ova: BuiltOva | undefined;
+    if (inputs.format === 'ova') {
+      step(9, 'OVA export (streamOptimized VMDK, OVF descriptor, SHA-256 manifest), checked as an importer would');
+      ova = await exportBuildOva(inputs.outDir, ctx.progress);
+      ctx.progress(`OVA ${ova.path}: ${ova.bytes} bytes (sealed disk ${ova.sealedDiskBytes} bytes)`);
+    } else step(9, 'no package (--format not given): the image is the builder output');
+
+    step(10, 'build manifest');
     const { path, manifest } = await writeManifest(
-      { info, inputs, artifacts, claim, configText, provisioningTemplate: installer.provisioningTemplate },
+      { info, inputs, artifacts, claim, configText, provisioningTemplate: installer.provisioningTemplate, ova },
       ctx,
     );
     stage.close();
-    ctx.result({ manifest: path, ...manifest }, [`image built: ${inputs.outDir}`, `manifest: ${path}`]);
+    ctx.result({ manifest: path, ...manifest }, [
+      `image built: ${inputs.outDir}`,
+      ...(ova ? [`ova: ${ova.path} (${ova.bytes} bytes)`] : []),
+      `manifest: ${path}`,
+    ]);
   } finally {
     stage.close();
   }

@@ -8,9 +8,11 @@ import { parseCertificate } from '../../../../common/pem.ts';
 import { agentSource, type AgentSource } from '../../agent-exe.ts';
 import { DEFAULT_PLUGIN_VERSION, defaultCacheDir } from '../../artifacts.ts';
 import { DEFAULT_SECRET_PREFIX, secretName } from '../../claim-secret.ts';
-import { DEFAULT_NUCLEUS_VERSION, templateParameters } from '../../installer-settings.ts';
+import { checkCsrPluginVersion, DEFAULT_NUCLEUS_VERSION, templateParameters } from '../../installer-settings.ts';
 import { detectPacker, REPO_ROOT, TARGETS, type PackerInfo, type Target } from '../../packer.ts';
 import { keyValues, pick, type Settings } from '../../settings.ts';
+import { vsphereVarArgs } from '../../vsphere-options.ts';
+import { checkFormat } from '../../ova/build-step.ts';
 import {
   generateBuildPassword,
   readAuthorizedKeys,
@@ -28,6 +30,10 @@ export interface BuildInputs {
   vars: Record<string, string>;
   thingGroup: string;
   outDir: string;
+  /** --format: package the image (ova), or leave it as the builder made it. */
+  format: ReturnType<typeof checkFormat>;
+  /** `-var` arguments of the vSphere-only options (vsphere-options.ts). */
+  vsphereArgs: string[];
   /** Packer's -force: replace an earlier build's output dir or vSphere template. */
   force: boolean;
   /** Packer's -on-error, when given. */
@@ -105,6 +111,7 @@ function checkedOutDir(dir: string, force: boolean): string {
 export function resolveInputs(argv: Record<string, unknown>, settings: Settings): BuildInputs {
   const p = <T = string>(k: string) => pick<T>(argv, settings, k);
   const target = checkedTarget(p('target'));
+  const format = checkFormat(p('format'), target);
   const env = p('env');
   if (!env) throw new UsageError('--env is required (the claim secret is <prefix>/<env>/claims-certificate)');
   const name = secretName(p('secret-prefix') ?? DEFAULT_SECRET_PREFIX, env);
@@ -115,6 +122,7 @@ export function resolveInputs(argv: Record<string, unknown>, settings: Settings)
   const vars = keyValues(p('var'), '--var');
   for (const k of ['staging_dir', 'output_directory'])
     if (k in vars) throw new UsageError(`--var ${k} is set by the builder; use --output-dir for the output`);
+  const vsphereArgs = vsphereVarArgs((k) => p<unknown>(k), target);
   const thingGroup = templateParameters(argv, settings).ThingGroupName; // baked into the image: checked before any AWS call
   // The image's scripts (packer/scripts) and the agent's config (agent/agent.yaml) lay Greengrass out under the default
   // root; a config.yaml pointing elsewhere would name claim files that are not there, and every clone would stop at exit 3.
@@ -128,6 +136,8 @@ export function resolveInputs(argv: Record<string, unknown>, settings: Settings)
   const onError = checkedOnError(p('on-error'));
   const outDir = checkedOutDir(p('output-dir') ?? `output-${target}`, force);
   const cacheDir = resolve(p('cache-dir') ?? defaultCacheDir());
+  const pluginVersion = p('plugin-version') ?? DEFAULT_PLUGIN_VERSION;
+  checkCsrPluginVersion(p<boolean>('csr'), pluginVersion);
   const agent = agentSource(p('agent-exe'), p<boolean>('skip-agent-build'));
   for (const f of [...Object.values(REPOSITORY_FILES), `packer/${target}.pkrvars.hcl`])
     fileOrFail(join(REPO_ROOT, f), 'repository file');
@@ -161,11 +171,13 @@ export function resolveInputs(argv: Record<string, unknown>, settings: Settings)
     vars,
     thingGroup,
     outDir,
+    format,
+    vsphereArgs,
     force,
     onError,
     cacheDir,
     nucleusVersion: p('nucleus-version') ?? DEFAULT_NUCLEUS_VERSION,
-    pluginVersion: p('plugin-version') ?? DEFAULT_PLUGIN_VERSION,
+    pluginVersion,
     nucleusSource: p('nucleus-source'),
     nucleusSha256: p('nucleus-sha256'),
     pluginSource: p('plugin-source'),

@@ -1,12 +1,12 @@
 // build, steps 6 and 8: `packer init` (Packer >= 1.7) on the staged templates, and `packer build` of the
 // target's source with the staged files, the target's var-file, the site's var-files and --var values.
-import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ToolError } from '../../../../common/errors.ts';
 import type { Context } from '../../context.ts';
 import { runPackerSync, stageTemplates, startPacker } from '../../packer.ts';
 import type { BuildInputs } from './inputs.ts';
 import type { Stage } from './staging.ts';
+import { prepareOutputDir } from '../../vsphere-options.ts';
 
 type StepLine = (n: number, message: string) => void;
 
@@ -40,6 +40,7 @@ export function packerBuildArgs(inputs: BuildInputs, stagedFiles: string, packer
     `-var-file=${join(packerRoot, `${inputs.target}.pkrvars.hcl`)}`,
     ...inputs.varFiles.map((f) => `-var-file=${f}`),
     ...Object.entries(inputs.vars).flatMap(([k, v]) => ['-var', `${k}=${v}`]),
+    ...inputs.vsphereArgs,
     '-var',
     `output_directory=${inputs.outDir}`,
     '.',
@@ -49,8 +50,7 @@ export function packerBuildArgs(inputs: BuildInputs, stagedFiles: string, packer
 /** `packer build`, its output streamed to stderr; the stage knows the child so a signal can stop it. */
 export async function packerBuild(inputs: BuildInputs, stage: Stage, packerRoot: string, ctx: Context): Promise<void> {
   const { outDir } = inputs;
-  // Packer refuses an existing output dir, even an empty one (with -force it removes it itself).
-  if (existsSync(outDir) && readdirSync(outDir).length === 0) rmdirSync(outDir);
+  prepareOutputDir(inputs.target, outDir);
   const started = Date.now();
   const env = {
     PKR_VAR_ssh_username: inputs.userData.username,
