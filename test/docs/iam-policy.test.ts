@@ -141,6 +141,12 @@ t.test('operator-policy.json grants every action the builder sends, and only tho
   t.same(missing, [], 'no action the builder needs is missing from docs/iam/operator-policy.json');
   const unused = [...have].filter((a) => !needed.has(a));
   t.same(unused, [], 'no action is granted that no builder command needs');
+  const runbook = readFileSync(join(ROOT, 'docs/runbook.md'), 'utf8');
+  t.same(
+    statements.map((s) => s.Sid).filter((sid) => !runbook.includes(` ${sid}`)),
+    [],
+    "every statement's Sid is in the runbook's per-command table",
+  );
   t.end();
 });
 
