@@ -28,6 +28,7 @@ export { formatReport };
 import { freePort, startTsService, type Service } from './services.ts';
 import { resolveAgentConfig } from '../agent/src/agent-config.ts';
 import { buildInstallerStandin } from '../harness/standin-installer.ts';
+import { ovfEnvCdromQemuArgs, ovfEnvIsoForThingName } from '../harness/ovf-env.ts';
 import { loadOrCreateCa } from '../standins/pki.ts';
 
 export const PROVISIONING_TEMPLATE = 'GreengrassFleetProvisioningTemplate';
@@ -422,7 +423,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     const withRegs = (b: CloneBoot, before: Registration[]) => {
       const after = readRegistrations(recordsFile);
       const fresh = after.slice(before.length);
-      const mine = b.hostname ? fresh.filter((r) => r.thingName === b.hostname) : fresh;
+      const mine = b.expectedThingName ? fresh.filter((r) => r.thingName === b.expectedThingName) : fresh;
       const first = mine.find((r) => r.time);
       return {
         ...b,
@@ -511,9 +512,16 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
         })
           .finally(bringBack)
           .then(async (c) => {
-            // The same slot then boots a clone from the OVA's disk: an imported OVA provisions like the image.
+            // The same slot then boots a clone from the OVA's disk, as vSphere deploys it: the template's
+            // hostname kept, the ThingName set at deploy time as the OVA's thing-name property, delivered on
+            // the OVF environment's ISO transport (ovf-env.xml on a CD-ROM). Only that property can name it.
+            const iso = ovfEnvIsoForThingName(join(cloneDir, 'clone-ova.ovf-env.iso'), 'branch-020');
             const o = await bootClone(
-              spec('clone-ova', 'branch-020', 1, randomUUID(), ova.disk),
+              {
+                ...spec('clone-ova', undefined, 1, randomUUID(), ova.disk),
+                expectedThingName: 'branch-020',
+                qemuArgs: ovfEnvCdromQemuArgs(iso),
+              },
               paths,
               runDir,
               progress,
@@ -556,10 +564,11 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
       });
       const { a2, t, c, dup, fromOva } = round;
       report.clones.push(a2, t, c, dup, fromOva);
+      const ovaJournal = journalQuote(fromOva.journalFile);
       check(
-        `clone booted from the OVA's disk provisions once as branch-020`,
-        provisionedOk(fromOva, 'branch-020'),
-        describe(fromOva),
+        "clone from the OVA's disk, template hostname, named by the OVF environment's ISO transport, provisions once as branch-020",
+        provisionedOk(fromOva, 'branch-020') && namedByOvfEnv(fromOva.journalFile),
+        `${describe(fromOva)}; journal names the OVF environment: ${namedByOvfEnv(fromOva.journalFile)}`,
       );
       check(
         'second boot of clone-a skips the unit and registers nothing',
@@ -599,6 +608,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
         { clone: 'clone-a', why: 'provisioned', lines: journalQuote(a.journalFile) },
         { clone: 'clone-template', why: 'refused: the template hostname', lines: journalQuote(t.journalFile) },
         { clone: 'clone-dup', why: 'refused by the pre-provisioning hook', lines: dupJournal },
+        { clone: 'clone-ova', why: 'named by the OVF environment (ISO transport)', lines: ovaJournal },
       ];
       check(
         'clone booted while the provisioning stand-in was down provisions once it is back',
@@ -631,6 +641,11 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     writeFileSync(join(runDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   }
   return report;
+}
+
+/** Whether the clone's journal says the OVF environment named it (the agent's ThingName line). */
+function namedByOvfEnv(journalFile: string): boolean {
+  return /OVF environment|ovf-env/.test(readFileSync(journalFile, 'utf8'));
 }
 
 export interface BakeInfo {

@@ -145,6 +145,12 @@ t.test('offline pipeline: bake, six clone boots, each clone provisions itself ex
     const key = await statGuest(raw, '/greengrass/v2/privKey.key', inspect);
     t.equal(key && key.mode & 0o077, 0, `${id}: device private key is not group/world readable`);
   }
+  const ovaJournal = readFileSync(join(runDir, 'clones', 'clone-ova.boot1.journal.txt'), 'utf8');
+  t.match(
+    ovaJournal,
+    /OVF environment property thing-name \(ovf-env\.xml on \/dev\/sr0\)/,
+    'clone-ova: named by the ISO transport',
+  );
   // The OVA in the run dir, as an importer reads it: GNU tar's order and qemu-img on its disk.
   const ova = report.ova!;
   t.ok(ova && existsSync(ova.path), 'the OVA is in the run dir');
