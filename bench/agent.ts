@@ -95,8 +95,8 @@ function agentPhases(stderr: string, startedAt: number, endedAt: number): Sample
     }
     return undefined;
   };
-  const start = at(/^starting the Greengrass installer/);
-  const end = at(/^the Greengrass installer finished/);
+  const start = at(/^Starting the Greengrass installer/);
+  const end = at(/^The Greengrass installer finished/);
   return start && end ? { toInstallerMs: start - startedAt, afterInstallerMs: endedAt - end } : undefined;
 }
 

@@ -31,7 +31,7 @@ if [ "${#py_missing[@]}" -gt 0 ]; then
     "(python3 -m pip install 'moto[server]>=5,<6' boto3 awscli cfn-lint), then re-run" >&2
   exit 1
 fi
-pkgs=(openjdk-17-jdk-headless openssl openssh-client systemd packer shellcheck qemu-system-x86 qemu-utils debootstrap e2fsprogs unzip zip time)
+pkgs=(openjdk-17-jdk-headless openssl openssh-client systemd util-linux bsdutils packer shellcheck qemu-system-x86 qemu-utils debootstrap e2fsprogs unzip zip time)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeviceRoot } from '../../harness/device-root.ts';
-import { ensureBuilt, runAgent } from '../../harness/agent-exe.ts';
+import { ensureBuilt, runAgent, shown } from '../../harness/agent-exe.ts';
 import { startScriptedBroker, type RegisterThingAnswer } from '../../harness/scripted-broker.ts';
 import { startWorld, stopDevice, worldRoot, type World } from '../../harness/world.ts';
 import { pluginFailure } from '../../agent/src/verify.ts';
@@ -52,7 +52,7 @@ t.test(
     const r = await runAgent(root, ['run'], FAST);
     t.equal(r.code, 3, r.stderr.slice(-2000));
     t.match(
-      r.stderr,
+      shown(r.stderr),
       /AWS IoT refused to register "gg-refused-1" \(.*ACCESS_DENIED: pre-provisioning hook denied the request.*\)/,
     );
     t.match(r.stderr, /already registered to another core .*Give this machine a name of its own/);
