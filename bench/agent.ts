@@ -95,8 +95,8 @@ function agentPhases(stderr: string, startedAt: number, endedAt: number): Sample
     }
     return undefined;
   };
-  const start = at(/^starting the Greengrass installer/);
-  const end = at(/^the Greengrass installer finished/);
+  const start = at(/^Starting the Greengrass installer/);
+  const end = at(/^The Greengrass installer finished/);
   return start && end ? { toInstallerMs: start - startedAt, afterInstallerMs: endedAt - end } : undefined;
 }
 
@@ -113,16 +113,19 @@ async function main(): Promise<void> {
 
   const fresh = (name: string): DeviceRoot => {
     const root = createDeviceRoot({ ca, hostname: name, jars, endpoint: { host: '127.0.0.1', port: endpoint.port } });
-    // "exits at once": the whole identity is in the init config (the nucleus counts a device as provisioned only with
-    // its credentials' paths too: docs/facts/nucleus-and-plugin.md), so the nucleus skips provisioning.
-    const cert = join(root.ggRoot, 'thingCert.crt');
-    const key = join(root.ggRoot, 'privKey.key');
-    const system = { thingName: name, certificateFilePath: cert, privateKeyPath: key, rootCaPath: root.rootCaPath };
+    // "exits at once": the identity is in the init config, the nucleus skips provisioning.
+    // The whole identity the nucleus counts as provisioned (agent/src/provisioned.ts), not the name alone.
+    const system = {
+      thingName: name,
+      certificateFilePath: join(root.ggRoot, 'thingCert.crt'),
+      privateKeyPath: join(root.ggRoot, 'privKey.key'),
+      rootCaPath: root.rootCaPath,
+    };
     const lines = Object.entries(system).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}\n`);
     writeFileSync(root.templatePath, `${readFileSync(root.templatePath, 'utf8')}system:\n${lines.join('')}`);
     // The device credentials the plugin would write (the agent's finish step checks they exist).
-    writeFileSync(cert, 'stand-in device certificate\n');
-    writeFileSync(key, 'stand-in device key\n', { mode: 0o600 });
+    writeFileSync(system.certificateFilePath, 'stand-in device certificate\n');
+    writeFileSync(system.privateKeyPath, 'stand-in device key\n', { mode: 0o600 });
     root.writeAgentConfig({ log: { level: 'info' } });
     return root;
   };

@@ -33,9 +33,9 @@ if [ "${#py_missing[@]}" -gt 0 ]; then
 fi
 # genisoimage: Packer's mkisofs for the vSphere autoinstall CD (cd_files), and the OVF environment ISO (ISO
 # transport) for clones and tests. golang-go + golang-github-vmware-vmw-ovflib-dev: VMware's OVF-environment
-# parser, which a test runs.
-pkgs=(openjdk-17-jdk-headless openssl openssh-client systemd packer shellcheck qemu-system-x86 qemu-utils debootstrap e2fsprogs unzip zip time genisoimage
-  golang-go golang-github-vmware-vmw-ovflib-dev)
+# parser, which a test runs. util-linux (unshare), bsdutils (logger): the agent's journal test.
+pkgs=(openjdk-17-jdk-headless openssl openssh-client systemd util-linux bsdutils packer shellcheck qemu-system-x86 qemu-utils
+  debootstrap e2fsprogs unzip zip time genisoimage golang-go golang-github-vmware-vmw-ovflib-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

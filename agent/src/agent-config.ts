@@ -99,6 +99,10 @@ export interface AgentConfig {
   };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+    /** auto: journald's native protocol under systemd, sentences otherwise; json: pino JSON lines. */
+    format: 'auto' | 'text' | 'json';
+    /** A wait (clock, endpoint, installer, provisioning confirmation) logs that it still waits this often. */
+    progressSeconds: number;
   };
 }
 
@@ -146,12 +150,13 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
   },
   claim: { removeAfterProvisioning: true },
   backoff: { baseMs: 2000, maxMs: 30000 },
-  log: { level: 'info' },
+  log: { level: 'info', format: 'auto', progressSeconds: 30 },
 };
 
 const SOURCES: readonly ThingNameSource[] = ['hostname', 'guestinfo', 'serial', 'uuid', 'template'];
 const FQDN_MODES: readonly FqdnMode[] = ['refuse', 'short', 'dashes'];
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export const LOG_FORMATS = ['auto', 'text', 'json'] as const;
 
 type Section = Record<string, unknown>;
 
@@ -236,6 +241,8 @@ export function resolveAgentConfig(doc: unknown, source = 'agent config'): Agent
   if (!FQDN_MODES.includes(cfg.thingName.fqdn))
     problems.push(`thingName.fqdn must be one of ${FQDN_MODES.join(', ')}, got ${JSON.stringify(cfg.thingName.fqdn)}`);
   if (!LEVELS.includes(cfg.log.level)) problems.push(`log.level must be one of ${LEVELS.join(', ')}`);
+  if (!LOG_FORMATS.includes(cfg.log.format)) problems.push(`log.format must be one of ${LOG_FORMATS.join(', ')}`);
+  if (!(cfg.log.progressSeconds > 0)) problems.push('log.progressSeconds must be > 0');
   if (cfg.installer.attempts < 1 || !Number.isInteger(cfg.installer.attempts))
     problems.push('installer.attempts must be an integer >= 1');
   if (cfg.installer.timeoutSeconds <= 0) problems.push('installer.timeoutSeconds must be > 0');

@@ -31,11 +31,10 @@ const DMI_PLACEHOLDERS = new Set([
   'ffffffff-ffff-ffff-ffff-ffffffffffff',
 ]);
 
-function readValueFile(path: string, what: string): string {
+/** A one-line value file without its final newline (untrimmed: the hostname's whitespace is checked). */
+function readRawValueFile(path: string, what: string): string {
   try {
-    return readFileSync(path, 'utf8')
-      .replace(/\r?\n$/, '')
-      .trim();
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(
@@ -46,8 +45,23 @@ function readValueFile(path: string, what: string): string {
   }
 }
 
+function readValueFile(path: string, what: string): string {
+  return readRawValueFile(path, what).trim();
+}
+
+/**
+ * The hostname. One with whitespace around it is refused rather than trimmed in silence: the name the operator
+ * set and the ThingName registered would differ, and what set it (a customization spec, DHCP) is worth fixing.
+ */
 export function readHostname(cfg: AgentConfig): string {
-  return readValueFile(cfg.sources.hostnameFile, 'hostname');
+  const raw = readRawValueFile(cfg.sources.hostnameFile, 'hostname');
+  if (raw !== raw.trim() && raw.trim() !== '') {
+    throw new ConfigError(
+      `the hostname ${showName(raw)} (${cfg.sources.hostnameFile}) has whitespace around it; set it without (hostnamectl hostname ${raw.trim()}), then start the unit again`,
+      'hostname-whitespace',
+    );
+  }
+  return raw;
 }
 
 function readDmi(path: string, what: 'DMI serial' | 'DMI uuid'): string {

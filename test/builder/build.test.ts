@@ -285,7 +285,7 @@ t.test(
     const args = readFileSync(`${log}.args`, 'utf8').trim().split('\n');
     t.ok(args.includes('-force'), 'packer -force');
     t.ok(args.includes('-on-error=abort'), 'packer -on-error=abort');
-  t.ok(args.includes('vmware_tools=true'), 'an OVA build installs VMware tools in the image');
+    t.ok(args.includes('vmware_tools=true'), 'an OVA build installs VMware tools in the image');
     t.equal(
       readFileSync(`${log}.cache`, 'utf8').trim(),
       join(dir, 'cache', 'packer'),

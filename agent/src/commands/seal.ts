@@ -100,7 +100,7 @@ export function sealCommand(ctx: CommandContext, opts: { templateHostname?: stri
   } else {
     log.warn(
       { template: cfg.installer.configTemplate },
-      'no installer config template: cannot check for a Greengrass identity',
+      `No installer config template at ${cfg.installer.configTemplate}: cannot check for a Greengrass identity`,
     );
   }
   try {
@@ -130,7 +130,10 @@ export function sealCommand(ctx: CommandContext, opts: { templateHostname?: stri
   const csr = fleet ? csrPaths(fleet) : null;
   if (csr) removed.push(...removeFiles([csr.csrPath, csr.csrPrivateKeyPath]));
   removed.push(...removeFiles([cfg.state.sentinel, cfg.state.stateFile, cfg.installer.renderedConfig]));
-  log.info({ templateHostname: name, removed }, 'sealed: first-boot state removed, template hostname recorded');
+  log.info(
+    { templateHostname: name, removed },
+    `Sealed: template hostname ${name} recorded, first-boot state removed (${removed.join(', ') || 'nothing to remove'})`,
+  );
   ctx.out(
     `sealed: template hostname ${name} recorded in ${cfg.thingName.templateHostnameFile}${removed.length ? `; removed ${removed.join(', ')}` : ''}\n`,
   );
