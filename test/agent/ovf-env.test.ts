@@ -75,11 +75,12 @@ t.test('run logs which source named the core', async (t) => {
   cdrom(named, { thingName: 'edge-iso-1' });
   const r = await runAgent(named, ['run']);
   t.match(
-    logLines(r.stderr).find((j) => j.msg === 'ThingName resolved'),
+    logLines(r.stderr).find((j) => /^ThingName \S+ taken from/.test(String(j.msg))),
     {
       thingName: 'edge-iso-1',
       source: 'ovf-env',
       namedBy: `OVF environment property thing-name (ovf-env.xml on ${join(named.agent.sources.devDir, 'sr0')})`,
+      msg: `ThingName edge-iso-1 taken from the OVF environment property thing-name (ovf-env.xml on ${join(named.agent.sources.devDir, 'sr0')})`,
     },
   );
 
@@ -89,8 +90,12 @@ t.test('run logs which source named the core', async (t) => {
     agent: { preflight: { networkWaitSeconds: 0 } },
   });
   const f = await runAgent(fallback, ['run']);
-  const line = logLines(f.stderr).find((j) => j.msg === 'ThingName resolved');
-  t.match(line, { thingName: 'gg-clone-0007', source: 'hostname' });
+  const line = logLines(f.stderr).find((j) => /^ThingName \S+ taken from/.test(String(j.msg)));
+  t.match(line, {
+    thingName: 'gg-clone-0007',
+    source: 'hostname',
+    msg: 'ThingName gg-clone-0007 taken from the hostname',
+  });
   t.match(
     line?.namedBy,
     /^thingName.source hostname; no OVF environment \(guestinfo.ovfEnv: .*vmware-rpctool not found; no CD-ROM drive in /,
