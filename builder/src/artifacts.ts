@@ -130,17 +130,18 @@ export async function fetchArtifact(r: ArtifactRequest, progress: (m: string) =>
   const url = where.url!;
   mkdirSync(r.cacheDir, { recursive: true, mode: 0o700 });
   const cached = join(r.cacheDir, `${want}-${basename(new URL(url).pathname)}`);
+  const inCache = (wasCached: boolean): Artifact => ({
+    kind: r.kind,
+    version: r.version,
+    origin: url,
+    sha256: want,
+    path: cached,
+    bytes: statSync(cached).size,
+    cached: wasCached,
+  });
   if (existsSync(cached) && (await sha256File(cached)) === want) {
     progress(`${label}: cached ${cached} (sha256 ok)`);
-    return {
-      kind: r.kind,
-      version: r.version,
-      origin: url,
-      sha256: want,
-      path: cached,
-      bytes: statSync(cached).size,
-      cached: true,
-    };
+    return inCache(true);
   }
   progress(`${label}: downloading ${url}`);
   const tmp = `${cached}.${process.pid}.part`;
@@ -165,15 +166,7 @@ export async function fetchArtifact(r: ArtifactRequest, progress: (m: string) =>
   } finally {
     rmSync(tmp, { force: true });
   }
-  return {
-    kind: r.kind,
-    version: r.version,
-    origin: url,
-    sha256: want,
-    path: cached,
-    bytes: statSync(cached).size,
-    cached: false,
-  };
+  return inCache(false);
 }
 
 export function copyArtifact(a: Artifact, dest: string): void {
