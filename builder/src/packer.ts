@@ -19,6 +19,10 @@ export const TARGETS = {
 } as const;
 export type Target = keyof typeof TARGETS;
 
+export function isTarget(name: string): name is Target {
+  return Object.hasOwn(TARGETS, name);
+}
+
 export interface PackerInfo {
   bin: string;
   version: string;

@@ -9,8 +9,9 @@ import { agentSource, type AgentSource } from '../../agent-exe.ts';
 import { DEFAULT_PLUGIN_VERSION, defaultCacheDir } from '../../artifacts.ts';
 import { DEFAULT_SECRET_PREFIX, secretName } from '../../claim-secret.ts';
 import { DEFAULT_NUCLEUS_VERSION, templateParameters } from '../../installer-settings.ts';
-import { detectPacker, REPO_ROOT, TARGETS, type PackerInfo, type Target } from '../../packer.ts';
+import { detectPacker, isTarget, REPO_ROOT, TARGETS, type PackerInfo, type Target } from '../../packer.ts';
 import { keyValues, pick, type Settings } from '../../settings.ts';
+import type { BuildOptions } from './index.ts';
 
 export interface BuildInputs {
   target: Target;
@@ -60,9 +61,9 @@ function readProxyCa(path: string): string {
 
 function checkedTarget(target: string | undefined): Target {
   if (!target) throw new UsageError(`--target is required (${Object.keys(TARGETS).join(', ')})`);
-  if (!(target in TARGETS))
+  if (!isTarget(target))
     throw new UsageError(`unknown target ${JSON.stringify(target)}: use one of ${Object.keys(TARGETS).join(', ')}`);
-  return target as Target;
+  return target;
 }
 
 /** Output dir: Packer needs a fresh one. */
@@ -76,7 +77,7 @@ function checkedOutDir(dir: string): string {
   return outDir;
 }
 
-export function resolveInputs(argv: Record<string, unknown>, settings: Settings): BuildInputs {
+export function resolveInputs(argv: BuildOptions, settings: Settings): BuildInputs {
   const p = <T = string>(k: string) => pick<T>(argv, settings, k);
   const target = checkedTarget(p('target'));
   const env = p('env');
