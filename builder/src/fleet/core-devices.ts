@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-greengrassv2';
 import { AwsError } from '../../../common/errors.ts';
 import { isAwsErrorNamed, toAwsError, type Clients } from '../aws.ts';
-import { ignoreNotFound, type Step } from './iot-steps.ts';
+import { ignoreNotFound, type Step } from './thing-removal.ts';
 
 /** The IoT policy `devices create` attaches to client device certificates unless --policy names another. */
 export const DEFAULT_CLIENT_DEVICE_POLICY = 'GreengrassClientDevicePolicy';

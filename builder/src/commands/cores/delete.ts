@@ -11,7 +11,7 @@ import { command } from '../../command.ts';
 import type { Context } from '../../context.ts';
 import { associatedClientDevices, disassociateSteps } from '../../fleet/core-devices.ts';
 import { EventLog } from '../../fleet/events.ts';
-import { ignoreNotFound, thingRemovalSteps, type Step } from '../../fleet/iot-steps.ts';
+import { ignoreNotFound, thingRemovalSteps, type Step } from '../../fleet/thing-removal.ts';
 import { singleName } from '../../fleet/names.ts';
 import { EVENTS_OPTION, givenNames, namesArgument } from '../../options.ts';
 

@@ -6,7 +6,7 @@ import { command } from '../../command.ts';
 import type { Context } from '../../context.ts';
 import { associatedClientDevices, disassociateSteps, isCoreDevice } from '../../fleet/core-devices.ts';
 import { EventLog } from '../../fleet/events.ts';
-import { thingRemovalSteps, type Step } from '../../fleet/iot-steps.ts';
+import { thingRemovalSteps, type Step } from '../../fleet/thing-removal.ts';
 import { batchNames, singleName } from '../../fleet/names.ts';
 import { EVENTS_OPTION, givenNames, namesArgument } from '../../options.ts';
 
