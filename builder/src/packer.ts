@@ -3,11 +3,11 @@
 // streamed line by line.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { ToolError } from '../../common/errors.ts';
+import { REPO_ROOT } from '../../common/repo-root.ts';
 
-export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export { REPO_ROOT };
 export const PACKER_SRC = join(REPO_ROOT, 'packer');
 
 /** `--target` names and the Packer source each one builds (packer/sources.pkr.hcl). */
