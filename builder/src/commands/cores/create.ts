@@ -10,7 +10,10 @@ import { join, resolve } from 'node:path';
 import { writeFileAtomicAsync } from '../../../../common/atomic-write.ts';
 import { CliError, ConfigError, ExitCode, UsageError } from '../../../../common/errors.ts';
 import { parseCertificate } from '../../../../common/pem.ts';
-import { renderManualInstallerConfig, type ManualInstallerSettings } from '../../../../common/installer-config.ts';
+import {
+  renderManualInstallerConfig,
+  type ManualInstallerSettings,
+} from '../../../../common/manual-installer-config.ts';
 import { command } from '../../command.ts';
 import type { Context } from '../../context.ts';
 import { DEFAULT_NUCLEUS_VERSION, DEFAULT_ROLE_ALIAS } from '../../installer-settings.ts';
