@@ -109,5 +109,6 @@ export function givenNames(names: string[] | undefined, ctx: Context): string[] 
   if (names === undefined || names.length !== flag.length || names.some((n, i) => n !== flag[i]))
     throw new UsageError('give the names as arguments or with --names, not both');
   ctx.progress('warning: --names is deprecated: give the names as arguments (a b c)');
-  return names;
+  // The older form is comma-separated (--names a,b).
+  return names.flatMap((n) => n.split(',')).map((n) => n.trim());
 }
