@@ -95,8 +95,8 @@ function agentPhases(stderr: string, startedAt: number, endedAt: number): Sample
     }
     return undefined;
   };
-  const start = at(/^starting the Greengrass installer/);
-  const end = at(/^the Greengrass installer finished/);
+  const start = at(/^Starting the Greengrass installer/);
+  const end = at(/^The Greengrass installer finished/);
   return start && end ? { toInstallerMs: start - startedAt, afterInstallerMs: endedAt - end } : undefined;
 }
 
@@ -114,10 +114,18 @@ async function main(): Promise<void> {
   const fresh = (name: string): DeviceRoot => {
     const root = createDeviceRoot({ ca, hostname: name, jars, endpoint: { host: '127.0.0.1', port: endpoint.port } });
     // "exits at once": the identity is in the init config, the nucleus skips provisioning.
-    writeFileSync(root.templatePath, `${readFileSync(root.templatePath, 'utf8')}system:\n  thingName: ${name}\n`);
+    // The whole identity the nucleus counts as provisioned (agent/src/provisioned.ts), not the name alone.
+    const system = {
+      thingName: name,
+      certificateFilePath: join(root.ggRoot, 'thingCert.crt'),
+      privateKeyPath: join(root.ggRoot, 'privKey.key'),
+      rootCaPath: root.rootCaPath,
+    };
+    const lines = Object.entries(system).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}\n`);
+    writeFileSync(root.templatePath, `${readFileSync(root.templatePath, 'utf8')}system:\n${lines.join('')}`);
     // The device credentials the plugin would write (the agent's finish step checks they exist).
-    writeFileSync(join(root.ggRoot, 'thingCert.crt'), 'stand-in device certificate\n');
-    writeFileSync(join(root.ggRoot, 'privKey.key'), 'stand-in device key\n', { mode: 0o600 });
+    writeFileSync(system.certificateFilePath, 'stand-in device certificate\n');
+    writeFileSync(system.privateKeyPath, 'stand-in device key\n', { mode: 0o600 });
     root.writeAgentConfig({ log: { level: 'info' } });
     return root;
   };

@@ -6,6 +6,7 @@ import { ConfigError } from './errors.ts';
 import { renderTokens, templateTokens } from './thing-name.ts';
 import { nucleusReadingDifferences } from './yaml11.ts';
 import { httpsProxy, nucleusNetworkConfig } from './installer-network.ts';
+import { csrConfigProblems } from './installer-csr.ts';
 
 export const NUCLEUS_COMPONENT = 'aws.greengrass.Nucleus';
 export const FLEET_PLUGIN_COMPONENT = 'aws.greengrass.FleetProvisioningByClaim';
@@ -45,6 +46,9 @@ export interface FleetProvisioningConfig {
   /** Plugin >= 1.2.2: where the device certificate and key are written (default <rootPath>/thingCert.crt, privKey.key). */
   certificatePath?: string;
   privateKeyPath?: string;
+  /** Plugin >= 1.2.0, CSR mode (common/installer-csr.ts): the device's CSR, and the key it was made from. */
+  csrPath?: string;
+  csrPrivateKeyPath?: string;
 }
 
 export interface InstallerSettings extends FleetProvisioningConfig {
@@ -99,11 +103,24 @@ export function fleetConfigProblems(cfg: unknown): string[] {
     'rootCaPath',
     'certificatePath',
     'privateKeyPath',
+    'csrPath',
+    'csrPrivateKeyPath',
   ]) {
     const v = c[key];
     if (typeof v === 'string' && v !== '' && !v.startsWith('/'))
       problems.push(`${key} must be an absolute path, got ${JSON.stringify(v)}`);
   }
+  const str = (k: string) => (typeof c[k] === 'string' ? (c[k] as string) : undefined);
+  const root = (str('rootPath') ?? '').replace(/\/+$/, '');
+  problems.push(
+    ...csrConfigProblems(c, {
+      claimCertificatePath: str('claimCertificatePath'),
+      claimCertificatePrivateKeyPath: str('claimCertificatePrivateKeyPath'),
+      rootCaPath: str('rootCaPath'),
+      certificatePath: str('certificatePath') ?? `${root}/thingCert.crt`,
+      privateKeyPath: str('privateKeyPath') ?? `${root}/privKey.key`,
+    }),
+  );
   if (typeof c.awsRegion === 'string' && c.awsRegion !== '' && !REGION_RE.test(c.awsRegion)) {
     problems.push(`awsRegion ${JSON.stringify(c.awsRegion)} is not an AWS region name`);
   }

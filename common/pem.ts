@@ -22,8 +22,29 @@ export function parseCertificate(pem: string, label = 'certificate', reason = 'c
   }
 }
 
+/**
+ * Why a file that should hold PEM text cannot: it is empty, or it is DER (binary ASN.1, which starts with a
+ * SEQUENCE byte 0x30) instead of PEM. Null when it is text. `kind` picks the openssl command of the fix.
+ */
+export function notPemCause(data: Buffer, kind: 'certificate' | 'key'): string | null {
+  if (data.toString('latin1').trim() === '') return 'the file is empty';
+  const binary = data.subarray(0, 64).some((b) => b < 0x09 || (b > 0x0d && b < 0x20) || b === 0x7f);
+  if (data[0] === 0x30 && binary) {
+    const cmd =
+      kind === 'certificate' ? 'openssl x509 -inform DER -outform PEM' : 'openssl pkey -inform DER -outform PEM';
+    return `it is DER (binary), not PEM; convert it with ${cmd} -in FILE -out FILE.pem`;
+  }
+  if (binary) return 'it is binary, not PEM text';
+  return null;
+}
+
 /** Parses a private key. The error never includes the key material. */
 export function parsePrivateKey(pem: string, label = 'private key'): KeyObject {
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: 4,ENCRYPTED/m.test(pem))
+    throw new ConfigError(
+      `${label} is protected by a passphrase; the nucleus reads it without one: remove it with openssl pkey -in FILE -out FILE.plain`,
+      'key-encrypted',
+    );
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem))
     throw new ConfigError(`${label} is not a PEM private key`, 'key-not-pem');
   try {

@@ -45,6 +45,14 @@ export function logLines(stderr: string): Array<Record<string, unknown>> {
     .map((l) => JSON.parse(l));
 }
 
+/** The agent's stderr as a person reads it: each JSON log line replaced by its sentence (msg). */
+export function shown(stderr: string): string {
+  return stderr
+    .split('\n')
+    .map((l) => (l.startsWith('{') ? String((JSON.parse(l) as { msg?: unknown }).msg ?? '') : l))
+    .join('\n');
+}
+
 /** Base64 lines of the claim private key as the device holds it when the agent starts (the test's and the file's). */
 function claimKeyLines(root: DeviceRoot): string[] {
   const pems = [root.claim.privateKeyPem];

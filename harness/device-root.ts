@@ -151,6 +151,8 @@ export function createDeviceRoot(opts: DeviceRootOptions = {}): DeviceRoot {
       dmiSerialFile: join(dmi, 'product_serial'),
       dmiUuidFile: join(dmi, 'product_uuid'),
       vmwareRpctool: join(dir, 'usr', 'bin', 'vmware-rpctool'),
+      blockClassDir: join(dir, 'sys', 'class', 'block'),
+      devDir: join(dir, 'dev'),
     },
     installer: {
       jar: installerJar,
@@ -165,7 +167,8 @@ export function createDeviceRoot(opts: DeviceRootOptions = {}): DeviceRoot {
     service: { enabledLink },
     state: { stateFile, sentinel },
     backoff: { baseMs: 50, maxMs: 400 },
-    log: { level: 'debug' },
+    // JSON lines: tests read the events' fields (the operator's default, sentences, is tested on its own).
+    log: { level: 'debug', format: 'json' },
   });
   let agent = merge(base, opts.agent);
   const writeAgentConfig = (o: DeepPartial<AgentConfig>) => {

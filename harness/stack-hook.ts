@@ -19,12 +19,18 @@ export function stackHookCode(): string {
   return String((fn?.Properties?.Code as { ZipFile?: string } | undefined)?.ZipFile ?? '');
 }
 
-/** Load the inline code; `cleanup` removes the file written for it. */
-export function loadStackHook(): { hook: StackHook; cleanup(): void } {
+/**
+ * Load the inline code. The file written for it is removed as soon as it is loaded (its requires are
+ * top-level, so nothing reads it afterwards): a process that never reaches a teardown leaves nothing behind.
+ */
+export function loadStackHook(): StackHook {
   const dir = join(fileURLToPath(new URL('..', import.meta.url)), '.cache', `stack-hook-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}\n');
-  writeFileSync(join(dir, 'index.js'), stackHookCode());
-  const hook = createRequire(import.meta.url)(join(dir, 'index.js')) as StackHook;
-  return { hook, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  try {
+    writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}\n');
+    writeFileSync(join(dir, 'index.js'), stackHookCode());
+    return createRequire(import.meta.url)(join(dir, 'index.js')) as StackHook;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

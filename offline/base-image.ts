@@ -106,6 +106,8 @@ export function defaultRecipe(): BaseImageRecipe {
       'iputils-ping',
       'procps',
       'e2fsprogs',
+      // The offline bake makes an OVA (--format ova), whose image must carry VMware's tools (packages.sh).
+      'open-vm-tools',
     ],
     diskSizeMiB: 6144,
     configureSha256: createHash('sha256').update(readFileSync(CONFIGURE_SCRIPT)).digest('hex'),

@@ -24,6 +24,10 @@ export interface CloneSpec {
   id: string;
   /** systemd.hostname= on the kernel command line; undefined = keep the template hostname. */
   hostname?: string;
+  /** The ThingName the clone should take when it is not its hostname (an OVF environment names it). */
+  expectedThingName?: string;
+  /** Further QEMU arguments (an OVF environment CD-ROM). */
+  qemuArgs?: string[];
   /** The clone's own disk (qcow2 overlay over the sealed image). */
   overlay: string;
   sealedImage: string;
@@ -42,6 +46,8 @@ export type UnitOutcome = 'finished' | 'failed' | 'skipped' | 'timeout' | 'vm-ex
 export interface CloneBoot {
   id: string;
   hostname: string | null;
+  /** The name it should register under: its hostname, or what its OVF environment says. */
+  expectedThingName: string | null;
   boot: number;
   uuid: string;
   outcome: UnitOutcome;
@@ -116,6 +122,7 @@ export async function bootClone(
     initrd: spec.initrd,
     append: spec.append,
     extraAppend: extra,
+    extraArgs: spec.qemuArgs,
     uuid: spec.uuid,
     memoryMiB: spec.memoryMiB ?? 1024,
     cpus: 1,
@@ -191,6 +198,7 @@ export async function bootClone(
   const result: CloneBoot = {
     id: spec.id,
     hostname: spec.hostname ?? null,
+    expectedThingName: spec.expectedThingName ?? spec.hostname ?? null,
     boot: spec.boot,
     uuid: spec.uuid,
     outcome,

@@ -1,5 +1,6 @@
 // The offline end-to-end pipeline (`npm run pipeline`): base image → installer stand-in → AWS + provisioning
-// stand-ins on loopback → claim create → bake with Packer (qemu target) → boot clones → report.
+// stand-ins on loopback → claim create → bake with Packer (qemu target, `--format ova`) → boot clones → the OVA
+// checked as an importer would → a clone booted from the OVA's disk → report.
 // Every run keeps its logs under .cache/pipeline-runs/<ts>/; a failure names its stage.
 import { createHash, randomUUID } from 'node:crypto';
 import {
@@ -21,11 +22,13 @@ import { REPO_ROOT, cacheRoot, ensureBaseImage, type BaseImage } from './base-im
 import { bootClone, type CloneBoot, type GuestPaths } from './clone.ts';
 import { killAllChildren, run, stderrProgress, type Progress } from './proc.ts';
 import { readEvents, readRegistrations, type Registration } from './records.ts';
+import { findOva, mib, prepareOva, type OvaReport } from './ova.ts';
 import { formatReport, journalQuote } from './report.ts';
 export { formatReport };
 import { freePort, startTsService, type Service } from './services.ts';
 import { resolveAgentConfig } from '../agent/src/agent-config.ts';
 import { buildInstallerStandin } from '../harness/standin-installer.ts';
+import { ovfEnvCdromQemuArgs, ovfEnvIsoForThingName } from '../harness/ovf-env.ts';
 import { loadOrCreateCa } from '../standins/pki.ts';
 
 export const PROVISIONING_TEMPLATE = 'GreengrassFleetProvisioningTemplate';
@@ -62,6 +65,8 @@ export interface PipelineReport {
   stages: { name: string; seconds: number; ok: boolean }[];
   baseImage: { dir: string; buildSeconds: number; cached: boolean } | null;
   sealedImage: string | null;
+  /** The OVA `build --format ova` made of the sealed disk, its sizes, and the qcow2 its disk became. */
+  ova: OvaReport | null;
   clones: (CloneBoot & { registered: string[]; provisionedSeconds: number | null })[];
   registrations: Registration[];
   checks: ScenarioCheck[];
@@ -140,11 +145,11 @@ export function pruneOldRuns(keep = 3, except?: string): string[] {
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   const pruned: string[] = [];
   for (const run of runs.slice(keep)) {
-    for (const sub of ['image', 'clones']) {
+    for (const sub of ['image', 'clones', 'ova']) {
       const d = join(run, sub);
       if (!existsSync(d)) continue;
       for (const f of readdirSync(d)) {
-        if (f.endsWith('.qcow2') || f.endsWith('.raw')) {
+        if (f.endsWith('.qcow2') || f.endsWith('.raw') || f.endsWith('.ova')) {
           rmSync(join(d, f), { force: true });
           pruned.push(join(d, f));
         }
@@ -174,6 +179,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     stages: [],
     baseImage: null,
     sealedImage: null,
+    ova: null,
     clones: [],
     registrations: [],
     checks: [],
@@ -301,6 +307,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
 
     // 4. Claim + bake.
     let sealed = reused?.sealedImage ?? null;
+    let bakedOva = reused?.ova ?? null;
     if (!sealed) {
       const cli = join(REPO_ROOT, 'bin', 'greengrass-image.js');
       await stage('agent-build', async () => {
@@ -348,6 +355,8 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
             'build',
             '--target',
             'qemu',
+            '--format',
+            'ova',
             '--env',
             ENV,
             '--var-file',
@@ -380,7 +389,15 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
         const img = findQcow2(out);
         if (!img)
           throw new ToolError(`bake produced no .qcow2 under ${out} (log: ${join(logs, 'bake.log')})`, 'no-image');
-        const info: BakeInfo = { sealedImage: img, caDir, mqttPort, bakedAt: new Date().toISOString() };
+        bakedOva = findOva(out);
+        if (!bakedOva) throw new ToolError(`bake (--format ova) produced no .ova under ${out}`, 'no-image');
+        const info: BakeInfo = {
+          sealedImage: img,
+          ova: bakedOva,
+          caDir,
+          mqttPort,
+          bakedAt: new Date().toISOString(),
+        };
         writeFileSync(join(runDir, 'bake.json'), JSON.stringify(info, null, 2) + '\n');
         return img;
       });
@@ -391,11 +408,11 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     const cloneDir = join(runDir, 'clones');
     mkdirSync(cloneDir, { recursive: true });
     const timeoutMs = opts.cloneTimeoutMs ?? 15 * 60_000;
-    const spec = (id: string, hostname: string | undefined, boot = 1, uuid = randomUUID()) => ({
+    const spec = (id: string, hostname: string | undefined, boot = 1, uuid = randomUUID(), disk = sealed!) => ({
       id,
       hostname,
       overlay: join(cloneDir, `${id}.qcow2`),
-      sealedImage: sealed!,
+      sealedImage: disk,
       kernel: base.kernel,
       initrd: base.initrd,
       append: base.append,
@@ -406,7 +423,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     const withRegs = (b: CloneBoot, before: Registration[]) => {
       const after = readRegistrations(recordsFile);
       const fresh = after.slice(before.length);
-      const mine = b.hostname ? fresh.filter((r) => r.thingName === b.hostname) : fresh;
+      const mine = b.expectedThingName ? fresh.filter((r) => r.thingName === b.expectedThingName) : fresh;
       const first = mine.find((r) => r.time);
       return {
         ...b,
@@ -456,6 +473,16 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
       `${a.disk.machineId} / ${b.disk.machineId}`,
     );
 
+    // The OVA: checked as an importer would, its disk unpacked and converted back for QEMU (a clone boots it below).
+    const ova = await stage('ova', () => prepareOva(sealed!, bakedOva, runDir, progress));
+    report.ova = ova;
+    progress(`OVA ${ova.path}: ${mib(ova.bytes)} (sealed disk ${mib(ova.sealedDiskBytes)})`);
+    check(
+      'the OVA passes the importer checks (tar order, SHA-256 manifest, disk references, streamOptimized VMDK)',
+      ova.problems.length === 0,
+      `${mib(ova.bytes)}, populated ${mib(ova.populatedBytes)} of ${mib(ova.capacityBytes)}`,
+    );
+
     if (!opts.quick) {
       // Round 2, two VMs at a time: slot 1 = clone-a's second boot, then (once the provisioning stand-in
       // is back) a clone left with the template hostname; slot 2 = clone-c booted while the provisioning
@@ -482,7 +509,25 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
             await new Promise((r) => setTimeout(r, downFor * 1000));
             await bringBack();
           },
-        }).finally(bringBack);
+        })
+          .finally(bringBack)
+          .then(async (c) => {
+            // The same slot then boots a clone from the OVA's disk, as vSphere deploys it: the template's
+            // hostname kept, the ThingName set at deploy time as the OVA's thing-name property, delivered on
+            // the OVF environment's ISO transport (ovf-env.xml on a CD-ROM). Only that property can name it.
+            const iso = ovfEnvIsoForThingName(join(cloneDir, 'clone-ova.ovf-env.iso'), 'branch-020');
+            const o = await bootClone(
+              {
+                ...spec('clone-ova', undefined, 1, randomUUID(), ova.disk),
+                expectedThingName: 'branch-020',
+                qemuArgs: ovfEnvCdromQemuArgs(iso),
+              },
+              paths,
+              runDir,
+              progress,
+            );
+            return [c, o] as const;
+          });
         const slot1 = (async () => {
           const a2 = await bootClone(spec('clone-a', 'branch-017', 2, uuidA), paths, runDir, progress);
           await back;
@@ -492,7 +537,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
           const dup = await bootClone(spec('clone-dup', 'branch-017'), paths, runDir, progress);
           return [a2, tb, dup] as const;
         })();
-        const [c, [a2, tb, dup]] = await Promise.all([slotC, slot1]);
+        const [[c, fromOva], [a2, tb, dup]] = await Promise.all([slotC, slot1]);
         const fresh = readRegistrations(recordsFile).slice(before.length);
         return {
           a2: {
@@ -501,20 +546,30 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
           },
           t: {
             ...withRegs(tb, before),
-            registered: fresh.filter((r) => r.thingName !== 'branch-019').map((r) => r.thingName),
+            // Everything but clone-c's and clone-ova's own names would be the template's.
+            registered: fresh
+              .filter((r) => r.thingName !== 'branch-019' && r.thingName !== 'branch-020')
+              .map((r) => r.thingName),
           },
           dup: {
             ...withRegs(dup, before),
             registered: fresh.filter((r) => r.thingName === 'branch-017').map((r) => r.thingName),
           },
           c: withRegs(c, before),
+          fromOva: withRegs(fromOva, before),
           cRegisteredAfterBack: fresh
             .filter((r) => r.thingName === 'branch-019')
             .every((r) => Date.parse(r.time) >= backAt),
         };
       });
-      const { a2, t, c, dup } = round;
-      report.clones.push(a2, t, c, dup);
+      const { a2, t, c, dup, fromOva } = round;
+      report.clones.push(a2, t, c, dup, fromOva);
+      const ovaJournal = journalQuote(fromOva.journalFile);
+      check(
+        "clone from the OVA's disk, template hostname, named by the OVF environment's ISO transport, provisions once as branch-020",
+        provisionedOk(fromOva, 'branch-020') && namedByOvfEnv(fromOva.journalFile),
+        `${describe(fromOva)}; journal names the OVF environment: ${namedByOvfEnv(fromOva.journalFile)}`,
+      );
       check(
         'second boot of clone-a skips the unit and registers nothing',
         a2.outcome === 'skipped' &&
@@ -553,6 +608,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
         { clone: 'clone-a', why: 'provisioned', lines: journalQuote(a.journalFile) },
         { clone: 'clone-template', why: 'refused: the template hostname', lines: journalQuote(t.journalFile) },
         { clone: 'clone-dup', why: 'refused by the pre-provisioning hook', lines: dupJournal },
+        { clone: 'clone-ova', why: 'named by the OVF environment (ISO transport)', lines: ovaJournal },
       ];
       check(
         'clone booted while the provisioning stand-in was down provisions once it is back',
@@ -587,8 +643,15 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
   return report;
 }
 
+/** Whether the clone's journal says the OVF environment named it (the agent's ThingName line). */
+function namedByOvfEnv(journalFile: string): boolean {
+  return /OVF environment|ovf-env/.test(readFileSync(journalFile, 'utf8'));
+}
+
 export interface BakeInfo {
   sealedImage: string;
+  /** The OVA `build --format ova` wrote (absent in bakes from before the OVA export). */
+  ova?: string;
   caDir: string;
   mqttPort: number;
   bakedAt: string;
@@ -599,7 +662,7 @@ function readBakeInfo(dir: string): BakeInfo {
   if (!existsSync(f))
     throw new UsageError(`--reuse-bake ${dir}: no bake.json there (not a run dir with a finished bake)`);
   const info = JSON.parse(readFileSync(f, 'utf8')) as BakeInfo;
-  for (const p of [info.sealedImage, join(info.caDir, 'ca.crt')])
+  for (const p of [info.sealedImage, join(info.caDir, 'ca.crt'), ...(info.ova ? [info.ova] : [])])
     if (!existsSync(p)) throw new UsageError(`--reuse-bake ${dir}: ${p} is gone`);
   return info;
 }

@@ -23,6 +23,8 @@ export interface VmOptions {
   append: string;
   /** Extra kernel command line words, e.g. ["systemd.hostname=branch-017"]. */
   extraAppend?: string[];
+  /** Further QEMU arguments (devices), e.g. a CD-ROM drive. */
+  extraArgs?: string[];
   /** SMBIOS system UUID (distinct per clone). Default: random. */
   uuid?: string;
   memoryMiB?: number;
@@ -91,6 +93,7 @@ export function qemuArgs(o: VmOptions, qmpSocket: string): string[] {
     '-qmp',
     `unix:${qmpSocket},server=on,wait=off`,
     '-no-reboot',
+    ...(o.extraArgs ?? []),
   ];
 }
 

@@ -26,6 +26,7 @@ build {
       "GG_STAGE=/tmp/gg-stage",
       "GGC_USER=${var.ggc_user}",
       "GGC_GROUP=${var.ggc_group}",
+      "VMWARE_TOOLS=${var.vmware_tools}",
     ]
     scripts = [
       "${path.root}/scripts/packages.sh",

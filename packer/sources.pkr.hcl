@@ -3,9 +3,18 @@
 locals {
   // Ubuntu 22.04 live-server GRUB: the autoinstall arguments go BEFORE "---" so the installer does
   // not copy them (and ds=nocloud) onto the installed system's kernel command line.
+  // The autoinstall data: from Packer's HTTP server, or (vsphere-iso, autoinstall_source = "cd") from a CD labelled
+  // cidata, which cloud-init's NoCloud source finds by its label.
+  autoinstall_from_cd = var.autoinstall_source == "cd"
+  nocloud_ds          = local.autoinstall_from_cd ? "ds=nocloud" : "ds=nocloud-net\\;s=http://{{ .HTTPIP }}:{{ .HTTPPort }}/"
+  autoinstall_cd_files = concat(
+    ["${path.root}/http/user-data", "${path.root}/http/meta-data"],
+    var.vsphere_cd_files,
+  )
+
   ubuntu_boot_command = [
     "c<wait>",
-    "linux /casper/vmlinuz autoinstall ds=nocloud-net\\;s=http://{{ .HTTPIP }}:{{ .HTTPPort }}/ ---<enter><wait>",
+    "linux /casper/vmlinuz autoinstall ${local.nocloud_ds} ---<enter><wait>",
     "initrd /casper/initrd<enter><wait>",
     "boot<enter>",
   ]
@@ -47,18 +56,26 @@ source "vsphere-iso" "ubuntu" {
     network_card = "vmxnet3"
   }
 
-  iso_url        = var.iso_url
-  iso_checksum   = var.iso_checksum
-  http_directory = "${path.root}/http"
+  // An ISO already in a datastore (iso_paths) replaces the download; null leaves an option unset.
+  iso_url        = length(var.vsphere_iso_paths) > 0 ? null : var.iso_url
+  iso_checksum   = length(var.vsphere_iso_paths) > 0 ? null : var.iso_checksum
+  iso_paths      = var.vsphere_iso_paths
+  cd_files       = local.autoinstall_from_cd ? local.autoinstall_cd_files : null
+  cd_label       = local.autoinstall_from_cd ? var.vsphere_cd_label : null
+  http_directory = local.autoinstall_from_cd ? null : "${path.root}/http"
   boot_wait      = var.boot_wait
-  boot_command   = local.ubuntu_boot_command
+  boot_command   = var.vsphere_type_boot_command ? local.ubuntu_boot_command : null
 
-  communicator     = "ssh"
+  communicator     = var.vsphere_communicator
   ssh_username     = var.ssh_username
   ssh_password     = var.ssh_password
   ssh_timeout      = var.ssh_timeout
-  shutdown_command = local.shutdown_command
+  shutdown_command = var.vsphere_communicator == "none" ? null : local.shutdown_command
 
+  // A fixed boot order (disk first: the installed system once there is one). Without it Packer sets one for the
+  // build and clears it after the template conversion, a reconfigure of a template that vcsim refuses.
+  boot_order          = "disk,cdrom"
+  remove_cdrom        = var.vsphere_remove_cdrom
   convert_to_template = true
 }
 
@@ -127,8 +144,11 @@ source "qemu" "ubuntu" {
   skip_resize_disk = true
   format           = "qcow2"
   disk_interface   = "virtio"
-  net_device       = "virtio-net"
-  qemuargs         = slice(local.qemu_kernel_args, 0, var.qemu_kernel == "" ? 0 : 3)
+  // The seal's fstrim reaches the qcow2 (freed blocks leave the image, and the OVA made from it).
+  disk_discard       = "unmap"
+  disk_detect_zeroes = "unmap"
+  net_device         = "virtio-net"
+  qemuargs           = slice(local.qemu_kernel_args, 0, var.qemu_kernel == "" ? 0 : 3)
 
   communicator     = "ssh"
   ssh_username     = var.ssh_username

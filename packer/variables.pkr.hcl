@@ -50,7 +50,13 @@ variable "ggc_group" {
   }
 }
 
-// ---- build account (created by http/user-data for ISO builds, present in the offline base image) --
+variable "vmware_tools" {
+  type        = bool
+  description = "Install open-vm-tools whatever the builder: an image that will run on VMware (an OVA made from the qemu build) needs it for the guestinfo OVF environment and for vSphere guest customization. VMware builders always install it."
+  default     = false
+}
+
+// ---- build account (created by the rendered http/user-data for ISO builds, present in the offline base image) --
 
 variable "ssh_username" {
   type        = string
@@ -62,10 +68,12 @@ variable "ssh_username" {
   }
 }
 
+// No common word as default: Packer masks a sensitive value wherever it appears in its output. greengrass-image
+// build sets it (PKR_VAR_ssh_password, one random password per build) and renders its hash into http/user-data.
 variable "ssh_password" {
   type        = string
-  description = "Build account password (http/user-data carries its SHA-512 crypt hash)."
-  default     = "packer"
+  description = "Build account password (the rendered http/user-data carries its SHA-512 crypt hash)."
+  default     = ""
   sensitive   = true
 }
 
@@ -184,6 +192,58 @@ variable "vsphere_folder" {
 variable "vsphere_network" {
   type    = string
   default = "VM Network"
+}
+
+variable "vsphere_iso_paths" {
+  type        = list(string)
+  description = "ISO files already in a datastore, e.g. [\"[datastore1] iso/ubuntu-22.04.5-live-server-amd64.iso\"]. When set, iso_url and iso_checksum are not used: nothing is downloaded or uploaded, the first path is the installer."
+  default     = []
+}
+
+variable "vsphere_remove_cdrom" {
+  type        = bool
+  description = "Delete the CD-ROM drives from the template (Packer always ejects them). Keep them (false) if clones get their OVF environment on the ISO transport, which needs a CD-ROM drive."
+  default     = false
+}
+
+variable "autoinstall_source" {
+  type        = string
+  description = "Where the Ubuntu installer reads http/user-data and http/meta-data: \"http\" (Packer's HTTP server, the guest must reach the build host) or \"cd\" (a CD built from them with cd_files, for build networks that block it; needs xorriso, mkisofs or genisoimage on the build host). vsphere-iso only."
+  default     = "http"
+  validation {
+    condition     = contains(["http", "cd"], var.autoinstall_source)
+    error_message = "The autoinstall_source variable must be \"http\" or \"cd\"."
+  }
+}
+
+variable "vsphere_cd_files" {
+  type        = list(string)
+  description = "Extra files for the autoinstall CD (autoinstall_source = \"cd\"), beside user-data and meta-data."
+  default     = []
+}
+
+variable "vsphere_cd_label" {
+  type        = string
+  description = "Volume label of the autoinstall CD. cloud-init's NoCloud source looks for cidata (or CIDATA)."
+  default     = "cidata"
+}
+
+// Against an API-only endpoint (vcsim, the vSphere simulator the tests use) nothing boots: it types no keys and
+// reports no guest IP. These two let the vsphere-iso source run there up to the template conversion.
+variable "vsphere_communicator" {
+  type        = string
+  description = "\"ssh\" (a real build), or \"none\": no provisioning, Packer waits 5 minutes for the VM to be powered off from outside, then converts it. \"none\" builds no golden image."
+  default     = "ssh"
+  validation {
+    condition     = contains(["ssh", "none"], var.vsphere_communicator)
+    error_message = "The vsphere_communicator variable must be \"ssh\" or \"none\"."
+  }
+}
+
+variable "vsphere_type_boot_command" {
+  type        = bool
+  description = "Type the installer's boot command on the VM console (false: none is typed, for endpoints without keyboard input)."
+  default     = true
 }
 
 // ---- qemu (offline pipeline: boots an existing qcow2) -----------------------------------------

@@ -31,7 +31,11 @@ if [ "${#py_missing[@]}" -gt 0 ]; then
     "(python3 -m pip install 'moto[server]>=5,<6' boto3 awscli cfn-lint), then re-run" >&2
   exit 1
 fi
-pkgs=(openjdk-17-jdk-headless openssl openssh-client systemd packer shellcheck qemu-system-x86 qemu-utils debootstrap e2fsprogs unzip zip time)
+# genisoimage: Packer's mkisofs for the vSphere autoinstall CD (cd_files), and the OVF environment ISO (ISO
+# transport) for clones and tests. golang-go + golang-github-vmware-vmw-ovflib-dev: VMware's OVF-environment
+# parser, which a test runs. util-linux (unshare), bsdutils (logger): the agent's journal test.
+pkgs=(openjdk-17-jdk-headless openssl openssh-client systemd util-linux bsdutils packer shellcheck qemu-system-x86 qemu-utils
+  debootstrap e2fsprogs unzip zip time genisoimage golang-go golang-github-vmware-vmw-ovflib-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -40,4 +44,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# govc and vcsim (VMware's govmomi) check the OVA and the vsphere-iso template; Debian ships only the Go library,
+# so setup-govmomi.sh builds both from Debian's source package (quick no-op once built).
+bash scripts/setup-govmomi.sh
 npm ci --no-fund --no-audit

@@ -22,6 +22,10 @@ export interface AgentConfig {
     deny: string[];
     /** Written by `seal`: the golden image's hostname, refused as a ThingName. */
     templateHostnameFile: string;
+    /** Read the OVF environment first: its `ovfProperty`, when set, names the machine over `source`. */
+    ovfEnv: boolean;
+    /** The vApp property key, `thing-name` as the OVA declares it. */
+    ovfProperty: string;
   };
   sources: {
     hostnameFile: string;
@@ -29,9 +33,15 @@ export interface AgentConfig {
     dmiUuidFile: string;
     /** Command (path or name on PATH) of vmware-rpctool. */
     vmwareRpctool: string;
+    /** Where the kernel lists block devices; its `sr<N>` entries are the CD-ROM drives searched for ovf-env.xml. */
+    blockClassDir: string;
+    /** Where their device nodes are. */
+    devDir: string;
   };
   installer: {
     java: string;
+    /** openssl, for the device key and CSR in CSR mode (installer config csrPath). */
+    openssl: string;
     minJavaVersion: number;
     jar: string;
     pluginJar: string;
@@ -89,6 +99,10 @@ export interface AgentConfig {
   };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+    /** auto: journald's native protocol under systemd, sentences otherwise; json: pino JSON lines. */
+    format: 'auto' | 'text' | 'json';
+    /** A wait (clock, endpoint, installer, provisioning confirmation) logs that it still waits this often. */
+    progressSeconds: number;
   };
 }
 
@@ -100,15 +114,20 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
     fqdn: 'refuse',
     deny: [],
     templateHostnameFile: '/etc/greengrass-firstboot/template-hostname',
+    ovfEnv: true,
+    ovfProperty: 'thing-name',
   },
   sources: {
     hostnameFile: '/proc/sys/kernel/hostname',
     dmiSerialFile: '/sys/class/dmi/id/product_serial',
     dmiUuidFile: '/sys/class/dmi/id/product_uuid',
     vmwareRpctool: 'vmware-rpctool',
+    blockClassDir: '/sys/class/block',
+    devDir: '/dev',
   },
   installer: {
     java: 'java',
+    openssl: 'openssl',
     minJavaVersion: 8,
     jar: '/greengrass/v2/installer/lib/Greengrass.jar',
     pluginJar: '/greengrass/v2/installer/aws.greengrass.FleetProvisioningByClaim.jar',
@@ -131,12 +150,13 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
   },
   claim: { removeAfterProvisioning: true },
   backoff: { baseMs: 2000, maxMs: 30000 },
-  log: { level: 'info' },
+  log: { level: 'info', format: 'auto', progressSeconds: 30 },
 };
 
 const SOURCES: readonly ThingNameSource[] = ['hostname', 'guestinfo', 'serial', 'uuid', 'template'];
 const FQDN_MODES: readonly FqdnMode[] = ['refuse', 'short', 'dashes'];
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export const LOG_FORMATS = ['auto', 'text', 'json'] as const;
 
 type Section = Record<string, unknown>;
 
@@ -221,6 +241,8 @@ export function resolveAgentConfig(doc: unknown, source = 'agent config'): Agent
   if (!FQDN_MODES.includes(cfg.thingName.fqdn))
     problems.push(`thingName.fqdn must be one of ${FQDN_MODES.join(', ')}, got ${JSON.stringify(cfg.thingName.fqdn)}`);
   if (!LEVELS.includes(cfg.log.level)) problems.push(`log.level must be one of ${LEVELS.join(', ')}`);
+  if (!LOG_FORMATS.includes(cfg.log.format)) problems.push(`log.format must be one of ${LOG_FORMATS.join(', ')}`);
+  if (!(cfg.log.progressSeconds > 0)) problems.push('log.progressSeconds must be > 0');
   if (cfg.installer.attempts < 1 || !Number.isInteger(cfg.installer.attempts))
     problems.push('installer.attempts must be an integer >= 1');
   if (cfg.installer.timeoutSeconds <= 0) problems.push('installer.timeoutSeconds must be > 0');
@@ -234,11 +256,15 @@ export function resolveAgentConfig(doc: unknown, source = 'agent config'): Agent
   if (cfg.thingName.source === 'guestinfo' && !/^[a-zA-Z0-9_.-]+$/.test(cfg.thingName.guestinfoKey)) {
     problems.push('thingName.guestinfoKey may only contain letters, digits, ".", "_" and "-"');
   }
+  if (!/^[a-zA-Z0-9_.-]+$/.test(cfg.thingName.ovfProperty))
+    problems.push('thingName.ovfProperty may only contain letters, digits, ".", "_" and "-"');
   const paths: [string, string][] = [
     ['thingName.templateHostnameFile', cfg.thingName.templateHostnameFile],
     ['sources.hostnameFile', cfg.sources.hostnameFile],
     ['sources.dmiSerialFile', cfg.sources.dmiSerialFile],
     ['sources.dmiUuidFile', cfg.sources.dmiUuidFile],
+    ['sources.blockClassDir', cfg.sources.blockClassDir],
+    ['sources.devDir', cfg.sources.devDir],
     ['installer.jar', cfg.installer.jar],
     ['installer.pluginJar', cfg.installer.pluginJar],
     ['installer.configTemplate', cfg.installer.configTemplate],

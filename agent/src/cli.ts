@@ -6,19 +6,28 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { CliError, ExitCode, InterruptedError, UsageError } from '../../common/errors.ts';
 import { DEFAULT_CONFIG_PATH, loadAgentConfig } from './agent-config.ts';
-import { createLogger, scrubSecrets, type Logger } from './log.ts';
-import { writeStderr, writeStdout } from './fd-write.ts';
+import { createLogger, logSink, scrubSecrets, type LogFormat, type Logger } from './log.ts';
+import { flushStatus, notifyStatus } from './progress.ts';
+import { writeStdout } from './fd-write.ts';
 import { AGENT_VERSION } from './version.ts';
 import type { CommandContext } from './commands/context.ts';
 
 let log: Logger | undefined;
+/** --log-format as typed (it also applies to an error before the config is read). */
+let formatArg: LogFormat | undefined;
 
-function context(controller: AbortController, argv: Record<string, unknown>): CommandContext {
+function context(controller: AbortController, argv: Record<string, unknown>, command?: string): CommandContext {
   const configPath = String(argv.config ?? DEFAULT_CONFIG_PATH);
   if (configPath.trim() === '') throw new UsageError('--config needs a path (it is empty)');
+  const level = typeof argv['log-level'] === 'string' ? argv['log-level'] : undefined;
+  formatArg = typeof argv['log-format'] === 'string' ? (argv['log-format'] as LogFormat) : undefined;
+  log = createLogger({ level, format: formatArg });
   const cfg = loadAgentConfig(configPath);
-  log = createLogger({ level: typeof argv['log-level'] === 'string' ? argv['log-level'] : cfg.log.level });
-  return { configPath, cfg, log, signal: controller.signal, out: writeStdout };
+  const format = formatArg ?? cfg.log.format;
+  log = createLogger({ level: level ?? cfg.log.level, format });
+  // In the journal, `run`'s result line would repeat the event that says it ("Provisioned as …"): once is enough.
+  const out = command === 'run' && logSink({ format }) === 'journal' ? () => {} : writeStdout;
+  return { configPath, cfg, log, signal: controller.signal, out };
 }
 
 /** The yargs CLI. Each command handler reports its exit code through `setCode`. */
@@ -41,13 +50,20 @@ export function buildCli(controller: AbortController, argv: string[], setCode: (
       describe: 'overrides log.level from the config',
       global: true,
     })
+    .option('log-format', {
+      type: 'string',
+      choices: ['auto', 'text', 'json'],
+      describe:
+        'overrides log.format: auto = sentences, as journal entries with fields under systemd; json = pino JSON lines',
+      global: true,
+    })
     .command(
       'run',
       'provision this machine (preflight, render, install, verify, finish); exits 0 at once if already provisioned',
       {},
       async (a) => {
         const { runCommand } = await import('./commands/run.ts');
-        setCode(await runCommand(context(controller, a)));
+        setCode(await runCommand(context(controller, a, 'run')));
       },
     )
     .command(
@@ -122,10 +138,29 @@ export function buildCli(controller: AbortController, argv: string[], setCode: (
     .fail((msg, err) => {
       // yargs' own argument errors (e.g. `--config` with no value) arrive as a YError: usage, not internal.
       if (err && err.name !== 'YError') throw err;
-      throw new UsageError(msg ?? err?.message ?? 'invalid arguments');
+      throw new UsageError(usageMessage(msg ?? err?.message ?? 'invalid arguments', argv));
     });
   skipHelpCache(cli);
   return cli;
+}
+
+/** yargs' argument errors, said once and as typed: `unknown option --colour`, `--log-level "loud" is not one of …`. */
+export function usageMessage(msg: string, argv: string[]): string {
+  const unknown = /^Unknown arguments?: (.+)$/.exec(msg);
+  if (unknown) {
+    const typed = (unknown[1] as string).split(', ').map((n) => {
+      const t = argv.find((a) => a === n || a.replace(/^-+/, '').split('=')[0] === n) ?? n;
+      return t.startsWith('-') ? `option ${t.split('=')[0]}` : `command ${JSON.stringify(t)}`;
+    });
+    const commands = typed.some((t) => t.startsWith('command')) ? ' (commands: run, check, status, seal)' : '';
+    return `unknown ${typed.join(', ')}${commands}`;
+  }
+  const invalid = /Argument: (\S+), Given: (.+?), Choices: (.+)$/m.exec(msg);
+  if (invalid && invalid[2] === '""') return `--${invalid[1]} needs a value`;
+  if (invalid) return `--${invalid[1]} ${invalid[2]} is not one of ${(invalid[3] as string).replace(/"/g, '')}`;
+  const noValue = /^Not enough arguments following: (\S+)$/.exec(msg);
+  if (noValue) return `--${noValue[1]} needs a value`;
+  return msg;
 }
 
 /**
@@ -159,25 +194,29 @@ export function start(): void {
       controller.abort(new InterruptedError(sig));
     });
   }
-  main(controller, hideBin(process.argv)).then(
-    (code) => {
+  main(controller, hideBin(process.argv))
+    .then(
+      (code) => code,
+      (err: unknown) => {
+        // The one line about the failure (the journal's `-p err` entry), with its reason and exit code as fields.
+        log ??= createLogger({ format: formatArg });
+        if (err instanceof CliError) {
+          const usage = err.exitCode === ExitCode.USAGE ? '; run greengrass-firstboot --help for usage' : '';
+          log.error({ reason: err.reason, exitCode: err.exitCode }, `${err.message}${usage}`);
+          notifyStatus(`failed (${err.reason}, exit ${err.exitCode}): ${scrubSecrets(err.message)}`);
+          return err.exitCode;
+        }
+        const stack = scrubSecrets(String((err as Error)?.stack ?? err));
+        log.fatal({ reason: 'internal', exitCode: ExitCode.INTERNAL }, `Internal error (a bug): ${stack}`);
+        notifyStatus('failed: internal error');
+        return ExitCode.INTERNAL;
+      },
+    )
+    .then(async (code) => {
       process.exitCode = code;
+      await flushStatus();
       // Done: don't wait for lingering handles (a finished child's stdio, keep-alive timers) to
       // drain; stdout/stderr are synchronous for files and pipes on Linux, so nothing is lost.
       process.exit(code);
-    },
-    (err: unknown) => {
-      log ??= createLogger();
-      if (err instanceof CliError) {
-        log.error({ reason: err.reason, exitCode: err.exitCode }, err.message);
-        writeStderr(`greengrass-firstboot: ${scrubSecrets(err.message)}\n`);
-        if (err.exitCode === ExitCode.USAGE) writeStderr('Run with --help for usage.\n');
-        process.exitCode = err.exitCode;
-      } else {
-        log.fatal({ err }, 'internal error');
-        writeStderr(`greengrass-firstboot: internal error: ${scrubSecrets(String((err as Error)?.stack ?? err))}\n`);
-        process.exitCode = ExitCode.INTERNAL;
-      }
-    },
-  );
+    });
 }

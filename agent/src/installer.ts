@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { InterruptedError, TransientError } from '../../common/errors.ts';
 import type { AgentConfig } from './agent-config.ts';
 import { privateKeyLineFilter, type Logger } from './log.ts';
+import { reportWait } from './progress.ts';
 
 /** SIGKILL this long after the timeout's SIGTERM, if the installer is still there. */
 export const INSTALLER_KILL_GRACE_SECONDS = 5;
@@ -52,6 +53,35 @@ export function pipeLines(stream: Readable | null | undefined, fn: (line: string
   });
 }
 
+/** The installer's catch-all line before the stack trace of what went wrong (nucleus GreengrassSetup.java). */
+export const SETUP_ERROR_LINE = 'Error while trying to setup Greengrass Nucleus';
+
+/**
+ * The installer's stderr, read for the exception it failed with: after SETUP_ERROR_LINE it prints the stack
+ * trace, whose first line names the exception and its message, and whose last "Caused by:" line the root cause.
+ */
+export function exceptionReader(): { line(l: string): void; summary(): string | null } {
+  let afterSetupError = false;
+  let exception: string | null = null;
+  let cause: string | null = null;
+  return {
+    line(l) {
+      const t = l.trim();
+      if (t === SETUP_ERROR_LINE) {
+        afterSetupError = true;
+        return;
+      }
+      if (!afterSetupError || t === '' || /^at |^\.\.\. \d+ more$/.test(t)) return;
+      if (t.startsWith('Caused by: ')) cause = t.slice('Caused by: '.length);
+      else exception ??= t;
+    },
+    summary() {
+      if (!exception) return null;
+      return cause && !exception.includes(cause) ? `${exception} (caused by ${cause})` : exception;
+    },
+  };
+}
+
 export interface InstallerRun {
   exitCode: number | undefined;
   timedOut: boolean;
@@ -66,9 +96,27 @@ export async function runInstaller(
   log: Logger,
   signal?: AbortSignal,
 ): Promise<void> {
-  const { execa } = await import('execa');
   const args = installerArgs(cfg, rootPath);
-  log.info({ command: cfg.installer.java, args }, 'starting the Greengrass installer');
+  log.info(
+    { command: cfg.installer.java, args },
+    `Starting the Greengrass installer: ${cfg.installer.java} ${args.join(' ')}`,
+  );
+  const waiting = reportWait(
+    log,
+    'the Greengrass installer to finish',
+    cfg.installer.timeoutSeconds,
+    cfg.log.progressSeconds,
+  );
+  try {
+    await installOnce(cfg, args, log, signal);
+  } finally {
+    waiting.done();
+  }
+  log.info('The Greengrass installer finished (exit 0); the nucleus provisions this machine now, verifying');
+}
+
+async function installOnce(cfg: AgentConfig, args: string[], log: Logger, signal?: AbortSignal): Promise<void> {
+  const { execa } = await import('execa');
   const child = execa(cfg.installer.java, args, {
     reject: false,
     buffer: false,
@@ -79,19 +127,25 @@ export async function runInstaller(
     cancelSignal: signal,
     // The child's stdout/stderr are ours to drain; a detached grandchild must not hold them open.
     cleanup: true,
+    // The unit's status line is the agent's: nothing the installer starts may set it.
+    env: { NOTIFY_SOCKET: undefined },
   });
   const tail: string[] = [];
+  const failure = exceptionReader();
   const ilog = log.child({ installer: true });
   const [stdoutKeys, stderrKeys] = [privateKeyLineFilter(), privateKeyLineFilter()];
   const done = Promise.all([
     pipeLines(child.stdout, (raw) => {
       const line = stdoutKeys(raw);
-      if (line !== null) ilog.info({ stream: 'stdout' }, line);
+      if (line === null) return;
+      ilog.info({ stream: 'stdout' }, `Installer: ${line}`);
+      failure.line(line);
     }),
     pipeLines(child.stderr, (raw) => {
       const line = stderrKeys(raw);
       if (line === null) return;
-      ilog.warn({ stream: 'stderr' }, line);
+      ilog.warn({ stream: 'stderr' }, `Installer: ${line}`);
+      failure.line(line);
       tail.push(line);
       if (tail.length > 20) tail.shift();
     }),
@@ -109,12 +163,11 @@ export async function runInstaller(
     );
   }
   if (result.exitCode !== 0) {
-    const why = tail.find((l) => /Error while trying to setup|Exception|Error/.test(l)) ?? tail.at(-1) ?? '';
+    const why = failure.summary() ?? [...tail].reverse().find((l) => /Exception|Error/.test(l)) ?? tail.at(-1) ?? '';
     const how = result.exitCode !== undefined ? `exit ${result.exitCode}` : `signal ${result.signal ?? 'unknown'}`;
     throw new TransientError(
       `the Greengrass installer failed (${how})${why ? `: ${why.slice(0, 300)}` : ''}`,
       'installer-failed',
     );
   }
-  log.info('the Greengrass installer finished (exit 0); provisioning happens inside the nucleus, verifying');
 }

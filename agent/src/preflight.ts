@@ -4,14 +4,29 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ConfigError, TransientError, CliError } from '../../common/errors.ts';
-import { assertKeyMatchesCertificate, parseCertificate, validityAt, type CertificateInfo } from '../../common/pem.ts';
+import {
+  assertKeyMatchesCertificate,
+  notPemCause,
+  parseCertificate,
+  parsePrivateKey,
+  validityAt,
+  type CertificateInfo,
+} from '../../common/pem.ts';
 import type { FleetProvisioningConfig } from '../../common/installer-config.ts';
 import type { AgentConfig } from './agent-config.ts';
 import { sleep } from './backoff.ts';
 import type { Logger } from './log.ts';
+import { reportWait, type Wait } from './progress.ts';
 
-// The network check lives in endpoint-probe.ts; `check` and `run` take it from here with the other steps.
-export { waitForEndpoint } from './endpoint-probe.ts';
+export {
+  endpointOf,
+  proxyConnectProbe,
+  proxyOf,
+  tcpProbe,
+  waitForEndpoint,
+  type Endpoint,
+  type ProxySettings,
+} from './endpoint.ts';
 
 /** Bound on `java -version` (only when the JDK's release file does not answer). */
 export const JAVA_VERSION_TIMEOUT_SECONDS = 30;
@@ -131,9 +146,11 @@ export function checkJars(cfg: AgentConfig): string {
   return `${cfg.installer.jar}, ${cfg.installer.pluginJar}`;
 }
 
-function readRequired(path: string, what: string, reason: string): string {
+/** A PEM file's text; missing, unreadable, empty or DER is an error naming the path and the cause. */
+function readRequired(path: string, what: string, reason: string, kind: 'certificate' | 'key'): string {
+  let data: Buffer;
   try {
-    return readFileSync(path, 'utf8');
+    data = readFileSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(
@@ -141,14 +158,26 @@ function readRequired(path: string, what: string, reason: string): string {
       reason,
     );
   }
+  const cause = notPemCause(data, kind);
+  if (cause) {
+    const empty = cause === 'the file is empty';
+    throw new ConfigError(
+      `${what} ${path} cannot be used: ${cause}`,
+      `${reason.replace(/-missing$/, '')}-${empty ? 'empty' : 'not-pem'}`,
+    );
+  }
+  return data.toString('utf8');
 }
 
 /** Claim cert + key present, PEM, matching; root CA present and PEM. Never logs key material. */
 export function checkClaim(fleet: FleetProvisioningConfig): CertificateInfo {
-  const cert = readRequired(fleet.claimCertificatePath, 'claim certificate', 'claim-cert-missing');
-  const key = readRequired(fleet.claimCertificatePrivateKeyPath, 'claim private key', 'claim-key-missing');
-  const ca = readRequired(fleet.rootCaPath, 'root CA', 'root-ca-missing');
+  const cert = readRequired(fleet.claimCertificatePath, 'claim certificate', 'claim-cert-missing', 'certificate');
+  const key = readRequired(fleet.claimCertificatePrivateKeyPath, 'claim private key', 'claim-key-missing', 'key');
+  const ca = readRequired(fleet.rootCaPath, 'root CA', 'root-ca-missing', 'certificate');
   parseCertificate(ca, `root CA ${fleet.rootCaPath}`, 'root-ca');
+  // Each file's own errors name its path; the pair's match is checked after.
+  parseCertificate(cert, `claim certificate ${fleet.claimCertificatePath}`, 'claim-cert');
+  parsePrivateKey(key, `claim private key ${fleet.claimCertificatePrivateKeyPath}`);
   return assertKeyMatchesCertificate(cert, key, 'claim');
 }
 
@@ -161,6 +190,23 @@ export async function waitForClock(ctx: PreflightContext, claim: CertificateInfo
   const now = ctx.now ?? (() => new Date());
   const floor = new Date(Math.max(claim.notBefore.getTime(), buildTime.getTime()));
   const deadline = Date.now() + ctx.cfg.preflight.clockWaitSeconds * 1000;
+  let waiting: Wait | undefined;
+  try {
+    return await clockLoop(ctx, claim, buildTime, floor, deadline, now, (w) => (waiting = w));
+  } finally {
+    waiting?.done();
+  }
+}
+
+async function clockLoop(
+  ctx: PreflightContext,
+  claim: CertificateInfo,
+  buildTime: Date,
+  floor: Date,
+  deadline: number,
+  now: () => Date,
+  started: (w: Wait) => void,
+): Promise<string> {
   for (let i = 0; ; i++) {
     const t = now();
     if (validityAt(claim, t) === 'expired') {
@@ -176,7 +222,23 @@ export async function waitForClock(ctx: PreflightContext, claim: CertificateInfo
         'clock-not-set',
       );
     }
-    if (i === 0) ctx.log.warn({ now: t.toISOString(), floor: floor.toISOString() }, 'clock is not set yet; waiting');
+    if (i === 0) {
+      const bound = ctx.cfg.preflight.clockWaitSeconds;
+      ctx.log.warn(
+        { now: t.toISOString(), floor: floor.toISOString(), reason: 'clock-not-set' },
+        `The clock (${t.toISOString()}) is before ${floor.toISOString()}, the claim certificate's start or the image's build time: waiting up to ${bound} s for time synchronisation`,
+      );
+      started(
+        reportWait(
+          ctx.log,
+          'the clock to be set',
+          bound,
+          ctx.cfg.log.progressSeconds,
+          {},
+          () => `clock ${now().toISOString()}`,
+        ),
+      );
+    }
     await sleep(Math.min(2000, Math.max(50, deadline - Date.now())), ctx.signal);
   }
 }

@@ -35,7 +35,7 @@ export function restartService(cfg: AgentConfig, log: Logger, signal?: AbortSign
   const [cmd, ...args] = cfg.service.restartCommand as [string, ...string[]];
   log.info(
     { command: cfg.service.restartCommand },
-    'restarting greengrass.service so the provisioning plugin runs again',
+    'Restarting greengrass.service so the provisioning plugin runs again',
   );
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {

@@ -1,7 +1,8 @@
-// Where this machine's ThingName comes from: the hostname (default), VMware guestinfo, the DMI
-// serial or UUID, or a `{{token}}` template over those. The result is validated with the shared
-// AWS IoT rules and refusal policy (common/thing-name.ts). Every location is a config path, so
-// tests point them at files and scripts.
+// Where this machine's ThingName comes from: the OVF environment's `thing-name` property when the hypervisor gave
+// one (agent/src/ovf-env-source.ts), else the configured source: the hostname (default), VMware guestinfo, the DMI
+// serial or UUID, or a `{{token}}` template over those. Whichever names it, the result is validated with the shared
+// AWS IoT rules and refusal policy (common/thing-name.ts). Every location is a config path, so tests point them at
+// files and scripts.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../common/errors.ts';
@@ -11,9 +12,11 @@ import {
   templateTokens,
   validateThingName,
   showName,
+  ThingNameError,
   type FqdnMode,
 } from '../../common/thing-name.ts';
 import type { AgentConfig } from './agent-config.ts';
+import { ovfCandidate } from './ovf-env-source.ts';
 
 /** Values DMI firmware reports when it has no real serial/UUID: never unique. */
 const DMI_PLACEHOLDERS = new Set([
@@ -28,11 +31,10 @@ const DMI_PLACEHOLDERS = new Set([
   'ffffffff-ffff-ffff-ffff-ffffffffffff',
 ]);
 
-function readValueFile(path: string, what: string): string {
+/** A one-line value file without its final newline (untrimmed: the hostname's whitespace is checked). */
+function readRawValueFile(path: string, what: string): string {
   try {
-    return readFileSync(path, 'utf8')
-      .replace(/\r?\n$/, '')
-      .trim();
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(
@@ -43,8 +45,23 @@ function readValueFile(path: string, what: string): string {
   }
 }
 
+function readValueFile(path: string, what: string): string {
+  return readRawValueFile(path, what).trim();
+}
+
+/**
+ * The hostname. One with whitespace around it is refused rather than trimmed in silence: the name the operator
+ * set and the ThingName registered would differ, and what set it (a customization spec, DHCP) is worth fixing.
+ */
 export function readHostname(cfg: AgentConfig): string {
-  return readValueFile(cfg.sources.hostnameFile, 'hostname');
+  const raw = readRawValueFile(cfg.sources.hostnameFile, 'hostname');
+  if (raw !== raw.trim() && raw.trim() !== '') {
+    throw new ConfigError(
+      `the hostname ${showName(raw)} (${cfg.sources.hostnameFile}) has whitespace around it; set it without (hostnamectl hostname ${raw.trim()}), then start the unit again`,
+      'hostname-whitespace',
+    );
+  }
+  return raw;
 }
 
 function readDmi(path: string, what: 'DMI serial' | 'DMI uuid'): string {
@@ -139,20 +156,60 @@ export function candidateThingName(cfg: AgentConfig): string {
   }
 }
 
+export interface ResolvedThingName {
+  thingName: string;
+  /** `ovf-env`, or the configured thingName.source. */
+  source: string;
+  /** Which source named the machine, in words, for the log (and why the OVF environment did not). */
+  namedBy: string;
+  /** An OVF value thingName.fqdn rewrote: reported, as a rewritten hostname is. */
+  ovfValue?: string;
+  fqdn?: FqdnMode;
+}
+
+/** This machine's validated ThingName and its source, or a ThingNameError / ConfigError (permanent). */
+export function resolveThingNameFrom(cfg: AgentConfig): ResolvedThingName {
+  const ovf = cfg.thingName.ovfEnv ? ovfCandidate(cfg) : { value: null, why: 'thingName.ovfEnv is false' };
+  const candidate = ovf.value ?? candidateThingName(cfg);
+  const templateHostname = readTemplateHostname(cfg);
+  let thingName: string;
+  try {
+    thingName = validateThingName(candidate, {
+      deny: cfg.thingName.deny,
+      templateHostname: templateHostname ? applyFqdnMode(templateHostname, cfg.thingName.fqdn) : null,
+    });
+  } catch (err) {
+    // Same refusal, same reason; the message says where the name came from, or the operator looks at the hostname.
+    if (err instanceof ThingNameError && ovf.value !== null)
+      throw new ThingNameError(
+        err.candidate,
+        err.problem,
+        `${err.message} (from the OVF environment property ${cfg.thingName.ovfProperty}, ${ovf.where})`,
+      );
+    throw err;
+  }
+  if (ovf.value === null)
+    return { thingName, source: cfg.thingName.source, namedBy: `thingName.source ${cfg.thingName.source}; ${ovf.why}` };
+  return {
+    thingName,
+    source: 'ovf-env',
+    namedBy: `OVF environment property ${cfg.thingName.ovfProperty} (${ovf.where})`,
+    ...(ovf.raw !== ovf.value ? { ovfValue: ovf.raw, fqdn: cfg.thingName.fqdn } : {}),
+  };
+}
+
 /** This machine's validated ThingName, or a ThingNameError / ConfigError (permanent). */
 export function resolveThingName(cfg: AgentConfig): string {
-  const candidate = candidateThingName(cfg);
-  const templateHostname = readTemplateHostname(cfg);
-  return validateThingName(candidate, {
-    deny: cfg.thingName.deny,
-    templateHostname: templateHostname ? applyFqdnMode(templateHostname, cfg.thingName.fqdn) : null,
-  });
+  return resolveThingNameFrom(cfg).thingName;
 }
 
 /** The hostname, when thingName.fqdn changed it on its way into the ThingName: reported, so the rewrite is never silent. */
-export function fqdnRewrite(cfg: AgentConfig): { hostname: string; fqdn: FqdnMode } | null {
+export function fqdnRewrite(
+  cfg: AgentConfig,
+  source: string = cfg.thingName.source,
+): { hostname: string; fqdn: FqdnMode } | null {
   const t = cfg.thingName;
-  if (t.fqdn === 'refuse') return null;
+  if (t.fqdn === 'refuse' || source !== t.source) return null;
   if (t.source !== 'hostname' && !(t.source === 'template' && templateTokens(t.template).includes('hostname')))
     return null;
   const hostname = readHostname(cfg);

@@ -3,21 +3,12 @@
 // IntegrityError, exit 6); downloads cached by checksum so a re-run does not fetch again; https downloads
 // go through HTTPS_PROXY unless NO_PROXY lists the host (proxy.ts).
 import { createHash } from 'node:crypto';
-import {
-  copyFileSync,
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, IntegrityError, TransientError, UsageError } from '../../common/errors.ts';
-import { httpGet } from './proxy.ts';
+import { downloadToFile, type Downloaded } from './download.ts';
 
 export const RELEASES_BASE = 'https://d2s8p88vqu9w66.cloudfront.net/releases';
 
@@ -152,20 +143,19 @@ export async function fetchArtifact(r: ArtifactRequest, progress: (m: string) =>
     };
   }
   progress(`${label}: downloading ${url}`);
-  let res: { status: number; body: Buffer };
-  try {
-    res = await httpGet(url);
-  } catch (err) {
-    throw new TransientError(`${label}: cannot download ${url}: ${(err as Error).message}`, 'download-failed', {
-      cause: err,
-    });
-  }
-  if (res.status !== 200)
-    throw new TransientError(`${label}: download ${url} failed: HTTP ${res.status}`, 'download-failed');
   const tmp = `${cached}.${process.pid}.part`;
   try {
-    writeFileSync(tmp, res.body);
-    const got = await sha256File(tmp);
+    let res: Downloaded;
+    try {
+      res = await downloadToFile(url, tmp, (line) => progress(`${label}: ${line}`));
+    } catch (err) {
+      throw new TransientError(`${label}: cannot download ${url}: ${(err as Error).message}`, 'download-failed', {
+        cause: err,
+      });
+    }
+    if (res.status !== 200)
+      throw new TransientError(`${label}: download ${url} failed: HTTP ${res.status}`, 'download-failed');
+    const got = res.sha256;
     if (got !== want)
       throw new IntegrityError(
         `${label} from ${url}: SHA-256 ${got} does not match the pinned ${want}`,

@@ -2,6 +2,7 @@
 // The schema and rendering are common/installer-config.ts; nothing here re-implements them.
 import { DescribeEndpointCommand } from '@aws-sdk/client-iot';
 import { DEFAULT_PATHS, renderInstallerConfig, type InstallerSettings } from '../../common/installer-config.ts';
+import { CSR_MIN_PLUGIN_VERSION, defaultCsrPaths } from '../../common/installer-csr.ts';
 import { UsageError } from '../../common/errors.ts';
 import { call, type Clients } from './aws.ts';
 import type { Context } from './context.ts';
@@ -26,6 +27,7 @@ export interface ConfigFlags {
   proxyUrl?: string;
   proxyUsername?: string;
   rootPath?: string;
+  csr?: boolean;
 }
 
 /** The AWS clients' region: --region, else the settings file's `region` (else the SDK's chain). */
@@ -99,7 +101,20 @@ export async function resolveInstallerSettings(
     templateParameters: params,
     ...(port !== undefined ? { mqttPort: port } : {}),
     ...proxy,
+    ...(pick<boolean>(argv, settings, 'csr') ? defaultCsrPaths(rootPath) : {}),
   };
+}
+
+/** CSR mode needs a plugin that reads csrPath: an older one would silently have AWS make every device's key. */
+export function checkCsrPluginVersion(csr: boolean | undefined, pluginVersion: string): void {
+  if (!csr) return;
+  const [a, b, c] = pluginVersion.split('.').map(Number);
+  const [x, y, z] = CSR_MIN_PLUGIN_VERSION.split('.').map(Number) as [number, number, number];
+  if ([a, b, c].some((n) => n === undefined || !Number.isInteger(n))) return; // a bad version is refused where it is fetched
+  if (a! * 1e6 + b! * 1e3 + c! < x * 1e6 + y * 1e3 + z)
+    throw new UsageError(
+      `--csr needs FleetProvisioningByClaim ${CSR_MIN_PLUGIN_VERSION} or later (csrPath is ignored by ${pluginVersion}, which has AWS make the key): use --plugin-version ${CSR_MIN_PLUGIN_VERSION} or later, or drop --csr`,
+    );
 }
 
 /** Where the proxy password comes from: never argv (other users see it in the process list). */

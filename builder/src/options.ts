@@ -3,6 +3,7 @@
 // arguments (`cores delete a b`); `--names a,b` is the older form, still accepted with a warning.
 import type { Argv } from 'yargs';
 import { DEFAULT_PATHS } from '../../common/installer-config.ts';
+import { CSR_MIN_PLUGIN_VERSION } from '../../common/installer-csr.ts';
 import { UsageError } from '../../common/errors.ts';
 import { DEFAULT_SECRET_PREFIX, DEFAULT_THING_GROUP } from './claim-secret.ts';
 import type { Context } from './context.ts';
@@ -81,6 +82,10 @@ export const CONFIG_OPTIONS = {
     describe: 'proxy user name (the password: environment variable GREENGRASS_IMAGE_PROXY_PASSWORD)',
   },
   'root-path': { type: 'string', describe: `Greengrass root (default ${DEFAULT_PATHS.rootPath})` },
+  csr: {
+    type: 'boolean',
+    describe: `CSR mode: each device makes its own key and a CSR at first boot; only the CSR goes to AWS (plugin >= ${CSR_MIN_PLUGIN_VERSION})`,
+  },
 } as const;
 
 export const CONFIG_SETTINGS: SettingKinds = {

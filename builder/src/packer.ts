@@ -2,10 +2,11 @@
 // (plugins.pkr.hcl left out below 1.7; `packer init` from 1.7 on), and run it with its output
 // streamed line by line.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ToolError } from '../../common/errors.ts';
 import { REPO_ROOT } from '../../common/repo-root.ts';
+import { renderUserData, type UserDataSettings } from './user-data.ts';
 
 export { REPO_ROOT };
 export const PACKER_SRC = join(REPO_ROOT, 'packer');
@@ -64,7 +65,11 @@ export function detectPacker(bin = 'packer'): PackerInfo {
 }
 
 /** Copy the HCL root, scripts/ and http/ into <dir>/packer for this Packer. Returns that dir. */
-export function stageTemplates(dir: string, packer: PackerInfo, src = PACKER_SRC): string {
+/**
+ * Copy the templates into a private staging dir; with user-data settings, render the ISO builds'
+ * autoinstall user-data (user-data.mustache) into its http/ (0600: it holds the password's hash).
+ */
+export function stageTemplates(dir: string, packer: PackerInfo, src = PACKER_SRC, userData?: UserDataSettings): string {
   const root = join(dir, 'packer');
   mkdirSync(root, { recursive: true, mode: 0o700 });
   for (const f of readdirSync(src)) {
@@ -74,6 +79,11 @@ export function stageTemplates(dir: string, packer: PackerInfo, src = PACKER_SRC
   }
   for (const sub of ['scripts', 'http'])
     if (existsSync(join(src, sub))) cpSync(join(src, sub), join(root, sub), { recursive: true });
+  if (userData) {
+    const text = renderUserData(readFileSync(join(src, 'user-data.mustache'), 'utf8'), userData);
+    mkdirSync(join(root, 'http'), { recursive: true });
+    writeFileSync(join(root, 'http', 'user-data'), text, { mode: 0o600 });
+  }
   return root;
 }
 
@@ -92,6 +102,7 @@ export function startPacker(
   args: string[],
   cwd: string,
   onLine: (line: string, stream: 'out' | 'err') => void,
+  env: Record<string, string> = {},
 ): RunningPacker {
   const umask = process.umask(0o077);
   let child: ChildProcess;
@@ -99,7 +110,7 @@ export function startPacker(
     child = spawn(packer.bin, args, {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CHECKPOINT_DISABLE: '1' },
+      env: { ...process.env, ...env, CHECKPOINT_DISABLE: '1' },
     });
   } finally {
     process.umask(umask);
@@ -130,12 +141,17 @@ export function startPacker(
 }
 
 /** Run packer to completion, collecting output (validate / fmt / init). */
-export function runPackerSync(packer: PackerInfo, args: string[], cwd: string): { status: number; output: string } {
+export function runPackerSync(
+  packer: PackerInfo,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): { status: number; output: string } {
   const r = spawnSync(packer.bin, args, {
     cwd,
     encoding: 'utf8',
     timeout: 300_000,
-    env: { ...process.env, CHECKPOINT_DISABLE: '1' },
+    env: { ...process.env, ...env, CHECKPOINT_DISABLE: '1' },
   });
   if (r.error)
     throw new ToolError(`cannot run ${packer.bin} ${args[0]}: ${r.error.message}`, 'packer-failed', { cause: r.error });

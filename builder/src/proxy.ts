@@ -122,7 +122,8 @@ export function proxyAgent(): EnvProxyAgent {
 }
 
 /** GET `url` (https through the proxy when the environment names one), following up to 5 redirects. */
-export async function httpGet(url: string, redirects = 5): Promise<{ status: number; body: Buffer; url: string }> {
+/** GET with redirects followed; https through the environment's proxy. The body is left unread. */
+export async function openGet(url: string, redirects = 5): Promise<IncomingMessage> {
   const u = new URL(url);
   const res = await new Promise<IncomingMessage>((resolve, reject) => {
     const req = u.protocol === 'https:' ? httpsRequest(u, { agent: proxyAgent() }, resolve) : httpRequest(u, resolve);
@@ -133,9 +134,14 @@ export async function httpGet(url: string, redirects = 5): Promise<{ status: num
   const status = res.statusCode ?? 0;
   if (status >= 300 && status < 400 && res.headers.location && redirects > 0) {
     res.resume();
-    return httpGet(new URL(res.headers.location, u).toString(), redirects - 1);
+    return openGet(new URL(res.headers.location, u).toString(), redirects - 1);
   }
+  return res;
+}
+
+export async function httpGet(url: string, redirects = 5): Promise<{ status: number; body: Buffer; url: string }> {
+  const res = await openGet(url, redirects);
   const chunks: Buffer[] = [];
   for await (const c of res) chunks.push(c as Buffer);
-  return { status, body: Buffer.concat(chunks), url };
+  return { status: res.statusCode ?? 0, body: Buffer.concat(chunks), url };
 }

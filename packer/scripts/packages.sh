@@ -1,16 +1,18 @@
 #!/bin/sh
 # Runtime packages for a Greengrass core: a headless Java 17 runtime (the nucleus needs JRE >= 8),
-# unzip (for the nucleus zip), CA certificates, and open-vm-tools on VMware/vSphere only.
+# unzip (for the nucleus zip), CA certificates, openssl (the device key and CSR in CSR mode; ca-certificates
+# pulls it in anyway), and open-vm-tools on VMware/vSphere, or when the image is headed there (VMWARE_TOOLS=true:
+# an OVA made from another builder's disk).
 # No JDK, no GL libraries. apt's periodic jobs are switched off so they never hold the dpkg lock
 # on a clone's first boot. Offline-safe: when everything is already installed, no apt-get at all.
 set -eu
 
 log() { printf 'packages: %s\n' "$*"; }
 
-pkgs="openjdk-17-jre-headless unzip ca-certificates"
+pkgs="openjdk-17-jre-headless unzip ca-certificates openssl"
 case "${PACKER_BUILDER_TYPE:-}" in
   vmware-iso | vmware-vmx | vsphere-iso | vsphere-clone) pkgs="$pkgs open-vm-tools" ;;
-  *) ;;
+  *) if [ "${VMWARE_TOOLS:-false}" = true ]; then pkgs="$pkgs open-vm-tools"; fi ;;
 esac
 
 # apt-daily / apt-daily-upgrade (and with them unattended-upgrades): disabled and masked, so a

@@ -3,7 +3,8 @@
 #   the agent's own seal (template hostname recorded, first-boot state cleared), no Greengrass
 #   device identity, cloud-init cleaned (+ Ubuntu installer leftovers), machine-id "uninitialized",
 #   SSH host keys removed and regenerated on first boot, hostname emptied, DHCP leases, logs,
-#   journal, shell history, apt lists, /tmp (except Packer's own scripts), random seed.
+#   journal, shell history, apt lists, /tmp (except Packer's own scripts), random seed; free space
+#   discarded (fstrim) so the image and its OVA carry only live data.
 #
 # ROOT (default /) seals an unbooted tree instead: every step works on $ROOT/... paths, and the
 # steps that need the running system (the agent, cloud-init clean, journalctl) are skipped.
@@ -187,6 +188,22 @@ fi
 # Packer runs this very script from /tmp/script_*.sh: keep those.
 empty_dir "$r/tmp" 'script_*.sh'
 empty_dir "$r/var/tmp"
+
+# --- 11. free space: discarded, so the disk (and the OVA exported from it) carries only live data ----
+# Deleted files leave their data in the free blocks, and a disk image copies them. fstrim tells the
+# virtual disk which blocks are free: QEMU with discard=unmap (the qemu source) drops them from the
+# qcow2, vSphere thin disks and VMFS unmap them, and qemu-img skips what reads back as zeros when it
+# writes the VMDK stream. sync first: blocks freed above are only free once the journal commits.
+# A disk without discard support (some controllers, VirtualBox without --discard) refuses: nothing
+# is lost but the saving, so that is a note, not a failure.
+if $live && command -v fstrim >/dev/null 2>&1; then
+  sync
+  if trimmed=$(fstrim -av 2>&1); then
+    printf '%s\n' "$trimmed" | sed 's/^/seal: fstrim: /'
+  else
+    log "fstrim: free space not discarded on this disk ($(printf '%s' "$trimmed" | tail -n 1))"
+  fi
+fi
 
 if $live; then
   sync

@@ -45,7 +45,7 @@ const CREDENTIALS = { accessKeyId: 'AKIASTANDINOFFLINE00', secretAccessKey: 'sta
 
 /** The stack's hook, as Lambda would run it, reading the account at `url`. */
 function stackHook(url: string): PreProvisioningHook {
-  const { hook } = loadStackHook();
+  const hook = loadStackHook();
   return hook.createHandler({ clientConfig: { endpoint: url, region: STACK.region, credentials: CREDENTIALS } });
 }
 

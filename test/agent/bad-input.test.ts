@@ -12,6 +12,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -68,6 +69,11 @@ const cases: Case[] = [
   hostCase('gg-01.corp.example.com', /looks like an FQDN.*thingName\.fqdn/, 'thing-name-fqdn'),
   hostCase('my host', /"my host" has characters AWS IoT does not allow/, 'thing-name-invalid-characters'),
   hostCase('gg"01\'x', /has characters AWS IoT does not allow/, 'thing-name-invalid-characters'),
+  hostCase(
+    ' branch-017 ',
+    /^the hostname " branch-017 " \(\S+\) has whitespace around it; set it without \(hostnamectl hostname branch-017\)/,
+    'hostname-whitespace',
+  ),
   hostCase('gg: {x: 1}', /has characters AWS IoT does not allow/, 'thing-name-invalid-characters'),
   hostCase('- gg #1', /has characters AWS IoT does not allow/, 'thing-name-invalid-characters'),
   hostCase('gg:01', /contains ':' which the Greengrass installer rejects/, 'thing-name-colon'),
@@ -189,14 +195,53 @@ const cases: Case[] = [
     name: 'claim certificate that is not PEM',
     setup: (root) => writeFileSync(root.claimCertPath, 'hello\n'),
     code: CONFIG,
-    message: /claim certificate is not a PEM certificate/,
-    reason: 'cert-not-pem',
+    message: /claim certificate \S*claim\.pem\.crt is not a PEM certificate/,
+    reason: 'claim-cert-not-pem',
+  },
+  {
+    name: 'empty claim certificate',
+    setup: (root) => writeFileSync(root.claimCertPath, ''),
+    code: CONFIG,
+    message: /^claim certificate \S*claim\.pem\.crt cannot be used: the file is empty$/,
+    reason: 'claim-cert-empty',
+  },
+  {
+    name: 'claim certificate in DER',
+    setup: (root) => writeFileSync(root.claimCertPath, new X509Certificate(root.claim.certificatePem).raw),
+    code: CONFIG,
+    message:
+      /^claim certificate \S+ cannot be used: it is DER \(binary\), not PEM; convert it with openssl x509 -inform DER/,
+    reason: 'claim-cert-not-pem',
+  },
+  {
+    name: 'claim private key protected by a passphrase',
+    setup: (root) =>
+      writeFileSync(
+        root.claimKeyPath,
+        createPrivateKey(root.claim.privateKeyPem).export({
+          type: 'pkcs8',
+          format: 'pem',
+          cipher: 'aes-256-cbc',
+          passphrase: 'secret',
+        }),
+        { mode: 0o600 },
+      ),
+    code: CONFIG,
+    message: /^claim private key \S+ is protected by a passphrase; the nucleus reads it without one/,
+    reason: 'key-encrypted',
+  },
+  {
+    name: 'empty claim private key',
+    setup: (root) => writeFileSync(root.claimKeyPath, '\n', { mode: 0o600 }),
+    code: CONFIG,
+    message: /^claim private key \S+ cannot be used: the file is empty$/,
+    reason: 'claim-key-empty',
   },
   {
     name: 'claim private key that is not PEM',
     setup: (root) => writeFileSync(root.claimKeyPath, 'this is not a key, just text\n', { mode: 0o600 }),
     code: CONFIG,
-    message: /claim private key is not a PEM private key/,
+    message: /claim private key \S+ is not a PEM private key/,
     reason: 'key-not-pem',
   },
   {
@@ -208,7 +253,7 @@ const cases: Case[] = [
         { mode: 0o600 },
       ),
     code: CONFIG,
-    message: /claim private key cannot be parsed as a private key/,
+    message: /claim private key \S+ cannot be parsed as a private key/,
     reason: 'key-unparseable',
   },
   {
@@ -312,10 +357,12 @@ async function expectRefused(
   spy: ReturnType<typeof javaSpy>,
   c: Pick<Case, 'code' | 'message' | 'reason'>,
 ): Promise<void> {
-  const r = await runAgent(root, ['run']);
+  const r = await runAgent(root, ['run', '--log-format', 'json']);
   t.equal(r.code, c.code, `exit code ${c.code}`);
-  t.match(r.stderr, c.message, 'specific message on stderr');
-  t.match(r.stderr, new RegExp(`"reason":"${c.reason}"`), `logged with reason ${c.reason}`);
+  const errors = logLines(r.stderr).filter((j) => (j.level as number) >= 50);
+  t.equal(errors.length, 1, 'one error event');
+  t.match(errors[0]?.msg, c.message, 'specific message');
+  t.equal(errors[0]?.reason, c.reason, `logged with reason ${c.reason}`);
   t.notOk(existsSync(root.sentinel), 'no sentinel');
   t.notOk(existsSync(root.renderedConfig), 'no rendered installer config');
   t.notOk(existsSync(join(root.ggRoot, 'config')), 'no Greengrass config store');
@@ -340,7 +387,7 @@ t.test(
     t.match(r.stderr, /"reason":"thing-name-denied"/);
     t.match(
       r.stderr,
-      /this failure is not in state\.json \(status will not show it\): cannot write \S*state\.json: EISDIR/,
+      /This failure is not recorded in state\.json, so status will not show it: cannot write \S*state\.json: EISDIR/,
     );
     t.notMatch(r.stderr, /internal error/);
     t.same(
@@ -425,7 +472,11 @@ t.test('FQDN rewritten by thingName.fqdn: run logs the hostname the ThingName ca
   t.teardown(() => root.cleanup());
   const r = await runAgent(root, ['run']);
   t.equal(r.code, TRANSIENT, r.stderr);
-  const resolved = logLines(r.stderr).find((j) => j.msg === 'ThingName resolved');
+  const resolved = logLines(r.stderr).find((j) => j.source === 'hostname');
+  t.equal(
+    resolved?.msg,
+    'ThingName gg-08-corp-example-com taken from the hostname (the hostname gg-08.corp.example.com is a domain name; thingName.fqdn dashes turns its dots into dashes)',
+  );
   t.match(resolved, {
     thingName: 'gg-08-corp-example-com',
     source: 'hostname',
@@ -439,7 +490,13 @@ t.test('usage errors exit 2', async (t) => {
   t.teardown(() => root.cleanup());
   const r = await runAgent(root, ['provision']);
   t.equal(r.code, 2);
-  t.match(r.stderr, /Unknown argument: provision/);
+  t.equal(
+    r.stderr,
+    'error: unknown command "provision" (commands: run, check, status, seal); run greengrass-firstboot --help for usage\n',
+    'one line naming what was typed',
+  );
+  const flag = await runAgent(root, ['run', '--colour=no']);
+  t.match(flag.stderr, /^error: unknown option --colour; run greengrass-firstboot --help for usage\n$/);
   // yargs' own argument errors are usage errors too, not internal errors with a stack trace
   for (const args of [
     ['run', '--config'],
@@ -451,9 +508,8 @@ t.test('usage errors exit 2', async (t) => {
     t.equal(bad.status, 2, `${args.join(' ')}: ${bad.stderr}`);
     t.match(
       bad.stderr,
-      /Not enough arguments following: (config|log-level)|--config needs a path \(it is empty\)|Invalid values:[\s\S]*log-level/,
+      /^error: (--(config|log-level) needs a value|--config needs a path \(it is empty\)|--log-level "loud" is not one of trace, debug, info, warn, error, fatal); run greengrass-firstboot --help for usage\n$/,
     );
-    t.match(bad.stderr, /Run with --help for usage/);
     t.notMatch(bad.stderr, /internal error|\n\s+at /, 'no stack trace');
   }
 });

@@ -3,7 +3,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { pipeLines } from '../../agent/src/installer.ts';
+import { exceptionReader, pipeLines } from '../../agent/src/installer.ts';
 import { REPO } from '../../harness/agent-exe.ts';
 
 async function linesOf(chunks: Array<string | Buffer>): Promise<string[]> {
@@ -85,4 +85,25 @@ process.exitCode = 7;`;
   const exit = await new Promise<number | null>((r) => child.on('close', r));
   t.equal(exit, 7, `ran to the end: ${err}`);
   t.equal(err, '');
+});
+
+t.test("exceptionReader: the installer's exception after its catch-all line, with the root cause", async (t) => {
+  const r = exceptionReader();
+  for (const l of [
+    'Setting up Greengrass Nucleus',
+    'Error while trying to setup Greengrass Nucleus',
+    'java.lang.RuntimeException: Undefined command line argument: --bogus',
+    '\tat com.aws.greengrass.easysetup.GreengrassSetup.parseArgs(GreengrassSetup.java:300)',
+    'Caused by: java.io.IOException: No space left on device',
+    '\tat java.base/java.io.FileOutputStream.writeBytes(Native Method)',
+    '\t... 3 more',
+  ])
+    r.line(l);
+  t.equal(
+    r.summary(),
+    'java.lang.RuntimeException: Undefined command line argument: --bogus (caused by java.io.IOException: No space left on device)',
+  );
+  const none = exceptionReader();
+  none.line('java.lang.RuntimeException: printed before any failure');
+  t.equal(none.summary(), null, 'only what follows the catch-all line counts');
 });

@@ -191,7 +191,7 @@ t.test(
     await killAt(
       t,
       'gg-pl-preflight',
-      (_root, stderr) => stderr.includes('"msg":"endpoint unreachable; retrying"'),
+      (_root, stderr) => stderr.includes('"reason":"endpoint-unreachable"'),
       'waiting for the endpoint',
       {
         endpoint: { host: '127.0.0.1', port },

@@ -7,7 +7,15 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import type { DeviceRoot } from '../../harness/device-root.ts';
-import { javaSpy, logLines, runAgent, startAgent, ensureBuilt, type ExeResult } from '../../harness/agent-exe.ts';
+import {
+  javaSpy,
+  logLines,
+  runAgent,
+  shown,
+  startAgent,
+  ensureBuilt,
+  type ExeResult,
+} from '../../harness/agent-exe.ts';
 import {
   processesUnder,
   recordedNames,
@@ -136,7 +144,7 @@ t.test('happy path: provisions once, verifies, removes the claim, writes the sen
   const installerLines = logLines(r.stderr).filter((j) => j.installer === true);
   t.ok(
     installerLines.some(
-      (j) => j.stream === 'stdout' && j.msg === `Setting up Greengrass Nucleus (STAND-IN) in ${root.ggRoot}`,
+      (j) => j.stream === 'stdout' && j.msg === `Installer: Setting up Greengrass Nucleus (STAND-IN) in ${root.ggRoot}`,
     ),
     'installer stdout line logged',
   );
@@ -172,7 +180,8 @@ t.test('installer that keeps failing: gives up with a transient exit, claim kept
   t.equal(r.code, 75);
   t.match(
     r.stderr,
-    /the Greengrass installer failed \(exit 1\): Error while trying to setup Greengrass Nucleus \(gave up after 3 attempts\)/,
+    // The exception the installer printed after its catch-all "Error while trying to setup Greengrass Nucleus".
+    /"level":50,.*"msg":"the Greengrass installer failed \(exit 1\): java\.lang\.IllegalStateException: GG_STANDIN_FAIL=install: injected installer failure \(STAND-IN\) \(gave up after 3 attempts\)"/,
   );
   t.notOk(existsSync(root.sentinel));
   t.ok(existsSync(root.claimKeyPath), 'claim key kept for the next try');
@@ -218,7 +227,7 @@ t.test('silent provisioning failure: detected from the nucleus log, service rest
   t.equal(r.code, 0, r.stderr);
   t.match(
     r.stderr,
-    /the provisioning plugin failed: com\.aws\.greengrass\.DeviceProvisioningRuntimeException: java\.lang\.RuntimeException: .*injected RegisterThing rejection/,
+    /"msg":"The provisioning plugin failed: com\.aws\.greengrass\.DeviceProvisioningRuntimeException: java\.lang\.RuntimeException: .*injected RegisterThing rejection.*; restarting greengrass\.service in \d+ s \(retry 1\)"/,
   );
   t.match(await status(root), { provisioned: true, provisioningRetries: 1, installerAttempts: 1 });
   t.same(recordedNames(root), ['gg-plugin-retry']);
@@ -237,7 +246,7 @@ t.test(
     const root = device(t, { hostname: 'gg-verify-events', agent: { verify: { pollMs: 20_000 } } });
     const r = await runAgent(root, ['run'], { GG_STANDIN_FAIL_UNTIL_PROVISION: '2' });
     t.equal(r.code, 0, r.stderr);
-    t.match(r.stderr, /the provisioning plugin failed: .*injected RegisterThing rejection/);
+    t.match(shown(r.stderr), /The provisioning plugin failed: .*injected RegisterThing rejection/);
     t.match(await status(root), { provisioned: true, provisioningRetries: 1 });
     t.ok(r.ms < 15_000, `provisioned in ${r.ms} ms with pollMs 20000`);
     await settle(t, root);
@@ -250,7 +259,7 @@ t.test('silent provisioning failure that persists: transient exit with the plugi
   t.equal(r.code, 75);
   t.match(
     r.stderr,
-    /greengrass-firstboot: the provisioning plugin failed: .*GG_STANDIN_FAIL=provision: injected RegisterThing rejection.*\(gave up after [1-9]\d* service restarts? in \d+ s, verify\.retrySeconds 3\)/,
+    /"level":50,.*"msg":"the provisioning plugin failed: .*GG_STANDIN_FAIL=provision: injected RegisterThing rejection.*\(gave up after [1-9]\d* service restarts? in \d+ s, verify\.retrySeconds 3\)/,
   );
   t.notOk(existsSync(root.sentinel));
   t.ok(existsSync(root.claimKeyPath));
@@ -269,7 +278,7 @@ t.test('a re-run after provisioning still finishes: an existing identity is not 
   rmSync(root.sentinel);
   const r = await runAgent(root, ['run']);
   t.equal(r.code, 0, r.stderr);
-  t.match(r.stderr, /already holds this identity; finishing the remaining steps/);
+  t.match(shown(r.stderr), /already holds the identity gg-finish-1; finishing the remaining steps/);
   t.equal(world.prov.registrations.length, regs, 'no new registration');
   t.equal(JSON.parse(readFileSync(root.sentinel, 'utf8')).thingName, 'gg-finish-1');
   await settle(t, root);
@@ -291,7 +300,7 @@ t.test(
     const r = await runAgent(root, ['run']);
     t.equal(r.code, 3, r.stderr);
     t.match(
-      r.stderr,
+      shown(r.stderr),
       /the nucleus recorded ThingName "branch-gg-renamed-1", not "gg-renamed-1".*verify\.acceptOtherThingName: true/,
     );
     t.notOk(existsSync(root.sentinel), 'no sentinel');
@@ -301,7 +310,7 @@ t.test(
     // A re-run finds the recorded identity and refuses the same way; nothing is provisioned again.
     const again = await runAgent(root, ['run']);
     t.equal(again.code, 3, again.stderr);
-    t.match(again.stderr, /recorded ThingName "branch-gg-renamed-1", not "gg-renamed-1"/);
+    t.match(shown(again.stderr), /recorded ThingName "branch-gg-renamed-1", not "gg-renamed-1"/);
     t.notOk(existsSync(root.sentinel));
 
     // The operator accepts the template's names: the next run finishes with the recorded identity.
@@ -323,7 +332,10 @@ t.test(
     const fresh = await runAgent(other, ['run']);
     t.equal(fresh.code, 0, fresh.stderr);
     t.equal(fresh.stdout, 'provisioned as branch-gg-renamed-2\n');
-    t.match(fresh.stderr, /recorded a different ThingName than requested; keeping it/);
+    t.match(
+      shown(fresh.stderr),
+      /The nucleus recorded ThingName branch-gg-renamed-2, not gg-renamed-2; keeping it \(verify\.acceptOtherThingName\)/,
+    );
     await settle(t, other);
   },
 );
@@ -351,7 +363,7 @@ t.test(
       r.stderr,
       /provisioning was not confirmed within 3 s \(no system\.thingName in .*config\.tlog\) \(gave up after 1 service restart in \d+ s, verify\.retrySeconds 4\)/,
     );
-    t.match(r.stderr, /restarting greengrass\.service so the provisioning plugin runs again/);
+    t.match(shown(r.stderr), /^Restarting greengrass\.service so the provisioning plugin runs again$/m);
     t.notOk(existsSync(root.sentinel));
     t.ok(existsSync(root.claimKeyPath), 'claim kept');
     t.match(await status(root), {

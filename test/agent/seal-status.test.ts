@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createDeviceRoot } from '../../harness/device-root.ts';
 import { identityTlogLines } from '../../harness/nucleus-identity.ts';
-import { EXE, REPO, ensureBuilt, runAgent } from '../../harness/agent-exe.ts';
+import { EXE, REPO, ensureBuilt, runAgent, shown } from '../../harness/agent-exe.ts';
 
 ensureBuilt();
 
@@ -31,7 +31,7 @@ t.test(
     t.ok(existsSync(root.claimCertPath) && existsSync(root.claimKeyPath), 'claim files stay (the image needs them)');
     const clone = await runAgent(root, ['run']);
     t.equal(clone.code, 3);
-    t.match(clone.stderr, /"gg-golden" is the golden image's own hostname/);
+    t.match(shown(clone.stderr), /"gg-golden" is the golden image's own hostname/);
     root.setHostname('gg-clone-7');
     const ok = await runAgent(root, ['check', '--json']);
     t.equal(JSON.parse(ok.stdout).thingName, 'gg-clone-7');
@@ -46,7 +46,7 @@ t.test('seal --template-hostname, and a re-seal overwrites it', async (t) => {
   t.equal(readFileSync(root.templateHostnameFile, 'utf8'), 'tpl-b\n');
   const bad = await runAgent(root, ['seal', '--template-hostname', 'a b']);
   t.equal(bad.code, 3);
-  t.match(bad.stderr, /template hostname "a b" is empty or has whitespace/);
+  t.match(shown(bad.stderr), /template hostname "a b" is empty or has whitespace/);
 });
 
 t.test('seal refuses while the machine holds a Greengrass identity, unless --remove-identity', async (t) => {
@@ -80,7 +80,7 @@ t.test('seal refuses while the machine holds a Greengrass identity, unless --rem
   writeFileSync(join(root.ggRoot, 'packages/artifacts/com.example.App/1.0.0/app.py'), 'print(1)\n');
   const refused = await runAgent(root, ['seal']);
   t.equal(refused.code, 3);
-  t.match(refused.stderr, /holds the Greengrass identity "gg-golden".*--remove-identity/s);
+  t.match(shown(refused.stderr), /holds the Greengrass identity "gg-golden".*--remove-identity/s);
   t.notOk(existsSync(root.templateHostnameFile), 'nothing recorded');
   t.ok(existsSync(root.tlogPath), 'identity untouched');
   const r = await runAgent(root, ['seal', '--remove-identity']);

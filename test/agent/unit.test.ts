@@ -49,6 +49,7 @@ t.test('unit contract', async (t) => {
     'usage (2) and permanent config errors (3) never restart',
   );
   t.equal(s.Restart?.[0], 'on-failure');
+  t.equal(s.NotifyAccess?.[0], 'all', "systemd-notify, the agent's child, may set the unit's status line");
   t.ok(s.TimeoutStartSec?.[0], 'bounded start');
   // Bounded only if both are set: StartLimitIntervalSec=0 turns the start rate limit off whatever the burst.
   t.ok(Number(unit.StartLimitBurst?.[0]) > 0, 'StartLimitBurst > 0');

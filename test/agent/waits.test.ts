@@ -39,7 +39,7 @@ t.test(
     const r = await runAgent(root, ['run']);
     t.equal(r.code, 0, r.stderr);
     t.equal(r.stdout, 'provisioned as gg-clock-late-1\n');
-    const waited = logLines(r.stderr).find((l) => l.msg === 'clock is not set yet; waiting');
+    const waited = logLines(r.stderr).find((l) => l.reason === 'clock-not-set');
     t.ok(waited, 'the agent said it was waiting for the clock');
     t.equal(waited?.level, 40, 'as a warning');
     t.ok(
@@ -72,7 +72,7 @@ t.test('check --wait: an endpoint that comes up during the wait passes; plain ch
     let seen = '';
     child.stderr!.on('data', (d: Buffer) => {
       seen += d.toString();
-      if (seen.includes('"msg":"endpoint unreachable; retrying"') && !server.listening)
+      if (seen.includes('"reason":"endpoint-unreachable"') && !server.listening)
         server.listen(port, '127.0.0.1', () => resolve(Date.now()));
     });
   });
@@ -86,7 +86,7 @@ t.test('check --wait: an endpoint that comes up during the wait passes; plain ch
     `it passed only after the endpoint came up (${openedAt - started} ms after the start; the agent ran ${waited.ms} ms)`,
   );
   t.ok(
-    logLines(waited.stderr).some((l) => l.msg === 'endpoint unreachable; retrying'),
+    logLines(waited.stderr).some((l) => /^The IoT data endpoint .* is unreachable .*; retrying in/.test(String(l.msg))),
     'it logged its retries',
   );
   t.notOk(existsSync(root.stateFile), 'check writes no state');
@@ -159,7 +159,7 @@ t.test('backoff jitter differs between clones: the executable does not start wit
     t.equal(r.code, 75, 'the endpoint never came up');
     draws.push(
       logLines(r.stderr)
-        .filter((l) => l.msg === 'endpoint unreachable; retrying')
+        .filter((l) => l.reason === 'endpoint-unreachable' && l.level === 40)
         .map((l) => l.retryInMs as number),
     );
   }

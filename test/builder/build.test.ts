@@ -7,7 +7,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, 
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import yaml from 'js-yaml';
 import { SecretsManagerClient, CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { ExitCode } from '../../common/errors.ts';
 import { fleetConfig, parseInstallerConfig } from '../../common/installer-config.ts';
@@ -142,6 +143,17 @@ t.test('unknown target: usage error, exit 2', async (t) => {
   );
 });
 
+t.test('--format: ova only, and only for the qemu target: usage error before anything is staged', async (t) => {
+  await badBuild(t, { format: 'ovf' }, ExitCode.USAGE, /unknown --format "ovf": use ova/, { staged: false });
+  await badBuild(
+    t,
+    { target: 'vmware', format: 'ova' },
+    ExitCode.USAGE,
+    /--format ova exports the qemu target's disk; the vmware target makes its own image/,
+    { staged: false },
+  );
+});
+
 t.test(
   'a thing group name IoT refuses (flag or settings file): usage error before any AWS call, nothing staged',
   async (t) => {
@@ -201,6 +213,86 @@ t.test(
         /\/us-west-2\/secretsmanager\/aws4_request/,
         'signed for the settings region, not AWS_REGION',
       );
+  },
+);
+
+t.test('--output-dir naming a file: exit 3 saying so, nothing staged', async (t) => {
+  const dir = tmp('gg-build-outfile-');
+  const file = join(dir, 'image.qcow2');
+  writeFileSync(file, 'not a dir');
+  await badBuild(
+    t,
+    { 'output-dir': file },
+    ExitCode.CONFIG,
+    /--output-dir .*image\.qcow2 exists and is not a directory/,
+    {
+      staged: false,
+    },
+  );
+  t.equal(readFileSync(file, 'utf8'), 'not a dir', 'the file is left alone');
+});
+
+t.test(
+  'an earlier build in the output dir: exit 3 naming --force; --on-error takes only what Packer can do here',
+  async (t) => {
+    const dir = tmp('gg-build-outused-');
+    const out = join(dir, 'previous');
+    mkdirSync(out);
+    writeFileSync(join(out, 'greengrass-golden.qcow2'), 'old image');
+    await badBuild(t, { 'output-dir': out }, ExitCode.CONFIG, /already exists and is not empty: pass --force/, {
+      staged: false,
+    });
+    t.equal(readFileSync(join(out, 'greengrass-golden.qcow2'), 'utf8'), 'old image', 'the earlier image is kept');
+    await badBuild(
+      t,
+      { 'on-error': 'ask' },
+      ExitCode.USAGE,
+      /--on-error "ask": use one of cleanup, abort, run-cleanup-provisioner/,
+      {
+        staged: false,
+      },
+    );
+  },
+);
+
+t.test(
+  '--force and --on-error reach packer; its ISO cache persists in the cache dir; abort names what is left',
+  async (t) => {
+    const dir = tmp('gg-build-loop-');
+    const log = join(dir, 'packer.log');
+    const fake = join(dir, 'packer');
+    writeFileSync(
+      fake,
+      [
+        '#!/bin/sh',
+        '[ "$1" = version ] && { echo "Packer v1.6.6"; exit 0; }',
+        'printf "%s\\n" "$@" > "$FAKE_PACKER_LOG.args"',
+        'echo "$PACKER_CACHE_DIR" > "$FAKE_PACKER_LOG.cache"',
+        'echo "==> qemu.ubuntu: Build was halted." >&2',
+        'exit 1',
+        '',
+      ].join('\n'),
+    );
+    chmodSync(fake, 0o755);
+    const out = join(dir, 'previous');
+    mkdirSync(out);
+    writeFileSync(join(out, 'greengrass-golden.qcow2'), 'old image');
+    const r = await runCli(
+      [...buildArgs(dir, { packer: fake, 'output-dir': out, 'on-error': 'abort', format: 'ova' }), '--force'],
+      env(dir, { FAKE_PACKER_LOG: log }),
+    );
+    t.equal(r.code, ExitCode.TOOL, r.stderr.slice(-300));
+    const args = readFileSync(`${log}.args`, 'utf8').trim().split('\n');
+    t.ok(args.includes('-force'), 'packer -force');
+    t.ok(args.includes('-on-error=abort'), 'packer -on-error=abort');
+    t.ok(args.includes('vmware_tools=true'), 'an OVA build installs VMware tools in the image');
+    t.equal(
+      readFileSync(`${log}.cache`, 'utf8').trim(),
+      join(dir, 'cache', 'packer'),
+      'PACKER_CACHE_DIR in the cache dir',
+    );
+    t.match(r.stderr, /-on-error=abort left the qemu build VM and .*previous as they were: they hold the claim key/);
+    t.same(leftoverStages(dir), [], 'staging dir removed all the same');
   },
 );
 
@@ -366,7 +458,7 @@ t.test(
       'verified download cached by checksum',
     );
     t.equal(r.code, ExitCode.TOOL, r.stderr.slice(-400));
-    t.match(r.stderr, /\[8\/9\] packer build -only=qemu\.ubuntu/);
+    t.match(r.stderr, /\[8\/\d+\] packer build -only=qemu\.ubuntu/);
     t.match(r.stderr, /packer \| .*memory variable must be at least 512/);
     t.match(r.stderr, /error: packer build failed \(exit 1\)/);
     t.same(leftoverStages(dir), []);
@@ -398,6 +490,8 @@ function writeFakePacker(
       'for a in "$@"; do case "$a" in output_directory=*) O="${a#output_directory=}" ;; esac; done',
       'mkdir -p "$O" && echo disk > "$O/greengrass-golden.qcow2"',
       'ls > "$FAKE_PACKER_LOG.packer-dir"',
+      'cp http/user-data "$FAKE_PACKER_LOG.user-data"; stat -c %a http/user-data > "$FAKE_PACKER_LOG.user-data-mode"',
+      'printf "%s\\n%s\\n" "$PKR_VAR_ssh_username" "$PKR_VAR_ssh_password" > "$FAKE_PACKER_LOG.account"',
       '(cd "$S" && find . -printf "%p %m\\n" | sort) > "$FAKE_PACKER_LOG.listing"',
       'cp "$S/config.yaml" "$S/build-info.json" "$S/agent.yaml" "$(dirname "$FAKE_PACKER_LOG")/"',
       `trap '${onStop}' INT TERM`,
@@ -417,7 +511,7 @@ t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit
   const log = join(dir, 'fake-packer.log');
   const fake = writeFakePacker(dir, log);
   const settings = join(dir, 'settings.yaml');
-  writeFileSync(settings, 'target: qemu\nmqtt-port: 18883\nthing-group: Branches\n');
+  writeFileSync(settings, 'target: qemu\nmqtt-port: 18883\nthing-group: Branches\nlocale: de_DE.UTF-8\n');
   const site = join(dir, 'site.pkrvars.hcl');
   writeFileSync(site, 'cpus = 1\n');
   const args = buildArgs(dir, { packer: fake, settings, 'var-file': site });
@@ -484,6 +578,22 @@ t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit
   const packerDir = readFileSync(`${log}.packer-dir`, 'utf8').split('\n');
   t.notOk(packerDir.includes('plugins.pkr.hcl'), 'plugins.pkr.hcl left out for Packer < 1.7');
   t.ok(packerDir.includes('sources.pkr.hcl') && packerDir.includes('scripts') && packerDir.includes('http'));
+  const [user, password] = readFileSync(`${log}.account`, 'utf8').split('\n');
+  t.equal(user, 'packer', 'build account through PKR_VAR_ssh_username');
+  t.match(password, /^[A-Za-z0-9_-]{32}$/, 'a generated build password through PKR_VAR_ssh_password');
+  t.notOk(
+    pargs.some((a) => a.includes(password!)),
+    'the password is not on the command line',
+  );
+  const userData = yaml.load(readFileSync(`${log}.user-data`, 'utf8')) as { autoinstall: Record<string, any> };
+  const hash: string = userData.autoinstall.identity.password;
+  const again = spawnSync('openssl', ['passwd', '-6', '-salt', hash.split('$')[2]!, '-stdin'], {
+    input: `${password}\n`,
+    encoding: 'utf8',
+  });
+  t.equal(again.stdout.trim(), hash, 'the staged user-data carries the hash of the password Packer was given');
+  t.equal(userData.autoinstall.locale, 'de_DE.UTF-8', 'locale from the settings file');
+  t.equal(readFileSync(`${log}.user-data-mode`, 'utf8').trim(), '600', 'user-data readable by the owner only');
 
   run.child.kill('SIGINT');
   const r = await run.done;
@@ -541,7 +651,7 @@ t.test('SIGTERM while waiting on AWS (no packer running yet): staging dir remove
   s.setLatency('GetSecretValue', 8000);
   t.teardown(() => s.setLatency('GetSecretValue', 0));
   const run = startCli(buildArgs(dir), env(dir));
-  await waitFor('the secret fetch', () => /\[2\/9\] reading the claim/.test(run.stderrSoFar()), 120_000);
+  await waitFor('the secret fetch', () => /\[2\/\d+\] reading the claim/.test(run.stderrSoFar()), 120_000);
   const staged = stagePath(run.stderrSoFar())!;
   t.ok(existsSync(staged), 'staging dir exists mid-build');
   run.child.kill('SIGTERM');
@@ -550,5 +660,5 @@ t.test('SIGTERM while waiting on AWS (no packer running yet): staging dir remove
   t.match(r.stderr, /error: interrupted by SIGTERM/);
   t.notOk(existsSync(staged), 'staging dir gone');
   t.same(leftoverStages(dir), []);
-  t.notMatch(r.stderr, /\[8\/9\]/, 'packer build never started');
+  t.notMatch(r.stderr, /\[8\/\d+\]/, 'packer build never started');
 });

@@ -66,7 +66,8 @@ t.test('the package ships JavaScript and run-time files, and installs without de
   t.notOk(existsSync(join(installed, 'builder', 'src')), 'no TypeScript sources in the package');
   for (const f of [
     'packer/sources.pkr.hcl',
-    'packer/http/user-data',
+    'packer/user-data.mustache',
+    'packer/http/meta-data',
     'packer/scripts/seal.sh',
     'cloudformation/greengrass-fleet.yaml',
     'agent/agent.yaml',

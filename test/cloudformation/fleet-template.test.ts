@@ -276,21 +276,28 @@ t.test("claim policy: exactly connect + certificate-create + this template's pro
   t.same(Object.fromEntries(byAction), {
     'iot:Connect': [`${ARN}:client/*`],
     'iot:Publish': [
+      `${ARN}:topic/$aws/certificates/create-from-csr/*`,
       `${ARN}:topic/$aws/certificates/create/*`,
       `${ARN}:topic/$aws/provisioning-templates/${T}/provision/*`,
     ],
     'iot:Receive': [
+      `${ARN}:topic/$aws/certificates/create-from-csr/*`,
       `${ARN}:topic/$aws/certificates/create/*`,
       `${ARN}:topic/$aws/provisioning-templates/${T}/provision/*`,
     ],
     'iot:Subscribe': [
+      `${ARN}:topicfilter/$aws/certificates/create-from-csr/*`,
       `${ARN}:topicfilter/$aws/certificates/create/*`,
       `${ARN}:topicfilter/$aws/provisioning-templates/${T}/provision/*`,
     ],
   });
 
-  // What the FleetProvisioningByClaim plugin does (no CSR): all allowed.
-  for (const topic of ['$aws/certificates/create/json', `$aws/provisioning-templates/${T}/provision/json`]) {
+  // What the FleetProvisioningByClaim plugin does, with or without csrPath: all allowed.
+  for (const topic of [
+    '$aws/certificates/create/json',
+    '$aws/certificates/create-from-csr/json',
+    `$aws/provisioning-templates/${T}/provision/json`,
+  ]) {
     t.ok(allows(claim, 'iot:Publish', `${ARN}:topic/${topic}`), `publish ${topic}`);
     for (const reply of ['accepted', 'rejected']) {
       t.ok(allows(claim, 'iot:Subscribe', `${ARN}:topicfilter/${topic}/${reply}`), `subscribe ${topic}/${reply}`);
@@ -301,7 +308,6 @@ t.test("claim policy: exactly connect + certificate-create + this template's pro
   // And nothing else.
   const denied: [string, string][] = [
     ['iot:Publish', `${ARN}:topic/$aws/provisioning-templates/SomeOtherTemplate/provision/json`],
-    ['iot:Publish', `${ARN}:topic/$aws/certificates/create-from-csr/json`],
     ['iot:Publish', `${ARN}:topic/$aws/things/branch-0042/shadow/update`],
     ['iot:Subscribe', `${ARN}:topicfilter/#`],
     ['iot:Receive', `${ARN}:topic/$aws/things/branch-0042/jobs/notify`],

@@ -3,6 +3,8 @@
 // code the Lambda runs (the template's ZipFile, loaded as the CommonJS index.js Lambda makes of it)
 // decides with its real @aws-sdk clients pointed at the AWS stand-in.
 import t from 'tap';
+import { readdirSync } from 'node:fs';
+import { cacheRoot } from '../../offline/base-image.ts';
 import {
   AttachThingPrincipalCommand,
   CreateKeysAndCertificateCommand,
@@ -95,8 +97,12 @@ t.afterEach(async () => {
   await s.close();
 });
 
-const { hook: hookModule, cleanup } = loadStackHook();
-t.teardown(cleanup);
+const hookModule = loadStackHook();
+t.test('loading the inline hook leaves no file behind', async (t) => {
+  const mine = () => readdirSync(cacheRoot()).filter((n) => n.startsWith(`stack-hook-${process.pid}-`));
+  loadStackHook();
+  t.same(mine(), [], 'the module written for loading is removed once loaded');
+});
 function hook(o: Omit<HookOptions, 'clientConfig'> = {}, lines: Record<string, unknown>[] = []) {
   return hookModule.createHandler({
     clientConfig: { endpoint: s.url, region: 'eu-west-1', credentials, maxAttempts: 1 },

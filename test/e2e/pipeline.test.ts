@@ -1,7 +1,8 @@
 // The offline end-to-end pipeline (README's first command), asserted from what a user would check: the
 // provisioning stand-in's records (the AWS IoT side), each clone's disk after power-off (sentinel, claim key,
 // greengrass.service enablement, config.tlog) and its journal. Runs the whole thing: base image (cached),
-// installer stand-in, stand-ins, `greengrass-image claim create` + `build --target qemu`, five clone boots.
+// installer stand-in, stand-ins, `greengrass-image claim create` + `build --target qemu --format ova`, the clone
+// boots, one of them from the OVA's disk.
 //
 // OFFLINE_E2E_REUSE_BAKE=<run dir> reuses an earlier run's bake (development only; CI runs everything).
 import t from 'tap';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cacheRoot, REPO_ROOT } from '../../offline/base-image.ts';
 import { runPipeline, formatReport } from '../../offline/pipeline.ts';
+import { OVA_TARGET_BYTES } from '../../offline/report.ts';
 import { readEvents, readRegistrations } from '../../offline/records.ts';
 import { diskToRaw, guestPathExists, readGuestFile, statGuest } from '../../offline/qemu.ts';
 import { thingNameFromTlog } from '../../offline/clone.ts';
@@ -96,8 +98,12 @@ t.test('offline pipeline: bake, six clone boots, each clone provisions itself ex
 
   // The AWS IoT side: exactly one registration per clone name, none for the template, no takeovers.
   const regs = readRegistrations(report.recordsFile);
-  t.same(regs.map((r) => r.thingName).sort(), ['branch-017', 'branch-018', 'branch-019'], 'ThingNames registered');
-  t.equal(new Set(regs.map((r) => r.certificateId)).size, 3, 'each Thing has its own certificate');
+  t.same(
+    regs.map((r) => r.thingName).sort(),
+    ['branch-017', 'branch-018', 'branch-019', 'branch-020'],
+    'ThingNames registered',
+  );
+  t.equal(new Set(regs.map((r) => r.certificateId)).size, 4, 'each Thing has its own certificate');
   const events = readEvents(report.recordsFile);
   t.equal(events.filter((e) => e.event === 'takeover').length, 0, 'no Thing got a second certificate');
   t.ok(
@@ -117,6 +123,7 @@ t.test('offline pipeline: bake, six clone boots, each clone provisions itself ex
     ['clone-a', 'branch-017'],
     ['clone-b', 'branch-018'],
     ['clone-c', 'branch-019'],
+    ['clone-ova', 'branch-020'],
   ] as const) {
     const raw = await disk(id);
     const sentinel = await readGuestFile(raw, '/var/lib/greengrass-firstboot/provisioned.json', inspect);
@@ -138,6 +145,28 @@ t.test('offline pipeline: bake, six clone boots, each clone provisions itself ex
     const key = await statGuest(raw, '/greengrass/v2/privKey.key', inspect);
     t.equal(key && key.mode & 0o077, 0, `${id}: device private key is not group/world readable`);
   }
+  const ovaJournal = readFileSync(join(runDir, 'clones', 'clone-ova.boot1.journal.txt'), 'utf8');
+  t.match(
+    ovaJournal,
+    /OVF environment property thing-name \(ovf-env\.xml on \/dev\/sr0\)/,
+    'clone-ova: named by the ISO transport',
+  );
+  // The OVA in the run dir, as an importer reads it: GNU tar's order and qemu-img on its disk.
+  const ova = report.ova!;
+  t.ok(ova && existsSync(ova.path), 'the OVA is in the run dir');
+  t.same(
+    spawnSync('tar', ['-tf', ova.path], { encoding: 'utf8' }).stdout.trim().split('\n'),
+    ['greengrass-golden.ovf', 'greengrass-golden.mf', 'greengrass-golden-disk1.vmdk'],
+    'OVA entries: descriptor, manifest, disk',
+  );
+  t.ok(ova.bytes < OVA_TARGET_BYTES, `the OVA (${ova.bytes} bytes) is under 300 MB`);
+  t.ok(ova.bytes < ova.sealedDiskBytes, 'and smaller than the sealed qcow2');
+  t.match(
+    formatReport(report),
+    /OVA: .*\.ova: [\d.]+ MiB, (under|OVER) the 300 MB target \(sealed qcow2 [\d.]+ MiB/,
+    'the report shows both sizes',
+  );
+
   const rawT = await disk('clone-template');
   t.notOk(
     await readGuestFile(rawT, '/var/lib/greengrass-firstboot/provisioned.json', inspect),
@@ -218,7 +247,7 @@ t.test('offline pipeline: bake, six clone boots, each clone provisions itself ex
   const jC = readFileSync(join(runDir, 'clones', 'clone-c.boot1.journal.txt'), 'utf8');
   t.match(
     jC,
-    /ECONNREFUSED 10\.0\.2\.2:\d+.*endpoint unreachable; retrying/,
+    /greengrass-firstboot\[\d+\]: The IoT data endpoint \S+ is unreachable \(.*ECONNREFUSED 10\.0\.2\.2:\d+.*\); retrying in/,
     'clone-c saw the endpoint down and retried',
   );
   const summary = report.clones.map(

@@ -4,19 +4,18 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import yaml from 'js-yaml';
 import { PACKER_DIR, TARGETS, run, tmp, stagePackerRoot, writeSiteVars } from './packer-env.ts';
 
 const version = run('packer', ['version']);
 t.ok(version.status === 0, `packer is installed (${version.stdout.trim()})`);
 
-t.test('layout: bento split, one pkrvars per target, static http/', async (t) => {
+t.test('layout: bento split, one pkrvars per target, the user-data template', async (t) => {
   for (const f of [
     'plugins.pkr.hcl',
     'variables.pkr.hcl',
     'sources.pkr.hcl',
     'build.pkr.hcl',
-    'http/user-data',
+    'user-data.mustache',
     'http/meta-data',
   ]) {
     t.ok(existsSync(join(PACKER_DIR, f)), f);
@@ -181,28 +180,38 @@ t.test('packer fmt -check: the templates are canonical, and the check does catch
   t.match(bad.stdout, /qemu\.pkrvars\.hcl/);
 });
 
-t.test('http/: NoCloud autoinstall for Ubuntu 22.04', async (t) => {
-  const text = readFileSync(join(PACKER_DIR, 'http/user-data'), 'utf8');
+t.test('http/: NoCloud autoinstall for Ubuntu 22.04 (user-data rendered at staging)', async (t) => {
+  const text = readFileSync(join(PACKER_DIR, 'user-data.mustache'), 'utf8');
   t.match(text, /^#cloud-config\n/, 'starts with #cloud-config');
-  const doc = yaml.load(text) as { autoinstall: Record<string, any> };
-  const ai = doc.autoinstall;
-  t.equal(ai.version, 1);
-  t.equal(ai.ssh['install-server'], true, 'installs the SSH server Packer connects to');
-  t.equal(ai.identity.username, 'packer', 'build account matches ssh_username default');
-  const hash: string = ai.identity.password;
-  const salt = hash.split('$')[2]!;
-  const r = spawnSync('openssl', ['passwd', '-6', '-salt', salt, '-stdin'], { input: 'packer\n', encoding: 'utf8' });
-  t.equal(r.stdout.trim(), hash, 'the password hash is the ssh_password default ("packer")');
-  t.match(ai['late-commands'].join('\n'), /sudoers\.d\/packer/, 'NOPASSWD sudo drop-in the shutdown_command removes');
-  t.match(ai.network.ethernets.primary.match.name, 'e*', 'DHCP on any ethernet NIC name (clones keep working)');
+  t.notOk(existsSync(join(PACKER_DIR, 'http/user-data')), 'no static user-data beside the template');
   t.equal(statSync(join(PACKER_DIR, 'http/meta-data')).size, 0, 'meta-data exists and is empty (NoCloud needs it)');
-  const sources = readFileSync(join(PACKER_DIR, 'sources.pkr.hcl'), 'utf8');
-  t.match(
-    sources,
-    /autoinstall ds=nocloud-net\\\\;s=http:\/\/\{\{ \.HTTPIP \}\}:\{\{ \.HTTPPort \}\}\/ ---/,
-    'autoinstall args before "---" (not copied to the installed system)',
-  );
 });
+
+t.test(
+  'boot command: autoinstall args before "---" (not copied to the installed system), from HTTP or CD',
+  async (t) => {
+    const dir = tmp('gg-pkr-');
+    t.teardown(() => run('rm', ['-rf', dir]));
+    const root = stagePackerRoot(dir);
+    // The kernel line as Packer evaluates it (`packer console`, one expression per run in 1.6.6).
+    const kernelLine = (vars: string[]) =>
+      spawnSync('packer', ['console', '-var', 'staging_dir=/stage', ...vars, '.'], {
+        cwd: root,
+        input: 'local.ubuntu_boot_command[1]\n',
+        encoding: 'utf8',
+      }).stdout.trim();
+    t.equal(
+      kernelLine([]),
+      'linux /casper/vmlinuz autoinstall ds=nocloud-net\\;s=http://{{ .HTTPIP }}:{{ .HTTPPort }}/ ---<enter><wait>',
+      "default: NoCloud over HTTP from Packer's server",
+    );
+    t.equal(
+      kernelLine(['-var', 'autoinstall_source=cd']),
+      'linux /casper/vmlinuz autoinstall ds=nocloud ---<enter><wait>',
+      'autoinstall_source=cd: NoCloud finds the cidata CD by its label',
+    );
+  },
+);
 
 t.test('build: upload to /tmp/gg-stage, scripts in order, seal last, manifest in output_directory', async (t) => {
   const build = readFileSync(join(PACKER_DIR, 'build.pkr.hcl'), 'utf8');

@@ -336,7 +336,7 @@ t.test(
     t.equal(r.stdout, 'provisioned as agent-host-0001\n');
     t.match(
       r.stderr,
-      /restarting greengrass.service/,
+      /Restarting greengrass\.service/,
       'the first start failed to provision and the agent restarted the service',
     );
     t.equal(prov.registrations.filter((x) => x.thingName === 'agent-host-0001').length, 1);

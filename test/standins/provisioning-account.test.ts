@@ -24,8 +24,7 @@ const claim = issueCertificate(ca, { commonName: 'claim' });
 const TEMPLATE = 'GreengrassFleetProvisioningTemplate';
 const STACK = { region: 'us-east-1', accountId: '123456789012' };
 const credentials = { accessKeyId: 'AKIDACCOUNT', secretAccessKey: 'account' };
-const { hook, cleanup } = loadStackHook();
-t.teardown(cleanup);
+const hook = loadStackHook();
 
 const connect = (s: ProvisioningStandin, id: TlsIdentity, clientId: string): Promise<MqttClient> =>
   connectDevice(s, id, { trust: ca.certificatePem, clientId });

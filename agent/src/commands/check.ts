@@ -12,8 +12,9 @@ import {
   type StepResult,
 } from '../preflight.ts';
 import { acceptRecordedName } from '../identity-name.ts';
+import { checkDeviceKeyTool } from '../device-key.ts';
 import { readSentinel } from '../state.ts';
-import { fqdnRewrite, resolveThingName } from '../thing-name-source.ts';
+import { fqdnRewrite, resolveThingNameFrom } from '../thing-name-source.ts';
 import { nucleusIdentity } from '../verify.ts';
 import type { CommandContext } from './context.ts';
 
@@ -41,7 +42,10 @@ export async function checkCommand(ctx: CommandContext, opts: { wait: boolean; j
   results.push(
     await step('thing-name', () => {
       if (provisioned) return provisioned;
-      thingName = resolveThingName(cfg);
+      const named = resolveThingNameFrom(cfg);
+      thingName = named.thingName;
+      if (named.source === 'ovf-env')
+        return `${thingName} (${named.namedBy}${named.ovfValue ? `, value ${named.ovfValue}, thingName.fqdn: ${named.fqdn}` : ''})`;
       const rewrite = fqdnRewrite(cfg);
       return rewrite ? `${thingName} (hostname ${rewrite.hostname}, thingName.fqdn: ${rewrite.fqdn})` : thingName;
     }),
@@ -69,6 +73,13 @@ export async function checkCommand(ctx: CommandContext, opts: { wait: boolean; j
   );
   results.push(await step('java', () => preflightNotNeeded() ?? checkJava(cfg)));
   results.push(await step('installer-jars', () => preflightNotNeeded() ?? checkJars(cfg)));
+  results.push(
+    await step(
+      'device-key',
+      async () =>
+        preflightNotNeeded() ?? (tpl ? checkDeviceKeyTool(cfg, tpl.fleet, signal) : skip('needs the installer config')),
+    ),
+  );
   let claim: ReturnType<typeof checkClaim> | undefined;
   results.push(
     await step('claim-certificate', () => {

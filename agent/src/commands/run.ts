@@ -1,14 +1,16 @@
 // `greengrass-firstboot run`: turn this clone into a provisioned Greengrass core, exactly once.
 //   sentinel present → done. Resolve + validate the ThingName and the template (permanent errors:
 //   nothing contacted, no rendered config, installer never started). If the nucleus already
-//   counts as provisioned (its own rule: identity, endpoints, region), only finish. Otherwise preflight → render (clock sane, mtime now) →
+//   counts as provisioned (its own rule: identity, endpoints, region), only finish. Otherwise preflight → device key
+//   and CSR in CSR mode (kept if an earlier run made a matching pair) → render (clock sane, mtime now) →
 //   install (retries, backoff) → verify (restart the service on a plugin failure, within a time budget; a
 //   refusal is permanent) → finish:
 //   device cert/key present, service enabled, remove claim cert+key, sentinel.
 import { ConfigError, TransientError } from '../../../common/errors.ts';
 import { deviceCredentialPaths, type FleetProvisioningConfig } from '../../../common/installer-config.ts';
 import { existsSync } from 'node:fs';
-import { backoffDelay, sleep } from '../backoff.ts';
+import { backoffDelay } from '../backoff.ts';
+import { ensureDeviceKey } from '../device-key.ts';
 import { loadTemplate, writeRenderedConfig } from '../installer-config.ts';
 import { classifyPluginFailure, refusedMessage } from '../plugin-failure.ts';
 import { runInstaller } from '../installer.ts';
@@ -24,7 +26,7 @@ import {
   writeState,
   type AgentState,
 } from '../state.ts';
-import { fqdnRewrite, resolveThingName } from '../thing-name-source.ts';
+import { fqdnRewrite, resolveThingNameFrom } from '../thing-name-source.ts';
 import {
   bootTimeMs,
   fileSize,
@@ -35,13 +37,21 @@ import {
   waitForProvisioning,
 } from '../verify.ts';
 import { AGENT_VERSION } from '../version.ts';
+import { logContext } from '../log.ts';
+import { notifyStatus, reportWait } from '../progress.ts';
+import { capitalize, enter, pause, sourceText } from '../run-report.ts';
 import type { CommandContext } from './context.ts';
 
 export async function runCommand(ctx: CommandContext): Promise<number> {
   const { cfg, log } = ctx;
   const sentinel = readSentinel(cfg.state.sentinel);
   if (sentinel) {
-    log.info({ thingName: sentinel.thingName, sentinel: cfg.state.sentinel }, 'already provisioned; nothing to do');
+    logContext.thingName = sentinel.thingName;
+    log.info(
+      { sentinel: cfg.state.sentinel },
+      `Already provisioned as ${sentinel.thingName} (${cfg.state.sentinel} exists); nothing to do`,
+    );
+    notifyStatus(`already provisioned as ${sentinel.thingName}`);
     ctx.out(`already provisioned as ${sentinel.thingName}\n`);
     return 0;
   }
@@ -55,7 +65,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     if (notRecorded)
       log.warn(
         { reason: 'state-unwritable' },
-        `this failure is not in state.json (status will not show it): ${notRecorded.message}`,
+        `This failure is not recorded in state.json, so status will not show it: ${notRecorded.message}`,
       );
     throw err;
   }
@@ -64,19 +74,26 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
 async function provision(ctx: CommandContext, state: AgentState): Promise<number> {
   const { cfg, log, signal } = ctx;
   // Permanent checks first, before anything is written or contacted.
-  state.phase = 'preflight';
-  const thingName = resolveThingName(cfg);
+  enter(state, 'preflight');
+  const named = resolveThingNameFrom(cfg);
+  const { thingName } = named;
+  logContext.thingName = thingName;
   const tpl = loadTemplate(cfg, thingName);
   const root = tpl.fleet.rootPath;
   state.thingName = thingName;
-  log.info({ thingName, source: cfg.thingName.source, ...fqdnRewrite(cfg) }, 'ThingName resolved');
+  const rewrite = fqdnRewrite(cfg, named.source);
+  const rewritten = rewrite
+    ? ` (the hostname ${rewrite.hostname} is a domain name; thingName.fqdn ${rewrite.fqdn} ${rewrite.fqdn === 'short' ? 'keeps its first label' : 'turns its dots into dashes'})`
+    : '';
+  const from = named.source === cfg.thingName.source ? sourceText(cfg) : named.namedBy;
+  log.info({ ...named, ...rewrite }, `ThingName ${thingName} taken from the ${from}${rewritten}`);
 
   const held = nucleusIdentity(root);
   const existing = held.problems.length === 0 ? held.thingName : null;
   if (held.thingName !== null && existing === null) {
     log.warn(
       { recorded: held.thingName, problems: held.problems },
-      'the nucleus records a ThingName but is not configured to talk to the cloud; it runs the provisioning plugin again at its next start, so this run provisions',
+      `The nucleus records ThingName ${held.thingName} but is not configured to talk to the cloud (${held.problems.join('; ')}); it would run the provisioning plugin again at its next start, so this run provisions`,
     );
   }
   if (existing) {
@@ -84,10 +101,10 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
     if (existing !== thingName) {
       log.warn(
         { recorded: existing, resolved: thingName },
-        'the nucleus already holds an identity under another name; keeping it (verify.acceptOtherThingName; no second identity is provisioned)',
+        `The nucleus already holds an identity as ${existing}, not ${thingName}; keeping it (verify.acceptOtherThingName), no second identity is provisioned`,
       );
     } else {
-      log.info({ thingName }, 'the nucleus already holds this identity; finishing the remaining steps');
+      log.info(`The nucleus already holds the identity ${thingName}; finishing the remaining steps`);
     }
     return finish(ctx, state, tpl.fleet, existing);
   }
@@ -98,14 +115,15 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
   const pctx = { cfg, log, signal, wait: true };
   await waitForClock(pctx, claim, tpl.mtime);
   await waitForEndpoint(pctx, tpl.fleet);
-  log.info('preflight passed');
+  log.info('Preflight passed: Java, the installer, the claim, the clock and the endpoint are ready');
+  await ensureDeviceKey(cfg, tpl.fleet, thingName, log, signal);
 
   // The clock is sane now: render, stamped with the current time so the installer's
   // timestamped merge cannot lose our ThingName to older values in the image.
-  state.phase = 'render';
+  enter(state, 'render');
   writeState(cfg.state.stateFile, state);
   writeRenderedConfig(cfg, tpl.filled);
-  log.info({ path: cfg.installer.renderedConfig }, 'installer config rendered');
+  log.info({ path: cfg.installer.renderedConfig }, `Installer config rendered to ${cfg.installer.renderedConfig}`);
 
   let logOffset = fileSize(nucleusLogPath(root));
   let failuresSince: number | undefined;
@@ -113,21 +131,23 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
     // An earlier run got the installer through (power loss afterwards): the enabled service
     // provisions on its own; do not install a second time, go straight to verifying. Its attempt at
     // this boot may already have failed, so the whole log counts, but not what earlier boots logged.
-    log.info('greengrass.service is already enabled: an earlier run installed it; verifying without reinstalling');
+    log.info(
+      'greengrass.service is already enabled: an earlier run installed it, so this run verifies without reinstalling',
+    );
     logOffset = 0;
     failuresSince = bootTimeMs();
   } else {
     await install(ctx, state, root);
   }
 
-  state.phase = 'verify';
+  enter(state, 'verify');
   writeState(cfg.state.stateFile, state);
   const provisionedAs = await verify(ctx, state, root, thingName, logOffset, failuresSince);
   acceptRecordedName(cfg, provisionedAs, thingName, 'after');
   if (provisionedAs !== thingName) {
     log.warn(
       { recorded: provisionedAs, resolved: thingName },
-      'the nucleus recorded a different ThingName than requested; keeping it (verify.acceptOtherThingName)',
+      `The nucleus recorded ThingName ${provisionedAs}, not ${thingName}; keeping it (verify.acceptOtherThingName)`,
     );
   }
   return finish(ctx, state, tpl.fleet, provisionedAs);
@@ -135,7 +155,7 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
 
 async function install(ctx: CommandContext, state: AgentState, root: string): Promise<void> {
   const { cfg, log, signal } = ctx;
-  state.phase = 'install';
+  enter(state, 'install');
   for (let attempt = 0; ; attempt++) {
     state.installerAttempts += 1;
     writeState(cfg.state.stateFile, state);
@@ -148,9 +168,13 @@ async function install(ctx: CommandContext, state: AgentState, root: string): Pr
         throw new TransientError(`${err.message} (gave up after ${attempt + 1} attempts)`, err.reason);
       }
       const delay = backoffDelay(attempt, cfg.backoff);
-      log.warn({ attempt: attempt + 1, of: cfg.installer.attempts, retryInMs: delay, reason: err.reason }, err.message);
+      const inS = Math.round(delay / 1000);
+      log.warn(
+        { attempt: attempt + 1, of: cfg.installer.attempts, retryInMs: delay, reason: err.reason },
+        `Installer attempt ${attempt + 1} of ${cfg.installer.attempts} failed: ${err.message}; retrying in ${inS} s`,
+      );
       recordError(cfg.state.stateFile, state, err);
-      await sleep(delay, signal);
+      await pause(ctx, delay, `installer attempt ${attempt + 2} of ${cfg.installer.attempts}`);
     }
   }
 }
@@ -173,6 +197,14 @@ async function verify(
   let failuresSince = firstFailuresSince;
   const startedAt = Date.now();
   for (let retries = 0; ; retries++) {
+    const waiting = reportWait(
+      log,
+      'provisioning confirmation',
+      cfg.verify.timeoutSeconds,
+      cfg.log.progressSeconds,
+      {},
+      () => `no system.thingName in ${tlogPath(root)} yet`,
+    );
     const outcome = await waitForProvisioning({
       rootPath: root,
       logOffset: offset,
@@ -183,11 +215,11 @@ async function verify(
       onWatchUnavailable: (why) =>
         log.info(
           { why, pollMs: cfg.verify.pollMs },
-          'cannot watch the nucleus files for changes; checking every verify.pollMs',
+          `Cannot watch the nucleus files for changes (${why}); checking every ${cfg.verify.pollMs} ms (verify.pollMs)`,
         ),
-    });
+    }).finally(() => waiting.done());
     if (outcome.status === 'provisioned') {
-      log.info({ thingName: outcome.thingName }, 'the nucleus recorded system.thingName: provisioned');
+      log.info(`The nucleus recorded ThingName ${outcome.thingName}: provisioning confirmed`);
       return outcome.thingName;
     }
     const kind = outcome.status === 'failed' ? classifyPluginFailure(outcome.reason) : 'timeout';
@@ -209,10 +241,13 @@ async function verify(
         err.reason,
       );
     }
-    const why = kind === 'throttled' ? '; AWS is throttling provisioning,' : ';';
-    log.warn({ reason: err.reason, retryInMs: delay, retries: retries + 1 }, `${reason}${why} retrying with backoff`);
+    const why = kind === 'throttled' ? '; AWS is throttling provisioning' : '';
+    log.warn(
+      { reason: err.reason, retryInMs: delay, attempt: retries + 1 },
+      `${capitalize(reason)}${why}; restarting greengrass.service in ${Math.round(delay / 1000)} s (retry ${retries + 1})`,
+    );
     recordError(cfg.state.stateFile, state, err);
-    await sleep(delay, signal);
+    await pause(ctx, delay, 'the next provisioning try');
     offset = fileSize(nucleusLogPath(root));
     failuresSince = undefined; // from here on only what the restarted nucleus logs counts
     state.provisioningRetries += 1;
@@ -242,7 +277,7 @@ async function finish(
   thingName: string,
 ): Promise<number> {
   const { cfg, log } = ctx;
-  state.phase = 'finish';
+  enter(state, 'finish');
   state.thingName = thingName;
   writeState(cfg.state.stateFile, state);
   const tlog = readTlog(tlogPath(fleet.rootPath));
@@ -266,7 +301,7 @@ async function finish(
   if (cfg.claim.removeAfterProvisioning) {
     const removed = removeFiles([fleet.claimCertificatePath, fleet.claimCertificatePrivateKeyPath]);
     claimRemoved = true;
-    log.info({ removed }, 'removed the shared claim certificate and key');
+    log.info({ removed }, `Removed the shared claim certificate and key (${removed.join(', ') || 'already gone'})`);
   }
   const provisionedAt = new Date().toISOString();
   writeSentinel(cfg.state.sentinel, {
@@ -278,10 +313,11 @@ async function finish(
     provisioningRetries: state.provisioningRetries,
     claimRemoved,
   });
-  state.phase = 'provisioned';
+  enter(state, 'provisioned');
   state.lastError = null;
   writeState(cfg.state.stateFile, state);
-  log.info({ thingName, sentinel: cfg.state.sentinel }, 'provisioned');
+  notifyStatus(`provisioned as ${thingName}`);
+  log.info({ sentinel: cfg.state.sentinel }, `Provisioned as ${thingName}; ${cfg.state.sentinel} written`);
   ctx.out(`provisioned as ${thingName}\n`);
   return 0;
 }

@@ -11,6 +11,7 @@ import {
   parseInstallerConfig,
   type FleetProvisioningConfig,
 } from '../../../common/installer-config.ts';
+import { csrPaths } from '../../../common/installer-csr.ts';
 import { showName } from '../../../common/thing-name.ts';
 import { readTemplateFile } from '../installer-config.ts';
 import { removeFiles } from '../state.ts';
@@ -99,7 +100,7 @@ export function sealCommand(ctx: CommandContext, opts: { templateHostname?: stri
   } else {
     log.warn(
       { template: cfg.installer.configTemplate },
-      'no installer config template: cannot check for a Greengrass identity',
+      `No installer config template at ${cfg.installer.configTemplate}: cannot check for a Greengrass identity`,
     );
   }
   try {
@@ -124,8 +125,15 @@ export function sealCommand(ctx: CommandContext, opts: { templateHostname?: stri
     }
     removed.push(...removeFiles([dev.certificatePath, dev.privateKeyPath, cfg.service.enabledLink]));
   }
+  // A device key and CSR (CSR mode) are this machine's even before it provisioned; a clone finding a matching pair
+  // would keep it, and every clone would share one key.
+  const csr = fleet ? csrPaths(fleet) : null;
+  if (csr) removed.push(...removeFiles([csr.csrPath, csr.csrPrivateKeyPath]));
   removed.push(...removeFiles([cfg.state.sentinel, cfg.state.stateFile, cfg.installer.renderedConfig]));
-  log.info({ templateHostname: name, removed }, 'sealed: first-boot state removed, template hostname recorded');
+  log.info(
+    { templateHostname: name, removed },
+    `Sealed: template hostname ${name} recorded, first-boot state removed (${removed.join(', ') || 'nothing to remove'})`,
+  );
   ctx.out(
     `sealed: template hostname ${name} recorded in ${cfg.thingName.templateHostnameFile}${removed.length ? `; removed ${removed.join(', ')}` : ''}\n`,
   );

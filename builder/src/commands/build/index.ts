@@ -32,7 +32,9 @@ import {
 import { TARGETS } from '../../packer.ts';
 import { loadSettings, settingKinds, type SettingKinds, type Settings } from '../../settings.ts';
 import { agentExecutable, AMAZON_ROOT_CA1_URL, greengrassArtifacts, type BuildArtifacts } from './artifacts.ts';
-import { resolveInputs, type BuildInputs } from './inputs.ts';
+import { ON_ERROR, resolveInputs, type BuildInputs } from './inputs.ts';
+import { VSPHERE_OPTIONS } from '../../vsphere-options.ts';
+import { exportBuildOva, FORMAT_OPTION, type BuiltOva } from '../../ova/build-step.ts';
 import { buildInfo, writeManifest } from './manifest.ts';
 import { packerBuild, packerInit } from './run-packer.ts';
 import { Stage, stageFiles } from './staging.ts';
@@ -41,7 +43,18 @@ export const BUILD_OPTIONS = {
   'secret-prefix': SECRET_PREFIX_OPTION,
   'var-file': { type: 'string', array: true, describe: 'extra Packer var-file (site values), repeatable' },
   var: { type: 'string', array: true, describe: 'extra Packer variable KEY=VALUE, repeatable' },
-  'output-dir': { type: 'string', describe: 'image output directory, must not exist (default ./output-<target>)' },
+  'output-dir': {
+    type: 'string',
+    describe: 'image output directory, must not exist or be empty unless --force (default ./output-<target>)',
+  },
+  force: {
+    type: 'boolean',
+    describe: "replace what an earlier build left: the output directory, vSphere's template of the same name",
+  },
+  'on-error': {
+    type: 'string',
+    describe: `Packer's -on-error: ${ON_ERROR.join(', ')} (abort keeps the build VM, which holds the claim key)`,
+  },
   packer: PACKER_OPTION,
   'plugin-version': {
     type: 'string',
@@ -71,6 +84,18 @@ export const BUILD_OPTIONS = {
     describe: 'prebuilt agent executable (Linux x86-64, from `npm run build` in a checkout): no agent build',
   },
   'cache-dir': { type: 'string', describe: 'download cache (default $XDG_CACHE_HOME/greengrass-image)' },
+  'build-user': { type: 'string', describe: 'ISO builds: the build account autoinstall creates (default packer)' },
+  'build-ssh-key': {
+    type: 'string',
+    array: true,
+    describe: 'ISO builds: OpenSSH public key file for the build account, repeatable',
+  },
+  locale: { type: 'string', describe: 'ISO builds: installed system locale (default en_US.UTF-8)' },
+  'keyboard-layout': { type: 'string', describe: 'ISO builds: keyboard layout (default us)' },
+  timezone: { type: 'string', describe: 'ISO builds: time zone, a tz database name (default Etc/UTC)' },
+  'apt-proxy': { type: 'string', describe: 'ISO builds: http(s) proxy for apt during and after the install' },
+  ...VSPHERE_OPTIONS,
+  ...FORMAT_OPTION,
 } as const;
 
 export const BUILD_SETTINGS: SettingKinds = {
@@ -100,6 +125,20 @@ export interface BuildOptions extends ConfigFlags {
   skipAgentBuild?: boolean;
   agentExe?: string;
   cacheDir?: string;
+  force?: boolean;
+  onError?: string;
+  format?: string;
+  buildUser?: string;
+  buildSshKey?: string[];
+  locale?: string;
+  keyboardLayout?: string;
+  timezone?: string;
+  aptProxy?: string;
+  isoPath?: string[];
+  removeCdrom?: boolean;
+  autoinstallSource?: string;
+  cdFile?: string[];
+  cdLabel?: string;
 }
 
 export const buildCommand = command({
@@ -114,7 +153,7 @@ export const buildCommand = command({
       .option('settings', SETTINGS_OPTION),
 }).runs(build);
 
-const STEPS = 9;
+const STEPS = 10;
 
 interface Claim {
   secret: ClaimSecret;
@@ -189,13 +228,24 @@ export async function build(argv: BuildOptions, ctx: Context): Promise<void> {
     step(8, `packer build -only=${source} (output ${inputs.outDir})`);
     await packerBuild(inputs, stage, packerRoot, ctx);
 
-    step(9, 'build manifest');
+    let ova: BuiltOva | undefined;
+    if (inputs.format === 'ova') {
+      step(9, 'OVA export (streamOptimized VMDK, OVF descriptor, SHA-256 manifest), checked as an importer would');
+      ova = await exportBuildOva(inputs.outDir, ctx.progress);
+      ctx.progress(`OVA ${ova.path}: ${ova.bytes} bytes (sealed disk ${ova.sealedDiskBytes} bytes)`);
+    } else step(9, 'no package (--format not given): the image is the builder output');
+
+    step(10, 'build manifest');
     const { path, manifest } = await writeManifest(
-      { info, inputs, artifacts, claim, configText, provisioningTemplate: installer.provisioningTemplate },
+      { info, inputs, artifacts, claim, configText, provisioningTemplate: installer.provisioningTemplate, ova },
       ctx,
     );
     stage.close();
-    ctx.result({ manifest: path, ...manifest }, [`image built: ${inputs.outDir}`, `manifest: ${path}`]);
+    ctx.result({ manifest: path, ...manifest }, [
+      `image built: ${inputs.outDir}`,
+      ...(ova ? [`ova: ${ova.path} (${ova.bytes} bytes)`] : []),
+      `manifest: ${path}`,
+    ]);
   } finally {
     stage.close();
   }

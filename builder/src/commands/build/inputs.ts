@@ -8,9 +8,17 @@ import { parseCertificate } from '../../../../common/pem.ts';
 import { agentSource, type AgentSource } from '../../agent-exe.ts';
 import { DEFAULT_PLUGIN_VERSION, defaultCacheDir } from '../../artifacts.ts';
 import { DEFAULT_SECRET_PREFIX, secretName } from '../../claim-secret.ts';
-import { DEFAULT_NUCLEUS_VERSION, templateParameters } from '../../installer-settings.ts';
+import { checkCsrPluginVersion, DEFAULT_NUCLEUS_VERSION, templateParameters } from '../../installer-settings.ts';
 import { detectPacker, isTarget, REPO_ROOT, TARGETS, type PackerInfo, type Target } from '../../packer.ts';
 import { keyValues, pick, type Settings } from '../../settings.ts';
+import { vsphereVarArgs } from '../../vsphere-options.ts';
+import { checkFormat } from '../../ova/build-step.ts';
+import {
+  generateBuildPassword,
+  readAuthorizedKeys,
+  USER_DATA_DEFAULTS,
+  type UserDataSettings,
+} from '../../user-data.ts';
 import type { BuildOptions } from './index.ts';
 
 export interface BuildInputs {
@@ -23,6 +31,14 @@ export interface BuildInputs {
   vars: Record<string, string>;
   thingGroup: string;
   outDir: string;
+  /** --format: package the image (ova), or leave it as the builder made it. */
+  format: ReturnType<typeof checkFormat>;
+  /** `-var` arguments of the vSphere-only options (vsphere-options.ts). */
+  vsphereArgs: string[];
+  /** Packer's -force: replace an earlier build's output dir or vSphere template. */
+  force: boolean;
+  /** Packer's -on-error, when given. */
+  onError?: OnError;
   cacheDir: string;
   nucleusVersion: string;
   pluginVersion: string;
@@ -35,6 +51,8 @@ export interface BuildInputs {
   proxyCa?: string;
   agent: AgentSource;
   packer: PackerInfo;
+  /** ISO builds' autoinstall user-data; its password reaches Packer as PKR_VAR_ssh_password. */
+  userData: UserDataSettings;
 }
 
 /** The files the image takes from the repository (staging.ts copies them). */
@@ -66,12 +84,26 @@ function checkedTarget(target: string | undefined): Target {
   return target;
 }
 
-/** Output dir: Packer needs a fresh one. */
-function checkedOutDir(dir: string): string {
+/** What Packer's -on-error takes (Packer 1.6 and later), but `ask`: Packer runs here without a terminal. */
+export const ON_ERROR = ['cleanup', 'abort', 'run-cleanup-provisioner'] as const;
+export type OnError = (typeof ON_ERROR)[number];
+
+function checkedOnError(v: string | undefined): OnError | undefined {
+  if (v === undefined) return undefined;
+  if (!(ON_ERROR as readonly string[]).includes(v))
+    throw new UsageError(`--on-error ${JSON.stringify(v)}: use one of ${ON_ERROR.join(', ')}`);
+  return v as OnError;
+}
+
+/** Output dir: Packer needs a fresh one, or replaces it with -force. */
+function checkedOutDir(dir: string, force: boolean): string {
   const outDir = resolve(dir);
-  if (existsSync(outDir) && readdirSync(outDir).length > 0)
+  if (!existsSync(outDir)) return outDir;
+  if (!statSync(outDir).isDirectory())
+    throw new ConfigError(`--output-dir ${outDir} exists and is not a directory`, 'output-not-directory');
+  if (!force && readdirSync(outDir).length > 0)
     throw new ConfigError(
-      `output dir ${outDir} already exists and is not empty (Packer needs a fresh one)`,
+      `output dir ${outDir} already exists and is not empty: pass --force to replace it, or another --output-dir`,
       'output-exists',
     );
   return outDir;
@@ -80,6 +112,7 @@ function checkedOutDir(dir: string): string {
 export function resolveInputs(argv: BuildOptions, settings: Settings): BuildInputs {
   const p = <T = string>(k: string) => pick<T>(argv, settings, k);
   const target = checkedTarget(p('target'));
+  const format = checkFormat(p('format'), target);
   const env = p('env');
   if (!env) throw new UsageError('--env is required (the claim secret is <prefix>/<env>/claims-certificate)');
   const name = secretName(p('secret-prefix') ?? DEFAULT_SECRET_PREFIX, env);
@@ -90,6 +123,7 @@ export function resolveInputs(argv: BuildOptions, settings: Settings): BuildInpu
   const vars = keyValues(p('var'), '--var');
   for (const k of ['staging_dir', 'output_directory'])
     if (k in vars) throw new UsageError(`--var ${k} is set by the builder; use --output-dir for the output`);
+  const vsphereArgs = vsphereVarArgs((k) => p<unknown>(k), target);
   const thingGroup = templateParameters(argv, settings).ThingGroupName; // baked into the image: checked before any AWS call
   // The image's scripts (packer/scripts) and the agent's config (agent/agent.yaml) lay Greengrass out under the default
   // root; a config.yaml pointing elsewhere would name claim files that are not there, and every clone would stop at exit 3.
@@ -99,8 +133,12 @@ export function resolveInputs(argv: BuildOptions, settings: Settings): BuildInpu
       `--root-path ${rootPath}: build bakes Greengrass into ${DEFAULT_PATHS.rootPath} only (the image's scripts and agent/agent.yaml use it); --root-path is for config render`,
     );
   }
-  const outDir = checkedOutDir(p('output-dir') ?? `output-${target}`);
+  const force = p<boolean>('force') ?? false;
+  const onError = checkedOnError(p('on-error'));
+  const outDir = checkedOutDir(p('output-dir') ?? `output-${target}`, force);
   const cacheDir = resolve(p('cache-dir') ?? defaultCacheDir());
+  const pluginVersion = p('plugin-version') ?? DEFAULT_PLUGIN_VERSION;
+  checkCsrPluginVersion(p<boolean>('csr'), pluginVersion);
   const agent = agentSource(p('agent-exe'), p<boolean>('skip-agent-build'));
   for (const f of [...Object.values(REPOSITORY_FILES), `packer/${target}.pkrvars.hcl`])
     fileOrFail(join(REPO_ROOT, f), 'repository file');
@@ -114,6 +152,17 @@ export function resolveInputs(argv: BuildOptions, settings: Settings): BuildInpu
     );
   }
   const packer = detectPacker(p('packer') ?? 'packer');
+  const keyFiles = p<string | string[]>('build-ssh-key');
+  const userData: UserDataSettings = {
+    username: p('build-user') ?? USER_DATA_DEFAULTS.username,
+    // Packer's own environment convention keeps a chosen password out of argv; otherwise one per build.
+    password: process.env.PKR_VAR_ssh_password || generateBuildPassword(),
+    authorizedKeys: readAuthorizedKeys(keyFiles === undefined ? [] : Array.isArray(keyFiles) ? keyFiles : [keyFiles]),
+    locale: p('locale') ?? USER_DATA_DEFAULTS.locale,
+    keyboardLayout: p('keyboard-layout') ?? USER_DATA_DEFAULTS.keyboardLayout,
+    timezone: p('timezone') ?? USER_DATA_DEFAULTS.timezone,
+    aptProxy: p('apt-proxy') ?? USER_DATA_DEFAULTS.aptProxy,
+  };
   return {
     target,
     source: TARGETS[target],
@@ -123,9 +172,13 @@ export function resolveInputs(argv: BuildOptions, settings: Settings): BuildInpu
     vars,
     thingGroup,
     outDir,
+    format,
+    vsphereArgs,
+    force,
+    onError,
     cacheDir,
     nucleusVersion: p('nucleus-version') ?? DEFAULT_NUCLEUS_VERSION,
-    pluginVersion: p('plugin-version') ?? DEFAULT_PLUGIN_VERSION,
+    pluginVersion,
     nucleusSource: p('nucleus-source'),
     nucleusSha256: p('nucleus-sha256'),
     pluginSource: p('plugin-source'),
@@ -134,5 +187,6 @@ export function resolveInputs(argv: BuildOptions, settings: Settings): BuildInpu
     proxyCa,
     agent,
     packer,
+    userData,
   };
 }

@@ -1,5 +1,6 @@
 // build, steps 7 and 9: what the image is made of. `build-info.json` goes into the image; the manifest
 // (build info plus every input's SHA-256 and origin, and Packer's own manifest) goes next to the image.
+import type { BuiltOva } from '../../ova/build-step.ts';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,6 +44,8 @@ export interface ManifestParts {
   claim: { secret: ClaimSecret; info: CertificateInfo };
   configText: string;
   provisioningTemplate: string;
+  /** The OVA made from the image (--format ova). */
+  ova?: BuiltOva;
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -80,6 +83,7 @@ export async function writeManifest(
       templateParameters: fleetConfig(parseInstallerConfig(m.configText)).templateParameters,
     },
     outputDirectory: outDir,
+    ...(m.ova ? { ova: m.ova } : {}),
     packerManifest,
   };
   mkdirSync(outDir, { recursive: true });

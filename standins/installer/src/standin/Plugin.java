@@ -1,8 +1,12 @@
 package standin;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -22,7 +26,8 @@ import standin.RealFaults.RetryableProvisioningException;
  * the log lines and exceptions of the real plugin (facts: docs/facts/nucleus-and-plugin.md). A /rejected reply
  * becomes RuntimeException(errorMessage) only (statusCode and errorCode never reach the log) and is not retried;
  * a timeout or a failed MQTT operation is a RetryableProvisioningException; a failed connect is retried here,
- * every 5 s, without end.
+ * every 5 s, without end. With csrPath the certificate comes from the device's CSR (CreateCertificateFromCsr) and
+ * the device's own key (csrPrivateKeyPath) is what the nucleus gets.
  */
 final class Plugin {
     static final String NAME = "aws.greengrass.FleetProvisioningByClaim";
@@ -84,19 +89,10 @@ final class Plugin {
         }
         Mqtt mqtt = connect(endpoint, port, clientId, tls);
         try {
-            String create = "$aws/certificates/create/json";
-            step(t -> { mqtt.subscribe(t, create + "/accepted"); return null; },
-                "Failed to subscribe to create keys and certificate accepted topic");
-            n.log("INFO", HELPER_LOG, "Subscribed to CreateKeysAndCertificateAccepted. {}");
-            step(t -> { mqtt.subscribe(t, create + "/rejected"); return null; },
-                "Failed to subscribe to create keys and certificate rejected topic");
-            n.log("INFO", HELPER_LOG, "Subscribed to CreateKeysAndCertificateRejected. {}");
-            step(t -> { mqtt.publish(t, create, ""); return null; }, "Failed to publish to create keys and certificate topic");
-            n.log("INFO", HELPER_LOG, "Published to CreateKeysAndCertificate. {}");
-            Map<String, Object> keys = reply(mqtt, create, "Caught exception during PublishCreateKeysAndCertificate");
-            n.checkStopped();
-            writeFile(out.certificatePath, String.valueOf(keys.get("certificatePem")));
-            writeFile(out.privateKeyPath, String.valueOf(keys.get("privateKey")));
+            String csrPath = str(c, "csrPath");
+            String ownershipToken = csrPath == null ? createKeysAndCertificate(mqtt, out)
+                : createCertificateFromCsr(mqtt, out, Paths.get(csrPath).normalize(),
+                    Paths.get(str(c, "csrPrivateKeyPath")).normalize());
 
             String provision = "$aws/provisioning-templates/" + template + "/provision/json";
             step(t -> { mqtt.subscribe(t, provision + "/accepted"); return null; },
@@ -106,7 +102,7 @@ final class Plugin {
                 "Failed to subscribe to register thing rejected topic");
             n.log("INFO", HELPER_LOG, "Subscribed to SubscribeToRegisterThingRejected. {}");
             Map<String, Object> req = new LinkedHashMap<>();
-            req.put("certificateOwnershipToken", keys.get("certificateOwnershipToken"));
+            req.put("certificateOwnershipToken", ownershipToken);
             if (!params.isEmpty()) req.put("parameters", params);
             try {
                 mqtt.publishNoWait(provision, Json.write(req)); // the plugin does not wait for this PUBACK
@@ -123,10 +119,77 @@ final class Plugin {
         }
     }
 
+    /** AWS makes the key: CreateKeysAndCertificate; certificate and key written as they come. */
+    private String createKeysAndCertificate(Mqtt mqtt, Result out) throws Exception {
+        String create = "$aws/certificates/create/json";
+        step(t -> { mqtt.subscribe(t, create + "/accepted"); return null; },
+            "Failed to subscribe to create keys and certificate accepted topic");
+        n.log("INFO", HELPER_LOG, "Subscribed to CreateKeysAndCertificateAccepted. {}");
+        step(t -> { mqtt.subscribe(t, create + "/rejected"); return null; },
+            "Failed to subscribe to create keys and certificate rejected topic");
+        n.log("INFO", HELPER_LOG, "Subscribed to CreateKeysAndCertificateRejected. {}");
+        step(t -> { mqtt.publish(t, create, ""); return null; }, "Failed to publish to create keys and certificate topic");
+        n.log("INFO", HELPER_LOG, "Published to CreateKeysAndCertificate. {}");
+        Map<String, Object> keys = reply(mqtt, create, "Caught exception during PublishCreateKeysAndCertificate");
+        n.checkStopped();
+        writeFile(out.certificatePath, String.valueOf(keys.get("certificatePem")));
+        writeFile(out.privateKeyPath, String.valueOf(keys.get("privateKey")));
+        return String.valueOf(keys.get("certificateOwnershipToken"));
+    }
+
+    /**
+     * The device made the key (csrPath): only the CSR is sent (CreateCertificateFromCsr). The certificate is written,
+     * and the device's key copied to privateKeyPath (onto itself when it is that file: Files.copy then copies nothing),
+     * then made owner-only. The log lines are the plugin's, its "CreatedCertificateFromCsrAccepted" included.
+     */
+    private String createCertificateFromCsr(Mqtt mqtt, Result out, Path csrFile, Path keyFile) throws Exception {
+        String csr;
+        try {
+            csr = new String(Files.readAllBytes(csrFile), StandardCharsets.UTF_8);
+        } catch (IOException | SecurityException e) {
+            n.log("ERROR", PLUGIN_LOG, "Caught exception while reading the CSR file. {}", e);
+            throw new DeviceProvisioningRuntimeException("Failed to read CSR file " + csrFile.toAbsolutePath(), e);
+        }
+        String create = "$aws/certificates/create-from-csr/json";
+        step(t -> { mqtt.subscribe(t, create + "/accepted"); return null; },
+            "Failed to subscribe to create certificate from csr accepted topic");
+        n.log("INFO", HELPER_LOG, "Subscribed to CreatedCertificateFromCsrAccepted. {}");
+        step(t -> { mqtt.subscribe(t, create + "/rejected"); return null; },
+            "Failed to subscribe to create certificate from csr rejected topic");
+        n.log("INFO", HELPER_LOG, "Subscribed to CreateCertificateFromCsrRejected. {}");
+        Map<String, Object> req = new LinkedHashMap<>();
+        req.put("certificateSigningRequest", csr);
+        step(t -> { mqtt.publish(t, create, Json.write(req)); return null; },
+            "Failed to publish to create certificate from csr topic");
+        n.log("INFO", HELPER_LOG, "Published to CreateCertificateFromCsr. {}");
+        Map<String, Object> cert = reply(mqtt, create, "Caught exception during PublishCreateCertificateFromCsr");
+        n.checkStopped();
+        writeFile(out.certificatePath, String.valueOf(cert.get("certificatePem")));
+        try {
+            Path parent = out.privateKeyPath.getParent();
+            if (parent != null) Files.createDirectories(parent);
+            if (Files.notExists(out.privateKeyPath)) Files.createFile(out.privateKeyPath);
+            Files.copy(keyFile, out.privateKeyPath, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            n.log("ERROR", PLUGIN_LOG, "Caught exception while copying file. {src=" + keyFile + ", dst=" + out.privateKeyPath + "}");
+            throw new DeviceProvisioningRuntimeException(
+                String.format("Failed to copy %s to %s", keyFile, out.privateKeyPath), e);
+        }
+        try {
+            Files.setPosixFilePermissions(keyFile, PosixFilePermissions.fromString("rw-------"));
+        } catch (IOException e) {
+            throw new DeviceProvisioningRuntimeException(String.format("Failed to set permissions on file %s", keyFile), e);
+        }
+        return String.valueOf(cert.get("certificateOwnershipToken"));
+    }
+
     private void validate(Map<String, Object> c) {
         List<String> errors = new java.util.ArrayList<>();
         for (String r : REQUIRED) {
             if (str(c, r) == null || str(c, r).trim().isEmpty()) errors.add("Required parameter " + r + " missing for " + NAME);
+        }
+        if (str(c, "csrPath") != null && (str(c, "csrPrivateKeyPath") == null || str(c, "csrPrivateKeyPath").trim().isEmpty())) {
+            errors.add("Required parameter csrPrivateKeyPath missing for " + NAME);
         }
         if (!errors.isEmpty()) throw new IllegalArgumentException(errors.toString());
     }

@@ -1,11 +1,12 @@
-// Preflight, network: can this machine reach the MQTT endpoint the plugin will connect to, directly or through
-// the plugin's proxy (HTTP CONNECT)? `waitForEndpoint` retries with backoff in `run`, tries once in `check`.
+// Whether the IoT data endpoint the plugin will use is reachable: a TCP connection, or an HTTP CONNECT tunnel
+// through the plugin's proxy with its credentials; `run` waits for it (bounded, with backoff), `check` tries once.
 import { readFileSync } from 'node:fs';
 import { connect, isIP, type Socket } from 'node:net';
 import { ConfigError, TransientError } from '../../common/errors.ts';
 import type { FleetProvisioningConfig } from '../../common/installer-config.ts';
 import { backoffDelay, sleep } from './backoff.ts';
 import type { PreflightContext } from './preflight.ts';
+import { reportWait, type Wait } from './progress.ts';
 
 export interface Endpoint {
   host: string;
@@ -174,6 +175,25 @@ export async function waitForEndpoint(ctx: PreflightContext, fleet: FleetProvisi
   // (rootCaPath), which the nucleus trusts. So does this probe.
   const extraCa = proxy?.url.protocol === 'https:' ? readOptional(fleet.rootCaPath) : [];
   const deadline = Date.now() + ctx.cfg.preflight.networkWaitSeconds * 1000;
+  let waiting: Wait | undefined;
+  try {
+    const what = `the IoT data endpoint ${describe(ep, proxy)}`;
+    const startWait = () =>
+      (waiting ??= reportWait(ctx.log, what, ctx.cfg.preflight.networkWaitSeconds, ctx.cfg.log.progressSeconds));
+    return await endpointLoop(ctx, ep, proxy, extraCa, deadline, startWait);
+  } finally {
+    waiting?.done();
+  }
+}
+
+async function endpointLoop(
+  ctx: PreflightContext,
+  ep: Endpoint,
+  proxy: ProxySettings | null,
+  extraCa: string[],
+  deadline: number,
+  started: () => void,
+): Promise<string> {
   for (let attempt = 0; ; attempt++) {
     try {
       if (proxy) await proxyConnectProbe(proxy, ep, ctx.cfg.preflight.connectTimeoutMs, extraCa);
@@ -208,9 +228,12 @@ export async function waitForEndpoint(ctx: PreflightContext, fleet: FleetProvisi
           proxy: proxy ? `${proxy.url.hostname}:${proxyPort(proxy.url)}` : undefined,
           err: (err as Error).message,
           retryInMs: delay,
+          attempt: attempt + 1,
+          reason: 'endpoint-unreachable',
         },
-        'endpoint unreachable; retrying',
+        `The IoT data endpoint ${describe(ep, proxy)} is unreachable (${(err as Error).message}); retrying in ${(delay / 1000).toFixed(1)} s`,
       );
+      started();
       await sleep(delay, ctx.signal);
     }
   }

@@ -1,0 +1,67 @@
+// Progress for `systemctl status`: the built agent's STATUS= messages (sd_notify(3)), received on a NOTIFY_SOCKET
+// of the test's own, as systemd would receive them (one datagram each; a barrier's fd closed once read).
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { closedPort, ensureBuilt, runAgent } from '../../harness/agent-exe.ts';
+import { createDeviceRoot } from '../../harness/device-root.ts';
+
+// A stand-in for systemd's notification socket: prints each datagram's text on one line (JSON) and closes any
+// fd it carries (systemd-notify's barrier waits for that). Python: Node has no AF_UNIX datagram sockets.
+const LISTENER = `
+import socket, sys, os, array, json
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("ready", flush=True)
+while True:
+    data, anc, flags, addr = s.recvmsg(65536, socket.CMSG_SPACE(16 * 4))
+    for level, kind, payload in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds = array.array("i"); fds.frombytes(payload[: len(payload) - len(payload) % 4])
+            for fd in fds: os.close(fd)
+    print(json.dumps(data.decode()), flush=True)
+`;
+
+t.test('systemctl status shows what the agent waits for, then how it ended', async (t) => {
+  ensureBuilt();
+  const dir = mkdtempSync(join(tmpdir(), 'gg-notify-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const socketPath = join(dir, 'notify');
+  const listener = spawn('python3', ['-c', LISTENER, socketPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => listener.kill());
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    listener.on('error', reject);
+    listener.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.startsWith('ready\n')) resolve();
+    });
+  });
+  t.ok(existsSync(socketPath));
+
+  const root = createDeviceRoot({ hostname: 'branch-017', endpoint: { host: '127.0.0.1', port: await closedPort() } });
+  t.teardown(() => root.cleanup());
+  root.writeAgentConfig({ preflight: { networkWaitSeconds: 3 } });
+  const r = await runAgent(root, ['run'], { NOTIFY_SOCKET: socketPath });
+  t.equal(r.code, 75, r.stderr);
+  await new Promise((res) => setTimeout(res, 300));
+  const statuses = out
+    .split('\n')
+    .slice(1)
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as string)
+    .filter((m) => m.startsWith('STATUS='))
+    .map((m) => m.slice('STATUS='.length));
+  t.match(statuses[0], /^preflight: /, `the phase first: ${statuses.join(' / ')}`);
+  t.ok(
+    statuses.some((s) => /^waiting for the IoT data endpoint 127\.0\.0\.1:\d+, \d s of 3$/.test(s)),
+    'what it waits for, how long of how long',
+  );
+  t.match(
+    statuses.at(-1),
+    /^failed \(endpoint-unreachable, exit 75\): the IoT data endpoint 127\.0\.0\.1:\d+ is unreachable/,
+    'the last status says how the run ended',
+  );
+});
