@@ -2,11 +2,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../common/repo-root.ts';
 import type { DeviceRoot } from './device-root.ts';
 
-export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO = REPO_ROOT;
 export const EXE = join(REPO, 'dist', 'greengrass-firstboot');
 
 /** Files the executable is built from (scripts/build.mjs); node_modules stands behind package-lock.json. */

@@ -13,12 +13,13 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { REPO_ROOT } from '../common/repo-root.ts';
 
 const run = promisify(execFile);
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export { REPO_ROOT };
 export const INSTALLER_SOURCES = join(REPO_ROOT, 'standins', 'installer', 'src');
 
 export interface InstallerStandinJars {

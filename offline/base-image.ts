@@ -13,12 +13,13 @@ import {
   writeFileSync,
   copyFileSync,
 } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ToolError } from '../common/errors.ts';
+import { REPO_ROOT } from '../common/repo-root.ts';
 import { run, stderrProgress, type Progress } from './proc.ts';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export { REPO_ROOT };
 const CONFIGURE_SCRIPT = join(REPO_ROOT, 'offline', 'base-configure.sh');
 
 export interface BaseImageRecipe {

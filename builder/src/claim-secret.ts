@@ -1,7 +1,9 @@
 // The claim secret: `<prefix>/<env>/claims-certificate` in Secrets Manager, a JSON document
 // {certificatePem, privateKey, certificateArn, certificateId}. Parsing never echoes key material.
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { ConfigError, IntegrityError, UsageError, CliError } from '../../common/errors.ts';
 import { assertKeyMatchesCertificate, type CertificateInfo } from '../../common/pem.ts';
+import { isAwsErrorNamed, toAwsError, type Clients } from './aws.ts';
 
 export const DEFAULT_SECRET_PREFIX = 'greengrass';
 /** Thing group the claim create makes and the config's templateParameters.ThingGroupName names by default. */
@@ -69,4 +71,15 @@ export function parseClaimSecret(
       'claim-expired',
     );
   return { secret, info };
+}
+
+/** Read the claim secret's current value; undefined when the secret does not exist, `text` undefined for a binary secret. */
+export async function readClaimSecret(c: Clients, name: string): Promise<{ text: string | undefined } | undefined> {
+  try {
+    const out = await c.sm.send(new GetSecretValueCommand({ SecretId: name }));
+    return { text: out.SecretString };
+  } catch (err) {
+    if (isAwsErrorNamed(err, 'ResourceNotFoundException')) return undefined;
+    throw toAwsError('GetSecretValue', err);
+  }
 }

@@ -4,17 +4,29 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { CliError, ExitCode, UsageError } from '../../common/errors.ts';
-import { makeContext, resultPrinted, type GlobalArgs } from './context.ts';
-import { claimCreate, claimRotate } from './commands/claim.ts';
-import { endpoints } from './commands/endpoints.ts';
-import { configRender } from './commands/config.ts';
-import { build, BUILD_OPTIONS } from './commands/build/index.ts';
-import { TARGETS } from './packer.ts';
-import { validate } from './commands/validate.ts';
-import { CONFIG_OPTIONS } from './installer-settings.ts';
+import type { Command } from './command.ts';
+import { buildCommand } from './commands/build/index.ts';
+import { claimCommand } from './commands/claim/index.ts';
+import { configCommand } from './commands/config/index.ts';
 import { coresCommand } from './commands/cores/index.ts';
-import { fleetCommand } from './commands/fleet/index.ts';
 import { devicesCommand } from './commands/devices/index.ts';
+import { endpointsCommand } from './commands/endpoints.ts';
+import { fleetCommand } from './commands/fleet/index.ts';
+import { validateCommand } from './commands/validate/index.ts';
+import { resultPrinted, type GlobalArgs } from './context.ts';
+import { GLOBAL_OPTIONS } from './options.ts';
+
+/** Every command, in the order `--help` lists them; each is a module under commands/. */
+const COMMANDS: Command[] = [
+  claimCommand,
+  endpointsCommand,
+  configCommand,
+  buildCommand,
+  validateCommand,
+  fleetCommand,
+  coresCommand,
+  devicesCommand,
+];
 
 // The SDK's Node-version notice is not this tool's output: keep stderr to our own lines.
 process.removeAllListeners('warning');
@@ -22,21 +34,6 @@ process.on('warning', (w) => {
   if (w.name !== 'NodeVersionSupportWarning' && !w.message.startsWith('NodeVersionSupportWarning'))
     process.stderr.write(`greengrass-image: warning: ${w.name}: ${w.message}\n`);
 });
-
-function claimOptions(y: Argv) {
-  return y
-    .option('env', {
-      type: 'string',
-      demandOption: true,
-      describe: 'environment name (secret <prefix>/<env>/claims-certificate)',
-    })
-    .option('policy', {
-      type: 'string',
-      array: true,
-      describe: 'IoT policy to attach to the claim certificate (repeatable)',
-    })
-    .option('secret-prefix', { type: 'string', describe: 'secret name prefix (default greengrass)' });
-}
 
 /** The part of the yargs instance a middleware receives that says which options were declared `array`. */
 interface DeclaredOptions {
@@ -62,126 +59,8 @@ function refuseRepeatedOptions(a: Record<string, unknown>, y: DeclaredOptions): 
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   try {
-    const cli = yargs(argv);
-    await cli
-      .scriptName('greengrass-image')
-      .usage('$0 <command> [options]')
-      .option('profile', { type: 'string', describe: 'AWS profile (default credential chain otherwise)' })
-      .option('region', { type: 'string', describe: 'AWS region (default: AWS_REGION / the profile)' })
-      .option('json', { type: 'boolean', describe: 'machine-readable JSON on stdout' })
-      .command('claim', 'claim certificate in IoT + Secrets Manager', (y) =>
-        y
-          .command(
-            'create',
-            'create the claim certificate, attach its policy, create the thing group, store it (idempotent)',
-            (y2) =>
-              claimOptions(y2).option('thing-group', {
-                type: 'string',
-                describe: 'thing group to create (default GreengrassGoldenImageCores)',
-              }),
-            async (a) => {
-              const ctx = makeContext(a as GlobalArgs);
-              await claimCreate(
-                {
-                  env: a.env,
-                  policy: a.policy as string[] | undefined,
-                  thingGroup: a.thingGroup as string | undefined,
-                  secretPrefix: a.secretPrefix as string | undefined,
-                },
-                ctx,
-              );
-            },
-          )
-          .command(
-            'rotate',
-            'make a new claim certificate and store it as the current secret version',
-            (y2) =>
-              claimOptions(y2).option('deactivate-old', {
-                type: 'boolean',
-                default: false,
-                describe: 'deactivate the previous certificate',
-              }),
-            async (a) => {
-              const ctx = makeContext(a as GlobalArgs);
-              await claimRotate(
-                {
-                  env: a.env,
-                  policy: a.policy as string[] | undefined,
-                  secretPrefix: a.secretPrefix as string | undefined,
-                  deactivateOld: a.deactivateOld as boolean,
-                },
-                ctx,
-              );
-            },
-          )
-          .demandCommand(1, 'claim needs a subcommand: create or rotate'),
-      )
-      .command('endpoints', 'DescribeEndpoint for iot:Data-ATS and iot:CredentialProvider', {}, async (a) => {
-        await endpoints(makeContext(a as GlobalArgs));
-      })
-      .command('config', 'installer config', (y) =>
-        y
-          .command(
-            'render',
-            'render the FleetProvisioningByClaim installer config.yaml',
-            (y2) =>
-              y2
-                .options(CONFIG_OPTIONS)
-                .option('settings', { type: 'string', describe: 'YAML settings file with the same keys as the flags' })
-                .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' }),
-            async (a) => {
-              await configRender(a as Record<string, unknown>, makeContext(a as GlobalArgs));
-            },
-          )
-          .demandCommand(1, 'config needs a subcommand: render'),
-      )
-      .command(
-        'build',
-        'build the golden image (claim, config, agent, nucleus, plugin -> packer build)',
-        (y) =>
-          y
-            .option('target', { type: 'string', describe: `one of ${Object.keys(TARGETS).join(', ')}` })
-            .option('env', { type: 'string', describe: 'environment of the claim secret' })
-            .options(BUILD_OPTIONS)
-            .options(CONFIG_OPTIONS)
-            .option('settings', { type: 'string', describe: 'YAML settings file with the same keys as the flags' }),
-        async (a) => {
-          await build(a as Record<string, unknown>, makeContext(a as GlobalArgs));
-        },
-      )
-      .command(
-        'validate',
-        'packer validate + fmt -check on the templates, config schema, provisioning template parameters',
-        (y) =>
-          y
-            .option('packer', { type: 'string', describe: 'packer binary (default: packer on PATH)' })
-            .option('var-file', { type: 'string', array: true, describe: 'site var-file for the full validate' })
-            .option('target', {
-              type: 'string',
-              describe: `validate this Packer source only (${Object.keys(TARGETS).join(', ')}); default all`,
-            })
-            .option('config', {
-              type: 'string',
-              describe: 'installer config.yaml to check (default: rendered from the flags with placeholder endpoints)',
-            })
-            .option('env', {
-              type: 'string',
-              describe: 'also check the claim of this environment and the thing group in AWS (as build does)',
-            })
-            .option('secret-prefix', { type: 'string', describe: 'claim secret prefix (default greengrass)' })
-            .option('plugin-source', {
-              type: 'string',
-              describe: 'also check this local plugin jar has the FleetProvisioningByClaim layout',
-            })
-            .options(CONFIG_OPTIONS)
-            .option('settings', { type: 'string', describe: 'YAML settings file with the same keys as the flags' }),
-        async (a) => {
-          await validate(a as Record<string, unknown>, makeContext(a as GlobalArgs));
-        },
-      )
-      .command(fleetCommand)
-      .command(coresCommand)
-      .command(devicesCommand)
+    const cli = yargs(argv).scriptName('greengrass-image').usage('$0 <command> [options]').options(GLOBAL_OPTIONS);
+    await COMMANDS.reduce<Argv<GlobalArgs>>((y, register) => register(y, argv), cli)
       .demandCommand(1, 'a command is required')
       .middleware((a) => refuseRepeatedOptions(a, cli as unknown as DeclaredOptions))
       .strict()

@@ -15,6 +15,12 @@ export interface Context {
   progress(message: string): void;
   /** Print the command's result: `human` lines normally, `data` as JSON with --json. */
   result(data: Record<string, unknown>, human: string[]): void;
+  /**
+   * The values the command line gives `flag` (`--flag v` or `--flag=v`; for an `array` flag, like yargs, every
+   * argument up to the next option), as typed. For a flag whose parsed value yargs merges with a positional of the
+   * same name (`--names`, see options.ts), this tells which one was used.
+   */
+  flagValues(flag: string, array?: boolean): string[];
 }
 
 let printed = false;
@@ -23,7 +29,7 @@ export function resultPrinted(): boolean {
   return printed;
 }
 
-export function makeContext(argv: GlobalArgs): Context {
+export function makeContext(argv: GlobalArgs, commandLine: readonly string[] = []): Context {
   const json = argv.json === true;
   return {
     profile: argv.profile,
@@ -36,6 +42,21 @@ export function makeContext(argv: GlobalArgs): Context {
       printed = true;
       if (json) process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
       else process.stdout.write(human.map((l) => `${l}\n`).join(''));
+    },
+    flagValues(flag, array = false) {
+      const values: string[] = [];
+      let taking = false;
+      for (const arg of commandLine) {
+        if (arg === '--') break;
+        if (taking && !arg.startsWith('-')) {
+          values.push(arg);
+          taking = array;
+          continue;
+        }
+        taking = arg === flag;
+        if (arg.startsWith(`${flag}=`)) values.push(arg.slice(flag.length + 1));
+      }
+      return values;
     },
   };
 }

@@ -7,49 +7,28 @@ import { UsageError } from '../../common/errors.ts';
 import { call, type Clients } from './aws.ts';
 import type { Context } from './context.ts';
 import { DEFAULT_THING_GROUP } from './claim-secret.ts';
-import { keyValues, pick, settingKinds, type SettingKinds, type Settings } from './settings.ts';
+import { keyValues, pick, type Settings } from './settings.ts';
 import { validateThingGroupName } from './fleet/names.ts';
 
 export const DEFAULT_NUCLEUS_VERSION = '2.16.0';
 export const DEFAULT_ROLE_ALIAS = 'GreengrassCoreTokenExchangeRoleAlias';
 export const DEFAULT_PROVISIONING_TEMPLATE = 'GreengrassFleetProvisioningTemplate';
 
-/** Flags shared by `config render` and `build` (yargs option definitions; no yargs defaults, so a settings file can fill them). */
-export const CONFIG_OPTIONS = {
-  'iot-data-endpoint': {
-    type: 'string',
-    describe: 'iot:Data-ATS endpoint (discovered with DescribeEndpoint when not given)',
-  },
-  'iot-cred-endpoint': { type: 'string', describe: 'iot:CredentialProvider endpoint (discovered when not given)' },
-  'role-alias': { type: 'string', describe: `token-exchange role alias (default ${DEFAULT_ROLE_ALIAS})` },
-  'provisioning-template': {
-    type: 'string',
-    describe: `fleet provisioning template name (default ${DEFAULT_PROVISIONING_TEMPLATE})`,
-  },
-  'thing-group': { type: 'string', describe: `templateParameters.ThingGroupName (default ${DEFAULT_THING_GROUP})` },
-  'template-param': { type: 'string', array: true, describe: 'extra templateParameters KEY=VALUE (repeatable)' },
-  'nucleus-version': {
-    type: 'string',
-    describe: `nucleus version pinned in the config (default ${DEFAULT_NUCLEUS_VERSION})`,
-  },
-  'mqtt-port': { type: 'number', describe: 'MQTT port for provisioning (default: the plugin default 8883)' },
-  'proxy-url': { type: 'string', describe: 'http(s) proxy URL for the plugin' },
-  'proxy-username': {
-    type: 'string',
-    describe: 'proxy user name (the password: environment variable GREENGRASS_IMAGE_PROXY_PASSWORD)',
-  },
-  'root-path': { type: 'string', describe: `Greengrass root (default ${DEFAULT_PATHS.rootPath})` },
-  csr: {
-    type: 'boolean',
-    describe: `CSR mode: each device makes its own key and a CSR at first boot; only the CSR goes to AWS (plugin >= ${CSR_MIN_PLUGIN_VERSION})`,
-  },
-} as const;
-
-export const CONFIG_SETTINGS: SettingKinds = {
-  ...settingKinds(CONFIG_OPTIONS),
-  'template-param': 'key-values',
-  region: 'string',
-};
+/** The installer config's flags (options.ts, CONFIG_OPTIONS) as yargs parses them; a settings file may fill each. */
+export interface ConfigFlags {
+  iotDataEndpoint?: string;
+  iotCredEndpoint?: string;
+  roleAlias?: string;
+  provisioningTemplate?: string;
+  thingGroup?: string;
+  templateParam?: string[];
+  nucleusVersion?: string;
+  mqttPort?: number;
+  proxyUrl?: string;
+  proxyUsername?: string;
+  rootPath?: string;
+  csr?: boolean;
+}
 
 /** The AWS clients' region: --region, else the settings file's `region` (else the SDK's chain). */
 export function withSettingsRegion(ctx: Context, settings: Settings): Context {
@@ -57,7 +36,7 @@ export function withSettingsRegion(ctx: Context, settings: Settings): Context {
 }
 
 /** templateParameters from --thing-group and --template-param; the ThingGroupName is checked (it is baked into the image). */
-export function templateParameters(argv: Record<string, unknown>, settings: Settings): Record<string, string> {
+export function templateParameters(argv: ConfigFlags, settings: Settings): Record<string, string> {
   const params = {
     ThingGroupName: pick<string>(argv, settings, 'thing-group') ?? DEFAULT_THING_GROUP,
     ...keyValues(pick(argv, settings, 'template-param'), '--template-param'),
@@ -72,7 +51,7 @@ export function templateParameters(argv: Record<string, unknown>, settings: Sett
 }
 
 export async function resolveInstallerSettings(
-  argv: Record<string, unknown>,
+  argv: ConfigFlags,
   settings: Settings,
   ctx: Context,
   clients: () => Clients,
@@ -142,7 +121,7 @@ export function checkCsrPluginVersion(csr: boolean | undefined, pluginVersion: s
 export const PROXY_PASSWORD_ENV = 'GREENGRASS_IMAGE_PROXY_PASSWORD';
 
 function proxySettings(
-  argv: Record<string, unknown>,
+  argv: ConfigFlags,
   settings: Settings,
 ): { proxyUrl?: string; proxyUsername?: string; proxyPassword?: string } {
   const proxyUrl = pick<string>(argv, settings, 'proxy-url');

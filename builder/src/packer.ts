@@ -3,12 +3,12 @@
 // streamed line by line.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { ToolError } from '../../common/errors.ts';
+import { REPO_ROOT } from '../../common/repo-root.ts';
 import { renderUserData, type UserDataSettings } from './user-data.ts';
 
-export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export { REPO_ROOT };
 export const PACKER_SRC = join(REPO_ROOT, 'packer');
 
 /** `--target` names and the Packer source each one builds (packer/sources.pkr.hcl). */
@@ -19,6 +19,10 @@ export const TARGETS = {
   qemu: 'qemu.ubuntu',
 } as const;
 export type Target = keyof typeof TARGETS;
+
+export function isTarget(name: string): name is Target {
+  return Object.hasOwn(TARGETS, name);
+}
 
 export interface PackerInfo {
   bin: string;

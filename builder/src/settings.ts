@@ -79,9 +79,9 @@ export function loadSettings(file: string | undefined, kinds: SettingKinds): Set
 }
 
 /** argv value if the flag was given, else the settings value. */
-export function pick<T = unknown>(argv: Record<string, unknown>, settings: Settings, key: string): T | undefined {
+export function pick<T = unknown>(argv: object, settings: Settings, key: string): T | undefined {
   const k = camel(key);
-  return (argv[k] ?? settings[k]) as T | undefined;
+  return ((argv as Record<string, unknown>)[k] ?? settings[k]) as T | undefined;
 }
 
 /** `K=V` strings (flags) or a mapping / list (settings) -> record. */

@@ -7,10 +7,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { REPO_ROOT } from '../../common/repo-root.ts';
 import { FLEET_TEMPLATE_PATH } from '../template.ts';
 
 const ENTRY = fileURLToPath(new URL('./handler.ts', import.meta.url));
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const ZIPFILE_LINE = '        ZipFile: |';
 const INDENT = ' '.repeat(10);
 
@@ -27,7 +27,7 @@ export async function bundleHook(): Promise<string> {
     legalComments: 'none',
     logLevel: 'silent',
     // esbuild's module comments name paths relative to this: the same output from any working directory.
-    absWorkingDir: REPO,
+    absWorkingDir: REPO_ROOT,
   });
   return out.outputFiles[0]!.text;
 }

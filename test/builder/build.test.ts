@@ -517,7 +517,7 @@ t.test('SIGINT during packer build: packer is stopped, staging dir removed, exit
   const args = buildArgs(dir, { packer: fake, settings, 'var-file': site });
   args.splice(args.indexOf('--target'), 2); // target from the settings file
   const run = startCli([...args, '--var', 'headless=true'], env(dir, { FAKE_PACKER_LOG: log }));
-  await waitFor(() => run.stderrSoFar().includes('fake build running'), 120_000, 'packer to start');
+  await waitFor('packer to start', () => run.stderrSoFar().includes('fake build running'), 120_000);
   const staged = stagePath(run.stderrSoFar())!;
   t.ok(existsSync(join(staged, 'files', 'claim.private.pem.key')), 'staged while packer runs');
 
@@ -625,13 +625,13 @@ t.test('a second SIGINT while packer cleans up kills it, and says what may still
   const args = buildArgs(dir, { packer: fake, settings, 'var-file': site });
   args.splice(args.indexOf('--target'), 2);
   const run = startCli(args, env(dir, { FAKE_PACKER_LOG: log }));
-  await waitFor(() => run.stderrSoFar().includes('fake build running'), 120_000, 'packer to start');
+  await waitFor('packer to start', () => run.stderrSoFar().includes('fake build running'), 120_000);
   const staged = stagePath(run.stderrSoFar())!;
   run.child.kill('SIGINT');
   await waitFor(
+    'packer to get the SIGINT',
     () => existsSync(log) && readFileSync(log, 'utf8').includes('ignoring'),
     30_000,
-    'packer to get the SIGINT',
   );
   run.child.kill('SIGINT');
   const r = await run.done;
@@ -651,7 +651,7 @@ t.test('SIGTERM while waiting on AWS (no packer running yet): staging dir remove
   s.setLatency('GetSecretValue', 8000);
   t.teardown(() => s.setLatency('GetSecretValue', 0));
   const run = startCli(buildArgs(dir), env(dir));
-  await waitFor(() => /\[2\/\d+\] reading the claim/.test(run.stderrSoFar()), 120_000, 'the secret fetch');
+  await waitFor('the secret fetch', () => /\[2\/\d+\] reading the claim/.test(run.stderrSoFar()), 120_000);
   const staged = stagePath(run.stderrSoFar())!;
   t.ok(existsSync(staged), 'staging dir exists mid-build');
   run.child.kill('SIGTERM');

@@ -13,20 +13,17 @@ import {
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createCa, issueCertificate, type KeyPair } from '../../standins/pki.ts';
 import { startAwsStandin, type AwsStandin } from '../../standins/aws/server.ts';
+import { REPO_ROOT } from '../../common/repo-root.ts';
+import { tmp } from '../helpers/tmp.ts';
+import { waitFor } from '../helpers/wait.ts';
 
-export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const REPO = REPO_ROOT;
 export const CLI = join(REPO, 'bin', 'greengrass-image.js');
 export const ca: KeyPair = createCa();
-export { issueCertificate, startAwsStandin, type AwsStandin };
-
-export function tmp(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+export { issueCertificate, startAwsStandin, tmp, waitFor, type AwsStandin };
 
 export interface CliRun {
   code: number | null;
@@ -73,14 +70,6 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, cwd = REPO): Prom
 /** Staging dirs (greengrass-image-*) left in a TMPDIR. */
 export function leftoverStages(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.startsWith('greengrass-image-'));
-}
-
-export async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** A jar with the FleetProvisioningByClaim layout (manifest GG-Plugin-Class + that class file), built with `zip`. */

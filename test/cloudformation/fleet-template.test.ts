@@ -29,7 +29,7 @@ import {
 } from '../../common/installer-config.ts';
 import { ExitCode } from '../../common/errors.ts';
 import { DEFAULT_ROLE_ALIAS } from '../../builder/src/installer-settings.ts';
-import { DEFAULT_CLIENT_DEVICE_POLICY } from '../../builder/src/commands/devices/devices.ts';
+import { DEFAULT_CLIENT_DEVICE_POLICY } from '../../builder/src/fleet/core-devices.ts';
 
 const tpl = loadFleetTemplate();
 

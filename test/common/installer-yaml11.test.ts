@@ -9,9 +9,9 @@ import {
   FLEET_PLUGIN_COMPONENT,
   parseInstallerConfig,
   renderInstallerConfig,
-  renderManualInstallerConfig,
   type InstallerSettings,
 } from '../../common/installer-config.ts';
+import { renderManualInstallerConfig } from '../../common/manual-installer-config.ts';
 import { loadAsNucleus } from '../../common/yaml11.ts';
 import { createDeviceRoot } from '../../harness/device-root.ts';
 import { loadTemplate, writeRenderedConfig } from '../../agent/src/installer-config.ts';

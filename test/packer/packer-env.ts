@@ -1,12 +1,14 @@
 // Shared by the test/packer tests: copy the templates the way `greengrass-image build` stages them
 // for Packer 1.6.6 (plugins.pkr.hcl left out), and run commands.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cpSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../common/repo-root.ts';
+import { tmp } from '../helpers/tmp.ts';
 
-export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export { tmp };
+
+export const REPO = REPO_ROOT;
 export const PACKER_DIR = join(REPO, 'packer');
 export const SCRIPTS_DIR = join(PACKER_DIR, 'scripts');
 
@@ -27,10 +29,6 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Nod
   const r = spawnSync(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, encoding: 'utf8', timeout: 120_000 });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-export function tmp(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
 }
 
 /** <dir>/packer: the HCL root as the builder stages it for Packer < 1.7. */

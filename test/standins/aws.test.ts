@@ -5,8 +5,7 @@ import { spawn } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import {
   IoTClient,
   CreateKeysAndCertificateCommand,
@@ -27,10 +26,10 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { GreengrassV2Client, ListCoreDevicesCommand } from '@aws-sdk/client-greengrassv2';
 import { ConfiguredRetryStrategy } from '@smithy/util-retry';
+import { REPO_ROOT } from '../../common/repo-root.ts';
 import { createCa } from '../../standins/pki.ts';
 import { startAwsStandin, type AwsStandin } from '../../standins/aws/server.ts';
 
-const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const ca = createCa();
 const credentials = { accessKeyId: 'AKIDSTANDIN', secretAccessKey: 'stand-in-secret' };
 const fast = new ConfiguredRetryStrategy(3, () => 0);
@@ -244,7 +243,7 @@ t.test('CLI mode: listening line, control endpoint, state persisted 0600', async
     [
       '--import',
       'tsx',
-      join(REPO, 'standins/aws/cli.ts'),
+      join(REPO_ROOT, 'standins/aws/cli.ts'),
       '--port',
       '0',
       '--ca-dir',

@@ -18,6 +18,7 @@ import {
 } from '../../harness/installer-device.ts';
 import { createDeviceRoot } from '../../harness/device-root.ts';
 import { ensureBuilt, runAgent } from '../../harness/agent-exe.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const TEMPLATE = 'GoldenFleetTemplate';
 const ca = createCa();
@@ -84,16 +85,6 @@ function install(
 }
 
 const hostctl = (cmd: string, root: string, env: Record<string, string> = {}) => run(host.hostctl, [cmd, root], env);
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
 const log = (d: Device) => read(join(d.root, 'logs', 'greengrass.log'));

@@ -11,6 +11,7 @@ import { installerArgs, makeInstallerDevice, type InstallerDevice } from '../../
 import { startScriptedBroker, type RegisterThingAnswer } from '../../harness/scripted-broker.ts';
 import { createCa, issueCertificate } from '../../standins/pki.ts';
 import { startProvisioningStandin } from '../../standins/provisioning/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const TEMPLATE = 'GoldenFleetTemplate';
 const ca = createCa();
@@ -42,14 +43,6 @@ function install(d: InstallerDevice, env: Record<string, string> = {}): Promise<
 function log(d: InstallerDevice): string {
   const f = join(d.root, 'logs', 'greengrass.log');
   return existsSync(f) ? readFileSync(f, 'utf8') : '';
-}
-
-async function waitFor(what: string, fn: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** The lines after the failure entry up to the next entry: the cause as printStackTrace wrote it. */

@@ -33,6 +33,7 @@ import {
   makeInstallerDevice,
   type InstallerDevice,
 } from '../../harness/installer-device.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const TEMPLATE = 'GoldenFleetTemplate';
 const ca = createCa();
@@ -88,16 +89,6 @@ function java(args: string[], env: Record<string, string> = {}, timeoutMs = 60_0
 
 function install(d: Device, env: Record<string, string> = {}, extra: string[] = []): Promise<RunResult> {
   return java(installerArgs(d, extra), { GG_STANDIN_SYSTEMD_DIR: d.systemd, ...env });
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function log(d: Device): string {

@@ -1,7 +1,14 @@
 // `endpoints`: DescribeEndpoint for iot:Data-ATS and iot:CredentialProvider.
 import { DescribeEndpointCommand } from '@aws-sdk/client-iot';
 import { call, makeClients } from '../aws.ts';
+import { command } from '../command.ts';
 import type { Context } from '../context.ts';
+
+export const endpointsCommand = command({
+  command: 'endpoints',
+  describe: 'DescribeEndpoint for iot:Data-ATS and iot:CredentialProvider',
+  builder: (y) => y,
+}).runs((_options, ctx) => endpoints(ctx));
 
 export async function endpoints(ctx: Context): Promise<void> {
   const c = makeClients(ctx);

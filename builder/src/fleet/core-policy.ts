@@ -18,7 +18,8 @@ import {
 import { AwsError } from '../../../common/errors.ts';
 import { stackIotPolicies } from '../../../cloudformation/template.ts';
 import { isAwsErrorNamed, toAwsError, type Clients } from '../aws.ts';
-import { corePolicyName, type Step } from './iot-steps.ts';
+import { corePolicyName } from './iot-steps.ts';
+import type { Step } from './thing-removal.ts';
 
 /** Prefix of a policy name recorded in the thing's decommission attribute (beside certificate ids). */
 export const RECORDED_POLICY = 'policy:';

@@ -45,7 +45,10 @@ export function batchNames(
     if (given.length === 0) throw new UsageError('--names is empty');
     names = given;
   } else {
-    if (o.count === undefined) throw new UsageError(`give the ${what} names: --names a,b,c or --count N --prefix P`);
+    if (o.count === undefined)
+      throw new UsageError(
+        `give the ${what} names as arguments (a b c)${what === 'core' ? ', --names a,b,c or --count N --prefix P' : ''}`,
+      );
     if (!Number.isInteger(o.count) || o.count < 1 || o.count > 100_000)
       throw new UsageError(`--count must be a whole number from 1 to 100000, got ${JSON.stringify(o.count)}`);
     if (!o.prefix) throw new UsageError('--count needs --prefix (names are <prefix><number>)');
@@ -76,4 +79,11 @@ export function singleName(name: unknown, what: string): string {
   } catch (err) {
     throw new UsageError(`${what} name refused: ${(err as Error).message}`);
   }
+}
+
+/** A flag that takes one value: yargs makes an array of a repeated one. */
+export function oneValue(v: unknown, flag: string): string {
+  if (Array.isArray(v)) throw new UsageError(`${flag} is given ${v.length} times; give it once`);
+  if (typeof v !== 'string') throw new UsageError(`${flag} needs a value`);
+  return v;
 }

@@ -1,26 +1,14 @@
 // Shared by the fleet tests: the AWS wire STAND-IN with the device policy in place, the real CLI as a
 // child process, and fault injection on the Nth call of an operation.
-import { readFileSync, existsSync, rmSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { IoTClient, CreatePolicyCommand } from '@aws-sdk/client-iot';
 import yaml from 'js-yaml';
 import { join } from 'node:path';
-import { ca, cliEnv as baseEnv, runCli, startAwsStandin, tmp as baseTmp, type AwsStandin } from '../helpers.ts';
+import { ca, cliEnv as baseEnv, runCli, startAwsStandin, tmp, type AwsStandin } from '../helpers.ts';
 import type { Fault } from '../../../standins/aws/server.ts';
 import { withThings } from '../../../standins/aws/iot-fleet.ts';
 
-export { runCli, type AwsStandin };
-
-const made: string[] = [];
-process.on('exit', () => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
-
-/** A temp dir removed when the test process exits (it holds test private keys). */
-export function tmp(prefix: string): string {
-  const d = baseTmp(prefix);
-  made.push(d);
-  return d;
-}
+export { runCli, tmp, type AwsStandin };
 
 /** The CLI's environment; the default event log goes to a temp file, never into the repo. */
 export function cliEnv(s: AwsStandin, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {

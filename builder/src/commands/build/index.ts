@@ -13,16 +13,24 @@ import { makeClients, type Clients } from '../../aws.ts';
 import { DEFAULT_NUCLEUS_VERSION } from '../../installer-settings.ts';
 import { DEFAULT_PLUGIN_VERSION } from '../../artifacts.ts';
 import { assertClaimProvisionable, assertThingGroupExists } from '../../bake-checks.ts';
-import { parseClaimSecret, type ClaimSecret } from '../../claim-secret.ts';
+import { parseClaimSecret, readClaimSecret, type ClaimSecret } from '../../claim-secret.ts';
 import type { Context } from '../../context.ts';
+import { command } from '../../command.ts';
 import {
-  CONFIG_SETTINGS,
   renderInstallerConfig,
   resolveInstallerSettings,
   withSettingsRegion,
+  type ConfigFlags,
 } from '../../installer-settings.ts';
+import {
+  CONFIG_OPTIONS,
+  CONFIG_SETTINGS,
+  PACKER_OPTION,
+  SECRET_PREFIX_OPTION,
+  SETTINGS_OPTION,
+} from '../../options.ts';
+import { TARGETS } from '../../packer.ts';
 import { loadSettings, settingKinds, type SettingKinds, type Settings } from '../../settings.ts';
-import { readClaimSecret } from '../claim.ts';
 import { agentExecutable, AMAZON_ROOT_CA1_URL, greengrassArtifacts, type BuildArtifacts } from './artifacts.ts';
 import { ON_ERROR, resolveInputs, type BuildInputs } from './inputs.ts';
 import { VSPHERE_OPTIONS } from '../../vsphere-options.ts';
@@ -32,7 +40,7 @@ import { packerBuild, packerInit } from './run-packer.ts';
 import { Stage, stageFiles } from './staging.ts';
 
 export const BUILD_OPTIONS = {
-  'secret-prefix': { type: 'string', describe: 'claim secret prefix (default greengrass)' },
+  'secret-prefix': SECRET_PREFIX_OPTION,
   'var-file': { type: 'string', array: true, describe: 'extra Packer var-file (site values), repeatable' },
   var: { type: 'string', array: true, describe: 'extra Packer variable KEY=VALUE, repeatable' },
   'output-dir': {
@@ -47,7 +55,7 @@ export const BUILD_OPTIONS = {
     type: 'string',
     describe: `Packer's -on-error: ${ON_ERROR.join(', ')} (abort keeps the build VM, which holds the claim key)`,
   },
-  packer: { type: 'string', describe: 'packer binary (default: packer on PATH)' },
+  packer: PACKER_OPTION,
   'plugin-version': {
     type: 'string',
     describe: `FleetProvisioningByClaim version (default ${DEFAULT_PLUGIN_VERSION})`,
@@ -98,6 +106,53 @@ export const BUILD_SETTINGS: SettingKinds = {
   env: 'string',
 };
 
+export interface BuildOptions extends ConfigFlags {
+  target?: string;
+  env?: string;
+  settings?: string;
+  secretPrefix?: string;
+  varFile?: string[];
+  var?: string[];
+  outputDir?: string;
+  packer?: string;
+  pluginVersion?: string;
+  nucleusSource?: string;
+  nucleusSha256?: string;
+  pluginSource?: string;
+  pluginSha256?: string;
+  rootCa?: string;
+  proxyCa?: string;
+  skipAgentBuild?: boolean;
+  agentExe?: string;
+  cacheDir?: string;
+  force?: boolean;
+  onError?: string;
+  format?: string;
+  buildUser?: string;
+  buildSshKey?: string[];
+  locale?: string;
+  keyboardLayout?: string;
+  timezone?: string;
+  aptProxy?: string;
+  isoPath?: string[];
+  removeCdrom?: boolean;
+  autoinstallSource?: string;
+  cdFile?: string[];
+  cdLabel?: string;
+}
+
+export const buildCommand = command({
+  command: 'build',
+  describe: 'build the golden image (claim, config, agent, nucleus, plugin -> packer build)',
+  builder: (y) =>
+    y
+      .option('target', { type: 'string', describe: `one of ${Object.keys(TARGETS).join(', ')}` })
+      .option('env', { type: 'string', describe: 'environment of the claim secret' })
+      .options(BUILD_OPTIONS)
+      .options(CONFIG_OPTIONS)
+      .option('settings', SETTINGS_OPTION),
+}).runs(build);
+
 const STEPS = 10;
 
 interface Claim {
@@ -125,8 +180,8 @@ async function readClaim(inputs: BuildInputs, clients: () => Clients, ctx: Conte
   return claim;
 }
 
-export async function build(argv: Record<string, unknown>, ctx: Context): Promise<void> {
-  const settings: Settings = loadSettings(argv.settings as string | undefined, BUILD_SETTINGS);
+export async function build(argv: BuildOptions, ctx: Context): Promise<void> {
+  const settings: Settings = loadSettings(argv.settings, BUILD_SETTINGS);
   const step = (n: number, m: string) => ctx.progress(`[${n}/${STEPS}] ${m}`);
 
   const inputs = resolveInputs(argv, settings);

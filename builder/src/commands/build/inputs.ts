@@ -9,7 +9,7 @@ import { agentSource, type AgentSource } from '../../agent-exe.ts';
 import { DEFAULT_PLUGIN_VERSION, defaultCacheDir } from '../../artifacts.ts';
 import { DEFAULT_SECRET_PREFIX, secretName } from '../../claim-secret.ts';
 import { checkCsrPluginVersion, DEFAULT_NUCLEUS_VERSION, templateParameters } from '../../installer-settings.ts';
-import { detectPacker, REPO_ROOT, TARGETS, type PackerInfo, type Target } from '../../packer.ts';
+import { detectPacker, isTarget, REPO_ROOT, TARGETS, type PackerInfo, type Target } from '../../packer.ts';
 import { keyValues, pick, type Settings } from '../../settings.ts';
 import { vsphereVarArgs } from '../../vsphere-options.ts';
 import { checkFormat } from '../../ova/build-step.ts';
@@ -19,6 +19,7 @@ import {
   USER_DATA_DEFAULTS,
   type UserDataSettings,
 } from '../../user-data.ts';
+import type { BuildOptions } from './index.ts';
 
 export interface BuildInputs {
   target: Target;
@@ -78,9 +79,9 @@ function readProxyCa(path: string): string {
 
 function checkedTarget(target: string | undefined): Target {
   if (!target) throw new UsageError(`--target is required (${Object.keys(TARGETS).join(', ')})`);
-  if (!(target in TARGETS))
+  if (!isTarget(target))
     throw new UsageError(`unknown target ${JSON.stringify(target)}: use one of ${Object.keys(TARGETS).join(', ')}`);
-  return target as Target;
+  return target;
 }
 
 /** What Packer's -on-error takes (Packer 1.6 and later), but `ask`: Packer runs here without a terminal. */
@@ -108,7 +109,7 @@ function checkedOutDir(dir: string, force: boolean): string {
   return outDir;
 }
 
-export function resolveInputs(argv: Record<string, unknown>, settings: Settings): BuildInputs {
+export function resolveInputs(argv: BuildOptions, settings: Settings): BuildInputs {
   const p = <T = string>(k: string) => pick<T>(argv, settings, k);
   const target = checkedTarget(p('target'));
   const format = checkFormat(p('format'), target);

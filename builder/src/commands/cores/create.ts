@@ -10,7 +10,11 @@ import { join, resolve } from 'node:path';
 import { writeFileAtomicAsync } from '../../../../common/atomic-write.ts';
 import { CliError, ConfigError, ExitCode, UsageError } from '../../../../common/errors.ts';
 import { parseCertificate } from '../../../../common/pem.ts';
-import { renderManualInstallerConfig, type ManualInstallerSettings } from '../../../../common/installer-config.ts';
+import {
+  renderManualInstallerConfig,
+  type ManualInstallerSettings,
+} from '../../../../common/manual-installer-config.ts';
+import { command } from '../../command.ts';
 import type { Context } from '../../context.ts';
 import { DEFAULT_NUCLEUS_VERSION, DEFAULT_ROLE_ALIAS } from '../../installer-settings.ts';
 import { progressBar, runBatch, validateConcurrency } from '../../fleet/batch.ts';
@@ -28,10 +32,11 @@ import {
   requirePolicy,
   refuseThingInUse,
 } from '../../fleet/iot-steps.ts';
-import { batchNames, validateThingGroupName } from '../../fleet/names.ts';
+import { batchNames, oneValue, validateThingGroupName } from '../../fleet/names.ts';
+import { EVENTS_OPTION, givenNames, namesArgument } from '../../options.ts';
 
-export interface CoresCreateArgs {
-  names?: string | string[];
+export interface CoresCreateOptions {
+  names?: string[];
   count?: number;
   prefix?: string;
   start?: number;
@@ -51,16 +56,55 @@ export interface CoresCreateArgs {
 
 export const CONFIG_FILE = 'config.yaml';
 
-/** A flag that takes one value: yargs makes an array of a repeated one. */
-export function oneValue(v: unknown, flag: string): string {
-  if (Array.isArray(v)) throw new UsageError(`${flag} is given ${v.length} times; give it once`);
-  if (typeof v !== 'string') throw new UsageError(`${flag} needs a value`);
-  return v;
-}
+export const coresCreateCommand = command({
+  command: 'create [names..]',
+  describe:
+    'per core: Thing in the group, certificate + device policy, MANUAL installer config and certs bundle (0600), batched and resumable',
+  builder: (y) =>
+    namesArgument(y, 'core')
+      .option('count', { type: 'number', describe: 'number of cores, named <prefix><NNN>' })
+      .option('prefix', { type: 'string', describe: 'name prefix with --count' })
+      .option('start', { type: 'number', describe: 'first number with --count (default 1)' })
+      .option('thing-group', {
+        type: 'string',
+        demandOption: true,
+        describe: 'thing group the cores join (deployments target it)',
+      })
+      .option('output', {
+        alias: 'o',
+        type: 'string',
+        demandOption: true,
+        describe: 'folder for <name>/config.yaml and <name>/certs/',
+      })
+      .option('policy', {
+        type: 'string',
+        describe:
+          'existing IoT policy for the core certificates (default: a policy per core, GreengrassCorePolicy-<name>, ' +
+          'with the document the stack gives fleet-provisioned cores)',
+      })
+      .option('role-alias', { type: 'string', describe: `token-exchange role alias (default ${DEFAULT_ROLE_ALIAS})` })
+      .option('nucleus-version', {
+        type: 'string',
+        describe: `nucleus version pinned in the config (default ${DEFAULT_NUCLEUS_VERSION})`,
+      })
+      .option('iot-data-endpoint', {
+        type: 'string',
+        describe: 'iot:Data-ATS endpoint (DescribeEndpoint when not given)',
+      })
+      .option('iot-cred-endpoint', {
+        type: 'string',
+        describe: 'iot:CredentialProvider endpoint (DescribeEndpoint when not given)',
+      })
+      .option('mqtt-port', { type: 'number', describe: 'nucleus mqtt.port (e.g. 443)' })
+      .option('root-ca', { type: 'string', describe: 'Amazon root CA PEM to copy into each certs bundle' })
+      .option('concurrency', { type: 'number', default: 8, describe: 'cores in flight at once' })
+      .option('rate', { type: 'number', describe: 'at most this many AWS calls per second (client-side)' })
+      .option('events', EVENTS_OPTION),
+}).runs(coresCreate);
 
-export async function coresCreate(a: CoresCreateArgs, ctx: Context): Promise<void> {
+export async function coresCreate(a: CoresCreateOptions, ctx: Context): Promise<void> {
   // Everything the operator gave is checked before the first AWS call.
-  const names = batchNames(a, 'core');
+  const names = batchNames({ ...a, names: givenNames(a.names, ctx) }, 'core');
   const group = validateThingGroupName(a.thingGroup);
   const concurrency = validateConcurrency(a.concurrency ?? 8);
   const out = resolve(oneValue(a.output, '--output'));

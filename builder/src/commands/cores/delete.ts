@@ -4,89 +4,44 @@
 // it is shared (fleet/core-policy.ts), remove it from its groups, delete the Thing. Every step
 // tolerates "already gone", so a re-run after a failure converges. Without --yes it is a dry run:
 // the plan is printed and nothing changes.
-import {
-  BatchDisassociateClientDeviceFromCoreDeviceCommand,
-  DeleteCoreDeviceCommand,
-  GetCoreDeviceCommand,
-  ListClientDevicesAssociatedWithCoreDeviceCommand,
-} from '@aws-sdk/client-greengrassv2';
-import { isAwsErrorNamed, toAwsError } from '../../aws.ts';
-import { AwsError } from '../../../../common/errors.ts';
+import { DeleteCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
+import { UsageError } from '../../../../common/errors.ts';
+import { makeClients } from '../../aws.ts';
+import { command } from '../../command.ts';
 import type { Context } from '../../context.ts';
-import { makeClients, type Clients } from '../../aws.ts';
+import { associatedClientDevices, disassociateSteps } from '../../fleet/core-devices.ts';
 import { EventLog } from '../../fleet/events.ts';
-import { ignoreNotFound, thingRemovalSteps, type Step } from '../../fleet/iot-steps.ts';
+import { ignoreNotFound, thingRemovalSteps, type Step } from '../../fleet/thing-removal.ts';
 import { singleName } from '../../fleet/names.ts';
+import { EVENTS_OPTION, givenNames, namesArgument } from '../../options.ts';
 
-export interface CoresDeleteArgs {
-  names: string[];
-  deprovision?: boolean;
-  yes?: boolean;
+export interface CoresDeleteOptions {
+  names?: string[];
+  deprovision: boolean;
+  yes: boolean;
   events?: string;
 }
 
-/** The client devices associated with a core, or null when the core is not a Greengrass core device. */
-/** Whether Greengrass knows `name` as a core device (it connected as one). */
-export async function isCoreDevice(c: Clients, name: string): Promise<boolean> {
-  try {
-    await c.gg.send(new GetCoreDeviceCommand({ coreDeviceThingName: name }));
-    return true;
-  } catch (err) {
-    if (isAwsErrorNamed(err, 'ResourceNotFoundException')) return false;
-    throw toAwsError(`GetCoreDevice ${name}`, err);
-  }
-}
+export const coresDeleteCommand = command({
+  // Optional for yargs so that the deprecated --names alone passes its check; coresDelete requires names.
+  command: 'delete [names..]',
+  describe:
+    'decommission cores: disassociate client devices, delete the core device; --deprovision also deletes certificates and Things. Dry run unless --yes',
+  builder: (y) =>
+    namesArgument(y, 'core')
+      .option('deprovision', {
+        type: 'boolean',
+        default: false,
+        describe: 'also detach/deactivate/delete certificates, leave groups, delete the Thing',
+      })
+      .option('yes', { type: 'boolean', default: false, describe: 'do it (default: print the plan only)' })
+      .option('events', EVENTS_OPTION),
+}).runs(coresDelete);
 
-export async function associatedClientDevices(c: Clients, core: string): Promise<string[] | null> {
-  if (!(await isCoreDevice(c, core))) return null;
-  const out: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    let r;
-    try {
-      r = await c.gg.send(
-        new ListClientDevicesAssociatedWithCoreDeviceCommand({ coreDeviceThingName: core, nextToken }),
-      );
-    } catch (err) {
-      throw toAwsError(`ListClientDevicesAssociatedWithCoreDevice ${core}`, err);
-    }
-    out.push(...(r.associatedClientDevices ?? []).map((d) => d.thingName ?? '').filter(Boolean));
-    nextToken = r.nextToken;
-  } while (nextToken);
-  return out;
-}
-
-export function disassociateSteps(c: Clients, core: string, devices: string[]): Step[] {
-  const steps: Step[] = [];
-  for (let i = 0; i < devices.length; i += 100) {
-    const chunk = devices.slice(i, i + 100);
-    steps.push({
-      describe: `disassociate client device(s) ${chunk.join(', ')} from core ${core}`,
-      run: async () => {
-        const r = await ignoreNotFound('BatchDisassociateClientDeviceFromCoreDevice', () =>
-          c.gg.send(
-            new BatchDisassociateClientDeviceFromCoreDeviceCommand({
-              coreDeviceThingName: core,
-              entries: chunk.map((thingName) => ({ thingName })),
-            }),
-          ),
-        );
-        // Per-device failures come back in errorEntries with HTTP 200; a device that is gone already is done.
-        const failed = (r?.errorEntries ?? []).filter((e) => e.code !== 'ResourceNotFoundException');
-        if (failed.length > 0) {
-          throw new AwsError(
-            `BatchDisassociateClientDeviceFromCoreDevice ${core}: ${failed.map((e) => `${e.thingName}: ${e.code} ${e.message ?? ''}`.trim()).join('; ')}`,
-            'disassociate-failed',
-          );
-        }
-      },
-    });
-  }
-  return steps;
-}
-
-export async function coresDelete(a: CoresDeleteArgs, ctx: Context): Promise<void> {
-  const names = a.names.map((n) => singleName(n, 'core'));
+export async function coresDelete(a: CoresDeleteOptions, ctx: Context): Promise<void> {
+  const given = givenNames(a.names, ctx);
+  if (given === undefined) throw new UsageError('give the core names as arguments (cores delete a b)');
+  const names = given.map((n) => singleName(n, 'core'));
   const events = new EventLog(a.events);
   const c = makeClients(ctx);
   const plans: { core: string; steps: Step[] }[] = [];

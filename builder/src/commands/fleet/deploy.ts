@@ -1,38 +1,19 @@
-// `fleet template validate` and `fleet deploy`: a template from the operator's YAML file becomes one
+// `fleet deploy`: a template from the operator's YAML file becomes one
 // Greengrass deployment targeting the thing group the images provision into, so every clone gets
 // its components on its first connection. The template name and version go into deploymentName
 // (`<name>@<version>`) and tags, where `fleet summary` reads them back.
 import { CreateDeploymentCommand } from '@aws-sdk/client-greengrassv2';
 import { UsageError } from '../../../../common/errors.ts';
-import { call } from '../../aws.ts';
+import { call, makeClients } from '../../aws.ts';
+import { command } from '../../command.ts';
 import type { Context } from '../../context.ts';
-import { makeClients } from '../../aws.ts';
 import { EventLog } from '../../fleet/events.ts';
 import { ensureThingGroup } from '../../fleet/iot-steps.ts';
 import { validateThingGroupName } from '../../fleet/names.ts';
 import { deploymentRequest, loadTemplates, pickTemplate, templateLabel } from '../../fleet/templates.ts';
+import { EVENTS_OPTION, TEMPLATES_FILE_OPTION } from '../../options.ts';
 
-export function templateValidate(a: { file: string }, ctx: Context): void {
-  const all = loadTemplates(a.file);
-  ctx.result(
-    {
-      file: a.file,
-      valid: true,
-      templates: all.map((t) => ({ name: t.name, version: t.version, components: Object.keys(t.components).length })),
-    },
-    [
-      `${a.file}: ${all.length} template version(s) valid`,
-      ...all.map(
-        (t) =>
-          `  ${templateLabel(t.name, t.version)}: ${Object.entries(t.components)
-            .map(([n, c]) => `${n} ${c.version}`)
-            .join(', ')}`,
-      ),
-    ],
-  );
-}
-
-export interface DeployArgs {
+export interface FleetDeployOptions {
   file: string;
   template: string;
   templateVersion?: number;
@@ -40,7 +21,22 @@ export interface DeployArgs {
   events?: string;
 }
 
-export async function fleetDeploy(a: DeployArgs, ctx: Context): Promise<void> {
+export const fleetDeployCommand = command({
+  command: 'deploy',
+  describe: 'create a Greengrass deployment of a template to a thing group',
+  builder: (y) =>
+    y
+      .option('file', TEMPLATES_FILE_OPTION)
+      .option('template', { type: 'string', demandOption: true, describe: 'template name' })
+      .option('template-version', {
+        type: 'number',
+        describe: 'template version (default: the highest in the file)',
+      })
+      .option('thing-group', { type: 'string', demandOption: true, describe: 'target thing group' })
+      .option('events', EVENTS_OPTION),
+}).runs(fleetDeploy);
+
+export async function fleetDeploy(a: FleetDeployOptions, ctx: Context): Promise<void> {
   const group = validateThingGroupName(a.thingGroup);
   if (a.templateVersion !== undefined && !(Number.isInteger(a.templateVersion) && a.templateVersion >= 1))
     throw new UsageError(`--template-version must be a whole number >= 1, got ${a.templateVersion}`);

@@ -17,10 +17,10 @@ import {
   type GetCoreDeviceCommandOutput,
 } from '@aws-sdk/client-greengrassv2';
 import { ListThingsInThingGroupCommand } from '@aws-sdk/client-iot';
-import { call, isAwsErrorNamed, toAwsError } from '../../aws.ts';
+import { call, isAwsErrorNamed, makeClients, toAwsError, type Clients } from '../../aws.ts';
+import { command } from '../../command.ts';
 import type { Context } from '../../context.ts';
 import { runBatch, validateConcurrency } from '../../fleet/batch.ts';
-import { makeClients, type Clients } from '../../aws.ts';
 import { ensureThingGroup } from '../../fleet/iot-steps.ts';
 import { validateThingGroupName } from '../../fleet/names.ts';
 import { parseTemplateLabel, TAG_TEMPLATE, TAG_TEMPLATE_VERSION, templateLabel } from '../../fleet/templates.ts';
@@ -60,10 +60,26 @@ async function allThings(c: Clients, group: string): Promise<string[]> {
   return out;
 }
 
-export async function fleetSummary(
-  a: { thingGroup: string; concurrency?: number; rate?: number },
-  ctx: Context,
-): Promise<void> {
+export interface FleetSummaryOptions {
+  thingGroup: string;
+  concurrency?: number;
+  rate?: number;
+}
+
+export const fleetSummaryCommand = command({
+  command: 'summary',
+  describe: 'per template version and per core: desired / reported, health, never-reported Things',
+  builder: (y) =>
+    y
+      .option('thing-group', { type: 'string', demandOption: true, describe: 'fleet thing group' })
+      .option('concurrency', { type: 'number', default: 8, describe: 'cores queried at once' })
+      .option('rate', {
+        type: 'number',
+        describe: 'at most this many AWS calls per second (client-side; a large fleet is asked about core by core)',
+      }),
+}).runs(fleetSummary);
+
+export async function fleetSummary(a: FleetSummaryOptions, ctx: Context): Promise<void> {
   const group = validateThingGroupName(a.thingGroup);
   const concurrency = validateConcurrency(a.concurrency ?? 8);
   const c = makeClients(ctx, { rate: a.rate });

@@ -1,17 +1,16 @@
-// `devices create --core NAME --names a,b --output DIR`: client devices (MQTT things that talk to a
-// core): per device a Thing, an active certificate with the client-device policy, certs written
-// 0600 to <output>/<name>/certs/, then BatchAssociateClientDeviceWithCoreDevice (100 per call).
-// Resumable like `cores create` (a device's certificate is reused on a re-run).
-// `devices delete --core NAME --names a,b [--deprovision] [--yes]`: disassociate from the core; with
-// --deprovision also delete certificates and Things. Dry run unless --yes.
+// `devices create NAME... --core CORE --output DIR`: client devices (MQTT things that talk to a core): per
+// device a Thing, an active certificate with the client-device policy, certs written 0600 to
+// <output>/<name>/certs/, then BatchAssociateClientDeviceWithCoreDevice (100 per call). Resumable like
+// `cores create` (a device's certificate is reused on a re-run).
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BatchAssociateClientDeviceWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
 import { AwsError, CliError, ConfigError, ExitCode, UsageError } from '../../../../common/errors.ts';
-import { call } from '../../aws.ts';
+import { call, makeClients } from '../../aws.ts';
+import { command } from '../../command.ts';
 import type { Context } from '../../context.ts';
 import { runBatch, validateConcurrency } from '../../fleet/batch.ts';
-import { makeClients } from '../../aws.ts';
+import { associatedClientDevices, DEFAULT_CLIENT_DEVICE_POLICY } from '../../fleet/core-devices.ts';
 import { EventLog } from '../../fleet/events.ts';
 import {
   attachCertificate,
@@ -19,27 +18,37 @@ import {
   ensureCertificate,
   refuseThingInUse,
   requirePolicy,
-  thingRemovalSteps,
-  type Step,
 } from '../../fleet/iot-steps.ts';
-import { batchNames, singleName } from '../../fleet/names.ts';
-import { associatedClientDevices, disassociateSteps, isCoreDevice } from '../cores/delete.ts';
-import { oneValue } from '../cores/create.ts';
+import { batchNames, oneValue, singleName } from '../../fleet/names.ts';
+import { EVENTS_OPTION, givenNames, namesArgument } from '../../options.ts';
 
-export const DEFAULT_CLIENT_DEVICE_POLICY = 'GreengrassClientDevicePolicy';
-
-export interface DevicesCreateArgs {
+export interface DevicesCreateOptions {
   core: string;
-  names: string | string[];
+  names?: string[];
   output: string;
   policy?: string;
   concurrency?: number;
   events?: string;
 }
 
-export async function devicesCreate(a: DevicesCreateArgs, ctx: Context): Promise<void> {
+export const devicesCreateCommand = command({
+  command: 'create [names..]',
+  describe: 'per device: Thing, certificate + policy (certs 0600 in --output), associate with the core',
+  builder: (y) =>
+    namesArgument(y, 'device')
+      .option('core', { type: 'string', demandOption: true, describe: 'core device thing name' })
+      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'folder for <name>/certs/' })
+      .option('policy', {
+        type: 'string',
+        describe: `IoT policy for the device certificates (default ${DEFAULT_CLIENT_DEVICE_POLICY})`,
+      })
+      .option('concurrency', { type: 'number', default: 4 })
+      .option('events', EVENTS_OPTION),
+}).runs(devicesCreate);
+
+export async function devicesCreate(a: DevicesCreateOptions, ctx: Context): Promise<void> {
   const core = singleName(a.core, 'core');
-  const names = batchNames({ names: a.names }, 'device');
+  const names = batchNames({ names: givenNames(a.names, ctx) }, 'device');
   if (names.includes(core)) throw new UsageError(`device name ${core} is the core's own name`);
   const out = resolve(oneValue(a.output, '--output'));
   if (existsSync(out) && !statSync(out).isDirectory())
@@ -111,65 +120,5 @@ export async function devicesCreate(a: DevicesCreateArgs, ctx: Context): Promise
     [
       `${names.length} client device(s) ready for core ${core} (${toAssociate.length} newly associated); certs in ${out}/<name>/certs/`,
     ],
-  );
-}
-
-export interface DevicesDeleteArgs {
-  core: string;
-  names: string | string[];
-  deprovision?: boolean;
-  yes?: boolean;
-  events?: string;
-}
-
-export async function devicesDelete(a: DevicesDeleteArgs, ctx: Context): Promise<void> {
-  const core = singleName(a.core, 'core');
-  const names = batchNames({ names: a.names }, 'device');
-  if (names.includes(core))
-    throw new UsageError(`device name ${core} is the core's own name: use cores delete to remove a core`);
-  const events = new EventLog(a.events);
-  const c = makeClients(ctx);
-  const associated = (await associatedClientDevices(c, core)) ?? [];
-  const plans: { device: string; steps: Step[] }[] = [];
-  for (const d of names) {
-    // Another core's name here would deprovision that core's identity.
-    if (a.deprovision && (await isCoreDevice(c, d))) {
-      throw new UsageError(
-        `${d} is a Greengrass core device, not a client device: use cores delete ${d} to remove a core`,
-      );
-    }
-  }
-  for (const d of names) {
-    const steps: Step[] = associated.includes(d) ? disassociateSteps(c, core, [d]) : [];
-    if (a.deprovision) steps.push(...(await thingRemovalSteps(c, d)));
-    plans.push({ device: d, steps });
-  }
-  const plan = plans.map((p) => ({ device: p.device, steps: p.steps.map((s) => s.describe) }));
-  if (!a.yes) {
-    ctx.result({ dryRun: true, core, plan }, [
-      'dry run (nothing changed); re-run with --yes to do this:',
-      ...plans.flatMap((p) => [
-        `${p.device}:`,
-        ...(p.steps.length ? p.steps.map((s) => `  - ${s.describe}`) : ['  - nothing to do']),
-      ]),
-    ]);
-    return;
-  }
-  for (const p of plans) {
-    for (const s of p.steps) {
-      ctx.progress(s.describe);
-      await s.run();
-    }
-    if (p.steps.length > 0)
-      events.append({
-        type: 'device.deleted',
-        thingName: p.device,
-        coreDeviceThingName: core,
-        deprovisioned: a.deprovision === true,
-      });
-  }
-  ctx.result(
-    { dryRun: false, core, plan },
-    plans.map((p) => `${p.device}: ${p.steps.length ? `${p.steps.length} step(s) done` : 'nothing to do'}`),
   );
 }

@@ -1,42 +1,71 @@
 // `validate`: the templates (packer validate -syntax-only, a full validate per target with dummy
 // or the user's site vars, packer fmt -check), the installer config against its schema, and the
 // provisioning template's parameters (cloudformation/) against the config's templateParameters; with --env the
-// claim certificate and thing group in AWS, with --plugin-source the plugin jar's layout (bake-checks.ts).
+// claim certificate and thing group in AWS, with --plugin-source the plugin jar's layout (checks.ts).
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError, IntegrityError } from '../../../common/errors.ts';
+import { ConfigError, UsageError } from '../../../../common/errors.ts';
 import {
   fleetConfig,
   NUCLEUS_COMPONENT,
   parseInstallerConfig,
   type InstallerConfigDocument,
-} from '../../../common/installer-config.ts';
-import { nucleusMirrorProblems } from '../../../common/installer-network.ts';
-import type { Context } from '../context.ts';
+} from '../../../../common/installer-config.ts';
+import { nucleusMirrorProblems } from '../../../../common/installer-network.ts';
+import { nucleusReadingDifferences } from '../../../../common/yaml11.ts';
+import { command } from '../../command.ts';
+import type { Context } from '../../context.ts';
+import { renderInstallerConfig, resolveInstallerSettings, type ConfigFlags } from '../../installer-settings.ts';
 import {
+  CONFIG_OPTIONS,
   CONFIG_SETTINGS,
-  renderInstallerConfig,
-  resolveInstallerSettings,
-  templateParameters,
-  withSettingsRegion,
-} from '../installer-settings.ts';
-import { detectPacker, PACKER_SRC, runPackerSync, stageTemplates } from '../packer.ts';
-import { loadSettings, pick, type Settings } from '../settings.ts';
-import { makeClients } from '../aws.ts';
-import { assertClaimProvisionable, assertPluginJar, assertThingGroupExists, PLUGIN_CLASS } from '../bake-checks.ts';
-import { DEFAULT_SECRET_PREFIX, parseClaimSecret, secretName } from '../claim-secret.ts';
-import { readClaimSecret } from './claim.ts';
-import { TARGETS } from '../packer.ts';
-import { UsageError } from '../../../common/errors.ts';
-import { nucleusReadingDifferences } from '../../../common/yaml11.ts';
-import { fleetConfigStackProblems, provisioningTemplateParameters } from '../../../cloudformation/template.ts';
+  PACKER_OPTION,
+  SECRET_PREFIX_OPTION,
+  SETTINGS_OPTION,
+} from '../../options.ts';
+import { detectPacker, isTarget, PACKER_SRC, runPackerSync, stageTemplates, TARGETS } from '../../packer.ts';
+import { loadSettings, pick } from '../../settings.ts';
+import { bakeChecks, cfnProblems, type Check } from './checks.ts';
 
-export interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
+export interface ValidateOptions extends ConfigFlags {
+  packer?: string;
+  varFile?: string[];
+  target?: string;
+  config?: string;
+  env?: string;
+  secretPrefix?: string;
+  pluginSource?: string;
+  settings?: string;
 }
+
+export const validateCommand = command({
+  command: 'validate',
+  describe: 'packer validate + fmt -check on the templates, config schema, provisioning template parameters',
+  builder: (y) =>
+    y
+      .option('packer', PACKER_OPTION)
+      .option('var-file', { type: 'string', array: true, describe: 'site var-file for the full validate' })
+      .option('target', {
+        type: 'string',
+        describe: `validate this Packer source only (${Object.keys(TARGETS).join(', ')}); default all`,
+      })
+      .option('config', {
+        type: 'string',
+        describe: 'installer config.yaml to check (default: rendered from the flags with placeholder endpoints)',
+      })
+      .option('env', {
+        type: 'string',
+        describe: 'also check the claim of this environment and the thing group in AWS (as build does)',
+      })
+      .option('secret-prefix', SECRET_PREFIX_OPTION)
+      .option('plugin-source', {
+        type: 'string',
+        describe: 'also check this local plugin jar has the FleetProvisioningByClaim layout',
+      })
+      .options(CONFIG_OPTIONS)
+      .option('settings', SETTINGS_OPTION),
+}).runs(validate);
 
 const firstLines = (s: string, n = 6) =>
   s
@@ -67,91 +96,15 @@ function dummySiteVars(dir: string): string {
 }
 
 /** --target: that one Packer source (a site var file often sets one platform's variables only); else all four. */
-function targetsToValidate(target: unknown): [string, string][] {
+function targetsToValidate(target: string | undefined): [string, string][] {
   if (target === undefined) return Object.entries(TARGETS);
-  if (typeof target !== 'string' || !(target in TARGETS))
+  if (!isTarget(target))
     throw new UsageError(`unknown target ${JSON.stringify(target)}: use one of ${Object.keys(TARGETS).join(', ')}`);
-  return [[target, TARGETS[target as keyof typeof TARGETS]]];
+  return [[target, TARGETS[target]]];
 }
 
-async function cfnProblems(doc: InstallerConfigDocument): Promise<Check> {
-  const problems = fleetConfigStackProblems(fleetConfig(doc));
-  return {
-    name: 'provisioning template parameters',
-    ok: problems.length === 0,
-    detail:
-      problems.length === 0
-        ? `config sends exactly ${provisioningTemplateParameters().join(', ')}`
-        : problems.join('; '),
-  };
-}
-
-/** A check that passes, or fails with the ConfigError's message (what to do); other errors propagate. */
-async function asCheck(name: string, run: () => Promise<string>): Promise<Check> {
-  try {
-    return { name, ok: true, detail: await run() };
-  } catch (err) {
-    if (!(err instanceof ConfigError || err instanceof IntegrityError)) throw err;
-    return { name, ok: false, detail: err.message };
-  }
-}
-
-/**
- * With --env: the claim in Secrets Manager and IoT and the thing group the config names (AWS calls).
- * With --plugin-source (a local jar): the plugin's layout. What `build` refuses to bake.
- */
-async function bakeChecks(
-  argv: Record<string, unknown>,
-  settings: Settings,
-  ctx: Context,
-  doc: InstallerConfigDocument | undefined,
-): Promise<Check[]> {
-  const out: Check[] = [];
-  const env = pick<string>(argv, settings, 'env');
-  if (env) {
-    const name = secretName(pick<string>(argv, settings, 'secret-prefix') ?? DEFAULT_SECRET_PREFIX, env);
-    const c = makeClients(withSettingsRegion(ctx, settings));
-    out.push(
-      await asCheck(`claim certificate (${name})`, async () => {
-        const raw = await readClaimSecret(c, name);
-        if (raw === undefined)
-          throw new ConfigError(
-            `secret ${name} not found: run greengrass-image claim create --env ${env} --policy <claim policy>`,
-            'secret-not-found',
-          );
-        const { secret } = parseClaimSecret(raw.text, name);
-        const policies = await assertClaimProvisionable(c, secret, name, env);
-        return `${secret.certificateId} ACTIVE, policy ${policies.join(', ')}`;
-      }),
-    );
-    const group = doc
-      ? String(fleetConfig(doc).templateParameters?.ThingGroupName ?? '')
-      : templateParameters(argv, settings).ThingGroupName;
-    if (group) {
-      out.push(
-        await asCheck(`thing group ${group}`, async () => {
-          await assertThingGroupExists(c, group, env);
-          return 'exists';
-        }),
-      );
-    }
-  }
-  const plugin = pick<string>(argv, settings, 'plugin-source');
-  if (plugin) {
-    const path = resolve(plugin);
-    out.push(
-      await asCheck(`plugin jar ${path}`, async () => {
-        if (!existsSync(path)) throw new ConfigError(`--plugin-source ${path} does not exist`, 'artifact-missing');
-        assertPluginJar(path);
-        return `manifest GG-Plugin-Class ${PLUGIN_CLASS}, class present`;
-      }),
-    );
-  }
-  return out;
-}
-
-export async function validate(argv: Record<string, unknown>, ctx: Context): Promise<void> {
-  const settings = loadSettings(argv.settings as string | undefined, {
+export async function validate(argv: ValidateOptions, ctx: Context): Promise<void> {
+  const settings = loadSettings(argv.settings, {
     ...CONFIG_SETTINGS,
     packer: 'string',
     'var-file': 'strings',
@@ -160,7 +113,7 @@ export async function validate(argv: Record<string, unknown>, ctx: Context): Pro
     'secret-prefix': 'string',
     'plugin-source': 'string',
   });
-  const configFile = (argv.config ?? settings.config) as string | undefined;
+  const configFile = pick<string>(argv, settings, 'config');
   const targets = targetsToValidate(argv.target);
   let configText: string | undefined;
   try {
@@ -172,9 +125,7 @@ export async function validate(argv: Record<string, unknown>, ctx: Context): Pro
       { cause: err },
     );
   }
-  const packer = detectPacker(
-    (argv.packer as string | undefined) ?? (settings.packer as string | undefined) ?? 'packer',
-  );
+  const packer = detectPacker(pick<string>(argv, settings, 'packer') ?? 'packer');
   const checks: Check[] = [];
   const add = (c: Check) => {
     checks.push(c);
@@ -190,7 +141,7 @@ export async function validate(argv: Record<string, unknown>, ctx: Context): Pro
       detail: r.status === 0 ? 'templates parse' : firstLines(r.output),
     });
 
-    const rawVarFiles = (argv.varFile ?? settings.varFile) as string[] | string | undefined;
+    const rawVarFiles = pick<string[] | string>(argv, settings, 'var-file');
     const varFiles = (rawVarFiles === undefined ? [] : Array.isArray(rawVarFiles) ? rawVarFiles : [rawVarFiles]).map(
       (f) => resolve(f),
     );
@@ -235,9 +186,9 @@ export async function validate(argv: Record<string, unknown>, ctx: Context): Pro
         const region = ctx.region ?? (settings.region as string | undefined) ?? process.env.AWS_REGION ?? 'us-east-1';
         const s = await resolveInstallerSettings(
           {
-            iotDataEndpoint: `example-ats.iot.${region}.amazonaws.com`,
-            iotCredEndpoint: `example.credentials.iot.${region}.amazonaws.com`,
-            ...Object.fromEntries(Object.entries(argv).filter(([, v]) => v !== undefined)),
+            ...argv,
+            iotDataEndpoint: argv.iotDataEndpoint ?? `example-ats.iot.${region}.amazonaws.com`,
+            iotCredEndpoint: argv.iotCredEndpoint ?? `example.credentials.iot.${region}.amazonaws.com`,
           },
           settings,
           { ...ctx, region },
