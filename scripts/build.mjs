@@ -76,7 +76,7 @@ function makeExecutable() {
     process.stderr.write(String(err.stderr ?? ''));
     throw new Error('build: making the SEA blob failed (see above)', { cause: err });
   }
-  const tmp = `${exe}.tmp`;
+  const tmp = `${exe}.${process.pid}.tmp`; // per process: two builds at once must not write one file
   rmSync(tmp, { force: true });
   copyFileSync(nodeBin, tmp);
   chmodSync(tmp, 0o755);
