@@ -82,7 +82,7 @@ t.test(
     );
     const r = await runAgent(root, ['run']);
     t.equal(r.code, 0, r.stderr.slice(-3000));
-    t.match(r.stderr, /records a ThingName but is not configured to talk to the cloud/);
+    t.match(r.stderr, /records ThingName gg-half-1 but is not configured to talk to the cloud/);
     t.equal(world.prov.registrations.filter((x) => x.thingName === 'gg-half-1').length, 1, 'registered by the plugin');
     t.same(recordedNames(root), ['gg-half-1', 'gg-half-1'], 'the seeded name, then the one the plugin recorded');
     t.ok(existsSync(root.sentinel), 'sentinel written once provisioned');
