@@ -1,7 +1,7 @@
 // IoT steps shared by `cores` and `devices`: idempotent building blocks (each can be re-run), and
 // the per-thing credentials folder that makes a batch resumable. Taking a thing apart: thing-removal.ts.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AddThingToThingGroupCommand,
@@ -209,6 +209,15 @@ export async function refuseThingInUse(c: Clients, thing: string, dir: string): 
       'thing-in-use',
     );
   }
+}
+
+/** A thing's output dir (`<out>/<name>/certs`, 0700) and the Thing itself, refused if it is another machine's. */
+export async function prepareThing(c: Clients, out: string, name: string): Promise<string> {
+  const dir = join(out, name);
+  mkdirSync(join(dir, 'certs'), { recursive: true, mode: 0o700 });
+  await createThing(c, name);
+  await refuseThingInUse(c, name, dir);
+  return dir;
 }
 
 export async function attachCertificate(c: Clients, thing: string, policy: string, certArn: string): Promise<void> {

@@ -34,6 +34,21 @@ export interface Step {
   run(): Promise<unknown>;
 }
 
+/** Runs each plan's steps in order, saying each; `done` after every plan that had something to do. */
+export async function runPlans<P extends { steps: Step[] }>(
+  plans: P[],
+  progress: (m: string) => void,
+  done: (p: P) => void,
+): Promise<void> {
+  for (const p of plans) {
+    for (const s of p.steps) {
+      progress(s.describe);
+      await s.run();
+    }
+    if (p.steps.length > 0) done(p);
+  }
+}
+
 /** Thing attribute listing the certificate ids being decommissioned (so a re-run finds them after they are detached). */
 export const DECOMMISSION_ATTRIBUTE = 'greengrass-image-decommission';
 

@@ -24,13 +24,12 @@ import { stackIotPolicies } from '../../../../cloudformation/template.ts';
 import {
   addToGroup,
   attachCertificate,
-  createThing,
+  prepareThing,
   endpoint,
   ensureCertificate,
   ensureCorePolicy,
   ensureThingGroup,
   requirePolicy,
-  refuseThingInUse,
 } from '../../fleet/iot-steps.ts';
 import { batchNames, oneValue, validateThingGroupName } from '../../fleet/names.ts';
 import { EVENTS_OPTION, givenNames, namesArgument } from '../../options.ts';
@@ -165,10 +164,7 @@ export async function coresCreate(a: CoresCreateOptions, ctx: Context): Promise<
     pending,
     ['created', 'resumed'] as const,
     async (name) => {
-      const dir = join(out, name);
-      mkdirSync(join(dir, 'certs'), { recursive: true, mode: 0o700 });
-      await createThing(c, name);
-      await refuseThingInUse(c, name, dir);
+      const dir = await prepareThing(c, out, name);
       await addToGroup(c, name, group);
       const { record, created } = await ensureCertificate(c, name, dir);
       const corePolicy = policy ?? (await ensureCorePolicy(c, name, corePolicies.core(name)));

@@ -11,7 +11,7 @@ import { command } from '../../command.ts';
 import type { Context } from '../../context.ts';
 import { associatedClientDevices, disassociateSteps } from '../../fleet/core-devices.ts';
 import { EventLog } from '../../fleet/events.ts';
-import { ignoreNotFound, thingRemovalSteps, type Step } from '../../fleet/thing-removal.ts';
+import { ignoreNotFound, runPlans, thingRemovalSteps, type Step } from '../../fleet/thing-removal.ts';
 import { singleName } from '../../fleet/names.ts';
 import { EVENTS_OPTION, givenNames, namesArgument } from '../../options.ts';
 
@@ -73,19 +73,14 @@ export async function coresDelete(a: CoresDeleteOptions, ctx: Context): Promise<
     ]);
     return;
   }
-  for (const p of plans) {
-    for (const s of p.steps) {
-      ctx.progress(s.describe);
-      await s.run();
-    }
-    if (p.steps.length > 0)
-      events.append({
-        type: 'core.deleted',
-        thingName: p.core,
-        deprovisioned: a.deprovision === true,
-        steps: p.steps.length,
-      });
-  }
+  await runPlans(plans, ctx.progress, (p) =>
+    events.append({
+      type: 'core.deleted',
+      thingName: p.core,
+      deprovisioned: a.deprovision === true,
+      steps: p.steps.length,
+    }),
+  );
   ctx.result(
     { dryRun: false, deprovision: a.deprovision === true, plan },
     plans.map(

@@ -12,13 +12,7 @@ import type { Context } from '../../context.ts';
 import { runBatch, validateConcurrency } from '../../fleet/batch.ts';
 import { associatedClientDevices, DEFAULT_CLIENT_DEVICE_POLICY } from '../../fleet/core-devices.ts';
 import { EventLog } from '../../fleet/events.ts';
-import {
-  attachCertificate,
-  createThing,
-  ensureCertificate,
-  refuseThingInUse,
-  requirePolicy,
-} from '../../fleet/iot-steps.ts';
+import { attachCertificate, prepareThing, ensureCertificate, requirePolicy } from '../../fleet/iot-steps.ts';
 import { batchNames, oneValue, singleName } from '../../fleet/names.ts';
 import { EVENTS_OPTION, givenNames, namesArgument } from '../../options.ts';
 
@@ -70,10 +64,7 @@ export async function devicesCreate(a: DevicesCreateOptions, ctx: Context): Prom
     names,
     ['created', 'resumed'] as const,
     async (name) => {
-      const dir = join(out, name);
-      mkdirSync(join(dir, 'certs'), { recursive: true, mode: 0o700 });
-      await createThing(c, name);
-      await refuseThingInUse(c, name, dir);
+      const dir = await prepareThing(c, out, name);
       const { record, created } = await ensureCertificate(c, name, dir);
       await attachCertificate(c, name, policy, record.certificateArn);
       return created ? 'created' : 'resumed';

@@ -6,7 +6,7 @@ import { command } from '../../command.ts';
 import type { Context } from '../../context.ts';
 import { associatedClientDevices, disassociateSteps, isCoreDevice } from '../../fleet/core-devices.ts';
 import { EventLog } from '../../fleet/events.ts';
-import { thingRemovalSteps, type Step } from '../../fleet/thing-removal.ts';
+import { runPlans, thingRemovalSteps, type Step } from '../../fleet/thing-removal.ts';
 import { batchNames, singleName } from '../../fleet/names.ts';
 import { EVENTS_OPTION, givenNames, namesArgument } from '../../options.ts';
 
@@ -64,19 +64,14 @@ export async function devicesDelete(a: DevicesDeleteOptions, ctx: Context): Prom
     ]);
     return;
   }
-  for (const p of plans) {
-    for (const s of p.steps) {
-      ctx.progress(s.describe);
-      await s.run();
-    }
-    if (p.steps.length > 0)
-      events.append({
-        type: 'device.deleted',
-        thingName: p.device,
-        coreDeviceThingName: core,
-        deprovisioned: a.deprovision === true,
-      });
-  }
+  await runPlans(plans, ctx.progress, (p) =>
+    events.append({
+      type: 'device.deleted',
+      thingName: p.device,
+      coreDeviceThingName: core,
+      deprovisioned: a.deprovision === true,
+    }),
+  );
   ctx.result(
     { dryRun: false, core, plan },
     plans.map((p) => `${p.device}: ${p.steps.length ? `${p.steps.length} step(s) done` : 'nothing to do'}`),
