@@ -2,6 +2,7 @@
 // template takes exactly what the installer config (and so the agent) sends, and the claim
 // certificate may do fleet provisioning through this template and nothing else.
 import t from 'tap';
+import { EXAMPLE_SETTINGS } from '../helpers/installer-settings.ts';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,19 +34,7 @@ import { DEFAULT_CLIENT_DEVICE_POLICY } from '../../builder/src/fleet/core-devic
 
 const tpl = loadFleetTemplate();
 
-const settings: InstallerSettings = {
-  nucleusVersion: '2.16.0',
-  rootPath: '/greengrass/v2',
-  awsRegion: 'eu-west-1',
-  iotDataEndpoint: 'abc123-ats.iot.eu-west-1.amazonaws.com',
-  iotCredentialEndpoint: 'xyz.credentials.iot.eu-west-1.amazonaws.com',
-  iotRoleAlias: 'GreengrassCoreTokenExchangeRoleAlias',
-  provisioningTemplate: 'GreengrassFleetProvisioningTemplate',
-  claimCertificatePath: '/greengrass/v2/claim-certs/claim.pem.crt',
-  claimCertificatePrivateKeyPath: '/greengrass/v2/claim-certs/claim.private.pem.key',
-  rootCaPath: '/greengrass/v2/AmazonRootCA1.pem',
-  templateParameters: { ThingGroupName: 'branch-offices' },
-};
+const settings: InstallerSettings = { ...EXAMPLE_SETTINGS, templateParameters: { ThingGroupName: 'branch-offices' } };
 
 /** IoT policy evaluation for Allow-only policies: `*` and `?` wildcards in Action and Resource. */
 function allows(statements: PolicyStatement[], action: string, resource: string): boolean {

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { EXAMPLE_SETTINGS } from '../helpers/installer-settings.ts';
 import yaml from 'js-yaml';
 import {
   renderInstallerConfig,
@@ -9,19 +10,7 @@ import {
   type InstallerSettings,
 } from '../../common/installer-config.ts';
 
-const settings: InstallerSettings = {
-  nucleusVersion: '2.16.0',
-  rootPath: '/greengrass/v2',
-  awsRegion: 'eu-west-1',
-  iotDataEndpoint: 'abc123-ats.iot.eu-west-1.amazonaws.com',
-  iotCredentialEndpoint: 'xyz.credentials.iot.eu-west-1.amazonaws.com',
-  iotRoleAlias: 'GreengrassCoreTokenExchangeRoleAlias',
-  provisioningTemplate: 'GreengrassFleetProvisioningTemplate',
-  claimCertificatePath: '/greengrass/v2/claim-certs/claim.pem.crt',
-  claimCertificatePrivateKeyPath: '/greengrass/v2/claim-certs/claim.private.pem.key',
-  rootCaPath: '/greengrass/v2/AmazonRootCA1.pem',
-  templateParameters: { ThingGroupName: 'branch-offices' },
-};
+const settings: InstallerSettings = { ...EXAMPLE_SETTINGS, templateParameters: { ThingGroupName: 'branch-offices' } };
 
 t.test('rendered config parses back and carries the ThingName placeholder', async (t) => {
   const text = renderInstallerConfig(settings);

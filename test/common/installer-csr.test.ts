@@ -1,6 +1,7 @@
 // CSR mode in the installer config (common/installer-csr.ts): what the builder renders and what the plugin would
 // refuse or silently ignore, refused here before an image is baked.
 import t from 'tap';
+import { EXAMPLE_SETTINGS } from '../helpers/installer-settings.ts';
 import {
   fleetConfig,
   parseInstallerConfig,
@@ -9,18 +10,7 @@ import {
 } from '../../common/installer-config.ts';
 import { csrPaths, defaultCsrPaths } from '../../common/installer-csr.ts';
 
-const settings: InstallerSettings = {
-  nucleusVersion: '2.16.0',
-  rootPath: '/greengrass/v2',
-  awsRegion: 'eu-west-1',
-  iotDataEndpoint: 'abc123-ats.iot.eu-west-1.amazonaws.com',
-  iotCredentialEndpoint: 'xyz.credentials.iot.eu-west-1.amazonaws.com',
-  iotRoleAlias: 'GreengrassCoreTokenExchangeRoleAlias',
-  provisioningTemplate: 'GreengrassFleetProvisioningTemplate',
-  claimCertificatePath: '/greengrass/v2/claim-certs/claim.pem.crt',
-  claimCertificatePrivateKeyPath: '/greengrass/v2/claim-certs/claim.private.pem.key',
-  rootCaPath: '/greengrass/v2/AmazonRootCA1.pem',
-};
+const settings: InstallerSettings = { ...EXAMPLE_SETTINGS };
 
 t.test('CSR mode renders csrPath and csrPrivateKeyPath; the key goes where the nucleus reads it', async (t) => {
   const doc = parseInstallerConfig(renderInstallerConfig({ ...settings, ...defaultCsrPaths('/greengrass/v2/') }));

@@ -2,6 +2,7 @@
 // reads as numbers, booleans or null must reach it as strings: every string the builder or the agent writes
 // into installer YAML is quoted.
 import t from 'tap';
+import { EXAMPLE_SETTINGS } from '../helpers/installer-settings.ts';
 import { readFileSync } from 'node:fs';
 import {
   dumpInstallerConfig,
@@ -19,19 +20,7 @@ import { loadTemplate, writeRenderedConfig } from '../../agent/src/installer-con
 /** Names a YAML 1.1 reader takes for numbers, booleans or null when they are written unquoted. */
 const YAML11_NAMES = ['123_456', '0x1F', '1e3', 'yes', 'off', 'null', '~', 'On', '0b101', '012', '1_0.5'];
 
-const settings: InstallerSettings = {
-  nucleusVersion: '2.16.0',
-  rootPath: '/greengrass/v2',
-  awsRegion: 'eu-west-1',
-  iotDataEndpoint: 'abc123-ats.iot.eu-west-1.amazonaws.com',
-  iotCredentialEndpoint: 'xyz.credentials.iot.eu-west-1.amazonaws.com',
-  iotRoleAlias: 'GreengrassCoreTokenExchangeRoleAlias',
-  provisioningTemplate: 'GreengrassFleetProvisioningTemplate',
-  claimCertificatePath: '/greengrass/v2/claim-certs/claim.pem.crt',
-  claimCertificatePrivateKeyPath: '/greengrass/v2/claim-certs/claim.private.pem.key',
-  rootCaPath: '/greengrass/v2/AmazonRootCA1.pem',
-  mqttPort: 443,
-};
+const settings: InstallerSettings = { ...EXAMPLE_SETTINGS, mqttPort: 443 };
 
 /** The keys whose values are numbers (ports). */
 const NUMERIC = ['mqttPort', 'port', 'greengrassDataPlanePort'];
