@@ -1,10 +1,13 @@
 // What the agent is doing, for `systemctl status greengrass-firstboot`: sd_notify STATUS= (sd_notify(3)), and for
 // the journal: every wait logs that it still waits at least every log.progressSeconds (default 30 s).
 // The STATUS= datagram goes to $NOTIFY_SOCKET, which systemd sets when the unit has NotifyAccess=. Node has no
-// AF_UNIX datagram sockets, so `systemd-notify --status=` sends it; it sends on behalf of its parent (the agent,
-// the unit's main process) and waits until systemd has processed it (systemd-notify(1)), so the unit's
-// NotifyAccess=all attributes it even though the child is gone. At most one systemd-notify runs at a time; a
-// newer status replaces one still waiting for its turn.
+// AF_UNIX datagram sockets, so `systemd-notify --no-block --status=` sends it. PID 1 finds the unit of a message by
+// its sender's PID and drops one whose sender has already exited ("Cannot find unit for notify message of PID n",
+// systemd-notify(1)). Run as root, systemd-notify sends under its parent's PID (the agent, the unit's main process,
+// alive for the whole run), so the message is attributed whenever PID 1 reads it. Without --no-block it would also
+// send a BARRIER=1 under its own PID and give up on it after 5 s: on a busy first boot PID 1 reads that one after
+// systemd-notify is gone and logs the warning above. At most one systemd-notify runs at a time; a newer status
+// replaces one still waiting for its turn.
 import { spawn } from 'node:child_process';
 import type { Logger } from './log.ts';
 
@@ -20,7 +23,7 @@ function sendNext(): void {
   running = new Promise<void>((resolve) => {
     let child;
     try {
-      child = spawn('systemd-notify', [`--status=${text}`], { stdio: 'ignore' });
+      child = spawn('systemd-notify', ['--no-block', `--status=${text}`], { stdio: 'ignore' });
     } catch {
       resolve();
       return;
@@ -42,7 +45,7 @@ export function notifyStatus(text: string): void {
   sendNext();
 }
 
-/** Wait (bounded) until the last status has been handed over, so the final one is not lost at exit. */
+/** Wait (bounded) until the last status has been sent, so the final one is not lost at exit. */
 export async function flushStatus(timeoutMs = 2000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while ((running || pending !== null) && Date.now() < end) {

@@ -5,23 +5,28 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closedPort, ensureBuilt, runAgent } from '../../harness/agent-exe.ts';
+import { closedPort, ensureBuilt, startAgent } from '../../harness/agent-exe.ts';
 import { createDeviceRoot } from '../../harness/device-root.ts';
 
-// A stand-in for systemd's notification socket: prints each datagram's text on one line (JSON) and closes any
-// fd it carries (systemd-notify's barrier waits for that). Python: Node has no AF_UNIX datagram sockets.
+// A stand-in for systemd's notification socket: prints each datagram's text and its sender's PID (the kernel's
+// SCM_CREDENTIALS, which PID 1 uses to find the unit) on one line (JSON) and closes any fd it carries (a barrier
+// waits for that). Python: Node has no AF_UNIX datagram sockets.
 const LISTENER = `
-import socket, sys, os, array, json
+import socket, sys, os, array, json, struct
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
 s.bind(sys.argv[1])
 print("ready", flush=True)
 while True:
-    data, anc, flags, addr = s.recvmsg(65536, socket.CMSG_SPACE(16 * 4))
+    data, anc, flags, addr = s.recvmsg(65536, socket.CMSG_SPACE(16 * 4) + socket.CMSG_SPACE(12))
+    pid = None
     for level, kind, payload in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            pid = struct.unpack("iii", payload[:12])[0]
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds = array.array("i"); fds.frombytes(payload[: len(payload) - len(payload) % 4])
             for fd in fds: os.close(fd)
-    print(json.dumps(data.decode()), flush=True)
+    print(json.dumps({"text": data.decode(), "pid": pid}), flush=True)
 `;
 
 t.test('systemctl status shows what the agent waits for, then how it ended', async (t) => {
@@ -44,14 +49,25 @@ t.test('systemctl status shows what the agent waits for, then how it ended', asy
   const root = createDeviceRoot({ hostname: 'branch-017', endpoint: { host: '127.0.0.1', port: await closedPort() } });
   t.teardown(() => root.cleanup());
   root.writeAgentConfig({ preflight: { networkWaitSeconds: 3 } });
-  const r = await runAgent(root, ['run'], { NOTIFY_SOCKET: socketPath });
+  const agent = startAgent(root, ['run'], { NOTIFY_SOCKET: socketPath });
+  const r = await agent.done;
   t.equal(r.code, 75, r.stderr);
   await new Promise((res) => setTimeout(res, 300));
-  const statuses = out
+  const messages = out
     .split('\n')
     .slice(1)
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as string)
+    .map((l) => JSON.parse(l) as { text: string; pid: number });
+  // PID 1 attributes a message to a unit by its sender's PID; one from a process that has already exited is
+  // dropped ("Cannot find unit for notify message of PID n"). Every message must come as the agent (the unit's
+  // main process, alive for the whole run), none as a short-lived helper.
+  t.same(
+    [...new Set(messages.map((m) => m.pid))],
+    [agent.child.pid],
+    `every datagram is sent as the agent: ${messages.map((m) => `${m.pid} ${m.text.split('=')[0]}`).join(', ')}`,
+  );
+  const statuses = messages
+    .map((m) => m.text)
     .filter((m) => m.startsWith('STATUS='))
     .map((m) => m.slice('STATUS='.length));
   t.match(statuses[0], /^preflight: /, `the phase first: ${statuses.join(' / ')}`);
