@@ -132,16 +132,30 @@ async function guestPaths(): Promise<GuestPaths> {
   };
 }
 
+const RUNNING_FILE = 'pipeline.pid';
+
+/** A run whose pipeline process is alive: its disks are in use (a bake's output, a clone's overlay). */
+function inProgress(run: string): boolean {
+  const pid = Number(existsSync(join(run, RUNNING_FILE)) ? readFileSync(join(run, RUNNING_FILE), 'utf8') : NaN);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Disk space: keeps the sealed image and clone disks of the `keep` most recent runs; older runs keep
- * only their logs, records and reports (each sealed image is ~1 GiB).
+ * Disk space: keeps the sealed image and clone disks of the `keep` most recent runs and of every run still in
+ * progress; older runs keep only their logs, records and reports (each sealed image is ~1 GiB).
  */
 export function pruneOldRuns(keep = 3, except?: string): string[] {
   const root = join(cacheRoot(), 'pipeline-runs');
   if (!existsSync(root)) return [];
   const runs = readdirSync(root)
     .map((n) => join(root, n))
-    .filter((p) => p !== except && statSync(p).isDirectory())
+    .filter((p) => p !== except && statSync(p).isDirectory() && !inProgress(p))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   const pruned: string[] = [];
   for (const run of runs.slice(keep)) {
@@ -165,6 +179,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
   const runDir = resolve(opts.runDir ?? join(cacheRoot(), 'pipeline-runs', stamp()));
   // The baked image and the clones' disks under it hold the claim key (until each clone's first boot removes it).
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(runDir, RUNNING_FILE), String(process.pid));
   const pruned = pruneOldRuns(3, opts.reuseBake ? resolve(opts.reuseBake) : undefined);
   if (pruned.length) progress(`pruned ${pruned.length} disk image(s) of older runs (logs kept)`);
   const logs = join(runDir, 'logs');
@@ -639,6 +654,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     if (provisioning) await (provisioning as Service).stop();
     for (const s of services) await s.stop();
     writeFileSync(join(runDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+    rmSync(join(runDir, RUNNING_FILE), { force: true });
   }
   return report;
 }
