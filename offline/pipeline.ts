@@ -645,6 +645,8 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
       report.exitCode = ExitCode.INTEGRITY;
     } else report.exitCode = ExitCode.OK;
   } catch (e) {
+    // A stage that failed in one of two parallel boots leaves the other VM running: nothing outlives the run.
+    killAllChildren();
     report.ok = false;
     report.failedStage = e instanceof StageError ? e.stage : 'pipeline';
     report.error = e instanceof Error ? e.message : String(e);

@@ -6,7 +6,7 @@
 //
 // OFFLINE_E2E_REUSE_BAKE=<run dir> reuses an earlier run's bake (development only; CI runs everything).
 import t from 'tap';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { loadOrCreateCa } from '../../standins/pki.ts';
 import { freePort } from '../../offline/services.ts';
@@ -20,6 +20,20 @@ import { diskToRaw, guestPathExists, readGuestFile, statGuest } from '../../offl
 import { thingNameFromTlog } from '../../offline/clone.ts';
 
 t.setTimeout(55 * 60_000);
+
+/** Command lines of live processes that name `dir` (a run's VMs and tools all take paths under it). */
+function processesMentioning(dir: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      if (cmd.includes(dir)) found.push(`${pid}: ${cmd.slice(0, 120)}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
 
 t.test('usage errors exit 2 with a clear message and start nothing', async (t) => {
   const r = spawnSync(
@@ -72,6 +86,9 @@ t.test('a failing stage is named, keeps its logs, and the stand-ins are stopped'
     s.once('error', () => res(true));
   });
   t.ok(refused, 'the provisioning stand-in was stopped');
+  // clone-ova boots beside the failing clone-a (from the OVA's disk, which converts): it must not outlive the run.
+  await new Promise((r) => setTimeout(r, 1000));
+  t.same(processesMentioning(runDir), [], 'no VM or other process of the run is left');
   t.match(formatReport(report), /FAILED at stage "clones-first-boot"/);
 });
 
