@@ -97,8 +97,13 @@ async function makeExecutable(bundlePath, stamp) {
   say(`making the executable with @yao-pkg/pkg ${pkgVersion} (SEA, target ${pkgTarget}, node ${nodeBin})`);
   const tmp = `${exe}.${process.pid}.tmp`;
   rmSync(tmp, { force: true });
-  const job = { entry: bundlePath, output: tmp, nodePath: nodeBin, useCodeCache: true };
-  job.target = { nodeRange: pkgTarget.split('-')[0], platform: target.platform, arch: target.arch };
+  const job = {
+    entry: bundlePath,
+    output: tmp,
+    nodePath: nodeBin,
+    target: { nodeRange: pkgTarget.split('-')[0], platform: target.platform, arch: target.arch },
+    useCodeCache: true,
+  };
   if (runner.bin !== nodeBin) say(`pkg runs on node ${runner.version} (${runner.bin})`);
   try {
     await streamed(runner.bin, [join(root, 'scripts', 'pkg-sea.mjs'), JSON.stringify(job)]);
