@@ -10,7 +10,15 @@ export const REPO = REPO_ROOT;
 export const EXE = join(REPO, 'dist', 'greengrass-firstboot');
 
 /** Files the executable is built from (scripts/build.mjs); node_modules stands behind package-lock.json. */
-const BUILD_INPUTS = ['agent/src', 'common', 'scripts/build.mjs', 'package-lock.json', 'package.json'];
+const BUILD_INPUTS = [
+  'agent/src',
+  'agent/target.json',
+  'common',
+  'scripts/build.mjs',
+  'scripts/pkg-sea.mjs',
+  'package-lock.json',
+  'package.json',
+];
 
 function newestInput(): { path: string; mtimeMs: number } {
   let newest = { path: '', mtimeMs: 0 };

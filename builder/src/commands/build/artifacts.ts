@@ -1,12 +1,14 @@
 // build, steps 4-5: what the image carries besides the claim and the config. The agent executable (built or
 // given, and run once to learn its version), the nucleus zip and plugin jar (downloaded or local, SHA-256
 // pinned, checked for their layout), and the device's root CA file (Amazon Root CA 1, plus an HTTPS proxy's CA).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { writeFileAtomic } from '../../../../common/atomic-write.ts';
 import { ConfigError, ToolError, TransientError } from '../../../../common/errors.ts';
 import { parseCertificate } from '../../../../common/pem.ts';
+import { assertTargetExecutable } from '../../agent-exe.ts';
 import { fetchArtifact, type Artifact } from '../../artifacts.ts';
 import { assertPluginJar } from '../../bake-checks.ts';
 import type { Context } from '../../context.ts';
@@ -28,20 +30,24 @@ export interface BuildArtifacts {
   rootCa: RootCa;
 }
 
-function runAgentBuild(progress: (m: string) => void): void {
+/**
+ * Runs scripts/build.mjs, each line of its output shown as it comes (its steps, with their durations): making the
+ * executable takes a while and a silent build looks hung.
+ */
+async function runAgentBuild(progress: (m: string) => void): Promise<void> {
   progress('building the agent executable (node scripts/build.mjs)');
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/build.mjs')], {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'scripts/build.mjs')], {
     cwd: REPO_ROOT,
-    encoding: 'utf8',
-    timeout: 30 * 60_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  for (const line of `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').filter(Boolean))
-    progress(`  agent-build | ${line}`);
-  if (r.error || r.status !== 0)
-    throw new ToolError(
-      `agent build failed (node scripts/build.mjs exit ${r.status ?? r.error?.message})`,
-      'agent-build-failed',
-    );
+  for (const stream of [child.stdout, child.stderr])
+    createInterface({ input: stream }).on('line', (line) => line.trim() && progress(`  ${line}`));
+  const exit = await new Promise<string | number>((done) => {
+    child.once('error', (err) => done(err.message));
+    child.once('close', (code, signal) => done(code ?? signal ?? 'unknown'));
+  });
+  if (exit !== 0)
+    throw new ToolError(`agent build failed (node scripts/build.mjs exit ${exit}, see above)`, 'agent-build-failed');
 }
 
 function agentVersion(exe: string): string {
@@ -56,11 +62,13 @@ function agentVersion(exe: string): string {
 }
 
 /** The agent executable the image gets, and its version (which goes into the manifest). */
-export function agentExecutable(inputs: BuildInputs, ctx: Context): { exe: string; version: string } {
+export async function agentExecutable(inputs: BuildInputs, ctx: Context): Promise<{ exe: string; version: string }> {
   const { agent } = inputs;
-  if (agent.build) runAgentBuild(ctx.progress);
-  else ctx.progress(`using ${agent.exe} (${agent.via})`);
-  if (!existsSync(agent.exe)) throw new ToolError(`${agent.exe} was not built`, 'agent-build-failed');
+  if (agent.build) {
+    await runAgentBuild(ctx.progress);
+    if (!existsSync(agent.exe)) throw new ToolError(`${agent.exe} was not built`, 'agent-build-failed');
+    assertTargetExecutable(agent.exe, 'the agent build made');
+  } else ctx.progress(`using ${agent.exe} (${agent.via})`);
   return { exe: agent.exe, version: agentVersion(agent.exe) };
 }
 

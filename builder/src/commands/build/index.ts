@@ -8,6 +8,7 @@
 //   8. packer build (run-packer.ts)
 //   9. the build manifest next to the image (manifest.ts)
 import { AwsError } from '../../../../common/errors.ts';
+import { AGENT_TARGET } from '../../agent-exe.ts';
 import type { CertificateInfo } from '../../../../common/pem.ts';
 import { makeClients, type Clients } from '../../aws.ts';
 import { DEFAULT_NUCLEUS_VERSION } from '../../installer-settings.ts';
@@ -81,7 +82,7 @@ export const BUILD_OPTIONS = {
   },
   'agent-exe': {
     type: 'string',
-    describe: 'prebuilt agent executable (Linux x86-64, from `npm run build` in a checkout): no agent build',
+    describe: `prebuilt agent executable (a Linux ${AGENT_TARGET.arch} ELF, \`npm run build\` in a checkout on such a host): no agent build`,
   },
   'cache-dir': { type: 'string', describe: 'download cache (default $XDG_CACHE_HOME/greengrass-image)' },
   'build-user': { type: 'string', describe: 'ISO builds: the build account autoinstall creates (default packer)' },
@@ -207,7 +208,7 @@ export async function build(argv: BuildOptions, ctx: Context): Promise<void> {
     const configText = renderInstallerConfig(installer);
 
     step(4, 'agent executable');
-    const agent = agentExecutable(inputs, ctx);
+    const agent = await agentExecutable(inputs, ctx);
     step(5, `nucleus ${inputs.nucleusVersion} and FleetProvisioningByClaim ${inputs.pluginVersion} (sha256 pinned)`);
     const artifacts: BuildArtifacts = { agent, ...(await greengrassArtifacts(inputs, ctx)) };
 

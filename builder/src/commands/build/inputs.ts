@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError, UsageError } from '../../../../common/errors.ts';
 import { DEFAULT_PATHS } from '../../../../common/installer-config.ts';
 import { parseCertificate } from '../../../../common/pem.ts';
-import { agentSource, type AgentSource } from '../../agent-exe.ts';
+import { agentSource, HOST, type AgentSource, type Platform } from '../../agent-exe.ts';
 import { DEFAULT_PLUGIN_VERSION, defaultCacheDir } from '../../artifacts.ts';
 import { DEFAULT_SECRET_PREFIX, secretName } from '../../claim-secret.ts';
 import { checkCsrPluginVersion, DEFAULT_NUCLEUS_VERSION, templateParameters } from '../../installer-settings.ts';
@@ -109,7 +109,8 @@ function checkedOutDir(dir: string, force: boolean): string {
   return outDir;
 }
 
-export function resolveInputs(argv: BuildOptions, settings: Settings): BuildInputs {
+/** `host`: the build host's platform (a parameter so tests can name another). */
+export function resolveInputs(argv: BuildOptions, settings: Settings, host: Platform = HOST): BuildInputs {
   const p = <T = string>(k: string) => pick<T>(argv, settings, k);
   const target = checkedTarget(p('target'));
   const format = checkFormat(p('format'), target);
@@ -139,7 +140,7 @@ export function resolveInputs(argv: BuildOptions, settings: Settings): BuildInpu
   const cacheDir = resolve(p('cache-dir') ?? defaultCacheDir());
   const pluginVersion = p('plugin-version') ?? DEFAULT_PLUGIN_VERSION;
   checkCsrPluginVersion(p<boolean>('csr'), pluginVersion);
-  const agent = agentSource(p('agent-exe'), p<boolean>('skip-agent-build'));
+  const agent = agentSource(p('agent-exe'), p<boolean>('skip-agent-build'), host);
   for (const f of [...Object.values(REPOSITORY_FILES), `packer/${target}.pkrvars.hcl`])
     fileOrFail(join(REPO_ROOT, f), 'repository file');
 
