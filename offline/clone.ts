@@ -73,7 +73,10 @@ export interface CloneBoot {
   };
   /** Exit statuses of greengrass-firstboot.service runs that failed, from the journal (3 = permanent refusal). */
   unitExitStatuses: number[];
+  /** The whole journal on the disk (`journalctl -o short-iso`, every boot). */
   journalFile: string;
+  /** `journalctl -u greengrass-firstboot.service` on the same files. */
+  unitJournalFile: string;
 }
 
 const FIRSTBOOT = 'greengrass-firstboot\\.service';
@@ -195,6 +198,10 @@ export async function bootClone(
   const journal = await guestJournal(raw, work, log);
   const journalFile = join(runDir, 'clones', `${spec.id}.boot${spec.boot}.journal.txt`);
   writeFileSync(journalFile, journal);
+  // What an operator types on the clone: entries attributed to the unit (by the sender's cgroup, OBJECT_SYSTEMD_UNIT
+  // or PID 1's own messages about it), not lines picked by their identifier.
+  const unitJournalFile = join(runDir, 'clones', `${spec.id}.boot${spec.boot}.unit-journal.txt`);
+  writeFileSync(unitJournalFile, await guestJournal(raw, work, log, ['-u', 'greengrass-firstboot.service']));
   const result: CloneBoot = {
     id: spec.id,
     hostname: spec.hostname ?? null,
@@ -223,6 +230,7 @@ export async function bootClone(
       ),
     ].map((m) => Number(m[1])),
     journalFile,
+    unitJournalFile,
   };
   rmSync(work, { recursive: true, force: true });
   return result;
