@@ -20,7 +20,7 @@ import { IoTClient, ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
 import { CliError, ExitCode, ToolError, UsageError } from '../common/errors.ts';
 import { REPO_ROOT, cacheRoot, ensureBaseImage, type BaseImage } from './base-image.ts';
 import { bootClone, lastBootJournal, type CloneBoot, type GuestPaths } from './clone.ts';
-import { killAllChildren, run, stderrProgress, type Progress } from './proc.ts';
+import { allOrStop, allowChildren, killAllChildren, run, stderrProgress, type Progress } from './proc.ts';
 import { readEvents, readRegistrations, type Registration } from './records.ts';
 import { findOva, mib, prepareOva, type OvaReport } from './ova.ts';
 import { formatReport, journalQuote } from './report.ts';
@@ -180,6 +180,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
   // The baked image and the clones' disks under it hold the claim key (until each clone's first boot removes it).
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
   writeFileSync(join(runDir, RUNNING_FILE), String(process.pid));
+  allowChildren();
   const pruned = pruneOldRuns(3, opts.reuseBake ? resolve(opts.reuseBake) : undefined);
   if (pruned.length) progress(`pruned ${pruned.length} disk image(s) of older runs (logs kept)`);
   const logs = join(runDir, 'logs');
@@ -483,7 +484,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
     const [a, fromOva] = await stage('clones-first-boot', async () => {
       const before = readRegistrations(recordsFile);
       const iso = ovfEnvIsoForThingName(join(cloneDir, 'clone-ova.ovf-env.iso'), 'branch-020');
-      const boots = await Promise.all([
+      const boots = await allOrStop([
         // clone-a stays up until its nucleus has reported its status: the core "seen working" that the
         // pre-provisioning hook protects from clone-dup below.
         bootClone(spec('clone-a', 'branch-017', 1, uuidA), paths, runDir, progress, {
@@ -561,7 +562,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
           const dup = await bootClone(spec('clone-dup', 'branch-017'), paths, runDir, progress);
           return [a2, dup] as const;
         })();
-        const [[c, tb], [a2, dup]] = await Promise.all([slotC, slot1]);
+        const [[c, tb], [a2, dup]] = await allOrStop<readonly [CloneBoot, CloneBoot]>([slotC, slot1]);
         const fresh = readRegistrations(recordsFile).slice(before.length);
         return {
           a2: {

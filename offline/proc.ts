@@ -10,8 +10,14 @@ export type Progress = (line: string) => void;
 /** Cleanups for everything still running (process groups, VMs, stand-ins): run on SIGINT/SIGTERM. */
 export const liveChildren = new Set<() => void>();
 
-/** Kills everything still running (best effort, synchronous). */
+let stopping = false;
+
+/**
+ * Kills everything still running (best effort, synchronous); until `allowChildren`, nothing new starts: a boot
+ * running beside a failed one may be about to start its VM.
+ */
 export function killAllChildren(): void {
+  stopping = true;
   for (const k of [...liveChildren]) {
     try {
       k();
@@ -20,6 +26,37 @@ export function killAllChildren(): void {
     }
   }
   liveChildren.clear();
+}
+
+/** A new run (the next pipeline in the same process) may start children again. */
+export function allowChildren(): void {
+  stopping = false;
+}
+
+/** Throws when the run is stopping: called before anything is spawned. */
+export function refuseWhenStopping(what: string): void {
+  if (stopping) throw new ToolError(`${what}: not started, the run is stopping`, 'stopped');
+}
+
+/**
+ * Like Promise.all for work that starts processes (parallel VM boots): when one fails, the others are stopped and
+ * awaited, so nothing they started outlives the failure; then the first failure is thrown.
+ */
+export async function allOrStop<T>(work: Array<Promise<T>>): Promise<T[]> {
+  let first: { error: unknown } | null = null;
+  const settled = await Promise.allSettled(
+    work.map((p) =>
+      p.catch((error: unknown) => {
+        if (!first) {
+          first = { error };
+          killAllChildren();
+        }
+        throw error;
+      }),
+    ),
+  );
+  if (first) throw (first as { error: unknown }).error;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 export const stderrProgress: Progress = (line) => {
@@ -54,6 +91,7 @@ export function run(cmd: string, args: string[], o: RunOptions): Promise<string>
   log.write(`\n$ ${cmd} ${args.join(' ')}\n`);
   const started = Date.now();
   const progress = o.progress ?? stderrProgress;
+  refuseWhenStopping(`${o.stage}: ${cmd}`);
   return new Promise((resolve, reject) => {
     const sopts: SpawnOptions = {
       cwd: o.cwd,

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, closeSync, readd
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { ToolError } from '../common/errors.ts';
-import { liveChildren, run } from './proc.ts';
+import { liveChildren, refuseWhenStopping, run } from './proc.ts';
 
 export interface VmOptions {
   name: string;
@@ -112,6 +112,7 @@ export class Vm {
     mkdirSync(dirname(o.serialLog), { recursive: true });
     this.qmpSocket = join(o.runDir, `${o.name}.qmp`);
     rmSync(this.qmpSocket, { force: true });
+    refuseWhenStopping(`VM ${o.name}`);
     const errFd = openSync(join(o.runDir, `${o.name}.qemu.stderr`), 'a');
     this.child = spawn('qemu-system-x86_64', qemuArgs(o, this.qmpSocket), { stdio: ['ignore', errFd, errFd] });
     closeSync(errFd);

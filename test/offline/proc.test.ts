@@ -3,7 +3,7 @@
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../../offline/proc.ts';
+import { allOrStop, allowChildren, run } from '../../offline/proc.ts';
 
 const quiet = () => undefined;
 
@@ -44,4 +44,23 @@ t.test('timeout: a stage that ignores SIGTERM is SIGKILLed after the grace', asy
   t.ok(existsSync(mark), 'it got SIGTERM first');
   const took = Date.now() - started;
   t.ok(took >= 1000 && took < 10_000, `killed after the grace (${took} ms)`);
+});
+
+t.test('parallel work: one failure stops the others, even one that starts its process later', async (t) => {
+  const dir = t.testdir({});
+  const started = Date.now();
+  const running = run('sleep', ['30'], { stage: 'boot a', logFile: join(dir, 'a'), progress: quiet });
+  const failing = Promise.reject(new Error('overlay failed'));
+  const late = new Promise((r) => setTimeout(r, 200)).then(() =>
+    run('sleep', ['30'], { stage: 'boot b', logFile: join(dir, 'b'), progress: quiet }),
+  );
+  const err = await allOrStop([running, failing, late]).then(
+    () => null,
+    (e: unknown) => e as Error,
+  );
+  t.match(err?.message, /overlay failed/, 'the first failure is the one thrown');
+  t.ok(Date.now() - started < 10_000, 'the running sleep was stopped, not waited out');
+  t.match(await late.catch((e: Error) => e.message), /boot b: sleep: not started, the run is stopping/);
+  allowChildren();
+  t.equal(await run('true', [], { stage: 'next run', logFile: join(dir, 'c'), progress: quiet }), '', 'then allowed');
 });
