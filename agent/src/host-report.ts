@@ -1,8 +1,10 @@
 // `check`'s report of the machine: hypervisor, vendor and model from systeminformation, CPUs from Node. Only `check`
-// loads systeminformation (a dynamic import, so `run` never evaluates it). Its system() reads /sys/class/dmi and
-// /proc/cpuinfo and runs dmidecode (absent on a minimal guest: nothing is printed), `ls /dev/disk/by-id` and
-// `dmesg | grep`; all local and quick, and bounded here all the same. Its cpu() is not used: it runs lscpu twice and
-// dmidecode for what /proc/cpuinfo (os.cpus()) already says.
+// loads systeminformation, by a dynamic import, so `run` never evaluates it; and only its lib/system.js (with
+// lib/util.js), not the package's entry, which requires all 20 of its modules: in the one-file bundle those cost
+// every start of the executable a few ms of CPU even unevaluated (docs/measurements.md). Its system() reads
+// /sys/class/dmi and /proc/cpuinfo and runs dmidecode (absent on a minimal guest: nothing is printed),
+// `ls /dev/disk/by-id` and `dmesg | grep`; all local and quick, and bounded here all the same. Its cpu() is not used:
+// it runs lscpu twice and dmidecode for what /proc/cpuinfo (os.cpus()) already says.
 import { cpus } from 'node:os';
 
 /** Bound on systeminformation's answer; past it the report says so and check goes on. */
@@ -25,7 +27,7 @@ export async function hostReport(timeoutMs = HOST_REPORT_TIMEOUT_MS): Promise<st
     timer.unref();
   });
   try {
-    const si = await import('systeminformation');
+    const si = await import('systeminformation/lib/system.js');
     const sys: SystemData = await Promise.race([si.system(), timeout]);
     return `${machineKind(sys)}, ${cpu}`;
   } catch (err) {
