@@ -1,10 +1,11 @@
 // `check`'s report of the machine: hypervisor, vendor and model from systeminformation, CPUs from Node. Only `check`
 // loads systeminformation, by a dynamic import, so `run` never evaluates it; and only its lib/system.js (with
 // lib/util.js), not the package's entry, which requires all 20 of its modules: in the one-file bundle those cost
-// every start of the executable a few ms of CPU even unevaluated (docs/measurements.md). Its system() reads
-// /sys/class/dmi and /proc/cpuinfo and runs dmidecode (absent on a minimal guest: nothing is printed),
-// `ls /dev/disk/by-id` and `dmesg | grep`; all local and quick, and bounded here all the same. Its cpu() is not used:
-// it runs lscpu twice and dmidecode for what /proc/cpuinfo (os.cpus()) already says.
+// every start of the executable a few ms of CPU even unevaluated (docs/measurements.md). Its system() runs, through
+// sh, `dmidecode -t system` (absent on a minimal guest: it prints nothing and the DMI files answer), then `cat` of
+// five /sys/devices/virtual/dmi/id files, `ls /dev/disk/by-id` and `dmesg | grep`, and reads /proc/cpuinfo: all
+// local. dmidecode is awaited asynchronously and bounded here; the rest run synchronously on kernel files, which
+// answer at once. Its cpu() is not used: it runs lscpu twice and dmidecode for what /proc/cpuinfo (os.cpus()) says.
 import { cpus } from 'node:os';
 
 /** Bound on systeminformation's answer; past it the report says so and check goes on. */
