@@ -68,6 +68,20 @@ t.test(
   },
 );
 
+t.test('a dmidecode that hangs costs check at most the host report bound, and the report says so', async (t) => {
+  const root = device(t);
+  const bin = tempDir(t, 'gg-slow-bin-');
+  // systeminformation's system() runs `dmidecode -t system` through sh, found on PATH.
+  writeFileSync(join(bin, 'dmidecode'), '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+  const r = await runAgent(root, ['check'], { PATH: `${bin}:${SYSTEM_PATH}` });
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.match(
+    line(r.stdout, 'host'),
+    /^ok\s+host\s+hypervisor unknown \(systeminformation: no answer within 5000 ms\), \d+ × /,
+  );
+  t.ok(r.ms < 20_000, `check ended after ${r.ms} ms, not after the 30 s dmidecode`);
+});
+
 t.test(
   'before the installer made the Greengrass root, the free disk is measured at its nearest existing parent',
   async (t) => {
