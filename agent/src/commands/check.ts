@@ -1,5 +1,6 @@
 // `greengrass-firstboot check`: every preflight step, reported one per line; changes nothing and
 // waits for nothing (clock and network are tried once unless --wait).
+import { machine, totalmem } from 'node:os';
 import { CliError, ExitCode } from '../../../common/errors.ts';
 import { loadTemplate, type LoadedTemplate } from '../installer-config.ts';
 import {
@@ -13,6 +14,8 @@ import {
 } from '../preflight.ts';
 import { acceptRecordedName } from '../identity-name.ts';
 import { checkDeviceKeyTool } from '../device-key.ts';
+import { checkArchitecture, checkDisk, checkMemory, diskFacts } from '../host.ts';
+import { hostReport } from '../host-report.ts';
 import { readSentinel } from '../state.ts';
 import { fqdnRewrite, resolveThingNameFrom } from '../thing-name-source.ts';
 import { nucleusIdentity } from '../verify.ts';
@@ -102,6 +105,17 @@ export async function checkCommand(ctx: CommandContext, opts: { wait: boolean; j
     await step(
       'endpoint',
       async () => preflightNotNeeded() ?? (tpl ? waitForEndpoint(pctx, tpl.fleet) : skip('needs the installer config')),
+    ),
+  );
+  // The machine: reported always; held against the nucleus's minimums where run would (host.ts), listed last.
+  results.push(await step('host', () => hostReport()));
+  results.push(await step('architecture', () => checkArchitecture(machine())));
+  results.push(await step('memory', () => preflightNotNeeded() ?? checkMemory(totalmem())));
+  results.push(
+    await step(
+      'disk',
+      () =>
+        preflightNotNeeded() ?? (tpl ? checkDisk(diskFacts(tpl.fleet.rootPath)) : skip('needs the installer config')),
     ),
   );
 

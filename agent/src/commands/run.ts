@@ -14,6 +14,7 @@ import { ensureDeviceKey } from '../device-key.ts';
 import { loadTemplate, writeRenderedConfig } from '../installer-config.ts';
 import { classifyPluginFailure, refusedMessage } from '../plugin-failure.ts';
 import { runInstaller } from '../installer.ts';
+import { checkHost } from '../host.ts';
 import { checkClaim, checkJars, checkJava, waitForClock, waitForEndpoint } from '../preflight.ts';
 import { restartService, serviceEnabled } from '../service.ts';
 import { acceptRecordedName } from '../identity-name.ts';
@@ -111,11 +112,12 @@ async function provision(ctx: CommandContext, state: AgentState): Promise<number
 
   checkJava(cfg);
   checkJars(cfg);
+  checkHost(root, log);
   const claim = checkClaim(tpl.fleet);
   const pctx = { cfg, log, signal, wait: true };
   await waitForClock(pctx, claim, tpl.mtime);
   await waitForEndpoint(pctx, tpl.fleet);
-  log.info('Preflight passed: Java, the installer, the claim, the clock and the endpoint are ready');
+  log.info('Preflight passed: Java, the installer, memory and disk, the claim, the clock and the endpoint are ready');
   await ensureDeviceKey(cfg, tpl.fleet, thingName, log, signal);
 
   // The clock is sane now: render, stamped with the current time so the installer's
