@@ -84,6 +84,12 @@ export function pick<T = unknown>(argv: object, settings: Settings, key: string)
   return ((argv as Record<string, unknown>)[k] ?? settings[k]) as T | undefined;
 }
 
+/** A `strings` value (a flag or setting that may be one string or several) as a list: empty when not given. */
+export function pickList(argv: object, settings: Settings, key: string): string[] {
+  const v = pick<string | string[]>(argv, settings, key);
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
 /** `K=V` strings (flags) or a mapping / list (settings) -> record. */
 export function keyValues(v: unknown, what: string): Record<string, string> {
   if (v === undefined || v === null) return {};

@@ -22,17 +22,11 @@ import {
   withSettingsRegion,
   type ConfigFlags,
 } from '../../installer-settings.ts';
-import {
-  CONFIG_OPTIONS,
-  CONFIG_SETTINGS,
-  PACKER_OPTION,
-  SECRET_PREFIX_OPTION,
-  SETTINGS_OPTION,
-} from '../../options.ts';
+import { IMAGE_OPTIONS, IMAGE_SETTINGS } from '../../options.ts';
 import { TARGETS } from '../../packer.ts';
 import { loadSettings, settingKinds, type SettingKinds, type Settings } from '../../settings.ts';
 import { agentExecutable, AMAZON_ROOT_CA1_URL, greengrassArtifacts, type BuildArtifacts } from './artifacts.ts';
-import { ON_ERROR, resolveInputs, type BuildInputs } from './inputs.ts';
+import { ON_ERROR, resolveInputs, type ArtifactSources, type BuildInputs } from './inputs.ts';
 import { VSPHERE_OPTIONS } from '../../vsphere-options.ts';
 import { exportBuildOva, FORMAT_OPTION, type BuiltOva } from '../../ova/build-step.ts';
 import { buildInfo, writeManifest } from './manifest.ts';
@@ -40,7 +34,6 @@ import { packerBuild, packerInit } from './run-packer.ts';
 import { Stage, stageFiles } from './staging.ts';
 
 export const BUILD_OPTIONS = {
-  'secret-prefix': SECRET_PREFIX_OPTION,
   'var-file': { type: 'string', array: true, describe: 'extra Packer var-file (site values), repeatable' },
   var: { type: 'string', array: true, describe: 'extra Packer variable KEY=VALUE, repeatable' },
   'output-dir': {
@@ -55,7 +48,6 @@ export const BUILD_OPTIONS = {
     type: 'string',
     describe: `Packer's -on-error: ${ON_ERROR.join(', ')} (abort keeps the build VM, which holds the claim key)`,
   },
-  packer: PACKER_OPTION,
   'plugin-version': {
     type: 'string',
     describe: `FleetProvisioningByClaim version (default ${DEFAULT_PLUGIN_VERSION})`,
@@ -101,12 +93,12 @@ export const BUILD_OPTIONS = {
 export const BUILD_SETTINGS: SettingKinds = {
   ...settingKinds(BUILD_OPTIONS),
   var: 'key-values',
-  ...CONFIG_SETTINGS,
+  ...IMAGE_SETTINGS,
   target: 'string',
   env: 'string',
 };
 
-export interface BuildOptions extends ConfigFlags {
+export interface BuildOptions extends ConfigFlags, ArtifactSources {
   target?: string;
   env?: string;
   settings?: string;
@@ -116,11 +108,6 @@ export interface BuildOptions extends ConfigFlags {
   outputDir?: string;
   packer?: string;
   pluginVersion?: string;
-  nucleusSource?: string;
-  nucleusSha256?: string;
-  pluginSource?: string;
-  pluginSha256?: string;
-  rootCa?: string;
   proxyCa?: string;
   skipAgentBuild?: boolean;
   agentExe?: string;
@@ -149,8 +136,7 @@ export const buildCommand = command({
       .option('target', { type: 'string', describe: `one of ${Object.keys(TARGETS).join(', ')}` })
       .option('env', { type: 'string', describe: 'environment of the claim secret' })
       .options(BUILD_OPTIONS)
-      .options(CONFIG_OPTIONS)
-      .option('settings', SETTINGS_OPTION),
+      .options(IMAGE_OPTIONS),
 }).runs(build);
 
 const STEPS = 10;

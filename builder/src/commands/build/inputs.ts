@@ -9,8 +9,8 @@ import { agentSource, type AgentSource } from '../../agent-exe.ts';
 import { DEFAULT_PLUGIN_VERSION, defaultCacheDir } from '../../artifacts.ts';
 import { DEFAULT_SECRET_PREFIX, secretName } from '../../claim-secret.ts';
 import { checkCsrPluginVersion, DEFAULT_NUCLEUS_VERSION, templateParameters } from '../../installer-settings.ts';
-import { detectPacker, isTarget, REPO_ROOT, TARGETS, type PackerInfo, type Target } from '../../packer.ts';
-import { keyValues, pick, type Settings } from '../../settings.ts';
+import { detectPacker, REPO_ROOT, targetNamed, TARGETS, type PackerInfo, type Target } from '../../packer.ts';
+import { keyValues, pick, pickList, type Settings } from '../../settings.ts';
 import { vsphereVarArgs } from '../../vsphere-options.ts';
 import { checkFormat } from '../../ova/build-step.ts';
 import {
@@ -21,7 +21,17 @@ import {
 } from '../../user-data.ts';
 import type { BuildOptions } from './index.ts';
 
-export interface BuildInputs {
+/** Where the nucleus, the plugin and the device's root CA come from (default: downloaded, pinned). */
+export interface ArtifactSources {
+  nucleusSource?: string;
+  nucleusSha256?: string;
+  pluginSource?: string;
+  pluginSha256?: string;
+  /** Root CA PEM file for the device (default: Amazon Root CA 1, downloaded). */
+  rootCa?: string;
+}
+
+export interface BuildInputs extends ArtifactSources {
   target: Target;
   /** The Packer source of the target (`-only=`). */
   source: string;
@@ -42,11 +52,6 @@ export interface BuildInputs {
   cacheDir: string;
   nucleusVersion: string;
   pluginVersion: string;
-  nucleusSource?: string;
-  nucleusSha256?: string;
-  pluginSource?: string;
-  pluginSha256?: string;
-  rootCa?: string;
   /** PEM of --proxy-ca, checked to be a CA. */
   proxyCa?: string;
   agent: AgentSource;
@@ -79,9 +84,7 @@ function readProxyCa(path: string): string {
 
 function checkedTarget(target: string | undefined): Target {
   if (!target) throw new UsageError(`--target is required (${Object.keys(TARGETS).join(', ')})`);
-  if (!isTarget(target))
-    throw new UsageError(`unknown target ${JSON.stringify(target)}: use one of ${Object.keys(TARGETS).join(', ')}`);
-  return target;
+  return targetNamed(target);
 }
 
 /** What Packer's -on-error takes (Packer 1.6 and later), but `ask`: Packer runs here without a terminal. */
@@ -116,10 +119,7 @@ export function resolveInputs(argv: BuildOptions, settings: Settings): BuildInpu
   const env = p('env');
   if (!env) throw new UsageError('--env is required (the claim secret is <prefix>/<env>/claims-certificate)');
   const name = secretName(p('secret-prefix') ?? DEFAULT_SECRET_PREFIX, env);
-  const varFilesRaw = p<string | string[]>('var-file');
-  const varFiles = (varFilesRaw === undefined ? [] : Array.isArray(varFilesRaw) ? varFilesRaw : [varFilesRaw]).map(
-    (f) => fileOrFail(f, '--var-file'),
-  );
+  const varFiles = pickList(argv, settings, 'var-file').map((f) => fileOrFail(f, '--var-file'));
   const vars = keyValues(p('var'), '--var');
   for (const k of ['staging_dir', 'output_directory'])
     if (k in vars) throw new UsageError(`--var ${k} is set by the builder; use --output-dir for the output`);
@@ -152,12 +152,11 @@ export function resolveInputs(argv: BuildOptions, settings: Settings): BuildInpu
     );
   }
   const packer = detectPacker(p('packer') ?? 'packer');
-  const keyFiles = p<string | string[]>('build-ssh-key');
   const userData: UserDataSettings = {
     username: p('build-user') ?? USER_DATA_DEFAULTS.username,
     // Packer's own environment convention keeps a chosen password out of argv; otherwise one per build.
     password: process.env.PKR_VAR_ssh_password || generateBuildPassword(),
-    authorizedKeys: readAuthorizedKeys(keyFiles === undefined ? [] : Array.isArray(keyFiles) ? keyFiles : [keyFiles]),
+    authorizedKeys: readAuthorizedKeys(pickList(argv, settings, 'build-ssh-key')),
     locale: p('locale') ?? USER_DATA_DEFAULTS.locale,
     keyboardLayout: p('keyboard-layout') ?? USER_DATA_DEFAULTS.keyboardLayout,
     timezone: p('timezone') ?? USER_DATA_DEFAULTS.timezone,
