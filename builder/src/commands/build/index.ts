@@ -30,19 +30,25 @@ import { ON_ERROR, resolveInputs, type ArtifactSources, type BuildInputs } from 
 import { VSPHERE_OPTIONS } from '../../vsphere-options.ts';
 import { exportBuildOva, FORMAT_OPTION, type BuiltOva } from '../../ova/build-step.ts';
 import { buildInfo, writeManifest } from './manifest.ts';
+import { IMAGE_FAMILY } from './image-name.ts';
 import { packerBuild, packerInit } from './run-packer.ts';
 import { Stage, stageFiles } from './staging.ts';
 
 export const BUILD_OPTIONS = {
   'var-file': { type: 'string', array: true, describe: 'extra Packer var-file (site values), repeatable' },
   var: { type: 'string', array: true, describe: 'extra Packer variable KEY=VALUE, repeatable' },
+  'image-name': {
+    type: 'string',
+    describe: `the image's name (Packer's vm_name; default ${IMAGE_FAMILY}-<nucleus version>-<yyyymmdd>-<hhmmss>, UTC)`,
+  },
   'output-dir': {
     type: 'string',
-    describe: 'image output directory, must not exist or be empty unless --force (default ./output-<target>)',
+    describe:
+      'image output directory, must not exist or be empty unless --force (default ./output-<target>/<image name>)',
   },
   force: {
     type: 'boolean',
-    describe: "replace what an earlier build left: the output directory, vSphere's template of the same name",
+    describe: "replace an earlier image of the same name: its output directory, vSphere's template",
   },
   'on-error': {
     type: 'string',
@@ -105,6 +111,7 @@ export interface BuildOptions extends ConfigFlags, ArtifactSources {
   secretPrefix?: string;
   varFile?: string[];
   var?: string[];
+  imageName?: string;
   outputDir?: string;
   packer?: string;
   pluginVersion?: string;
@@ -211,7 +218,7 @@ export async function build(argv: BuildOptions, ctx: Context): Promise<void> {
       buildInfo: info,
     });
 
-    step(8, `packer build -only=${source} (output ${inputs.outDir})`);
+    step(8, `packer build -only=${source}: image ${inputs.imageName} (output ${inputs.outDir})`);
     await packerBuild(inputs, stage, packerRoot, ctx);
 
     let ova: BuiltOva | undefined;
@@ -228,7 +235,7 @@ export async function build(argv: BuildOptions, ctx: Context): Promise<void> {
     );
     stage.close();
     ctx.result({ manifest: path, ...manifest }, [
-      `image built: ${inputs.outDir}`,
+      `image built: ${inputs.imageName} in ${inputs.outDir}`,
       ...(ova ? [`ova: ${ova.path} (${ova.bytes} bytes)`] : []),
       `manifest: ${path}`,
     ]);

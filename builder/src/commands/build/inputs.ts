@@ -20,6 +20,7 @@ import {
   type UserDataSettings,
 } from '../../user-data.ts';
 import type { BuildOptions } from './index.ts';
+import { checkedImageName } from './image-name.ts';
 
 /** Where the nucleus, the plugin and the device's root CA come from (default: downloaded, pinned). */
 export interface ArtifactSources {
@@ -40,12 +41,14 @@ export interface BuildInputs extends ArtifactSources {
   varFiles: string[];
   vars: Record<string, string>;
   thingGroup: string;
+  /** Packer's vm_name: the image file, the vSphere template, the OVA (image-name.ts). */
+  imageName: string;
   outDir: string;
   /** --format: package the image (ova), or leave it as the builder made it. */
   format: ReturnType<typeof checkFormat>;
   /** `-var` arguments of the vSphere-only options (vsphere-options.ts). */
   vsphereArgs: string[];
-  /** Packer's -force: replace an earlier build's output dir or vSphere template. */
+  /** Packer's -force: replace an earlier build's output dir or vSphere template of the same name. */
   force: boolean;
   /** Packer's -on-error, when given. */
   onError?: OnError;
@@ -82,6 +85,13 @@ function readProxyCa(path: string): string {
   return pem;
 }
 
+/** Packer variables the builder sets itself, and the flag that sets each (staging_dir: none). */
+const VARS_OF_FLAGS = [
+  ['staging_dir', ''],
+  ['output_directory', '; use --output-dir for the output'],
+  ['vm_name', '; use --image-name for the image name'],
+] as const;
+
 function checkedTarget(target: string | undefined): Target {
   if (!target) throw new UsageError(`--target is required (${Object.keys(TARGETS).join(', ')})`);
   return targetNamed(target);
@@ -99,14 +109,14 @@ function checkedOnError(v: string | undefined): OnError | undefined {
 }
 
 /** Output dir: Packer needs a fresh one, or replaces it with -force. */
-function checkedOutDir(dir: string, force: boolean): string {
+function checkedOutDir(dir: string, force: boolean, imageName: string): string {
   const outDir = resolve(dir);
   if (!existsSync(outDir)) return outDir;
   if (!statSync(outDir).isDirectory())
     throw new ConfigError(`--output-dir ${outDir} exists and is not a directory`, 'output-not-directory');
   if (!force && readdirSync(outDir).length > 0)
     throw new ConfigError(
-      `output dir ${outDir} already exists and is not empty: pass --force to replace it, or another --output-dir`,
+      `output dir ${outDir} already exists and is not empty (an earlier build of image ${imageName}?): pass --force to replace it, or another --image-name or --output-dir`,
       'output-exists',
     );
   return outDir;
@@ -121,8 +131,7 @@ export function resolveInputs(argv: BuildOptions, settings: Settings): BuildInpu
   const name = secretName(p('secret-prefix') ?? DEFAULT_SECRET_PREFIX, env);
   const varFiles = pickList(argv, settings, 'var-file').map((f) => fileOrFail(f, '--var-file'));
   const vars = keyValues(p('var'), '--var');
-  for (const k of ['staging_dir', 'output_directory'])
-    if (k in vars) throw new UsageError(`--var ${k} is set by the builder; use --output-dir for the output`);
+  for (const [k, hint] of VARS_OF_FLAGS) if (k in vars) throw new UsageError(`--var ${k} is set by the builder${hint}`);
   const vsphereArgs = vsphereVarArgs((k) => p<unknown>(k), target);
   const thingGroup = templateParameters(argv, settings).ThingGroupName; // baked into the image: checked before any AWS call
   // The image's scripts (packer/scripts) and the agent's config (agent/agent.yaml) lay Greengrass out under the default
@@ -135,7 +144,9 @@ export function resolveInputs(argv: BuildOptions, settings: Settings): BuildInpu
   }
   const force = p<boolean>('force') ?? false;
   const onError = checkedOnError(p('on-error'));
-  const outDir = checkedOutDir(p('output-dir') ?? `output-${target}`, force);
+  const nucleusVersion = p('nucleus-version') ?? DEFAULT_NUCLEUS_VERSION;
+  const imageName = checkedImageName(p('image-name'), nucleusVersion);
+  const outDir = checkedOutDir(p('output-dir') ?? join(`output-${target}`, imageName), force, imageName);
   const cacheDir = resolve(p('cache-dir') ?? defaultCacheDir());
   const pluginVersion = p('plugin-version') ?? DEFAULT_PLUGIN_VERSION;
   checkCsrPluginVersion(p<boolean>('csr'), pluginVersion);
@@ -170,13 +181,14 @@ export function resolveInputs(argv: BuildOptions, settings: Settings): BuildInpu
     varFiles,
     vars,
     thingGroup,
+    imageName,
     outDir,
     format,
     vsphereArgs,
     force,
     onError,
     cacheDir,
-    nucleusVersion: p('nucleus-version') ?? DEFAULT_NUCLEUS_VERSION,
+    nucleusVersion,
     pluginVersion,
     nucleusSource: p('nucleus-source'),
     nucleusSha256: p('nucleus-sha256'),
