@@ -10,7 +10,7 @@ import { DEFAULT_PLUGIN_VERSION, defaultCacheDir } from '../../artifacts.ts';
 import { DEFAULT_SECRET_PREFIX, secretName } from '../../claim-secret.ts';
 import { checkCsrPluginVersion, DEFAULT_NUCLEUS_VERSION, templateParameters } from '../../installer-settings.ts';
 import { detectPacker, REPO_ROOT, targetNamed, TARGETS, type PackerInfo, type Target } from '../../packer.ts';
-import { keyValues, pick, pickList, type Settings } from '../../settings.ts';
+import { fileOrFail, keyValues, pick, pickFiles, pickList, type Settings } from '../../settings.ts';
 import { vsphereVarArgs } from '../../vsphere-options.ts';
 import { checkFormat } from '../../ova/build-step.ts';
 import {
@@ -70,13 +70,6 @@ export const REPOSITORY_FILES = {
   'agent.md': 'docs/agent.md',
 } as const;
 
-export function fileOrFail(p: string, what: string): string {
-  const abs = resolve(p);
-  if (!existsSync(abs) || !statSync(abs).isFile())
-    throw new ConfigError(`${what} ${abs} does not exist`, 'file-missing');
-  return abs;
-}
-
 /** The proxy's CA: the Greengrass guide has it appended to the core's root CA file for an HTTPS proxy. */
 function readProxyCa(path: string): string {
   const pem = readFileSync(path, 'utf8');
@@ -129,7 +122,7 @@ export function resolveInputs(argv: BuildOptions, settings: Settings): BuildInpu
   const env = p('env');
   if (!env) throw new UsageError('--env is required (the claim secret is <prefix>/<env>/claims-certificate)');
   const name = secretName(p('secret-prefix') ?? DEFAULT_SECRET_PREFIX, env);
-  const varFiles = pickList(argv, settings, 'var-file').map((f) => fileOrFail(f, '--var-file'));
+  const varFiles = pickFiles(argv, settings, 'var-file');
   const vars = keyValues(p('var'), '--var');
   for (const [k, hint] of VARS_OF_FLAGS) if (k in vars) throw new UsageError(`--var ${k} is set by the builder${hint}`);
   const vsphereArgs = vsphereVarArgs((k) => p<unknown>(k), target);

@@ -2,7 +2,7 @@
 // or the user's site vars, packer fmt -check), the installer config against its schema, and the
 // provisioning template's parameters (cloudformation/) against the config's templateParameters; with --env the
 // claim certificate and thing group in AWS, with --plugin-source the plugin jar's layout (checks.ts).
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, UsageError } from '../../../../common/errors.ts';
@@ -19,7 +19,7 @@ import type { Context } from '../../context.ts';
 import { renderInstallerConfig, resolveInstallerSettings, type ConfigFlags } from '../../installer-settings.ts';
 import { IMAGE_OPTIONS, IMAGE_SETTINGS } from '../../options.ts';
 import { detectPacker, PACKER_SRC, runPackerSync, stageTemplates, targetNamed, TARGETS } from '../../packer.ts';
-import { loadSettings, pick, pickList } from '../../settings.ts';
+import { loadSettings, pick, pickFiles } from '../../settings.ts';
 import { bakeChecks, cfnProblems, type Check } from './checks.ts';
 
 export interface ValidateOptions extends ConfigFlags {
@@ -102,6 +102,7 @@ export async function validate(argv: ValidateOptions, ctx: Context): Promise<voi
     'plugin-source': 'string',
   });
   const configFile = pick<string>(argv, settings, 'config');
+  const varFiles = pickFiles(argv, settings, 'var-file');
   const targets = targetsToValidate(argv.target);
   let configText: string | undefined;
   try {
@@ -129,8 +130,6 @@ export async function validate(argv: ValidateOptions, ctx: Context): Promise<voi
       detail: r.status === 0 ? 'templates parse' : firstLines(r.output),
     });
 
-    const varFiles = pickList(argv, settings, 'var-file').map((f) => resolve(f));
-    for (const f of varFiles) if (!existsSync(f)) throw new UsageError(`--var-file ${f} does not exist`);
     const site = varFiles.length > 0 ? varFiles : [dummySiteVars(work)];
     const files = join(work, 'files');
     mkdirSync(files);
