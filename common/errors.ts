@@ -35,41 +35,29 @@ export class CliError extends Error {
   }
 }
 
-/** Retrying cannot help: the operator must change configuration or the image. */
-export class ConfigError extends CliError {
-  constructor(message: string, reason = 'config', options?: { cause?: unknown }) {
-    super(message, ExitCode.CONFIG, reason, options);
-  }
+/**
+ * An error kind: the exit code it ends the process with, and the reason it gives when the thrower names none.
+ * Each kind below is its own class, so callers can tell them apart with instanceof.
+ */
+function errorKind(exitCode: ExitCodeValue, defaultReason: string) {
+  return class extends CliError {
+    constructor(message: string, reason = defaultReason, options?: { cause?: unknown }) {
+      super(message, exitCode, reason, options);
+    }
+  };
 }
 
+/** Retrying cannot help: the operator must change configuration or the image. */
+export class ConfigError extends errorKind(ExitCode.CONFIG, 'config') {}
 /** Worth retrying later (network, clock, installer or provisioning failure). */
-export class TransientError extends CliError {
-  constructor(message: string, reason = 'transient', options?: { cause?: unknown }) {
-    super(message, ExitCode.TRANSIENT, reason, options);
-  }
-}
+export class TransientError extends errorKind(ExitCode.TRANSIENT, 'transient') {}
+export class AwsError extends errorKind(ExitCode.AWS, 'aws') {}
+export class ToolError extends errorKind(ExitCode.TOOL, 'tool') {}
+export class IntegrityError extends errorKind(ExitCode.INTEGRITY, 'integrity') {}
 
 export class UsageError extends CliError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, ExitCode.USAGE, 'usage', options);
-  }
-}
-
-export class AwsError extends CliError {
-  constructor(message: string, reason = 'aws', options?: { cause?: unknown }) {
-    super(message, ExitCode.AWS, reason, options);
-  }
-}
-
-export class ToolError extends CliError {
-  constructor(message: string, reason = 'tool', options?: { cause?: unknown }) {
-    super(message, ExitCode.TOOL, reason, options);
-  }
-}
-
-export class IntegrityError extends CliError {
-  constructor(message: string, reason = 'integrity', options?: { cause?: unknown }) {
-    super(message, ExitCode.INTEGRITY, reason, options);
   }
 }
 

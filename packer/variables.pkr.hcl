@@ -22,7 +22,7 @@ variable "output_directory" {
 
 variable "vm_name" {
   type        = string
-  description = "Name of the VM / template / image file."
+  description = "Name of the VM / template / image file. greengrass-image build always sets it (--image-name; by default greengrass-golden-<nucleus version>-<yyyymmdd>-<hhmmss>, UTC)."
   default     = "greengrass-golden"
   validation {
     condition     = regex_replace(var.vm_name, "^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$", "") == ""

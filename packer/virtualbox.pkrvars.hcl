@@ -1,5 +1,4 @@
 // VirtualBox: Ubuntu 22.04 from the ISO, exported as an OVA.
-vm_name   = "greengrass-golden"
 cpus      = 2
 memory    = 2048
 disk_size = 20480

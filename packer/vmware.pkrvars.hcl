@@ -1,5 +1,4 @@
 // VMware Workstation/Fusion: Ubuntu 22.04 from the ISO, exported as an OVA (needs ovftool).
-vm_name   = "greengrass-golden"
 cpus      = 2
 memory    = 2048
 disk_size = 20480

@@ -1,11 +1,12 @@
-// The agent's own configuration (/etc/greengrass-firstboot/agent.yaml): schema, defaults and
-// validation. Every path the agent touches comes from here (or from the installer config template
-// this file points at), so tests can run the agent unprivileged in a temp dir.
+// The agent's own configuration (/etc/greengrass-firstboot/agent.yaml): schema, defaults, and loading, with each
+// key's type checked against its default (the rules across values are in agent-config-rules.ts). Every path the
+// agent touches comes from here (or from the installer config template this file points at), so tests can run the
+// agent unprivileged in a temp dir.
 import { readFileSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
 import yaml from 'js-yaml';
 import { ConfigError } from '../../common/errors.ts';
 import type { FqdnMode } from '../../common/thing-name.ts';
+import { agentConfigProblems } from './agent-config-rules.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/greengrass-firstboot/agent.yaml';
 
@@ -153,11 +154,6 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
   log: { level: 'info', format: 'auto', progressSeconds: 30 },
 };
 
-const SOURCES: readonly ThingNameSource[] = ['hostname', 'guestinfo', 'serial', 'uuid', 'template'];
-const FQDN_MODES: readonly FqdnMode[] = ['refuse', 'short', 'dashes'];
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
-export const LOG_FORMATS = ['auto', 'text', 'json'] as const;
-
 type Section = Record<string, unknown>;
 
 /** Keys of earlier versions, named with what took their place (an old agent.yaml must not fail obscurely). */
@@ -168,6 +164,28 @@ const REPLACED: Record<string, string> = {
 
 function isMapping(v: unknown): v is Section {
   return !!v && typeof v === 'object' && !Array.isArray(v);
+}
+
+const nonEmptyStrings = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.every((x) => typeof x === 'string' && x !== '');
+
+/** What is wrong with `value` for a key whose default is `dv` (the default gives the key its type), if anything. */
+function typeProblem(where: string, key: string, dv: unknown, value: unknown): string | undefined {
+  const got = JSON.stringify(value);
+  if (key === 'isEnabledCommand')
+    return value === null || (nonEmptyStrings(value) && value.length > 0)
+      ? undefined
+      : `${where} must be null or a non-empty list of strings`;
+  if (Array.isArray(dv)) return nonEmptyStrings(value) ? undefined : `${where} must be a list of non-empty strings`;
+  if (typeof dv === 'number')
+    return typeof value === 'number' && Number.isFinite(value) && value >= 0
+      ? undefined
+      : `${where} must be a non-negative number, got ${got}`;
+  if (typeof dv === 'boolean')
+    return typeof value === 'boolean' ? undefined : `${where} must be true or false, got ${got}`;
+  if (typeof dv === 'string')
+    return typeof value === 'string' && value !== '' ? undefined : `${where} must be a non-empty string, got ${got}`;
+  return undefined;
 }
 
 /**
@@ -202,101 +220,13 @@ export function resolveAgentConfig(doc: unknown, source = 'agent config'): Agent
         problems.push(`unknown key "${where}"`);
         continue;
       }
-      const dv = def[key];
-      if (key === 'isEnabledCommand') {
-        if (
-          value !== null &&
-          !(Array.isArray(value) && value.length > 0 && value.every((x) => typeof x === 'string' && x !== ''))
-        ) {
-          problems.push(`${where} must be null or a non-empty list of strings`);
-          continue;
-        }
-      } else if (Array.isArray(dv)) {
-        if (!Array.isArray(value) || !value.every((x) => typeof x === 'string' && x !== '')) {
-          problems.push(`${where} must be a list of non-empty strings`);
-          continue;
-        }
-      } else if (typeof dv === 'number') {
-        if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-          problems.push(`${where} must be a non-negative number, got ${JSON.stringify(value)}`);
-          continue;
-        }
-      } else if (typeof dv === 'boolean') {
-        if (typeof value !== 'boolean') {
-          problems.push(`${where} must be true or false, got ${JSON.stringify(value)}`);
-          continue;
-        }
-      } else if (typeof dv === 'string') {
-        if (typeof value !== 'string' || value === '') {
-          problems.push(`${where} must be a non-empty string, got ${JSON.stringify(value)}`);
-          continue;
-        }
-      }
-      (out[sectionName] as Section)[key] = value;
+      const wrong = typeProblem(where, key, def[key], value);
+      if (wrong) problems.push(wrong);
+      else (out[sectionName] as Section)[key] = value;
     }
   }
   const cfg = out as unknown as AgentConfig;
-  if (!SOURCES.includes(cfg.thingName.source))
-    problems.push(`thingName.source must be one of ${SOURCES.join(', ')}, got ${JSON.stringify(cfg.thingName.source)}`);
-  if (!FQDN_MODES.includes(cfg.thingName.fqdn))
-    problems.push(`thingName.fqdn must be one of ${FQDN_MODES.join(', ')}, got ${JSON.stringify(cfg.thingName.fqdn)}`);
-  if (!LEVELS.includes(cfg.log.level)) problems.push(`log.level must be one of ${LEVELS.join(', ')}`);
-  if (!LOG_FORMATS.includes(cfg.log.format)) problems.push(`log.format must be one of ${LOG_FORMATS.join(', ')}`);
-  if (!(cfg.log.progressSeconds > 0)) problems.push('log.progressSeconds must be > 0');
-  if (cfg.installer.attempts < 1 || !Number.isInteger(cfg.installer.attempts))
-    problems.push('installer.attempts must be an integer >= 1');
-  if (cfg.installer.timeoutSeconds <= 0) problems.push('installer.timeoutSeconds must be > 0');
-  if (cfg.verify.timeoutSeconds <= 0) problems.push('verify.timeoutSeconds must be > 0');
-  if (cfg.verify.pollMs <= 0) problems.push('verify.pollMs must be > 0');
-  if (cfg.preflight.connectTimeoutMs <= 0) problems.push('preflight.connectTimeoutMs must be > 0');
-  if (cfg.backoff.maxMs < cfg.backoff.baseMs) problems.push('backoff.maxMs must be >= backoff.baseMs');
-  if (cfg.service.restartCommand.length === 0) problems.push('service.restartCommand must not be empty');
-  if (!/^[^:\s]+(:[^:\s]+)?$/.test(cfg.installer.componentDefaultUser))
-    problems.push('installer.componentDefaultUser must be user or user:group');
-  if (cfg.thingName.source === 'guestinfo' && !/^[a-zA-Z0-9_.-]+$/.test(cfg.thingName.guestinfoKey)) {
-    problems.push('thingName.guestinfoKey may only contain letters, digits, ".", "_" and "-"');
-  }
-  if (!/^[a-zA-Z0-9_.-]+$/.test(cfg.thingName.ovfProperty))
-    problems.push('thingName.ovfProperty may only contain letters, digits, ".", "_" and "-"');
-  const paths: [string, string][] = [
-    ['thingName.templateHostnameFile', cfg.thingName.templateHostnameFile],
-    ['sources.hostnameFile', cfg.sources.hostnameFile],
-    ['sources.dmiSerialFile', cfg.sources.dmiSerialFile],
-    ['sources.dmiUuidFile', cfg.sources.dmiUuidFile],
-    ['sources.blockClassDir', cfg.sources.blockClassDir],
-    ['sources.devDir', cfg.sources.devDir],
-    ['installer.jar', cfg.installer.jar],
-    ['installer.pluginJar', cfg.installer.pluginJar],
-    ['installer.configTemplate', cfg.installer.configTemplate],
-    ['installer.renderedConfig', cfg.installer.renderedConfig],
-    ['service.enabledLink', cfg.service.enabledLink],
-    ['state.stateFile', cfg.state.stateFile],
-    ['state.sentinel', cfg.state.sentinel],
-  ];
-  for (const [k, p] of paths)
-    if (typeof p === 'string' && !isAbsolute(p))
-      problems.push(`${k} must be an absolute path, got ${JSON.stringify(p)}`);
-  if (!cfg.installer.pluginJar.endsWith('.jar'))
-    problems.push('installer.pluginJar must end in .jar (the installer refuses other names)');
-  if (cfg.installer.renderedConfig === cfg.installer.configTemplate)
-    problems.push(
-      'installer.renderedConfig must differ from installer.configTemplate (the template is never edited in place)',
-    );
-  // Files the agent writes or removes must not be each other or the template: a shared path makes one stand for the
-  // other, e.g. a state.json read as the sentinel ("already provisioned" on a machine that is not).
-  const files: [string, string][] = [
-    ['state.stateFile', cfg.state.stateFile],
-    ['state.sentinel', cfg.state.sentinel],
-    ['thingName.templateHostnameFile', cfg.thingName.templateHostnameFile],
-    ['installer.renderedConfig', cfg.installer.renderedConfig],
-    ['installer.configTemplate', cfg.installer.configTemplate], // (renderedConfig vs configTemplate: reported above)
-  ];
-  for (const [i, [k, p]] of files.entries()) {
-    for (const [k2, p2] of files.slice(i + 1)) {
-      if (p === p2 && !(k === 'installer.renderedConfig' && k2 === 'installer.configTemplate'))
-        problems.push(`${k} and ${k2} must be different files, both are ${JSON.stringify(p)}`);
-    }
-  }
+  problems.push(...agentConfigProblems(cfg));
   if (problems.length > 0)
     throw new ConfigError(`${source} is invalid:\n  - ${problems.join('\n  - ')}`, 'agent-config-invalid');
   return cfg;

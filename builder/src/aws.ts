@@ -70,6 +70,32 @@ export function isAwsErrorNamed(err: unknown, name: string): boolean {
   return err instanceof Error && err.name === name && '$metadata' in err;
 }
 
+/**
+ * A delete IoT refuses for a while after a detach, with DeleteConflictException (409), which the SDK does not retry:
+ * `attempt` runs again after each of `waitSeconds`. ResourceNotFoundException means it is gone already. Out of waits,
+ * the conflict ends the run: as `exhausted` says, or as the operation's own error.
+ */
+export async function deleteWaitingOutConflict(
+  op: string,
+  attempt: () => Promise<void>,
+  waitSeconds: readonly number[],
+  exhausted?: { message: string; reason: string },
+): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await attempt();
+      return;
+    } catch (err) {
+      if (isAwsErrorNamed(err, 'ResourceNotFoundException')) return;
+      const wait = waitSeconds[i];
+      if (!isAwsErrorNamed(err, 'DeleteConflictException')) throw toAwsError(op, err);
+      if (wait === undefined)
+        throw exhausted ? new AwsError(exhausted.message, exhausted.reason, { cause: err }) : toAwsError(op, err);
+      await new Promise((r) => setTimeout(r, wait * 1000));
+    }
+  }
+}
+
 /** Send a command; any failure becomes one clear AwsError line naming the operation. */
 export async function call<T>(op: string, send: () => Promise<T>): Promise<T> {
   try {

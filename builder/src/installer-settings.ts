@@ -1,10 +1,10 @@
 // Installer config settings from flags / settings file / discovery, for `config render` and `build`.
 // The schema and rendering are common/installer-config.ts; nothing here re-implements them.
-import { DescribeEndpointCommand } from '@aws-sdk/client-iot';
 import { DEFAULT_PATHS, renderInstallerConfig, type InstallerSettings } from '../../common/installer-config.ts';
 import { CSR_MIN_PLUGIN_VERSION, defaultCsrPaths } from '../../common/installer-csr.ts';
 import { UsageError } from '../../common/errors.ts';
-import { call, type Clients } from './aws.ts';
+import type { Clients } from './aws.ts';
+import { endpoint, type EndpointType } from './fleet/iot-steps.ts';
 import type { Context } from './context.ts';
 import { DEFAULT_THING_GROUP } from './claim-secret.ts';
 import { keyValues, pick, type Settings } from './settings.ts';
@@ -57,28 +57,13 @@ export async function resolveInstallerSettings(
   clients: () => Clients,
 ): Promise<InstallerSettings> {
   const params = templateParameters(argv, settings);
-  let data = pick<string>(argv, settings, 'iot-data-endpoint');
-  let cred = pick<string>(argv, settings, 'iot-cred-endpoint');
   const region = ctx.region ?? (settings.region as string | undefined) ?? (await clients().region());
-  if (!data || !cred) {
-    const c = clients();
-    if (!data) {
-      ctx.progress('discovering the iot:Data-ATS endpoint (DescribeEndpoint)');
-      data = (
-        await call('DescribeEndpoint iot:Data-ATS', () =>
-          c.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' })),
-        )
-      ).endpointAddress;
-    }
-    if (!cred) {
-      ctx.progress('discovering the iot:CredentialProvider endpoint (DescribeEndpoint)');
-      cred = (
-        await call('DescribeEndpoint iot:CredentialProvider', () =>
-          c.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:CredentialProvider' })),
-        )
-      ).endpointAddress;
-    }
-  }
+  const discovered = (type: EndpointType) => {
+    ctx.progress(`discovering the ${type} endpoint (DescribeEndpoint)`);
+    return endpoint(clients(), type);
+  };
+  const data = pick<string>(argv, settings, 'iot-data-endpoint') || (await discovered('iot:Data-ATS'));
+  const cred = pick<string>(argv, settings, 'iot-cred-endpoint') || (await discovered('iot:CredentialProvider'));
   const mqttPort = pick<number | string>(argv, settings, 'mqtt-port');
   const port = mqttPort === undefined ? undefined : Number(mqttPort);
   if (port !== undefined && !Number.isInteger(port))
@@ -91,8 +76,8 @@ export async function resolveInstallerSettings(
     nucleusVersion: pick<string>(argv, settings, 'nucleus-version') ?? DEFAULT_NUCLEUS_VERSION,
     rootPath,
     awsRegion: region,
-    iotDataEndpoint: data ?? '',
-    iotCredentialEndpoint: cred ?? '',
+    iotDataEndpoint: data,
+    iotCredentialEndpoint: cred,
     iotRoleAlias: pick<string>(argv, settings, 'role-alias') ?? DEFAULT_ROLE_ALIAS,
     provisioningTemplate: pick<string>(argv, settings, 'provisioning-template') ?? DEFAULT_PROVISIONING_TEMPLATE,
     claimCertificatePath: under(DEFAULT_PATHS.claimCertificatePath),

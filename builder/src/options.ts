@@ -33,8 +33,6 @@ export const SECRET_PREFIX_OPTION = {
   describe: `claim secret prefix (default ${DEFAULT_SECRET_PREFIX})`,
 } as const;
 
-export const PACKER_OPTION = { type: 'string', describe: 'packer binary (default: packer on PATH)' } as const;
-
 /** `fleet template validate` and `fleet deploy`. */
 export const TEMPLATES_FILE_OPTION = {
   type: 'string',
@@ -93,6 +91,17 @@ export const CONFIG_SETTINGS: SettingKinds = {
   'template-param': 'key-values',
   region: 'string',
 };
+
+/** `build` and `validate`: Packer, the claim secret and the installer config they bake or check. */
+export const IMAGE_OPTIONS = {
+  packer: { type: 'string', describe: 'packer binary (default: packer on PATH)' },
+  'secret-prefix': SECRET_PREFIX_OPTION,
+  ...CONFIG_OPTIONS,
+  settings: SETTINGS_OPTION,
+} as const;
+
+/** What a settings file may hold for `build` and `validate` besides each one's own options (never `settings`). */
+export const IMAGE_SETTINGS: SettingKinds = { ...CONFIG_SETTINGS, packer: 'string', 'secret-prefix': 'string' };
 
 /** `<names..>` (or `[names..]` when --count can stand in) and the deprecated `--names a,b`. */
 export function namesArgument<T>(y: Argv<T>, what: string) {

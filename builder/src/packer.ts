@@ -4,7 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ToolError } from '../../common/errors.ts';
+import { ToolError, UsageError } from '../../common/errors.ts';
 import { REPO_ROOT } from '../../common/repo-root.ts';
 import { renderUserData, type UserDataSettings } from './user-data.ts';
 
@@ -22,6 +22,13 @@ export type Target = keyof typeof TARGETS;
 
 export function isTarget(name: string): name is Target {
   return Object.hasOwn(TARGETS, name);
+}
+
+/** A `--target` value checked: one of TARGETS, or a usage error that names them. */
+export function targetNamed(name: string): Target {
+  if (!isTarget(name))
+    throw new UsageError(`unknown target ${JSON.stringify(name)}: use one of ${Object.keys(TARGETS).join(', ')}`);
+  return name;
 }
 
 export interface PackerInfo {

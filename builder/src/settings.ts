@@ -1,6 +1,7 @@
 // --settings FILE: a YAML mapping with the same keys as the command's flags (kebab-case or
 // camelCase). Flags given on the command line win over the file; the file wins over defaults.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import yaml from 'js-yaml';
 import { ConfigError } from '../../common/errors.ts';
 
@@ -82,6 +83,25 @@ export function loadSettings(file: string | undefined, kinds: SettingKinds): Set
 export function pick<T = unknown>(argv: object, settings: Settings, key: string): T | undefined {
   const k = camel(key);
   return ((argv as Record<string, unknown>)[k] ?? settings[k]) as T | undefined;
+}
+
+/** A `strings` value (a flag or setting that may be one string or several) as a list: empty when not given. */
+export function pickList(argv: object, settings: Settings, key: string): string[] {
+  const v = pick<string | string[]>(argv, settings, key);
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+/** A file a flag names, as an absolute path; a config error (exit 3) when it is not there. */
+export function fileOrFail(p: string, what: string): string {
+  const abs = resolve(p);
+  if (!existsSync(abs) || !statSync(abs).isFile())
+    throw new ConfigError(`${what} ${abs} does not exist`, 'file-missing');
+  return abs;
+}
+
+/** The files a `strings` flag or setting names (`--var-file`), each checked to be there. */
+export function pickFiles(argv: object, settings: Settings, key: string): string[] {
+  return pickList(argv, settings, key).map((f) => fileOrFail(f, `--${key}`));
 }
 
 /** `K=V` strings (flags) or a mapping / list (settings) -> record. */

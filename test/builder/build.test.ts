@@ -7,12 +7,13 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, 
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import yaml from 'js-yaml';
 import { SecretsManagerClient, CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { ExitCode } from '../../common/errors.ts';
 import { fleetConfig, parseInstallerConfig } from '../../common/installer-config.ts';
 import {
+  buildArtifacts,
   ca,
   cliEnv,
   issueCertificate,
@@ -32,17 +33,14 @@ import {
 const work = tmp('gg-build-test-');
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
-// Stand-in artifacts: a zip with lib/Greengrass.jar (the nucleus layout) and a plugin jar.
-const nucleusZip = join(work, 'greengrass-2.16.0-standin.zip');
-mkdirSync(join(work, 'nz', 'lib'), { recursive: true });
-writeFileSync(join(work, 'nz', 'lib', 'Greengrass.jar'), 'stand-in nucleus jar');
-execFileSync('zip', ['-q', '-r', nucleusZip, 'lib'], { cwd: join(work, 'nz') });
-const nucleusSha = sha(readFileSync(nucleusZip));
-const pluginJar = makePluginJar(work);
+const {
+  'nucleus-source': nucleusZip,
+  'nucleus-sha256': nucleusSha,
+  'plugin-source': pluginJar,
+  'plugin-sha256': pluginSha,
+  'root-ca': rootCa,
+} = buildArtifacts(work);
 const pluginBytes = readFileSync(pluginJar);
-const pluginSha = sha(pluginBytes);
-const rootCa = join(work, 'root-ca.pem');
-writeFileSync(rootCa, ca.certificatePem);
 
 const other = issueCertificate(ca, { commonName: 'other' });
 
@@ -239,9 +237,15 @@ t.test(
     const out = join(dir, 'previous');
     mkdirSync(out);
     writeFileSync(join(out, 'greengrass-golden.qcow2'), 'old image');
-    await badBuild(t, { 'output-dir': out }, ExitCode.CONFIG, /already exists and is not empty: pass --force/, {
-      staged: false,
-    });
+    await badBuild(
+      t,
+      { 'output-dir': out },
+      ExitCode.CONFIG,
+      /already exists and is not empty \(an earlier build of image .+\?\): pass --force/,
+      {
+        staged: false,
+      },
+    );
     t.equal(readFileSync(join(out, 'greengrass-golden.qcow2'), 'utf8'), 'old image', 'the earlier image is kept');
     await badBuild(
       t,

@@ -1,7 +1,8 @@
 // Shared by the builder tests: the AWS wire STAND-IN started in-process, and the real CLI
 // (bin/greengrass-image.js) run as a child process pointed at it through AWS_ENDPOINT_URL.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import {
   AttachPolicyCommand,
   CreateKeysAndCertificateCommand,
@@ -91,6 +92,34 @@ export function makePluginJar(dir: string, opts: { pluginClass?: string | null; 
   const jar = `${root}.jar`;
   execFileSync('zip', ['-q', '-r', jar, '.'], { cwd: root });
   return jar;
+}
+
+/** What `build` bakes besides the claim, as local stand-ins with their pins: the flags that name them. */
+export interface BuildArtifactFlags {
+  'nucleus-source': string;
+  'nucleus-sha256': string;
+  'plugin-source': string;
+  'plugin-sha256': string;
+  'root-ca': string;
+}
+
+/** A zip with lib/Greengrass.jar (the nucleus layout), a plugin jar and the stand-in CA as the root CA. */
+export function buildArtifacts(dir: string): BuildArtifactFlags {
+  const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+  const nucleusZip = join(dir, 'greengrass-2.16.0-standin.zip');
+  mkdirSync(join(dir, 'nz', 'lib'), { recursive: true });
+  writeFileSync(join(dir, 'nz', 'lib', 'Greengrass.jar'), 'stand-in nucleus jar');
+  execFileSync('zip', ['-q', '-r', nucleusZip, 'lib'], { cwd: join(dir, 'nz') });
+  const pluginJar = makePluginJar(dir);
+  const rootCa = join(dir, 'root-ca.pem');
+  writeFileSync(rootCa, ca.certificatePem);
+  return {
+    'nucleus-source': nucleusZip,
+    'nucleus-sha256': sha(nucleusZip),
+    'plugin-source': pluginJar,
+    'plugin-sha256': sha(pluginJar),
+    'root-ca': rootCa,
+  };
 }
 
 export interface SeededClaim {

@@ -62,3 +62,19 @@ t.test('validate --target with an unknown target is a usage error before Packer 
   t.match(r.stderr, 'error: unknown target "hyperv": use one of vsphere, vmware, virtualbox, qemu');
   t.notMatch(r.stderr, /internal error|packer not found/);
 });
+
+t.test(
+  'a missing --var-file: the same config error (exit 3) from validate as from build, before Packer runs',
+  async (t) => {
+    const missing = join(tmp('gg-validate-varfile-'), 'site.pkrvars.hcl');
+    for (const args of [
+      ['validate', '--var-file', missing],
+      ['build', '--target', 'qemu', '--env', 'dev', '--var-file', missing],
+    ]) {
+      const r = await runCli(args, cliEnv(s));
+      t.equal(r.code, ExitCode.CONFIG, `${args[0]}: exit 3 (${r.stderr.trim()})`);
+      t.match(r.stderr, new RegExp(`error: --var-file ${missing} does not exist`));
+      t.notMatch(r.stderr, /checked packer|staging in/, `${args[0]}: nothing run or staged`);
+    }
+  },
+);

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { connect } from 'node:net';
 import { loadOrCreateCa } from '../../standins/pki.ts';
 import { freePort } from '../../offline/services.ts';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cacheRoot, REPO_ROOT } from '../../offline/base-image.ts';
 import { runPipeline, formatReport } from '../../offline/pipeline.ts';
@@ -166,9 +166,12 @@ t.test('offline pipeline: bake, six clone boots, each clone provisions itself ex
   // The OVA in the run dir, as an importer reads it: GNU tar's order and qemu-img on its disk.
   const ova = report.ova!;
   t.ok(ova && existsSync(ova.path), 'the OVA is in the run dir');
+  // Named as build names an image by default: family, nucleus version, UTC build date and time.
+  const image = basename(ova.path, '.ova');
+  t.match(image, /^greengrass-golden-\d+\.\d+\.\d+-\d{8}-\d{6}$/, `the image has a versioned name (${image})`);
   t.same(
     spawnSync('tar', ['-tf', ova.path], { encoding: 'utf8' }).stdout.trim().split('\n'),
-    ['greengrass-golden.ovf', 'greengrass-golden.mf', 'greengrass-golden-disk1.vmdk'],
+    [`${image}.ovf`, `${image}.mf`, `${image}-disk1.vmdk`],
     'OVA entries: descriptor, manifest, disk',
   );
   t.ok(ova.bytes < OVA_TARGET_BYTES, `the OVA (${ova.bytes} bytes) is under 300 MB`);

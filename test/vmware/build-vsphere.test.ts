@@ -5,7 +5,7 @@
 // answers --version as the builder asks, stands in for it.
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ExitCode } from '../../common/errors.ts';
@@ -77,7 +77,7 @@ t.test('build --target vsphere: exit 0, a template without CD-ROM, both manifest
     .concat(['--nucleus-source', nucleusZip, '--nucleus-sha256', sha(readFileSync(nucleusZip))])
     .concat(['--plugin-source', pluginJar, '--plugin-sha256', sha(readFileSync(pluginJar))])
     .concat(['--root-ca', rootCa, '--output-dir', outDir, '--cache-dir', join(work, 'cache')])
-    .concat(['--var-file', site, '--var', 'vm_name=gg-built'])
+    .concat(['--var-file', site, '--image-name', 'gg-built'])
     .concat(['--iso-path', '[LocalDS_0] iso/ubuntu.iso', '--autoinstall-source', 'cd', '--remove-cdrom']);
   const cli = startCli(args, cliEnv(s, { TMPDIR: work, AWS_EC2_METADATA_DISABLED: 'true' }));
   let exited = false;
@@ -107,5 +107,8 @@ t.test('build --target vsphere: exit 0, a template without CD-ROM, both manifest
     builds: { builder_type: string; artifact_id: string }[];
   };
   t.equal(packerManifest.builds[0]?.artifact_id, 'gg-built', 'packer-manifest.json names the template');
-  t.ok(existsSync(join(outDir, 'greengrass-image-manifest.json')), "the builder's manifest is written");
+  const manifest = JSON.parse(readFileSync(join(outDir, 'greengrass-image-manifest.json'), 'utf8')) as {
+    imageName: string;
+  };
+  t.equal(manifest.imageName, 'gg-built', "the builder's manifest names the template (--image-name)");
 });

@@ -1,22 +1,21 @@
 // `greengrass-firstboot run`: turn this clone into a provisioned Greengrass core, exactly once.
 //   sentinel present → done. Resolve + validate the ThingName and the template (permanent errors:
 //   nothing contacted, no rendered config, installer never started). If the nucleus already
-//   counts as provisioned (its own rule: identity, endpoints, region), only finish. Otherwise preflight → device key
-//   and CSR in CSR mode (kept if an earlier run made a matching pair) → render (clock sane, mtime now) →
-//   install (retries, backoff) → verify (restart the service on a plugin failure, within a time budget; a
-//   refusal is permanent) → finish:
+//   counts as provisioned (its own rule: identity, endpoints, region), only finish. Otherwise preflight → device
+//   key and CSR in CSR mode (kept if an earlier run made a matching pair) → render (clock sane, mtime now) →
+//   install (retries, backoff) → verify (run-verify.ts: restart the service on a plugin failure, within a time
+//   budget; a refusal is permanent) → finish:
 //   device cert/key present, service enabled, remove claim cert+key, sentinel.
-import { ConfigError, TransientError } from '../../../common/errors.ts';
+import { TransientError } from '../../../common/errors.ts';
 import { deviceCredentialPaths, type FleetProvisioningConfig } from '../../../common/installer-config.ts';
 import { existsSync } from 'node:fs';
 import { backoffDelay } from '../backoff.ts';
 import { ensureDeviceKey } from '../device-key.ts';
 import { loadTemplate, writeRenderedConfig } from '../installer-config.ts';
-import { classifyPluginFailure, refusedMessage } from '../plugin-failure.ts';
 import { runInstaller } from '../installer.ts';
 import { checkHost } from '../host.ts';
 import { checkClaim, checkJars, checkJava, waitForClock, waitForEndpoint } from '../preflight.ts';
-import { restartService, serviceEnabled } from '../service.ts';
+import { serviceEnabled } from '../service.ts';
 import { acceptRecordedName } from '../identity-name.ts';
 import {
   readSentinel,
@@ -28,20 +27,13 @@ import {
   type AgentState,
 } from '../state.ts';
 import { fqdnRewrite, resolveThingNameFrom } from '../thing-name-source.ts';
-import {
-  bootTimeMs,
-  fileSize,
-  nucleusIdentity,
-  nucleusLogPath,
-  readTlog,
-  tlogPath,
-  waitForProvisioning,
-} from '../verify.ts';
+import { bootTimeMs, fileSize, nucleusIdentity, nucleusLogPath, readTlog, tlogPath } from '../verify.ts';
 import { AGENT_VERSION } from '../version.ts';
 import { logContext } from '../log.ts';
-import { notifyStatus, reportWait } from '../progress.ts';
-import { capitalize, enter, pause, sourceText } from '../run-report.ts';
+import { notifyStatus } from '../progress.ts';
+import { enter, pause, sourceText } from '../run-report.ts';
 import type { CommandContext } from './context.ts';
+import { verify } from './run-verify.ts';
 
 export async function runCommand(ctx: CommandContext): Promise<number> {
   const { cfg, log } = ctx;
@@ -179,97 +171,6 @@ async function install(ctx: CommandContext, state: AgentState, root: string): Pr
       await pause(ctx, delay, `installer attempt ${attempt + 2} of ${cfg.installer.attempts}`);
     }
   }
-}
-
-/**
- * Wait for the nucleus's record; on a plugin failure or no record in time, restart the service after a jittered
- * backoff, as long as the next try starts within verify.retrySeconds (then exit 75, and systemd's restart rule
- * applies). A refusal (access denied in the cause) is permanent: exit 3, claim kept, no sentinel.
- */
-async function verify(
-  ctx: CommandContext,
-  state: AgentState,
-  root: string,
-  thingName: string,
-  firstOffset: number,
-  firstFailuresSince?: number,
-): Promise<string> {
-  const { cfg, log, signal } = ctx;
-  let offset = firstOffset;
-  let failuresSince = firstFailuresSince;
-  const startedAt = Date.now();
-  for (let retries = 0; ; retries++) {
-    const waiting = reportWait(
-      log,
-      'provisioning confirmation',
-      cfg.verify.timeoutSeconds,
-      cfg.log.progressSeconds,
-      {},
-      () => `no system.thingName in ${tlogPath(root)} yet`,
-    );
-    const outcome = await waitForProvisioning({
-      rootPath: root,
-      logOffset: offset,
-      failuresSince,
-      timeoutMs: cfg.verify.timeoutSeconds * 1000,
-      pollMs: cfg.verify.pollMs,
-      signal,
-      onWatchUnavailable: (why) =>
-        log.info(
-          { why, pollMs: cfg.verify.pollMs },
-          `Cannot watch the nucleus files for changes (${why}); checking every ${cfg.verify.pollMs} ms (verify.pollMs)`,
-        ),
-    }).finally(() => waiting.done());
-    if (outcome.status === 'provisioned') {
-      log.info(`The nucleus recorded ThingName ${outcome.thingName}: provisioning confirmed`);
-      return outcome.thingName;
-    }
-    const kind = outcome.status === 'failed' ? classifyPluginFailure(outcome.reason) : 'timeout';
-    if (outcome.status === 'failed' && kind === 'refused') {
-      throw new ConfigError(refusedMessage(thingName, outcome.reason), 'provisioning-refused');
-    }
-    if (outcome.status === 'timeout') refuseIncompleteIdentity(root);
-    const reason =
-      outcome.status === 'failed'
-        ? `the provisioning plugin failed: ${outcome.reason}`
-        : `provisioning was not confirmed within ${cfg.verify.timeoutSeconds} s (no system.thingName in ${tlogPath(root)})`;
-    const err = new TransientError(reason, `provisioning-${kind}`);
-    const delay = backoffDelay(retries, cfg.backoff);
-    const spentMs = Date.now() - startedAt;
-    if (spentMs + delay > cfg.verify.retrySeconds * 1000) {
-      const restarts = `${retries} service restart${retries === 1 ? '' : 's'}`;
-      throw new TransientError(
-        `${reason} (gave up after ${restarts} in ${Math.round(spentMs / 1000)} s, verify.retrySeconds ${cfg.verify.retrySeconds})`,
-        err.reason,
-      );
-    }
-    const why = kind === 'throttled' ? '; AWS is throttling provisioning' : '';
-    log.warn(
-      { reason: err.reason, retryInMs: delay, attempt: retries + 1 },
-      `${capitalize(reason)}${why}; restarting greengrass.service in ${Math.round(delay / 1000)} s (retry ${retries + 1})`,
-    );
-    recordError(cfg.state.stateFile, state, err);
-    await pause(ctx, delay, 'the next provisioning try');
-    offset = fileSize(nucleusLogPath(root));
-    failuresSince = undefined; // from here on only what the restarted nucleus logs counts
-    state.provisioningRetries += 1;
-    writeState(cfg.state.stateFile, state);
-    await restartService(cfg, log, signal);
-  }
-}
-
-/**
- * A ThingName recorded without the rest of what the nucleus needs (endpoints, region, certificate paths) after a
- * whole wait: the plugin's result lacks it, so the nucleus would register again at every start. Permanent.
- */
-function refuseIncompleteIdentity(root: string): void {
-  const held = nucleusIdentity(root);
-  if (held.thingName === null || held.problems.length === 0) return;
-  throw new ConfigError(
-    `the nucleus recorded ThingName ${JSON.stringify(held.thingName)} but is not configured to talk to the cloud (${held.problems.join('; ')}): ` +
-      `it would run the provisioning plugin again at every start. Set the missing values in the installer config template (${tlogPath(root)} shows what the nucleus holds). Claim kept, no sentinel written`,
-    'nucleus-config-incomplete',
-  );
 }
 
 async function finish(

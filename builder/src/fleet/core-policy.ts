@@ -15,9 +15,8 @@ import {
   ListPolicyVersionsCommand,
   ListTargetsForPolicyCommand,
 } from '@aws-sdk/client-iot';
-import { AwsError } from '../../../common/errors.ts';
 import { stackIotPolicies } from '../../../cloudformation/template.ts';
-import { isAwsErrorNamed, toAwsError, type Clients } from '../aws.ts';
+import { deleteWaitingOutConflict, isAwsErrorNamed, toAwsError, type Clients } from '../aws.ts';
 import { corePolicyName } from './iot-steps.ts';
 import type { Step } from './thing-removal.ts';
 
@@ -128,25 +127,21 @@ async function deleteNonDefaultVersions(c: Clients, name: string): Promise<void>
 
 /** Delete the core's own policy unless something else got it attached meanwhile (then it is shared: kept). */
 async function deleteOwnPolicy(c: Clients, name: string, ourCerts: string[]): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const targets = await policyTargets(c, name);
-    if (targets === null) return;
-    if (targets.some((t) => !ourCerts.includes(t))) return;
-    await deleteNonDefaultVersions(c, name);
-    try {
+  const op = `DeletePolicy ${name}`;
+  await deleteWaitingOutConflict(
+    op,
+    async () => {
+      const targets = await policyTargets(c, name);
+      if (targets === null || targets.some((t) => !ourCerts.includes(t))) return;
+      await deleteNonDefaultVersions(c, name);
       await c.iot.send(new DeletePolicyCommand({ policyName: name }));
-      return;
-    } catch (err) {
-      if (isAwsErrorNamed(err, 'ResourceNotFoundException')) return;
-      const wait = POLICY_DELETE_RETRY_SECONDS[attempt];
-      if (!isAwsErrorNamed(err, 'DeleteConflictException')) throw toAwsError(`DeletePolicy ${name}`, err);
-      if (wait === undefined) {
-        const message = `DeletePolicy ${name}: IoT still reports it attached after about five minutes; re-run later`;
-        throw new AwsError(message, 'policy-delete-conflict', { cause: err });
-      }
-      await new Promise((r) => setTimeout(r, wait * 1000));
-    }
-  }
+    },
+    POLICY_DELETE_RETRY_SECONDS,
+    {
+      message: `${op}: IoT still reports it attached after about five minutes; re-run later`,
+      reason: 'policy-delete-conflict',
+    },
+  );
 }
 
 export function deleteOwnPolicyStep(c: Clients, thing: string, name: string, ourCerts: string[]): Step {

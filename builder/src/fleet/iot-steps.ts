@@ -95,7 +95,9 @@ export async function requirePolicy(c: Clients, name: string): Promise<void> {
   }
 }
 
-export async function endpoint(c: Clients, type: 'iot:Data-ATS' | 'iot:CredentialProvider'): Promise<string> {
+export type EndpointType = 'iot:Data-ATS' | 'iot:CredentialProvider';
+
+export async function endpoint(c: Clients, type: EndpointType): Promise<string> {
   const out = await call(`DescribeEndpoint ${type}`, () =>
     c.iot.send(new DescribeEndpointCommand({ endpointType: type })),
   );

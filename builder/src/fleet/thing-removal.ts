@@ -11,7 +11,7 @@ import {
   UpdateCertificateCommand,
   UpdateThingCommand,
 } from '@aws-sdk/client-iot';
-import { call, isAwsErrorNamed, toAwsError, type Clients } from '../aws.ts';
+import { call, deleteWaitingOutConflict, isAwsErrorNamed, toAwsError, type Clients } from '../aws.ts';
 import { deleteOwnPolicyStep, ownPolicies, RECORDED_POLICY } from './core-policy.ts';
 import { attachedPolicies, certIdFromArn, thingPrincipals } from './iot-steps.ts';
 
@@ -172,18 +172,13 @@ const recordable = (name: string) => /^[A-Za-z0-9_.@=:-]+$/.test(name);
 export const DELETE_CONFLICT_RETRY_SECONDS = [1, 2, 4, 8, 8, 8];
 
 async function deleteCertificateAfterDetach(c: Clients, id: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
+  await deleteWaitingOutConflict(
+    `DeleteCertificate ${id}`,
+    async () => {
       await c.iot.send(new DeleteCertificateCommand({ certificateId: id }));
-      return;
-    } catch (err) {
-      if (isAwsErrorNamed(err, 'ResourceNotFoundException')) return;
-      const wait = DELETE_CONFLICT_RETRY_SECONDS[attempt];
-      if (!isAwsErrorNamed(err, 'DeleteConflictException') || wait === undefined)
-        throw toAwsError(`DeleteCertificate ${id}`, err);
-      await new Promise((r) => setTimeout(r, wait * 1000));
-    }
-  }
+    },
+    DELETE_CONFLICT_RETRY_SECONDS,
+  );
 }
 
 export async function ignoreNotFound<T>(op: string, send: () => Promise<T>): Promise<T | undefined> {

@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ToolError, UsageError } from '../../../common/errors.ts';
-import { exportOva, sha256File, type OvaResult } from './package.ts';
+import { sha256File } from '../artifacts.ts';
+import { exportOva, type OvaResult } from './package.ts';
 
 export const FORMATS = ['ova'] as const;
 export type OutputFormat = (typeof FORMATS)[number];

@@ -8,10 +8,11 @@
 //      the claim key);
 //   6. checked as an importer would (verify.ts) before it is called done.
 import { createHash } from 'node:crypto';
-import { chmodSync, createReadStream, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { create as tarCreate } from 'tar';
 import { ConfigError, IntegrityError } from '../../../common/errors.ts';
+import { sha256File } from '../artifacts.ts';
 import { buildDescriptor, type DescriptorInput, type Firmware } from './descriptor.ts';
 import { diskInfo, populatedBytes, toStreamOptimizedVmdk } from './qemu-img.ts';
 import { verifyOva, type OvaVerification } from './verify.ts';
@@ -36,16 +37,6 @@ export interface OvaResult {
   capacityBytes: number;
   populatedBytes: number;
   verification: OvaVerification;
-}
-
-export function sha256File(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(path)
-      .on('error', reject)
-      .on('data', (d) => h.update(d))
-      .on('end', () => resolve(h.digest('hex')));
-  });
 }
 
 /** The manifest line format VMware's tools write and read: `SHA256(<file>)= <hex>`. */

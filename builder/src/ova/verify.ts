@@ -12,7 +12,8 @@ import { closeSync, createWriteStream, mkdtempSync, openSync, readSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { list as tarList, type ReadEntry } from 'tar';
-import { parseDescriptor, NS, STREAM_OPTIMIZED, type ParsedDescriptor } from './descriptor.ts';
+import { NS, STREAM_OPTIMIZED } from './descriptor.ts';
+import { parseDescriptor, type ParsedDescriptor } from './descriptor-read.ts';
 import { diskInfo, populatedBytes } from './qemu-img.ts';
 
 export interface OvaEntry {

@@ -14,7 +14,8 @@ import { assertPluginJar } from '../../bake-checks.ts';
 import type { Context } from '../../context.ts';
 import { REPO_ROOT } from '../../packer.ts';
 import { httpGet } from '../../proxy.ts';
-import { fileOrFail, type BuildInputs } from './inputs.ts';
+import { fileOrFail } from '../../settings.ts';
+import type { BuildInputs } from './inputs.ts';
 
 export const AMAZON_ROOT_CA1_URL = 'https://www.amazontrust.com/repository/AmazonRootCA1.pem';
 

@@ -23,40 +23,38 @@ import {
   withSettingsRegion,
   type ConfigFlags,
 } from '../../installer-settings.ts';
-import {
-  CONFIG_OPTIONS,
-  CONFIG_SETTINGS,
-  PACKER_OPTION,
-  SECRET_PREFIX_OPTION,
-  SETTINGS_OPTION,
-} from '../../options.ts';
+import { IMAGE_OPTIONS, IMAGE_SETTINGS } from '../../options.ts';
 import { TARGETS } from '../../packer.ts';
 import { loadSettings, settingKinds, type SettingKinds, type Settings } from '../../settings.ts';
 import { agentExecutable, AMAZON_ROOT_CA1_URL, greengrassArtifacts, type BuildArtifacts } from './artifacts.ts';
-import { ON_ERROR, resolveInputs, type BuildInputs } from './inputs.ts';
+import { ON_ERROR, resolveInputs, type ArtifactSources, type BuildInputs } from './inputs.ts';
 import { VSPHERE_OPTIONS } from '../../vsphere-options.ts';
 import { exportBuildOva, FORMAT_OPTION, type BuiltOva } from '../../ova/build-step.ts';
 import { buildInfo, writeManifest } from './manifest.ts';
+import { IMAGE_FAMILY } from './image-name.ts';
 import { packerBuild, packerInit } from './run-packer.ts';
 import { Stage, stageFiles } from './staging.ts';
 
 export const BUILD_OPTIONS = {
-  'secret-prefix': SECRET_PREFIX_OPTION,
   'var-file': { type: 'string', array: true, describe: 'extra Packer var-file (site values), repeatable' },
   var: { type: 'string', array: true, describe: 'extra Packer variable KEY=VALUE, repeatable' },
+  'image-name': {
+    type: 'string',
+    describe: `the image's name (Packer's vm_name; default ${IMAGE_FAMILY}-<nucleus version>-<yyyymmdd>-<hhmmss>, UTC)`,
+  },
   'output-dir': {
     type: 'string',
-    describe: 'image output directory, must not exist or be empty unless --force (default ./output-<target>)',
+    describe:
+      'image output directory, must not exist or be empty unless --force (default ./output-<target>/<image name>)',
   },
   force: {
     type: 'boolean',
-    describe: "replace what an earlier build left: the output directory, vSphere's template of the same name",
+    describe: "replace an earlier image of the same name: its output directory, vSphere's template",
   },
   'on-error': {
     type: 'string',
     describe: `Packer's -on-error: ${ON_ERROR.join(', ')} (abort keeps the build VM, which holds the claim key)`,
   },
-  packer: PACKER_OPTION,
   'plugin-version': {
     type: 'string',
     describe: `FleetProvisioningByClaim version (default ${DEFAULT_PLUGIN_VERSION})`,
@@ -102,26 +100,22 @@ export const BUILD_OPTIONS = {
 export const BUILD_SETTINGS: SettingKinds = {
   ...settingKinds(BUILD_OPTIONS),
   var: 'key-values',
-  ...CONFIG_SETTINGS,
+  ...IMAGE_SETTINGS,
   target: 'string',
   env: 'string',
 };
 
-export interface BuildOptions extends ConfigFlags {
+export interface BuildOptions extends ConfigFlags, ArtifactSources {
   target?: string;
   env?: string;
   settings?: string;
   secretPrefix?: string;
   varFile?: string[];
   var?: string[];
+  imageName?: string;
   outputDir?: string;
   packer?: string;
   pluginVersion?: string;
-  nucleusSource?: string;
-  nucleusSha256?: string;
-  pluginSource?: string;
-  pluginSha256?: string;
-  rootCa?: string;
   proxyCa?: string;
   skipAgentBuild?: boolean;
   agentExe?: string;
@@ -150,8 +144,7 @@ export const buildCommand = command({
       .option('target', { type: 'string', describe: `one of ${Object.keys(TARGETS).join(', ')}` })
       .option('env', { type: 'string', describe: 'environment of the claim secret' })
       .options(BUILD_OPTIONS)
-      .options(CONFIG_OPTIONS)
-      .option('settings', SETTINGS_OPTION),
+      .options(IMAGE_OPTIONS),
 }).runs(build);
 
 const STEPS = 10;
@@ -226,7 +219,7 @@ export async function build(argv: BuildOptions, ctx: Context): Promise<void> {
       buildInfo: info,
     });
 
-    step(8, `packer build -only=${source} (output ${inputs.outDir})`);
+    step(8, `packer build -only=${source}: image ${inputs.imageName} (output ${inputs.outDir})`);
     await packerBuild(inputs, stage, packerRoot, ctx);
 
     let ova: BuiltOva | undefined;
@@ -243,7 +236,7 @@ export async function build(argv: BuildOptions, ctx: Context): Promise<void> {
     );
     stage.close();
     ctx.result({ manifest: path, ...manifest }, [
-      `image built: ${inputs.outDir}`,
+      `image built: ${inputs.imageName} in ${inputs.outDir}`,
       ...(ova ? [`ova: ${ova.path} (${ova.bytes} bytes)`] : []),
       `manifest: ${path}`,
     ]);

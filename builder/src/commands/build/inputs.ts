@@ -9,8 +9,8 @@ import { agentSource, HOST, type AgentSource, type Platform } from '../../agent-
 import { DEFAULT_PLUGIN_VERSION, defaultCacheDir } from '../../artifacts.ts';
 import { DEFAULT_SECRET_PREFIX, secretName } from '../../claim-secret.ts';
 import { checkCsrPluginVersion, DEFAULT_NUCLEUS_VERSION, templateParameters } from '../../installer-settings.ts';
-import { detectPacker, isTarget, REPO_ROOT, TARGETS, type PackerInfo, type Target } from '../../packer.ts';
-import { keyValues, pick, type Settings } from '../../settings.ts';
+import { detectPacker, REPO_ROOT, targetNamed, TARGETS, type PackerInfo, type Target } from '../../packer.ts';
+import { fileOrFail, keyValues, pick, pickFiles, pickList, type Settings } from '../../settings.ts';
 import { vsphereVarArgs } from '../../vsphere-options.ts';
 import { checkFormat } from '../../ova/build-step.ts';
 import {
@@ -20,8 +20,19 @@ import {
   type UserDataSettings,
 } from '../../user-data.ts';
 import type { BuildOptions } from './index.ts';
+import { checkedImageName } from './image-name.ts';
 
-export interface BuildInputs {
+/** Where the nucleus, the plugin and the device's root CA come from (default: downloaded, pinned). */
+export interface ArtifactSources {
+  nucleusSource?: string;
+  nucleusSha256?: string;
+  pluginSource?: string;
+  pluginSha256?: string;
+  /** Root CA PEM file for the device (default: Amazon Root CA 1, downloaded). */
+  rootCa?: string;
+}
+
+export interface BuildInputs extends ArtifactSources {
   target: Target;
   /** The Packer source of the target (`-only=`). */
   source: string;
@@ -30,23 +41,20 @@ export interface BuildInputs {
   varFiles: string[];
   vars: Record<string, string>;
   thingGroup: string;
+  /** Packer's vm_name: the image file, the vSphere template, the OVA (image-name.ts). */
+  imageName: string;
   outDir: string;
   /** --format: package the image (ova), or leave it as the builder made it. */
   format: ReturnType<typeof checkFormat>;
   /** `-var` arguments of the vSphere-only options (vsphere-options.ts). */
   vsphereArgs: string[];
-  /** Packer's -force: replace an earlier build's output dir or vSphere template. */
+  /** Packer's -force: replace an earlier build's output dir or vSphere template of the same name. */
   force: boolean;
   /** Packer's -on-error, when given. */
   onError?: OnError;
   cacheDir: string;
   nucleusVersion: string;
   pluginVersion: string;
-  nucleusSource?: string;
-  nucleusSha256?: string;
-  pluginSource?: string;
-  pluginSha256?: string;
-  rootCa?: string;
   /** PEM of --proxy-ca, checked to be a CA. */
   proxyCa?: string;
   agent: AgentSource;
@@ -62,13 +70,6 @@ export const REPOSITORY_FILES = {
   'agent.md': 'docs/agent.md',
 } as const;
 
-export function fileOrFail(p: string, what: string): string {
-  const abs = resolve(p);
-  if (!existsSync(abs) || !statSync(abs).isFile())
-    throw new ConfigError(`${what} ${abs} does not exist`, 'file-missing');
-  return abs;
-}
-
 /** The proxy's CA: the Greengrass guide has it appended to the core's root CA file for an HTTPS proxy. */
 function readProxyCa(path: string): string {
   const pem = readFileSync(path, 'utf8');
@@ -77,11 +78,16 @@ function readProxyCa(path: string): string {
   return pem;
 }
 
+/** Packer variables the builder sets itself, and the flag that sets each (staging_dir: none). */
+const VARS_OF_FLAGS = [
+  ['staging_dir', ''],
+  ['output_directory', '; use --output-dir for the output'],
+  ['vm_name', '; use --image-name for the image name'],
+] as const;
+
 function checkedTarget(target: string | undefined): Target {
   if (!target) throw new UsageError(`--target is required (${Object.keys(TARGETS).join(', ')})`);
-  if (!isTarget(target))
-    throw new UsageError(`unknown target ${JSON.stringify(target)}: use one of ${Object.keys(TARGETS).join(', ')}`);
-  return target;
+  return targetNamed(target);
 }
 
 /** What Packer's -on-error takes (Packer 1.6 and later), but `ask`: Packer runs here without a terminal. */
@@ -96,14 +102,14 @@ function checkedOnError(v: string | undefined): OnError | undefined {
 }
 
 /** Output dir: Packer needs a fresh one, or replaces it with -force. */
-function checkedOutDir(dir: string, force: boolean): string {
+function checkedOutDir(dir: string, force: boolean, imageName: string): string {
   const outDir = resolve(dir);
   if (!existsSync(outDir)) return outDir;
   if (!statSync(outDir).isDirectory())
     throw new ConfigError(`--output-dir ${outDir} exists and is not a directory`, 'output-not-directory');
   if (!force && readdirSync(outDir).length > 0)
     throw new ConfigError(
-      `output dir ${outDir} already exists and is not empty: pass --force to replace it, or another --output-dir`,
+      `output dir ${outDir} already exists and is not empty (an earlier build of image ${imageName}?): pass --force to replace it, or another --image-name or --output-dir`,
       'output-exists',
     );
   return outDir;
@@ -117,13 +123,9 @@ export function resolveInputs(argv: BuildOptions, settings: Settings, host: Plat
   const env = p('env');
   if (!env) throw new UsageError('--env is required (the claim secret is <prefix>/<env>/claims-certificate)');
   const name = secretName(p('secret-prefix') ?? DEFAULT_SECRET_PREFIX, env);
-  const varFilesRaw = p<string | string[]>('var-file');
-  const varFiles = (varFilesRaw === undefined ? [] : Array.isArray(varFilesRaw) ? varFilesRaw : [varFilesRaw]).map(
-    (f) => fileOrFail(f, '--var-file'),
-  );
+  const varFiles = pickFiles(argv, settings, 'var-file');
   const vars = keyValues(p('var'), '--var');
-  for (const k of ['staging_dir', 'output_directory'])
-    if (k in vars) throw new UsageError(`--var ${k} is set by the builder; use --output-dir for the output`);
+  for (const [k, hint] of VARS_OF_FLAGS) if (k in vars) throw new UsageError(`--var ${k} is set by the builder${hint}`);
   const vsphereArgs = vsphereVarArgs((k) => p<unknown>(k), target);
   const thingGroup = templateParameters(argv, settings).ThingGroupName; // baked into the image: checked before any AWS call
   // The image's scripts (packer/scripts) and the agent's config (agent/agent.yaml) lay Greengrass out under the default
@@ -136,7 +138,9 @@ export function resolveInputs(argv: BuildOptions, settings: Settings, host: Plat
   }
   const force = p<boolean>('force') ?? false;
   const onError = checkedOnError(p('on-error'));
-  const outDir = checkedOutDir(p('output-dir') ?? `output-${target}`, force);
+  const nucleusVersion = p('nucleus-version') ?? DEFAULT_NUCLEUS_VERSION;
+  const imageName = checkedImageName(p('image-name'), nucleusVersion);
+  const outDir = checkedOutDir(p('output-dir') ?? join(`output-${target}`, imageName), force, imageName);
   const cacheDir = resolve(p('cache-dir') ?? defaultCacheDir());
   const pluginVersion = p('plugin-version') ?? DEFAULT_PLUGIN_VERSION;
   checkCsrPluginVersion(p<boolean>('csr'), pluginVersion);
@@ -153,12 +157,11 @@ export function resolveInputs(argv: BuildOptions, settings: Settings, host: Plat
     );
   }
   const packer = detectPacker(p('packer') ?? 'packer');
-  const keyFiles = p<string | string[]>('build-ssh-key');
   const userData: UserDataSettings = {
     username: p('build-user') ?? USER_DATA_DEFAULTS.username,
     // Packer's own environment convention keeps a chosen password out of argv; otherwise one per build.
     password: process.env.PKR_VAR_ssh_password || generateBuildPassword(),
-    authorizedKeys: readAuthorizedKeys(keyFiles === undefined ? [] : Array.isArray(keyFiles) ? keyFiles : [keyFiles]),
+    authorizedKeys: readAuthorizedKeys(pickList(argv, settings, 'build-ssh-key')),
     locale: p('locale') ?? USER_DATA_DEFAULTS.locale,
     keyboardLayout: p('keyboard-layout') ?? USER_DATA_DEFAULTS.keyboardLayout,
     timezone: p('timezone') ?? USER_DATA_DEFAULTS.timezone,
@@ -172,13 +175,14 @@ export function resolveInputs(argv: BuildOptions, settings: Settings, host: Plat
     varFiles,
     vars,
     thingGroup,
+    imageName,
     outDir,
     format,
     vsphereArgs,
     force,
     onError,
     cacheDir,
-    nucleusVersion: p('nucleus-version') ?? DEFAULT_NUCLEUS_VERSION,
+    nucleusVersion,
     pluginVersion,
     nucleusSource: p('nucleus-source'),
     nucleusSha256: p('nucleus-sha256'),

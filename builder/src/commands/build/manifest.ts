@@ -16,6 +16,8 @@ import type { BuildInputs } from './inputs.ts';
 export const MANIFEST_NAME = 'greengrass-image-manifest.json';
 
 export interface BuildInfo {
+  /** The image's name (Packer's vm_name), so that a clone can tell which image it came from. */
+  imageName: string;
   builtAt: string;
   target: string;
   nucleusVersion: string;
@@ -27,6 +29,7 @@ export interface BuildInfo {
 
 export function buildInfo(inputs: BuildInputs, artifacts: BuildArtifacts, claim: ClaimSecret): BuildInfo {
   return {
+    imageName: inputs.imageName,
     builtAt: new Date().toISOString(),
     target: inputs.target,
     nucleusVersion: inputs.nucleusVersion,

@@ -44,6 +44,8 @@ export function packerBuildArgs(inputs: BuildInputs, stagedFiles: string, packer
     // An OVA runs on VMware: its guestinfo OVF environment and guest customization need VMware's tools.
     ...(inputs.format === 'ova' ? ['-var', 'vmware_tools=true'] : []),
     '-var',
+    `vm_name=${inputs.imageName}`,
+    '-var',
     `output_directory=${inputs.outDir}`,
     '.',
   ];

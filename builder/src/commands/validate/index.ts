@@ -2,7 +2,7 @@
 // or the user's site vars, packer fmt -check), the installer config against its schema, and the
 // provisioning template's parameters (cloudformation/) against the config's templateParameters; with --env the
 // claim certificate and thing group in AWS, with --plugin-source the plugin jar's layout (checks.ts).
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, UsageError } from '../../../../common/errors.ts';
@@ -17,15 +17,9 @@ import { nucleusReadingDifferences } from '../../../../common/yaml11.ts';
 import { command } from '../../command.ts';
 import type { Context } from '../../context.ts';
 import { renderInstallerConfig, resolveInstallerSettings, type ConfigFlags } from '../../installer-settings.ts';
-import {
-  CONFIG_OPTIONS,
-  CONFIG_SETTINGS,
-  PACKER_OPTION,
-  SECRET_PREFIX_OPTION,
-  SETTINGS_OPTION,
-} from '../../options.ts';
-import { detectPacker, isTarget, PACKER_SRC, runPackerSync, stageTemplates, TARGETS } from '../../packer.ts';
-import { loadSettings, pick } from '../../settings.ts';
+import { IMAGE_OPTIONS, IMAGE_SETTINGS } from '../../options.ts';
+import { detectPacker, PACKER_SRC, runPackerSync, stageTemplates, targetNamed, TARGETS } from '../../packer.ts';
+import { loadSettings, pick, pickFiles } from '../../settings.ts';
 import { bakeChecks, cfnProblems, type Check } from './checks.ts';
 
 export interface ValidateOptions extends ConfigFlags {
@@ -44,7 +38,6 @@ export const validateCommand = command({
   describe: 'packer validate + fmt -check on the templates, config schema, provisioning template parameters',
   builder: (y) =>
     y
-      .option('packer', PACKER_OPTION)
       .option('var-file', { type: 'string', array: true, describe: 'site var-file for the full validate' })
       .option('target', {
         type: 'string',
@@ -58,13 +51,11 @@ export const validateCommand = command({
         type: 'string',
         describe: 'also check the claim of this environment and the thing group in AWS (as build does)',
       })
-      .option('secret-prefix', SECRET_PREFIX_OPTION)
       .option('plugin-source', {
         type: 'string',
         describe: 'also check this local plugin jar has the FleetProvisioningByClaim layout',
       })
-      .options(CONFIG_OPTIONS)
-      .option('settings', SETTINGS_OPTION),
+      .options(IMAGE_OPTIONS),
 }).runs(validate);
 
 const firstLines = (s: string, n = 6) =>
@@ -98,22 +89,20 @@ function dummySiteVars(dir: string): string {
 /** --target: that one Packer source (a site var file often sets one platform's variables only); else all four. */
 function targetsToValidate(target: string | undefined): [string, string][] {
   if (target === undefined) return Object.entries(TARGETS);
-  if (!isTarget(target))
-    throw new UsageError(`unknown target ${JSON.stringify(target)}: use one of ${Object.keys(TARGETS).join(', ')}`);
-  return [[target, TARGETS[target]]];
+  const named = targetNamed(target);
+  return [[named, TARGETS[named]]];
 }
 
 export async function validate(argv: ValidateOptions, ctx: Context): Promise<void> {
   const settings = loadSettings(argv.settings, {
-    ...CONFIG_SETTINGS,
-    packer: 'string',
+    ...IMAGE_SETTINGS,
     'var-file': 'strings',
     config: 'string',
     env: 'string',
-    'secret-prefix': 'string',
     'plugin-source': 'string',
   });
   const configFile = pick<string>(argv, settings, 'config');
+  const varFiles = pickFiles(argv, settings, 'var-file');
   const targets = targetsToValidate(argv.target);
   let configText: string | undefined;
   try {
@@ -141,11 +130,6 @@ export async function validate(argv: ValidateOptions, ctx: Context): Promise<voi
       detail: r.status === 0 ? 'templates parse' : firstLines(r.output),
     });
 
-    const rawVarFiles = pick<string[] | string>(argv, settings, 'var-file');
-    const varFiles = (rawVarFiles === undefined ? [] : Array.isArray(rawVarFiles) ? rawVarFiles : [rawVarFiles]).map(
-      (f) => resolve(f),
-    );
-    for (const f of varFiles) if (!existsSync(f)) throw new UsageError(`--var-file ${f} does not exist`);
     const site = varFiles.length > 0 ? varFiles : [dummySiteVars(work)];
     const files = join(work, 'files');
     mkdirSync(files);
