@@ -1,9 +1,10 @@
 // Runs the BUILT agent executable (dist/greengrass-firstboot), building it first if missing.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../common/repo-root.ts';
+import { ensureFresh } from './built.ts';
 import type { DeviceRoot } from './device-root.ts';
 
 export const REPO = REPO_ROOT;
@@ -20,27 +21,12 @@ const BUILD_INPUTS = [
   'package.json',
 ];
 
-function newestInput(): { path: string; mtimeMs: number } {
-  let newest = { path: '', mtimeMs: 0 };
-  const visit = (p: string): void => {
-    const st = statSync(p);
-    if (st.isDirectory()) for (const e of readdirSync(p)) visit(join(p, e));
-    else if (st.mtimeMs > newest.mtimeMs) newest = { path: p, mtimeMs: st.mtimeMs };
-  };
-  for (const i of BUILD_INPUTS) visit(join(REPO, i));
-  return newest;
-}
-
 let checked = false;
 
 /** Builds the executable if missing; refuses to test one older than its sources (run `npm run build`). Checked once per test process. */
 export function ensureBuilt(): string {
   if (checked) return EXE;
-  if (!existsSync(EXE)) execFileSync(process.execPath, [join(REPO, 'scripts', 'build.mjs')], { stdio: 'ignore' });
-  const newest = newestInput();
-  if (statSync(EXE).mtimeMs < newest.mtimeMs) {
-    throw new Error(`${EXE} is older than ${newest.path}: run \`npm run build\` (npm test does) before these tests`);
-  }
+  ensureFresh(EXE, BUILD_INPUTS, 'scripts/build.mjs');
   checked = true;
   return EXE;
 }

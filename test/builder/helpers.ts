@@ -1,5 +1,6 @@
-// Shared by the builder tests: the AWS wire STAND-IN started in-process, and the real CLI
-// (bin/greengrass-image.js) run as a child process pointed at it through AWS_ENDPOINT_URL.
+// Shared by the builder tests: the AWS wire STAND-IN started in-process, and the real CLI (the bundle the package
+// ships, harness/builder-bundle.ts) run as a child process pointed at it through AWS_ENDPOINT_URL.
+import { builderBundle } from '../../harness/builder-bundle.ts';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,7 +23,7 @@ import { tmp } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 export const REPO = REPO_ROOT;
-export const CLI = join(REPO, 'bin', 'greengrass-image.js');
+
 export const ca: KeyPair = createCa();
 export { issueCertificate, startAwsStandin, tmp, waitFor, type AwsStandin };
 
@@ -53,7 +54,7 @@ export function startCli(
   env: NodeJS.ProcessEnv,
   cwd = REPO,
 ): { child: ChildProcess; done: Promise<CliRun>; stderrSoFar(): string } {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [builderBundle(), ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
