@@ -1,18 +1,17 @@
 // Runs every tap test. The QEMU tests boot emulated VMs (one host core each under TCG): the pipeline test is one
 // long file (bake, then clone rounds of two VMs), the base-image test boots one VM for about two minutes. Left to
-// tap they would start in alphabetical order among the rest; here both start first, in a tap process of their own
-// (two jobs: the base-image boot overlaps the pipeline's bake, when only one VM runs), beside the other files; their
-// output goes to a log that is printed when it fails. Exit status: non-zero if either run fails. With arguments
-// (files, options) it is plain `tap`.
+// tap they would start in alphabetical order among the rest; here both start first, each in a tap process of its
+// own (the base-image boot overlaps the pipeline's bake, when only one VM runs), beside the other files. Their
+// output streams to a log each (.tap/e2e-*.log, `tail -f` shows the pipeline's progress), printed when it fails.
+// Exit status: non-zero if any run fails. With arguments (files, options) it is plain `tap`.
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 const SLOW = ['test/e2e/pipeline.test.ts', 'test/e2e/qemu-base.test.ts'];
 const args = process.argv.slice(2);
 const logDir = '.tap';
 mkdirSync(logDir, { recursive: true });
-const slowLog = join(logDir, 'e2e-qemu.log');
 
 function tap(tapArgs, stdio) {
   return new Promise((resolve) => {
@@ -26,14 +25,21 @@ function tap(tapArgs, stdio) {
 if (args.length) process.exit(await tap(args, 'inherit')); // a chosen subset: plain tap
 
 const started = Date.now();
-const out = openSync(slowLog, 'w');
-const slow = tap(['--jobs', '2', '--reporter', 'tap', ...SLOW], ['ignore', out, out]);
-console.log(`${SLOW.join(', ')}: running in the background, their output in ${slowLog}`);
+const slow = SLOW.map((file) => {
+  const log = join(logDir, `e2e-${basename(file, '.test.ts')}.log`);
+  const out = openSync(log, 'w');
+  console.log(`${file}: running in the background, its output in ${log}`);
+  return { file, log, done: tap(['--jobs', '1', '--reporter', 'tap', file], ['ignore', out, out]) };
+});
 const restCode = await tap([...SLOW.flatMap((f) => ['--exclude', f])], 'inherit');
-const slowCode = await slow;
-const log = readFileSync(slowLog, 'utf8');
-const summary = log.match(/^# \{.*\}$/m)?.[0] ?? '(no summary)';
-if (slowCode !== 0) process.stdout.write(`\n--- ${SLOW.join(', ')} (failed) ---\n${log}`);
-console.log(`${SLOW.join(', ')}: ${slowCode === 0 ? 'ok' : 'FAILED'} ${summary}`);
+let slowCode = 0;
+for (const s of slow) {
+  const code = await s.done;
+  const log = readFileSync(s.log, 'utf8');
+  const summary = log.match(/^# \{.*\}$/m)?.[0] ?? '(no summary)';
+  if (code !== 0) process.stdout.write(`\n--- ${s.file} (failed) ---\n${log}`);
+  console.log(`${s.file}: ${code === 0 ? 'ok' : 'FAILED'} ${summary}`);
+  slowCode ||= code;
+}
 console.log(`all tests: ${Math.round((Date.now() - started) / 1000)} s`);
 process.exit(restCode !== 0 ? restCode : slowCode);
