@@ -5,6 +5,7 @@
 // IoT certificate ids: moto hashes the PEM text unless its `iot.use_valid_cert` option is on, which moto.server only
 // takes in-process, so the server is started from a two-line Python launcher that sets it first.
 // No tap imports: usable from any test or script.
+import { superviseServer } from './server-process.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
@@ -79,33 +80,11 @@ export async function startMoto(o: MotoOptions = {}): Promise<MotoServer> {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
   });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  let exited: string | null = null;
-  const gone = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exited = `exit ${code ?? signal}`;
-      resolve();
-    }),
-  );
-  // A test process that ends without stop() (a crash, tap's timeout) must not leave the server behind.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const stop = async () => {
-    process.off('exit', killOnExit);
-    if (exited) return;
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await gone;
-    clearTimeout(t);
-  };
+  const { exited, stderrTail: tail, stop } = superviseServer(child);
   const timeout = o.startTimeoutMs ?? 30_000;
   const end = Date.now() + timeout;
-  const tail = () => stderr.trim().split('\n').slice(-3).join(' | ');
   while (!(await answers(url))) {
-    if (exited) throw new Error(`moto.server ended before answering (${exited}): ${tail()}`);
+    if (exited()) throw new Error(`moto.server ended before answering (${exited()}): ${tail()}`);
     if (Date.now() > end) {
       await stop();
       throw new Error(`moto.server did not answer on ${url} within ${timeout} ms: ${tail()}`);

@@ -4,6 +4,7 @@
 // datastore with a temp directory), read the GOVC_URL line it prints, wait until `govc about` answers, and hand back
 // the govc environment; stop() ends the one process this started and removes the dir.
 // No tap imports: usable from any test or script.
+import { superviseServer } from './server-process.ts';
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,32 +61,16 @@ export async function startVcsim(o: VcsimOptions = {}): Promise<Vcsim> {
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: dir } },
   );
   let stdout = '';
-  let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  let exited: string | null = null;
-  const gone = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exited = `exit ${code ?? signal}`;
-      resolve();
-    }),
-  );
-  // A test process that ends without stop() (a crash, tap's timeout) must not leave the simulator behind.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
+  const server = superviseServer(child);
+  const exited = server.exited;
   const stop = async () => {
-    process.off('exit', killOnExit);
-    if (!exited) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await gone;
-      clearTimeout(t);
-    }
+    await server.stop();
     rmSync(dir, { recursive: true, force: true });
   };
   const fail = async (why: string): Promise<never> => {
     await stop();
-    throw new Error(`vcsim ${why}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    throw new Error(`vcsim ${why}: ${server.stderrTail()}`);
   };
 
   const timeout = o.startTimeoutMs ?? 30_000;
@@ -95,7 +80,7 @@ export async function startVcsim(o: VcsimOptions = {}): Promise<Vcsim> {
   while (!port) {
     const m = /GOVC_URL=https:\/\/[^@\s]*@127\.0\.0\.1:(\d+)\/sdk/.exec(stdout);
     if (m) port = Number(m[1]);
-    else if (exited) await fail(`ended before listening (${exited})`);
+    else if (exited()) await fail(`ended before listening (${exited()})`);
     else if (Date.now() > end) await fail(`printed no GOVC_URL within ${timeout} ms`);
     else await new Promise((r) => setTimeout(r, 100));
   }
@@ -117,7 +102,7 @@ export async function startVcsim(o: VcsimOptions = {}): Promise<Vcsim> {
     return r.stdout;
   };
   while (govc(['about']).status !== 0) {
-    if (exited) await fail(`ended before answering (${exited})`);
+    if (exited()) await fail(`ended before answering (${exited()})`);
     if (Date.now() > end) await fail(`did not answer govc about on ${url} within ${timeout} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
