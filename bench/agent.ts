@@ -11,7 +11,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createDeviceRoot, type DeviceRoot } from '../harness/device-root.ts';
+import { createDeviceRoot, preProvision, type DeviceRoot } from '../harness/device-root.ts';
 import { buildInstallerStandin, stopStandinNucleus } from '../harness/standin-installer.ts';
 import { EXE, SYSTEM_PATH, ensureBuilt, tcpListener } from '../harness/agent-exe.ts';
 import { createCa } from '../standins/pki.ts';
@@ -113,19 +113,7 @@ async function main(): Promise<void> {
 
   const fresh = (name: string): DeviceRoot => {
     const root = createDeviceRoot({ ca, hostname: name, jars, endpoint: { host: '127.0.0.1', port: endpoint.port } });
-    // "exits at once": the identity is in the init config, the nucleus skips provisioning.
-    // The whole identity the nucleus counts as provisioned (agent/src/provisioned.ts), not the name alone.
-    const system = {
-      thingName: name,
-      certificateFilePath: join(root.ggRoot, 'thingCert.crt'),
-      privateKeyPath: join(root.ggRoot, 'privKey.key'),
-      rootCaPath: root.rootCaPath,
-    };
-    const lines = Object.entries(system).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}\n`);
-    writeFileSync(root.templatePath, `${readFileSync(root.templatePath, 'utf8')}system:\n${lines.join('')}`);
-    // The device credentials the plugin would write (the agent's finish step checks they exist).
-    writeFileSync(system.certificateFilePath, 'stand-in device certificate\n');
-    writeFileSync(system.privateKeyPath, 'stand-in device key\n', { mode: 0o600 });
+    preProvision(root, name); // the installer stand-in exits at once
     root.writeAgentConfig({ log: { level: 'info' } });
     return root;
   };

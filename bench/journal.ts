@@ -3,9 +3,7 @@
 // journal stream, alternately with log.format auto (one native entry per event, through `logger --journald`) and
 // json (lines on the stream). Prints both medians, the entries of a run and the difference per entry. Needs root.
 import { performance } from 'node:perf_hooks';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createDeviceRoot, type DeviceRoot } from '../harness/device-root.ts';
+import { createDeviceRoot, preProvision, type DeviceRoot } from '../harness/device-root.ts';
 import { buildInstallerStandin, stopStandinNucleus } from '../harness/standin-installer.ts';
 import { EXE, ensureBuilt, tcpListener } from '../harness/agent-exe.ts';
 import { startPrivateJournald, underJournalStream } from '../harness/journald.ts';
@@ -22,17 +20,7 @@ async function main(): Promise<void> {
   const journald = await startPrivateJournald();
   const fresh = (name: string, format: 'auto' | 'json'): DeviceRoot => {
     const root = createDeviceRoot({ ca, hostname: name, jars, endpoint: { host: '127.0.0.1', port: endpoint.port } });
-    // The whole identity the nucleus counts as provisioned (agent/src/provisioned.ts), not the name alone.
-    const system = {
-      thingName: name,
-      certificateFilePath: join(root.ggRoot, 'thingCert.crt'),
-      privateKeyPath: join(root.ggRoot, 'privKey.key'),
-      rootCaPath: root.rootCaPath,
-    };
-    const lines = Object.entries(system).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}\n`);
-    writeFileSync(root.templatePath, `${readFileSync(root.templatePath, 'utf8')}system:\n${lines.join('')}`);
-    writeFileSync(join(root.ggRoot, 'thingCert.crt'), 'stand-in device certificate\n');
-    writeFileSync(join(root.ggRoot, 'privKey.key'), 'stand-in device key\n', { mode: 0o600 });
+    preProvision(root, name); // the installer stand-in exits at once
     root.writeAgentConfig({ log: { level: 'info', format } });
     return root;
   };
