@@ -1,23 +1,35 @@
 // The built agent under a real systemd-journald, read back with journalctl the way an operator types it. journald
 // runs in a private mount namespace (harness/journald.ts); the agent's stderr is a journal stream with
 // JOURNAL_STREAM naming it, as under the unit. Missing journald (or root) is a failure naming what is missing.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { writeFileSync } from 'node:fs';
 import { closedPort, ensureBuilt, EXE } from '../../harness/agent-exe.ts';
 import { createDeviceRoot } from '../../harness/device-root.ts';
-import { journaldUnavailable, startPrivateJournald, underJournalStream } from '../../harness/journald.ts';
+import {
+  journaldUnavailable,
+  startPrivateJournald,
+  underJournalStream,
+  type PrivateJournald,
+} from '../../harness/journald.ts';
 
 const ID = 'greengrass-firstboot';
 
-t.test('journalctl shows the run as sentences with fields to filter on, the failure once at err', async (t) => {
+/** A private journald for this test (stopped with it), or null after failing the test when none can run here. */
+async function journaldFor(t: Test): Promise<PrivateJournald | null> {
   const missing = journaldUnavailable();
   if (missing) {
     t.fail(`cannot run the agent under a real journald: ${missing}`);
-    return;
+    return null;
   }
   ensureBuilt();
   const journald = await startPrivateJournald();
   t.teardown(() => journald.stop());
+  return journald;
+}
+
+t.test('journalctl shows the run as sentences with fields to filter on, the failure once at err', async (t) => {
+  const journald = await journaldFor(t);
+  if (!journald) return;
 
   // branch-017 waits for an endpoint that never answers: warnings, progress, then the one failure (exit 75).
   const port = await closedPort();
@@ -76,14 +88,8 @@ t.test('journalctl shows the run as sentences with fields to filter on, the fail
 });
 
 t.test('a claim key in DER: the journal names the file and the cause', async (t) => {
-  const missing = journaldUnavailable();
-  if (missing) {
-    t.fail(`cannot run the agent under a real journald: ${missing}`);
-    return;
-  }
-  ensureBuilt();
-  const journald = await startPrivateJournald();
-  t.teardown(() => journald.stop());
+  const journald = await journaldFor(t);
+  if (!journald) return;
   const root = createDeviceRoot({ hostname: 'branch-018' });
   t.teardown(() => root.cleanup());
   root.writeAgentConfig({ log: { format: 'auto' } });
