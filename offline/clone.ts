@@ -58,6 +58,8 @@ export interface CloneBoot {
   /** Host time QEMU was started (ISO). */
   startedAt: string;
   serialLog: string;
+  /** How QEMU ended after the ACPI powerdown: code 0 and not timed out when the guest powered itself off. */
+  powerOff: { code: number | null; signal: string | null; timedOut: boolean };
   disk: {
     sentinel: string | null;
     claimKeyPresent: boolean;
@@ -213,6 +215,7 @@ export async function bootClone(
     outcomeMs,
     startedAt: startedAt.toISOString(),
     serialLog,
+    powerOff: { code: exit.code, signal: exit.signal, timedOut: exit.timedOut },
     disk: {
       sentinel: await readGuestFile(raw, paths.sentinel, log),
       claimKeyPresent: await guestPathExists(raw, paths.claimKey, log),

@@ -206,6 +206,22 @@ t.test('offline pipeline: bake, six clone boots, each clone provisions itself ex
     /greengrass-firstboot\[\d+\]: Provisioned as branch-017; \/var\/lib\/greengrass-firstboot\/provisioned\.json written/,
     'journalctl -u: the outcome',
   );
+  // The QEMU boot harness, as the clones used it: the name from the kernel command line, a DHCP lease from QEMU's
+  // user network before network-online.target (the unit orders after it), and every VM powering itself off.
+  t.match(jA1, /Hostname set to <branch-017>/, 'clone-a: hostname from systemd.hostname= on the kernel command line');
+  const lease = jA1.search(/DHCPv4 address 10\.0\.2\.15\/24, gateway 10\.0\.2\.2/);
+  t.ok(lease >= 0, 'clone-a: DHCP lease from the user-mode network, gateway 10.0.2.2');
+  t.ok(
+    lease < jA1.indexOf('Finished systemd-networkd-wait-online.service') &&
+      jA1.indexOf('Finished systemd-networkd-wait-online.service') <
+        jA1.indexOf('Reached target network-online.target'),
+    'clone-a: network-online.target only after the lease, through systemd-networkd-wait-online',
+  );
+  t.same(
+    report.clones.filter((c) => c.powerOff.code !== 0 || c.powerOff.timedOut).map((c) => `${c.id}.boot${c.boot}`),
+    [],
+    'every clone boot ended with QEMU exiting by itself after the ACPI powerdown',
+  );
   for (const id of ['clone-a.boot1', 'clone-c.boot1', 'clone-ova.boot1', 'clone-dup.boot1'])
     t.notMatch(
       readFileSync(join(runDir, 'clones', `${id}.journal.txt`), 'utf8'),
