@@ -39,6 +39,9 @@ for (const s of slow) {
   const summary = log.match(/^# \{.*\}$/m)?.[0] ?? '(no summary)';
   if (code !== 0) process.stdout.write(`\n--- ${s.file} (failed) ---\n${log}`);
   console.log(`${s.file}: ${code === 0 ? 'ok' : 'FAILED'} ${summary}`);
+  // Where the time went, kept in the last lines a CI excerpt shows: the base image (cached or built) and stages.
+  for (const line of log.match(/base image: (cached|built) .*|stages: .*|total: \d+ s/g) ?? [])
+    console.log(`  ${line}`);
   slowCode ||= code;
 }
 console.log(`all tests: ${Math.round((Date.now() - started) / 1000)} s`);
