@@ -68,7 +68,8 @@ systemctl enable serial-getty@ttyS0.service >/dev/null 2>&1 || true
 # pipeline (QEMU, vSphere, VirtualBox) has: sound, cameras/TV, radios, physical GPUs, InfiniBand, sensors, staging
 # drivers, physical NICs other than Intel's and Realtek's (the e1000/e1000e and rtl8139 that hypervisors emulate):
 # about 190 of 390 MiB of modules. virtio, vmxnet3, pvscsi and the virtual GPUs stay; the initramfs is rebuilt
-# without the rest. Documentation, manual pages and translations go too (copyright files stay).
+# without the rest. Documentation, manual pages and translations go too (copyright files stay). debootstrap ran with
+# INITRD=No, so this is the only initramfs build (each one takes about a minute): created here, not updated.
 for k in /lib/modules/*/kernel; do
   for d in sound drivers/media drivers/net/wireless net/wireless net/mac80211 drivers/bluetooth net/bluetooth \
     drivers/gpu/drm/amd drivers/gpu/drm/nouveau drivers/gpu/drm/radeon drivers/gpu/drm/i915 \
@@ -82,7 +83,7 @@ find /usr/share/doc -mindepth 1 -type d -empty -delete
 rm -rf /usr/share/man/* /usr/share/info/*
 find /usr/share/locale -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
 for v in /lib/modules/*; do depmod -a "${v##*/}"; done
-update-initramfs -u -k all
+for v in /lib/modules/*; do update-initramfs -c -k "${v##*/}"; done
 
 apt-get clean
 rm -rf /var/lib/apt/lists/* /tmp/* /var/tmp/*
