@@ -1,8 +1,9 @@
-// Runs every tap test. The QEMU tests boot emulated VMs (one host core each under TCG): the pipeline test is one
-// long file (bake, then clone rounds of two VMs), the base-image test boots one VM for about two minutes. Left to
-// tap they would start in alphabetical order among the rest; here both start first, each in a tap process of its
-// own (the base-image boot overlaps the pipeline's bake, when only one VM runs), beside the other files. Their
-// output streams to a log each (.tap/e2e-*.log, `tail -f` shows the pipeline's progress), printed when it fails.
+// Runs every tap test. The two e2e files need the offline base image (built on a fresh machine, cached after): the
+// pipeline test is one long file (bake, then clone rounds of two emulated VMs, one host core each under TCG), the
+// base-image test reads the image's disk. Left to tap they would start in alphabetical order among the rest; here
+// both start first, each in a tap process of its own, beside the other files, so the base image build and the VMs
+// (the longest chain) begin at once. Their output streams to a log each (.tap/e2e-*.log, `tail -f` shows the
+// pipeline's progress), printed when it fails.
 // Exit status: non-zero if any run fails. With arguments (files, options) it is plain `tap`.
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
