@@ -354,6 +354,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
             `qemu_kernel      = ${hcl(base.kernel)}`,
             `qemu_initrd      = ${hcl(base.initrd)}`,
             `qemu_append      = ${hcl(base.append)}`,
+            `qemu_serial_log  = ${hcl(join(logs, 'bake-serial.log'))}`,
             `qemu_accelerator = "tcg"`,
             `ssh_username     = ${hcl(base.buildUser)}`,
             `ssh_password     = ${hcl(base.buildPassword)}`,

@@ -29,6 +29,8 @@ locals {
     ["-initrd", var.qemu_initrd],
     ["-append", var.qemu_append],
   ]
+  // The guest's serial console to a file when one is named: a bake stalled at "Waiting for SSH" shows why there.
+  qemu_serial_args = [["-serial", "file:${var.qemu_serial_log}"]]
 }
 
 source "vsphere-iso" "ubuntu" {
@@ -148,7 +150,10 @@ source "qemu" "ubuntu" {
   disk_discard       = "unmap"
   disk_detect_zeroes = "unmap"
   net_device         = "virtio-net"
-  qemuargs           = slice(local.qemu_kernel_args, 0, var.qemu_kernel == "" ? 0 : 3)
+  qemuargs = concat(
+    slice(local.qemu_kernel_args, 0, var.qemu_kernel == "" ? 0 : 3),
+    slice(local.qemu_serial_args, 0, var.qemu_serial_log == "" ? 0 : 1),
+  )
 
   communicator     = "ssh"
   ssh_username     = var.ssh_username

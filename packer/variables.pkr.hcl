@@ -271,6 +271,12 @@ variable "qemu_append" {
   default     = "root=/dev/vda rw console=ttyS0"
 }
 
+variable "qemu_serial_log" {
+  type        = string
+  description = "File for the guest's serial console (qemu target); empty = none."
+  default     = ""
+}
+
 variable "qemu_accelerator" {
   type    = string
   default = "tcg"

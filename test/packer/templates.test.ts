@@ -82,6 +82,53 @@ for (const [target, only] of Object.entries(TARGETS)) {
   });
 }
 
+t.test('qemu: qemu_serial_log gives the guest a serial console file; without it, no -serial', async (t) => {
+  // A stand-in qemu binary records the command line Packer starts it with, then fails the build.
+  const dir = tmp('gg-pkr-');
+  t.teardown(() => run('rm', ['-rf', dir]));
+  const root = stagePackerRoot(dir);
+  const files = join(dir, 'files');
+  mkdirSync(files, { mode: 0o700 });
+  const site = writeSiteVars(dir);
+  const qemu = join(dir, 'qemu-standin');
+  writeFileSync(
+    qemu,
+    '#!/bin/sh\ncase "$*" in *-version*) echo "QEMU emulator version 7.2.0"; exit 0;; esac\n' +
+      'printf \'%s\\n\' "$@" > "$QEMU_ARGS_FILE"\nexit 1\n',
+    { mode: 0o755 },
+  );
+  const qemuArgs = (extra: string[], out: string) => {
+    const argsFile = join(dir, `${out}.args`);
+    const r = run(
+      'packer',
+      [
+        'build',
+        '-only=qemu.ubuntu',
+        '-var',
+        `staging_dir=${files}`,
+        '-var-file=qemu.pkrvars.hcl',
+        `-var-file=${site}`,
+        '-var',
+        `qemu_binary=${qemu}`,
+        '-var',
+        `output_directory=${join(dir, out)}`,
+        ...extra,
+        '.',
+      ],
+      { cwd: root, env: { ...process.env, QEMU_ARGS_FILE: argsFile } },
+    );
+    t.not(r.status, 0, 'the stand-in qemu ends the build');
+    return existsSync(argsFile) ? readFileSync(argsFile, 'utf8').split('\n') : [];
+  };
+  const log = join(dir, 'bake-serial.log');
+  const withLog = qemuArgs(['-var', `qemu_serial_log=${log}`], 'out-a');
+  t.equal(withLog[withLog.indexOf('-serial') + 1], `file:${log}`, '-serial file:<qemu_serial_log>');
+  t.ok(withLog.includes('-kernel'), 'the direct kernel boot arguments stay');
+  const without = qemuArgs([], 'out-b');
+  t.ok(without.includes('-kernel'), 'qemu started');
+  t.notOk(without.includes('-serial'), 'no serial console file by default');
+});
+
 t.test('packer inspect shows the site password as <sensitive>, never its value', async (t) => {
   const dir = tmp('gg-pkr-');
   t.teardown(() => run('rm', ['-rf', dir]));
