@@ -1,6 +1,6 @@
 // The Packer templates as Debian's Packer 1.6.6 sees them: syntax, full validation of every source
 // with the builder's own command line, formatting, and the static autoinstall files.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,14 +58,19 @@ t.test('plugins.pkr.hcl is what Packer 1.6.6 cannot read (so the builder leaves 
   }
 });
 
+/** The templates staged as the builder stages them, a staging dir for the files, and a site var file. */
+function stagedWithSite(t: Test) {
+  const dir = tmp('gg-pkr-');
+  t.teardown(() => run('rm', ['-rf', dir]));
+  const root = stagePackerRoot(dir);
+  const files = join(dir, 'files');
+  mkdirSync(files, { mode: 0o700 });
+  return { dir, root, files, site: writeSiteVars(dir) };
+}
+
 for (const [target, only] of Object.entries(TARGETS)) {
   t.test(`packer validate -only=${only} with ${target}.pkrvars.hcl (the builder's command line)`, async (t) => {
-    const dir = tmp('gg-pkr-');
-    t.teardown(() => run('rm', ['-rf', dir]));
-    const root = stagePackerRoot(dir);
-    const files = join(dir, 'files');
-    mkdirSync(files, { mode: 0o700 });
-    const site = writeSiteVars(dir);
+    const { dir, root, files, site } = stagedWithSite(t);
     const args = [
       'validate',
       `-only=${only}`,
@@ -84,12 +89,7 @@ for (const [target, only] of Object.entries(TARGETS)) {
 
 t.test('qemu: qemu_serial_log gives the guest a serial console file; without it, no -serial', async (t) => {
   // A stand-in qemu binary records the command line Packer starts it with, then fails the build.
-  const dir = tmp('gg-pkr-');
-  t.teardown(() => run('rm', ['-rf', dir]));
-  const root = stagePackerRoot(dir);
-  const files = join(dir, 'files');
-  mkdirSync(files, { mode: 0o700 });
-  const site = writeSiteVars(dir);
+  const { dir, root, files, site } = stagedWithSite(t);
   const qemu = join(dir, 'qemu-standin');
   writeFileSync(
     qemu,
