@@ -3,15 +3,20 @@
 // The STATUS= datagram goes to $NOTIFY_SOCKET, which systemd sets when the unit has NotifyAccess=. Node has no
 // AF_UNIX datagram sockets, so `systemd-notify --no-block --status=` sends it. PID 1 finds the unit of a message by
 // its sender's PID and drops one whose sender has already exited ("Cannot find unit for notify message of PID n",
-// systemd-notify(1)). Run as root, systemd-notify sends under its parent's PID (the agent, the unit's main process,
-// alive for the whole run), so the message is attributed whenever PID 1 reads it. Without --no-block it would also
-// send a BARRIER=1 under its own PID and give up on it after 5 s: on a busy first boot PID 1 reads that one after
-// systemd-notify is gone and logs the warning above. At most one systemd-notify runs at a time; a newer status
-// replaces one still waiting for its turn.
-import { spawn } from 'node:child_process';
+// systemd-notify(1)). So every message is sent under the agent's PID (the unit's main process) and only while the
+// agent lives:
+// - Run as root, systemd-notify sends under its parent's PID, the agent's; once its parent is gone, under its own.
+//   (--pid would name the agent explicitly, but systemd-notify then adds MAINPID= to the message.)
+// - --no-block: otherwise it also sends a BARRIER=1 under its own PID and gives up on it after 5 s; on a busy first
+//   boot PID 1 reads that one after systemd-notify is gone.
+// - At exit the agent waits (bounded) for the last status, then kills a systemd-notify still starting: on a loaded
+//   guest one can take seconds to start, and it would speak as itself after the agent has exited.
+// At most one systemd-notify runs at a time; a newer status replaces one still waiting for its turn.
+import { type ChildProcess, spawn } from 'node:child_process';
 import type { Logger } from './log.ts';
 
 let running: Promise<void> | null = null;
+let runningChild: ChildProcess | null = null;
 let pending: string | null = null;
 let lastSent: string | null = null;
 
@@ -28,10 +33,12 @@ function sendNext(): void {
       resolve();
       return;
     }
+    runningChild = child;
     child.on('error', () => resolve());
     child.on('close', () => resolve());
   }).then(() => {
     running = null;
+    runningChild = null;
     sendNext();
   });
 }
@@ -45,12 +52,17 @@ export function notifyStatus(text: string): void {
   sendNext();
 }
 
-/** Wait (bounded) until the last status has been sent, so the final one is not lost at exit. */
-export async function flushStatus(timeoutMs = 2000): Promise<void> {
+/**
+ * Before exit: wait (bounded) until the last status has been sent, so it is not lost; then kill a systemd-notify
+ * still running, so nothing is sent once the agent is gone.
+ */
+export async function flushStatus(timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while ((running || pending !== null) && Date.now() < end) {
     await Promise.race([running ?? Promise.resolve(), new Promise((r) => setTimeout(r, 50))]);
   }
+  pending = null;
+  runningChild?.kill('SIGKILL');
 }
 
 export interface Wait {
