@@ -640,13 +640,19 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
 
     // PID 1 drops a notify message whose sender has exited before it reads it, and says so: had the agent's status
     // updates been sent that way, `systemctl status` would have missed them on these loaded first boots.
-    const dropped = report.clones.filter((x) =>
-      /Cannot find unit for notify message/.test(lastBootJournal(readFileSync(x.journalFile, 'utf8'))),
-    );
+    // The detail quotes each such line with the journal lines just before it, which show what ran at that moment.
+    const dropped = report.clones.flatMap((x) => {
+      const lines = lastBootJournal(readFileSync(x.journalFile, 'utf8')).split('\n');
+      return lines.flatMap((l, i) =>
+        /Cannot find unit for notify message/.test(l)
+          ? [`${x.id}#${x.boot}: ${lines.slice(Math.max(0, i - 3), i + 1).join(' | ')}`]
+          : [],
+      );
+    });
     check(
       'PID 1 attributed every status message (no "Cannot find unit for notify message" in any boot)',
       dropped.length === 0,
-      dropped.map((x) => `${x.id}#${x.boot}`).join(', ') || `${report.clones.length} boots`,
+      dropped.join('; ') || `${report.clones.length} boots`,
     );
 
     report.registrations = readRegistrations(recordsFile);
