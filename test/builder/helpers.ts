@@ -1,6 +1,6 @@
 // Shared by the builder tests: the AWS wire STAND-IN started in-process, and the real CLI (the bundle the package
 // ships, harness/builder-bundle.ts) run as a child process pointed at it through AWS_ENDPOINT_URL.
-import { builderBundle } from '../../harness/builder-bundle.ts';
+import { builderCommand } from '../../harness/builder-bundle.ts';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -54,7 +54,8 @@ export function startCli(
   env: NodeJS.ProcessEnv,
   cwd = REPO,
 ): { child: ChildProcess; done: Promise<CliRun>; stderrSoFar(): string } {
-  const child = spawn(process.execPath, [builderBundle(), ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, argv] = builderCommand(args);
+  const child = spawn(command, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
