@@ -248,6 +248,12 @@ function certificateId(pem: string | null): string | null {
   }
 }
 
+/** How many boots a whole-journal export holds (journalctl prints "-- Boot <id> --" between two boots). */
+export function bootsInJournal(journal: string): number {
+  if (journal.trim() === '') return 0;
+  return (journal.match(/^-- Boot [0-9a-f]+ --$/gm) ?? []).length + 1;
+}
+
 /** The journal lines of the last boot on the disk (journalctl prints "-- Boot <id> --" between boots). */
 export function lastBootJournal(journal: string): string {
   const parts = journal.split(/^-- Boot [0-9a-f]+ --$/m).filter((p) => p.trim() !== '');

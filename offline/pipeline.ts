@@ -19,7 +19,7 @@ import yaml from 'js-yaml';
 import { IoTClient, ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
 import { CliError, ExitCode, ToolError, UsageError } from '../common/errors.ts';
 import { REPO_ROOT, cacheRoot, ensureBaseImage, type BaseImage } from './base-image.ts';
-import { bootClone, lastBootJournal, type CloneBoot, type GuestPaths } from './clone.ts';
+import { bootClone, bootsInJournal, lastBootJournal, type CloneBoot, type GuestPaths } from './clone.ts';
 import { allOrStop, allowChildren, killAllChildren, run, stderrProgress, type Progress } from './proc.ts';
 import { readEvents, readRegistrations, type Registration } from './records.ts';
 import { findOva, mib, prepareOva, type OvaReport } from './ova.ts';
@@ -516,6 +516,14 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
       'clones have distinct machine-ids',
       !!a.disk.machineId && !!fromOva.disk.machineId && a.disk.machineId !== fromOva.disk.machineId,
       `${a.disk.machineId} / ${fromOva.disk.machineId}`,
+    );
+    // A clone's journal starts with its own first boot: the template's last minutes (the build account's session,
+    // journald complaining that seal deleted its file) would show up in `journalctl --list-boots` and `-p err`.
+    const aBoots = bootsInJournal(readFileSync(a.journalFile, 'utf8'));
+    check(
+      "clone-a's journal holds only its own boot, nothing of the template's",
+      aBoots === 1,
+      `${aBoots} boot(s) in ${a.journalFile}`,
     );
     check(
       '`journalctl -u greengrass-firstboot` on clone-a tells the run, ending with the provisioned sentence',
