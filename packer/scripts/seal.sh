@@ -162,9 +162,14 @@ fi
 rm -f "$r/etc/udev/rules.d/70-persistent-net.rules"
 
 # --- 8. logs and journal --------------------------------------------------------------------------
+# On the running template journald keeps writing until power-off: what it writes after the files are
+# deleted (the build account's logout, its own "Failed to create new system journal") would be the first
+# boot every clone's `journalctl --list-boots` and `-p err` show. --relinquish-var moves it to the
+# volatile /run/log/journal until the next boot (systemd >= 243: Ubuntu 22.04 has 249, Debian 12 252).
 if $live && command -v journalctl >/dev/null 2>&1; then
   journalctl --rotate >/dev/null 2>&1 || true
   journalctl --vacuum-time=1s >/dev/null 2>&1 || true
+  journalctl --relinquish-var >/dev/null 2>&1 || log "journald did not move to /run (journalctl --relinquish-var failed)"
 fi
 empty_dir "$r/var/log/journal"
 if [ -d "$r/var/log" ]; then
