@@ -248,15 +248,18 @@ function certificateId(pem: string | null): string | null {
   }
 }
 
-/** How many boots a whole-journal export holds (journalctl prints "-- Boot <id> --" between two boots). */
+/** The line journalctl prints between two boots of a whole-journal export. */
+const BOOT_SEPARATOR = /^-- Boot [0-9a-f]+ --$/gm;
+
+/** How many boots a whole-journal export holds. */
 export function bootsInJournal(journal: string): number {
   if (journal.trim() === '') return 0;
-  return (journal.match(/^-- Boot [0-9a-f]+ --$/gm) ?? []).length + 1;
+  return (journal.match(BOOT_SEPARATOR) ?? []).length + 1;
 }
 
-/** The journal lines of the last boot on the disk (journalctl prints "-- Boot <id> --" between boots). */
+/** The journal lines of the last boot on the disk. */
 export function lastBootJournal(journal: string): string {
-  const parts = journal.split(/^-- Boot [0-9a-f]+ --$/m).filter((p) => p.trim() !== '');
+  const parts = journal.split(BOOT_SEPARATOR).filter((p) => p.trim() !== '');
   return parts[parts.length - 1] ?? '';
 }
 
