@@ -22,8 +22,8 @@ export function builderBundle(): string {
  * The command and arguments that run the builder bundle as a user runs it: plain `node`, without the test runner's
  * hooks. tap adds its process-tracking module (@tapjs/processinfo, kept for coverage, which this suite does not
  * collect) to NODE_OPTIONS of every process a test spawns, whatever env the test passes; it doubles the CPU of a
- * CLI start (about 0.7 to 1.35 CPU-seconds, ~290 starts in the suite). `env -u` (absolute: some tests empty PATH) drops it and execs node under the
- * same PID, so signals sent to the child reach the CLI.
+ * CLI start (about 0.7 to 1.35 CPU-seconds, ~290 starts in the suite). `/usr/bin/env -u` (by path: some tests
+ * empty PATH) drops it and execs node under the same PID, so signals sent to the child reach the CLI.
  */
 export function builderCommand(args: string[]): [string, string[]] {
   return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, builderBundle(), ...args]];
